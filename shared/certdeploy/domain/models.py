@@ -6,17 +6,17 @@ Times are timezone-aware UTC datetimes inside the domain; the API turns them int
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from certdeploy.domain.states import JobStatus, WorkerStatus
+from certdeploy.domain.text_enum import TextEnum
 
 MAX_CONTACTS_PER_JOB = 10
 
 
-class Product(StrEnum):
+class Product(TextEnum):
     """CAS `CloudProduct` codes of the twelve target services."""
 
     SAE = "SAE"
@@ -39,13 +39,13 @@ SM_PRODUCTS: frozenset[Product] = frozenset({Product.CDN, Product.DCDN, Product.
 LISTENER_PRODUCTS: frozenset[Product] = frozenset({Product.ALB, Product.NLB, Product.GA})
 
 
-class CertAlgorithm(StrEnum):
+class CertAlgorithm(TextEnum):
     RSA = "RSA"
     ECC = "ECC"
     SM2 = "SM2"
 
 
-class CertOrigin(StrEnum):
+class CertOrigin(TextEnum):
     """Where a certificate came from; CAS `CertType` values. `buy` and `free` are official certificates."""
 
     UPLOAD = "upload"
@@ -57,7 +57,7 @@ class CertOrigin(StrEnum):
         return self is not CertOrigin.UPLOAD
 
 
-class JobType(StrEnum):
+class JobType(TextEnum):
     USER = "user"
     CLOUD = "cloud"
     TRUSTEE = "trustee"

@@ -5,12 +5,11 @@ Any other transition raises `InvalidStatus`, which the API answers as such.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from certdeploy.domain.errors import InvalidStatus
+from certdeploy.domain.text_enum import TextEnum
 
 
-class JobStatus(StrEnum):
+class JobStatus(TextEnum):
     EDITING = "editing"
     PENDING = "pending"
     SCHEDULING = "scheduling"
@@ -20,7 +19,7 @@ class JobStatus(StrEnum):
     ROLLED_BACK = "rolled_back"
 
 
-class WorkerStatus(StrEnum):
+class WorkerStatus(TextEnum):
     EDITING = "editing"
     PENDING = "pending"
     SCHEDULING = "scheduling"
