@@ -1,0 +1,141 @@
+"""Deployment quota as a ledger keyed by worker.
+
+An account has bought `buy_count` units. Each worker of a job with uploaded certificates is charged one unit when
+the job leaves `editing`; official certificates cost nothing. A worker that ends in `error` gets its unit back
+(refund); deleting a job that never ran gives back every unit (release); rollback gives nothing back.
+
+Every entry is keyed by (worker, direction): a worker is debited at most once and credited at most once, so a retry,
+a duplicate message or a crash replay that applies the same entry again changes nothing. The store enforces the same
+key with a unique constraint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from certdeploy.domain.errors import QuotaExceeded
+from certdeploy.domain.models import CertOrigin
+from certdeploy.domain.text_enum import TextEnum
+
+
+class LedgerEntryKind(TextEnum):
+    CHARGE = "charge"
+    REFUND = "refund"
+    RELEASE = "release"
+
+
+class LedgerDirection(TextEnum):
+    DEBIT = "debit"
+    CREDIT = "credit"
+
+
+_DIRECTION = {
+    LedgerEntryKind.CHARGE: LedgerDirection.DEBIT,
+    LedgerEntryKind.REFUND: LedgerDirection.CREDIT,
+    LedgerEntryKind.RELEASE: LedgerDirection.CREDIT,
+}
+
+
+class LedgerEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    account_id: int
+    job_id: int
+    worker_id: int
+    kind: LedgerEntryKind
+    units: int = Field(1, ge=1)
+
+    @property
+    def direction(self) -> LedgerDirection:
+        return _DIRECTION[self.kind]
+
+    @property
+    def key(self) -> tuple[int, LedgerDirection]:
+        return (self.worker_id, self.direction)
+
+
+def job_cost(origin: CertOrigin, worker_count: int) -> int:
+    """Units a job charges when it leaves `editing`: one per worker for uploaded certificates, none for official."""
+    return 0 if origin.is_official else worker_count
+
+
+def charge_entries(account_id: int, job_id: int, origin: CertOrigin, worker_ids: Iterable[int]) -> list[LedgerEntry]:
+    if origin.is_official:
+        return []
+    return [
+        LedgerEntry(account_id=account_id, job_id=job_id, worker_id=w, kind=LedgerEntryKind.CHARGE) for w in worker_ids
+    ]
+
+
+def refund_entry(account_id: int, job_id: int, worker_id: int) -> LedgerEntry:
+    return LedgerEntry(account_id=account_id, job_id=job_id, worker_id=worker_id, kind=LedgerEntryKind.REFUND)
+
+
+def release_entries(account_id: int, job_id: int, worker_ids: Iterable[int]) -> list[LedgerEntry]:
+    return [
+        LedgerEntry(account_id=account_id, job_id=job_id, worker_id=w, kind=LedgerEntryKind.RELEASE) for w in worker_ids
+    ]
+
+
+class Ledger:
+    """One account's quota: what was bought and the entries applied so far. Immutable; operations return new ledgers."""
+
+    __slots__ = ("_entries", "account_id", "buy_count")
+
+    def __init__(
+        self, account_id: int, buy_count: int, entries: Mapping[tuple[int, LedgerDirection], LedgerEntry] | None = None
+    ) -> None:
+        self.account_id = account_id
+        self.buy_count = buy_count
+        self._entries: Mapping[tuple[int, LedgerDirection], LedgerEntry] = MappingProxyType(dict(entries or {}))
+
+    @property
+    def entries(self) -> Mapping[tuple[int, LedgerDirection], LedgerEntry]:
+        return self._entries
+
+    @property
+    def use_count(self) -> int:
+        signed = (e.units if e.direction is LedgerDirection.DEBIT else -e.units for e in self._entries.values())
+        return sum(signed)
+
+    @property
+    def available(self) -> int:
+        return self.buy_count - self.use_count
+
+    def holds(self, worker_id: int) -> bool:
+        """Whether the worker's unit is currently consumed (charged and not given back)."""
+        return (worker_id, LedgerDirection.DEBIT) in self._entries and (
+            worker_id,
+            LedgerDirection.CREDIT,
+        ) not in self._entries
+
+    def accepts(self, entry: LedgerEntry) -> bool:
+        """Whether applying `entry` changes anything: a new debit, or a credit for a unit still held."""
+        if entry.account_id != self.account_id or entry.key in self._entries:
+            return False
+        if entry.direction is LedgerDirection.CREDIT:
+            return self.holds(entry.worker_id)
+        return True
+
+    def apply(self, entry: LedgerEntry) -> Ledger:
+        """Apply one entry; a duplicate, or a credit for a worker never charged, is a no-op."""
+        if not self.accepts(entry):
+            return self
+        return Ledger(self.account_id, self.buy_count, {**self._entries, entry.key: entry})
+
+    def charge(self, entries: Iterable[LedgerEntry]) -> Ledger:
+        """Apply a job's charges all or nothing; raise `QuotaExceeded` if they do not fit in what was bought."""
+        new = [e for e in entries if self.accepts(e)]
+        cost = sum(e.units for e in new)
+        if cost > self.available:
+            raise QuotaExceeded(
+                f"The job needs {cost} deployment quota units but only {max(self.available, 0)} of "
+                f"{self.buy_count} are left."
+            )
+        ledger = self
+        for entry in new:
+            ledger = ledger.apply(entry)
+        return ledger
