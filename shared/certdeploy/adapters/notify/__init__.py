@@ -1,0 +1,142 @@
+"""Telling a job's contacts: one `Delivery` per contact and channel address, one `Sender` per channel.
+
+The notify use case records each delivery it completed under `delivery_key(report, delivery)` — job, event,
+contact, channel and a digest of the address — and passes the keys it already has as `skip_keys`, so a redelivered
+notify message sends nothing twice and a retry sends only what failed.
+
+Webhook URLs carry the bot's credential (access token / key): they are never logged or put in a result; `label`
+gives a redacted form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict
+
+from certdeploy.domain.models import Contact
+from certdeploy.domain.notifications import JobReport, RenderedNotification, render_notification
+from certdeploy.domain.text_enum import TextEnum
+
+
+class NotificationFailed(Exception):
+    """A notification was not delivered. `transient`: the same send may succeed later (retry with backoff)."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.transient = transient
+
+
+class Channel(TextEnum):
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+def redact_address(channel: Channel, address: str) -> str:
+    """An address fit for logs: webhook query values and the last path segment (Lark's token) are masked."""
+    if channel is Channel.EMAIL:
+        return address
+    parts = urlsplit(address)
+    path = parts.path
+    if "/hook/" in path:
+        path = path[: path.rindex("/") + 1] + "***"
+    query = urlencode([(name, "***") for name, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], path, query, ""))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message to send: to one address of one contact, on one channel."""
+
+    contact_id: int
+    channel: Channel
+    address: str = field(repr=False)
+
+    @property
+    def label(self) -> str:
+        return redact_address(self.channel, self.address)
+
+    @property
+    def address_digest(self) -> str:
+        return hashlib.sha256(self.address.encode()).hexdigest()[:16]
+
+
+def deliveries_for(contact: Contact) -> list[Delivery]:
+    """The contact's email (if any), then each distinct webhook URL, in the order given."""
+    deliveries = [Delivery(contact.id, Channel.EMAIL, contact.email.strip())] if contact.email else []
+    seen: set[str] = set()
+    for url in contact.webhooks:
+        url = url.strip()
+        if url and url not in seen:
+            seen.add(url)
+            deliveries.append(Delivery(contact.id, Channel.WEBHOOK, url))
+    return deliveries
+
+
+def delivery_key(report: JobReport, delivery: Delivery) -> str:
+    """`job:event:contact:channel:address-digest` — stable across retries and redeliveries of the same event."""
+    return f"{report.job_id}:{report.event}:{delivery.contact_id}:{delivery.channel}:{delivery.address_digest}"
+
+
+class Sender(Protocol):
+    """Sends one rendered notification to one address of its channel."""
+
+    def send(self, address: str, message: RenderedNotification) -> None:
+        """Deliver or raise `NotificationFailed` (with `transient` saying whether to retry)."""
+        ...
+
+
+class DeliveryResult(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    contact_id: int
+    channel: Channel
+    label: str
+    delivered: bool
+    transient: bool = False
+    error: str | None = None
+
+
+class Notifier(Protocol):
+    """What the notify use case calls: tell one contact about one report, skipping deliveries already made."""
+
+    def notify(
+        self, contact: Contact, report: JobReport, *, skip_keys: Collection[str] = ()
+    ) -> list[DeliveryResult]: ...
+
+
+class ContactNotifier:
+    """The `Notifier`: sends a report to every address of a contact through the sender of each channel."""
+
+    def __init__(self, senders: Mapping[Channel, Sender]) -> None:
+        self._senders = dict(senders)
+
+    def notify(self, contact: Contact, report: JobReport, *, skip_keys: Collection[str] = ()) -> list[DeliveryResult]:
+        """One result per delivery attempted; deliveries whose key is in `skip_keys` are neither sent nor listed."""
+        message = render_notification(report)
+        results = []
+        for delivery in deliveries_for(contact):
+            key = delivery_key(report, delivery)
+            if key not in skip_keys:
+                results.append(self._deliver(key, delivery, message))
+        return results
+
+    def _deliver(self, key: str, delivery: Delivery, message: RenderedNotification) -> DeliveryResult:
+        result = DeliveryResult(
+            key=key, contact_id=delivery.contact_id, channel=delivery.channel, label=delivery.label, delivered=True
+        )
+        sender = self._senders.get(delivery.channel)
+        if sender is None:
+            return result.model_copy(update={"delivered": False, "error": f"no {delivery.channel} sender configured"})
+        try:
+            sender.send(delivery.address, message)
+        except NotificationFailed as failure:
+            failed = {"delivered": False, "transient": failure.transient, "error": failure.message}
+            return result.model_copy(update=failed)
+        return result
