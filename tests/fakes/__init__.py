@@ -1,0 +1,1 @@
+"""In-memory fakes of the ports, with the semantics of the real adapters."""

@@ -1,0 +1,157 @@
+"""A tiny threaded HTTP server speaking the CAS RPC protocol: it authenticates every request with
+`certdeploy.api.auth`, parses it with `certdeploy.api.rpc`, records what it understood, and answers what a test's
+responder returns (or a CAS error body).
+
+`LongRequestLineHandler` is how an HTTP front built on `http.server` accepts UploadUserCertificate's PEM in the query
+string: the stdlib handler reads the request line with `rfile.readline(65537)` and answers 414 past 65,536 bytes
+(`BaseHTTPRequestHandler.handle_one_request`, Python 3.10–3.13); the subclass reads up to `max_request_line` bytes
+and otherwise does what the stdlib does (parse, dispatch to `do_<METHOD>`, flush, drop the connection on timeout).
+Header lines keep the stdlib limits (65,536 bytes each, 100 headers: `http.client.parse_headers`), ample for the SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from certdeploy.api.auth import AccessKeyLookup, Caller, NonceRegistry, authenticate
+from certdeploy.api.errors import ApiError, error_body, internal_error, new_request_id
+from certdeploy.api.rpc import RpcRequest
+
+HOST_ID = "cas.aliyuncs.com"
+
+
+class LongRequestLineHandler(BaseHTTPRequestHandler):
+    """`BaseHTTPRequestHandler` with a configurable request-line limit (1 MiB here instead of 64 KiB)."""
+
+    max_request_line = 1024 * 1024
+
+    def handle_one_request(self) -> None:
+        try:
+            self.raw_requestline = self.rfile.readline(self.max_request_line + 1)
+            if len(self.raw_requestline) > self.max_request_line:
+                self.requestline = ""
+                self.request_version = ""
+                self.command = ""
+                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():
+                return
+            handler = getattr(self, f"do_{self.command}", None)
+            if handler is None:
+                self.send_error(HTTPStatus.NOT_IMPLEMENTED, f"Unsupported method ({self.command!r})")
+                return
+            handler()
+            self.wfile.flush()
+        except TimeoutError as error:
+            self.log_error("Request timed out: %r", error)
+            self.close_connection = True
+
+
+class ShiftedClock:
+    """System time plus an offset the test sets: the SDK signs with the real time, the server may be ahead."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + self.offset
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    """A request as it came over the wire, so a test can send the very same bytes again."""
+
+    target: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class UnderstoodCall:
+    """What the server made of one authenticated request."""
+
+    caller: Caller
+    request: RpcRequest
+    reply: dict[str, Any]
+
+
+Responder = Callable[[RpcRequest, Caller], dict[str, Any]]
+
+
+class CasStubServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, keys: AccessKeyLookup, nonces: NonceRegistry, clock: ShiftedClock, responder: Responder) -> None:
+        super().__init__(("127.0.0.1", 0), _CasRequestHandler)
+        self.keys = keys
+        self.nonces = nonces
+        self.clock = clock
+        self.responder = responder
+        self.calls: list[UnderstoodCall] = []
+        self.received: list[RawRequest] = []
+        self.failures: list[str] = []
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.server_address[1]}"
+
+
+class _CasRequestHandler(LongRequestLineHandler):
+    server: CasStubServer
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.received.append(RawRequest(target=self.path, headers=tuple(self.headers.items()), body=body))
+        try:
+            request = RpcRequest.from_http(
+                method=self.command,
+                target=self.path,
+                headers=self.headers.items(),
+                body=body,
+                source=self.client_address[0],
+            )
+            caller = authenticate(request, self.server.keys, self.server.nonces, self.server.clock)
+            reply = {"RequestId": new_request_id(), **self.server.responder(request, caller)}
+            self.server.calls.append(UnderstoodCall(caller=caller, request=request, reply=reply))
+            self._send_json(HTTPStatus.OK, reply)
+        except ApiError as error:
+            self._send_json(error.status, error_body(error, request_id=new_request_id(), host_id=HOST_ID))
+        except Exception:
+            self.server.failures.append(traceback.format_exc())
+            self._send_json(500, error_body(internal_error(), request_id=new_request_id(), host_id=HOST_ID))
+
+    def _send_json(self, status: int, body: dict[str, Any]) -> None:
+        payload = json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json;charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: pytest shows failures through assertions, not access logs."""
+
+
+@contextmanager
+def running(server: CasStubServer) -> Iterator[CasStubServer]:
+    # A short poll interval keeps shutdown (and so each test's teardown) quick.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="cas-stub", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
