@@ -1,5 +1,6 @@
 """The local cloud: an inventory file of resources that deployments really rebind."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ def cloud(tmp_path: Path) -> LocalCloud:
 
 def _resource(cloud: LocalCloud, product: Product) -> Resource:
     found = next(r for r in cloud.discover(ACCOUNT) if r.product is product)
-    return Resource(id=1, account_id=ACCOUNT, **found.model_dump())
+    return Resource(id=1, account_id=ACCOUNT, **dataclasses.asdict(found))
 
 
 def test_the_inventory_lists_what_the_file_describes(cloud: LocalCloud) -> None:

@@ -16,11 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from certdeploy.domain.deployment import (
     Binding,
     DeployableCertificate,
-    DiscoveredResource,
     PermanentDeployFailure,
     TransientDeployFailure,
 )
 from certdeploy.domain.models import Product, Resource
+from certdeploy.ports import ResourceSpec
 
 _metadata = sa.MetaData()
 _cloud_resource = sa.Table(
@@ -88,6 +88,10 @@ class LocalCloud:
     def close(self) -> None:
         self._engine.dispose()
 
+    def for_product(self, product: Product) -> LocalCloud:
+        """The local cloud deploys every product itself (the `Deployers` port)."""
+        return self
+
     def load(self, account_id: int, inventory: Inventory) -> int:
         """Make the account's resources exactly those of the inventory; resources already known keep their binding."""
         wanted = {_entry_key(account_id, entry): entry for entry in inventory.resources}
@@ -115,7 +119,7 @@ class LocalCloud:
                     )
         return len(wanted)
 
-    def discover(self, account_id: int) -> list[DiscoveredResource]:
+    def discover(self, account_id: int) -> list[ResourceSpec]:
         with self._engine.connect() as connection:
             rows = connection.execute(
                 sa.select(_cloud_resource)
@@ -123,7 +127,7 @@ class LocalCloud:
                 .order_by(*(_cloud_resource.c[name] for name in _KEY_COLUMNS))
             ).mappings()
             return [
-                DiscoveredResource(
+                ResourceSpec(
                     product=Product(row["product"]),
                     region=row["region"],
                     instance_id=row["instance_id"],

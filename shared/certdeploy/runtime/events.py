@@ -125,3 +125,23 @@ def _decode_base64_body(body: str, message_id: str) -> str:
         return base64.b64decode(body, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidEvent(f"message {message_id}: the body is not Base64 of UTF-8 text: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- timer trigger
+
+
+class TimerEvent(BaseModel):
+    """The timer trigger's event (fc-runtime.md §2.1); `payload` is the trigger message, a string."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    trigger_time: str = Field(alias="triggerTime")
+    trigger_name: str = Field(alias="triggerName")
+    payload: str | None = None
+
+
+_TIMER_EVENT: TypeAdapter[TimerEvent] = TypeAdapter(TimerEvent)
+
+
+def parse_timer_event(event: bytes | str) -> TimerEvent:
+    return validate_event(event, _TIMER_EVENT, "a timer trigger event")

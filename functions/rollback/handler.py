@@ -1,0 +1,15 @@
+"""MNS rollback queue (via EventBridge): put a resource's previous certificate back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from certdeploy.app.messages import QueueRole
+from certdeploy.runtime.function import consume_mns_event, container_for, initialize
+
+__all__ = ["handler", "initialize"]
+
+
+def handler(event: bytes, context: Any) -> str:
+    handled = consume_mns_event(container_for(context), QueueRole.ROLLBACK, event)
+    return f"handled {handled} message(s)"

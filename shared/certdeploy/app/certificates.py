@@ -1,0 +1,100 @@
+"""Certificates: upload (checked and parsed), list, show, delete; and the event that a certificate was issued.
+
+Uploading raises the "certificate issued" event through the certificate_issued queue, as EventBridge does for
+CAS in the cloud, so hosted accounts get their renewals deployed.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from certdeploy.app.deps import Deps
+from certdeploy.app.hosting import certificate_issued_event
+from certdeploy.app.unit_of_work import Step, run_step
+from certdeploy.domain.certificates import check_key_matches, ensure_not_expired, parse_certificate
+from certdeploy.domain.errors import DomainError, InvalidParameter, InvalidStatus
+from certdeploy.domain.models import Certificate, CertOrigin
+from certdeploy.domain.states import JOB_FINISHED, JobStatus
+from certdeploy.ports import AlreadyExists
+
+
+class CertificateUpload(BaseModel):
+    """UploadUserCertificate. `cert`/`key` for RSA/ECC; the SM pair otherwise (ignored when cert and key are given)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=63)
+    cert: str | None = None
+    key: SecretStr | None = None
+    sign_cert: str | None = None
+    sign_private_key: SecretStr | None = None
+    encrypt_cert: str | None = None
+    encrypt_private_key: SecretStr | None = None
+
+
+def _pair(upload: CertificateUpload) -> tuple[str, str]:
+    if upload.cert and upload.key:
+        return upload.cert, upload.key.get_secret_value()
+    if upload.sign_cert and upload.sign_private_key:
+        if bool(upload.encrypt_cert) != bool(upload.encrypt_private_key):
+            raise InvalidParameter("EncryptCert", "EncryptCert and EncryptPrivateKey go together.")
+        if upload.encrypt_cert and upload.encrypt_private_key:
+            check_key_matches(upload.encrypt_cert, upload.encrypt_private_key.get_secret_value())
+        return upload.sign_cert, upload.sign_private_key.get_secret_value()
+    raise InvalidParameter(
+        "Cert", "Give Cert and Key (RSA/ECC), or SignCert and SignPrivateKey (SM) with the certificate and its key."
+    )
+
+
+def add_certificate(
+    deps: Deps, account_id: int, *, name: str, origin: CertOrigin, cert_pem: str, key_pem: str
+) -> Certificate:
+    """Check, parse and store a certificate with its key; then raise the certificate-issued event."""
+    info = parse_certificate(cert_pem)
+    check_key_matches(cert_pem, key_pem)
+    ensure_not_expired(info, deps.clock.now())
+
+    def step(unit: Step) -> Certificate:
+        try:
+            cert = unit.ops.add_certificate(
+                account_id, name=name, origin=origin, info=info, cert_pem=cert_pem, private_key_pem=key_pem
+            )
+        except AlreadyExists as exc:
+            raise DomainError(f"A certificate named '{name}' already exists.", code="NameAlreadyExist") from exc
+        unit.send(certificate_issued_event(deps, cert))
+        return cert
+
+    return run_step(deps, step)
+
+
+def upload_certificate(deps: Deps, account_id: int, upload: CertificateUpload) -> Certificate:
+    cert_pem, key_pem = _pair(upload)
+    return add_certificate(
+        deps, account_id, name=upload.name, origin=CertOrigin.UPLOAD, cert_pem=cert_pem, key_pem=key_pem
+    )
+
+
+def delete_certificate(deps: Deps, account_id: int, cert_id: int) -> None:
+    """DeleteUserCertificate: refused while a job that has not finished would deploy it."""
+
+    def step(unit: Step) -> None:
+        ops = unit.ops
+        ops.get_certificate(account_id, cert_id)
+        for status in JobStatus:
+            if status in JOB_FINISHED:
+                continue
+            page = 1
+            while True:
+                jobs = ops.list_jobs(account_id, status=status, page=page, page_size=500)
+                for job in jobs.items:
+                    if cert_id in job.cert_ids:
+                        raise InvalidStatus(
+                            f"Certificate {cert_id} is in job {job.id} ('{job.status}'); "
+                            "delete or finish the job first."
+                        )
+                if page * 500 >= jobs.total:
+                    break
+                page += 1
+        ops.delete_certificate(account_id, cert_id)
+
+    run_step(deps, step)

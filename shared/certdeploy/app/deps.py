@@ -1,0 +1,45 @@
+"""What the use cases are given: ports and policies. Built once per runtime by a composition root."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from certdeploy.app.messages import QueueRole
+from certdeploy.ports import Clock, Deployers, Inventory, Queue, Store
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Transient deploy failures are retried by re-sending the message with a growing delay."""
+
+    max_attempts: int = 5
+    base_delay_seconds: int = 5
+    max_delay_seconds: int = 300
+
+    def delay_before(self, attempt: int) -> int:
+        """Delay before attempt number `attempt` (1 is the first retry)."""
+        return min(self.base_delay_seconds * 2 ** (attempt - 1), self.max_delay_seconds)
+
+
+@dataclass(frozen=True)
+class CertificateEventKind:
+    """EventBridge `source` and `type` of "a certificate was issued" (CAS does not publish its own; configurable)."""
+
+    source: str = "certdeploy.cas"
+    type: str = "cas:Certificate:Issued"
+
+
+@dataclass(frozen=True)
+class Deps:
+    store: Store
+    clock: Clock
+    queues: Mapping[QueueRole, Queue]
+    deployers: Deployers
+    inventory: Inventory | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Seconds a worker may stay in `scheduling`/`processing` before the scheduler sends its message again.
+    stuck_after_seconds: int = 900
+    certificate_event: CertificateEventKind = field(default_factory=CertificateEventKind)
+    new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)

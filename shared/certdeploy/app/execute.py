@@ -1,0 +1,185 @@
+"""Deploy one worker (the `execute` function), and give up on one whose message was dead-lettered.
+
+At-least-once delivery means this can run twice for one message, or for an old message after a newer attempt:
+every step re-reads the worker and acts only if it is still its turn. Before the resource is changed, its current
+binding is recorded on the worker, so rollback always knows what to put back.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from certdeploy.app.deps import Deps
+from certdeploy.app.jobs import finish_if_done
+from certdeploy.app.messages import DeployWorker, outbox_message
+from certdeploy.app.unit_of_work import Step, run_step
+from certdeploy.domain.deployment import DeployableCertificate, DeployFailed, PermanentDeployFailure
+from certdeploy.domain.errors import NotFound
+from certdeploy.domain.models import Job, Resource, Worker
+from certdeploy.domain.quota import refund_entry
+from certdeploy.domain.states import JobStatus, WorkerStatus
+
+log = logging.getLogger(__name__)
+W = WorkerStatus
+_RUNNING = (W.SCHEDULING, W.PROCESSING)
+
+
+def _claim(deps: Deps, command: DeployWorker) -> Worker | None:
+    """Mark the worker `processing` at this attempt; None if it is not this message's turn any more."""
+
+    def step(unit: Step) -> Worker | None:
+        try:
+            worker = unit.ops.get_worker(command.account_id, command.worker_id)
+        except NotFound:
+            return None  # its job was deleted
+        if worker.status not in _RUNNING or command.attempt < worker.attempt:
+            return None
+        if worker.status is W.PROCESSING and command.attempt == worker.attempt:
+            return worker  # a redelivery of the message being worked on: carry on, every step is idempotent
+        return unit.ops.transition_worker(
+            command.account_id,
+            worker.id,
+            expected=worker.status,
+            to=W.PROCESSING,
+            expected_version=worker.version,
+            attempt=command.attempt,
+        )
+
+    return run_step(deps, step)
+
+
+def _resource(deps: Deps, worker: Worker) -> Resource:
+    found = [r for r in deps.store.get_resources(worker.account_id, [worker.resource_id]) if not r.gone]
+    if not found:
+        raise PermanentDeployFailure("ResourceNotFound", f"Resource {worker.resource_id} no longer exists.")
+    return found[0]
+
+
+def _certificate(deps: Deps, worker: Worker) -> DeployableCertificate:
+    try:
+        cert = deps.store.get_certificate(worker.account_id, worker.cert_id)
+    except NotFound as exc:
+        raise PermanentDeployFailure("CertificateNotFound", f"Certificate {worker.cert_id} was deleted.") from exc
+    key = deps.store.get_private_key(worker.account_id, worker.cert_id)
+    return DeployableCertificate(
+        cert_id=cert.id, name=cert.name, algorithm=cert.algorithm, cert_pem=cert.cert_pem, key_pem=key or ""
+    )
+
+
+def _record_binding(deps: Deps, worker: Worker, resource: Resource) -> Worker:
+    """Record what the resource serves now, once: a retry must not record our own certificate as the previous one."""
+    if worker.resource_domain is not None:
+        return worker
+    binding = deps.deployers.for_product(resource.product).current_binding(resource)
+    return deps.store.transition_worker(
+        worker.account_id,
+        worker.id,
+        expected=W.PROCESSING,
+        to=W.PROCESSING,
+        resource_cert_id=binding.cert_id,
+        resource_cert_name=binding.cert_name,
+        resource_domain=binding.domain or resource.domain,
+    )
+
+
+def _touch_job(unit: Step, worker: Worker) -> Job:
+    """Bump the job's version first: concurrent worker completions of one job serialise on it, so the last one
+    always sees every other worker ended and finishes the job."""
+    job = unit.ops.get_job(worker.account_id, worker.job_id)
+    return unit.ops.transition_job(
+        worker.account_id, job.id, expected=job.status, to=job.status, expected_version=job.version
+    )
+
+
+def end_worker(deps: Deps, worker: Worker, *, failure: DeployFailed | None, expected: tuple[WorkerStatus, ...]) -> None:
+    """The worker ends in `success`, or in `error` with the cause and its quota unit given back; the job finishes
+    when it was the last one."""
+
+    def step(unit: Step) -> None:
+        ops = unit.ops
+        current = ops.get_worker(worker.account_id, worker.id)
+        if current.status not in expected:
+            return
+        job = _touch_job(unit, current)
+        if failure is None:
+            ops.transition_worker(current.account_id, current.id, expected=current.status, to=W.SUCCESS)
+            cert = ops.get_certificate(current.account_id, current.cert_id)
+            ops.set_resource_binding(current.account_id, current.resource_id, cert.id, cert.name)
+        else:
+            ops.transition_worker(
+                current.account_id,
+                current.id,
+                expected=current.status,
+                to=W.ERROR,
+                error_code=failure.code,
+                error_message=failure.message,
+            )
+            ops.credit_quota(current.account_id, [refund_entry(current.account_id, current.job_id, current.id)])
+        if job.status is JobStatus.PROCESSING:
+            finish_if_done(unit, job, deps.clock.now())
+
+    run_step(deps, step)
+
+
+def _retry_later(deps: Deps, worker: Worker, command: DeployWorker, failure: DeployFailed) -> None:
+    next_attempt = command.attempt + 1
+    delay = deps.retry.delay_before(next_attempt)
+
+    def step(unit: Step) -> None:
+        current = unit.ops.get_worker(worker.account_id, worker.id)
+        if current.status is not W.PROCESSING or current.attempt != command.attempt:
+            return
+        unit.ops.transition_worker(
+            current.account_id,
+            current.id,
+            expected=W.PROCESSING,
+            to=W.PROCESSING,
+            expected_version=current.version,
+            error_code=failure.code,
+            error_message=f"{failure.message} (attempt {next_attempt} of {deps.retry.max_attempts} in {delay} s)",
+        )
+        unit.send(outbox_message(command.model_copy(update={"attempt": next_attempt}), delay_seconds=delay))
+
+    run_step(deps, step)
+
+
+def deploy_worker(deps: Deps, command: DeployWorker) -> None:
+    """Deploy one worker: record the current binding, bind the certificate, end the worker (and maybe the job).
+
+    Transient failures are retried with backoff by re-sending the message; after the last attempt, and on any
+    permanent failure, the worker ends in `error` with the cause. Other exceptions propagate, so the queue delivers
+    the message again (and dead-letters it if that keeps happening).
+    """
+    worker = _claim(deps, command)
+    if worker is None:
+        return
+    try:
+        resource = _resource(deps, worker)
+        worker = _record_binding(deps, worker, resource)
+        deps.deployers.for_product(resource.product).bind(resource, _certificate(deps, worker))
+    except DeployFailed as failure:
+        log.info("worker %s attempt %s failed: %s", worker.id, command.attempt, failure)
+        if failure.transient and command.attempt + 1 < deps.retry.max_attempts:
+            _retry_later(deps, worker, command, failure)
+            return
+        if failure.transient:
+            failure = PermanentDeployFailure(
+                failure.code, f"{failure.message} (gave up after {deps.retry.max_attempts} attempts)"
+            )
+        end_worker(deps, worker, failure=failure, expected=(W.PROCESSING,))
+        return
+    end_worker(deps, worker, failure=None, expected=(W.PROCESSING,))
+
+
+def give_up_dead_lettered(deps: Deps, command: DeployWorker, receive_count: int) -> None:
+    """A deploy message that kept failing reached the dead-letter queue: its worker ends in `error` with the cause."""
+    try:
+        worker = deps.store.get_worker(command.account_id, command.worker_id)
+    except NotFound:
+        return
+    failure = PermanentDeployFailure(
+        "DeployMessageDeadLettered",
+        f"The deployment failed unexpectedly {receive_count} times and was given up"
+        + (f"; last cause: {worker.error_code}: {worker.error_message}" if worker.error_code else "."),
+    )
+    end_worker(deps, worker, failure=failure, expected=_RUNNING)

@@ -1,0 +1,391 @@
+"""Deployment jobs: create, edit, preview, submit, start, finish and delete — the rules of DESIGN.md.
+
+A job is matched when it is created or edited: its workers (one per matched resource) exist from the `editing`
+stage, so the preview counts what will really run. Leaving `editing` charges the quota (uploaded certificates
+only) in the same transaction as the status change; starting re-checks each certificate's validity at run time.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from certdeploy.app.deps import Deps
+from certdeploy.app.messages import DeployWorker, NotifyContacts, outbox_message
+from certdeploy.app.unit_of_work import Step, run_step
+from certdeploy.domain.errors import InvalidParameter, InvalidStatus, NotFound
+from certdeploy.domain.matching import Exclusion, MatchResult, match
+from certdeploy.domain.models import MAX_CONTACTS_PER_JOB, Certificate, CertOrigin, Job, JobType, Product, Resource
+from certdeploy.domain.notifications import NotificationEvent
+from certdeploy.domain.quota import LedgerDirection, charge_entries, job_cost, refund_entry, release_entries
+from certdeploy.domain.states import JOB_DELETABLE, JobStatus, WorkerStatus, job_outcome
+from certdeploy.ports import QuotaBalance, StoreOperations, WorkerSpec
+
+J, W = JobStatus, WorkerStatus
+
+
+class JobDraft(BaseModel):
+    """What CreateDeploymentJob / UpdateDeploymentJob say about a job."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=63)
+    job_type: JobType = JobType.USER
+    cert_ids: tuple[int, ...] = Field(min_length=1)
+    resource_ids: tuple[int, ...] = Field(min_length=1)
+    contact_ids: tuple[int, ...] = ()
+    schedule_time: datetime | None = None
+
+
+class JobChanges(BaseModel):
+    """UpdateDeploymentJob: only what is given changes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=63)
+    cert_ids: tuple[int, ...] | None = Field(None, min_length=1)
+    resource_ids: tuple[int, ...] | None = Field(None, min_length=1)
+    contact_ids: tuple[int, ...] | None = None
+    schedule_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """DescribeDeploymentJobStatus; on an `editing` job it is the preview."""
+
+    job: Job
+    worker_count: int
+    cert_count: int
+    cost_count: int
+    quota: QuotaBalance
+    success_count: int
+    failed_count: int
+    rollback_count: int
+    rollback_success_count: int
+    rollback_failed_count: int
+    workers_per_product: dict[Product, int]
+    exclusions: tuple[Exclusion, ...] = field(default=())
+
+
+# ----------------------------------------------------------------------------------------------------- validation
+
+
+def _distinct(ids: Sequence[int]) -> tuple[int, ...]:
+    return tuple(dict.fromkeys(ids))
+
+
+def _certificates(ops: StoreOperations, account_id: int, cert_ids: Sequence[int]) -> list[Certificate]:
+    found = ops.get_certificates(account_id, cert_ids)
+    missing = sorted(set(cert_ids) - {c.id for c in found})
+    if missing:
+        raise NotFound(f"Certificate(s) {missing} do not exist.", code="InvalidCertId.NotFound")
+    return found
+
+
+def _resources(ops: StoreOperations, account_id: int, resource_ids: Sequence[int]) -> list[Resource]:
+    found = [r for r in ops.get_resources(account_id, resource_ids) if not r.gone]
+    missing = sorted(set(resource_ids) - {r.id for r in found})
+    if missing:
+        raise NotFound(f"Resource(s) {missing} do not exist.", code="InvalidResourceId.NotFound")
+    return found
+
+
+def _check_contacts(ops: StoreOperations, account_id: int, contact_ids: Sequence[int]) -> None:
+    if len(contact_ids) > MAX_CONTACTS_PER_JOB:
+        raise InvalidParameter(
+            "ContactIds", f"A job has at most {MAX_CONTACTS_PER_JOB} contacts, not {len(contact_ids)}."
+        )
+    missing = sorted(set(contact_ids) - {c.id for c in ops.get_contacts(account_id, contact_ids)})
+    if missing:
+        raise NotFound(f"Contact(s) {missing} do not exist.", code="InvalidContactId.NotFound")
+
+
+def _job_origin(certificates: Sequence[Certificate]) -> CertOrigin:
+    """A job holds one type of certificate: all uploaded, or all official (bought or free)."""
+    origins = {c.origin for c in certificates}
+    if CertOrigin.UPLOAD in origins and len(origins) > 1:
+        raise InvalidParameter(
+            "CertIds", "A job holds certificates of one type only: all uploaded, or all official (bought or free)."
+        )
+    return CertOrigin.BUY if CertOrigin.BUY in origins else next(iter(origins))
+
+
+def _match(
+    deps: Deps, account_id: int, certs: Sequence[Certificate], resources: Sequence[Resource], at: datetime | None
+) -> MatchResult:
+    return match(certs, resources, at or deps.clock.now(), account_id)
+
+
+def _worker_specs(result: MatchResult) -> list[WorkerSpec]:
+    return [WorkerSpec(cert_id=a.cert_id, resource_id=a.resource_id, product=a.product) for a in result.assignments]
+
+
+# ----------------------------------------------------------------------------------------------------- editing
+
+
+def create_job_in(unit: Step, deps: Deps, account_id: int, draft: JobDraft) -> Job:
+    """CreateDeploymentJob inside a step: a job in `editing` with one worker per matched resource."""
+    ops = unit.ops
+    cert_ids, resource_ids, contact_ids = (
+        _distinct(draft.cert_ids),
+        _distinct(draft.resource_ids),
+        _distinct(draft.contact_ids),
+    )
+    certs = _certificates(ops, account_id, cert_ids)
+    resources = _resources(ops, account_id, resource_ids)
+    _check_contacts(ops, account_id, contact_ids)
+    job = ops.create_job(
+        account_id,
+        name=draft.name,
+        cert_origin=_job_origin(certs),
+        cert_ids=cert_ids,
+        resource_ids=resource_ids,
+        contact_ids=contact_ids,
+        job_type=draft.job_type,
+        schedule_time=draft.schedule_time,
+    )
+    ops.create_workers(
+        account_id, job.id, _worker_specs(_match(deps, account_id, certs, resources, draft.schedule_time))
+    )
+    return job
+
+
+def create_job(deps: Deps, account_id: int, draft: JobDraft) -> Job:
+    return run_step(deps, lambda unit: create_job_in(unit, deps, account_id, draft))
+
+
+def update_job(deps: Deps, account_id: int, job_id: int, changes: JobChanges) -> Job:
+    """UpdateDeploymentJob: only in `editing`; the job is matched again."""
+
+    def step(unit: Step) -> Job:
+        ops = unit.ops
+        job = ops.get_job(account_id, job_id)
+        if job.status is not J.EDITING:
+            raise InvalidStatus(f"Job {job_id} is '{job.status}': only a job in 'editing' can be changed.")
+        cert_ids = _distinct(changes.cert_ids) if changes.cert_ids is not None else job.cert_ids
+        resource_ids = _distinct(changes.resource_ids) if changes.resource_ids is not None else job.resource_ids
+        contact_ids = _distinct(changes.contact_ids) if changes.contact_ids is not None else job.contact_ids
+        certs = _certificates(ops, account_id, cert_ids)
+        resources = _resources(ops, account_id, resource_ids)
+        _check_contacts(ops, account_id, contact_ids)
+        schedule_time = changes.schedule_time if changes.schedule_time is not None else job.schedule_time
+        job = ops.update_job(
+            job.model_copy(
+                update={
+                    "name": changes.name or job.name,
+                    "cert_origin": _job_origin(certs),
+                    "cert_ids": cert_ids,
+                    "resource_ids": resource_ids,
+                    "contact_ids": contact_ids,
+                    "schedule_time": schedule_time,
+                }
+            )
+        )
+        ops.replace_workers(
+            account_id, job_id, _worker_specs(_match(deps, account_id, certs, resources, schedule_time))
+        )
+        return job
+
+    return run_step(deps, step)
+
+
+def delete_worker(deps: Deps, account_id: int, job_id: int, worker_id: int) -> None:
+    """DeleteWorkerResource: drop one resource from a job still in `editing`."""
+
+    def step(unit: Step) -> None:
+        ops = unit.ops
+        job = ops.get_job(account_id, job_id)
+        if job.status is not J.EDITING:
+            raise InvalidStatus(f"Job {job_id} is '{job.status}': workers can be removed only while it is 'editing'.")
+        workers = ops.job_workers(account_id, job_id)
+        if worker_id not in {w.id for w in workers}:
+            raise NotFound(f"Worker {worker_id} does not exist in job {job_id}.", code="InvalidWorkerId.NotFound")
+        keep = [WorkerSpec(w.cert_id, w.resource_id, w.product) for w in workers if w.id != worker_id]
+        ops.replace_workers(account_id, job_id, keep)
+
+    run_step(deps, step)
+
+
+# ----------------------------------------------------------------------------------------------------- preview
+
+
+def job_progress(deps: Deps, account_id: int, job_id: int) -> JobProgress:
+    """DescribeDeploymentJobStatus. For an `editing` job: the preview, with the resources left out and why."""
+    store = deps.store
+    job = store.get_job(account_id, job_id)
+    workers = store.job_workers(account_id, job_id)
+    statuses = Counter(w.status for w in workers)
+    exclusions: tuple[Exclusion, ...] = ()
+    if job.status is J.EDITING:
+        cost = job_cost(job.cert_origin, len(workers))
+        certs = store.get_certificates(account_id, job.cert_ids)
+        resources = [r for r in store.get_resources(account_id, job.resource_ids) if not r.gone]
+        exclusions = _match(deps, account_id, certs, resources, job.schedule_time).exclusions
+    else:
+        entries = store.ledger_entries(account_id, job_id=job_id)
+        charged = {e.worker_id for e in entries if e.direction is LedgerDirection.DEBIT}
+        credited = {e.worker_id for e in entries if e.direction is LedgerDirection.CREDIT}
+        cost = len(charged - credited)
+    rollback_states = (W.ROLLBACK, W.ROLLBACK_SUCCESS, W.ROLLBACK_ERROR)
+    return JobProgress(
+        job=job,
+        worker_count=len(workers),
+        cert_count=len({w.cert_id for w in workers}),
+        cost_count=cost,
+        quota=store.quota(account_id),
+        success_count=statuses[W.SUCCESS],
+        failed_count=statuses[W.ERROR],
+        rollback_count=sum(statuses[s] for s in rollback_states),
+        rollback_success_count=statuses[W.ROLLBACK_SUCCESS],
+        rollback_failed_count=statuses[W.ROLLBACK_ERROR],
+        workers_per_product=dict(Counter(w.product for w in workers)),
+        exclusions=exclusions,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------- submit / start
+
+
+def change_job_status_in(unit: Step, deps: Deps, account_id: int, job_id: int, target: JobStatus) -> Job:
+    """UpdateDeploymentJobStatus inside a step: `pending` (run at ScheduleTime, or now), `scheduling` (run now),
+    `editing` (back from pending)."""
+    if target not in (J.PENDING, J.SCHEDULING, J.EDITING):
+        raise InvalidParameter("Status", f"Status must be 'pending', 'scheduling' or 'editing', not '{target}'.")
+    job = unit.ops.get_job(account_id, job_id)
+    now = deps.clock.now()
+    if target is J.EDITING:
+        return _back_to_editing(deps, unit, job)
+    if job.status is J.EDITING:
+        job = _leave_editing(unit, job, target, now)
+    elif not (job.status is J.PENDING and target is J.SCHEDULING):
+        raise InvalidStatus(f"Job {job_id} is '{job.status}': it cannot move to '{target}'.")
+    if job.status is J.SCHEDULING or (
+        job.status is J.PENDING and (job.schedule_time is None or job.schedule_time <= now)
+    ):
+        job = start_job(unit, job, now)
+    return job
+
+
+def change_job_status(deps: Deps, account_id: int, job_id: int, target: JobStatus) -> Job:
+    return run_step(deps, lambda unit: change_job_status_in(unit, deps, account_id, job_id, target))
+
+
+def _leave_editing(unit: Step, job: Job, target: JobStatus, now: datetime) -> Job:
+    """Charge the quota and submit the workers; a job with nothing to deploy ends in `error` at once."""
+    ops = unit.ops
+    workers = ops.job_workers(job.account_id, job.id)
+    if not workers:
+        return ops.transition_job(
+            job.account_id, job.id, expected=J.EDITING, to=J.ERROR, expected_version=job.version, end_time=now
+        )
+    ops.charge_quota(job.account_id, charge_entries(job.account_id, job.id, job.cert_origin, [w.id for w in workers]))
+    ops.transition_workers(job.account_id, job.id, expected=W.EDITING, to=W.PENDING)
+    return ops.transition_job(job.account_id, job.id, expected=J.EDITING, to=target, expected_version=job.version)
+
+
+def _back_to_editing(deps: Deps, unit: Step, job: Job) -> Job:
+    """A pending job goes back to editing: its charge is released and its workers are matched afresh."""
+    ops = unit.ops
+    if job.status is not J.PENDING:
+        raise InvalidStatus(f"Job {job.id} is '{job.status}': only a pending job can go back to 'editing'.")
+    workers = ops.job_workers(job.account_id, job.id)
+    ops.credit_quota(job.account_id, release_entries(job.account_id, job.id, [w.id for w in workers]))
+    ops.transition_workers(job.account_id, job.id, expected=W.PENDING, to=W.EDITING)
+    job = ops.transition_job(job.account_id, job.id, expected=J.PENDING, to=J.EDITING, expected_version=job.version)
+    # New worker ids: the released units belong to the old workers, so submitting again charges again.
+    certs = ops.get_certificates(job.account_id, job.cert_ids)
+    resources = [r for r in ops.get_resources(job.account_id, job.resource_ids) if not r.gone]
+    ops.replace_workers(
+        job.account_id, job.id, _worker_specs(_match(deps, job.account_id, certs, resources, job.schedule_time))
+    )
+    return job
+
+
+def start_job(unit: Step, job: Job, now: datetime) -> Job:
+    """pending|scheduling → processing: each worker whose certificate is valid now is queued for deployment; the
+    others fail at once with the reason (and get their quota unit back)."""
+    ops = unit.ops
+    if job.status is J.PENDING:
+        job = ops.transition_job(
+            job.account_id, job.id, expected=J.PENDING, to=J.SCHEDULING, expected_version=job.version
+        )
+    job = ops.transition_job(
+        job.account_id, job.id, expected=J.SCHEDULING, to=J.PROCESSING, expected_version=job.version, start_time=now
+    )
+    certs = {c.id: c for c in ops.get_certificates(job.account_id, job.cert_ids)}
+    for worker in ops.job_workers(job.account_id, job.id):
+        if worker.status is not W.PENDING:
+            continue
+        cert = certs.get(worker.cert_id)
+        if cert is None or not cert.is_valid_at(now):
+            reason = "was deleted" if cert is None else "is expired or not yet valid at deployment time"
+            ops.transition_worker(
+                job.account_id,
+                worker.id,
+                expected=W.PENDING,
+                to=W.ERROR,
+                error_code="CertificateNotValid",
+                error_message=f"Certificate {worker.cert_id} {reason}.",
+            )
+            ops.credit_quota(job.account_id, [refund_entry(job.account_id, job.id, worker.id)])
+            continue
+        ops.transition_worker(job.account_id, worker.id, expected=W.PENDING, to=W.SCHEDULING)
+        unit.send(outbox_message(DeployWorker(account_id=job.account_id, job_id=job.id, worker_id=worker.id)))
+    return finish_if_done(unit, job, now)
+
+
+def finish_if_done(unit: Step, job: Job, now: datetime) -> Job:
+    """A processing job whose workers have all ended becomes `success` or `error`, and its contacts are told."""
+    ops = unit.ops
+    if job.status is not J.PROCESSING:
+        return job
+    outcome = job_outcome([w.status for w in ops.job_workers(job.account_id, job.id)])
+    if outcome is None:
+        return job
+    job = ops.transition_job(
+        job.account_id, job.id, expected=J.PROCESSING, to=outcome, expected_version=job.version, end_time=now
+    )
+    unit.send(
+        outbox_message(NotifyContacts(account_id=job.account_id, job_id=job.id, event=NotificationEvent.JOB_FINISHED))
+    )
+    return job
+
+
+def start_due_jobs(deps: Deps, limit: int = 100) -> int:
+    """Scheduler: start pending jobs whose time has come. Each start is a conditional transition, so two
+    overlapping ticks start a job once."""
+    started = 0
+    for due in deps.store.due_jobs(deps.clock.now(), limit=limit):
+
+        def step(unit: Step, due: Job = due) -> bool:
+            job = unit.ops.get_job(due.account_id, due.id)
+            if job.status is not J.PENDING:
+                return False
+            start_job(unit, job, deps.clock.now())
+            return True
+
+        started += run_step(deps, step)
+    return started
+
+
+# ----------------------------------------------------------------------------------------------------- delete
+
+
+def delete_job(deps: Deps, account_id: int, job_id: int) -> None:
+    """DeleteDeploymentJob. Irreversible. A job that never ran gives back all the quota it was charged."""
+
+    def step(unit: Step) -> None:
+        ops = unit.ops
+        job = ops.get_job(account_id, job_id)
+        if job.status not in JOB_DELETABLE:
+            raise InvalidStatus(f"Job {job_id} is '{job.status}': it cannot be deleted while it runs.")
+        if job.status is J.PENDING:
+            workers = ops.job_workers(account_id, job_id)
+            ops.credit_quota(account_id, release_entries(account_id, job_id, [w.id for w in workers]))
+        ops.delete_job(account_id, job_id, expected_version=job.version)
+
+    run_step(deps, step)

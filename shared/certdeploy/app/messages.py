@@ -1,0 +1,103 @@
+"""Messages between functions. Each is JSON text on an MNS queue, written to the outbox in the transaction that
+causes it. `key` is the consumer's idempotency key (`job:worker:step:attempt`); `correlation_id` follows one request
+across every hop.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from certdeploy.domain.notifications import NotificationEvent
+from certdeploy.domain.text_enum import TextEnum
+from certdeploy.ports import OutboxMessage
+
+SCHEMA_VERSION = 1
+
+
+class QueueRole(TextEnum):
+    """The queues, by role; settings give each its real name."""
+
+    DEPLOY = "deploy"
+    NOTIFY = "notify"
+    ROLLBACK = "rollback"
+    CERTIFICATE_ISSUED = "certificate_issued"
+    # One dead-letter queue behind all four: the messages say what they are.
+    DEAD_LETTER = "dead_letter"
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    correlation_id: str = ""
+    account_id: int
+
+
+class DeployWorker(_Message):
+    kind: Literal["deploy"] = "deploy"
+    job_id: int
+    worker_id: int
+    attempt: int = Field(0, ge=0)
+
+    @property
+    def key(self) -> str:
+        return f"{self.job_id}:{self.worker_id}:deploy:{self.attempt}"
+
+
+class RollbackWorker(_Message):
+    kind: Literal["rollback"] = "rollback"
+    job_id: int
+    worker_id: int
+    attempt: int = Field(0, ge=0)
+
+    @property
+    def key(self) -> str:
+        return f"{self.job_id}:{self.worker_id}:rollback:{self.attempt}"
+
+
+class NotifyContacts(_Message):
+    kind: Literal["notify"] = "notify"
+    job_id: int
+    event: NotificationEvent
+    worker_id: int | None = Field(None, description="the worker whose rollback finished, for rollback events")
+
+    @property
+    def key(self) -> str:
+        return f"{self.job_id}:{self.worker_id or 0}:{self.event}:0"
+
+
+class CertificateIssued(_Message):
+    kind: Literal["certificate_issued"] = "certificate_issued"
+    cert_id: int
+
+    @property
+    def key(self) -> str:
+        return f"cert:{self.cert_id}:issued:0"
+
+
+Command = Annotated[DeployWorker | RollbackWorker | NotifyContacts | CertificateIssued, Field(discriminator="kind")]
+_command_adapter: TypeAdapter[Command] = TypeAdapter(Command)
+
+QUEUE_OF: dict[str, QueueRole] = {
+    "deploy": QueueRole.DEPLOY,
+    "rollback": QueueRole.ROLLBACK,
+    "notify": QueueRole.NOTIFY,
+    "certificate_issued": QueueRole.CERTIFICATE_ISSUED,
+}
+
+
+def parse_command(body: str) -> Command:
+    """Raises pydantic's ValidationError for a body that is not one of our messages (a poison message)."""
+    return _command_adapter.validate_json(body)
+
+
+def outbox_message(command: Command, delay_seconds: int = 0) -> OutboxMessage:
+    """The outbox row that sends `command` to the queue of its role once the transaction commits."""
+    return OutboxMessage(
+        queue=str(QUEUE_OF[command.kind]),
+        body=command.model_dump_json(),
+        key=command.key,
+        delay_seconds=delay_seconds,
+    )

@@ -1,0 +1,46 @@
+"""The outbox relay: messages written with a state change are sent right after commit, and re-sent by the
+scheduler if that send did not happen (the process died, the queue was down). Consumers are idempotent, so a
+message sent twice does no harm; a message never sent would leave a job stuck.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Mapping
+from datetime import timedelta
+
+from certdeploy.app.messages import QueueRole
+from certdeploy.ports import Clock, OutboxRecord, Queue, QueueError, Store
+
+log = logging.getLogger(__name__)
+
+
+def _send(store: Store, queues: Mapping[QueueRole, Queue], records: Collection[OutboxRecord]) -> int:
+    sent: list[int] = []
+    try:
+        for record in records:
+            queues[QueueRole(record.queue)].send(record.body, delay_seconds=record.delay_seconds)
+            sent.append(record.id)
+    except QueueError:
+        log.warning("outbox: queue send failed; the scheduler will re-send", exc_info=True)
+    finally:
+        if sent:
+            store.mark_outbox_sent(sent)
+    return len(sent)
+
+
+def send_now(store: Store, queues: Mapping[QueueRole, Queue], ids: Collection[int]) -> int:
+    """Send the given outbox rows (just committed); returns how many went out."""
+    if not ids:
+        return 0
+    wanted = set(ids)
+    records = [r for r in store.pending_outbox(limit=max(len(wanted) * 4, 100)) if r.id in wanted]
+    return _send(store, queues, records)
+
+
+def relay_pending(
+    store: Store, queues: Mapping[QueueRole, Queue], clock: Clock, grace_seconds: int = 30, limit: int = 500
+) -> int:
+    """Send rows that are older than `grace_seconds` and still unsent (their own sender is gone)."""
+    created_before = clock.now() - timedelta(seconds=grace_seconds)
+    return _send(store, queues, store.pending_outbox(limit=limit, created_before=created_before))

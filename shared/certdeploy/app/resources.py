@@ -1,0 +1,64 @@
+"""Cloud resources: what ListCloudResources shows (optionally only those chosen certificates match), and the sync
+that keeps the store's copy of the cloud inventory fresh (the scheduler runs it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from certdeploy.app.deps import Deps
+from certdeploy.domain.matching import MatchResult, match
+from certdeploy.domain.models import Product, Resource
+from certdeploy.ports import Page
+
+
+def matched_resources(deps: Deps, account_id: int, cert_ids: Sequence[int]) -> tuple[list[Resource], MatchResult]:
+    """The account's resources the given certificates match now (GetMatchedResources, ListCloudResources CertIds)."""
+    certs = deps.store.get_certificates(account_id, cert_ids)
+    names = {name for cert in certs for name in cert.names}
+    candidates = deps.store.resources_for_names(account_id, names) if names else []
+    result = match(certs, candidates, deps.clock.now(), account_id)
+    by_id = {r.id: r for r in candidates}
+    return [by_id[resource_id] for resource_id in result.matched_resource_ids], result
+
+
+def list_resources(
+    deps: Deps,
+    account_id: int,
+    *,
+    product: Product | None = None,
+    keyword: str | None = None,
+    cert_ids: Sequence[int] | None = None,
+    page: int = 1,
+    page_size: int = 20,
+) -> Page[Resource]:
+    if cert_ids:
+        resources, _ = matched_resources(deps, account_id, cert_ids)
+        if product is not None:
+            resources = [r for r in resources if r.product is product]
+        if keyword:
+            needle = keyword.lower()
+            resources = [r for r in resources if needle in r.domain.lower() or needle in r.instance_id.lower()]
+        start = (page - 1) * page_size
+        return Page(items=resources[start : start + page_size], total=len(resources))
+    return deps.store.list_resources(account_id, product=product, keyword=keyword, page=page, page_size=page_size)
+
+
+def sync_resources(deps: Deps, account_id: int) -> int:
+    """Refresh the account's resources from the inventory; resources no longer reported are marked gone (never
+    deleted: jobs may refer to them). Returns how many resources the inventory reported."""
+    if deps.inventory is None:
+        return 0
+    specs = deps.inventory.discover(account_id)
+    seen = set(deps.store.upsert_resources(account_id, specs))
+    known: set[int] = set()
+    page = 1
+    while True:
+        listed = deps.store.list_resources(account_id, page=page, page_size=500)
+        known.update(r.id for r in listed.items)
+        if page * 500 >= listed.total:
+            break
+        page += 1
+    gone = known - seen
+    if gone:
+        deps.store.set_resources_gone(account_id, gone)
+    return len(seen)

@@ -1,0 +1,135 @@
+"""Per-resource rollback: the resource gets back the certificate it had before the job.
+
+Asked for with UpdateWorkerResourceStatus(rollback) or CreateRollbackTask once the job has run; carried out by the
+`rollback` function from the binding recorded on the worker before deployment. The job reads `rolled_back` once a
+rollback in it has completed, and its contacts are told.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from certdeploy.app.deps import Deps
+from certdeploy.app.messages import NotifyContacts, RollbackWorker, outbox_message
+from certdeploy.app.unit_of_work import Step, run_step
+from certdeploy.domain.deployment import Binding, DeployFailed
+from certdeploy.domain.errors import InvalidStatus, NotFound
+from certdeploy.domain.models import Worker
+from certdeploy.domain.notifications import NotificationEvent
+from certdeploy.domain.states import JOB_FINISHED, JobStatus, WorkerStatus
+
+log = logging.getLogger(__name__)
+W = WorkerStatus
+_ROLLABLE = (W.SUCCESS, W.ERROR, W.ROLLBACK_ERROR)
+
+
+def request_rollback(deps: Deps, account_id: int, job_id: int, worker_id: int) -> Worker:
+    """Queue the rollback of one worker of a job that has run."""
+
+    def step(unit: Step) -> Worker:
+        ops = unit.ops
+        job = ops.get_job(account_id, job_id)
+        worker = ops.get_worker(account_id, worker_id)
+        if worker.job_id != job.id:
+            raise NotFound(f"Worker {worker_id} does not exist in job {job_id}.", code="InvalidWorkerId.NotFound")
+        if job.status not in JOB_FINISHED:
+            raise InvalidStatus(f"Job {job_id} is '{job.status}': a rollback is possible once the job has run.")
+        if worker.status not in _ROLLABLE:
+            raise InvalidStatus(f"Worker {worker_id} is '{worker.status}': it cannot be rolled back now.")
+        if worker.resource_domain is None:
+            raise InvalidStatus(
+                f"Worker {worker_id} never changed its resource ({worker.error_message or 'it did not run'}): "
+                "there is nothing to roll back."
+            )
+        worker = ops.transition_worker(
+            account_id, worker_id, expected=worker.status, to=W.ROLLBACK, expected_version=worker.version
+        )
+        unit.send(outbox_message(RollbackWorker(account_id=account_id, job_id=job_id, worker_id=worker_id)))
+        return worker
+
+    return run_step(deps, step)
+
+
+def _finish_rollback(deps: Deps, worker: Worker, failure: DeployFailed | None) -> None:
+    def step(unit: Step) -> None:
+        ops = unit.ops
+        current = ops.get_worker(worker.account_id, worker.id)
+        if current.status is not W.ROLLBACK:
+            return
+        if failure is None:
+            ops.transition_worker(current.account_id, current.id, expected=W.ROLLBACK, to=W.ROLLBACK_SUCCESS)
+            ops.set_resource_binding(
+                current.account_id, current.resource_id, current.resource_cert_id, current.resource_cert_name
+            )
+            job = ops.get_job(current.account_id, current.job_id)
+            if job.status is not JobStatus.ROLLED_BACK:
+                ops.transition_job(
+                    job.account_id,
+                    job.id,
+                    expected=job.status,
+                    to=JobStatus.ROLLED_BACK,
+                    expected_version=job.version,
+                    rolled_back=True,
+                )
+        else:
+            ops.transition_worker(
+                current.account_id,
+                current.id,
+                expected=W.ROLLBACK,
+                to=W.ROLLBACK_ERROR,
+                error_code=failure.code,
+                error_message=failure.message,
+            )
+        unit.send(
+            outbox_message(
+                NotifyContacts(
+                    account_id=current.account_id,
+                    job_id=current.job_id,
+                    worker_id=current.id,
+                    event=NotificationEvent.ROLLBACK_FINISHED,
+                )
+            )
+        )
+
+    run_step(deps, step)
+
+
+def rollback_worker(deps: Deps, command: RollbackWorker) -> None:
+    """Put the recorded binding back on the resource (the `rollback` function)."""
+    try:
+        worker = deps.store.get_worker(command.account_id, command.worker_id)
+    except NotFound:
+        return
+    if worker.status is not W.ROLLBACK:
+        return
+    previous = Binding(
+        cert_id=worker.resource_cert_id, cert_name=worker.resource_cert_name, domain=worker.resource_domain
+    )
+    try:
+        resources = [r for r in deps.store.get_resources(worker.account_id, [worker.resource_id]) if not r.gone]
+        if not resources:
+            raise NotFound(f"Resource {worker.resource_id} no longer exists.")
+        deps.deployers.for_product(resources[0].product).restore(resources[0], previous)
+    except NotFound as exc:
+        _finish_rollback(deps, worker, DeployFailed("ResourceNotFound", exc.message))
+        return
+    except DeployFailed as failure:
+        log.info("rollback of worker %s failed: %s", worker.id, failure)
+        if failure.transient:
+            raise  # the queue delivers it again; dead-lettered rollbacks end in rollback_error
+        _finish_rollback(deps, worker, failure)
+        return
+    _finish_rollback(deps, worker, None)
+
+
+def give_up_rollback(deps: Deps, command: RollbackWorker, receive_count: int) -> None:
+    """A rollback message that kept failing reached the dead-letter queue."""
+    try:
+        worker = deps.store.get_worker(command.account_id, command.worker_id)
+    except NotFound:
+        return
+    _finish_rollback(
+        deps,
+        worker,
+        DeployFailed("RollbackMessageDeadLettered", f"The rollback failed {receive_count} times and was given up."),
+    )

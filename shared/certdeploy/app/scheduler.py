@@ -1,0 +1,124 @@
+"""The scheduler (timer) function: start due jobs, relay the outbox, re-send stuck work, give up dead letters,
+refresh resources. Every part is safe when two ticks overlap: each change is a conditional update."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pydantic import ValidationError
+
+from certdeploy.app.deps import Deps
+from certdeploy.app.execute import end_worker, give_up_dead_lettered
+from certdeploy.app.jobs import start_due_jobs
+from certdeploy.app.messages import DeployWorker, QueueRole, RollbackWorker, outbox_message, parse_command
+from certdeploy.app.outbox import relay_pending
+from certdeploy.app.rollback import give_up_rollback
+from certdeploy.app.unit_of_work import Step, run_step
+from certdeploy.domain.deployment import PermanentDeployFailure
+from certdeploy.domain.models import Worker
+from certdeploy.domain.states import WorkerStatus
+from certdeploy.ports import QueueError
+
+log = logging.getLogger(__name__)
+W = WorkerStatus
+
+
+@dataclass(frozen=True)
+class TickReport:
+    started_jobs: int
+    relayed_messages: int
+    resent_workers: int
+    dead_letters: int
+
+
+def _resend(deps: Deps, worker: Worker) -> bool:
+    """A worker that stayed in flight past the deadline lost its message: send it again at the next attempt, or
+    end it once the attempts are spent."""
+    next_attempt = worker.attempt + 1
+    if worker.status is not W.ROLLBACK and next_attempt >= deps.retry.max_attempts:
+        end_worker(
+            deps,
+            worker,
+            failure=PermanentDeployFailure(
+                "DeployTimedOut", f"No deployment result after {deps.retry.max_attempts} attempts."
+            ),
+            expected=(worker.status,),
+        )
+        return True
+
+    def step(unit: Step) -> bool:
+        current = unit.ops.get_worker(worker.account_id, worker.id)
+        if current.status is not worker.status or current.version != worker.version:
+            return False
+        attempt = current.attempt if current.status is W.ROLLBACK else next_attempt
+        unit.ops.transition_worker(
+            current.account_id,
+            current.id,
+            expected=current.status,
+            to=current.status,
+            expected_version=current.version,
+            attempt=attempt,
+        )
+        common = {"account_id": current.account_id, "job_id": current.job_id, "worker_id": current.id}
+        command = RollbackWorker(**common) if current.status is W.ROLLBACK else DeployWorker(**common, attempt=attempt)
+        unit.send(outbox_message(command))
+        return True
+
+    return run_step(deps, step)
+
+
+def resend_stuck_workers(deps: Deps, limit: int = 100) -> int:
+    deadline = deps.clock.now() - timedelta(seconds=deps.stuck_after_seconds)
+    stuck = deps.store.stuck_workers((W.SCHEDULING, W.PROCESSING, W.ROLLBACK), deadline, limit=limit)
+    return sum(_resend(deps, worker) for worker in stuck)
+
+
+def drain_dead_letters(deps: Deps, limit: int = 64) -> int:
+    """End the work of messages that kept failing; nothing is dropped without a recorded cause."""
+    queue = deps.queues.get(QueueRole.DEAD_LETTER)
+    if queue is None:
+        return 0
+    handled = 0
+    while handled < limit:
+        try:
+            batch = queue.receive_batch(16)
+        except QueueError:
+            log.warning("dead-letter queue unavailable", exc_info=True)
+            break
+        if not batch:
+            break
+        for message in batch:
+            try:
+                command = parse_command(message.body)
+            except ValidationError:
+                log.error(
+                    "dead letter %s is not one of our messages; dropped: %.200r", message.message_id, message.body
+                )
+            else:
+                if isinstance(command, DeployWorker):
+                    give_up_dead_lettered(deps, command, message.receive_count)
+                elif isinstance(command, RollbackWorker):
+                    give_up_rollback(deps, command, message.receive_count)
+                else:
+                    log.error(
+                        "gave up %s message %s after %s receives",
+                        command.kind,
+                        message.message_id,
+                        message.receive_count,
+                    )
+            queue.delete(message.receipt_handle)
+            handled += 1
+    return handled
+
+
+def tick(deps: Deps) -> TickReport:
+    report = TickReport(
+        started_jobs=start_due_jobs(deps),
+        relayed_messages=relay_pending(deps.store, deps.queues, deps.clock),
+        resent_workers=resend_stuck_workers(deps),
+        dead_letters=drain_dead_letters(deps),
+    )
+    log.info("scheduler tick: %s", report)
+    return report

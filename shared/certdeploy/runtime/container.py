@@ -1,0 +1,170 @@
+"""The composition root: settings in, ports and use-case dependencies out. The only place adapters are chosen.
+
+Built once per process (an FC instance's initializer, or `certdeploy serve`), never at import.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from certdeploy.adapters.local_cloud import LocalCloud
+from certdeploy.adapters.notify import Channel, ContactNotifier, Notifier, Sender
+from certdeploy.adapters.notify.log import LogSender
+from certdeploy.adapters.notify.smtp import SmtpSender, SmtpSettings
+from certdeploy.adapters.notify.webhook import WebhookSender, WebhookSettings
+from certdeploy.adapters.sql.migrate import upgrade
+from certdeploy.adapters.sql.store import SqlStore
+from certdeploy.app.deps import CertificateEventKind, Deps, RetryPolicy
+from certdeploy.app.messages import QueueRole
+from certdeploy.ports import Clock, Deployers, Inventory, Queue, QueueAttributes, SystemClock
+from certdeploy.runtime.settings import CloudBackend, QueueBackend, Settings
+
+
+@dataclass(frozen=True)
+class CloudCredentials:
+    """AccessKey of the function's role: python3.10 passes it in `context.credentials`, python3.12 in the
+    environment (`ALIBABA_CLOUD_*`), both with an STS token."""
+
+    access_key_id: str
+    access_key_secret: str = field(repr=False)
+    security_token: str = field(default="", repr=False)
+
+    @classmethod
+    def from_context(cls, context: Any | None) -> CloudCredentials | None:
+        credentials = getattr(context, "credentials", None)
+        if credentials is not None and getattr(credentials, "access_key_id", None):
+            return cls(credentials.access_key_id, credentials.access_key_secret, credentials.security_token or "")
+        key_id = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        secret = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        if key_id and secret:
+            return cls(key_id, secret, os.environ.get("ALIBABA_CLOUD_SECURITY_TOKEN", ""))
+        return None
+
+
+@dataclass
+class Container:
+    settings: Settings
+    deps: Deps
+    notifier: Notifier
+    local_cloud: LocalCloud | None
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def store(self) -> SqlStore:
+        return self.deps.store  # type: ignore[return-value]
+
+    def close(self) -> None:
+        for close in reversed(self._closers):
+            close()
+
+
+def _queue_names(settings: Settings) -> dict[QueueRole, str]:
+    return {
+        QueueRole.DEPLOY: settings.queue_deploy,
+        QueueRole.NOTIFY: settings.queue_notify,
+        QueueRole.ROLLBACK: settings.queue_rollback,
+        QueueRole.CERTIFICATE_ISSUED: settings.queue_certificate_issued,
+        QueueRole.DEAD_LETTER: settings.queue_dead_letter,
+    }
+
+
+def _queues(
+    settings: Settings, clock: Clock, credentials: CloudCredentials | None, closers: list
+) -> dict[QueueRole, Queue]:
+    names = _queue_names(settings)
+    if settings.queue_backend is QueueBackend.MNS:
+        from certdeploy.adapters.mns_queue import MnsQueue
+
+        if not settings.mns_endpoint or credentials is None:
+            raise RuntimeError("The MNS queue backend needs CERTDEPLOY_MNS_ENDPOINT and the function's credentials.")
+        return {
+            role: MnsQueue(
+                settings.mns_endpoint,
+                credentials.access_key_id,
+                credentials.access_key_secret,
+                name,
+                security_token=credentials.security_token,
+            )
+            for role, name in names.items()
+        }
+    from certdeploy.adapters.local_queue import LocalQueue
+
+    path = settings.data / "queues.sqlite"
+    queues: dict[QueueRole, Queue] = {}
+    for role, name in names.items():
+        attributes = (
+            QueueAttributes(visibility_timeout_seconds=settings.queue_visibility_seconds)
+            if role is QueueRole.DEAD_LETTER
+            else QueueAttributes(
+                visibility_timeout_seconds=settings.queue_visibility_seconds,
+                max_receive_count=settings.queue_max_receives,
+                dead_letter_queue=settings.queue_dead_letter,
+            )
+        )
+        queue = LocalQueue(path, name, attributes=attributes, clock=clock)
+        closers.append(queue.close)
+        queues[role] = queue
+    return queues
+
+
+def _notifier(settings: Settings) -> Notifier:
+    senders: dict[Channel, Sender] = {
+        Channel.WEBHOOK: WebhookSender(WebhookSettings(allowed_hosts=settings.webhook_allow_hosts)),
+        Channel.EMAIL: (
+            SmtpSender(SmtpSettings(url=settings.smtp_url.get_secret_value(), from_address=settings.mail_from))
+            if settings.smtp_url is not None
+            else LogSender(Channel.EMAIL)
+        ),
+    }
+    return ContactNotifier(senders)
+
+
+def _cloud(
+    settings: Settings, credentials: CloudCredentials | None, closers: list
+) -> tuple[Deployers, Inventory | None, LocalCloud | None]:
+    if settings.cloud is CloudBackend.ALIYUN:
+        from certdeploy.adapters.cloud.factory import aliyun_cloud
+
+        deployers, inventory = aliyun_cloud(credentials)
+        return deployers, inventory, None
+    local = LocalCloud(settings.data / "cloud.sqlite")
+    closers.append(local.close)
+    return local, local, local
+
+
+def build_container(
+    settings: Settings | None = None,
+    *,
+    context: Any | None = None,
+    clock: Clock | None = None,
+    migrate: bool | None = None,
+) -> Container:
+    """Everything a function or the local runner needs. `migrate` defaults to True only for the embedded SQLite
+    store; in the cloud the `migrate` command runs once per deploy."""
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    closers: list[Callable[[], None]] = []
+    url = settings.store_url
+    if migrate if migrate is not None else settings.database_url is None:
+        upgrade(url)
+    store = SqlStore.from_url(url, key_encryption_key=settings.encryption_key(), clock=clock)
+    closers.append(store.close)
+    credentials = CloudCredentials.from_context(context)
+    queues = _queues(settings, clock, credentials, closers)
+    deployers, inventory, local_cloud = _cloud(settings, credentials, closers)
+    deps = Deps(
+        store=store,
+        clock=clock,
+        queues=queues,
+        deployers=deployers,
+        inventory=inventory,
+        retry=RetryPolicy(
+            max_attempts=settings.deploy_max_attempts, base_delay_seconds=settings.deploy_retry_base_seconds
+        ),
+        stuck_after_seconds=settings.stuck_after_seconds,
+        certificate_event=CertificateEventKind(settings.certificate_event_source, settings.certificate_event_type),
+    )
+    return Container(settings, deps, _notifier(settings), local_cloud, closers)

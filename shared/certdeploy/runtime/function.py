@@ -1,0 +1,53 @@
+"""What every FC handler shares: one container per instance, built in the initializer (or on first use), and
+the queue-consumer loop over an EventBridge MNS event.
+
+Errors: a poison message (not one of ours) is put on the dead-letter queue with a log line and the rest of the
+batch goes on; anything else propagates so the trigger's retry policy delivers the event again — every consumer
+is idempotent, so redoing the messages that already succeeded is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from certdeploy.app.messages import QueueRole
+from certdeploy.runtime.consumers import consume
+from certdeploy.runtime.container import Container, build_container
+from certdeploy.runtime.events import InvalidEvent, parse_mns_queue_event
+
+log = logging.getLogger(__name__)
+
+_container: Container | None = None
+
+
+def initialize(context: Any) -> None:
+    """FC initializer: runs once per instance."""
+    global _container
+    _container = build_container(context=context, migrate=False)
+
+
+def container_for(context: Any) -> Container:
+    if _container is None:
+        initialize(context)
+    assert _container is not None
+    return _container
+
+
+def trigger_decodes_base64() -> bool:
+    """Whether the MNS trigger was created with `IsBase64Decode: true` (s.yaml sets it; the default)."""
+    return os.environ.get("CERTDEPLOY_MNS_TRIGGER_BASE64_DECODE", "true").lower() != "false"
+
+
+def consume_mns_event(container: Container, role: QueueRole, event: bytes) -> int:
+    """Run each message of the event through its consumer; returns how many were handled."""
+    handled = 0
+    for message in parse_mns_queue_event(event, trigger_base64_decode=trigger_decodes_base64()):
+        try:
+            consume(container, role, message.body)
+        except InvalidEvent as poison:
+            log.error("poison message %s on %s dead-lettered: %s", message.message_id, role, poison)
+            container.deps.queues[QueueRole.DEAD_LETTER].send(message.body)
+        handled += 1
+    return handled

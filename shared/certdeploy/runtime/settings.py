@@ -1,0 +1,95 @@
+"""All configuration, from the environment (prefix `CERTDEPLOY_`), validated once per process.
+
+The embedded default needs none of it: everything lives under the data directory. In the cloud, `s.yaml` sets the
+database URL and queue settings; secrets (database password inside the URL, key-encryption key, SMTP password) come
+from the environment, filled from KMS-encrypted values — never written in s.yaml in clear.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from certdeploy.adapters.sql.crypto import generate_key_encryption_key
+from certdeploy.domain.text_enum import TextEnum
+
+
+class QueueBackend(TextEnum):
+    LOCAL = "local"
+    MNS = "mns"
+
+
+class CloudBackend(TextEnum):
+    LOCAL = "local"
+    ALIYUN = "aliyun"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CERTDEPLOY_", extra="ignore", frozen=True)
+
+    data: Path = Field(Path(".certdeploy"), description="directory holding all embedded state")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file in the data directory")
+    key_encryption_key: SecretStr | None = Field(
+        None, description="encrypts private keys and AccessKey secrets at rest; default: a key file in the data dir"
+    )
+
+    queue_backend: QueueBackend = QueueBackend.LOCAL
+    mns_endpoint: str | None = Field(None, description="e.g. http://<uid>.mns.cn-hangzhou.aliyuncs.com")
+    queue_deploy: str = "certdeploy-deploy"
+    queue_notify: str = "certdeploy-notify"
+    queue_rollback: str = "certdeploy-rollback"
+    queue_certificate_issued: str = "certdeploy-certificate-issued"
+    queue_dead_letter: str = "certdeploy-dead-letter"
+    queue_max_receives: int = Field(8, ge=1, description="receives before a local message is dead-lettered")
+    queue_visibility_seconds: int = Field(120, ge=1, le=43_200)
+
+    cloud: CloudBackend = CloudBackend.LOCAL
+
+    deploy_max_attempts: int = Field(5, ge=1)
+    deploy_retry_base_seconds: int = Field(5, ge=1)
+    stuck_after_seconds: int = Field(900, ge=30)
+
+    certificate_event_source: str = "certdeploy.cas"
+    certificate_event_type: str = "cas:Certificate:Issued"
+
+    smtp_url: SecretStr | None = Field(None, description="smtp://, smtp+starttls:// or smtps:// URL; unset: log mails")
+    mail_from: str = "certdeploy@localhost"
+    webhook_allow_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="hosts allowed besides the DingTalk/WeCom/Lark bot hosts (comma-separated)"
+    )
+
+    access_key_id: str | None = Field(None, description="AccessKey of the first account on first start")
+    access_key_secret: SecretStr | None = None
+
+    @field_validator("webhook_allow_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(host.strip() for host in value.split(",") if host.strip())
+        return value
+
+    @property
+    def store_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data / 'certdeploy.sqlite').resolve()}"
+
+    def encryption_key(self) -> str:
+        """The key-encryption key; the embedded default keeps one in the data directory, readable by its owner only."""
+        if self.key_encryption_key is not None:
+            return self.key_encryption_key.get_secret_value()
+        path = self.data / "key-encryption-key"
+        if not path.exists():
+            self.data.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(generate_key_encryption_key())
+        return path.read_text().strip()
+
+    def bootstrap_access_key(self) -> tuple[str, str] | None:
+        if self.access_key_id and self.access_key_secret:
+            return self.access_key_id, self.access_key_secret.get_secret_value()
+        return None

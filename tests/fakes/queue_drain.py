@@ -1,0 +1,26 @@
+"""Run the embedded runtime's consumers by hand: take what the local queues hold and feed it to its use case."""
+
+from __future__ import annotations
+
+from certdeploy.app.messages import QueueRole
+from certdeploy.runtime.consumers import consume
+from certdeploy.runtime.container import Container
+
+CONSUMED_ROLES = (QueueRole.DEPLOY, QueueRole.ROLLBACK, QueueRole.NOTIFY, QueueRole.CERTIFICATE_ISSUED)
+
+
+def drain(container: Container, *, max_messages: int = 1000) -> int:
+    """Consume every visible message (and those its handling sends) until all queues are empty; returns the count."""
+    handled = 0
+    while handled < max_messages:
+        round_handled = 0
+        for role in CONSUMED_ROLES:
+            queue = container.deps.queues[role]
+            for message in queue.receive_batch(16):
+                consume(container, role, message.body)
+                queue.delete(message.receipt_handle)
+                round_handled += 1
+        if round_handled == 0:
+            return handled
+        handled += round_handled
+    raise AssertionError(f"queues still busy after {max_messages} messages")

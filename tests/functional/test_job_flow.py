@@ -1,0 +1,144 @@
+"""A deployment job end to end on the embedded runtime, through the use cases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from certdeploy.app.accounts import Credentials
+from certdeploy.app.certificates import CertificateUpload, upload_certificate
+from certdeploy.app.jobs import JobDraft, change_job_status, create_job, delete_job, job_progress
+from certdeploy.app.rollback import request_rollback
+from certdeploy.app.scheduler import tick
+from certdeploy.domain.errors import InvalidStatus, QuotaExceeded
+from certdeploy.domain.models import Product
+from certdeploy.domain.states import JobStatus, WorkerStatus
+from certdeploy.runtime.container import Container
+from tests.certgen import make_cert
+from tests.fakes.queue_drain import drain
+from tests.functional.conftest import ManualClock, load_inventory
+
+INVENTORY = """
+resources:
+  - {product: CDN, region: cn-hangzhou, instance: www-cdn, domain: www.example.com, cert: legacy-www}
+  - {product: ALB, region: cn-shanghai, instance: alb-1, domain: api.example.com, port: 443}
+  - {product: NLB, region: cn-shanghai, instance: nlb-1, domain: tcp.example.com, port: 8443, fail: listener is locked}
+  - {product: OSS, region: cn-beijing, instance: bucket-a, domain: static.example.com, https: false}
+  - {product: WAF, region: cn-hangzhou, instance: waf-1, domain: shop.example.org}
+"""
+
+
+@pytest.fixture
+def world(container: Container, account: Credentials, tmp_path: Path) -> dict[str, int]:
+    load_inventory(container, account.account.id, INVENTORY, tmp_path)
+    generated = make_cert(["*.example.com"], common_name="*.example.com")
+    cert = upload_certificate(
+        container.deps,
+        account.account.id,
+        CertificateUpload(name="wild", cert=generated.cert_pem, key=generated.key_pem),
+    )
+    resources = container.store.list_resources(account.account.id, page_size=100).items
+    ids = {r.product: r.id for r in resources}
+    return {"cert": cert.id, **{str(p): i for p, i in ids.items()}}
+
+
+def _job(container: Container, account: Credentials, world: dict[str, int], **overrides: object) -> int:
+    draft = JobDraft(
+        name="rollout",
+        cert_ids=(world["cert"],),
+        resource_ids=tuple(world[p] for p in ("CDN", "ALB", "NLB", "OSS", "WAF")),
+        **overrides,
+    )
+    return create_job(container.deps, account.account.id, draft).id
+
+
+def test_preview_counts_workers_cost_and_exclusions(container: Container, account: Credentials, world) -> None:
+    job_id = _job(container, account, world)
+    preview = job_progress(container.deps, account.account.id, job_id)
+    assert preview.job.status is JobStatus.EDITING
+    assert preview.worker_count == 3  # CDN, ALB, NLB; OSS has HTTPS off, WAF's domain is not covered
+    assert preview.cost_count == 3 and preview.cert_count == 1
+    assert (preview.quota.buy_count, preview.quota.use_count) == (10, 0)
+    assert {(e.product, str(e.reason)) for e in preview.exclusions} == {
+        (Product.OSS, "https_disabled"),
+        (Product.WAF, "no_match"),
+    }
+
+
+def test_a_job_deploys_charges_refunds_and_notifies(container: Container, account: Credentials, world) -> None:
+    aid = account.account.id
+    job_id = _job(container, account, world)
+    job = change_job_status(container.deps, aid, job_id, JobStatus.SCHEDULING)
+    assert job.status is JobStatus.PROCESSING
+    assert container.store.quota(aid).use_count == 3
+    drain(container)
+    progress = job_progress(container.deps, aid, job_id)
+    assert progress.job.status is JobStatus.ERROR
+    assert (progress.success_count, progress.failed_count) == (2, 1)
+    assert container.store.quota(aid).use_count == 2  # the failed NLB worker gave its unit back
+    workers = {w.product: w for w in container.store.job_workers(aid, job_id)}
+    assert workers[Product.NLB].status is WorkerStatus.ERROR
+    assert workers[Product.NLB].error_message == "listener is locked"
+    assert workers[Product.CDN].resource_cert_name == "legacy-www"
+    cdn = container.store.get_resources(aid, [world["CDN"]])[0]
+    assert cdn.bound_cert_id == world["cert"]
+
+
+def test_rollback_restores_the_previous_certificate(container: Container, account: Credentials, world) -> None:
+    aid = account.account.id
+    job_id = _job(container, account, world)
+    change_job_status(container.deps, aid, job_id, JobStatus.SCHEDULING)
+    drain(container)
+    cdn_worker = next(w for w in container.store.job_workers(aid, job_id) if w.product is Product.CDN)
+    request_rollback(container.deps, aid, job_id, cdn_worker.id)
+    drain(container)
+    assert container.store.get_worker(aid, cdn_worker.id).status is WorkerStatus.ROLLBACK_SUCCESS
+    assert container.store.get_job(aid, job_id).status is JobStatus.ROLLED_BACK
+    cdn = container.store.get_resources(aid, [world["CDN"]])[0]
+    assert (cdn.bound_cert_id, cdn.bound_cert_name) == (None, "legacy-www")
+    assert container.store.quota(aid).use_count == 2  # rollback gives nothing back
+
+
+def test_quota_exceeded_keeps_the_job_editing(container: Container, account: Credentials, world) -> None:
+    aid = account.account.id
+    container.store.add_quota(aid, -8)
+    job_id = _job(container, account, world)
+    with pytest.raises(QuotaExceeded):
+        change_job_status(container.deps, aid, job_id, JobStatus.PENDING)
+    assert container.store.get_job(aid, job_id).status is JobStatus.EDITING
+    assert container.store.quota(aid).use_count == 0
+
+
+def test_a_scheduled_job_runs_when_its_time_comes(
+    container: Container, account: Credentials, world, clock: ManualClock
+) -> None:
+    aid = account.account.id
+    job_id = _job(container, account, world, schedule_time=clock.now() + timedelta(hours=1))
+    assert change_job_status(container.deps, aid, job_id, JobStatus.PENDING).status is JobStatus.PENDING
+    assert tick(container.deps).started_jobs == 0
+    clock.advance(3600)
+    assert tick(container.deps).started_jobs == 1
+    assert tick(container.deps).started_jobs == 0
+    drain(container)
+    assert container.store.get_job(aid, job_id).status is JobStatus.ERROR
+
+
+def test_deleting_a_pending_job_gives_its_quota_back(
+    container: Container, account: Credentials, world, clock: ManualClock
+) -> None:
+    aid = account.account.id
+    job_id = _job(container, account, world, schedule_time=clock.now() + timedelta(days=1))
+    change_job_status(container.deps, aid, job_id, JobStatus.PENDING)
+    assert container.store.quota(aid).use_count == 3
+    delete_job(container.deps, aid, job_id)
+    assert container.store.quota(aid).use_count == 0
+
+
+def test_a_running_job_cannot_be_deleted(container: Container, account: Credentials, world) -> None:
+    aid = account.account.id
+    job_id = _job(container, account, world)
+    change_job_status(container.deps, aid, job_id, JobStatus.SCHEDULING)
+    with pytest.raises(InvalidStatus):
+        delete_job(container.deps, aid, job_id)
