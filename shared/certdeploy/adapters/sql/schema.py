@@ -1,0 +1,283 @@
+"""Tables of the store, one definition for SQLite, PostgreSQL and MySQL/MariaDB.
+
+Portability rules: ids are BIGINT (INTEGER on SQLite, with AUTOINCREMENT so an id is never reused: the ledger is keyed
+by worker id); times are timezone-naive columns holding UTC (MySQL DATETIME has no zone) with microseconds; enums are
+plain strings; PEM and JSON lists are TEXT (MEDIUMTEXT on MySQL, whose TEXT stops at 64 KB); indexed strings stay
+short enough for InnoDB's 3072-byte index limit in utf8mb4; MySQL tables use the binary collation so uniqueness and
+equality are case-sensitive as on the other two databases. Nullable columns never take part in a unique key (NULLs
+are all distinct there), so "no port" is stored as 0.
+
+The migrations under `migrations/versions` create exactly these tables; a contract test compares the two.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.types import TypeEngine
+
+MYSQL_DIALECTS = ("mysql", "mariadb")
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+LongText = Text().with_variant(mysql.MEDIUMTEXT(), *MYSQL_DIALECTS)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out; the column itself is naive and holds UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in MYSQL_DIALECTS:
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("The store only takes timezone-aware datetimes.")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class JsonList(TypeDecorator[list[Any]]):
+    """A JSON array in a TEXT column (portable; no JSON operators are needed on it)."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in MYSQL_DIALECTS:
+            return dialect.type_descriptor(mysql.MEDIUMTEXT())
+        return dialect.type_descriptor(Text())
+
+    def process_bind_param(self, value: list[Any] | tuple[Any, ...] | None, dialect: Dialect) -> str | None:
+        return None if value is None else json.dumps(list(value), separators=(",", ":"))
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> list[Any] | None:
+        return None if value is None else list(json.loads(value))
+
+
+def _table_options(*, autoincrement: bool = True) -> dict[str, Any]:
+    return {
+        "sqlite_autoincrement": autoincrement,
+        "mysql_engine": "InnoDB",
+        "mysql_charset": "utf8mb4",
+        "mysql_collate": "utf8mb4_bin",
+    }
+
+
+metadata = MetaData()
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("buy_count", BigInteger, nullable=False),
+    Column("use_count", BigInteger, nullable=False),
+    Column("hosting", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("name", name="uq_accounts_name"),
+    **_table_options(),
+)
+
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", name="fk_access_keys_account"), nullable=False),
+    Column("access_key_id", String(64), nullable=False),
+    Column("secret_sealed", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("access_key_id", name="uq_access_keys_access_key_id"),
+    Index("ix_access_keys_account_id", "account_id"),
+    **_table_options(),
+)
+
+certificates = Table(
+    "certificates",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", name="fk_certificates_account"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("origin", String(16), nullable=False),
+    Column("common_name", String(255), nullable=True),
+    Column("sans", JsonList, nullable=False),
+    Column("names", JsonList, nullable=False),
+    Column("not_before", UtcDateTime, nullable=False),
+    Column("not_after", UtcDateTime, nullable=False),
+    Column("serial", String(64), nullable=False),
+    Column("fingerprint_sha256", String(64), nullable=False),
+    Column("issuer", Text, nullable=False),
+    Column("issuer_common_name", String(255), nullable=True),
+    Column("algorithm", String(8), nullable=False),
+    Column("chain_length", Integer, nullable=False),
+    Column("cert_pem", LongText, nullable=False),
+    Column("private_key_sealed", LargeBinary, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "name", name="uq_certificates_account_name"),
+    **_table_options(),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", name="fk_contacts_account"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("email", String(254), nullable=True),
+    Column("mobile", String(32), nullable=True),
+    Column("webhooks", JsonList, nullable=False),
+    Index("ix_contacts_account_id", "account_id"),
+    **_table_options(),
+)
+
+resources = Table(
+    "resources",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", name="fk_resources_account"), nullable=False),
+    Column("product", String(16), nullable=False),
+    Column("region", String(64), nullable=False),
+    Column("instance_id", String(128), nullable=False),
+    Column("domain", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("listener_id", String(128), nullable=True),
+    Column("https_enabled", Boolean, nullable=False),
+    Column("bound_cert_id", BigInteger, nullable=True),
+    Column("bound_cert_name", String(255), nullable=True),
+    Column("gone", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("modified_at", UtcDateTime, nullable=False),
+    UniqueConstraint(
+        "account_id", "product", "region", "instance_id", "domain", "port", name="uq_resources_natural_key"
+    ),
+    Index("ix_resources_account_domain", "account_id", "domain"),
+    **_table_options(),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", name="fk_jobs_account"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("job_type", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("cert_origin", String(16), nullable=False),
+    Column("cert_ids", JsonList, nullable=False),
+    Column("resource_ids", JsonList, nullable=False),
+    Column("contact_ids", JsonList, nullable=False),
+    Column("schedule_time", UtcDateTime, nullable=True),
+    Column("start_time", UtcDateTime, nullable=True),
+    Column("end_time", UtcDateTime, nullable=True),
+    Column("rolled_back", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("modified_at", UtcDateTime, nullable=False),
+    Index("ix_jobs_account_status", "account_id", "status"),
+    Index("ix_jobs_status_schedule_time", "status", "schedule_time"),
+    **_table_options(),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("job_id", Id, ForeignKey("jobs.id", name="fk_workers_job"), nullable=False),
+    Column("account_id", Id, nullable=False),
+    Column("cert_id", BigInteger, nullable=False),
+    Column("resource_id", BigInteger, nullable=False),
+    Column("product", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("resource_cert_id", BigInteger, nullable=True),
+    Column("resource_cert_name", String(255), nullable=True),
+    Column("resource_domain", String(255), nullable=True),
+    Column("error_code", String(128), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("attempt", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("modified_at", UtcDateTime, nullable=False),
+    UniqueConstraint("job_id", "resource_id", name="uq_workers_job_resource"),
+    Index("ix_workers_status_modified_at", "status", "modified_at"),
+    **_table_options(),
+)
+
+# No foreign keys to jobs or workers: the ledger is history and outlives deleted jobs.
+quota_ledger = Table(
+    "quota_ledger",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", name="fk_quota_ledger_account"), nullable=False),
+    Column("job_id", BigInteger, nullable=False),
+    Column("worker_id", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("units", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("worker_id", "direction", name="uq_quota_ledger_worker_direction"),
+    Index("ix_quota_ledger_account_job", "account_id", "job_id"),
+    **_table_options(),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("queue", String(64), nullable=False),
+    Column("body", LongText, nullable=False),
+    Column("message_key", String(191), nullable=False),
+    Column("delay_seconds", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True),
+    Index("ix_outbox_sent_at_created_at", "sent_at", "created_at"),
+    **_table_options(),
+)
+
+processed_messages = Table(
+    "processed_messages",
+    metadata,
+    Column("message_key", String(191), primary_key=True),
+    Column("processed_at", UtcDateTime, nullable=False),
+    Index("ix_processed_messages_processed_at", "processed_at"),
+    **_table_options(autoincrement=False),
+)
+
+notifications_sent = Table(
+    "notifications_sent",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", name="fk_notifications_sent_account"), nullable=False),
+    Column("event_key", String(191), nullable=False),
+    Column("contact_id", BigInteger, nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("sent_at", UtcDateTime, nullable=False),
+    UniqueConstraint("event_key", "contact_id", "channel", name="uq_notifications_sent_event_contact_channel"),
+    **_table_options(),
+)
