@@ -289,6 +289,10 @@ class StoreOperations(Protocol):
         """The account of that name. Raises `NotFound`."""
         ...
 
+    def list_accounts(self) -> list[Account]:
+        """Every account, by id (the scheduler refreshes each one's resources)."""
+        ...
+
     def set_hosting(self, account_id: int, enabled: bool) -> Account: ...
 
     def add_access_key(self, account_id: int, access_key_id: str, secret: str) -> AccessKey:
@@ -551,6 +555,10 @@ class StoreOperations(Protocol):
         """Messages not yet marked sent, oldest first; `created_before` leaves fresh ones to their own sender."""
         ...
 
+    def unsent_outbox(self, ids: Collection[int]) -> list[OutboxRecord]:
+        """Those of `ids` not yet marked sent, by id (what a transaction just wrote, to send right after commit)."""
+        ...
+
     def mark_outbox_sent(self, ids: Collection[int]) -> None: ...
 
     def delete_sent_outbox(self, sent_before: datetime) -> int: ...
@@ -563,7 +571,12 @@ class StoreOperations(Protocol):
     def forget_processed(self, processed_before: datetime) -> int: ...
 
     def record_notification(self, account_id: int, event_key: str, contact_id: int, channel: str) -> bool:
-        """Insert-if-absent on (event_key, contact_id, channel): True if this notification was not sent before."""
+        """Insert-if-absent on (event_key, contact_id, channel): True if this notification was not sent before.
+        `channel` identifies one delivery (channel and address), at most 160 characters."""
+        ...
+
+    def sent_notifications(self, account_id: int, event_key: str) -> set[str]:
+        """The `channel` values recorded for `event_key`: the deliveries already made for that event."""
         ...
 
 

@@ -775,6 +775,31 @@ def test_processed_keys_and_notifications_are_insert_if_absent(store: SqlStore, 
     assert store.mark_processed("1:2:deploy:1") is True
 
 
+def test_sent_notifications_are_listed_per_event_and_account(store: SqlStore) -> None:
+    acme, other = store.create_account("acme"), store.create_account("other")
+    long_delivery = "1:job_finished:7:webhook:" + "f" * 16
+    store.record_notification(acme.id, "1:0:job_finished:0", 7, "email:0123456789abcdef")
+    store.record_notification(acme.id, "1:0:job_finished:0", 7, long_delivery)
+    store.record_notification(acme.id, "2:0:job_finished:0", 7, "email:0123456789abcdef")
+
+    assert store.sent_notifications(acme.id, "1:0:job_finished:0") == {"email:0123456789abcdef", long_delivery}
+    assert store.sent_notifications(other.id, "1:0:job_finished:0") == set()
+
+
+def test_unsent_outbox_gives_back_just_the_asked_rows_not_yet_sent(store: SqlStore) -> None:
+    ids = store.add_outbox([OutboxMessage(queue="deploy", body=f"m{i}", key=f"k{i}") for i in range(4)])
+    store.mark_outbox_sent([ids[1]])
+
+    assert [r.body for r in store.unsent_outbox([ids[0], ids[1], ids[3]])] == ["m0", "m3"]
+    assert store.unsent_outbox([]) == []
+
+
+def test_accounts_are_listed_by_id(store: SqlStore) -> None:
+    assert store.list_accounts() == []
+    first, second = store.create_account("b-team"), store.create_account("a-team")
+    assert [a.name for a in store.list_accounts()] == [first.name, second.name]
+
+
 def test_duplicate_key_inside_a_transaction_leaves_it_usable(store: SqlStore) -> None:
     account = store.create_account("acme")
     job = new_job(store, account.id)

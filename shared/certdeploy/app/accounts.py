@@ -43,6 +43,6 @@ def create_account(
 
 def ensure_default_account(store: Store, access_key: tuple[str, str] | None) -> Credentials | None:
     """On first start (no account yet) create `default`; returns its credentials then, None afterwards."""
-    if store.count_accounts() > 0:
+    if store.list_accounts():
         return None
     return create_account(store, DEFAULT_ACCOUNT, access_key=access_key)

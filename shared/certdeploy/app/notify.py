@@ -35,7 +35,7 @@ def notify_contacts(deps: Deps, notifier: Notifier, command: NotifyContacts) -> 
         workers = [w for w in workers if w.id == command.worker_id]
     resources = {r.id: r for r in store.get_resources(job.account_id, {w.resource_id for w in workers})}
     report = build_job_report(job, workers, resources, command.event, job.end_time or deps.clock.now())
-    already = store.sent_notification_keys(job.account_id, command.key)
+    already = store.sent_notifications(job.account_id, command.key)
     delivered = 0
     pending: list[str] = []
     for contact in store.get_contacts(job.account_id, job.contact_ids):

@@ -33,9 +33,7 @@ def send_now(store: Store, queues: Mapping[QueueRole, Queue], ids: Collection[in
     """Send the given outbox rows (just committed); returns how many went out."""
     if not ids:
         return 0
-    wanted = set(ids)
-    records = [r for r in store.pending_outbox(limit=max(len(wanted) * 4, 100)) if r.id in wanted]
-    return _send(store, queues, records)
+    return _send(store, queues, store.unsent_outbox(ids))
 
 
 def relay_pending(

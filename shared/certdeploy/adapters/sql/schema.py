@@ -276,7 +276,7 @@ notifications_sent = Table(
     Column("account_id", Id, ForeignKey("accounts.id", name="fk_notifications_sent_account"), nullable=False),
     Column("event_key", String(191), nullable=False),
     Column("contact_id", BigInteger, nullable=False),
-    Column("channel", String(32), nullable=False),
+    Column("channel", String(160), nullable=False),
     Column("sent_at", UtcDateTime, nullable=False),
     UniqueConstraint("event_key", "contact_id", "channel", name="uq_notifications_sent_event_contact_channel"),
     **_table_options(),

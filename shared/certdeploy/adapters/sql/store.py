@@ -342,6 +342,10 @@ class _Operations(ABC):
             raise NotFound(f"There is no account named '{name}'.")
         return _account(row)
 
+    def list_accounts(self) -> list[Account]:
+        with self._connection(write=False) as conn:
+            return [_account(row) for row in conn.execute(select(accounts).order_by(accounts.c.id))]
+
     def set_hosting(self, account_id: int, enabled: bool) -> Account:
         with self._connection(write=True) as conn:
             conn.execute(update(accounts).where(accounts.c.id == account_id).values(hosting=enabled))
@@ -1137,6 +1141,14 @@ class _Operations(ABC):
         with self._connection(write=False) as conn:
             return [_outbox_record(row) for row in conn.execute(query.order_by(outbox.c.id).limit(limit))]
 
+    def unsent_outbox(self, ids: Collection[int]) -> list[OutboxRecord]:
+        records: list[OutboxRecord] = []
+        with self._connection(write=False) as conn:
+            for chunk in _chunks(sorted(set(ids))):
+                query = select(outbox).where(outbox.c.id.in_(chunk), outbox.c.sent_at.is_(None)).order_by(outbox.c.id)
+                records += [_outbox_record(row) for row in conn.execute(query)]
+        return records
+
     def mark_outbox_sent(self, ids: Collection[int]) -> None:
         now = self._now()
         with self._connection(write=True) as conn:
@@ -1172,6 +1184,13 @@ class _Operations(ABC):
         )
         with self._connection(write=True) as conn:
             return self._insert_if_absent(conn, statement)
+
+    def sent_notifications(self, account_id: int, event_key: str) -> set[str]:
+        query = select(notifications_sent.c.channel).where(
+            notifications_sent.c.account_id == account_id, notifications_sent.c.event_key == event_key
+        )
+        with self._connection(write=False) as conn:
+            return set(conn.execute(query).scalars())
 
 
 class SqlTransaction(_Operations):

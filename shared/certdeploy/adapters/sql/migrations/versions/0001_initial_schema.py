@@ -200,7 +200,7 @@ def upgrade() -> None:
         _account_id("notifications_sent"),
         sa.Column("event_key", sa.String(191), nullable=False),
         sa.Column("contact_id", sa.BigInteger, nullable=False),
-        sa.Column("channel", sa.String(32), nullable=False),
+        sa.Column("channel", sa.String(160), nullable=False),
         sa.Column("sent_at", UtcDateTime, nullable=False),
         sa.UniqueConstraint("event_key", "contact_id", "channel", name="uq_notifications_sent_event_contact_channel"),
         **_options(),
