@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest
 
 run: $(STAMP)
 	$(BIN)/certdeploy serve
