@@ -142,3 +142,31 @@ def test_a_running_job_cannot_be_deleted(container: Container, account: Credenti
     change_job_status(container.deps, aid, job_id, JobStatus.SCHEDULING)
     with pytest.raises(InvalidStatus):
         delete_job(container.deps, aid, job_id)
+
+
+def test_rolling_back_a_renewal_rebinds_our_previous_certificate(
+    container: Container, account: Credentials, world
+) -> None:
+    aid = account.account.id
+    first = _job(container, account, world)
+    change_job_status(container.deps, aid, first, JobStatus.SCHEDULING)
+    drain(container)
+    renewal = make_cert(["www.example.com"], common_name="www.example.com")
+    newer = upload_certificate(
+        container.deps, aid, CertificateUpload(name="www-2027", cert=renewal.cert_pem, key=renewal.key_pem)
+    )
+    second = create_job(
+        container.deps, aid, JobDraft(name="renew", cert_ids=(newer.id,), resource_ids=(world["CDN"],))
+    ).id
+    change_job_status(container.deps, aid, second, JobStatus.SCHEDULING)
+    drain(container)
+    [worker] = container.store.job_workers(aid, second)
+    assert worker.resource_cert_id == world["cert"]
+
+    request_rollback(container.deps, aid, second, worker.id)
+    drain(container)
+
+    cdn = container.store.get_resources(aid, [world["CDN"]])[0]
+    assert (cdn.bound_cert_id, cdn.bound_cert_name) == (world["cert"], "wild")
+    assert container.local_cloud is not None
+    assert container.local_cloud.current_binding(cdn).cert_id == world["cert"]

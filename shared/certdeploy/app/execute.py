@@ -55,12 +55,13 @@ def _resource(deps: Deps, worker: Worker) -> Resource:
     return found[0]
 
 
-def _certificate(deps: Deps, worker: Worker) -> DeployableCertificate:
+def load_deployable(deps: Deps, account_id: int, cert_id: int) -> DeployableCertificate:
+    """A certificate with its key, as a deployer takes it; a deleted one fails the deployment for good."""
     try:
-        cert = deps.store.get_certificate(worker.account_id, worker.cert_id)
+        cert = deps.store.get_certificate(account_id, cert_id)
     except NotFound as exc:
-        raise PermanentDeployFailure("CertificateNotFound", f"Certificate {worker.cert_id} was deleted.") from exc
-    key = deps.store.get_private_key(worker.account_id, worker.cert_id)
+        raise PermanentDeployFailure("CertificateNotFound", f"Certificate {cert_id} was deleted.") from exc
+    key = deps.store.get_private_key(account_id, cert_id)
     return DeployableCertificate(
         cert_id=cert.id, name=cert.name, algorithm=cert.algorithm, cert_pem=cert.cert_pem, key_pem=key or ""
     )
@@ -156,7 +157,9 @@ def deploy_worker(deps: Deps, command: DeployWorker) -> None:
     try:
         resource = _resource(deps, worker)
         worker = _record_binding(deps, worker, resource)
-        deps.deployers.for_product(resource.product).bind(resource, _certificate(deps, worker))
+        deps.deployers.for_product(resource.product).bind(
+            resource, load_deployable(deps, worker.account_id, worker.cert_id)
+        )
     except DeployFailed as failure:
         log.info("worker %s attempt %s failed: %s", worker.id, command.attempt, failure)
         if failure.transient and command.attempt + 1 < deps.retry.max_attempts:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 
 from certdeploy.app.deps import Deps
+from certdeploy.app.execute import load_deployable
 from certdeploy.app.messages import NotifyContacts, RollbackWorker, outbox_message
 from certdeploy.app.unit_of_work import Step, run_step
-from certdeploy.domain.deployment import Binding, DeployFailed
+from certdeploy.domain.deployment import Binding, DeployableCertificate, DeployFailed, PermanentDeployFailure
 from certdeploy.domain.errors import InvalidStatus, NotFound
 from certdeploy.domain.models import Worker
 from certdeploy.domain.notifications import NotificationEvent
@@ -94,6 +95,16 @@ def _finish_rollback(deps: Deps, worker: Worker, failure: DeployFailed | None) -
     run_step(deps, step)
 
 
+def _our_previous_certificate(deps: Deps, worker: Worker) -> DeployableCertificate | None:
+    """The certificate the resource had before, when it is one of ours and still exists."""
+    if worker.resource_cert_id is None:
+        return None
+    try:
+        return load_deployable(deps, worker.account_id, worker.resource_cert_id)
+    except PermanentDeployFailure:
+        return None
+
+
 def rollback_worker(deps: Deps, command: RollbackWorker) -> None:
     """Put the recorded binding back on the resource (the `rollback` function)."""
     try:
@@ -109,7 +120,14 @@ def rollback_worker(deps: Deps, command: RollbackWorker) -> None:
         resources = [r for r in deps.store.get_resources(worker.account_id, [worker.resource_id]) if not r.gone]
         if not resources:
             raise NotFound(f"Resource {worker.resource_id} no longer exists.")
-        deps.deployers.for_product(resources[0].product).restore(resources[0], previous)
+        deployer = deps.deployers.for_product(resources[0].product)
+        ours = _our_previous_certificate(deps, worker)
+        if ours is not None:
+            # Binding our own previous certificate again works on every product, even those (FC) that never
+            # give a private key back and so cannot restore from what they reported.
+            deployer.bind(resources[0], ours)
+        else:
+            deployer.restore(resources[0], previous)
     except NotFound as exc:
         _finish_rollback(deps, worker, DeployFailed("ResourceNotFound", exc.message))
         return
