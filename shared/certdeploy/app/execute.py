@@ -136,8 +136,10 @@ def _retry_later(deps: Deps, worker: Worker, command: DeployWorker, failure: Dep
             expected=W.PROCESSING,
             to=W.PROCESSING,
             expected_version=current.version,
+            # The worker moves to the next attempt now, so a late redelivery of this attempt's message is stale.
+            attempt=next_attempt,
             error_code=failure.code,
-            error_message=f"{failure.message} (attempt {next_attempt} of {deps.retry.max_attempts} in {delay} s)",
+            error_message=f"{failure.message} (attempt {next_attempt + 1} of {deps.retry.max_attempts} in {delay} s)",
         )
         unit.send(outbox_message(command.model_copy(update={"attempt": next_attempt}), delay_seconds=delay))
 

@@ -14,6 +14,7 @@ from certdeploy.app.execute import end_worker, give_up_dead_lettered
 from certdeploy.app.jobs import start_due_jobs
 from certdeploy.app.messages import DeployWorker, QueueRole, RollbackWorker, outbox_message, parse_command
 from certdeploy.app.outbox import relay_pending
+from certdeploy.app.resources import sync_resources
 from certdeploy.app.rollback import give_up_rollback
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.domain.deployment import PermanentDeployFailure
@@ -25,12 +26,18 @@ log = logging.getLogger(__name__)
 W = WorkerStatus
 
 
+# Processed-message keys (API nonces, hosted-event marks) and sent outbox rows are kept this long: well past any
+# redelivery window, short enough that the tables stay small.
+RETENTION = timedelta(days=2)
+
+
 @dataclass(frozen=True)
 class TickReport:
     started_jobs: int
     relayed_messages: int
     resent_workers: int
     dead_letters: int
+    synced_resources: int
 
 
 def _resend(deps: Deps, worker: Worker) -> bool:
@@ -113,12 +120,31 @@ def drain_dead_letters(deps: Deps, limit: int = 64) -> int:
     return handled
 
 
-def tick(deps: Deps) -> TickReport:
+def refresh_resources(deps: Deps) -> int:
+    """Sync every account's resources from the inventory; one account's failure does not stop the others."""
+    synced = 0
+    for account in deps.store.list_accounts():
+        try:
+            synced += sync_resources(deps, account.id)
+        except Exception:
+            log.exception("resource sync failed for account %s; the next tick tries again", account.id)
+    return synced
+
+
+def forget_old_records(deps: Deps) -> None:
+    cutoff = deps.clock.now() - RETENTION
+    deps.store.forget_processed(cutoff)
+    deps.store.delete_sent_outbox(cutoff)
+
+
+def tick(deps: Deps, *, sync: bool = True) -> TickReport:
     report = TickReport(
         started_jobs=start_due_jobs(deps),
         relayed_messages=relay_pending(deps.store, deps.queues, deps.clock),
         resent_workers=resend_stuck_workers(deps),
         dead_letters=drain_dead_letters(deps),
+        synced_resources=refresh_resources(deps) if sync else 0,
     )
+    forget_old_records(deps)
     log.info("scheduler tick: %s", report)
     return report

@@ -1,0 +1,111 @@
+"""At-least-once delivery, retries, stuck work and dead letters: nothing deployed twice, nothing charged twice,
+every failure explained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from certdeploy.app.accounts import Credentials
+from certdeploy.app.certificates import CertificateUpload, upload_certificate
+from certdeploy.app.execute import deploy_worker
+from certdeploy.app.jobs import JobDraft, change_job_status, create_job
+from certdeploy.app.messages import DeployWorker, QueueRole, parse_command
+from certdeploy.app.scheduler import tick
+from certdeploy.domain.models import Product
+from certdeploy.domain.states import JobStatus, WorkerStatus
+from certdeploy.runtime.container import Container
+from tests.certgen import make_cert
+from tests.fakes.queue_drain import drain
+from tests.functional.conftest import ManualClock, load_inventory
+
+INVENTORY = """
+resources:
+  - {product: CDN, region: cn-hangzhou, instance: www-cdn, domain: www.example.com}
+  - {product: WAF, region: cn-hangzhou, instance: waf-1, domain: shop.example.com, flaky: 2}
+  - {product: DCDN, region: cn-hangzhou, instance: dcdn-1, domain: img.example.com, flaky: 9}
+"""
+
+
+@pytest.fixture
+def job_id(container: Container, account: Credentials, tmp_path: Path) -> int:
+    aid = account.account.id
+    load_inventory(container, aid, INVENTORY, tmp_path)
+    generated = make_cert(["*.example.com"])
+    cert = upload_certificate(
+        container.deps, aid, CertificateUpload(name="wild", cert=generated.cert_pem, key=generated.key_pem)
+    )
+    resource_ids = tuple(r.id for r in container.store.list_resources(aid).items)
+    return create_job(container.deps, aid, JobDraft(name="j", cert_ids=(cert.id,), resource_ids=resource_ids)).id
+
+
+def _workers(container: Container, account: Credentials, job_id: int) -> dict[Product, object]:
+    return {w.product: w for w in container.store.job_workers(account.account.id, job_id)}
+
+
+def test_transient_failures_are_retried_with_backoff_then_give_up_with_the_cause(
+    container: Container, account: Credentials, job_id: int, clock: ManualClock
+) -> None:
+    aid = account.account.id
+    change_job_status(container.deps, aid, job_id, JobStatus.SCHEDULING)
+    drain(container)  # first attempts: WAF and DCDN are throttled and re-sent with a delay
+    waf = _workers(container, account, job_id)[Product.WAF]
+    assert waf.status is WorkerStatus.PROCESSING and waf.attempt == 1
+    assert "attempt 2 of 3" in waf.error_message
+    for _ in range(3):
+        clock.advance(60)
+        drain(container)
+    workers = _workers(container, account, job_id)
+    assert workers[Product.WAF].status is WorkerStatus.SUCCESS  # throttled twice, third attempt succeeds
+    assert workers[Product.DCDN].status is WorkerStatus.ERROR
+    assert workers[Product.DCDN].error_code == "Throttling.User"
+    assert "gave up after 3 attempts" in workers[Product.DCDN].error_message
+    assert container.store.get_job(aid, job_id).status is JobStatus.ERROR
+    assert container.store.quota(aid).use_count == 2
+
+
+def test_a_duplicate_deploy_message_deploys_once(container: Container, account: Credentials, job_id: int) -> None:
+    aid = account.account.id
+    change_job_status(container.deps, aid, job_id, JobStatus.SCHEDULING)
+    queue = container.deps.queues[QueueRole.DEPLOY]
+    messages = queue.receive_batch(16)
+    commands = [parse_command(m.body) for m in messages]
+    for command in commands + commands:  # every message delivered twice
+        assert isinstance(command, DeployWorker)
+        deploy_worker(container.deps, command)
+    cdn = next(r for r in container.store.list_resources(aid).items if r.product is Product.CDN)
+    assert container.local_cloud is not None
+    assert container.local_cloud.deploy_count(cdn) == 1
+    assert _workers(container, account, job_id)[Product.CDN].status is WorkerStatus.SUCCESS
+
+
+def test_a_lost_message_is_sent_again_by_the_scheduler(
+    container: Container, account: Credentials, job_id: int, clock: ManualClock
+) -> None:
+    aid = account.account.id
+    change_job_status(container.deps, aid, job_id, JobStatus.SCHEDULING)
+    queue = container.deps.queues[QueueRole.DEPLOY]
+    for message in queue.receive_batch(16):  # the messages vanish: a consumer died after taking them
+        queue.delete(message.receipt_handle)
+    clock.advance(container.deps.stuck_after_seconds + 1)
+    assert tick(container.deps).resent_workers == 3
+    drain(container)
+    assert _workers(container, account, job_id)[Product.CDN].status is WorkerStatus.SUCCESS
+
+
+def test_a_dead_lettered_message_ends_its_worker_with_the_cause(
+    container: Container, account: Credentials, job_id: int
+) -> None:
+    aid = account.account.id
+    change_job_status(container.deps, aid, job_id, JobStatus.SCHEDULING)
+    deploy, dead = container.deps.queues[QueueRole.DEPLOY], container.deps.queues[QueueRole.DEAD_LETTER]
+    for message in deploy.receive_batch(16):
+        dead.send(message.body)  # what the queue does after too many failed receives
+        deploy.delete(message.receipt_handle)
+    assert tick(container.deps).dead_letters == 3
+    workers = _workers(container, account, job_id)
+    assert {w.status for w in workers.values()} == {WorkerStatus.ERROR}
+    assert workers[Product.CDN].error_code == "DeployMessageDeadLettered"
+    assert container.store.get_job(aid, job_id).status is JobStatus.ERROR
+    assert container.store.quota(aid).use_count == 0  # every unit given back, once
