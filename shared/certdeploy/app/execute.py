@@ -72,12 +72,16 @@ def _record_binding(deps: Deps, worker: Worker, resource: Resource) -> Worker:
     if worker.resource_domain is not None:
         return worker
     binding = deps.deployers.for_product(resource.product).current_binding(resource)
+    cert_id = binding.cert_id
+    if cert_id is None and resource.bound_cert_id is not None and binding.cert_name == resource.bound_cert_name:
+        # Cloud products do not know our ids; what we bound there last is ours, so a rollback can bind it again.
+        cert_id = resource.bound_cert_id
     return deps.store.transition_worker(
         worker.account_id,
         worker.id,
         expected=W.PROCESSING,
         to=W.PROCESSING,
-        resource_cert_id=binding.cert_id,
+        resource_cert_id=cert_id,
         resource_cert_name=binding.cert_name,
         resource_domain=binding.domain or resource.domain,
     )
