@@ -529,6 +529,7 @@ class StoreOperations(Protocol):
         resource_cert_id: int | None = None,
         resource_cert_name: str | None = None,
         resource_domain: str | None = None,
+        resource_binding: str | None = None,
         error_code: str | None = None,
         error_message: str | None = None,
         attempt: int | None = None,

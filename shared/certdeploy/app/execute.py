@@ -84,6 +84,7 @@ def _record_binding(deps: Deps, worker: Worker, resource: Resource) -> Worker:
         resource_cert_id=cert_id,
         resource_cert_name=binding.cert_name,
         resource_domain=binding.domain or resource.domain,
+        resource_binding=binding.model_copy(update={"cert_id": cert_id}).model_dump_json(),
     )
 
 

@@ -113,8 +113,12 @@ def rollback_worker(deps: Deps, command: RollbackWorker) -> None:
         return
     if worker.status is not W.ROLLBACK:
         return
-    previous = Binding(
-        cert_id=worker.resource_cert_id, cert_name=worker.resource_cert_name, domain=worker.resource_domain
+    previous = (
+        Binding.model_validate_json(worker.resource_binding)
+        if worker.resource_binding
+        else Binding(
+            cert_id=worker.resource_cert_id, cert_name=worker.resource_cert_name, domain=worker.resource_domain
+        )
     )
     try:
         resources = [r for r in deps.store.get_resources(worker.account_id, [worker.resource_id]) if not r.gone]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from certdeploy.domain.models import CertAlgorithm, Product
+from certdeploy.domain.models import CertAlgorithm
 
 
 class DeployableCertificate(BaseModel):
@@ -32,10 +32,19 @@ class Binding(BaseModel):
     cert_id: int | None = None
     cert_name: str | None = None
     domain: str | None = None
+    # The CAS certificate id of what the resource serves, when the product reports one: what restore binds again.
+    cas_cert_id: int | None = None
+    # Product-specific facts a cloud deployer needs to restore this binding (e.g. the CAS region, the certificate type),
+    # as sorted (name, value) pairs so the binding stays hashable and JSON-serialisable.
+    details: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_empty(self) -> bool:
-        return self.cert_id is None and self.cert_name is None
+        return self.cert_id is None and self.cert_name is None and self.cas_cert_id is None
+
+    def detail(self, name: str) -> str | None:
+        """The value of one of `details`, or None."""
+        return next((value for key, value in self.details if key == name), None)
 
 
 class DeployFailed(Exception):
@@ -57,23 +66,3 @@ class TransientDeployFailure(DeployFailed):
 
 class PermanentDeployFailure(DeployFailed):
     """Retrying will not help: the resource or the certificate is refused."""
-
-
-class DiscoveredResource(BaseModel):
-    """A resource as a cloud inventory reports it, before the store gives it its stable id."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    product: Product
-    region: str
-    instance_id: str
-    domain: str
-    https_enabled: bool = True
-    port: int | None = None
-    listener_id: str | None = None
-    bound_cert_id: int | None = None
-    bound_cert_name: str | None = None
-
-    @property
-    def natural_key(self) -> tuple[str, str, str, str, int]:
-        return (str(self.product), self.region, self.instance_id, self.domain, self.port or 0)

@@ -164,6 +164,7 @@ class Worker(_Model):
     resource_cert_id: int | None = Field(None, description="certificate bound before deployment (for rollback)")
     resource_cert_name: str | None = None
     resource_domain: str | None = None
+    resource_binding: str | None = Field(None, description="JSON of the full Binding read before deployment")
     error_code: str | None = None
     error_message: str | None = None
     attempt: int = 0

@@ -5,7 +5,6 @@ Built once per process (an FC instance's initializer, or `certdeploy serve`), ne
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,27 +20,6 @@ from certdeploy.app.deps import CertificateEventKind, Deps, RetryPolicy
 from certdeploy.app.messages import QueueRole
 from certdeploy.ports import Clock, Deployers, Inventory, Queue, QueueAttributes, SystemClock
 from certdeploy.runtime.settings import CloudBackend, QueueBackend, Settings
-
-
-@dataclass(frozen=True)
-class CloudCredentials:
-    """AccessKey of the function's role: python3.10 passes it in `context.credentials`, python3.12 in the
-    environment (`ALIBABA_CLOUD_*`), both with an STS token."""
-
-    access_key_id: str
-    access_key_secret: str = field(repr=False)
-    security_token: str = field(default="", repr=False)
-
-    @classmethod
-    def from_context(cls, context: Any | None) -> CloudCredentials | None:
-        credentials = getattr(context, "credentials", None)
-        if credentials is not None and getattr(credentials, "access_key_id", None):
-            return cls(credentials.access_key_id, credentials.access_key_secret, credentials.security_token or "")
-        key_id = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID")
-        secret = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-        if key_id and secret:
-            return cls(key_id, secret, os.environ.get("ALIBABA_CLOUD_SECURITY_TOKEN", ""))
-        return None
 
 
 @dataclass
@@ -71,22 +49,23 @@ def _queue_names(settings: Settings) -> dict[QueueRole, str]:
     }
 
 
-def _queues(
-    settings: Settings, clock: Clock, credentials: CloudCredentials | None, closers: list
-) -> dict[QueueRole, Queue]:
+def _queues(settings: Settings, clock: Clock, context: Any | None, closers: list) -> dict[QueueRole, Queue]:
     names = _queue_names(settings)
     if settings.queue_backend is QueueBackend.MNS:
+        from certdeploy.adapters.cloud.common import CloudCredentials
         from certdeploy.adapters.mns_queue import MnsQueue
 
-        if not settings.mns_endpoint or credentials is None:
-            raise RuntimeError("The MNS queue backend needs CERTDEPLOY_MNS_ENDPOINT and the function's credentials.")
+        if not settings.mns_endpoint:
+            raise RuntimeError("The MNS queue backend needs CERTDEPLOY_MNS_ENDPOINT.")
+        credentials = CloudCredentials.from_fc_context(context)
+        token = credentials.security_token.get_secret_value() if credentials.security_token else ""
         return {
             role: MnsQueue(
                 settings.mns_endpoint,
                 credentials.access_key_id,
-                credentials.access_key_secret,
+                credentials.access_key_secret.get_secret_value(),
                 name,
-                security_token=credentials.security_token,
+                security_token=token,
             )
             for role, name in names.items()
         }
@@ -123,13 +102,15 @@ def _notifier(settings: Settings) -> Notifier:
 
 
 def _cloud(
-    settings: Settings, credentials: CloudCredentials | None, closers: list
+    settings: Settings, context: Any | None, closers: list
 ) -> tuple[Deployers, Inventory | None, LocalCloud | None]:
     if settings.cloud is CloudBackend.ALIYUN:
-        from certdeploy.adapters.cloud.factory import aliyun_cloud
+        from certdeploy.adapters.cloud import CloudDeployers
+        from certdeploy.adapters.cloud.cas_source import CasSource
+        from certdeploy.adapters.cloud.common import CloudCredentials
 
-        deployers, inventory = aliyun_cloud(credentials)
-        return deployers, inventory, None
+        credentials = CloudCredentials.from_fc_context(context)
+        return CloudDeployers(credentials), CasSource(credentials), None
     local = LocalCloud(settings.data / "cloud.sqlite")
     closers.append(local.close)
     return local, local, local
@@ -152,9 +133,8 @@ def build_container(
         upgrade(url)
     store = SqlStore.from_url(url, key_encryption_key=settings.encryption_key(), clock=clock)
     closers.append(store.close)
-    credentials = CloudCredentials.from_context(context)
-    queues = _queues(settings, clock, credentials, closers)
-    deployers, inventory, local_cloud = _cloud(settings, credentials, closers)
+    queues = _queues(settings, clock, context, closers)
+    deployers, inventory, local_cloud = _cloud(settings, context, closers)
     deps = Deps(
         store=store,
         clock=clock,

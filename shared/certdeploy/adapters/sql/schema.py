@@ -218,6 +218,7 @@ workers = Table(
     Column("resource_cert_id", BigInteger, nullable=True),
     Column("resource_cert_name", String(255), nullable=True),
     Column("resource_domain", String(255), nullable=True),
+    Column("resource_binding", Text, nullable=True),
     Column("error_code", String(128), nullable=True),
     Column("error_message", Text, nullable=True),
     Column("attempt", Integer, nullable=False),

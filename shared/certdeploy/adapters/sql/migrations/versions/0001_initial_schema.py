@@ -151,6 +151,7 @@ def upgrade() -> None:
         sa.Column("resource_cert_id", sa.BigInteger, nullable=True),
         sa.Column("resource_cert_name", sa.String(255), nullable=True),
         sa.Column("resource_domain", sa.String(255), nullable=True),
+        sa.Column("resource_binding", sa.Text(), nullable=True),
         sa.Column("error_code", sa.String(128), nullable=True),
         sa.Column("error_message", sa.Text, nullable=True),
         sa.Column("attempt", sa.Integer, nullable=False),

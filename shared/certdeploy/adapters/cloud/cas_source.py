@@ -1,0 +1,203 @@
+"""Certificates and resources as Certificate Management Service (CAS 2020-04-07) knows them, read with
+`alibabacloud-cas20200407` for the account whose credentials it is given.
+
+- `list_certificates()`: official and uploaded certificates, `ListUserCertificateOrder` with `OrderType=CERT` (issued
+  and uploaded certificates; no `Status` means the valid ones), every page.
+- `certificate(cas_cert_id)`: content and key from `GetUserCertificateDetail`, fetched only when a deploy needs it and
+  then cached with the names `parse_certificate` reads from it. SM certificates come as `SignCert`/`SignPrivateKey`
+  when `Cert`/`Key` are empty.
+- `discover(account_id)`: the `Inventory` port. `ListCloudResources` with `CloudName=aliyun`, every page, kept when
+  `CloudProduct` is one of the twelve products (case-insensitively: the SDK says `DDOS`, a doc `DDoS`, cas-api.md §9).
+  The source is one account's credentials, so `account_id` only labels the call. `bound_cert_id`/`bound_cert_name`
+  are CAS's `CertId`/`CertName` of what the resource serves.
+
+Failures are `TransientDeployFailure` / `PermanentDeployFailure` with CAS's code and message (`common.sdk_errors`).
+Fields and paging: cas-api.md §7.14, §7.21, §7.22 and the SDK models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from threading import Lock
+from typing import Any
+
+from pydantic import SecretStr
+
+from certdeploy.adapters.cloud.common import ApiTarget, CloudCredentials, sdk_errors, tea_config
+from certdeploy.domain.certificates import parse_certificate
+from certdeploy.domain.deployment import PermanentDeployFailure
+from certdeploy.domain.errors import InvalidPem
+from certdeploy.domain.models import CertificateInfo, Product
+from certdeploy.ports import ResourceSpec
+
+CAS_REGION = "cn-hangzhou"
+CERTIFICATE_PAGE_SIZE = 50  # ListUserCertificateOrder's default ShowSize
+RESOURCE_PAGE_SIZE = 50
+_PRODUCTS_BY_CODE = {product.value.lower(): product for product in Product}
+
+
+@dataclass(frozen=True)
+class CasCertificate:
+    """A certificate as ListUserCertificateOrder lists it."""
+
+    cas_cert_id: int
+    name: str
+    common_name: str | None
+    sans: tuple[str, ...]
+    issuer: str | None
+    fingerprint: str | None
+    start_date: str | None
+    end_date: str | None
+    expired: bool
+    uploaded: bool
+
+
+@dataclass(frozen=True)
+class CasCertificateContent:
+    """A certificate's PEM, key and parsed facts, as GetUserCertificateDetail returns them."""
+
+    cas_cert_id: int
+    name: str
+    cert_pem: str
+    key_pem: SecretStr | None
+    info: CertificateInfo
+    identifier: str | None
+
+
+class CasSource:
+    """CAS as the source of official/uploaded certificates and of the account's cloud resources."""
+
+    def __init__(
+        self,
+        credentials: CloudCredentials,
+        target: ApiTarget | None = None,
+        *,
+        region: str = CAS_REGION,
+        certificate_page_size: int = CERTIFICATE_PAGE_SIZE,
+        resource_page_size: int = RESOURCE_PAGE_SIZE,
+    ) -> None:
+        self._credentials = credentials
+        self._target = target or ApiTarget()
+        self._region = region
+        self._certificate_page_size = certificate_page_size
+        self._resource_page_size = resource_page_size
+        self._client: Any = None
+        self._contents: dict[int, CasCertificateContent] = {}
+        self._lock = Lock()
+
+    def list_certificates(self) -> list[CasCertificate]:
+        from alibabacloud_cas20200407 import models
+
+        found: list[CasCertificate] = []
+        page = 1
+        while True:
+            request = models.ListUserCertificateOrderRequest(
+                order_type="CERT", current_page=page, show_size=self._certificate_page_size
+            )
+            with sdk_errors("listing CAS certificates"):
+                body = self._sdk().list_user_certificate_order(request).body
+            rows = body.certificate_order_list or []
+            found.extend(_summary(row) for row in rows if row.certificate_id is not None)
+            if not rows or page * self._certificate_page_size >= (body.total_count or 0):
+                return found
+            page += 1
+
+    def certificate(self, cas_cert_id: int) -> CasCertificateContent:
+        """The certificate's content, fetched once per process and then served from the cache."""
+        with self._lock:
+            cached = self._contents.get(cas_cert_id)
+        if cached is not None:
+            return cached
+        from alibabacloud_cas20200407 import models
+
+        with sdk_errors(f"reading CAS certificate {cas_cert_id}"):
+            detail = (
+                self._sdk()
+                .get_user_certificate_detail(models.GetUserCertificateDetailRequest(cert_id=cas_cert_id))
+                .body
+            )
+        content = _content(cas_cert_id, detail)
+        with self._lock:
+            self._contents[cas_cert_id] = content
+        return content
+
+    def discover(self, account_id: int) -> list[ResourceSpec]:
+        from alibabacloud_cas20200407 import models
+
+        found: list[ResourceSpec] = []
+        page = 1
+        while True:
+            request = models.ListCloudResourcesRequest(
+                cloud_name="aliyun", current_page=page, show_size=self._resource_page_size
+            )
+            with sdk_errors(f"listing the cloud resources of account {account_id}"):
+                body = self._sdk().list_cloud_resources(request).body
+            rows = body.data or []
+            found.extend(spec for spec in (_resource(row) for row in rows) if spec is not None)
+            if not rows or page * self._resource_page_size >= (body.total or 0):
+                return found
+            page += 1
+
+    def _sdk(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                from alibabacloud_cas20200407.client import Client
+
+                self._client = Client(tea_config(self._credentials, self._region, self._target))
+            return self._client
+
+
+def _summary(row: Any) -> CasCertificate:
+    return CasCertificate(
+        cas_cert_id=int(row.certificate_id),
+        name=row.name or str(row.certificate_id),
+        common_name=row.common_name or None,
+        sans=tuple(name.strip() for name in (row.sans or "").split(",") if name.strip()),
+        issuer=row.issuer or None,
+        fingerprint=row.fingerprint or None,
+        start_date=row.start_date or None,
+        end_date=row.end_date or None,
+        expired=bool(row.expired),
+        uploaded=bool(row.upload),
+    )
+
+
+def _content(cas_cert_id: int, detail: Any) -> CasCertificateContent:
+    cert_pem = detail.cert or detail.sign_cert
+    key_pem = detail.key or detail.sign_private_key
+    if not cert_pem:
+        raise PermanentDeployFailure(
+            "CertificateContentMissing", f"CAS returned no certificate content for certificate {cas_cert_id}."
+        )
+    try:
+        info = parse_certificate(cert_pem)
+    except InvalidPem as error:
+        raise PermanentDeployFailure(
+            "InvalidCertificate", f"CAS certificate {cas_cert_id} cannot be read: {error}"
+        ) from None
+    return CasCertificateContent(
+        cas_cert_id=cas_cert_id,
+        name=detail.name or str(cas_cert_id),
+        cert_pem=cert_pem,
+        key_pem=SecretStr(key_pem) if key_pem else None,
+        info=info,
+        identifier=detail.cert_identifier or None,
+    )
+
+
+def _resource(row: Any) -> ResourceSpec | None:
+    product = _PRODUCTS_BY_CODE.get((row.cloud_product or "").lower())
+    if product is None or not row.domain:
+        return None
+    port = str(row.listener_port or "").strip()
+    return ResourceSpec(
+        product=product,
+        region=row.region_id or row.cloud_region or "",
+        instance_id=row.instance_id or row.domain,
+        domain=row.domain,
+        port=int(port) if port.isdigit() and 1 <= int(port) <= 65535 else None,
+        listener_id=row.listener_id or None,
+        https_enabled=row.enable_https == 1,
+        bound_cert_id=row.cert_id or None,
+        bound_cert_name=row.cert_name or None,
+    )

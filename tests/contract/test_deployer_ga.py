@@ -1,0 +1,152 @@
+"""GA deployer over the wire: the real `alibabacloud-ga20191120` client against the GA test server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from pydantic import SecretStr
+
+from certdeploy.adapters.cloud.ga import GaDeployer
+from certdeploy.domain.deployment import DeployableCertificate, PermanentDeployFailure, TransientDeployFailure
+from certdeploy.domain.models import CertAlgorithm, Product, Resource
+from tests.servers.ga import DESCRIBE_LISTENER, LIST_LISTENERS, UPDATE_LISTENER, GaCloud, GaListener
+
+ACCELERATOR = "ga-bp1odcab8tmno0hdq"
+LISTENER = "lsr-bp1bpn0kn908w4nbw"
+OLD = "6092001-cn-hangzhou"
+NEW_CAS_ID = 6092002
+NEW = f"{NEW_CAS_ID}-cn-hangzhou"
+
+
+@pytest.fixture
+def ga() -> Iterator[GaCloud]:
+    cloud = GaCloud()
+    cloud.cas_identifiers |= {OLD, NEW}
+    cloud.listeners[LISTENER] = GaListener(ACCELERATOR, ((443, 443),), certificate_id=OLD)
+    cloud.listeners["lsr-range"] = GaListener(ACCELERATOR, ((8000, 8100),), certificate_id=OLD)
+    cloud.listeners["lsr-udp"] = GaListener(ACCELERATOR, ((53, 53),), protocol="udp")
+    with cloud:
+        yield cloud
+    cloud.api.assert_healthy()
+
+
+@pytest.fixture
+def deployer(ga: GaCloud) -> GaDeployer:
+    return GaDeployer(ga.api.credentials(), ga.api.target())
+
+
+def _resource(listener_id: str | None = f"{LISTENER}@443", port: int = 443) -> Resource:
+    # The resource lists its own region; GA is still called in cn-hangzhou.
+    return Resource(
+        id=1,
+        account_id=1,
+        product=Product.GA,
+        region="ap-southeast-1",
+        instance_id=ACCELERATOR,
+        domain="www.example.com",
+        port=port,
+        listener_id=listener_id,
+    )
+
+
+def _certificate(cas_cert_id: int | None = NEW_CAS_ID) -> DeployableCertificate:
+    return DeployableCertificate(
+        cert_id=7,
+        name="site-2026",
+        algorithm=CertAlgorithm.RSA,
+        cert_pem="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        key_pem=SecretStr("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"),
+        cas_cert_id=cas_cert_id,
+    )
+
+
+def test_binds_reads_back_and_restores_the_default_certificate(ga: GaCloud, deployer: GaDeployer) -> None:
+    resource = _resource()
+    previous = deployer.current_binding(resource)
+
+    deployer.bind(resource, _certificate())
+    bound = deployer.current_binding(resource)
+    deployer.restore(resource, previous)
+
+    assert (previous.cas_cert_id, bound.cas_cert_id) == (6092001, NEW_CAS_ID)
+    assert ga.listeners[LISTENER].certificate_id == OLD
+    updates = ga.api.calls_of(UPDATE_LISTENER)
+    assert [call.parameters["Certificates.1.Id"] for call in updates] == [NEW, OLD]
+    assert {name for call in updates for name in call.parameters} == {"ListenerId", "RegionId", "Certificates.1.Id"}
+    assert (ga.listeners[LISTENER].name, ga.listeners[LISTENER].request_timeout) == ("web", 60)
+
+
+def test_binding_what_is_already_bound_makes_no_write(ga: GaCloud, deployer: GaDeployer) -> None:
+    deployer.bind(_resource(), _certificate())
+    ga.listeners[LISTENER].state = "active"
+    ga.api.clear_calls()
+
+    deployer.bind(_resource(), _certificate())
+
+    assert ga.api.actions() == [DESCRIBE_LISTENER]
+
+
+def test_finds_the_https_listener_whose_port_range_holds_the_port(ga: GaCloud, deployer: GaDeployer) -> None:
+    ga.listeners.update({f"lsr-{index:03}": GaListener("ga-other", ((index, index),)) for index in range(60)})
+
+    deployer.bind(_resource(listener_id=None, port=8080), _certificate())
+
+    assert ga.listeners["lsr-range"].certificate_id == NEW
+    assert ga.listeners[LISTENER].certificate_id == OLD
+    assert len(ga.api.calls_of(LIST_LISTENERS)) == 1
+
+
+def test_an_updating_listener_is_a_transient_failure_without_a_write(ga: GaCloud, deployer: GaDeployer) -> None:
+    ga.listeners[LISTENER].state = "updating"
+    ga.listeners[LISTENER].reads_until_settled = 5
+
+    with pytest.raises(TransientDeployFailure) as failure:
+        deployer.bind(_resource(), _certificate())
+
+    assert failure.value.code == "StateError.Listener"
+    assert ga.api.calls_of(UPDATE_LISTENER) == []
+
+
+def test_throttling_is_transient(ga: GaCloud, deployer: GaDeployer) -> None:
+    ga.api.fail_next(DESCRIBE_LISTENER, code="Throttling", message="Request was denied due to request throttling.")
+
+    with pytest.raises(TransientDeployFailure) as failure:
+        deployer.bind(_resource(), _certificate())
+
+    assert failure.value.code == "Throttling"
+
+
+def test_an_unknown_certificate_is_permanent_with_gas_cause(ga: GaCloud, deployer: GaDeployer) -> None:
+    ga.cas_identifiers.discard(NEW)
+
+    with pytest.raises(PermanentDeployFailure) as failure:
+        deployer.bind(_resource(), _certificate())
+
+    assert failure.value.code == "NotExist.Certificate"
+    assert NEW in failure.value.message
+
+
+def test_a_listener_of_another_accelerator_is_refused(ga: GaCloud, deployer: GaDeployer) -> None:
+    ga.listeners[LISTENER].accelerator_id = "ga-someone-else"
+
+    with pytest.raises(PermanentDeployFailure) as failure:
+        deployer.bind(_resource(), _certificate())
+
+    assert failure.value.code == "ResourceNotFound.Listener"
+    assert ga.api.calls_of(UPDATE_LISTENER) == []
+
+
+def test_a_udp_listener_serves_no_certificate(deployer: GaDeployer) -> None:
+    with pytest.raises(PermanentDeployFailure) as failure:
+        deployer.bind(_resource(listener_id="lsr-udp@53", port=53), _certificate())
+
+    assert failure.value.code == "HttpsDisabled"
+
+
+def test_a_certificate_outside_cas_cannot_be_bound(ga: GaCloud, deployer: GaDeployer) -> None:
+    with pytest.raises(PermanentDeployFailure) as failure:
+        deployer.bind(_resource(), _certificate(cas_cert_id=None))
+
+    assert failure.value.code == "CertificateNotInCas"
+    assert ga.api.calls == []

@@ -1,0 +1,99 @@
+"""API Gateway (2016-07-14) test server: custom domains of API groups and their SSL certificate, over the generic
+OpenAPI server.
+
+What the real service does that the deployer relies on, as the SDK's models describe it:
+- `DescribeDomain` (`GroupId`, `DomainName`) answers `CertificateId`, `CertificateName`, `CertificateBody` and, as the
+  model allows, `CertificatePrivateKey`; an unknown group or domain is `NotFoundGroup` / `NotFoundDomain`.
+- `SetDomainCertificate` takes `CertificateName`, `CertificateBody` and `CertificatePrivateKey` (all in the query
+  string) and gives the certificate a new `CertificateId`; a key that does not belong to the certificate is
+  `InvalidCertificate` (checked with certdeploy's own parser).
+- `DeleteDomainCertificate` (`CertificateId`) removes it; another id is `NotFoundCertificate`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from certdeploy.domain.certificates import check_key_matches
+from certdeploy.domain.errors import CertificateError
+from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer
+
+DESCRIBE_DOMAIN = "DescribeDomain"
+SET_DOMAIN_CERTIFICATE = "SetDomainCertificate"
+DELETE_DOMAIN_CERTIFICATE = "DeleteDomainCertificate"
+
+
+@dataclass
+class GroupDomain:
+    certificate_id: str | None = None
+    certificate_name: str | None = None
+    certificate_body: str | None = None
+    certificate_private_key: str | None = None
+    web_socket_status: str = "CLOSE"
+
+
+class ApiGatewayCloud:
+    """In-memory custom domains by (group id, domain name)."""
+
+    def __init__(self) -> None:
+        self.domains: dict[tuple[str, str], GroupDomain] = {}
+        self.api = OpenApiServer(host_id="apigateway.cn-hangzhou.aliyuncs.com", version="2016-07-14")
+        self.api.rpc(DESCRIBE_DOMAIN, self._describe)
+        self.api.rpc(SET_DOMAIN_CERTIFICATE, self._set)
+        self.api.rpc(DELETE_DOMAIN_CERTIFICATE, self._delete)
+
+    def __enter__(self) -> ApiGatewayCloud:
+        self.api.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.api.stop()
+
+    def _domain(self, call: OpenApiCall) -> tuple[str, GroupDomain]:
+        group_id, name = call.require("GroupId"), call.require("DomainName")
+        if not any(group == group_id for group, _ in self.domains):
+            raise OpenApiError("NotFoundGroup", f"Cannot find the group {group_id}.", 404)
+        domain = self.domains.get((group_id, name))
+        if domain is None:
+            raise OpenApiError("NotFoundDomain", f"Cannot find the domain {name}.", 404)
+        return group_id, domain
+
+    def _describe(self, call: OpenApiCall) -> dict[str, Any]:
+        group_id, domain = self._domain(call)
+        answer: dict[str, Any] = {
+            "GroupId": group_id,
+            "DomainName": call.require("DomainName"),
+            "DomainBindingStatus": "BINDING",
+            "DomainWebSocketStatus": domain.web_socket_status,
+        }
+        if domain.certificate_id is not None:
+            answer |= {
+                "CertificateId": domain.certificate_id,
+                "CertificateName": domain.certificate_name,
+                "CertificateBody": domain.certificate_body,
+                "CertificatePrivateKey": domain.certificate_private_key,
+            }
+        return answer
+
+    def _set(self, call: OpenApiCall) -> dict[str, Any]:
+        _, domain = self._domain(call)
+        name = call.require("CertificateName")
+        body, key = call.require("CertificateBody"), call.require("CertificatePrivateKey")
+        try:
+            check_key_matches(body, key)
+        except CertificateError as error:
+            raise OpenApiError("InvalidCertificate", f"The certificate is invalid: {error}") from error
+        domain.certificate_id = uuid.uuid4().hex
+        domain.certificate_name, domain.certificate_body, domain.certificate_private_key = name, body, key
+        return {}
+
+    def _delete(self, call: OpenApiCall) -> dict[str, Any]:
+        _, domain = self._domain(call)
+        certificate_id = call.require("CertificateId")
+        if certificate_id != domain.certificate_id:
+            raise OpenApiError("NotFoundCertificate", f"Cannot find the certificate {certificate_id}.", 404)
+        domain.certificate_id = domain.certificate_name = None
+        domain.certificate_body = domain.certificate_private_key = None
+        return {}
