@@ -23,6 +23,8 @@ BOT_MAX_FAILURES = 10
 # A failure cause longer than this is cut; the full cause stays in the job details.
 MAX_ERROR_MESSAGE_CHARS = 300
 PRIVATE_KEY_REMOVED = "[private key removed]"
+# SMS template variables are short: a longer job name is cut (the job ID identifies it anyway).
+SMS_MAX_JOB_NAME_CHARS = 20
 
 _PRIVATE_KEY_BLOCK = re.compile(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.DOTALL
@@ -145,6 +147,7 @@ class RenderedNotification(_Model):
     bot_title: str = Field(description="short title for bots (DingTalk markdown title, Lark post title)")
     bot_markdown: str = Field(description="short markdown for DingTalk and WeCom; user-controlled values escaped")
     bot_lines: tuple[str, ...] = Field(description="the same short message as plain lines (Lark post)")
+    sms_parameters: dict[str, str] = Field(description="the SMS template's variables (`render_sms_parameters`)")
 
 
 # ----------------------------------------------------------------------------------------- building
@@ -353,6 +356,31 @@ def _bot_lines(report: JobReport) -> tuple[str, ...]:
     return (_headline(report), *summary)
 
 
+def _sms_result(report: JobReport) -> str:
+    if report.event is NotificationEvent.ROLLBACK_FINISHED:
+        return "rollback failed" if report.failed else "rolled back"
+    return "succeeded" if report.outcome is JobStatus.SUCCESS else "failed"
+
+
+def render_sms_parameters(report: JobReport) -> dict[str, str]:
+    """The variables of the operator's SMS template: `${job}` (job name, at most SMS_MAX_JOB_NAME_CHARS), `${job_no}`
+    (job ID), `${result}` (succeeded, failed, rolled back, rollback failed), `${total}`, `${succeeded}`, `${failed}`
+    (resource counts, as in the email).
+
+    Every value is a string: Dysmsapi answers numbers with isv.INVALID_JSON_PARAM ("JSON参数接受字符串值", Aliyun's
+    error table as copied at https://jmcad.top/forum.php?mod=redirect&tid=4028). No variable is called `id`: template
+    variables may not be named email, mobile, id, nick or site (SMS user manual, copy at
+    https://help-w.com/aliyunqi/1500844962_zh.html)."""
+    return {
+        "job": _cut(report.job_name, SMS_MAX_JOB_NAME_CHARS),
+        "job_no": str(report.job_id),
+        "result": _sms_result(report),
+        "total": str(report.total),
+        "succeeded": str(report.succeeded),
+        "failed": str(report.failed),
+    }
+
+
 def render_notification(report: JobReport) -> RenderedNotification:
     return RenderedNotification(
         subject=_subject(report),
@@ -361,4 +389,5 @@ def render_notification(report: JobReport) -> RenderedNotification:
         bot_title=_cut(_headline(report), 120),
         bot_markdown=render_bot_markdown(report),
         bot_lines=_bot_lines(report),
+        sms_parameters=render_sms_parameters(report),
     )

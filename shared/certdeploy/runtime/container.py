@@ -5,6 +5,7 @@ Built once per process (an FC instance's initializer, or `certdeploy serve`), ne
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,8 @@ from certdeploy.app.deps import CertificateEventKind, Deps, RetryPolicy
 from certdeploy.app.messages import QueueRole
 from certdeploy.ports import Clock, Deployers, Inventory, Queue, QueueAttributes, SystemClock
 from certdeploy.runtime.settings import CloudBackend, QueueBackend, Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -89,7 +92,27 @@ def _queues(settings: Settings, clock: Clock, context: Any | None, closers: list
     return queues
 
 
-def _notifier(settings: Settings) -> Notifier:
+def _sms_sender(settings: Settings, context: Any | None) -> Sender:
+    """Alibaba Cloud SMS when a signature, a template and cloud credentials are all there; otherwise SMS is logged
+    like unsent email (contacts always have a mobile, so a missing sender would fail every report)."""
+    if not settings.sms_sign_name and not settings.sms_template_code:
+        return LogSender(Channel.SMS)
+    if not (settings.sms_sign_name and settings.sms_template_code):
+        raise RuntimeError("SMS needs both CERTDEPLOY_SMS_SIGN_NAME and CERTDEPLOY_SMS_TEMPLATE_CODE.")
+    from certdeploy.adapters.cloud.common import CloudCredentials
+    from certdeploy.adapters.notify.sms import SmsSender, SmsSettings
+
+    try:
+        credentials = CloudCredentials.from_fc_context(context)
+    except ValueError as missing:
+        log.warning("SMS is configured but not sent, only logged: %s", missing)
+        return LogSender(Channel.SMS)
+    return SmsSender(
+        credentials, SmsSettings(sign_name=settings.sms_sign_name, template_code=settings.sms_template_code)
+    )
+
+
+def _notifier(settings: Settings, context: Any | None) -> Notifier:
     senders: dict[Channel, Sender] = {
         Channel.WEBHOOK: WebhookSender(WebhookSettings(allowed_hosts=settings.webhook_allow_hosts)),
         Channel.EMAIL: (
@@ -97,6 +120,7 @@ def _notifier(settings: Settings) -> Notifier:
             if settings.smtp_url is not None
             else LogSender(Channel.EMAIL)
         ),
+        Channel.SMS: _sms_sender(settings, context),
     }
     return ContactNotifier(senders)
 
@@ -147,4 +171,4 @@ def build_container(
         stuck_after_seconds=settings.stuck_after_seconds,
         certificate_event=CertificateEventKind(settings.certificate_event_source, settings.certificate_event_type),
     )
-    return Container(settings, deps, _notifier(settings), local_cloud, closers)
+    return Container(settings, deps, _notifier(settings, context), local_cloud, closers)

@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     webhook_allow_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="hosts allowed besides the DingTalk/WeCom/Lark bot hosts (comma-separated)"
     )
+    sms_sign_name: str | None = Field(
+        None, description="approved SMS signature (SignName); SMS is sent when it, the template and credentials exist"
+    )
+    sms_template_code: str | None = Field(
+        None, description="approved SMS notification template (SMS_...) using the variables of render_sms_parameters"
+    )
+
+    functions_dir: Path | None = Field(
+        None, description="the repository's functions/ folder, for the local runner; default: next to the package"
+    )
 
     access_key_id: str | None = Field(None, description="AccessKey of the first account on first start")
     access_key_secret: SecretStr | None = None

@@ -5,7 +5,7 @@ contact, channel and a digest of the address — and passes the keys it already 
 notify message sends nothing twice and a retry sends only what failed.
 
 Webhook URLs carry the bot's credential (access token / key): they are never logged or put in a result; `label`
-gives a redacted form.
+gives a redacted form. Mobile numbers are personal data: their label shows only the first three and last four digits.
 """
 
 from __future__ import annotations
@@ -35,12 +35,23 @@ class NotificationFailed(Exception):
 class Channel(TextEnum):
     EMAIL = "email"
     WEBHOOK = "webhook"
+    SMS = "sms"
+
+
+def redact_mobile(number: str) -> str:
+    """`138****5678`: the first three and last four characters of a long number, only the last two of a short one."""
+    if len(number) >= 11:
+        return number[:3] + "*" * (len(number) - 7) + number[-4:]
+    return "*" * max(len(number) - 2, 0) + number[-2:]
 
 
 def redact_address(channel: Channel, address: str) -> str:
-    """An address fit for logs: webhook query values and the last path segment (Lark's token) are masked."""
+    """An address fit for logs: webhook query values and the last path segment (Lark's token) are masked, and so are
+    the middle digits of a mobile number."""
     if channel is Channel.EMAIL:
         return address
+    if channel is Channel.SMS:
+        return redact_mobile(address)
     parts = urlsplit(address)
     path = parts.path
     if "/hook/" in path:
@@ -67,7 +78,7 @@ class Delivery:
 
 
 def deliveries_for(contact: Contact) -> list[Delivery]:
-    """The contact's email (if any), then each distinct webhook URL, in the order given."""
+    """The contact's email (if any), then each distinct webhook URL in the order given, then the mobile (if any)."""
     deliveries = [Delivery(contact.id, Channel.EMAIL, contact.email.strip())] if contact.email else []
     seen: set[str] = set()
     for url in contact.webhooks:
@@ -75,6 +86,9 @@ def deliveries_for(contact: Contact) -> list[Delivery]:
         if url and url not in seen:
             seen.add(url)
             deliveries.append(Delivery(contact.id, Channel.WEBHOOK, url))
+    mobile = (contact.mobile or "").strip()
+    if mobile:
+        deliveries.append(Delivery(contact.id, Channel.SMS, mobile))
     return deliveries
 
 
