@@ -2,11 +2,8 @@
 `certdeploy.api.auth`, parses it with `certdeploy.api.rpc`, records what it understood, and answers what a test's
 responder returns (or a CAS error body).
 
-`LongRequestLineHandler` is how an HTTP front built on `http.server` accepts UploadUserCertificate's PEM in the query
-string: the stdlib handler reads the request line with `rfile.readline(65537)` and answers 414 past 65,536 bytes
-(`BaseHTTPRequestHandler.handle_one_request`, Python 3.10–3.13); the subclass reads up to `max_request_line` bytes
-and otherwise does what the stdlib does (parse, dispatch to `do_<METHOD>`, flush, drop the connection on timeout).
-Header lines keep the stdlib limits (65,536 bytes each, 100 headers: `http.client.parse_headers`), ample for the SDK.
+It accepts request lines up to 1 MiB (UploadUserCertificate's PEM travels in the query string) through the
+production front's `certdeploy.runtime.http_front.LongRequestLineHandler`.
 """
 
 from __future__ import annotations
@@ -19,44 +16,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from certdeploy.api.auth import AccessKeyLookup, Caller, NonceRegistry, authenticate
 from certdeploy.api.errors import ApiError, error_body, internal_error, new_request_id
 from certdeploy.api.rpc import RpcRequest
+from certdeploy.runtime.http_front import LongRequestLineHandler
 
 HOST_ID = "cas.aliyuncs.com"
-
-
-class LongRequestLineHandler(BaseHTTPRequestHandler):
-    """`BaseHTTPRequestHandler` with a configurable request-line limit (1 MiB here instead of 64 KiB)."""
-
-    max_request_line = 1024 * 1024
-
-    def handle_one_request(self) -> None:
-        try:
-            self.raw_requestline = self.rfile.readline(self.max_request_line + 1)
-            if len(self.raw_requestline) > self.max_request_line:
-                self.requestline = ""
-                self.request_version = ""
-                self.command = ""
-                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
-                return
-            if not self.raw_requestline:
-                self.close_connection = True
-                return
-            if not self.parse_request():
-                return
-            handler = getattr(self, f"do_{self.command}", None)
-            if handler is None:
-                self.send_error(HTTPStatus.NOT_IMPLEMENTED, f"Unsupported method ({self.command!r})")
-                return
-            handler()
-            self.wfile.flush()
-        except TimeoutError as error:
-            self.log_error("Request timed out: %r", error)
-            self.close_connection = True
 
 
 class ShiftedClock:

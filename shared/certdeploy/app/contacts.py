@@ -31,7 +31,7 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 _PAGE_FOR_DUPLICATES = 500
 
 # Returns why a webhook URL is refused, or None when the notifier would call it.
-WebhookCheck = Callable[[str], "str | None"]
+WebhookCheck = Callable[[str], str | None]
 
 
 class ContactDraft(BaseModel):

@@ -28,6 +28,13 @@ def initialize(context: Any) -> None:
     _container = build_container(context=context, migrate=False)
 
 
+def use_container(container: Container) -> None:
+    """Run every function of this process on `container`: the local runner builds one for all of them instead of
+    running each function's initializer."""
+    global _container
+    _container = container
+
+
 def container_for(context: Any) -> Container:
     if _container is None:
         initialize(context)

@@ -1,0 +1,306 @@
+"""Certificate actions: UploadUserCertificate, ListUserCertificateOrder, GetUserCertificateDetail,
+DeleteUserCertificate (cas-api.md §7.20–7.23).
+
+Decisions:
+- Tags are read and checked (at most 20, keys 1–128 characters and unique, values up to 128) but not kept: the store
+  has no place for them yet, so GetUserCertificateDetail answers an empty `Tags` list.
+- `ClientToken` and `ResourceGroupId` are accepted and not used: a repeated upload is already refused by the unique
+  name (`NameAlreadyExist`), and there are no resource groups here.
+- Quota orders (OrderType `CPACK`, the default, and `BUY`) do not exist here: they list nothing.
+- Certificate states: `EXPIRED` past NotAfter, `WILLEXPIRED` within 30 days of it, `ISSUED` otherwise; no Status
+  means the valid ones (`ISSUED` and `WILLEXPIRED`), as CAS does; the order states (`PAYED`, `CHECKING`, …) match
+  nothing.
+- SM2 certificates answer their PEM as `SignCert`/`SignPrivateKey`; the encryption pair is checked at upload but
+  not kept.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from certdeploy.api.actions_common import (
+    CERT_REGION,
+    ActionContext,
+    Reply,
+    build,
+    cert_instance_id,
+    compact,
+    day,
+    millis,
+    page_slice,
+    paging,
+)
+from certdeploy.api.errors import invalid_parameter
+from certdeploy.api.rpc import RpcParameters
+from certdeploy.app.certificates import CertificateUpload, delete_certificate, upload_certificate
+from certdeploy.domain.models import CertAlgorithm, Certificate, CertOrigin
+from certdeploy.domain.text_enum import TextEnum
+
+DEFAULT_SHOW_SIZE = 50
+WILL_EXPIRE_WITHIN = timedelta(days=30)
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 128
+_LISTING_PAGE = 500
+# CAS order states that certificates held here never have.
+_ORDER_ONLY_STATES = frozenset({"PAYED", "CHECKING", "CHECKED_FAIL", "NOTACTIVATED", "REVOKED"})
+
+
+class OrderType(TextEnum):
+    CPACK = "CPACK"
+    BUY = "BUY"
+    UPLOAD = "UPLOAD"
+    CERT = "CERT"
+
+
+class CertState(TextEnum):
+    ISSUED = "ISSUED"
+    WILLEXPIRED = "WILLEXPIRED"
+    EXPIRED = "EXPIRED"
+
+
+def cert_state(cert: Certificate, now: datetime) -> CertState:
+    if now > cert.not_after:
+        return CertState.EXPIRED
+    if cert.not_after - now <= WILL_EXPIRE_WITHIN:
+        return CertState.WILLEXPIRED
+    return CertState.ISSUED
+
+
+def _issuer(cert: Certificate) -> str:
+    return cert.issuer_common_name or cert.issuer
+
+
+def _subject_fields(cert: Certificate) -> dict[str, str]:
+    """OrgName/Country/Province/City of the subject, when the certificate names them."""
+    try:
+        leaf = x509.load_pem_x509_certificates(cert.cert_pem.encode("ascii"))[0]
+    except ValueError:
+        return {}
+    wanted = {
+        "OrgName": NameOID.ORGANIZATION_NAME,
+        "Country": NameOID.COUNTRY_NAME,
+        "Province": NameOID.STATE_OR_PROVINCE_NAME,
+        "City": NameOID.LOCALITY_NAME,
+    }
+    fields: dict[str, str] = {}
+    for key, oid in wanted.items():
+        attributes = leaf.subject.get_attributes_for_oid(oid)
+        if attributes:
+            fields[key] = str(attributes[0].value)
+    return fields
+
+
+def certificate_domains(cert: Certificate) -> list[str]:
+    """The names as written in the certificate: the CN first, then the other SANs."""
+    first = [cert.common_name] if cert.common_name else []
+    return [*first, *(name for name in cert.sans if name != cert.common_name)]
+
+
+def _tags(params: RpcParameters) -> list[dict[str, str]]:
+    tags = params.object_list("Tags", ("Key", "Value"))
+    if len(tags) > MAX_TAGS:
+        raise invalid_parameter("Tags", f"at most {MAX_TAGS} tags, not {len(tags)}")
+    keys: set[str] = set()
+    for tag in tags:
+        key, value = tag.get("Key"), tag.get("Value", "")
+        if not key or len(key) > MAX_TAG_LENGTH:
+            raise invalid_parameter("Tags", f"every tag needs a Key of 1 to {MAX_TAG_LENGTH} characters")
+        if len(value) > MAX_TAG_LENGTH:
+            raise invalid_parameter("Tags", f"the Value of tag {key!r} is over {MAX_TAG_LENGTH} characters")
+        if key in keys:
+            raise invalid_parameter("Tags", f"tag {key!r} is given twice")
+        keys.add(key)
+    return tags
+
+
+def upload_user_certificate(ctx: ActionContext, params: RpcParameters) -> Reply:
+    _tags(params)
+    upload = build(
+        CertificateUpload,
+        {
+            "name": "Name",
+            "cert": "Cert",
+            "key": "Key",
+            "sign_cert": "SignCert",
+            "sign_private_key": "SignPrivateKey",
+            "encrypt_cert": "EncryptCert",
+            "encrypt_private_key": "EncryptPrivateKey",
+        },
+        name=params.text("Name"),
+        cert=params.optional_text("Cert"),
+        key=params.optional_text("Key"),
+        sign_cert=params.optional_text("SignCert"),
+        sign_private_key=params.optional_text("SignPrivateKey"),
+        encrypt_cert=params.optional_text("EncryptCert"),
+        encrypt_private_key=params.optional_text("EncryptPrivateKey"),
+    )
+    cert = upload_certificate(ctx.deps, ctx.account_id, upload)
+    return {"CertId": cert.id, "ResourceId": cert_instance_id(cert)}
+
+
+def _states_wanted(status: str | None) -> frozenset[CertState]:
+    if status is None:
+        return frozenset({CertState.ISSUED, CertState.WILLEXPIRED})
+    if status in _ORDER_ONLY_STATES:
+        return frozenset()
+    try:
+        return frozenset({CertState(status)})
+    except ValueError as error:
+        allowed = ", ".join([*(s.value for s in CertState), *sorted(_ORDER_ONLY_STATES)])
+        raise invalid_parameter("Status", f"{status!r} is not one of {allowed}") from error
+
+
+def _all_certificates(ctx: ActionContext, origin: CertOrigin | None, keyword: str | None) -> list[Certificate]:
+    found: list[Certificate] = []
+    page = 1
+    while True:
+        listed = ctx.deps.store.list_certificates(
+            ctx.account_id, origin=origin, keyword=keyword, page=page, page_size=_LISTING_PAGE
+        )
+        found.extend(listed.items)
+        if page * _LISTING_PAGE >= listed.total:
+            return found
+        page += 1
+
+
+def _by_keyword(ctx: ActionContext, origin: CertOrigin | None, keyword: str | None) -> list[Certificate]:
+    """Keyword matches a name or domain, or is a certificate's InstanceId (`cas-upload-12`)."""
+    matches = _all_certificates(ctx, origin, keyword)
+    if keyword and keyword.startswith("cas-"):
+        number = keyword.rpartition("-")[2]
+        if number.isdecimal() and len(number) < 19:
+            extra = [
+                cert
+                for cert in ctx.deps.store.get_certificates(ctx.account_id, [int(number)])
+                if cert_instance_id(cert) == keyword and (origin is None or cert.origin is origin)
+            ]
+            matches = sorted({c.id: c for c in [*matches, *extra]}.values(), key=lambda c: c.id, reverse=True)
+    return matches
+
+
+def _order_entry(cert: Certificate, now: datetime) -> Reply:
+    return compact(
+        {
+            "CertificateId": cert.id,
+            "Name": cert.name,
+            "CommonName": cert.common_name or (cert.sans[0] if cert.sans else ""),
+            "Sans": ",".join(cert.sans),
+            "Issuer": _issuer(cert),
+            "Fingerprint": cert.fingerprint_sha256,
+            "SerialNo": cert.serial,
+            "Sha2": cert.fingerprint_sha256,
+            **_subject_fields(cert),
+            "ResourceGroupId": "",
+            "StartDate": day(cert.not_before),
+            "EndDate": day(cert.not_after),
+            "Expired": now > cert.not_after,
+            "Upload": cert.origin is CertOrigin.UPLOAD,
+            "InstanceId": cert_instance_id(cert),
+        }
+    )
+
+
+def list_user_certificate_order(ctx: ActionContext, params: RpcParameters) -> Reply:
+    order_type_text = params.optional_text("OrderType") or OrderType.CPACK.value
+    try:
+        order_type = OrderType(order_type_text.upper())
+    except ValueError as error:
+        allowed = ", ".join(t.value for t in OrderType)
+        raise invalid_parameter("OrderType", f"{order_type_text!r} is not one of {allowed}") from error
+    status = params.optional_text("Status")
+    keyword = params.optional_text("Keyword")
+    page, size = paging(params, DEFAULT_SHOW_SIZE)
+    if order_type in (OrderType.CPACK, OrderType.BUY):
+        return {"TotalCount": 0, "CurrentPage": page, "ShowSize": size, "CertificateOrderList": []}
+    wanted = _states_wanted(status.upper() if status else None)
+    now = ctx.now()
+    origin = CertOrigin.UPLOAD if order_type is OrderType.UPLOAD else None
+    certs = [c for c in _by_keyword(ctx, origin, keyword) if wanted and cert_state(c, now) in wanted]
+    return {
+        "TotalCount": len(certs),
+        "CurrentPage": page,
+        "ShowSize": size,
+        "CertificateOrderList": [_order_entry(c, now) for c in page_slice(certs, page, size)],
+    }
+
+
+def _chain(cert: Certificate, now: datetime) -> list[Reply]:
+    try:
+        chain = x509.load_pem_x509_certificates(cert.cert_pem.encode("ascii"))
+    except ValueError:
+        return []
+    entries = []
+    for member in chain:
+        common_names = member.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        issuer_names = member.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+        not_after = member.not_valid_after_utc
+        entries.append(
+            {
+                "CommonName": str(common_names[-1].value) if common_names else "",
+                "IssuerCommonName": str(issuer_names[-1].value) if issuer_names else "",
+                "NotBefore": millis(member.not_valid_before_utc),
+                "NotAfter": millis(not_after),
+                "RemainDay": max(0, (not_after - now).days),
+            }
+        )
+    return entries
+
+
+def _pem_fields(ctx: ActionContext, cert: Certificate) -> dict[str, Any]:
+    """The PEM texts; the private key is read only here, for its owner (the account the certificate belongs to)."""
+    key = ctx.deps.store.get_private_key(ctx.account_id, cert.id)
+    if cert.algorithm is CertAlgorithm.SM2:
+        return {"SignCert": cert.cert_pem, "SignPrivateKey": key}
+    return {"Cert": cert.cert_pem, "Key": key}
+
+
+def get_user_certificate_detail(ctx: ActionContext, params: RpcParameters) -> Reply:
+    cert_id = params.integer("CertId")
+    without_pem = params.optional_boolean("CertFilter") or False
+    cert = ctx.deps.store.get_certificate(ctx.account_id, cert_id)
+    now = ctx.now()
+    return compact(
+        {
+            "Id": cert.id,
+            "Name": cert.name,
+            "Common": cert.common_name or (cert.sans[0] if cert.sans else ""),
+            "Sans": ",".join(cert.sans),
+            "Algorithm": str(cert.algorithm),
+            "Issuer": _issuer(cert),
+            "Fingerprint": cert.fingerprint_sha256,
+            "SerialNo": cert.serial,
+            "Sha2": cert.fingerprint_sha256,
+            "CertSha2": cert.fingerprint_sha256,
+            **_subject_fields(cert),
+            "InstanceId": cert_instance_id(cert),
+            "ResourceGroupId": "",
+            "StartDate": day(cert.not_before),
+            "EndDate": day(cert.not_after),
+            "NotBefore": millis(cert.not_before),
+            "NotAfter": millis(cert.not_after),
+            "Expired": now > cert.not_after,
+            "BuyInAliyun": cert.origin.is_official,
+            "CertIdentifier": f"{cert.id}-{CERT_REGION}",
+            **({} if without_pem else _pem_fields(ctx, cert)),
+            "CertChain": _chain(cert, now),
+            "Tags": [],
+        }
+    )
+
+
+def delete_user_certificate(ctx: ActionContext, params: RpcParameters) -> Reply:
+    cert_id = params.integer("CertId")
+    delete_certificate(ctx.deps, ctx.account_id, cert_id)
+    return {}
+
+
+HANDLERS = {
+    "UploadUserCertificate": upload_user_certificate,
+    "ListUserCertificateOrder": list_user_certificate_order,
+    "GetUserCertificateDetail": get_user_certificate_detail,
+    "DeleteUserCertificate": delete_user_certificate,
+}

@@ -1,0 +1,194 @@
+"""What every action handler shares: its context, typed reads beyond `RpcParameters`, and the wire shapes of times,
+pages and the objects several actions return (CloudResource, cas-api.md §6).
+
+Wire quirks reproduced here (cas-api.md §10): times of Job, Worker and CloudResource are Unix milliseconds as
+strings; `ListenerPort` is a string in CloudResource and `Port` an int in Worker; `DefaultResource` is an int in
+CloudResource and a bool in Worker; listener fields appear only for listener products. A value we do not have is
+left out (the SDK reads a missing key as None), never invented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from certdeploy.api.errors import invalid_parameter
+from certdeploy.api.rpc import RpcParameters
+from certdeploy.app.deps import Deps
+from certdeploy.domain.models import LISTENER_PRODUCTS, Certificate, Job, Product, Resource
+from certdeploy.domain.text_enum import TextEnum
+from certdeploy.runtime.settings import Settings
+
+Reply = dict[str, Any]
+_Model = TypeVar("_Model", bound=BaseModel)
+_Enum = TypeVar("_Enum", bound=TextEnum)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MAX_SHOW_SIZE = 1000
+# Far beyond any real listing and small enough that (page - 1) * size stays a 64-bit SQL offset.
+MAX_CURRENT_PAGE = 10_000_000
+CLOUD_NAME = "aliyun"
+# The one region CAS's certificate identifier names (cas-api.md §10 `CertIdentifier`).
+CERT_REGION = "cn-hangzhou"
+# Product codes as other CAS documents spell them (cas-api.md §9: `DDoS` in the ListCloudResources doc).
+_PRODUCT_ALIASES = {product.value.lower(): product for product in Product}
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """One authenticated call: whose it is and what the use cases need."""
+
+    deps: Deps
+    settings: Settings
+    account_id: int
+    request_id: str
+
+    def now(self) -> datetime:
+        return self.deps.clock.now()
+
+
+Handler = Callable[[ActionContext, RpcParameters], Reply]
+
+
+# ---------------------------------------------------------------------------------------------------- reading
+
+
+def parse_choice(enum: type[_Enum], name: str, value: str) -> _Enum:
+    """A value of `enum`, exactly as the wire spells it."""
+    try:
+        return enum(value)
+    except ValueError as error:
+        allowed = ", ".join(member.value for member in enum)
+        raise invalid_parameter(name, f"{value!r} is not one of {allowed}") from error
+
+
+def parse_product(name: str, value: str) -> Product:
+    """A `CloudProduct` code, case-insensitively (`DDOS` and `DDoS` both name Anti-DDoS)."""
+    product = _PRODUCT_ALIASES.get(value.lower())
+    if product is None:
+        raise invalid_parameter(name, f"{value!r} is not one of {', '.join(p.value for p in Product)}")
+    return product
+
+
+def schedule_time(params: RpcParameters, name: str = "ScheduleTime") -> datetime | None:
+    """Unix time in milliseconds (13 digits, as the CAS examples) or seconds (10 digits)."""
+    value = params.optional_integer(name)
+    if value is None:
+        return None
+    digits = len(str(value))
+    if value < 0 or digits not in (10, 13):
+        raise invalid_parameter(name, f"{value} is neither Unix milliseconds (13 digits) nor seconds (10 digits)")
+    return EPOCH + (timedelta(milliseconds=value) if digits == 13 else timedelta(seconds=value))
+
+
+def paging(params: RpcParameters, default_size: int) -> tuple[int, int]:
+    """`CurrentPage` (from 1) and `ShowSize` (1 to MAX_SHOW_SIZE)."""
+    page = params.optional_integer("CurrentPage")
+    size = params.optional_integer("ShowSize")
+    page = 1 if page is None else page
+    size = default_size if size is None else size
+    if not 1 <= page <= MAX_CURRENT_PAGE:
+        raise invalid_parameter("CurrentPage", f"it must be from 1 to {MAX_CURRENT_PAGE}, not {page}")
+    if not 1 <= size <= MAX_SHOW_SIZE:
+        raise invalid_parameter("ShowSize", f"it must be from 1 to {MAX_SHOW_SIZE}, not {size}")
+    return page, size
+
+
+def page_slice(items: Sequence[Any], page: int, size: int) -> list[Any]:
+    start = (page - 1) * size
+    return list(items[start : start + size])
+
+
+def build(model: type[_Model], parameter_of: Mapping[str, str], **values: Any) -> _Model:
+    """Validate a use-case input model; its first complaint becomes `InvalidParameter.<Parameter>`."""
+    try:
+        return model(**values)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        field = str(first["loc"][0]) if first["loc"] else ""
+        raise invalid_parameter(parameter_of.get(field, field or "Request"), first["msg"]) from error
+
+
+# ---------------------------------------------------------------------------------------------------- writing
+
+
+def millis(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+def millis_text(moment: datetime | None) -> str | None:
+    """A Job/Worker/CloudResource time: Unix milliseconds as a string."""
+    return None if moment is None else str(millis(moment))
+
+
+def day(moment: datetime) -> str:
+    """`StartDate`/`EndDate`: `YYYY-MM-DD` (UTC)."""
+    return moment.strftime("%Y-%m-%d")
+
+
+def compact(fields: Mapping[str, Any]) -> Reply:
+    """Leave out what we do not have: the SDK reads a missing key as None."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def cert_instance_id(cert: Certificate) -> str:
+    """The certificate's `InstanceId` / UploadUserCertificate `ResourceId`, e.g. `cas-upload-12`."""
+    return f"cas-{cert.origin}-{cert.id}"
+
+
+def job_instance_id(job: Job) -> str:
+    """A job's `InstanceId`, shaped like CAS's `cas-job-user-0gvntn`."""
+    return f"cas-job-{job.job_type}-{job.id}"
+
+
+def certificates_by_id(ctx: ActionContext, cert_ids: Iterable[int]) -> dict[int, Certificate]:
+    ids = {cert_id for cert_id in cert_ids}
+    return {cert.id: cert for cert in ctx.deps.store.get_certificates(ctx.account_id, ids)} if ids else {}
+
+
+def listener_fields(resource: Resource) -> dict[str, Any]:
+    """InstanceId, ListenerId and Port, given only for listener products (cas-api.md §10); callers add
+    `DefaultResource` alongside, always set: what we deploy on a listener is its default certificate."""
+    if resource.product not in LISTENER_PRODUCTS:
+        return {}
+    return {"InstanceId": resource.instance_id, "ListenerId": resource.listener_id, "Port": resource.port}
+
+
+def cloud_resource(
+    resource: Resource, ours: Mapping[int, Certificate], extra: Mapping[str, Any] | None = None
+) -> Reply:
+    """A CloudResource (ListCloudResources, ListDeploymentJobResource, GetMatchedResources)."""
+    listener = listener_fields(resource)
+    bound = ours.get(resource.bound_cert_id) if resource.bound_cert_id is not None else None
+    fields: dict[str, Any] = {
+        "Id": resource.id,
+        "UserId": resource.account_id,
+        "CloudName": CLOUD_NAME,
+        "CloudProduct": str(resource.product),
+        "RegionId": resource.region,
+        "CloudRegion": resource.region,
+        "Domain": resource.domain,
+        "InstanceId": listener.get("InstanceId"),
+        "ListenerId": listener.get("ListenerId"),
+        "ListenerPort": None if listener.get("Port") is None else str(listener["Port"]),
+        "DefaultResource": 1 if listener else None,
+        "EnableHttps": 1 if resource.https_enabled else 0,
+        "CertId": bound.id if bound is not None else None,
+        "CertName": resource.bound_cert_name or (bound.name if bound is not None else ""),
+        "CertStartTime": millis_text(bound.not_before) if bound is not None else None,
+        "CertEndTime": millis_text(bound.not_after) if bound is not None else None,
+        "Status": "offline" if resource.gone else "online",
+        **(extra or {}),
+    }
+    return compact(fields)
+
+
+def cloud_resources(
+    ctx: ActionContext, resources: Collection[Resource], extra: Callable[[Resource], Reply] | None = None
+) -> list[Reply]:
+    ours = certificates_by_id(ctx, (r.bound_cert_id for r in resources if r.bound_cert_id is not None))
+    return [cloud_resource(r, ours, extra(r) if extra is not None else None) for r in resources]

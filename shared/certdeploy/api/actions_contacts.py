@@ -1,0 +1,123 @@
+"""Contact actions: CreateContact, ListContact, UpdateContact, DeleteContact (cas-api.md §7.16–7.19).
+
+`Webhooks` is a "string in list format": JSON text of a list of URLs. Each URL must be one the webhook notifier
+would call (a DingTalk, WeCom or Lark bot over https, or a host the operator allowed). `Idcard` (CFCA certificates
+only) is accepted and not used. We send to addresses without verifying them first, so `EmailStatus` and
+`MobileStatus` are 1 when the address is set, 0 when not.
+"""
+
+from __future__ import annotations
+
+import json
+
+from certdeploy.adapters.notify import NotificationFailed
+from certdeploy.adapters.notify.webhook import AllowedHost, parse_webhook_url
+from certdeploy.api.actions_common import ActionContext, Reply, build, paging
+from certdeploy.api.errors import invalid_parameter
+from certdeploy.api.rpc import RpcParameters
+from certdeploy.app.contacts import (
+    ContactChanges,
+    ContactDraft,
+    WebhookCheck,
+    create_contact,
+    delete_contact,
+    update_contact,
+)
+from certdeploy.domain.models import Contact
+
+DEFAULT_SHOW_SIZE = 20
+_PARAMETER_OF = {"name": "Name", "mobile": "Mobile", "email": "Email", "webhooks": "Webhooks"}
+
+
+def webhook_check(ctx: ActionContext) -> WebhookCheck:
+    allowed = [AllowedHost.parse(entry) for entry in ctx.settings.webhook_allow_hosts]
+
+    def check(url: str) -> str | None:
+        try:
+            parse_webhook_url(url, allowed)
+        except NotificationFailed as refused:
+            return refused.message
+        return None
+
+    return check
+
+
+def _webhooks(params: RpcParameters) -> list[str] | None:
+    text = params.optional_text("Webhooks")
+    if text is None:
+        return None
+    try:
+        urls = json.loads(text)
+    except ValueError as error:
+        raise invalid_parameter("Webhooks", 'it must be a JSON list of URLs, e.g. ["https://…"]') from error
+    if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
+        raise invalid_parameter("Webhooks", 'it must be a JSON list of URLs, e.g. ["https://…"]')
+    return urls
+
+
+def contact_reply(contact: Contact) -> Reply:
+    return {
+        "ContactId": contact.id,
+        "Name": contact.name,
+        "Email": contact.email or "",
+        "EmailStatus": 1 if contact.email else 0,
+        "Mobile": contact.mobile or "",
+        "MobileStatus": 1 if contact.mobile else 0,
+        "Webhooks": json.dumps(list(contact.webhooks)),
+        "WebhookList": list(contact.webhooks),
+    }
+
+
+def create_contact_action(ctx: ActionContext, params: RpcParameters) -> Reply:
+    webhooks = _webhooks(params)
+    draft = build(
+        ContactDraft,
+        _PARAMETER_OF,
+        name=params.text("Name"),
+        mobile=params.text("Mobile"),
+        email=params.optional_text("Email"),
+        webhooks=tuple(webhooks or ()),
+    )
+    contact = create_contact(ctx.deps, ctx.account_id, draft, webhook_check(ctx))
+    return {"ContactId": contact.id}
+
+
+def update_contact_action(ctx: ActionContext, params: RpcParameters) -> Reply:
+    contact_id = params.integer("ContactId")
+    webhooks = _webhooks(params)
+    changes = build(
+        ContactChanges,
+        _PARAMETER_OF,
+        name=params.optional_text("Name"),
+        mobile=params.optional_text("Mobile"),
+        email=params.optional_text("Email"),
+        webhooks=None if webhooks is None else tuple(webhooks),
+    )
+    contact = update_contact(ctx.deps, ctx.account_id, contact_id, changes, webhook_check(ctx))
+    return {"ContactId": contact.id}
+
+
+def delete_contact_action(ctx: ActionContext, params: RpcParameters) -> Reply:
+    delete_contact(ctx.deps, ctx.account_id, params.integer("ContactId"))
+    return {}
+
+
+def list_contact(ctx: ActionContext, params: RpcParameters) -> Reply:
+    keyword = params.optional_text("Keyword")
+    page, size = paging(params, DEFAULT_SHOW_SIZE)
+    found = ctx.deps.store.list_contacts(ctx.account_id, keyword=keyword, page=page, page_size=size)
+    return {
+        "TotalCount": found.total,
+        "CurrentPage": page,
+        "ShowSize": size,
+        "Keyword": keyword or "",
+        "ContactList": [contact_reply(contact) for contact in found.items],
+    }
+
+
+HANDLERS = {
+    "CreateContact": create_contact_action,
+    "ListContact": list_contact,
+    "UpdateContact": update_contact_action,
+    "DeleteContact": delete_contact_action,
+}

@@ -1,0 +1,300 @@
+"""Deployment-job actions (cas-api.md §7.1–7.9): create, edit, submit, describe, preview, list and delete jobs.
+
+Decisions:
+- `JobType` must be `user` or `cloud`, lowercase as CAS requires; hosted (`trustee`) jobs are made by the service.
+- `ContactIds` may be left out (a job without contacts notifies nobody); CAS marks it required.
+- `ScheduleTime` is Unix milliseconds (13 digits) or seconds (10 digits).
+- DescribeDeploymentJobStatus also answers `ExcludedResources`: the job's resources that got no worker and why
+  (`Reason` code, `ReasonText`, and the certificate the reason is about). SDK models ignore the extra key; scripts and
+  the CLI read it from the raw body. `ResourceCount` is the number of resources the job names; `MatchWorkerCount`
+  equals `WorkerCount`, as a worker exists only for a matched resource.
+- Job `Config` is JSON text with the job's `certIds` (as CAS shows) and its `resourceIds` and `contactIds`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from certdeploy.api.actions_certificates import CertState, cert_state, certificate_domains
+from certdeploy.api.actions_common import (
+    ActionContext,
+    Reply,
+    build,
+    cert_instance_id,
+    certificates_by_id,
+    cloud_resources,
+    compact,
+    job_instance_id,
+    millis_text,
+    page_slice,
+    paging,
+    parse_choice,
+    schedule_time,
+)
+from certdeploy.api.errors import invalid_parameter
+from certdeploy.api.rpc import RpcParameters
+from certdeploy.app.jobs import (
+    JobChanges,
+    JobDraft,
+    change_job_status,
+    create_job,
+    delete_job,
+    job_progress,
+    update_job,
+)
+from certdeploy.domain.models import Certificate, CertOrigin, Job, JobType, Resource, Worker
+from certdeploy.domain.states import JobStatus, WorkerStatus
+
+DEFAULT_SHOW_SIZE = 50
+API_JOB_TYPES = (JobType.USER, JobType.CLOUD)
+STATUS_DATA = "[]"
+_LISTING_PAGE = 500
+_ROLLED_BACK_WORKERS = frozenset({WorkerStatus.ROLLBACK, WorkerStatus.ROLLBACK_SUCCESS, WorkerStatus.ROLLBACK_ERROR})
+_DRAFT_PARAMETERS = {
+    "name": "Name",
+    "job_type": "JobType",
+    "cert_ids": "CertIds",
+    "resource_ids": "ResourceIds",
+    "contact_ids": "ContactIds",
+    "schedule_time": "ScheduleTime",
+}
+
+
+def _api_job_type(params: RpcParameters) -> JobType:
+    text = params.text("JobType")
+    if text not in {t.value for t in API_JOB_TYPES}:
+        raise invalid_parameter("JobType", f"{text!r} is not 'user' or 'cloud' (lowercase)")
+    return JobType(text)
+
+
+def job_reply(job: Job, certs: Mapping[int, Certificate], workers: Sequence[Worker]) -> Reply:
+    """The Job object of DescribeDeploymentJob and ListDeploymentJob, without Config and CasContacts."""
+    job_certs = [certs[cert_id] for cert_id in job.cert_ids if cert_id in certs]
+    domains = dict.fromkeys(name for cert in job_certs for name in certificate_domains(cert))
+    rolled_back = job.rolled_back or any(w.status in _ROLLED_BACK_WORKERS for w in workers)
+    return compact(
+        {
+            "Id": job.id,
+            "Name": job.name,
+            "JobType": str(job.job_type),
+            "Status": str(job.status),
+            "CertType": str(job.cert_origin),
+            "CertDomain": ",".join(domains),
+            "ProductName": ",".join(sorted({str(w.product) for w in workers})),
+            "InstanceId": job_instance_id(job),
+            "UserId": job.account_id,
+            "Rollback": 1 if rolled_back else 0,
+            "Del": 0,
+            "ScheduleTime": millis_text(job.schedule_time),
+            "StartTime": millis_text(job.start_time),
+            "EndTime": millis_text(job.end_time),
+            "GmtCreate": millis_text(job.created_at),
+            "GmtModified": millis_text(job.modified_at),
+        }
+    )
+
+
+def create_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
+    draft = build(
+        JobDraft,
+        _DRAFT_PARAMETERS,
+        name=params.text("Name"),
+        job_type=_api_job_type(params),
+        cert_ids=tuple(params.integer_list("CertIds")),
+        resource_ids=tuple(params.integer_list("ResourceIds")),
+        contact_ids=tuple(params.optional_integer_list("ContactIds") or ()),
+        schedule_time=schedule_time(params),
+    )
+    return {"JobId": create_job(ctx.deps, ctx.account_id, draft).id}
+
+
+def update_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
+    job_id = params.integer("JobId")
+    cert_ids = params.optional_integer_list("CertIds")
+    resource_ids = params.optional_integer_list("ResourceIds")
+    contact_ids = params.optional_integer_list("ContactIds")
+    changes = build(
+        JobChanges,
+        _DRAFT_PARAMETERS,
+        name=params.optional_text("Name"),
+        cert_ids=None if cert_ids is None else tuple(cert_ids),
+        resource_ids=None if resource_ids is None else tuple(resource_ids),
+        contact_ids=None if contact_ids is None else tuple(contact_ids),
+        schedule_time=schedule_time(params),
+    )
+    update_job(ctx.deps, ctx.account_id, job_id, changes)
+    return {}
+
+
+def update_deployment_job_status(ctx: ActionContext, params: RpcParameters) -> Reply:
+    job_id = params.integer("JobId")
+    status = parse_choice(JobStatus, "Status", params.text("Status"))
+    change_job_status(ctx.deps, ctx.account_id, job_id, status)
+    return {"Data": STATUS_DATA}
+
+
+def describe_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
+    store = ctx.deps.store
+    job = store.get_job(ctx.account_id, params.integer("JobId"))
+    workers = store.job_workers(ctx.account_id, job.id)
+    contacts = store.get_contacts(ctx.account_id, job.contact_ids)
+    config = {
+        "shareCertIds": [],
+        "certIds": list(job.cert_ids),
+        "resourceIds": list(job.resource_ids),
+        "contactIds": list(job.contact_ids),
+    }
+    return {
+        **job_reply(job, certificates_by_id(ctx, job.cert_ids), workers),
+        "Config": json.dumps(config),
+        "CasContacts": [
+            {"Id": str(c.id), "Name": c.name, "Email": c.email or "", "Mobile": c.mobile or ""} for c in contacts
+        ],
+    }
+
+
+def describe_deployment_job_status(ctx: ActionContext, params: RpcParameters) -> Reply:
+    progress = job_progress(ctx.deps, ctx.account_id, params.integer("JobId"))
+    return {
+        "ResourceCount": len(progress.job.resource_ids),
+        "BuyCount": progress.quota.buy_count,
+        "UseCount": progress.quota.use_count,
+        "CostCount": progress.cost_count,
+        "WorkerCount": progress.worker_count,
+        "MatchWorkerCount": progress.worker_count,
+        "SuccessCount": progress.success_count,
+        "FailedCount": progress.failed_count,
+        "RollbackCount": progress.rollback_count,
+        "RollbackSuccessCount": progress.rollback_success_count,
+        "RollbackFailedCount": progress.rollback_failed_count,
+        "CertCount": progress.cert_count,
+        "ProductWorkerCount": [
+            {"ProductName": str(product), "Count": count}
+            for product, count in sorted(progress.workers_per_product.items(), key=lambda item: str(item[0]))
+        ],
+        "ExcludedResources": [
+            compact(
+                {
+                    "ResourceId": exclusion.resource_id,
+                    "CloudProduct": str(exclusion.product),
+                    "Reason": str(exclusion.reason),
+                    "ReasonText": exclusion.reason.description,
+                    "CertId": exclusion.cert_id,
+                }
+            )
+            for exclusion in progress.exclusions
+        ],
+    }
+
+
+def _all_jobs(ctx: ActionContext, status: JobStatus | None, job_type: JobType | None) -> list[Job]:
+    jobs: list[Job] = []
+    page = 1
+    while True:
+        listed = ctx.deps.store.list_jobs(
+            ctx.account_id, status=status, job_type=job_type, page=page, page_size=_LISTING_PAGE
+        )
+        jobs.extend(listed.items)
+        if page * _LISTING_PAGE >= listed.total:
+            return jobs
+        page += 1
+
+
+def list_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
+    type_text = params.optional_text("JobType")
+    status_text = params.optional_text("Status")
+    job_type = None if type_text is None else parse_choice(JobType, "JobType", type_text)
+    status = None if status_text is None else parse_choice(JobStatus, "Status", status_text)
+    cert_id = params.optional_integer("CertId")
+    instance_id = params.optional_text("InstanceId")
+    page, size = paging(params, DEFAULT_SHOW_SIZE)
+    store = ctx.deps.store
+    if cert_id is None and instance_id is None:
+        listed = store.list_jobs(ctx.account_id, status=status, job_type=job_type, page=page, page_size=size)
+        jobs, total = listed.items, listed.total
+    else:
+        matching = [
+            job
+            for job in _all_jobs(ctx, status, job_type)
+            if (cert_id is None or cert_id in job.cert_ids)
+            and (instance_id is None or job_instance_id(job) == instance_id)
+        ]
+        jobs, total = page_slice(matching, page, size), len(matching)
+    certs = certificates_by_id(ctx, (cert_id for job in jobs for cert_id in job.cert_ids))
+    data = []
+    for job in jobs:
+        reply = job_reply(job, certs, store.job_workers(ctx.account_id, job.id))
+        reply["Certificates"] = [{"CertId": cid, "CertName": certs[cid].name} for cid in job.cert_ids if cid in certs]
+        data.append(reply)
+    return {"Total": total, "CurrentPage": page, "ShowSize": size, "Data": data}
+
+
+def _status_code(cert: Certificate, ctx: ActionContext) -> str:
+    state = cert_state(cert, ctx.now())
+    if state is CertState.EXPIRED:
+        return "expired"
+    if state is CertState.WILLEXPIRED:
+        return "willExpired"
+    return "upload" if cert.origin is CertOrigin.UPLOAD else "issued"
+
+
+def list_deployment_job_cert(ctx: ActionContext, params: RpcParameters) -> Reply:
+    job = ctx.deps.store.get_job(ctx.account_id, params.integer("JobId"))
+    certs = certificates_by_id(ctx, job.cert_ids)
+    data = [
+        {
+            "CertId": cert.id,
+            "CertInstanceId": cert_instance_id(cert),
+            "CertName": cert.name,
+            "CertType": str(cert.origin),
+            "CertOrderType": str(cert.origin),
+            "CommonName": cert.common_name or (cert.sans[0] if cert.sans else ""),
+            "Algorithm": str(cert.algorithm),
+            "Sans": list(cert.sans),
+            "IsTrustee": job.job_type is JobType.TRUSTEE,
+            "Month": (cert.not_after - cert.not_before).days // 30,
+            "NotBeforeTime": int(cert.not_before.timestamp()),
+            "NotAfterTime": int(cert.not_after.timestamp()),
+            "StatusCode": _status_code(cert, ctx),
+        }
+        for cert in (certs[cert_id] for cert_id in job.cert_ids if cert_id in certs)
+    ]
+    return {"Data": data}
+
+
+def list_deployment_job_resource(ctx: ActionContext, params: RpcParameters) -> Reply:
+    store = ctx.deps.store
+    job = store.get_job(ctx.account_id, params.integer("JobId"))
+    resources = [r for r in store.get_resources(ctx.account_id, job.resource_ids) if not r.gone]
+    workers = {w.resource_id: w for w in store.job_workers(ctx.account_id, job.id)}
+    reasons: dict[int, str] = {}
+    if job.status is JobStatus.EDITING:
+        progress = job_progress(ctx.deps, ctx.account_id, job.id)
+        reasons = {e.resource_id: e.reason.description for e in progress.exclusions}
+
+    def remark(resource: Resource) -> Reply:
+        worker = workers.get(resource.id)
+        if worker is not None:
+            return {"Remark": f"worker {worker.id}: {worker.status}"}
+        return {"Remark": reasons.get(resource.id, "not deployed by this job")}
+
+    return {"Data": cloud_resources(ctx, resources, remark)}
+
+
+def delete_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
+    delete_job(ctx.deps, ctx.account_id, params.integer("JobId"))
+    return {}
+
+
+HANDLERS = {
+    "CreateDeploymentJob": create_deployment_job,
+    "UpdateDeploymentJob": update_deployment_job,
+    "UpdateDeploymentJobStatus": update_deployment_job_status,
+    "DescribeDeploymentJob": describe_deployment_job,
+    "DescribeDeploymentJobStatus": describe_deployment_job_status,
+    "ListDeploymentJob": list_deployment_job,
+    "ListDeploymentJobCert": list_deployment_job_cert,
+    "ListDeploymentJobResource": list_deployment_job_resource,
+    "DeleteDeploymentJob": delete_deployment_job,
+}

@@ -1,0 +1,370 @@
+"""The local runner behind `certdeploy serve`: every FC function in one process, fed the events FC would send.
+
+- `functions/api` behind the HTTP front (`certdeploy.runtime.http_front`), which also answers `GET /health`;
+- `functions/scheduler` on a timer, with a timer-trigger event every `tick` seconds;
+- `functions/execute`, `notify` and `rollback` on the local deploy/notify/rollback queues, each message wrapped into
+  the EventBridge MNS CloudEvent array a queue trigger delivers; `functions/certificate_issued` on its queue, whose
+  body already is the CloudEvent.
+
+Functions are loaded by file path (code dir `functions/<name>`, handler `handler.handler`), as FC loads them, and all
+run on one container installed with `certdeploy.runtime.function.use_container` (the initializers would build the
+same thing from the environment). A message is deleted once its function returns; when the function raises, it stays
+and comes back after the visibility timeout, until its receive count sends it to the dead-letter queue. Queues and
+store are durable files, so a process killed at any point resumes on restart.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+import certdeploy
+from certdeploy.adapters.local_cloud import Inventory
+from certdeploy.app.accounts import DEFAULT_ACCOUNT, Credentials, ensure_default_account
+from certdeploy.app.messages import QueueRole
+from certdeploy.app.resources import sync_resources
+from certdeploy.ports import QueueError, ReceiptHandleInvalid, ReceivedMessage
+from certdeploy.runtime.container import Container, build_container
+from certdeploy.runtime.function import trigger_decodes_base64, use_container
+from certdeploy.runtime.http_front import ApiHttpServer, load_function
+from certdeploy.runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOCAL_REGION = "local"
+LOCAL_ACCOUNT_ID = "local"
+TIMER_TRIGGER_NAME = "certdeploy-local-timer"
+HANDLER_FILE = "handler.py"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One FC function as s.yaml declares it: code folder name, handler, memory and timeout."""
+
+    name: str
+    timeout_seconds: int
+    memory_mb: int = 256
+    handler: str = "handler.handler"
+
+
+API = FunctionSpec("api", timeout_seconds=30)
+SCHEDULER = FunctionSpec("scheduler", timeout_seconds=120)
+EXECUTE = FunctionSpec("execute", timeout_seconds=300)
+NOTIFY = FunctionSpec("notify", timeout_seconds=60)
+ROLLBACK = FunctionSpec("rollback", timeout_seconds=300)
+CERTIFICATE_ISSUED = FunctionSpec("certificate_issued", timeout_seconds=60)
+
+# Which function consumes which queue, and whether the trigger delivers MNS CloudEvents (or the body is the event).
+QUEUE_CONSUMERS: dict[QueueRole, tuple[FunctionSpec, bool]] = {
+    QueueRole.DEPLOY: (EXECUTE, True),
+    QueueRole.NOTIFY: (NOTIFY, True),
+    QueueRole.ROLLBACK: (ROLLBACK, True),
+    QueueRole.CERTIFICATE_ISSUED: (CERTIFICATE_ISSUED, False),
+}
+ALL_FUNCTIONS = (API, SCHEDULER, EXECUTE, NOTIFY, ROLLBACK, CERTIFICATE_ISSUED)
+
+
+class FunctionsNotFound(RuntimeError):
+    """The functions/ folder (the FC code directories) cannot be found."""
+
+
+# --------------------------------------------------------------------------------------------- FC context
+
+
+@dataclass(frozen=True)
+class FunctionMeta:
+    name: str
+    handler: str
+    memory: int
+    timeout: int
+
+
+@dataclass(frozen=True)
+class ServiceMeta:
+    name: str = "certdeploy"
+    log_project: str = ""
+    log_store: str = ""
+    qualifier: str = "LATEST"
+    version_id: str = ""
+
+
+@dataclass(frozen=True)
+class FcContext:
+    """What FC passes as `context` (fc-runtime.md §1.2). No credentials: nothing local needs a cloud role."""
+
+    request_id: str
+    function: FunctionMeta
+    credentials: None = None
+    service: ServiceMeta = field(default_factory=ServiceMeta)
+    region: str = LOCAL_REGION
+    account_id: str = LOCAL_ACCOUNT_ID
+
+
+def fc_context(spec: FunctionSpec) -> FcContext:
+    return FcContext(
+        request_id=str(uuid.uuid4()),
+        function=FunctionMeta(spec.name, spec.handler, spec.memory_mb, spec.timeout_seconds),
+    )
+
+
+# --------------------------------------------------------------------------------------------- events
+
+
+def _iso(moment: datetime, timespec: str = "milliseconds") -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def timer_event(now: datetime, trigger_name: str = TIMER_TRIGGER_NAME, payload: str = "") -> bytes:
+    """The timer trigger's event (fc-runtime.md §2.1), as FC passes it: bytes."""
+    return json.dumps({"triggerTime": _iso(now, "seconds"), "triggerName": trigger_name, "payload": payload}).encode()
+
+
+def mns_queue_event(
+    message: ReceivedMessage, queue_name: str, spec: FunctionSpec, now: datetime, *, base64_body: bool
+) -> bytes:
+    """The event-streaming delivery of one queue message: an array of one `mns:Queue:SendMessage` CloudEvent
+    (fc-runtime.md §2.4). With `base64_body` (a trigger with `IsBase64Decode: false`) the body stays in the Base64
+    form MNS producers send."""
+    source = f"MNS-certdeploy-{spec.name}-trigger"
+    body = base64.b64encode(message.body.encode()).decode("ascii") if base64_body else message.body
+    enqueued = datetime.fromtimestamp(message.enqueue_time_ms / 1000, tz=timezone.utc)
+    event = {
+        "id": message.message_id,
+        "source": source,
+        "specversion": "1.0",
+        "type": "mns:Queue:SendMessage",
+        "datacontenttype": "application/json;charset=utf-8",
+        "subject": f"acs:mns:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:queues/{queue_name}",
+        "time": _iso(enqueued),
+        "aliyunaccountid": LOCAL_ACCOUNT_ID,
+        "aliyunpublishtime": _iso(now),
+        "aliyunoriginalaccountid": LOCAL_ACCOUNT_ID,
+        "aliyuneventbusname": source,
+        "aliyunregionid": LOCAL_REGION,
+        "aliyunpublishaddr": "127.0.0.1",
+        "data": {"requestId": uuid.uuid4().hex.upper(), "messageId": message.message_id, "messageBody": body},
+    }
+    return json.dumps([event]).encode()
+
+
+# --------------------------------------------------------------------------------------------- functions
+
+
+def functions_dir(settings: Settings) -> Path:
+    """The FC code directories: the `functions_dir` setting, else the repository's `functions/` next to the
+    package (an editable install), else `./functions`."""
+    package_root = Path(certdeploy.__file__).resolve().parent
+    candidates = (
+        [settings.functions_dir]
+        if settings.functions_dir is not None
+        else [package_root.parent.parent / "functions", Path.cwd() / "functions"]
+    )
+    for candidate in candidates:
+        if all((candidate / spec.name / HANDLER_FILE).is_file() for spec in ALL_FUNCTIONS):
+            return candidate.resolve()
+    raise FunctionsNotFound(
+        f"No functions/ folder with {', '.join(spec.name for spec in ALL_FUNCTIONS)} found at "
+        f"{', '.join(str(c) for c in candidates)}; set CERTDEPLOY_FUNCTIONS_DIR to the repository's functions/ folder."
+    )
+
+
+class Functions:
+    """The loaded handlers; `invoke` calls one with a fresh context, as one FC invocation."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._handlers = {spec.name: load_function(root / spec.name, spec.handler) for spec in ALL_FUNCTIONS}
+
+    def invoke(self, spec: FunctionSpec, event: bytes) -> Any:
+        return self._handlers[spec.name](event, fc_context(spec))
+
+
+# --------------------------------------------------------------------------------------------- the runner
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    host: str = "127.0.0.1"
+    port: int = 8787
+    tick_seconds: float = 10.0
+    receive_wait_seconds: int = 1
+
+
+class LocalRunner:
+    """The threads of `certdeploy serve`: HTTP front, timer, one consumer per queue. `start()`, then `stop()`."""
+
+    def __init__(self, container: Container, functions: Functions, options: RunnerOptions) -> None:
+        self._container = container
+        self._functions = functions
+        self._options = options
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        use_container(container)
+        self._http = ApiHttpServer(lambda event: functions.invoke(API, event), options.host, options.port)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._http.server_address[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        self._spawn("timer", self._tick_forever)
+        for role, (spec, mns_trigger) in QUEUE_CONSUMERS.items():
+            self._spawn(f"consume-{role}", self._consume_forever, role, spec, mns_trigger)
+        self._spawn("http", self._http.serve_forever, 0.1)
+
+    def stop(self, timeout_seconds: float = 10.0) -> None:
+        """Stop taking work, let the invocations in flight finish, join every thread."""
+        self._stopping.set()
+        self._http.shutdown()
+        for thread in self._threads:
+            thread.join(timeout_seconds)
+            if thread.is_alive():
+                log.warning("thread %s did not stop within %.0f s", thread.name, timeout_seconds)
+        self._http.server_close()
+
+    def _spawn(self, name: str, target: Callable[..., object], *arguments: object) -> None:
+        thread = threading.Thread(target=target, args=arguments, name=f"certdeploy-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _tick_forever(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._functions.invoke(SCHEDULER, timer_event(self._container.deps.clock.now()))
+            except Exception:
+                log.exception("the scheduler function failed; the next tick tries again")
+            self._stopping.wait(self._options.tick_seconds)
+
+    def _consume_forever(self, role: QueueRole, spec: FunctionSpec, mns_trigger: bool) -> None:
+        queue = self._container.deps.queues[role]
+        queue_name = getattr(queue, "name", str(role))
+        while not self._stopping.is_set():
+            try:
+                message = queue.receive(wait_seconds=self._options.receive_wait_seconds)
+            except QueueError:
+                log.warning("cannot receive from the %s queue; retrying", role, exc_info=True)
+                self._stopping.wait(1.0)
+                continue
+            if message is None:
+                continue
+            event = (
+                mns_queue_event(
+                    message,
+                    queue_name,
+                    spec,
+                    self._container.deps.clock.now(),
+                    base64_body=not trigger_decodes_base64(),
+                )
+                if mns_trigger
+                else message.body.encode()
+            )
+            try:
+                self._functions.invoke(spec, event)
+            except Exception:
+                log.exception(
+                    "function %s failed on message %s (receive %d); it will be delivered again",
+                    spec.name,
+                    message.message_id,
+                    message.receive_count,
+                )
+                continue
+            try:
+                queue.delete(message.receipt_handle)
+            except ReceiptHandleInvalid:
+                log.warning(
+                    "message %s outlived its visibility timeout; it will be delivered again", message.message_id
+                )
+            except QueueError:
+                log.warning("cannot delete message %s; it will be delivered again", message.message_id, exc_info=True)
+
+
+# --------------------------------------------------------------------------------------------- serve
+
+
+def load_inventory(container: Container, account_id: int, path: Path) -> int:
+    """Load an inventory file into the local cloud for one account and sync the account's resources from it;
+    returns how many resources the account has now."""
+    if container.local_cloud is None:
+        raise InventoryNotLocal("An inventory file only feeds the local cloud; CERTDEPLOY_CLOUD is not 'local'.")
+    container.local_cloud.load(account_id, Inventory.from_file(path))
+    return sync_resources(container.deps, account_id)
+
+
+class InventoryNotLocal(RuntimeError):
+    """An inventory file was given while the resources come from Alibaba Cloud."""
+
+
+def access_key_banner(credentials: Credentials, endpoint: str) -> str:
+    """Shown once, when `serve` creates the default account with a generated AccessKey."""
+    return "\n".join(
+        (
+            "",
+            "=" * 78,
+            f"Created account '{credentials.account.name}' with a new AccessKey. It is shown only this once:",
+            "",
+            f"    AccessKeyId:     {credentials.access_key_id}",
+            f"    AccessKeySecret: {credentials.access_key_secret}",
+            "",
+            "Point the CAS SDK (alibabacloud_cas20200407) or the certdeploy CLI at this server with:",
+            f"    export CERTDEPLOY_ENDPOINT={endpoint}",
+            f"    export CERTDEPLOY_ACCESS_KEY_ID={credentials.access_key_id}",
+            f"    export CERTDEPLOY_ACCESS_KEY_SECRET={credentials.access_key_secret}",
+            "    certdeploy jobs list",
+            "or in Python: Config(endpoint=<host:port>, protocol='http', access_key_id=..., access_key_secret=...).",
+            "=" * 78,
+            "",
+        )
+    )
+
+
+def serve(
+    settings: Settings,
+    options: RunnerOptions,
+    *,
+    inventory: Path | None = None,
+    out: TextIO = sys.stdout,
+    stop: threading.Event | None = None,
+) -> None:
+    """Run until `stop` is set (the CLI sets it on SIGTERM/SIGINT): set up, start the runner, then shut down."""
+    stop = stop or threading.Event()
+    functions = Functions(functions_dir(settings))
+    container = build_container(settings)
+    try:
+        created = ensure_default_account(container.store, settings.bootstrap_access_key())
+        if inventory is not None:
+            account = container.store.find_account(DEFAULT_ACCOUNT)
+            count = load_inventory(container, account.id, inventory)
+            print(f"Loaded {inventory} into the local cloud: account '{account.name}' has {count} resources.", file=out)
+        runner = LocalRunner(container, functions, options)
+        host, port = runner.address
+        endpoint = f"http://{host}:{port}"
+        if created is not None:
+            if settings.bootstrap_access_key() is None:
+                print(access_key_banner(created, endpoint), file=out)
+            else:
+                print(
+                    f"Created account '{created.account.name}' with the AccessKey from CERTDEPLOY_ACCESS_KEY_ID.",
+                    file=out,
+                )
+        runner.start()
+        print(f"certdeploy is serving the CAS API on {endpoint} (data: {settings.data.resolve()})", file=out)
+        print(f"Health: {endpoint}/health  ·  stop with Ctrl-C", file=out, flush=True)
+        try:
+            while not stop.wait(1.0):
+                pass
+        finally:
+            print("Stopping…", file=out, flush=True)
+            runner.stop()
+    finally:
+        container.close()
+    print("Stopped.", file=out, flush=True)

@@ -1,0 +1,127 @@
+"""What the API tests share: the official CAS SDK client pointed at our local HTTP front, and a world of resources.
+
+The container's clock starts at the real time: the SDK signs with the system clock and the server refuses signatures
+more than 15 minutes off its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from alibabacloud_cas20200407 import models as cas
+from alibabacloud_cas20200407.client import Client as CasClient
+from alibabacloud_tea_openapi.exceptions import ClientException
+from alibabacloud_tea_openapi.utils_models import Config, OpenApiRequest, Params
+from darabonba.runtime import RuntimeOptions
+
+from certdeploy.app.accounts import Credentials
+from certdeploy.runtime.container import Container
+from certdeploy.runtime.http_front import ApiHttpServer, serving
+from tests.certgen import GeneratedCert, make_cert
+from tests.functional.conftest import ManualClock
+
+PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+
+# One resource of each kind the scenarios need: a CDN with a certificate bound by someone else, two listeners (one
+# whose deploys fail), a bucket with HTTPS off and a WAF site no certificate covers.
+INVENTORY = """
+resources:
+  - {product: CDN, region: cn-hangzhou, instance: www-cdn, domain: www.example.com, cert: legacy-www}
+  - {product: ALB, region: cn-shanghai, instance: alb-1, domain: api.example.com, port: 443}
+  - {product: NLB, region: cn-shanghai, instance: nlb-1, domain: tcp.example.com, port: 8443, fail: listener is locked}
+  - {product: OSS, region: cn-beijing, instance: bucket-a, domain: static.example.com, https: false}
+  - {product: WAF, region: cn-hangzhou, instance: waf-1, domain: shop.example.org}
+"""
+
+
+def real_time_clock() -> ManualClock:
+    return ManualClock(datetime.now(timezone.utc))
+
+
+@contextmanager
+def api_server(container: Container, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiHttpServer]:
+    for variable in PROXY_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    with serving(ApiHttpServer(container)) as server:
+        yield server
+
+
+def sdk_client(server: ApiHttpServer, credentials: Credentials, **config: Any) -> CasClient:
+    return CasClient(
+        Config(
+            endpoint=server.endpoint,
+            protocol="http",
+            access_key_id=credentials.access_key_id,
+            access_key_secret=credentials.access_key_secret,
+            read_timeout=20_000,
+            **config,
+        )
+    )
+
+
+def raw_call(client: CasClient, action: str, query: dict[str, Any], version: str = "2020-04-07") -> dict[str, Any]:
+    """Call an action through the SDK's generic path and return the whole JSON body, keys the models drop included."""
+    params = Params(
+        action=action,
+        version=version,
+        protocol="HTTP",
+        pathname="/",
+        method="POST",
+        auth_type="AK",
+        style="RPC",
+        req_body_type="formData",
+        body_type="json",
+    )
+    request = OpenApiRequest(query={name: str(value) for name, value in query.items()})
+    return client.call_api(params, request, RuntimeOptions())["body"]
+
+
+def refused(call: Callable[[], Any]) -> ClientException:
+    """The SDK's exception for a 4xx reply."""
+    with pytest.raises(ClientException) as caught:
+        call()
+    return caught.value
+
+
+def upload(client: CasClient, name: str, generated: GeneratedCert | None = None) -> int:
+    generated = generated or make_cert(["*.example.com"], common_name="*.example.com")
+    response = client.upload_user_certificate(
+        cas.UploadUserCertificateRequest(name=name, cert=generated.cert_pem, key=generated.key_pem)
+    )
+    return response.body.cert_id
+
+
+def resource_ids(client: CasClient) -> dict[str, int]:
+    """Product code → resource Id of the INVENTORY world."""
+    data = client.list_cloud_resources(cas.ListCloudResourcesRequest(show_size=100)).body.data
+    return {item.cloud_product: item.id for item in data}
+
+
+def create_job(client: CasClient, cert_ids: list[int], resources: list[int], **extra: Any) -> int:
+    request = cas.CreateDeploymentJobRequest(
+        name=extra.pop("name", "rollout"),
+        job_type=extra.pop("job_type", "user"),
+        cert_ids=",".join(map(str, cert_ids)),
+        resource_ids=",".join(map(str, resources)),
+        **extra,
+    )
+    return client.create_deployment_job(request).body.job_id
+
+
+def job_status(client: CasClient, job_id: int) -> str:
+    return client.describe_deployment_job(cas.DescribeDeploymentJobRequest(job_id=job_id)).body.status
+
+
+def workers(client: CasClient, job_id: int) -> dict[str, dict[str, Any]]:
+    """Product code → the raw Worker object (ErrorCode/ErrorMessage included)."""
+    body = raw_call(client, "ListWorkerResource", {"JobId": job_id})
+    return {item["CloudProduct"]: item for item in body["Data"]}
+
+
+def webhooks_text(*urls: str) -> str:
+    return json.dumps(list(urls))

@@ -1,0 +1,122 @@
+"""Contacts through the official CAS SDK: create, list, update, delete, and the format and uniqueness rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from alibabacloud_cas20200407 import models as cas
+from alibabacloud_cas20200407.client import Client as CasClient
+
+from certdeploy.app.accounts import Credentials
+from certdeploy.runtime.container import Container
+from certdeploy.runtime.http_front import ApiHttpServer
+from tests.functional.api_support import api_server, real_time_clock, refused, sdk_client, webhooks_text
+from tests.functional.conftest import ManualClock
+
+LARK = "https://open.feishu.cn/open-apis/bot/v2/hook/0123abcd"
+DINGTALK = "https://oapi.dingtalk.com/robot/send?access_token=abc"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return real_time_clock()
+
+
+@pytest.fixture
+def server(container: Container, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiHttpServer]:
+    with api_server(container, monkeypatch) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: ApiHttpServer, account: Credentials) -> CasClient:
+    return sdk_client(server, account)
+
+
+def _contacts(client: CasClient, **filters: object) -> cas.ListContactResponseBody:
+    return client.list_contact(cas.ListContactRequest(**filters)).body
+
+
+def test_a_contact_is_created_listed_updated_and_deleted(client: CasClient) -> None:
+    contact_id = client.create_contact(
+        cas.CreateContactRequest(
+            name="Ops", mobile="13800000000", email="ops@example.com", webhooks=webhooks_text(LARK, DINGTALK)
+        )
+    ).body.contact_id
+
+    listed = _contacts(client)
+    client.update_contact(
+        cas.UpdateContactRequest(contact_id=contact_id, name="Ops team", webhooks=webhooks_text(LARK))
+    )
+    updated = _contacts(client, keyword="ops team").contact_list
+
+    assert (listed.total_count, listed.show_size, listed.current_page) == (1, 20, 1)
+    entry = listed.contact_list[0]
+    assert (entry.contact_id, entry.name, entry.email, entry.mobile) == (
+        contact_id,
+        "Ops",
+        "ops@example.com",
+        "13800000000",
+    )
+    assert entry.webhook_list == [LARK, DINGTALK] and entry.webhooks == webhooks_text(LARK, DINGTALK)
+    assert (entry.email_status, entry.mobile_status) == (1, 1)
+    assert [(c.name, c.email, c.webhook_list) for c in updated] == [("Ops team", "ops@example.com", [LARK])]
+    client.delete_contact(cas.DeleteContactRequest(contact_id=contact_id))
+    assert _contacts(client).total_count == 0
+    gone = refused(lambda: client.delete_contact(cas.DeleteContactRequest(contact_id=contact_id)))
+    assert (gone.code, gone.status_code) == ("NotFound", 404)
+
+
+def test_email_and_mobile_are_unique_in_the_account(client: CasClient) -> None:
+    first = client.create_contact(cas.CreateContactRequest(name="A", mobile="13800000001", email="a@example.com"))
+    second = client.create_contact(cas.CreateContactRequest(name="B", mobile="13800000002"))
+
+    same_mobile = refused(lambda: client.create_contact(cas.CreateContactRequest(name="C", mobile="13800000001")))
+    same_email = refused(
+        lambda: client.update_contact(
+            cas.UpdateContactRequest(contact_id=second.body.contact_id, email="A@example.com")
+        )
+    )
+
+    assert (same_mobile.code, same_email.code) == ("AlreadyExists.Mobile", "AlreadyExists.Email")
+    client.update_contact(cas.UpdateContactRequest(contact_id=first.body.contact_id, mobile="13800000001"))
+    assert [c.email for c in _contacts(client).contact_list] == ["a@example.com", ""]
+
+
+def test_contact_format_errors_are_refused(client: CasClient) -> None:
+    cases = [
+        ("MissingParameter", {"name": "No mobile"}),
+        ("MissingParameter", {"mobile": "13800000000"}),
+        ("IncorrectFormat.Mobile", {"name": "x", "mobile": "call me"}),
+        ("IncorrectFormat.Email", {"name": "x", "mobile": "13800000000", "email": "not-an-email"}),
+        ("IncorrectFormat.Name", {"name": "n" * 65, "mobile": "13800000000"}),
+        ("InvalidParameter.Webhooks", {"name": "x", "mobile": "13800000000", "webhooks": LARK}),
+        (
+            "IncorrectFormat.Webhooks",
+            {"name": "x", "mobile": "13800000000", "webhooks": webhooks_text("http://10.0.0.1/hook")},
+        ),
+        (
+            "IncorrectFormat.Webhooks",
+            {
+                "name": "x",
+                "mobile": "13800000000",
+                "webhooks": webhooks_text("http://open.feishu.cn/open-apis/bot/v2/hook/a"),
+            },
+        ),
+    ]
+    for code, fields in cases:
+        error = refused(lambda fields=fields: client.create_contact(cas.CreateContactRequest(**fields)))
+        assert (error.code, error.status_code) == (code, 400), fields
+    assert _contacts(client).total_count == 0
+
+
+def test_paging_of_contacts(client: CasClient) -> None:
+    for i in range(3):
+        client.create_contact(cas.CreateContactRequest(name=f"c{i}", mobile=f"1390000000{i}"))
+
+    page = _contacts(client, show_size=2, current_page=2)
+    bad = refused(lambda: _contacts(client, show_size=0))
+
+    assert (page.total_count, [c.name for c in page.contact_list]) == (3, ["c2"])
+    assert bad.code == "InvalidParameter.ShowSize"
