@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from certdeploy.app.messages import DeployWorker, NotifyContacts, parse_command
 from certdeploy.runtime.events import InvalidEvent, parse_mns_queue_event
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
@@ -34,7 +35,7 @@ def test_execute_event_with_a_trigger_that_decodes_base64_gives_the_command_text
     # THEN the one message carries the command text exactly, with its ids and queue
     assert len(messages) == 1
     message = messages[0]
-    assert json.loads(message.body)["command_id"] == "job-1001:deploy:worker-5001"
+    assert parse_command(message.body) == DeployWorker(account_id=1, job_id=1001, worker_id=5001, attempt=0)
     assert message.message_id == "0FFF111D2A6B444B7FE46AE2A1B2****"
     assert message.request_id == "65E2E0F2354133CA6D1F****"
     assert message.event_id == "3A1F2C4D5E6F7A8B9C0D1E2F3A4B****"
@@ -45,13 +46,9 @@ def test_execute_event_with_a_trigger_that_decodes_base64_gives_the_command_text
 def test_batch_event_with_base64_bodies_is_decoded_in_delivery_order() -> None:
     messages = parse_mns_queue_event(event_bytes("mns_batch.json"), trigger_base64_decode=False)
 
-    assert [json.loads(message.body)["command_id"] for message in messages] == [
-        "job-1001:notify:finished",
-        "job-1002:notify:finished",
-        "job-1003:notify:rolled_back",
-    ]
-    assert json.loads(messages[0].body)["job_name"] == "证书部署 www.example.com"
-    assert json.loads(messages[2].body)["job_name"] == 'rollback <oss> & "waf"'
+    commands = [parse_command(message.body) for message in messages]
+    assert [(c.kind, c.job_id) for c in commands] == [("notify", 1001), ("notify", 1002), ("notify", 1003)]
+    assert [str(c.event) for c in commands if isinstance(c, NotifyContacts)][-1] == "rollback_finished"
     assert {message.queue_name for message in messages} == {"cert-notify"}
 
 

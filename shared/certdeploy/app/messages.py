@@ -1,6 +1,6 @@
 """Messages between functions. Each is JSON text on an MNS queue, written to the outbox in the transaction that
-causes it. `key` is the consumer's idempotency key (`job:worker:step:attempt`); `correlation_id` follows one request
-across every hop.
+causes it; `key` is the consumer's idempotency key (`job:worker:step:attempt`). Every message names its account, so
+a consumer acts only inside that account's rows.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    correlation_id: str = ""
     account_id: int
 
 
@@ -68,23 +67,13 @@ class NotifyContacts(_Message):
         return f"{self.job_id}:{self.worker_id or 0}:{self.event}:0"
 
 
-class CertificateIssued(_Message):
-    kind: Literal["certificate_issued"] = "certificate_issued"
-    cert_id: int
-
-    @property
-    def key(self) -> str:
-        return f"cert:{self.cert_id}:issued:0"
-
-
-Command = Annotated[DeployWorker | RollbackWorker | NotifyContacts | CertificateIssued, Field(discriminator="kind")]
+Command = Annotated[DeployWorker | RollbackWorker | NotifyContacts, Field(discriminator="kind")]
 _command_adapter: TypeAdapter[Command] = TypeAdapter(Command)
 
 QUEUE_OF: dict[str, QueueRole] = {
     "deploy": QueueRole.DEPLOY,
     "rollback": QueueRole.ROLLBACK,
     "notify": QueueRole.NOTIFY,
-    "certificate_issued": QueueRole.CERTIFICATE_ISSUED,
 }
 
 
