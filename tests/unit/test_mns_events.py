@@ -35,7 +35,7 @@ def test_execute_event_with_a_trigger_that_decodes_base64_gives_the_command_text
     # THEN the one message carries the command text exactly, with its ids and queue
     assert len(messages) == 1
     message = messages[0]
-    assert parse_command(message.body) == DeployWorker(account_id=1, job_id=1001, worker_id=5001, attempt=0)
+    assert parse_command(message.body) == DeployWorker(account_id=1, job_id=1, worker_id=1, attempt=0)
     assert message.message_id == "0FFF111D2A6B444B7FE46AE2A1B2****"
     assert message.request_id == "65E2E0F2354133CA6D1F****"
     assert message.event_id == "3A1F2C4D5E6F7A8B9C0D1E2F3A4B****"

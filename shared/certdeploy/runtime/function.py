@@ -28,7 +28,7 @@ def initialize(context: Any) -> None:
     _container = build_container(context=context, migrate=False)
 
 
-def use_container(container: Container) -> None:
+def use_container(container: Container | None) -> None:
     """Run every function of this process on `container`: the local runner builds one for all of them instead of
     running each function's initializer."""
     global _container
