@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup test run lint bench clean
+.PHONY: setup test run lint bench clean package
 
 setup: $(STAMP)
 
@@ -28,6 +28,11 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Function Compute code directories, build/fc/$(FC_RUNTIME)/<function>/ (packaging/build.py; s.yaml deploys them).
+FC_RUNTIME ?= python3.12
+package: $(STAMP)
+	$(BIN)/python packaging/build.py --runtime $(FC_RUNTIME)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -1,16 +1,18 @@
-"""EventBridge: a certificate was issued -> a hosted job deploys it where it renews one already deployed."""
+"""EventBridge: a certificate was issued -> a hosted job deploys it where it renews one already deployed.
+
+Two deliveries reach it: the CloudEvent itself (the EventBridge rule) and the same CloudEvent as the body of a message
+on the certificate-issued queue (what UploadUserCertificate sends, through the queue's trigger).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from certdeploy.app.messages import QueueRole
-from certdeploy.runtime.consumers import consume
-from certdeploy.runtime.function import container_for, initialize
+from certdeploy.runtime.function import consume_certificate_issued, container_for, initialize
 
 __all__ = ["handler", "initialize"]
 
 
 def handler(event: bytes, context: Any) -> str:
-    consume(container_for(context), QueueRole.CERTIFICATE_ISSUED, event.decode("utf-8"))
-    return "ok"
+    handled = consume_certificate_issued(container_for(context), event)
+    return "ok" if handled == 1 else f"handled {handled} message(s)"

@@ -8,8 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Generic, Protocol, TypeVar
 
+from pydantic import SecretStr
+
 from certdeploy.domain.deployment import Binding, DeployableCertificate
 from certdeploy.domain.models import (
+    CertAlgorithm,
     Certificate,
     CertificateInfo,
     CertOrigin,
@@ -240,6 +243,8 @@ class ResourceSpec:
     https_enabled: bool = True
     bound_cert_id: int | None = None
     bound_cert_name: str | None = None
+    # What a source that only knows CAS certificates reports (CAS CertId); the resource sync maps it to our id.
+    bound_cas_cert_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -335,8 +340,21 @@ class StoreOperations(Protocol):
         info: CertificateInfo,
         cert_pem: str,
         private_key_pem: str | None,
+        cas_cert_id: int | None = None,
     ) -> Certificate:
-        """The private key is stored encrypted. Raises `AlreadyExists` if the account has a certificate of that name."""
+        """The private key is stored encrypted. Raises `AlreadyExists` if the account has a certificate of that name,
+        or one with that `cas_cert_id`. A CAS certificate may come without content yet: `cert_pem` "" and no key."""
+        ...
+
+    def get_certificates_by_cas_id(self, account_id: int, cas_cert_ids: Collection[int]) -> list[Certificate]:
+        """The account's certificates mirrored from CAS with one of `cas_cert_ids`, by id."""
+        ...
+
+    def fill_certificate_content(
+        self, account_id: int, cert_id: int, *, info: CertificateInfo, cert_pem: str, private_key_pem: str | None
+    ) -> Certificate:
+        """Store the content of a certificate that has none yet (PEM, parsed facts, key encrypted); returns the
+        certificate as stored. A certificate that has its content already keeps it (the first fill wins)."""
         ...
 
     def get_certificate(self, account_id: int, cert_id: int) -> Certificate: ...
@@ -618,3 +636,51 @@ class Deployer(Protocol):
 
 class Deployers(Protocol):
     def for_product(self, product: Product) -> Deployer: ...
+
+
+# --------------------------------------------------------------------------------------------- certificate source
+# Where official and uploaded certificates live in the cloud (CAS): listed with their parsed names, their content
+# fetched only when a deployment needs it.
+
+
+@dataclass(frozen=True)
+class SourceCertificate:
+    """A certificate as the source lists it: names and dates, no content. Unknown facts are None."""
+
+    cas_cert_id: int
+    name: str
+    common_name: str | None
+    sans: tuple[str, ...]
+    not_before: datetime | None
+    not_after: datetime | None
+    uploaded: bool
+    expired: bool = False
+    free: bool = False
+    issuer: str | None = None
+    serial: str | None = None
+    fingerprint_sha256: str | None = None
+    algorithm: CertAlgorithm | None = None
+
+
+@dataclass(frozen=True)
+class SourceCertificateContent:
+    """A certificate's PEM (chain), key (None when the source holds none) and the facts parsed from the PEM."""
+
+    cas_cert_id: int
+    name: str
+    cert_pem: str = field(repr=False)
+    key_pem: SecretStr | None
+    info: CertificateInfo
+    identifier: str | None = None
+
+
+class CertificateSource(Protocol):
+    """Every method raises `TransientDeployFailure` or `PermanentDeployFailure` when the source fails."""
+
+    def list_certificates(self) -> list[SourceCertificate]:
+        """Every valid certificate the source holds (official and uploaded)."""
+        ...
+
+    def certificate(self, cas_cert_id: int) -> SourceCertificateContent:
+        """One certificate's content."""
+        ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 
 from certdeploy.adapters.cloud.cas_source import CasSource
 from certdeploy.domain.deployment import PermanentDeployFailure, TransientDeployFailure
-from certdeploy.domain.models import Product
+from certdeploy.domain.models import CertAlgorithm, Product
 from certdeploy.ports import ResourceSpec
 from tests.certgen import make_cert
 from tests.servers.cas_cloud import CasCloud
@@ -73,6 +74,30 @@ def test_lists_official_and_uploaded_certificates_across_every_page(cas: CasClou
         ("3", "CERT"),
     ]
     assert cas.api.calls_of("GetUserCertificateDetail") == []
+
+
+def test_listed_facts_use_exact_times_when_given_and_whole_china_days_otherwise(cas: CasCloud) -> None:
+    exact = {"CertStartTime": 1767225600000, "CertEndTime": 1798761600000, "Algorithm": "SM2", "CertType": "FREE"}
+    cas.certificates = [{**_order(100), "SerialNo": "0A1B", "Sha2": "AB" * 32}, {**_order(101), **exact}]
+
+    by_days, by_times = _source(cas).list_certificates()
+
+    china = timezone(timedelta(hours=8))
+    assert (by_days.not_before, by_days.not_after) == (
+        datetime(2025, 1, 1, tzinfo=china),
+        datetime(2026, 1, 1, 23, 59, 59, 999999, tzinfo=china),
+    )
+    assert (by_days.serial, by_days.fingerprint_sha256, by_days.algorithm, by_days.free) == (
+        "0a1b",
+        "ab" * 32,
+        None,
+        False,
+    )
+    assert (by_times.not_before, by_times.not_after) == (
+        datetime(2026, 1, 1, tzinfo=timezone.utc),
+        datetime(2027, 1, 1, tzinfo=timezone.utc),
+    )
+    assert (by_times.algorithm, by_times.free) == (CertAlgorithm.SM2, True)
 
 
 def test_fetches_content_only_when_asked_and_then_from_the_cache(cas: CasCloud) -> None:
@@ -146,8 +171,8 @@ def test_discovers_the_twelve_products_resources_across_every_page(cas: CasCloud
         port=443,
         listener_id="lsn-1@443",
         https_enabled=False,
-        bound_cert_id=555,
         bound_cert_name="old",
+        bound_cas_cert_id=555,
     )
     assert specs[9] == ResourceSpec(
         product=Product.CDN, region="cn-hangzhou", instance_id="r10.example.com", domain="r10.example.com"

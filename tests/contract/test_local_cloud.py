@@ -67,7 +67,8 @@ def cloud(tmp_path: Path) -> LocalCloud:
 
 def _resource(cloud: LocalCloud, product: Product) -> Resource:
     found = next(r for r in cloud.discover(ACCOUNT) if r.product is product)
-    return Resource(id=1, account_id=ACCOUNT, **dataclasses.asdict(found))
+    fields = {name: value for name, value in dataclasses.asdict(found).items() if name in Resource.model_fields}
+    return Resource(id=1, account_id=ACCOUNT, **fields)
 
 
 def test_the_inventory_lists_what_the_file_describes(cloud: LocalCloud) -> None:

@@ -104,3 +104,18 @@ def test_certificate_issued_deploys_a_renewal_for_a_hosting_account(running: Con
     hosted = running.store.list_jobs(1, page_size=10).items[0]
     assert (str(hosted.job_type), hosted.cert_ids) == ("trustee", (2,))
     assert hosted.status is JobStatus.PROCESSING
+
+
+def test_certificate_issued_also_takes_the_event_from_its_queue(running: Container) -> None:
+    handler("execute")(event("mns_execute.json"), CONTEXT)
+    running.store.set_hosting(1, True)
+    renewal = make_cert(["www.example.com"], common_name="www.example.com", not_after=LATER)
+    renewed = upload_certificate(
+        running.deps, 1, CertificateUpload(name="www-renewed", cert=renewal.cert_pem, key=renewal.key_pem)
+    )
+    messages = running.deps.queues[QueueRole.CERTIFICATE_ISSUED].receive_batch(16)
+    [body] = [m.body for m in messages if json.loads(m.body)["data"]["certId"] == renewed.id]
+    queued = json.loads(event("mns_execute.json"))
+    queued[0]["data"]["messageBody"] = body  # what the queue trigger delivers (IsBase64Decode: true)
+    assert handler("certificate_issued")(json.dumps(queued).encode(), CONTEXT) == "ok"
+    assert str(running.store.list_jobs(1, page_size=10).items[0].job_type) == "trustee"

@@ -12,6 +12,8 @@ Decisions:
   nothing.
 - SM2 certificates answer their PEM as `SignCert`/`SignPrivateKey`; the encryption pair is checked at upload but
   not kept.
+- A certificate mirrored from CAS (cloud backend) is listed and described from the facts CAS lists; its PEM fields
+  are absent until a deployment has fetched its content (content is read from CAS only when a deploy needs it).
 """
 
 from __future__ import annotations
@@ -251,7 +253,10 @@ def _chain(cert: Certificate, now: datetime) -> list[Reply]:
 
 
 def _pem_fields(ctx: ActionContext, cert: Certificate) -> dict[str, Any]:
-    """The PEM texts; the private key is read only here, for its owner (the account the certificate belongs to)."""
+    """The PEM texts; the private key is read only here, for its owner (the account the certificate belongs to).
+    A certificate mirrored from CAS has none until a deployment first needs them: the fields are left out then."""
+    if not cert.has_pem:
+        return {}
     key = ctx.deps.store.get_private_key(ctx.account_id, cert.id)
     if cert.algorithm is CertAlgorithm.SM2:
         return {"SignCert": cert.cert_pem, "SignPrivateKey": key}

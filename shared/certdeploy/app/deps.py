@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from certdeploy.app.messages import QueueRole
-from certdeploy.ports import Clock, Deployers, Inventory, Queue, Store
+from certdeploy.ports import CertificateSource, Clock, Deployers, Inventory, Queue, Store
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,11 @@ class Deps:
     queues: Mapping[QueueRole, Queue]
     deployers: Deployers
     inventory: Inventory | None = None
+    # Official and uploaded certificates kept in the cloud (CAS); None where certificates are only uploaded here.
+    certificate_source: CertificateSource | None = None
+    # The account the inventory and certificate source describe (by name), when they are one cloud account's view;
+    # None: the inventory answers for every account (the local cloud).
+    source_account: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # Seconds a worker may stay in `scheduling`/`processing` before the scheduler sends its message again.
     stuck_after_seconds: int = 900

@@ -12,10 +12,17 @@ import logging
 from certdeploy.app.deps import Deps
 from certdeploy.app.jobs import finish_if_done
 from certdeploy.app.messages import DeployWorker, outbox_message
+from certdeploy.app.sources import certificate_with_content
 from certdeploy.app.unit_of_work import Step, run_step
-from certdeploy.domain.deployment import DeployableCertificate, DeployFailed, PermanentDeployFailure
+from certdeploy.domain.deployment import (
+    CAS_ID_PRODUCTS,
+    Binding,
+    DeployableCertificate,
+    DeployFailed,
+    PermanentDeployFailure,
+)
 from certdeploy.domain.errors import NotFound
-from certdeploy.domain.models import Job, Resource, Worker
+from certdeploy.domain.models import Job, Product, Resource, Worker
 from certdeploy.domain.quota import refund_entry
 from certdeploy.domain.states import JobStatus, WorkerStatus
 
@@ -55,16 +62,38 @@ def _resource(deps: Deps, worker: Worker) -> Resource:
     return found[0]
 
 
-def load_deployable(deps: Deps, account_id: int, cert_id: int) -> DeployableCertificate:
-    """A certificate with its key, as a deployer takes it; a deleted one fails the deployment for good."""
+def load_deployable(deps: Deps, account_id: int, cert_id: int, product: Product) -> DeployableCertificate:
+    """A certificate with its key and CAS id, as `product`'s deployer takes it; a deleted one fails the deployment
+    for good. A CAS certificate's content is fetched (once, then kept) only when `product` cannot bind it by CAS id."""
     try:
         cert = deps.store.get_certificate(account_id, cert_id)
     except NotFound as exc:
         raise PermanentDeployFailure("CertificateNotFound", f"Certificate {cert_id} was deleted.") from exc
+    if product not in CAS_ID_PRODUCTS:
+        cert = certificate_with_content(deps, cert)
     key = deps.store.get_private_key(account_id, cert_id)
     return DeployableCertificate(
-        cert_id=cert.id, name=cert.name, algorithm=cert.algorithm, cert_pem=cert.cert_pem, key_pem=key or ""
+        cert_id=cert.id,
+        name=cert.name,
+        algorithm=cert.algorithm,
+        cert_pem=cert.cert_pem,
+        key_pem=key or "",
+        cas_cert_id=cert.cas_cert_id,
     )
+
+
+def _our_certificate_id(deps: Deps, worker: Worker, resource: Resource, binding: Binding) -> int | None:
+    """Our id of the certificate a resource serves, when we know it: the product reports ours, or its CAS id is one we
+    mirror, or it is what we bound there last (cloud products do not know our ids)."""
+    if binding.cert_id is not None:
+        return binding.cert_id
+    if binding.cas_cert_id is not None:
+        mirrored = deps.store.get_certificates_by_cas_id(worker.account_id, [binding.cas_cert_id])
+        if mirrored:
+            return mirrored[0].id
+    if resource.bound_cert_id is not None and binding.cert_name == resource.bound_cert_name:
+        return resource.bound_cert_id
+    return None
 
 
 def _record_binding(deps: Deps, worker: Worker, resource: Resource) -> Worker:
@@ -72,10 +101,8 @@ def _record_binding(deps: Deps, worker: Worker, resource: Resource) -> Worker:
     if worker.resource_domain is not None:
         return worker
     binding = deps.deployers.for_product(resource.product).current_binding(resource)
-    cert_id = binding.cert_id
-    if cert_id is None and resource.bound_cert_id is not None and binding.cert_name == resource.bound_cert_name:
-        # Cloud products do not know our ids; what we bound there last is ours, so a rollback can bind it again.
-        cert_id = resource.bound_cert_id
+    # Known as ours, the previous certificate is what a rollback binds again.
+    cert_id = _our_certificate_id(deps, worker, resource, binding)
     return deps.store.transition_worker(
         worker.account_id,
         worker.id,
@@ -165,7 +192,7 @@ def deploy_worker(deps: Deps, command: DeployWorker) -> None:
         resource = _resource(deps, worker)
         worker = _record_binding(deps, worker, resource)
         deps.deployers.for_product(resource.product).bind(
-            resource, load_deployable(deps, worker.account_id, worker.cert_id)
+            resource, load_deployable(deps, worker.account_id, worker.cert_id, resource.product)
         )
     except DeployFailed as failure:
         log.info("worker %s attempt %s failed: %s", worker.id, command.attempt, failure)

@@ -4,11 +4,12 @@ that keeps the store's copy of the cloud inventory fresh (the scheduler runs it)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from certdeploy.app.deps import Deps
 from certdeploy.domain.matching import MatchResult, match
 from certdeploy.domain.models import Product, Resource
-from certdeploy.ports import Page
+from certdeploy.ports import Page, ResourceSpec
 
 
 def matched_resources(deps: Deps, account_id: int, cert_ids: Sequence[int]) -> tuple[list[Resource], MatchResult]:
@@ -43,12 +44,24 @@ def list_resources(
     return deps.store.list_resources(account_id, product=product, keyword=keyword, page=page, page_size=page_size)
 
 
+def _with_our_certificate_ids(deps: Deps, account_id: int, specs: Sequence[ResourceSpec]) -> list[ResourceSpec]:
+    """A resource CAS reports bound to a CAS certificate we mirror is bound to ours; to another, by name only."""
+    cas_ids = {spec.bound_cas_cert_id for spec in specs if spec.bound_cert_id is None and spec.bound_cas_cert_id}
+    if not cas_ids:
+        return list(specs)
+    ours = {cert.cas_cert_id: cert.id for cert in deps.store.get_certificates_by_cas_id(account_id, cas_ids)}
+    return [
+        replace(spec, bound_cert_id=ours.get(spec.bound_cas_cert_id)) if spec.bound_cert_id is None else spec
+        for spec in specs
+    ]
+
+
 def sync_resources(deps: Deps, account_id: int) -> int:
     """Refresh the account's resources from the inventory; resources no longer reported are marked gone (never
     deleted: jobs may refer to them). Returns how many resources the inventory reported."""
     if deps.inventory is None:
         return 0
-    specs = deps.inventory.discover(account_id)
+    specs = _with_our_certificate_ids(deps, account_id, deps.inventory.discover(account_id))
     seen = set(deps.store.upsert_resources(account_id, specs))
     known: set[int] = set()
     page = 1

@@ -100,7 +100,7 @@ def _our_previous_certificate(deps: Deps, worker: Worker) -> DeployableCertifica
     if worker.resource_cert_id is None:
         return None
     try:
-        return load_deployable(deps, worker.account_id, worker.resource_cert_id)
+        return load_deployable(deps, worker.account_id, worker.resource_cert_id, worker.product)
     except PermanentDeployFailure:
         return None
 

@@ -1,5 +1,6 @@
 """The scheduler (timer) function: start due jobs, relay the outbox, re-send stuck work, give up dead letters,
-refresh resources. Every part is safe when two ticks overlap: each change is a conditional update."""
+mirror CAS certificates and refresh resources. Every part is safe when two ticks overlap: each change is a
+conditional update."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from certdeploy.app.messages import DeployWorker, QueueRole, RollbackWorker, out
 from certdeploy.app.outbox import relay_pending
 from certdeploy.app.resources import sync_resources
 from certdeploy.app.rollback import give_up_rollback
+from certdeploy.app.sources import source_accounts, sync_certificates
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.domain.deployment import PermanentDeployFailure
 from certdeploy.domain.models import Worker
@@ -37,6 +39,7 @@ class TickReport:
     relayed_messages: int
     resent_workers: int
     dead_letters: int
+    synced_certificates: int
     synced_resources: int
 
 
@@ -120,15 +123,21 @@ def drain_dead_letters(deps: Deps, limit: int = 64) -> int:
     return handled
 
 
-def refresh_resources(deps: Deps) -> int:
-    """Sync every account's resources from the inventory; one account's failure does not stop the others."""
-    synced = 0
-    for account in deps.store.list_accounts():
+def refresh_sources(deps: Deps) -> tuple[int, int]:
+    """Mirror the certificate source's certificates, then sync the resources (so a resource bound to a certificate
+    new in CAS maps to ours at once), for each account the sources describe; one failure does not stop the rest.
+    Returns (new certificates, resources reported)."""
+    certificates = resources = 0
+    for account in source_accounts(deps):
         try:
-            synced += sync_resources(deps, account.id)
+            certificates += sync_certificates(deps, account.id)
+        except Exception:
+            log.exception("certificate sync failed for account %s; the next tick tries again", account.id)
+        try:
+            resources += sync_resources(deps, account.id)
         except Exception:
             log.exception("resource sync failed for account %s; the next tick tries again", account.id)
-    return synced
+    return certificates, resources
 
 
 def forget_old_records(deps: Deps) -> None:
@@ -138,12 +147,18 @@ def forget_old_records(deps: Deps) -> None:
 
 
 def tick(deps: Deps, *, sync: bool = True) -> TickReport:
+    started_jobs = start_due_jobs(deps)
+    relayed_messages = relay_pending(deps.store, deps.queues, deps.clock)
+    resent_workers = resend_stuck_workers(deps)
+    dead_letters = drain_dead_letters(deps)
+    synced_certificates, synced_resources = refresh_sources(deps) if sync else (0, 0)
     report = TickReport(
-        started_jobs=start_due_jobs(deps),
-        relayed_messages=relay_pending(deps.store, deps.queues, deps.clock),
-        resent_workers=resend_stuck_workers(deps),
-        dead_letters=drain_dead_letters(deps),
-        synced_resources=refresh_resources(deps) if sync else 0,
+        started_jobs=started_jobs,
+        relayed_messages=relayed_messages,
+        resent_workers=resent_workers,
+        dead_letters=dead_letters,
+        synced_certificates=synced_certificates,
+        synced_resources=synced_resources,
     )
     forget_old_records(deps)
     log.info("scheduler tick: %s", report)

@@ -130,7 +130,7 @@ def _dns_sans(certificate: x509.Certificate) -> tuple[str, ...]:
     return tuple(extension.value.get_values_for_type(x509.DNSName))
 
 
-def _covered_names(sans: tuple[str, ...], common_name: str | None) -> tuple[str, ...]:
+def covered_names(sans: tuple[str, ...], common_name: str | None) -> tuple[str, ...]:
     """Normalised SANs, then the CN if it is a host name; de-duplicated, first occurrence kept.
 
     A SAN that is not a usable host name (e.g. `*.com`) cannot match any resource, so it is left out.
@@ -191,7 +191,7 @@ def parse_certificate(pem: str) -> CertificateInfo:
     return CertificateInfo(
         common_name=common_name,
         sans=sans,
-        names=_covered_names(sans, common_name),
+        names=covered_names(sans, common_name),
         not_before=leaf.not_valid_before_utc,
         not_after=leaf.not_valid_after_utc,
         serial=_serial_hex(leaf.serial_number),

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from certdeploy.domain.models import CertAlgorithm
+from certdeploy.domain.models import CertAlgorithm, Product
+
+# Products whose cloud deployers bind a certificate kept in CAS by its CAS id when it has one (ALB, NLB, GA, MSE and SAE
+# only that way; CDN, DCDN, Anti-DDoS, OSS and WAF prefer it to PEM): a CAS certificate's PEM is not needed there.
+# FC and API Gateway take PEM and key only.
+CAS_ID_PRODUCTS: frozenset[Product] = frozenset(Product) - {Product.FC, Product.APIGATEWAY}
 
 
 class DeployableCertificate(BaseModel):

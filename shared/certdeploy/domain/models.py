@@ -102,8 +102,14 @@ class Certificate(CertificateInfo):
     account_id: int
     name: str = Field(min_length=1, max_length=128)
     origin: CertOrigin
-    cert_pem: str = Field(repr=False)
+    cert_pem: str = Field(repr=False, description='PEM chain; "" for a CAS certificate whose content is not read yet')
     created_at: UtcDatetime | None = None
+    cas_cert_id: int | None = Field(None, description="CAS CertId of a certificate mirrored from CAS")
+
+    @property
+    def has_pem(self) -> bool:
+        """False while a certificate mirrored from CAS has only the facts CAS lists (its content comes on first use)."""
+        return bool(self.cert_pem)
 
 
 class Resource(_Model):

@@ -6,9 +6,9 @@ Built once per process (an FC instance's initializer, or `certdeploy serve`), ne
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from certdeploy.adapters.local_cloud import LocalCloud
 from certdeploy.adapters.notify import Channel, ContactNotifier, Notifier, Sender
@@ -19,8 +19,12 @@ from certdeploy.adapters.sql.migrate import upgrade
 from certdeploy.adapters.sql.store import SqlStore
 from certdeploy.app.deps import CertificateEventKind, Deps, RetryPolicy
 from certdeploy.app.messages import QueueRole
-from certdeploy.ports import Clock, Deployers, Inventory, Queue, QueueAttributes, SystemClock
+from certdeploy.domain.models import Product
+from certdeploy.ports import CertificateSource, Clock, Deployers, Inventory, Queue, QueueAttributes, SystemClock
 from certdeploy.runtime.settings import CloudBackend, QueueBackend, Settings
+
+if TYPE_CHECKING:
+    from certdeploy.adapters.cloud.common import ApiTarget
 
 log = logging.getLogger(__name__)
 
@@ -125,19 +129,34 @@ def _notifier(settings: Settings, context: Any | None) -> Notifier:
     return ContactNotifier(senders)
 
 
-def _cloud(
-    settings: Settings, context: Any | None, closers: list
-) -> tuple[Deployers, Inventory | None, LocalCloud | None]:
+@dataclass(frozen=True)
+class CloudTargets:
+    """Where the cloud backend reaches CAS and each product's API; unset: the SDKs' own endpoints for the region."""
+
+    cas: ApiTarget | None = None
+    products: Mapping[Product, ApiTarget] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Cloud:
+    deployers: Deployers
+    inventory: Inventory | None
+    certificate_source: CertificateSource | None = None
+    local: LocalCloud | None = None
+
+
+def _cloud(settings: Settings, context: Any | None, closers: list, targets: CloudTargets) -> _Cloud:
     if settings.cloud is CloudBackend.ALIYUN:
         from certdeploy.adapters.cloud import CloudDeployers
         from certdeploy.adapters.cloud.cas_source import CasSource
         from certdeploy.adapters.cloud.common import CloudCredentials
 
         credentials = CloudCredentials.from_fc_context(context)
-        return CloudDeployers(credentials), CasSource(credentials), None
+        source = CasSource(credentials, targets.cas)
+        return _Cloud(CloudDeployers(credentials, targets.products), source, source)
     local = LocalCloud(settings.data / "cloud.sqlite")
     closers.append(local.close)
-    return local, local, local
+    return _Cloud(local, local, local=local)
 
 
 def build_container(
@@ -146,9 +165,11 @@ def build_container(
     context: Any | None = None,
     clock: Clock | None = None,
     migrate: bool | None = None,
+    cloud_targets: CloudTargets | None = None,
 ) -> Container:
     """Everything a function or the local runner needs. `migrate` defaults to True only for the embedded SQLite
-    store; in the cloud the `migrate` command runs once per deploy."""
+    store; in the cloud the `migrate` command runs once per deploy. On the cloud backend, the CAS source describes
+    the function role's account, mirrored into the certdeploy account `settings.cas_account`."""
     settings = settings or Settings()
     clock = clock or SystemClock()
     closers: list[Callable[[], None]] = []
@@ -158,17 +179,19 @@ def build_container(
     store = SqlStore.from_url(url, key_encryption_key=settings.encryption_key(), clock=clock)
     closers.append(store.close)
     queues = _queues(settings, clock, context, closers)
-    deployers, inventory, local_cloud = _cloud(settings, context, closers)
+    cloud = _cloud(settings, context, closers, cloud_targets or CloudTargets())
     deps = Deps(
         store=store,
         clock=clock,
         queues=queues,
-        deployers=deployers,
-        inventory=inventory,
+        deployers=cloud.deployers,
+        inventory=cloud.inventory,
+        certificate_source=cloud.certificate_source,
+        source_account=settings.cas_account if cloud.certificate_source is not None else None,
         retry=RetryPolicy(
             max_attempts=settings.deploy_max_attempts, base_delay_seconds=settings.deploy_retry_base_seconds
         ),
         stuck_after_seconds=settings.stuck_after_seconds,
         certificate_event=CertificateEventKind(settings.certificate_event_source, settings.certificate_event_type),
     )
-    return Container(settings, deps, _notifier(settings, context), local_cloud, closers)
+    return Container(settings, deps, _notifier(settings, context), cloud.local, closers)

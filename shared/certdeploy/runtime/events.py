@@ -66,6 +66,9 @@ class MnsQueueMessageData(BaseModel):
     message_body: str = Field(alias="messageBody")
 
 
+MNS_QUEUE_EVENT_TYPE = "mns:Queue:SendMessage"
+
+
 class MnsQueueEvent(CloudEvent):
     type: Literal["mns:Queue:SendMessage"]
     data: MnsQueueMessageData

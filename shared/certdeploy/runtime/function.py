@@ -8,6 +8,7 @@ is idempotent, so redoing the messages that already succeeded is harmless.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from certdeploy.app.messages import QueueRole
 from certdeploy.runtime.consumers import consume
 from certdeploy.runtime.container import Container, build_container
-from certdeploy.runtime.events import InvalidEvent, parse_mns_queue_event
+from certdeploy.runtime.events import MNS_QUEUE_EVENT_TYPE, InvalidEvent, parse_mns_queue_event
 
 log = logging.getLogger(__name__)
 
@@ -58,3 +59,20 @@ def consume_mns_event(container: Container, role: QueueRole, event: bytes) -> in
             container.deps.queues[QueueRole.DEAD_LETTER].send(message.body)
         handled += 1
     return handled
+
+
+def _is_mns_queue_event(event: bytes) -> bool:
+    try:
+        parsed = json.loads(event)
+    except ValueError:
+        return False
+    first = parsed[0] if isinstance(parsed, list) and parsed else parsed
+    return isinstance(first, dict) and first.get("type") == MNS_QUEUE_EVENT_TYPE
+
+
+def consume_certificate_issued(container: Container, event: bytes) -> int:
+    """The certificate-issued CloudEvent straight from an EventBridge rule, or wrapped in MNS queue messages."""
+    if _is_mns_queue_event(event):
+        return consume_mns_event(container, QueueRole.CERTIFICATE_ISSUED, event)
+    consume(container, QueueRole.CERTIFICATE_ISSUED, event.decode("utf-8"))
+    return 1

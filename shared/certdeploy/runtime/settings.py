@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from certdeploy.adapters.sql.crypto import generate_key_encryption_key
+from certdeploy.app.accounts import DEFAULT_ACCOUNT
 from certdeploy.domain.text_enum import TextEnum
 
 
@@ -47,6 +48,11 @@ class Settings(BaseSettings):
     queue_visibility_seconds: int = Field(120, ge=1, le=43_200)
 
     cloud: CloudBackend = CloudBackend.LOCAL
+    cas_account: str = Field(
+        DEFAULT_ACCOUNT,
+        min_length=1,
+        description="cloud backend: the account that mirrors the function role's CAS certificates and cloud resources",
+    )
 
     deploy_max_attempts: int = Field(5, ge=1)
     deploy_retry_base_seconds: int = Field(5, ge=1)

@@ -2,14 +2,15 @@
 `alibabacloud-cas20200407` for the account whose credentials it is given.
 
 - `list_certificates()`: official and uploaded certificates, `ListUserCertificateOrder` with `OrderType=CERT` (issued
-  and uploaded certificates; no `Status` means the valid ones), every page.
+  and uploaded certificates; no `Status` means the valid ones), every page. Validity: `CertStartTime`/`CertEndTime`
+  (milliseconds) when CAS gives them, else the `StartDate`/`EndDate` days whole (see `_CAS_DAY_ZONE`).
 - `certificate(cas_cert_id)`: content and key from `GetUserCertificateDetail`, fetched only when a deploy needs it and
   then cached with the names `parse_certificate` reads from it. SM certificates come as `SignCert`/`SignPrivateKey`
   when `Cert`/`Key` are empty.
 - `discover(account_id)`: the `Inventory` port. `ListCloudResources` with `CloudName=aliyun`, every page, kept when
   `CloudProduct` is one of the twelve products (case-insensitively: the SDK says `DDOS`, a doc `DDoS`, cas-api.md §9).
-  The source is one account's credentials, so `account_id` only labels the call. `bound_cert_id`/`bound_cert_name`
-  are CAS's `CertId`/`CertName` of what the resource serves.
+  The source is one account's credentials, so `account_id` only labels the call. `bound_cas_cert_id`/`bound_cert_name`
+  are CAS's `CertId`/`CertName` of what the resource serves (the resource sync maps the CAS id to ours).
 
 Failures are `TransientDeployFailure` / `PermanentDeployFailure` with CAS's code and message (`common.sdk_errors`).
 Fields and paging: cas-api.md §7.14, §7.21, §7.22 and the SDK models.
@@ -17,7 +18,7 @@ Fields and paging: cas-api.md §7.14, §7.21, §7.22 and the SDK models.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
 from threading import Lock
 from typing import Any
 
@@ -27,41 +28,18 @@ from certdeploy.adapters.cloud.common import ApiTarget, CloudCredentials, sdk_er
 from certdeploy.domain.certificates import parse_certificate
 from certdeploy.domain.deployment import PermanentDeployFailure
 from certdeploy.domain.errors import InvalidPem
-from certdeploy.domain.models import CertificateInfo, Product
-from certdeploy.ports import ResourceSpec
+from certdeploy.domain.models import CertAlgorithm, Product
+from certdeploy.ports import ResourceSpec, SourceCertificate, SourceCertificateContent
 
 CAS_REGION = "cn-hangzhou"
 CERTIFICATE_PAGE_SIZE = 50  # ListUserCertificateOrder's default ShowSize
 RESOURCE_PAGE_SIZE = 50
 _PRODUCTS_BY_CODE = {product.value.lower(): product for product in Product}
-
-
-@dataclass(frozen=True)
-class CasCertificate:
-    """A certificate as ListUserCertificateOrder lists it."""
-
-    cas_cert_id: int
-    name: str
-    common_name: str | None
-    sans: tuple[str, ...]
-    issuer: str | None
-    fingerprint: str | None
-    start_date: str | None
-    end_date: str | None
-    expired: bool
-    uploaded: bool
-
-
-@dataclass(frozen=True)
-class CasCertificateContent:
-    """A certificate's PEM, key and parsed facts, as GetUserCertificateDetail returns them."""
-
-    cas_cert_id: int
-    name: str
-    cert_pem: str
-    key_pem: SecretStr | None
-    info: CertificateInfo
-    identifier: str | None
+_ALGORITHMS = {algorithm.value: algorithm for algorithm in CertAlgorithm}
+# CAS states a certificate's validity as dates (`StartDate`/`EndDate`, YYYY-MM-DD) in China Standard Time, the
+# console's zone; without the exact times (`CertStartTime`/`CertEndTime`) a certificate counts as valid through the
+# whole of both days. The exact facts replace these once the content is fetched.
+_CAS_DAY_ZONE = timezone(timedelta(hours=8))
 
 
 class CasSource:
@@ -82,13 +60,13 @@ class CasSource:
         self._certificate_page_size = certificate_page_size
         self._resource_page_size = resource_page_size
         self._client: Any = None
-        self._contents: dict[int, CasCertificateContent] = {}
+        self._contents: dict[int, SourceCertificateContent] = {}
         self._lock = Lock()
 
-    def list_certificates(self) -> list[CasCertificate]:
+    def list_certificates(self) -> list[SourceCertificate]:
         from alibabacloud_cas20200407 import models
 
-        found: list[CasCertificate] = []
+        found: list[SourceCertificate] = []
         page = 1
         while True:
             request = models.ListUserCertificateOrderRequest(
@@ -102,7 +80,7 @@ class CasSource:
                 return found
             page += 1
 
-    def certificate(self, cas_cert_id: int) -> CasCertificateContent:
+    def certificate(self, cas_cert_id: int) -> SourceCertificateContent:
         """The certificate's content, fetched once per process and then served from the cache."""
         with self._lock:
             cached = self._contents.get(cas_cert_id)
@@ -147,22 +125,39 @@ class CasSource:
             return self._client
 
 
-def _summary(row: Any) -> CasCertificate:
-    return CasCertificate(
+def _summary(row: Any) -> SourceCertificate:
+    return SourceCertificate(
         cas_cert_id=int(row.certificate_id),
         name=row.name or str(row.certificate_id),
         common_name=row.common_name or None,
         sans=tuple(name.strip() for name in (row.sans or "").split(",") if name.strip()),
-        issuer=row.issuer or None,
-        fingerprint=row.fingerprint or None,
-        start_date=row.start_date or None,
-        end_date=row.end_date or None,
-        expired=bool(row.expired),
+        not_before=_moment(row.cert_start_time) or _day(row.start_date, time.min),
+        not_after=_moment(row.cert_end_time) or _day(row.end_date, time.max),
         uploaded=bool(row.upload),
+        expired=bool(row.expired),
+        free=(row.cert_type or "").upper() == "FREE",
+        issuer=row.issuer or None,
+        serial=(row.serial_no or "").lower() or None,
+        fingerprint_sha256=(row.sha_2 or "").lower() or None,
+        algorithm=_ALGORITHMS.get((row.algorithm or "").upper()),
     )
 
 
-def _content(cas_cert_id: int, detail: Any) -> CasCertificateContent:
+def _moment(milliseconds: Any) -> datetime | None:
+    if not isinstance(milliseconds, int) or milliseconds <= 0:
+        return None
+    return datetime.fromtimestamp(milliseconds / 1000, timezone.utc)
+
+
+def _day(text: str | None, at: time) -> datetime | None:
+    try:
+        day = date.fromisoformat((text or "").strip())
+    except ValueError:
+        return None
+    return datetime.combine(day, at, _CAS_DAY_ZONE).astimezone(timezone.utc)
+
+
+def _content(cas_cert_id: int, detail: Any) -> SourceCertificateContent:
     cert_pem = detail.cert or detail.sign_cert
     key_pem = detail.key or detail.sign_private_key
     if not cert_pem:
@@ -175,7 +170,7 @@ def _content(cas_cert_id: int, detail: Any) -> CasCertificateContent:
         raise PermanentDeployFailure(
             "InvalidCertificate", f"CAS certificate {cas_cert_id} cannot be read: {error}"
         ) from None
-    return CasCertificateContent(
+    return SourceCertificateContent(
         cas_cert_id=cas_cert_id,
         name=detail.name or str(cas_cert_id),
         cert_pem=cert_pem,
@@ -198,6 +193,6 @@ def _resource(row: Any) -> ResourceSpec | None:
         port=int(port) if port.isdigit() and 1 <= int(port) <= 65535 else None,
         listener_id=row.listener_id or None,
         https_enabled=row.enable_https == 1,
-        bound_cert_id=row.cert_id or None,
         bound_cert_name=row.cert_name or None,
+        bound_cas_cert_id=row.cert_id or None,
     )

@@ -4,8 +4,8 @@ Portability rules: ids are BIGINT (INTEGER on SQLite, with AUTOINCREMENT so an i
 by worker id); times are timezone-naive columns holding UTC (MySQL DATETIME has no zone) with microseconds; enums are
 plain strings; PEM and JSON lists are TEXT (MEDIUMTEXT on MySQL, whose TEXT stops at 64 KB); indexed strings stay
 short enough for InnoDB's 3072-byte index limit in utf8mb4; MySQL tables use the binary collation so uniqueness and
-equality are case-sensitive as on the other two databases. Nullable columns never take part in a unique key (NULLs
-are all distinct there), so "no port" is stored as 0.
+equality are case-sensitive as on the other two databases. Nullable columns take part in a unique key only where NULLs
+must all be distinct (a certificate's `cas_cert_id`: unique when set); elsewhere "no port" is stored as 0.
 
 The migrations under `migrations/versions` create exactly these tables; a contract test compares the two.
 """
@@ -140,7 +140,9 @@ certificates = Table(
     Column("cert_pem", LongText, nullable=False),
     Column("private_key_sealed", LargeBinary, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("cas_cert_id", BigInteger, nullable=True),
     UniqueConstraint("account_id", "name", name="uq_certificates_account_name"),
+    UniqueConstraint("account_id", "cas_cert_id", name="uq_certificates_account_cas_cert_id"),
     **_table_options(),
 )
 

@@ -164,6 +164,7 @@ def _certificate(row: Row[Any]) -> Certificate:
         chain_length=row.chain_length,
         cert_pem=row.cert_pem,
         created_at=row.created_at,
+        cas_cert_id=row.cas_cert_id,
     )
 
 
@@ -480,12 +481,8 @@ class _Operations(ABC):
         info: CertificateInfo,
         cert_pem: str,
         private_key_pem: str | None,
+        cas_cert_id: int | None = None,
     ) -> Certificate:
-        sealed = (
-            None
-            if private_key_pem is None
-            else self._cipher.seal(private_key_pem, _private_key_context(account_id, info.fingerprint_sha256))
-        )
         # Built first so the model's limits (name length, …) hold before anything is written, on every database.
         cert = Certificate(
             id=0,
@@ -494,21 +491,58 @@ class _Operations(ABC):
             origin=origin,
             cert_pem=cert_pem,
             created_at=self._now(),
+            cas_cert_id=cas_cert_id,
             **dict(info),
         )
         values = {
             **cert.model_dump(exclude={"id"}),
             "origin": str(origin),
             "algorithm": str(info.algorithm),
-            "private_key_sealed": sealed,
+            "private_key_sealed": self._sealed_private_key(account_id, info, private_key_pem),
         }
+        conflict = f"A certificate named '{name}' exists." + (
+            "" if cas_cert_id is None else f" (or one mirroring CAS certificate {cas_cert_id})"
+        )
         with self._connection(write=True) as conn:
             if conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is None:
                 raise NotFound(f"Account {account_id} does not exist.")
-            result = self._insert_unique(
-                conn, insert(certificates).values(values), f"A certificate named '{name}' exists."
-            )
+            result = self._insert_unique(conn, insert(certificates).values(values), conflict)
         return cert.model_copy(update={"id": result.inserted_primary_key[0]})
+
+    def _sealed_private_key(self, account_id: int, info: CertificateInfo, private_key_pem: str | None) -> bytes | None:
+        if private_key_pem is None:
+            return None
+        return self._cipher.seal(private_key_pem, _private_key_context(account_id, info.fingerprint_sha256))
+
+    def get_certificates_by_cas_id(self, account_id: int, cas_cert_ids: Collection[int]) -> list[Certificate]:
+        found: list[Certificate] = []
+        with self._connection(write=False) as conn:
+            for chunk in _chunks(sorted(set(cas_cert_ids))):
+                query = select(certificates).where(
+                    certificates.c.account_id == account_id, certificates.c.cas_cert_id.in_(chunk)
+                )
+                found.extend(_certificate(row) for row in conn.execute(query))
+        return sorted(found, key=lambda cert: cert.id)
+
+    def fill_certificate_content(
+        self, account_id: int, cert_id: int, *, info: CertificateInfo, cert_pem: str, private_key_pem: str | None
+    ) -> Certificate:
+        if not cert_pem:
+            raise ValueError("A certificate's content cannot be empty.")
+        # The key is sealed under the fingerprint written with it, so it opens with the row's new fingerprint.
+        values = {
+            **info.model_dump(),
+            "algorithm": str(info.algorithm),
+            "cert_pem": cert_pem,
+            "private_key_sealed": self._sealed_private_key(account_id, info, private_key_pem),
+        }
+        mine = (certificates.c.id == cert_id, certificates.c.account_id == account_id)
+        with self._connection(write=True) as conn:
+            conn.execute(update(certificates).where(*mine, certificates.c.cert_pem == "").values(values))
+            row = conn.execute(select(certificates).where(*mine)).one_or_none()
+        if row is None:
+            raise NotFound(f"Certificate {cert_id} does not exist.")
+        return _certificate(row)
 
     def get_certificate(self, account_id: int, cert_id: int) -> Certificate:
         with self._connection(write=False) as conn:

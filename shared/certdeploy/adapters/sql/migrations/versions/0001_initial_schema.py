@@ -81,7 +81,9 @@ def upgrade() -> None:
         sa.Column("cert_pem", LongText, nullable=False),
         sa.Column("private_key_sealed", sa.LargeBinary, nullable=True),
         sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.Column("cas_cert_id", sa.BigInteger, nullable=True),
         sa.UniqueConstraint("account_id", "name", name="uq_certificates_account_name"),
+        sa.UniqueConstraint("account_id", "cas_cert_id", name="uq_certificates_account_cas_cert_id"),
         **_options(),
     )
     op.create_table(

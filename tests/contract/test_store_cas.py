@@ -1,0 +1,169 @@
+"""The SQL store's side of certificates mirrored from CAS, on SQLite, PostgreSQL and MySQL/MariaDB: a CAS id unique
+per account, lookup by CAS id, and content filled in once when a deployment first needs it.
+
+PostgreSQL and MySQL run when CERTDEPLOY_TEST_POSTGRES_URL / CERTDEPLOY_TEST_MYSQL_URL are set (see test_store.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, delete, select
+
+from certdeploy.adapters.sql import SqlStore, create_store_engine, generate_key_encryption_key, upgrade
+from certdeploy.adapters.sql.schema import certificates, metadata
+from certdeploy.domain.errors import NotFound
+from certdeploy.domain.models import CertOrigin
+from certdeploy.ports import AlreadyExists
+from tests.contract.store_fixtures import BACKENDS, SettableClock, certificate_info, fresh_database, pem
+
+KEK = generate_key_encryption_key()
+T0 = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    with fresh_database(request.param, tmp_path_factory.mktemp(request.param)) as url:
+        upgrade(url)
+        engine = create_store_engine(url)
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture
+def store(database: Engine) -> SqlStore:
+    with database.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(delete(table))
+    return SqlStore(database, key_encryption_key=KEK, clock=SettableClock(T0))
+
+
+def _mirror(store: SqlStore, account_id: int, cas_cert_id: int, name: str | None = None) -> Any:
+    """A certificate as the CAS sync adds it: listed facts, no content yet."""
+    return store.add_certificate(
+        account_id,
+        name=name or f"cas-{cas_cert_id}",
+        origin=CertOrigin.BUY,
+        info=certificate_info("www.example.com"),
+        cert_pem="",
+        private_key_pem=None,
+        cas_cert_id=cas_cert_id,
+    )
+
+
+def test_a_certificate_from_cas_keeps_its_cas_id_and_has_no_content_yet(store: SqlStore) -> None:
+    account = store.create_account("acme")
+
+    added = _mirror(store, account.id, 7001)
+    got = store.get_certificate(account.id, added.id)
+
+    assert got == added
+    assert (got.cas_cert_id, got.cert_pem, got.has_pem) == (7001, "", False)
+    assert store.get_private_key(account.id, added.id) is None
+    assert store.list_certificates(account.id, keyword="www.example").items == [got]
+
+
+def test_a_cas_id_is_unique_in_an_account_and_free_across_accounts(store: SqlStore) -> None:
+    a, b = store.create_account("a"), store.create_account("b")
+    _mirror(store, a.id, 7001)
+
+    with pytest.raises(AlreadyExists, match="CAS certificate 7001"):
+        _mirror(store, a.id, 7001, name="other name")
+    in_b = _mirror(store, b.id, 7001)
+    for name in ("uploaded-1", "uploaded-2"):  # certificates without a CAS id never clash on it
+        store.add_certificate(
+            a.id,
+            name=name,
+            origin=CertOrigin.UPLOAD,
+            info=certificate_info("a.com"),
+            cert_pem=pem("CERTIFICATE"),
+            private_key_pem=pem("PRIVATE KEY"),
+        )
+
+    assert store.get_certificates_by_cas_id(b.id, [7001]) == [in_b]
+    assert len(store.list_certificates(a.id).items) == 3
+
+
+def test_certificates_are_found_by_cas_id_within_their_account_only(store: SqlStore) -> None:
+    a, b = store.create_account("a"), store.create_account("b")
+    first, second = _mirror(store, a.id, 7001), _mirror(store, a.id, 7002)
+    _mirror(store, b.id, 7003)
+
+    assert store.get_certificates_by_cas_id(a.id, [7002, 7001, 7001, 9999]) == [first, second]
+    assert store.get_certificates_by_cas_id(a.id, [7003]) == []
+    assert store.get_certificates_by_cas_id(a.id, []) == []
+
+
+def test_content_fills_in_once_with_its_facts_and_an_encrypted_key(store: SqlStore, database: Engine) -> None:
+    account = store.create_account("acme")
+    mirrored = _mirror(store, account.id, 7001)
+    exact = certificate_info(
+        "www.example.com",
+        "api.example.com",
+        not_before=datetime(2026, 1, 1, 3, 4, 5, tzinfo=timezone.utc),
+        not_after=datetime(2026, 12, 31, 23, 0, tzinfo=timezone.utc),
+    )
+    cert_pem, key_pem = pem("CERTIFICATE"), pem("PRIVATE KEY")
+
+    filled = store.fill_certificate_content(
+        account.id, mirrored.id, info=exact, cert_pem=cert_pem, private_key_pem=key_pem
+    )
+    again = store.fill_certificate_content(
+        account.id,
+        mirrored.id,
+        info=certificate_info("late.example.com"),
+        cert_pem=pem("CERTIFICATE"),
+        private_key_pem=None,
+    )
+
+    assert filled == store.get_certificate(account.id, mirrored.id) == again
+    assert (filled.cert_pem, filled.has_pem, filled.cas_cert_id, filled.name) == (cert_pem, True, 7001, mirrored.name)
+    assert filled.model_dump(include=set(exact.model_dump())) == exact.model_dump()
+    assert store.get_private_key(account.id, mirrored.id) == key_pem
+    with database.connect() as conn:
+        sealed = conn.execute(select(certificates.c.private_key_sealed)).scalar_one()
+    assert key_pem.splitlines()[1].encode() not in sealed
+
+
+def test_racing_fills_keep_one_content(store: SqlStore) -> None:
+    account = store.create_account("acme")
+    mirrored = _mirror(store, account.id, 7001)
+    contents = [(pem("CERTIFICATE"), pem("PRIVATE KEY")) for _ in range(4)]
+    barrier = threading.Barrier(len(contents))
+    results: list[Any] = [None] * len(contents)
+
+    def fill(index: int) -> None:
+        barrier.wait()
+        cert_pem, key_pem = contents[index]
+        results[index] = store.fill_certificate_content(
+            account.id,
+            mirrored.id,
+            info=certificate_info("www.example.com"),
+            cert_pem=cert_pem,
+            private_key_pem=key_pem,
+        )
+
+    threads = [threading.Thread(target=fill, args=(index,)) for index in range(len(contents))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    stored = store.get_certificate(account.id, mirrored.id)
+    assert {result.cert_pem for result in results} == {stored.cert_pem}
+    assert (stored.cert_pem, store.get_private_key(account.id, mirrored.id)) in contents
+
+
+def test_filling_another_accounts_certificate_is_not_found(store: SqlStore) -> None:
+    owner, stranger = store.create_account("owner"), store.create_account("stranger")
+    mirrored = _mirror(store, owner.id, 7001)
+
+    with pytest.raises(NotFound):
+        store.fill_certificate_content(
+            stranger.id, mirrored.id, info=certificate_info("x.com"), cert_pem=pem("CERTIFICATE"), private_key_pem=None
+        )
+    assert store.get_certificate(owner.id, mirrored.id).has_pem is False

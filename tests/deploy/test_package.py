@@ -1,0 +1,204 @@
+"""The built Function Compute code, run as FC runs it.
+
+`packaging/build.py` builds the six code directories for this interpreter's Python version (the same code path as
+`make package` for python3.10/3.12: manylinux wheels, `pip install --target`); a fresh virtualenv with nothing
+installed then runs each function through `packaging/invoke.py` with only its code directory on `sys.path`:
+`handler.initialize(context)`, then `handler.handler(<events/ sample as bytes>, context)`. The database is a SQLite
+file migrated beforehand with `certdeploy migrate`, as a deployment does (the functions never migrate a configured
+database); queues and cloud are the local ones under a temporary data directory.
+
+Wheels are cached in build/wheelhouse (shared with `make package`), so only the first run downloads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import subprocess
+import sys
+import venv
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from certdeploy.adapters.cloud import DEPLOYER_FACTORIES
+from certdeploy.adapters.sql.crypto import generate_key_encryption_key
+from certdeploy.app.scheduler import TickReport
+
+REPO = Path(__file__).resolve().parent.parent.parent
+PACKAGE = REPO / "shared" / "certdeploy"
+EVENTS = REPO / "events"
+WHEELHOUSE = REPO / "build" / "wheelhouse"
+RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
+FUNCTIONS = ("api", "scheduler", "execute", "notify", "rollback", "certificate_issued")
+# Each function's sample event, and the `IsBase64Decode` of the trigger that delivered it.
+SAMPLES = {
+    "api": ("http_trigger_request.json", True),
+    "scheduler": ("timer.json", True),
+    "execute": ("mns_execute.json", True),
+    "notify": ("mns_batch.json", False),
+    "rollback": ("mns_rollback.json", True),
+    "certificate_issued": ("certificate_issued.json", True),
+}
+_SDK_IMPORT = re.compile(r"^\s*(?:from|import) ((?:alibabacloud_\w+|oss2|fc2)(?:\.\w+)*)", re.MULTILINE)
+
+
+def _sdk_modules(*sources: Path) -> set[str]:
+    """The SDK modules these source files import, lazily or not."""
+    return {module for source in sources for module in _SDK_IMPORT.findall(source.read_text())}
+
+
+DEPLOYER_SDKS = _sdk_modules(
+    *(PACKAGE.parent / (path.partition(":")[0].replace(".", "/") + ".py") for path in DEPLOYER_FACTORIES.values())
+)
+CAS_SDKS = _sdk_modules(PACKAGE / "adapters" / "cloud" / "cas_source.py")
+SMS_SDKS = _sdk_modules(PACKAGE / "adapters" / "notify" / "sms.py")
+ALL_SDKS = DEPLOYER_SDKS | CAS_SDKS | SMS_SDKS
+# What each function must be able to import, of all the SDK modules; the rest it must not carry.
+CARRIES = {
+    "api": set(),
+    "certificate_issued": set(),
+    "notify": SMS_SDKS,
+    "scheduler": CAS_SDKS,
+    "execute": DEPLOYER_SDKS | CAS_SDKS,
+    "rollback": DEPLOYER_SDKS | CAS_SDKS,
+}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fc")
+
+
+@pytest.fixture(scope="module")
+def built(workdir: Path) -> Path:
+    output = workdir / "build"
+    command = [sys.executable, str(REPO / "packaging" / "build.py"), "--runtime", RUNTIME, "--any-python"]
+    result = subprocess.run(
+        [*command, "--output", str(output), "--wheelhouse", str(WHEELHOUSE)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return output
+
+
+@pytest.fixture(scope="module")
+def clean_python(workdir: Path) -> Path:
+    """A virtualenv with nothing installed, not even pip."""
+    environment = workdir / "venv"
+    venv.EnvBuilder(with_pip=False, system_site_packages=False).create(environment)
+    return environment / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def function_environment(workdir: Path) -> dict[str, str]:
+    """What s.yaml would set, pointed at local stand-ins; the schema created by `certdeploy migrate`."""
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(workdir),
+        "CERTDEPLOY_DATA": str(workdir / "data"),
+        "CERTDEPLOY_DATABASE_URL": f"sqlite:///{workdir / 'certdeploy.sqlite'}",
+        "CERTDEPLOY_KEY_ENCRYPTION_KEY": generate_key_encryption_key(),
+    }
+    certdeploy_command = Path(sys.executable).parent / "certdeploy"
+    migrated = subprocess.run(
+        [str(certdeploy_command), "migrate"], env=environment, capture_output=True, text=True, check=False
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    return environment
+
+
+def _invoke(
+    clean_python: Path, code_dir: Path, environment: dict[str, str], function: str
+) -> tuple[dict[str, Any], str]:
+    event, base64_decoded = SAMPLES[function]
+    command = [str(clean_python), "-s", str(REPO / "packaging" / "invoke.py"), str(code_dir), str(EVENTS / event)]
+    for module in [*sorted(ALL_SDKS), "pytest"]:
+        command += ["--check-import", module]
+    result = subprocess.run(
+        command,
+        env={**environment, "CERTDEPLOY_MNS_TRIGGER_BASE64_DECODE": str(base64_decoded).lower()},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    output: dict[str, Any] = json.loads(result.stdout)
+    return output, result.stderr
+
+
+@pytest.fixture(scope="module")
+def invocations(
+    built: Path, clean_python: Path, function_environment: dict[str, str]
+) -> dict[str, tuple[dict[str, Any], str]]:
+    return {function: _invoke(clean_python, built / function, function_environment, function) for function in FUNCTIONS}
+
+
+def test_the_sdk_modules_under_test_are_found_in_the_code() -> None:
+    assert {"oss2", "fc2", "alibabacloud_cdn20180510.client"} <= DEPLOYER_SDKS
+    assert "alibabacloud_cas20200407.client" in CAS_SDKS
+    assert "alibabacloud_dysmsapi20170525.client" in SMS_SDKS
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_runs_from_its_own_code_directory_only(
+    invocations: dict[str, tuple[dict[str, Any], str]], built: Path, function: str
+) -> None:
+    output, _ = invocations[function]
+
+    for module, origin in output["loaded_from"].items():
+        assert origin is not None and Path(origin).is_relative_to(built / function), module
+    assert output["imports"]["pytest"] is False  # nothing of the test environment leaks in
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_carries_the_sdks_it_calls_and_no_others(
+    invocations: dict[str, tuple[dict[str, Any], str]], function: str
+) -> None:
+    output, _ = invocations[function]
+
+    importable = {module for module in ALL_SDKS if output["imports"][module]}
+
+    assert importable == CARRIES[function]
+
+
+def test_the_api_answers_the_signed_sample_request_with_a_cas_reply(
+    invocations: dict[str, tuple[dict[str, Any], str]],
+) -> None:
+    reply = invocations["api"][0]["result"]
+    body = json.loads(reply["body"])
+
+    # The sample is signed with an AccessKey this database does not know, at a fixed past time: a CAS error.
+    assert 400 <= reply["statusCode"] < 500 and reply["isBase64Encoded"] is False
+    assert reply["headers"]["Content-Type"].startswith("application/json")
+    assert body["Code"] and body["RequestId"] == reply["headers"]["x-acs-request-id"]
+
+
+def test_the_scheduler_reports_its_tick(invocations: dict[str, tuple[dict[str, Any], str]]) -> None:
+    report = json.loads(invocations["scheduler"][0]["result"])
+
+    assert set(report) == {field.name for field in dataclasses.fields(TickReport)}
+    assert report["started_jobs"] == 0 and all(isinstance(count, int) for count in report.values())
+
+
+@pytest.mark.parametrize(("function", "messages"), [("execute", 1), ("notify", 3), ("rollback", 1)])
+def test_queue_consumers_handle_every_message_of_their_sample_without_poison(
+    invocations: dict[str, tuple[dict[str, Any], str]], function: str, messages: int
+) -> None:
+    output, log = invocations[function]
+
+    assert output["result"] == f"handled {messages} message(s)"
+    assert "poison" not in log
+
+
+def test_certificate_issued_takes_the_sample_event(invocations: dict[str, tuple[dict[str, Any], str]]) -> None:
+    assert invocations["certificate_issued"][0]["result"] == "ok"
