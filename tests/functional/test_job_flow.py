@@ -6,8 +6,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from freezegun import freeze_time
 
-from certdeploy.app.accounts import Credentials
+from certdeploy.app.accounts import Credentials, create_account
 from certdeploy.app.certificates import CertificateUpload, upload_certificate
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job, delete_job, job_progress
 from certdeploy.app.rollback import request_rollback
@@ -15,10 +16,11 @@ from certdeploy.app.scheduler import tick
 from certdeploy.domain.errors import InvalidStatus, QuotaExceeded
 from certdeploy.domain.models import Product
 from certdeploy.domain.states import JobStatus, WorkerStatus
-from certdeploy.runtime.container import Container
+from certdeploy.runtime.container import Container, build_container
+from certdeploy.runtime.settings import Settings
 from tests.certgen import make_cert
 from tests.fakes.queue_drain import drain
-from tests.functional.conftest import ManualClock, load_inventory
+from tests.functional.conftest import START, ManualClock, load_inventory
 
 INVENTORY = """
 resources:
@@ -170,3 +172,34 @@ def test_rolling_back_a_renewal_rebinds_our_previous_certificate(
     assert (cdn.bound_cert_id, cdn.bound_cert_name) == (world["cert"], "wild")
     assert container.local_cloud is not None
     assert container.local_cloud.current_binding(cdn).cert_id == world["cert"]
+
+
+def test_a_certificate_that_expires_before_a_late_start_fails_its_worker_and_gives_the_unit_back(
+    tmp_path: Path,
+) -> None:
+    scheduled = START + timedelta(hours=2)
+    with freeze_time(START) as frozen:
+        container = build_container(Settings(data=tmp_path / "data"))  # on the system clock, frozen
+        try:
+            aid = create_account(container.store, "acme", quota=5).account.id
+            load_inventory(container, aid, INVENTORY, tmp_path)
+            short = make_cert(["www.example.com"], not_after=scheduled + timedelta(seconds=1))
+            cert = upload_certificate(
+                container.deps, aid, CertificateUpload(name="short", cert=short.cert_pem, key=short.key_pem)
+            )
+            cdn = next(r for r in container.store.list_resources(aid).items if r.product is Product.CDN)
+            draft = JobDraft(name="late", cert_ids=(cert.id,), resource_ids=(cdn.id,), schedule_time=scheduled)
+            job_id = create_job(container.deps, aid, draft).id
+            assert job_progress(container.deps, aid, job_id).worker_count == 1  # valid at the scheduled time
+            change_job_status(container.deps, aid, job_id, JobStatus.PENDING)
+            assert container.store.quota(aid).use_count == 1
+
+            frozen.move_to(scheduled + timedelta(seconds=2))  # the scheduler starts it two seconds late
+            assert tick(container.deps).started_jobs == 1
+
+            [worker] = container.store.job_workers(aid, job_id)
+            assert (worker.status, worker.error_code) == (WorkerStatus.ERROR, "CertificateNotValid")
+            assert container.store.get_job(aid, job_id).status is JobStatus.ERROR
+            assert container.store.quota(aid).use_count == 0
+        finally:
+            container.close()
