@@ -1,4 +1,4 @@
-"""Shared pytest configuration: say in the CI log which database servers the store suite runs against."""
+"""Shared pytest configuration: say in the CI log which database servers and FC Pythons the suites run against."""
 
 from __future__ import annotations
 
@@ -17,4 +17,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = [f"certdeploy store backends under test: {', '.join(configured)}"]
     if missing:
         lines.append(f"certdeploy store backends SKIPPED (no server configured): {', '.join(missing)}")
+    fc_pythons = os.environ.get("CERTDEPLOY_TEST_FC_PYTHONS")
+    lines.append(
+        f"certdeploy packaged functions run under: {fc_pythons}"
+        if fc_pythons
+        else "certdeploy packaged functions run under this interpreter only (CERTDEPLOY_TEST_FC_PYTHONS unset)"
+    )
     return lines

@@ -18,7 +18,6 @@ import os
 import re
 import subprocess
 import sys
-import venv
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,20 @@ REPO = Path(__file__).resolve().parent.parent.parent
 PACKAGE = REPO / "shared" / "certdeploy"
 EVENTS = REPO / "events"
 WHEELHOUSE = REPO / "build" / "wheelhouse"
-RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
+FC_PYTHONS_VARIABLE = "CERTDEPLOY_TEST_FC_PYTHONS"
+
+
+def _runtimes() -> list[tuple[str, str]]:
+    """(runtime, interpreter) pairs to build and run for: the FC runtimes' own interpreters when configured
+    (`CERTDEPLOY_TEST_FC_PYTHONS="python3.10=/path/to/python3.10,python3.12=/path/to/python3.12"`, set by .ci/run),
+    otherwise this interpreter's Python version."""
+    configured = os.environ.get(FC_PYTHONS_VARIABLE, "")
+    pairs = [entry.split("=", 1) for entry in configured.split(",") if "=" in entry]
+    if pairs:
+        return [(runtime.strip(), interpreter.strip()) for runtime, interpreter in pairs]
+    return [(f"python{sys.version_info.major}.{sys.version_info.minor}", sys.executable)]
+
+
 FUNCTIONS = ("api", "scheduler", "execute", "notify", "rollback", "certificate_issued")
 # Each function's sample event, and the `IsBase64Decode` of the trigger that delivered it.
 SAMPLES = {
@@ -70,15 +82,23 @@ CARRIES = {
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("fc")
+@pytest.fixture(scope="module", params=_runtimes(), ids=lambda pair: pair[0])
+def runtime(request: pytest.FixtureRequest) -> tuple[str, str]:
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def built(workdir: Path) -> Path:
+def workdir(tmp_path_factory: pytest.TempPathFactory, runtime: tuple[str, str]) -> Path:
+    return tmp_path_factory.mktemp(f"fc-{runtime[0]}")
+
+
+@pytest.fixture(scope="module")
+def built(workdir: Path, runtime: tuple[str, str]) -> Path:
     output = workdir / "build"
-    command = [sys.executable, str(REPO / "packaging" / "build.py"), "--runtime", RUNTIME, "--any-python"]
+    name, interpreter = runtime
+    command = [sys.executable, str(REPO / "packaging" / "build.py"), "--runtime", name]
+    if interpreter == sys.executable:
+        command.append("--any-python")
     result = subprocess.run(
         [*command, "--output", str(output), "--wheelhouse", str(WHEELHOUSE)],
         capture_output=True,
@@ -91,11 +111,19 @@ def built(workdir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def clean_python(workdir: Path) -> Path:
-    """A virtualenv with nothing installed, not even pip."""
+def clean_python(workdir: Path, runtime: tuple[str, str]) -> Path:
+    """A virtualenv of the runtime's Python with nothing installed, not even pip."""
     environment = workdir / "venv"
-    venv.EnvBuilder(with_pip=False, system_site_packages=False).create(environment)
-    return environment / "bin" / "python"
+    created = subprocess.run(
+        [runtime[1], "-m", "venv", "--without-pip", str(environment)], capture_output=True, text=True, check=False
+    )
+    assert created.returncode == 0, created.stderr
+    python = environment / "bin" / "python"
+    version = subprocess.run(
+        [str(python), "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True
+    )
+    assert version.stdout.strip() == str(tuple(int(part) for part in runtime[0].removeprefix("python").split(".")))
+    return python
 
 
 @pytest.fixture(scope="module")
