@@ -17,7 +17,8 @@ from certdeploy.app.accounts import Credentials, create_account
 from certdeploy.app.certificates import CertificateUpload, upload_certificate
 from certdeploy.app.jobs import JobDraft, create_job
 from certdeploy.runtime.container import Container
-from certdeploy.runtime.http_front import ApiHttpServer, LocalContext, load_function
+from certdeploy.runtime.fc_context import FcContext, FunctionMeta
+from certdeploy.runtime.http_front import API_HANDLER, ApiHttpServer, load_function
 from tests.certgen import make_cert
 from tests.functional.api_support import INVENTORY, api_server, real_time_clock, sdk_client
 from tests.functional.conftest import ManualClock, load_inventory
@@ -61,8 +62,10 @@ class TestSampleEvents:
     ) -> None:
         handler = load_function(API_CODE_DIR, "handler.handler")
 
-        reply = handler(_event(event_file), LocalContext(container))
-        replayed = handler(_event(event_file), LocalContext(container))
+        reply = handler(_event(event_file), FcContext(function=FunctionMeta("api", API_HANDLER), container=container))
+        replayed = handler(
+            _event(event_file), FcContext(function=FunctionMeta("api", API_HANDLER), container=container)
+        )
 
         assert job_id == 1  # the job the sample event asks for
         assert (reply["statusCode"], reply["isBase64Encoded"]) == (200, False)
@@ -75,7 +78,10 @@ class TestSampleEvents:
     def test_an_event_that_is_not_a_trigger_event_is_answered_400(self, container: Container) -> None:
         handler = load_function(API_CODE_DIR, "handler.handler")
 
-        replies = [handler(event, LocalContext(container)) for event in (b"not json", b"{}", b'{"path": 1}')]
+        replies = [
+            handler(event, FcContext(function=FunctionMeta("api", API_HANDLER), container=container))
+            for event in (b"not json", b"{}", b'{"path": 1}')
+        ]
 
         assert {reply["statusCode"] for reply in replies} == {400}
         assert all(_body(reply)["Code"] == "InvalidRequest" and _body(reply)["RequestId"] for reply in replies)

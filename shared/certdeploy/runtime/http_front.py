@@ -21,10 +21,8 @@ import json
 import logging
 import re
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import Any
 from certdeploy.api.errors import ApiError, error_body, internal_error, new_request_id
 from certdeploy.api.rpc import form_decode
 from certdeploy.runtime.container import Container
+from certdeploy.runtime.fc_context import FcContext, FunctionMeta
 
 MAX_REQUEST_LINE = 1024 * 1024
 MAX_BODY_BYTES = 1024 * 1024
@@ -76,26 +75,6 @@ class LongRequestLineHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-@dataclass(frozen=True)
-class FunctionMeta:
-    name: str
-    handler: str
-    memory: int = 512
-    timeout: int = 30
-
-
-@dataclass(frozen=True)
-class LocalContext:
-    """What FC passes a handler as `context` (fc-runtime.md §1.2), plus the container the local runner built."""
-
-    container: Container
-    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function: FunctionMeta = FunctionMeta("api", API_HANDLER)
-    region: str = "local"
-    account_id: str = ""
-    credentials: None = None
-
-
 def load_function(code_dir: Path, handler: str) -> Callable[[bytes, Any], Any]:
     """Load `file.function` from `code_dir` by file path, as FC does with a function's code directory."""
     module_name, _, attribute = handler.rpartition(".")
@@ -114,7 +93,9 @@ def api_function_runner(container: Container, code_dir: Path = DEFAULT_API_CODE_
     function = load_function(code_dir, API_HANDLER)
 
     def run(event: bytes) -> dict[str, Any]:
-        reply: dict[str, Any] = function(event, LocalContext(container))
+        reply: dict[str, Any] = function(
+            event, FcContext(function=FunctionMeta("api", API_HANDLER), container=container)
+        )
         return reply
 
     return run

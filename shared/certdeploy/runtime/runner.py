@@ -22,7 +22,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
@@ -34,14 +34,13 @@ from certdeploy.app.messages import QueueRole
 from certdeploy.app.resources import sync_resources
 from certdeploy.ports import QueueError, ReceiptHandleInvalid, ReceivedMessage
 from certdeploy.runtime.container import Container, build_container
+from certdeploy.runtime.fc_context import LOCAL_ACCOUNT_ID, LOCAL_REGION, FcContext, FunctionMeta
 from certdeploy.runtime.function import trigger_decodes_base64, use_container
 from certdeploy.runtime.http_front import ApiHttpServer, load_function
 from certdeploy.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
-LOCAL_REGION = "local"
-LOCAL_ACCOUNT_ID = "local"
 TIMER_TRIGGER_NAME = "certdeploy-local-timer"
 HANDLER_FILE = "handler.py"
 
@@ -80,40 +79,8 @@ class FunctionsNotFound(RuntimeError):
 # --------------------------------------------------------------------------------------------- FC context
 
 
-@dataclass(frozen=True)
-class FunctionMeta:
-    name: str
-    handler: str
-    memory: int
-    timeout: int
-
-
-@dataclass(frozen=True)
-class ServiceMeta:
-    name: str = "certdeploy"
-    log_project: str = ""
-    log_store: str = ""
-    qualifier: str = "LATEST"
-    version_id: str = ""
-
-
-@dataclass(frozen=True)
-class FcContext:
-    """What FC passes as `context` (fc-runtime.md §1.2). No credentials: nothing local needs a cloud role."""
-
-    request_id: str
-    function: FunctionMeta
-    credentials: None = None
-    service: ServiceMeta = field(default_factory=ServiceMeta)
-    region: str = LOCAL_REGION
-    account_id: str = LOCAL_ACCOUNT_ID
-
-
 def fc_context(spec: FunctionSpec) -> FcContext:
-    return FcContext(
-        request_id=str(uuid.uuid4()),
-        function=FunctionMeta(spec.name, spec.handler, spec.memory_mb, spec.timeout_seconds),
-    )
+    return FcContext(function=FunctionMeta(spec.name, spec.handler, spec.memory_mb, spec.timeout_seconds))
 
 
 # --------------------------------------------------------------------------------------------- events
