@@ -15,6 +15,7 @@ from certdeploy.domain.models import (
     CertAlgorithm,
     Certificate,
     CertificateInfo,
+    CertificateTag,
     CertOrigin,
     Contact,
     Job,
@@ -25,6 +26,7 @@ from certdeploy.domain.models import (
 )
 from certdeploy.domain.quota import LedgerEntry
 from certdeploy.domain.states import JobStatus, WorkerStatus
+from certdeploy.domain.text_enum import TextEnum
 
 # --------------------------------------------------------------------------------------------- clock
 
@@ -190,7 +192,24 @@ class StaleState(StoreError):
 
 
 class AlreadyExists(StoreError):
-    """A unique name is taken: account name, AccessKeyId, certificate name in the account, worker (job, resource)."""
+    """A unique name is taken: account name, AccessKeyId, certificate name in the account, worker (job, resource),
+    a contact's email or mobile in the account (`ContactTaken`)."""
+
+
+class ContactField(TextEnum):
+    """The contact fields unique in an account, named as the CAS parameters."""
+
+    EMAIL = "Email"
+    MOBILE = "Mobile"
+
+
+class ContactTaken(AlreadyExists):
+    """Another contact of the account holds this email (compared case-insensitively) or this mobile number."""
+
+    def __init__(self, field: ContactField, holder_id: int) -> None:
+        super().__init__(f"Contact {holder_id} has the same {field.value.lower()}.")
+        self.field = field
+        self.holder_id = holder_id
 
 
 class KeyDecryptionFailed(StoreError):
@@ -216,6 +235,14 @@ class AccessKey:
     access_key_id: str
     account_id: int
     secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class EncryptionPair:
+    """The encryption certificate and key an SM2 certificate may have beside its signing pair (SM2 TLS uses both)."""
+
+    cert_pem: str
+    private_key_pem: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -341,8 +368,10 @@ class StoreOperations(Protocol):
         cert_pem: str,
         private_key_pem: str | None,
         cas_cert_id: int | None = None,
+        tags: Sequence[CertificateTag] = (),
+        encryption_pair: EncryptionPair | None = None,
     ) -> Certificate:
-        """The private key is stored encrypted. Raises `AlreadyExists` if the account has a certificate of that name,
+        """The private keys are stored encrypted. Raises `AlreadyExists` if the account has a certificate of that name,
         or one with that `cas_cert_id`. A CAS certificate may come without content yet: `cert_pem` "" and no key."""
         ...
 
@@ -379,6 +408,10 @@ class StoreOperations(Protocol):
         """The decrypted PEM key (None for official certificates). Raises `KeyDecryptionFailed` on a wrong key."""
         ...
 
+    def get_encryption_pair(self, account_id: int, cert_id: int) -> EncryptionPair | None:
+        """The SM2 encryption certificate and its decrypted key, if it was uploaded with one. Raises `NotFound`."""
+        ...
+
     def delete_certificate(self, account_id: int, cert_id: int) -> None: ...
 
     # ---- contacts
@@ -390,7 +423,9 @@ class StoreOperations(Protocol):
         email: str | None = None,
         mobile: str | None = None,
         webhooks: Sequence[str] = (),
-    ) -> Contact: ...
+    ) -> Contact:
+        """Raises `ContactTaken` if another contact of the account has the email (any case) or the mobile."""
+        ...
 
     def get_contact(self, account_id: int, contact_id: int) -> Contact: ...
 
@@ -399,7 +434,8 @@ class StoreOperations(Protocol):
         ...
 
     def update_contact(self, contact: Contact) -> Contact:
-        """Overwrite name, email, mobile and webhooks of `contact` (looked up by its id and account_id)."""
+        """Overwrite name, email, mobile and webhooks of `contact` (looked up by its id and account_id).
+        Raises `ContactTaken` as `add_contact` does."""
         ...
 
     def delete_contact(self, account_id: int, contact_id: int) -> None: ...

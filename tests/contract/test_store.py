@@ -16,17 +16,20 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, delete, select, text
+from sqlalchemy import Engine, delete, event, select, text, update
 
 from certdeploy.adapters.sql import SqlStore, SqlTransaction, create_store_engine, generate_key_encryption_key, upgrade
 from certdeploy.adapters.sql.migrate import current_revision, head_revision
-from certdeploy.adapters.sql.schema import access_keys, certificates, metadata, quota_ledger
+from certdeploy.adapters.sql.schema import access_keys, certificates, contacts, metadata, quota_ledger
 from certdeploy.domain.errors import InvalidStatus, NotFound, QuotaExceeded
-from certdeploy.domain.models import CertOrigin, Contact, Job, JobType, Product
+from certdeploy.domain.models import CertificateTag, CertOrigin, Contact, Job, JobType, Product
 from certdeploy.domain.quota import Ledger, charge_entries, refund_entry, release_entries
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.ports import (
     AlreadyExists,
+    ContactField,
+    ContactTaken,
+    EncryptionPair,
     KeyDecryptionFailed,
     OutboxMessage,
     ResourceSpec,
@@ -246,6 +249,58 @@ def test_a_wrong_key_encryption_key_fails_loudly(store: SqlStore, database: Engi
         other.find_access_key("AK1")
 
 
+def test_tags_and_the_encryption_pair_are_kept_with_the_certificate(store: SqlStore, database: Engine) -> None:
+    account = store.create_account("acme")
+    tags = (CertificateTag(key="env", value="prod"), CertificateTag(key="Team", value=""))
+    pair = EncryptionPair(cert_pem=pem("CERTIFICATE"), private_key_pem=pem("PRIVATE KEY"))
+    fields: dict[str, Any] = {"origin": CertOrigin.UPLOAD, "info": certificate_info("sm.example.com")}
+
+    sm = store.add_certificate(
+        account.id,
+        name="sm",
+        cert_pem=pem("CERTIFICATE"),
+        private_key_pem=pem("PRIVATE KEY"),
+        tags=tags,
+        encryption_pair=pair,
+        **fields,
+    )
+    plain = store.add_certificate(account.id, name="plain", cert_pem=pem("CERTIFICATE"), private_key_pem=None, **fields)
+
+    assert store.get_certificate(account.id, sm.id).tags == tags == sm.tags
+    assert [c.tags for c in store.list_certificates(account.id).items] == [(), tags]
+    assert store.get_encryption_pair(account.id, sm.id) == pair
+    assert store.get_encryption_pair(account.id, plain.id) is None
+    with database.connect() as conn:
+        row = conn.execute(select(certificates).where(certificates.c.id == sm.id)).one()
+    assert row.encrypt_cert_pem == pair.cert_pem
+    assert pair.private_key_pem.splitlines()[1].encode() not in row.encrypt_private_key_sealed
+    with pytest.raises(ValueError, match="encryption pair"):
+        store.add_certificate(account.id, name="x", cert_pem="", private_key_pem=None, encryption_pair=pair, **fields)
+
+
+def test_the_signing_key_ciphertext_does_not_open_as_the_encryption_key(store: SqlStore, database: Engine) -> None:
+    account = store.create_account("acme")
+    cert = store.add_certificate(
+        account.id,
+        name="sm",
+        origin=CertOrigin.UPLOAD,
+        info=certificate_info("sm.example.com"),
+        cert_pem=pem("CERTIFICATE"),
+        private_key_pem=pem("PRIVATE KEY"),
+        encryption_pair=EncryptionPair(cert_pem=pem("CERTIFICATE"), private_key_pem=pem("PRIVATE KEY")),
+    )
+
+    with database.begin() as conn:
+        conn.execute(
+            update(certificates)
+            .where(certificates.c.id == cert.id)
+            .values(encrypt_private_key_sealed=certificates.c.private_key_sealed)
+        )
+
+    with pytest.raises(KeyDecryptionFailed, match="altered or moved"):
+        store.get_encryption_pair(account.id, cert.id)
+
+
 def test_official_certificate_has_no_key_and_names_are_unique_per_account(store: SqlStore) -> None:
     a, b = store.create_account("a"), store.create_account("b")
     fields: dict[str, Any] = {"name": "same", "info": certificate_info("a.com"), "cert_pem": pem("CERTIFICATE")}
@@ -326,6 +381,87 @@ def test_contacts_crud_and_keyword_search(store: SqlStore) -> None:
     assert [c.id for c in store.get_contacts(account.id, [bob.id, alice.id])] == [alice.id, bob.id]
     store.delete_contact(account.id, bob.id)
     assert store.list_contacts(account.id).total == 1
+
+
+def test_a_contact_email_in_any_case_and_a_mobile_belong_to_one_contact_of_an_account(store: SqlStore) -> None:
+    account, other = store.create_account("acme"), store.create_account("other")
+    ops = store.add_contact(account.id, name="Ops", email="Ops@Example.com", mobile="13800000001")
+    dev = store.add_contact(account.id, name="Dev", mobile="13800000002")
+
+    with pytest.raises(ContactTaken) as same_email:
+        store.add_contact(account.id, name="X", email="ops@example.COM", mobile="13800000003")
+    with pytest.raises(ContactTaken) as same_mobile:
+        store.update_contact(dev.model_copy(update={"mobile": "13800000001"}))
+    with store.transaction() as unit:
+        with pytest.raises(ContactTaken):
+            unit.add_contact(account.id, name="Y", mobile="13800000002")
+        # The refused write leaves the transaction usable.
+        kept = unit.add_contact(account.id, name="Z", mobile="13800000004")
+
+    assert (same_email.value.field, same_email.value.holder_id) == (ContactField.EMAIL, ops.id)
+    assert (same_mobile.value.field, same_mobile.value.holder_id) == (ContactField.MOBILE, ops.id)
+    assert store.update_contact(ops.model_copy(update={"email": "OPS@example.com"})).email == "OPS@example.com"
+    assert store.add_contact(other.id, name="Ops", email="ops@example.com", mobile="13800000001").id > 0
+    assert store.add_contact(account.id, name="No address").email is None
+    assert store.add_contact(account.id, name="No address either").mobile is None
+    assert [c.id for c in store.list_contacts(account.id).items][:3] == [ops.id, dev.id, kept.id]
+    assert store.get_contact(account.id, dev.id).mobile == "13800000002"
+
+
+@pytest.mark.parametrize("field", list(ContactField))
+def test_contact_writes_racing_for_one_email_or_mobile_leave_exactly_one_winner(
+    store: SqlStore, field: ContactField
+) -> None:
+    account = store.create_account("acme")
+    racers = 4
+    if field is ContactField.EMAIL:
+        emails, mobiles = ["a@example.com", "A@Example.com"] * 2, [f"1380000000{i}" for i in range(racers)]
+    else:
+        emails, mobiles = [f"c{i}@example.com" for i in range(racers)], ["13800000009"] * racers
+    # Half the racers create a contact, half move an existing one onto the value.
+    movers = [store.add_contact(account.id, name=f"mover{i}", mobile=f"1390000000{i}") for i in range(racers)]
+
+    def write(i: int) -> Contact:
+        if i % 2:
+            return store.update_contact(movers[i].model_copy(update={"email": emails[i], "mobile": mobiles[i]}))
+        return store.add_contact(account.id, name=f"c{i}", email=emails[i], mobile=mobiles[i])
+
+    results = race(racers, write)
+
+    [winner] = [result for result in results if isinstance(result, Contact)]
+    losers = [result for result in results if not isinstance(result, Contact)]
+    assert [(type(loser), loser.field, loser.holder_id) for loser in losers] == [(ContactTaken, field, winner.id)] * (
+        racers - 1
+    )
+    held = [c for c in store.list_contacts(account.id, page_size=50).items if c.id == winner.id]
+    assert held == [winner]
+
+
+# Only PostgreSQL lets the holder change between the refused write and the look-up of who holds the value: SQLite
+# runs one writer at a time, and InnoDB keeps the duplicate-key lock on the holder's row until the writer commits.
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_contact_write_is_tried_again_when_the_holder_lets_the_value_go_before_it_is_named(
+    store: SqlStore, database: Engine
+) -> None:
+    account = store.create_account("acme")
+    holder = store.add_contact(account.id, name="Holder", mobile="13800000001")
+    released: list[bool] = []
+
+    def let_go(context: Any) -> None:
+        if not released and "contacts" in str(context.statement):
+            released.append(True)
+            with database.begin() as conn:
+                conn.execute(update(contacts).where(contacts.c.id == holder.id).values(mobile=None))
+
+    event.listen(database, "handle_error", let_go)
+    try:
+        taker = store.add_contact(account.id, name="Taker", mobile="13800000001")
+    finally:
+        event.remove(database, "handle_error", let_go)
+
+    assert released == [True]
+    assert store.get_contact(account.id, taker.id).mobile == "13800000001"
+    assert store.get_contact(account.id, holder.id).mobile is None
 
 
 # --------------------------------------------------------------------------------------------- resources
@@ -641,6 +777,7 @@ def test_another_account_cannot_read_or_change_what_it_does_not_own(store: SqlSt
     attempts: list[Callable[[], Any]] = [
         lambda: store.get_certificate(theirs, cert.id),
         lambda: store.get_private_key(theirs, cert.id),
+        lambda: store.get_encryption_pair(theirs, cert.id),
         lambda: store.delete_certificate(theirs, cert.id),
         lambda: store.get_contact(theirs, contact.id),
         lambda: store.update_contact(contact.model_copy(update={"account_id": theirs, "name": "Mallory"})),

@@ -1,5 +1,5 @@
-"""Certificates through the official CAS SDK: upload (RSA/ECC and SM2 pairs, PEM in a long query string), list by
-order type and state, detail with and without PEM, delete — and the refusals."""
+"""Certificates through the official CAS SDK: upload (RSA/ECC and SM2 pairs, PEM in a long query string, tags), list
+by order type and state, detail with and without PEM, delete — and the refusals."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from alibabacloud_cas20200407 import models as cas
 from alibabacloud_cas20200407.client import Client as CasClient
 
-from certdeploy.app.accounts import Credentials
+from certdeploy.app.accounts import Credentials, create_account
 from certdeploy.domain.certificates import parse_certificate
 from certdeploy.domain.models import CertOrigin
 from certdeploy.runtime.container import Container
@@ -61,7 +61,11 @@ def test_an_uploaded_chain_is_listed_and_detailed_with_its_key(client: CasClient
             name="site",
             cert=site.chain_pem,
             key=site.key_pem,
-            tags=[cas.UploadUserCertificateRequestTags(key="env", value="prod")],
+            tags=[
+                cas.UploadUserCertificateRequestTags(key="env", value="prod"),
+                cas.UploadUserCertificateRequestTags(key="Cost Center", value="R&D 42"),
+                cas.UploadUserCertificateRequestTags(key="empty"),
+            ],
         )
     )
     cert_id = response.body.cert_id
@@ -87,6 +91,12 @@ def test_an_uploaded_chain_is_listed_and_detailed_with_its_key(client: CasClient
     assert [link.common_name for link in detail.cert_chain] == ["www.example.com", "Test Root"]
     assert (detail.start_date, detail.end_date, detail.not_after) == ("2020-01-01", "2120-01-01", 4733510400000)
     assert filtered.cert is None and filtered.key is None and filtered.name == "site"
+    assert [(tag.tag_key, tag.tag_value) for tag in detail.tags] == [
+        ("env", "prod"),
+        ("Cost Center", "R&D 42"),
+        ("empty", ""),
+    ]
+    assert [(tag.tag_key, tag.tag_value) for tag in filtered.tags] == [(t.tag_key, t.tag_value) for t in detail.tags]
     listed = _orders(client, order_type="CERT")
     assert listed.total_count == 1 and listed.show_size == 50
     entry = listed.certificate_order_list[0]
@@ -115,26 +125,77 @@ def upload_pem(client: CasClient, name: str, cert_pem: str, key_pem: str) -> int
     return client.upload_user_certificate(request).body.cert_id
 
 
-def test_an_sm2_pair_is_uploaded_as_sign_certificate_and_answered_so(client: CasClient) -> None:
-    sm_cert = (SM2_DIR / "sm2.pem").read_text()
-    sm_key = (SM2_DIR / "sm2.key").read_text()
+def _sm2(name: str) -> str:
+    return (SM2_DIR / name).read_text()
+
+
+def test_both_sm2_pairs_are_kept_and_answered_to_their_owner_only(
+    client: CasClient, server: ApiHttpServer, container: Container
+) -> None:
+    stranger = sdk_client(server, create_account(container.store, "stranger", quota=10))
 
     cert_id = client.upload_user_certificate(
         cas.UploadUserCertificateRequest(
-            name="sm", sign_cert=sm_cert, sign_private_key=sm_key, encrypt_cert=sm_cert, encrypt_private_key=sm_key
+            name="sm",
+            sign_cert=_sm2("sm2.pem"),
+            sign_private_key=_sm2("sm2.key"),
+            encrypt_cert=_sm2("sm2-encrypt.pem"),
+            encrypt_private_key=_sm2("sm2-encrypt.key"),
         )
     ).body.cert_id
     detail = client.get_user_certificate_detail(cas.GetUserCertificateDetailRequest(cert_id=cert_id)).body
+    filtered = client.get_user_certificate_detail(
+        cas.GetUserCertificateDetailRequest(cert_id=cert_id, cert_filter=True)
+    ).body
+    hidden = refused(lambda: stranger.get_user_certificate_detail(cas.GetUserCertificateDetailRequest(cert_id=cert_id)))
 
-    assert (detail.algorithm, detail.sign_cert, detail.sign_private_key, detail.cert) == ("SM2", sm_cert, sm_key, None)
-    mismatch = refused(
-        lambda: client.upload_user_certificate(
-            cas.UploadUserCertificateRequest(
-                name="sm-bad", sign_cert=sm_cert, sign_private_key=(SM2_DIR / "other.key").read_text()
-            )
+    assert (detail.algorithm, detail.cert, detail.key) == ("SM2", None, None)
+    assert (detail.sign_cert, detail.sign_private_key) == (_sm2("sm2.pem"), _sm2("sm2.key"))
+    assert (detail.encrypt_cert, detail.encrypt_private_key) == (_sm2("sm2-encrypt.pem"), _sm2("sm2-encrypt.key"))
+    assert (filtered.common, filtered.sign_cert, filtered.sign_private_key) == ("sm.example.com", None, None)
+    assert (filtered.encrypt_cert, filtered.encrypt_private_key) == (None, None)
+    assert (hidden.code, hidden.status_code) == ("NotFound", 404)
+
+
+def test_an_sm2_signing_pair_alone_is_answered_without_an_encryption_pair(client: CasClient) -> None:
+    cert_id = client.upload_user_certificate(
+        cas.UploadUserCertificateRequest(name="sm", sign_cert=_sm2("sm2.pem"), sign_private_key=_sm2("sm2.key"))
+    ).body.cert_id
+
+    detail = client.get_user_certificate_detail(cas.GetUserCertificateDetailRequest(cert_id=cert_id)).body
+
+    assert (detail.sign_cert, detail.sign_private_key) == (_sm2("sm2.pem"), _sm2("sm2.key"))
+    assert (detail.encrypt_cert, detail.encrypt_private_key) == (None, None)
+
+
+def test_sm2_pairs_that_do_not_fit_are_refused(client: CasClient) -> None:
+    rsa = make_cert(["rsa.example.com"], key="rsa")
+    sign = {"sign_cert": _sm2("sm2.pem"), "sign_private_key": _sm2("sm2.key")}
+    cases = [
+        ("KeyNotMatchCert", {**sign, "sign_private_key": _sm2("other.key")}),
+        ("KeyNotMatchCert", {**sign, "encrypt_cert": _sm2("sm2-encrypt.pem"), "encrypt_private_key": _sm2("sm2.key")}),
+        ("InvalidParameter.EncryptCert", {**sign, "encrypt_cert": _sm2("sm2-encrypt.pem")}),
+        ("InvalidParameter.EncryptCert", {**sign, "encrypt_cert": rsa.cert_pem, "encrypt_private_key": rsa.key_pem}),
+        (
+            "InvalidParameter.EncryptCert",
+            {
+                "sign_cert": rsa.cert_pem,
+                "sign_private_key": rsa.key_pem,
+                "encrypt_cert": _sm2("sm2-encrypt.pem"),
+                "encrypt_private_key": _sm2("sm2-encrypt.key"),
+            },
+        ),
+        (
+            "InvalidParameter.Cert",
+            {**sign, "encrypt_cert": "not a certificate", "encrypt_private_key": _sm2("sm2.key")},
+        ),
+    ]
+    for code, fields in cases:
+        error = refused(
+            lambda fields=fields: client.upload_user_certificate(cas.UploadUserCertificateRequest(name="sm", **fields))
         )
-    )
-    assert mismatch.code == "KeyNotMatchCert"
+        assert (error.code, error.status_code) == (code, 400), fields
+    assert _orders(client, order_type="CERT").total_count == 0
 
 
 def test_upload_refusals_change_nothing(client: CasClient) -> None:

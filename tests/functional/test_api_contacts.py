@@ -1,16 +1,24 @@
-"""Contacts through the official CAS SDK: create, list, update, delete, and the format and uniqueness rules."""
+"""Contacts through the official CAS SDK: create, list, update, delete, and the format and uniqueness rules (also
+when requests race, on each database)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import pytest
 from alibabacloud_cas20200407 import models as cas
 from alibabacloud_cas20200407.client import Client as CasClient
+from alibabacloud_tea_openapi.exceptions import ClientException
 
-from certdeploy.app.accounts import Credentials
-from certdeploy.runtime.container import Container
+from certdeploy.app.accounts import Credentials, create_account
+from certdeploy.runtime.container import Container, build_container
 from certdeploy.runtime.http_front import ApiHttpServer
+from certdeploy.runtime.settings import Settings
+from tests.contract.store_fixtures import BACKENDS, fresh_database
 from tests.functional.api_support import api_server, real_time_clock, refused, sdk_client, webhooks_text
 from tests.functional.conftest import ManualClock
 
@@ -82,6 +90,63 @@ def test_email_and_mobile_are_unique_in_the_account(client: CasClient) -> None:
     assert (same_mobile.code, same_email.code) == ("AlreadyExists.Mobile", "AlreadyExists.Email")
     client.update_contact(cas.UpdateContactRequest(contact_id=first.body.contact_id, mobile="13800000001"))
     assert [c.email for c in _contacts(client).contact_list] == ["a@example.com", ""]
+
+
+@pytest.fixture(params=BACKENDS)
+def container_on_each_database(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock
+) -> Iterator[Container]:
+    with fresh_database(request.param, tmp_path / "database") as url:
+        built = build_container(Settings(data=tmp_path / "data", database_url=url), clock=clock, migrate=True)
+        try:
+            yield built
+        finally:
+            built.close()
+
+
+def _all_at_once(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run the calls on threads released together; each result is the reply or the SDK's exception."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], Any]) -> Any:
+        barrier.wait()
+        try:
+            return call()
+        except ClientException as refusal:
+            return refusal
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_creates_racing_for_one_email_or_mobile_leave_one_contact_and_tell_the_others_why(
+    container_on_each_database: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    container = container_on_each_database
+    account = create_account(container.store, "acme", quota=0)
+    racers = range(4)
+    with api_server(container, monkeypatch) as server:
+        clients = [sdk_client(server, account) for _ in racers]
+
+        def creates(email: Callable[[int], str], mobile: Callable[[int], str]) -> list[Any]:
+            return _all_at_once(
+                [
+                    lambda i=i: clients[i].create_contact(
+                        cas.CreateContactRequest(name=f"c{i}", email=email(i), mobile=mobile(i))
+                    )
+                    for i in racers
+                ]
+            )
+
+        same_email = creates(lambda i: "Ops@example.com" if i % 2 else "ops@EXAMPLE.com", lambda i: f"1380000000{i}")
+        same_mobile = creates(lambda i: f"dev{i}@example.com", lambda i: "13900000000")
+        listed = _contacts(clients[0])
+
+    for results, code in ((same_email, "AlreadyExists.Email"), (same_mobile, "AlreadyExists.Mobile")):
+        created = [r.body.contact_id for r in results if isinstance(r, cas.CreateContactResponse)]
+        refusals = [(r.code, r.status_code) for r in results if isinstance(r, ClientException)]
+        assert len(created) == 1 and refusals == [(code, 400)] * (len(racers) - 1), results
+    assert listed.total_count == 2
 
 
 def test_contact_format_errors_are_refused(client: CasClient) -> None:

@@ -2,16 +2,17 @@
 DeleteUserCertificate (cas-api.md §7.20–7.23).
 
 Decisions:
-- Tags are read and checked (at most 20, keys 1–128 characters and unique, values up to 128) but not kept: the store
-  has no place for them yet, so GetUserCertificateDetail answers an empty `Tags` list.
+- Tags (at most 20, keys 1–128 characters and unique, values up to 128) are kept as given, in their order, and
+  answered by GetUserCertificateDetail as `Tags` [{TagKey, TagValue}]. ListUserCertificateOrder has no tag field and
+  no tag filter in CAS (cas-api.md §7.21), so it shows none and filters by none.
 - `ClientToken` and `ResourceGroupId` are accepted and not used: a repeated upload is already refused by the unique
   name (`NameAlreadyExist`), and there are no resource groups here.
 - Quota orders (OrderType `CPACK`, the default, and `BUY`) do not exist here: they list nothing.
 - Certificate states: `EXPIRED` past NotAfter, `WILLEXPIRED` within 30 days of it, `ISSUED` otherwise; no Status
   means the valid ones (`ISSUED` and `WILLEXPIRED`), as CAS does; the order states (`PAYED`, `CHECKING`, …) match
   nothing.
-- SM2 certificates answer their PEM as `SignCert`/`SignPrivateKey`; the encryption pair is checked at upload but
-  not kept.
+- SM2 certificates answer their PEM as `SignCert`/`SignPrivateKey`, and, when uploaded with one, their encryption
+  pair as `EncryptCert`/`EncryptPrivateKey` (its key encrypted at rest like the signing key, shown only to the owner).
 - A certificate mirrored from CAS (cloud backend) is listed and described from the facts CAS lists; its PEM fields
   are absent until a deployment has fetched its content (content is read from CAS only when a deploy needs it).
 """
@@ -39,13 +40,18 @@ from certdeploy.api.actions_common import (
 from certdeploy.api.errors import invalid_parameter
 from certdeploy.api.rpc import RpcParameters
 from certdeploy.app.certificates import CertificateUpload, delete_certificate, upload_certificate
-from certdeploy.domain.models import CertAlgorithm, Certificate, CertOrigin
+from certdeploy.domain.models import (
+    MAX_CERTIFICATE_TAGS,
+    MAX_TAG_LENGTH,
+    CertAlgorithm,
+    Certificate,
+    CertificateTag,
+    CertOrigin,
+)
 from certdeploy.domain.text_enum import TextEnum
 
 DEFAULT_SHOW_SIZE = 50
 WILL_EXPIRE_WITHIN = timedelta(days=30)
-MAX_TAGS = 20
-MAX_TAG_LENGTH = 128
 _LISTING_PAGE = 500
 # CAS order states that certificates held here never have.
 _ORDER_ONLY_STATES = frozenset({"PAYED", "CHECKING", "CHECKED_FAIL", "NOTACTIVATED", "REVOKED"})
@@ -102,25 +108,25 @@ def certificate_domains(cert: Certificate) -> list[str]:
     return [*first, *(name for name in cert.sans if name != cert.common_name)]
 
 
-def _tags(params: RpcParameters) -> list[dict[str, str]]:
+def _tags(params: RpcParameters) -> tuple[CertificateTag, ...]:
     tags = params.object_list("Tags", ("Key", "Value"))
-    if len(tags) > MAX_TAGS:
-        raise invalid_parameter("Tags", f"at most {MAX_TAGS} tags, not {len(tags)}")
-    keys: set[str] = set()
+    if len(tags) > MAX_CERTIFICATE_TAGS:
+        raise invalid_parameter("Tags", f"at most {MAX_CERTIFICATE_TAGS} tags, not {len(tags)}")
+    checked: dict[str, CertificateTag] = {}
     for tag in tags:
         key, value = tag.get("Key"), tag.get("Value", "")
         if not key or len(key) > MAX_TAG_LENGTH:
             raise invalid_parameter("Tags", f"every tag needs a Key of 1 to {MAX_TAG_LENGTH} characters")
         if len(value) > MAX_TAG_LENGTH:
             raise invalid_parameter("Tags", f"the Value of tag {key!r} is over {MAX_TAG_LENGTH} characters")
-        if key in keys:
+        if key in checked:
             raise invalid_parameter("Tags", f"tag {key!r} is given twice")
-        keys.add(key)
-    return tags
+        checked[key] = CertificateTag(key=key, value=value)
+    return tuple(checked.values())
 
 
 def upload_user_certificate(ctx: ActionContext, params: RpcParameters) -> Reply:
-    _tags(params)
+    tags = _tags(params)
     upload = build(
         CertificateUpload,
         {
@@ -131,6 +137,7 @@ def upload_user_certificate(ctx: ActionContext, params: RpcParameters) -> Reply:
             "sign_private_key": "SignPrivateKey",
             "encrypt_cert": "EncryptCert",
             "encrypt_private_key": "EncryptPrivateKey",
+            "tags": "Tags",
         },
         name=params.text("Name"),
         cert=params.optional_text("Cert"),
@@ -139,6 +146,7 @@ def upload_user_certificate(ctx: ActionContext, params: RpcParameters) -> Reply:
         sign_private_key=params.optional_text("SignPrivateKey"),
         encrypt_cert=params.optional_text("EncryptCert"),
         encrypt_private_key=params.optional_text("EncryptPrivateKey"),
+        tags=tags,
     )
     cert = upload_certificate(ctx.deps, ctx.account_id, upload)
     return {"CertId": cert.id, "ResourceId": cert_instance_id(cert)}
@@ -253,14 +261,18 @@ def _chain(cert: Certificate, now: datetime) -> list[Reply]:
 
 
 def _pem_fields(ctx: ActionContext, cert: Certificate) -> dict[str, Any]:
-    """The PEM texts; the private key is read only here, for its owner (the account the certificate belongs to).
+    """The PEM texts; the private keys are read only here, for their owner (the account the certificate belongs to).
     A certificate mirrored from CAS has none until a deployment first needs them: the fields are left out then."""
     if not cert.has_pem:
         return {}
     key = ctx.deps.store.get_private_key(ctx.account_id, cert.id)
-    if cert.algorithm is CertAlgorithm.SM2:
-        return {"SignCert": cert.cert_pem, "SignPrivateKey": key}
-    return {"Cert": cert.cert_pem, "Key": key}
+    if cert.algorithm is not CertAlgorithm.SM2:
+        return {"Cert": cert.cert_pem, "Key": key}
+    fields = {"SignCert": cert.cert_pem, "SignPrivateKey": key}
+    encryption = ctx.deps.store.get_encryption_pair(ctx.account_id, cert.id)
+    if encryption is not None:
+        fields.update(EncryptCert=encryption.cert_pem, EncryptPrivateKey=encryption.private_key_pem)
+    return fields
 
 
 def get_user_certificate_detail(ctx: ActionContext, params: RpcParameters) -> Reply:
@@ -292,7 +304,7 @@ def get_user_certificate_detail(ctx: ActionContext, params: RpcParameters) -> Re
             "CertIdentifier": f"{cert.id}-{CERT_REGION}",
             **({} if without_pem else _pem_fields(ctx, cert)),
             "CertChain": _chain(cert, now),
-            "Tags": [],
+            "Tags": [{"TagKey": tag.key, "TagValue": tag.value} for tag in cert.tags],
         }
     )
 

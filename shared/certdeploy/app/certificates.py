@@ -6,20 +6,31 @@ CAS in the cloud, so hosted accounts get their renewals deployed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from certdeploy.app.deps import Deps
 from certdeploy.app.hosting import certificate_issued_event
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.domain.certificates import check_key_matches, ensure_not_expired, parse_certificate
-from certdeploy.domain.errors import DomainError, InvalidParameter, InvalidStatus
-from certdeploy.domain.models import Certificate, CertOrigin
+from certdeploy.domain.errors import CertificateError, DomainError, InvalidParameter, InvalidStatus
+from certdeploy.domain.models import (
+    MAX_CERTIFICATE_TAGS,
+    CertAlgorithm,
+    Certificate,
+    CertificateInfo,
+    CertificateTag,
+    CertOrigin,
+)
 from certdeploy.domain.states import JOB_FINISHED, JobStatus
-from certdeploy.ports import AlreadyExists
+from certdeploy.ports import AlreadyExists, EncryptionPair
 
 
 class CertificateUpload(BaseModel):
-    """UploadUserCertificate. `cert`/`key` for RSA/ECC; the SM pair otherwise (ignored when cert and key are given)."""
+    """UploadUserCertificate. `cert`/`key` for RSA/ECC; the SM pairs otherwise (ignored when cert and key are given):
+    the signing pair, and optionally the encryption pair SM2 TLS uses beside it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -30,34 +41,76 @@ class CertificateUpload(BaseModel):
     sign_private_key: SecretStr | None = None
     encrypt_cert: str | None = None
     encrypt_private_key: SecretStr | None = None
+    tags: tuple[CertificateTag, ...] = Field((), max_length=MAX_CERTIFICATE_TAGS)
 
 
 def _pair(upload: CertificateUpload) -> tuple[str, str]:
     if upload.cert and upload.key:
         return upload.cert, upload.key.get_secret_value()
     if upload.sign_cert and upload.sign_private_key:
-        if bool(upload.encrypt_cert) != bool(upload.encrypt_private_key):
-            raise InvalidParameter("EncryptCert", "EncryptCert and EncryptPrivateKey go together.")
-        if upload.encrypt_cert and upload.encrypt_private_key:
-            check_key_matches(upload.encrypt_cert, upload.encrypt_private_key.get_secret_value())
         return upload.sign_cert, upload.sign_private_key.get_secret_value()
     raise InvalidParameter(
         "Cert", "Give Cert and Key (RSA/ECC), or SignCert and SignPrivateKey (SM) with the certificate and its key."
     )
 
 
+def _encryption_pair(upload: CertificateUpload) -> EncryptionPair | None:
+    if upload.cert and upload.key:
+        return None
+    if bool(upload.encrypt_cert) != bool(upload.encrypt_private_key):
+        raise InvalidParameter("EncryptCert", "EncryptCert and EncryptPrivateKey go together.")
+    if upload.encrypt_cert and upload.encrypt_private_key:
+        return EncryptionPair(
+            cert_pem=upload.encrypt_cert, private_key_pem=upload.encrypt_private_key.get_secret_value()
+        )
+    return None
+
+
+def _check_encryption_pair(pair: EncryptionPair, signing: CertificateInfo, now: datetime) -> None:
+    """An encryption pair goes with an SM2 signing certificate, and is itself an SM2 certificate with its key."""
+    if signing.algorithm is not CertAlgorithm.SM2:
+        raise InvalidParameter("EncryptCert", "An encryption certificate goes only with an SM2 signing certificate.")
+    try:
+        info = parse_certificate(pair.cert_pem)
+        if info.algorithm is not CertAlgorithm.SM2:
+            raise InvalidParameter("EncryptCert", f"The encryption certificate is {info.algorithm}, not SM2.")
+        check_key_matches(pair.cert_pem, pair.private_key_pem)
+        ensure_not_expired(info, now)
+    except CertificateError as error:
+        # The checks speak of "the certificate"; say which one.
+        raise DomainError(f"EncryptCert/EncryptPrivateKey: {error.message}", code=error.code) from error
+
+
 def add_certificate(
-    deps: Deps, account_id: int, *, name: str, origin: CertOrigin, cert_pem: str, key_pem: str
+    deps: Deps,
+    account_id: int,
+    *,
+    name: str,
+    origin: CertOrigin,
+    cert_pem: str,
+    key_pem: str,
+    tags: Sequence[CertificateTag] = (),
+    encryption_pair: EncryptionPair | None = None,
 ) -> Certificate:
-    """Check, parse and store a certificate with its key; then raise the certificate-issued event."""
+    """Check, parse and store a certificate with its key (and an SM2 certificate's encryption pair, if given); then
+    raise the certificate-issued event."""
     info = parse_certificate(cert_pem)
     check_key_matches(cert_pem, key_pem)
     ensure_not_expired(info, deps.clock.now())
+    if encryption_pair is not None:
+        _check_encryption_pair(encryption_pair, info, deps.clock.now())
 
     def step(unit: Step) -> Certificate:
         try:
             cert = unit.ops.add_certificate(
-                account_id, name=name, origin=origin, info=info, cert_pem=cert_pem, private_key_pem=key_pem
+                account_id,
+                name=name,
+                origin=origin,
+                info=info,
+                cert_pem=cert_pem,
+                private_key_pem=key_pem,
+                tags=tags,
+                encryption_pair=encryption_pair,
             )
         except AlreadyExists as exc:
             raise DomainError(f"A certificate named '{name}' already exists.", code="NameAlreadyExist") from exc
@@ -70,7 +123,14 @@ def add_certificate(
 def upload_certificate(deps: Deps, account_id: int, upload: CertificateUpload) -> Certificate:
     cert_pem, key_pem = _pair(upload)
     return add_certificate(
-        deps, account_id, name=upload.name, origin=CertOrigin.UPLOAD, cert_pem=cert_pem, key_pem=key_pem
+        deps,
+        account_id,
+        name=upload.name,
+        origin=CertOrigin.UPLOAD,
+        cert_pem=cert_pem,
+        key_pem=key_pem,
+        tags=upload.tags,
+        encryption_pair=_encryption_pair(upload),
     )
 
 

@@ -2,9 +2,10 @@
 ListContact).
 
 Rules (CAS CreateContact and the "manage contacts" user guide, cas-api.md §7.17): a contact has a name and a mobile
-number, optionally an email address and group-bot webhooks; email and mobile are each unique in the account. Format
-errors are `IncorrectFormat.<Field>`, duplicates `AlreadyExists.<Field>`, as CAS names them. A webhook is refused
-unless the notifier would call it (the caller passes that check in, so the rule lives with the notifier).
+number, optionally an email address and group-bot webhooks; email (in any case) and mobile are each unique in the
+account. Format errors are `IncorrectFormat.<Field>`, duplicates `AlreadyExists.<Field>`, as CAS names them. The
+store's unique keys decide duplicates, so of two requests racing for one address exactly one wins. A webhook is
+refused unless the notifier would call it (the caller passes that check in, so the rule lives with the notifier).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from certdeploy.app.deps import Deps
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.domain.errors import DomainError
 from certdeploy.domain.models import Contact
-from certdeploy.ports import StoreOperations
+from certdeploy.ports import ContactTaken
 
 MAX_NAME_LENGTH = 64
 MAX_EMAIL_LENGTH = 254
@@ -28,7 +29,6 @@ MAX_WEBHOOK_LENGTH = 1024
 _MOBILE = re.compile(r"\+?[0-9]{5,15}")
 # One `@`, no spaces, a dot in the domain: what an SMTP server can be asked to deliver to.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
-_PAGE_FOR_DUPLICATES = 500
 
 # Returns why a webhook URL is refused, or None when the notifier would call it.
 WebhookCheck = Callable[[str], str | None]
@@ -96,24 +96,11 @@ def _checked_webhooks(webhooks: Sequence[str], check: WebhookCheck) -> tuple[str
     return urls
 
 
-def _ensure_unique(ops: StoreOperations, contact: Contact) -> None:
-    """Email (case-insensitively) and mobile are each held by one contact of the account."""
-    for field, value in (("Email", contact.email), ("Mobile", contact.mobile)):
-        if value is None:
-            continue
-        page = 1
-        while True:
-            found = ops.list_contacts(contact.account_id, keyword=value, page=page, page_size=_PAGE_FOR_DUPLICATES)
-            for other in found.items:
-                held = other.email if field == "Email" else other.mobile
-                if other.id != contact.id and held is not None and held.lower() == value.lower():
-                    raise DomainError(
-                        f"A contact with the same {field.lower()} already exists (contact {other.id}).",
-                        code=f"AlreadyExists.{field}",
-                    )
-            if page * _PAGE_FOR_DUPLICATES >= found.total:
-                break
-            page += 1
+def _already_exists(taken: ContactTaken) -> DomainError:
+    return DomainError(
+        f"A contact with the same {taken.field.value.lower()} already exists (contact {taken.holder_id}).",
+        code=f"AlreadyExists.{taken.field.value}",
+    )
 
 
 def create_contact(deps: Deps, account_id: int, draft: ContactDraft, check_webhook: WebhookCheck) -> Contact:
@@ -126,17 +113,16 @@ def create_contact(deps: Deps, account_id: int, draft: ContactDraft, check_webho
         webhooks=_checked_webhooks(draft.webhooks, check_webhook),
     )
 
-    def step(unit: Step) -> Contact:
-        _ensure_unique(unit.ops, candidate)
-        return unit.ops.add_contact(
+    try:
+        return deps.store.add_contact(
             account_id,
             name=candidate.name,
             email=candidate.email,
             mobile=candidate.mobile,
             webhooks=candidate.webhooks,
         )
-
-    return run_step(deps, step)
+    except ContactTaken as taken:
+        raise _already_exists(taken) from taken
 
 
 def update_contact(
@@ -158,10 +144,12 @@ def update_contact(
                 "webhooks": webhooks if webhooks is not None else current.webhooks,
             }
         )
-        _ensure_unique(unit.ops, updated)
         return unit.ops.update_contact(updated)
 
-    return run_step(deps, step)
+    try:
+        return run_step(deps, step)
+    except ContactTaken as taken:
+        raise _already_exists(taken) from taken
 
 
 def delete_contact(deps: Deps, account_id: int, contact_id: int) -> None:

@@ -14,6 +14,9 @@ from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.domain.text_enum import TextEnum
 
 MAX_CONTACTS_PER_JOB = 10
+# Alibaba Cloud resource tags: at most 20 on a resource, keys and values up to 128 characters.
+MAX_CERTIFICATE_TAGS = 20
+MAX_TAG_LENGTH = 128
 
 
 class Product(TextEnum):
@@ -95,6 +98,13 @@ class CertificateInfo(_Model):
         return self.not_before <= moment <= self.not_after
 
 
+class CertificateTag(_Model):
+    """A tag given at upload (UploadUserCertificate `Tags`), kept as given."""
+
+    key: str = Field(min_length=1, max_length=MAX_TAG_LENGTH)
+    value: str = Field("", max_length=MAX_TAG_LENGTH)
+
+
 class Certificate(CertificateInfo):
     """A certificate an account owns: parsed facts plus identity. The private key is never part of it."""
 
@@ -105,6 +115,7 @@ class Certificate(CertificateInfo):
     cert_pem: str = Field(repr=False, description='PEM chain; "" for a CAS certificate whose content is not read yet')
     created_at: UtcDatetime | None = None
     cas_cert_id: int | None = Field(None, description="CAS CertId of a certificate mirrored from CAS")
+    tags: tuple[CertificateTag, ...] = Field((), max_length=MAX_CERTIFICATE_TAGS)
 
     @property
     def has_pem(self) -> bool:

@@ -5,7 +5,9 @@ by worker id); times are timezone-naive columns holding UTC (MySQL DATETIME has 
 plain strings; PEM and JSON lists are TEXT (MEDIUMTEXT on MySQL, whose TEXT stops at 64 KB); indexed strings stay
 short enough for InnoDB's 3072-byte index limit in utf8mb4; MySQL tables use the binary collation so uniqueness and
 equality are case-sensitive as on the other two databases. Nullable columns take part in a unique key only where NULLs
-must all be distinct (a certificate's `cas_cert_id`: unique when set); elsewhere "no port" is stored as 0.
+must all be distinct (a certificate's `cas_cert_id`, a contact's email and mobile: unique when set); elsewhere "no
+port" is stored as 0. Case-insensitive uniqueness compares a lower-cased copy the store writes (`email_lower`), the
+same on every database whatever its collation.
 
 The migrations under `migrations/versions` create exactly these tables; a contract test compares the two.
 """
@@ -141,6 +143,11 @@ certificates = Table(
     Column("private_key_sealed", LargeBinary, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("cas_cert_id", BigInteger, nullable=True),
+    # JSON [{"key": …, "value": …}] in upload order; tags are shown, never searched.
+    Column("tags", JsonList, nullable=False),
+    # The SM2 encryption pair, when uploaded beside the signing pair (`cert_pem`, `private_key_sealed`).
+    Column("encrypt_cert_pem", LongText, nullable=True),
+    Column("encrypt_private_key_sealed", LargeBinary, nullable=True),
     UniqueConstraint("account_id", "name", name="uq_certificates_account_name"),
     UniqueConstraint("account_id", "cas_cert_id", name="uq_certificates_account_cas_cert_id"),
     **_table_options(),
@@ -153,9 +160,11 @@ contacts = Table(
     Column("account_id", Id, ForeignKey("accounts.id", name="fk_contacts_account"), nullable=False),
     Column("name", String(64), nullable=False),
     Column("email", String(254), nullable=True),
+    Column("email_lower", String(254), nullable=True),
     Column("mobile", String(32), nullable=True),
     Column("webhooks", JsonList, nullable=False),
-    Index("ix_contacts_account_id", "account_id"),
+    UniqueConstraint("account_id", "email_lower", name="uq_contacts_account_email_lower"),
+    UniqueConstraint("account_id", "mobile", name="uq_contacts_account_mobile"),
     **_table_options(),
 )
 

@@ -58,6 +58,7 @@ from certdeploy.domain.models import (
     CertAlgorithm,
     Certificate,
     CertificateInfo,
+    CertificateTag,
     CertOrigin,
     Contact,
     Job,
@@ -80,6 +81,9 @@ from certdeploy.ports import (
     Account,
     AlreadyExists,
     Clock,
+    ContactField,
+    ContactTaken,
+    EncryptionPair,
     OutboxMessage,
     OutboxRecord,
     Page,
@@ -94,6 +98,8 @@ from certdeploy.ports import (
 MAX_KEY_LENGTH = 191
 # Rows per IN (...) list; well under every database's bound-parameter limit.
 _CHUNK = 500
+# Writes of a contact whose unique email or mobile clashed with a contact that then changed before it could be named.
+_CONTACT_WRITE_ATTEMPTS = 3
 
 _ResourceKey = tuple[str, str, str, str, int]
 
@@ -115,6 +121,11 @@ def _check_page(page: int, page_size: int) -> None:
 
 def _private_key_context(account_id: int, fingerprint: str) -> str:
     return f"certdeploy:private-key:{account_id}:{fingerprint}"
+
+
+def _encrypt_private_key_context(account_id: int, fingerprint: str) -> str:
+    # Its own label: the signing key's ciphertext cannot be passed off as the encryption key's, nor the reverse.
+    return f"certdeploy:encrypt-private-key:{account_id}:{fingerprint}"
 
 
 def _access_key_context(access_key_id: str) -> str:
@@ -165,7 +176,33 @@ def _certificate(row: Row[Any]) -> Certificate:
         cert_pem=row.cert_pem,
         created_at=row.created_at,
         cas_cert_id=row.cas_cert_id,
+        tags=tuple(CertificateTag(**tag) for tag in row.tags),
     )
+
+
+def _contact_values(contact: Contact) -> dict[str, Any]:
+    """The row of a contact but its id and account."""
+    return {
+        "name": contact.name,
+        "email": contact.email,
+        "email_lower": None if contact.email is None else contact.email.lower(),
+        "mobile": contact.mobile,
+        "webhooks": list(contact.webhooks),
+    }
+
+
+def _contact_holding(conn: Connection, contact: Contact) -> ContactTaken | None:
+    """Which other contact of the account holds `contact`'s email or mobile, as the error to raise."""
+    values = _contact_values(contact)
+    others = (contacts.c.account_id == contact.account_id, contacts.c.id != contact.id)
+    for field, column in ((ContactField.EMAIL, contacts.c.email_lower), (ContactField.MOBILE, contacts.c.mobile)):
+        value = values[column.name]
+        if value is None:
+            continue
+        holder = conn.execute(select(contacts.c.id).where(*others, column == value).limit(1)).scalar()
+        if holder is not None:
+            return ContactTaken(field, holder)
+    return None
 
 
 def _contact(row: Row[Any]) -> Contact:
@@ -482,7 +519,11 @@ class _Operations(ABC):
         cert_pem: str,
         private_key_pem: str | None,
         cas_cert_id: int | None = None,
+        tags: Sequence[CertificateTag] = (),
+        encryption_pair: EncryptionPair | None = None,
     ) -> Certificate:
+        if encryption_pair is not None and private_key_pem is None:
+            raise ValueError("An encryption pair is kept only beside a signing certificate and its key.")
         # Built first so the model's limits (name length, …) hold before anything is written, on every database.
         cert = Certificate(
             id=0,
@@ -492,6 +533,7 @@ class _Operations(ABC):
             cert_pem=cert_pem,
             created_at=self._now(),
             cas_cert_id=cas_cert_id,
+            tags=tuple(tags),
             **dict(info),
         )
         values = {
@@ -499,6 +541,8 @@ class _Operations(ABC):
             "origin": str(origin),
             "algorithm": str(info.algorithm),
             "private_key_sealed": self._sealed_private_key(account_id, info, private_key_pem),
+            "encrypt_cert_pem": None if encryption_pair is None else encryption_pair.cert_pem,
+            "encrypt_private_key_sealed": self._sealed_encryption_key(account_id, info, encryption_pair),
         }
         conflict = f"A certificate named '{name}' exists." + (
             "" if cas_cert_id is None else f" (or one mirroring CAS certificate {cas_cert_id})"
@@ -513,6 +557,14 @@ class _Operations(ABC):
         if private_key_pem is None:
             return None
         return self._cipher.seal(private_key_pem, _private_key_context(account_id, info.fingerprint_sha256))
+
+    def _sealed_encryption_key(
+        self, account_id: int, info: CertificateInfo, encryption_pair: EncryptionPair | None
+    ) -> bytes | None:
+        if encryption_pair is None:
+            return None
+        context = _encrypt_private_key_context(account_id, info.fingerprint_sha256)
+        return self._cipher.seal(encryption_pair.private_key_pem, context)
 
     def get_certificates_by_cas_id(self, account_id: int, cas_cert_ids: Collection[int]) -> list[Certificate]:
         found: list[Certificate] = []
@@ -599,6 +651,22 @@ class _Operations(ABC):
             return None
         return self._cipher.open(row.private_key_sealed, _private_key_context(account_id, row.fingerprint_sha256))
 
+    def get_encryption_pair(self, account_id: int, cert_id: int) -> EncryptionPair | None:
+        columns = (certificates.c.encrypt_cert_pem, certificates.c.encrypt_private_key_sealed)
+        query = select(*columns, certificates.c.fingerprint_sha256).where(
+            certificates.c.id == cert_id, certificates.c.account_id == account_id
+        )
+        with self._connection(write=False) as conn:
+            row = conn.execute(query).one_or_none()
+        if row is None:
+            raise NotFound(f"Certificate {cert_id} does not exist.")
+        if row.encrypt_cert_pem is None:
+            return None
+        context = _encrypt_private_key_context(account_id, row.fingerprint_sha256)
+        return EncryptionPair(
+            cert_pem=row.encrypt_cert_pem, private_key_pem=self._cipher.open(row.encrypt_private_key_sealed, context)
+        )
+
     def delete_certificate(self, account_id: int, cert_id: int) -> None:
         with self._connection(write=True) as conn:
             result = conn.execute(
@@ -618,13 +686,33 @@ class _Operations(ABC):
         mobile: str | None = None,
         webhooks: Sequence[str] = (),
     ) -> Contact:
-        values = {"account_id": account_id, "name": name, "email": email, "mobile": mobile, "webhooks": list(webhooks)}
-        contact = Contact(id=0, **{**values, "webhooks": tuple(webhooks)})
+        contact = Contact(id=0, account_id=account_id, name=name, email=email, mobile=mobile, webhooks=tuple(webhooks))
+        statement = insert(contacts).values(account_id=account_id, **_contact_values(contact))
         with self._connection(write=True) as conn:
             if conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is None:
                 raise NotFound(f"Account {account_id} does not exist.")
-            result = conn.execute(insert(contacts).values(values))
+            result = self._write_contact(conn, statement, contact)
         return contact.model_copy(update={"id": result.inserted_primary_key[0]})
+
+    @staticmethod
+    def _write_contact(conn: Connection, statement: Executable, contact: Contact) -> CursorResult[Any]:
+        """Insert or update a contact; an email or mobile another contact of the account holds raises `ContactTaken`.
+
+        The unique keys decide, so two writers racing for one value cannot both win. At READ COMMITTED the statement
+        after the violation sees the holder, which committed first; should the holder have let the value go meanwhile,
+        the write is simply tried again.
+        """
+        for attempt in range(1, _CONTACT_WRITE_ATTEMPTS + 1):
+            try:
+                with conn.begin_nested():
+                    return conn.execute(statement)
+            except IntegrityError as exc:
+                taken = _contact_holding(conn, contact)
+                if taken is not None:
+                    raise taken from exc
+                if attempt == _CONTACT_WRITE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
     def get_contact(self, account_id: int, contact_id: int) -> Contact:
         with self._connection(write=False) as conn:
@@ -644,12 +732,13 @@ class _Operations(ABC):
         return sorted(found, key=lambda contact: contact.id)
 
     def update_contact(self, contact: Contact) -> Contact:
+        statement = (
+            update(contacts)
+            .where(contacts.c.id == contact.id, contacts.c.account_id == contact.account_id)
+            .values(**_contact_values(contact))
+        )
         with self._connection(write=True) as conn:
-            result = conn.execute(
-                update(contacts)
-                .where(contacts.c.id == contact.id, contacts.c.account_id == contact.account_id)
-                .values(name=contact.name, email=contact.email, mobile=contact.mobile, webhooks=list(contact.webhooks))
-            )
+            result = self._write_contact(conn, statement, contact)
         if result.rowcount == 0:
             raise NotFound(f"Contact {contact.id} does not exist.")
         return contact

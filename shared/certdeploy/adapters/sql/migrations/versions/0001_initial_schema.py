@@ -82,6 +82,9 @@ def upgrade() -> None:
         sa.Column("private_key_sealed", sa.LargeBinary, nullable=True),
         sa.Column("created_at", UtcDateTime, nullable=False),
         sa.Column("cas_cert_id", sa.BigInteger, nullable=True),
+        sa.Column("tags", JsonList, nullable=False),
+        sa.Column("encrypt_cert_pem", LongText, nullable=True),
+        sa.Column("encrypt_private_key_sealed", sa.LargeBinary, nullable=True),
         sa.UniqueConstraint("account_id", "name", name="uq_certificates_account_name"),
         sa.UniqueConstraint("account_id", "cas_cert_id", name="uq_certificates_account_cas_cert_id"),
         **_options(),
@@ -92,11 +95,13 @@ def upgrade() -> None:
         _account_id("contacts"),
         sa.Column("name", sa.String(64), nullable=False),
         sa.Column("email", sa.String(254), nullable=True),
+        sa.Column("email_lower", sa.String(254), nullable=True),
         sa.Column("mobile", sa.String(32), nullable=True),
         sa.Column("webhooks", JsonList, nullable=False),
+        sa.UniqueConstraint("account_id", "email_lower", name="uq_contacts_account_email_lower"),
+        sa.UniqueConstraint("account_id", "mobile", name="uq_contacts_account_mobile"),
         **_options(),
     )
-    op.create_index("ix_contacts_account_id", "contacts", ["account_id"])
     op.create_table(
         "resources",
         _id(),
