@@ -572,6 +572,11 @@ class StoreOperations(Protocol):
         """All the job's workers, by id."""
         ...
 
+    def worker_counts(self, account_id: int, job_id: int) -> dict[tuple[Product, WorkerStatus], int]:
+        """How many of the job's workers are in each (product, status); absent pairs have none. One aggregate
+        query: what a finishing worker and a job listing need, without reading every worker."""
+        ...
+
     def transition_worker(
         self,
         account_id: int,

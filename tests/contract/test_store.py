@@ -689,6 +689,26 @@ def test_replacing_workers_of_an_editing_job(store: SqlStore) -> None:
         store.replace_workers(account.id, job.id, [])
 
 
+def test_worker_counts_group_the_job_s_workers_by_product_and_status(store: SqlStore) -> None:
+    account = store.create_account("acme")
+    job = new_job(store, account.id)
+    specs = [
+        WorkerSpec(cert_id=1, resource_id=100 + i, product=p) for i, p in enumerate([Product.CDN] * 3 + [Product.ALB])
+    ]
+    [first, *_] = store.create_workers(account.id, job.id, specs)
+    store.transition_workers(account.id, job.id, expected=W.EDITING, to=W.PENDING)
+    store.transition_worker(account.id, first.id, expected=W.PENDING, to=W.ERROR)
+
+    assert store.worker_counts(account.id, job.id) == {
+        (Product.CDN, W.ERROR): 1,
+        (Product.CDN, W.PENDING): 2,
+        (Product.ALB, W.PENDING): 1,
+    }
+    other = store.create_account("other")
+    with pytest.raises(NotFound):
+        store.worker_counts(other.id, job.id)
+
+
 def test_worker_list_filters_and_paging(store: SqlStore) -> None:
     account = store.create_account("acme")
     job = new_job(store, account.id)

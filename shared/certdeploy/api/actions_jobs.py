@@ -14,7 +14,7 @@ Decisions:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from certdeploy.api.actions_certificates import CertState, cert_state, certificate_domains
 from certdeploy.api.actions_common import (
@@ -43,7 +43,7 @@ from certdeploy.app.jobs import (
     job_progress,
     update_job,
 )
-from certdeploy.domain.models import Certificate, CertOrigin, Job, JobType, Resource, Worker
+from certdeploy.domain.models import Certificate, CertOrigin, Job, JobType, Product, Resource
 from certdeploy.domain.states import JobStatus, WorkerStatus
 
 DEFAULT_SHOW_SIZE = 50
@@ -68,11 +68,13 @@ def _api_job_type(params: RpcParameters) -> JobType:
     return JobType(text)
 
 
-def job_reply(job: Job, certs: Mapping[int, Certificate], workers: Sequence[Worker]) -> Reply:
+def job_reply(
+    job: Job, certs: Mapping[int, Certificate], worker_counts: Mapping[tuple[Product, WorkerStatus], int]
+) -> Reply:
     """The Job object of DescribeDeploymentJob and ListDeploymentJob, without Config and CasContacts."""
     job_certs = [certs[cert_id] for cert_id in job.cert_ids if cert_id in certs]
     domains = dict.fromkeys(name for cert in job_certs for name in certificate_domains(cert))
-    rolled_back = job.rolled_back or any(w.status in _ROLLED_BACK_WORKERS for w in workers)
+    rolled_back = job.rolled_back or any(status in _ROLLED_BACK_WORKERS for _, status in worker_counts)
     return compact(
         {
             "Id": job.id,
@@ -81,7 +83,7 @@ def job_reply(job: Job, certs: Mapping[int, Certificate], workers: Sequence[Work
             "Status": str(job.status),
             "CertType": str(job.cert_origin),
             "CertDomain": ",".join(domains),
-            "ProductName": ",".join(sorted({str(w.product) for w in workers})),
+            "ProductName": ",".join(sorted({str(product) for product, _ in worker_counts})),
             "InstanceId": job_instance_id(job),
             "UserId": job.account_id,
             "Rollback": 1 if rolled_back else 0,
@@ -137,7 +139,6 @@ def update_deployment_job_status(ctx: ActionContext, params: RpcParameters) -> R
 def describe_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
     store = ctx.deps.store
     job = store.get_job(ctx.account_id, params.integer("JobId"))
-    workers = store.job_workers(ctx.account_id, job.id)
     contacts = store.get_contacts(ctx.account_id, job.contact_ids)
     config = {
         "shareCertIds": [],
@@ -146,7 +147,7 @@ def describe_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
         "contactIds": list(job.contact_ids),
     }
     return {
-        **job_reply(job, certificates_by_id(ctx, job.cert_ids), workers),
+        **job_reply(job, certificates_by_id(ctx, job.cert_ids), store.worker_counts(ctx.account_id, job.id)),
         "Config": json.dumps(config),
         "CasContacts": [
             {"Id": str(c.id), "Name": c.name, "Email": c.email or "", "Mobile": c.mobile or ""} for c in contacts
@@ -224,7 +225,7 @@ def list_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
     certs = certificates_by_id(ctx, (cert_id for job in jobs for cert_id in job.cert_ids))
     data = []
     for job in jobs:
-        reply = job_reply(job, certs, store.job_workers(ctx.account_id, job.id))
+        reply = job_reply(job, certs, store.worker_counts(ctx.account_id, job.id))
         reply["Certificates"] = [{"CertId": cid, "CertName": certs[cid].name} for cid in job.cert_ids if cid in certs]
         data.append(reply)
     return {"Total": total, "CurrentPage": page, "ShowSize": size, "Data": data}

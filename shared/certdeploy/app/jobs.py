@@ -343,7 +343,7 @@ def finish_if_done(unit: Step, job: Job, now: datetime) -> Job:
     ops = unit.ops
     if job.status is not J.PROCESSING:
         return job
-    outcome = job_outcome([w.status for w in ops.job_workers(job.account_id, job.id)])
+    outcome = job_outcome([status for _, status in ops.worker_counts(job.account_id, job.id)])
     if outcome is None:
         return job
     job = ops.transition_job(

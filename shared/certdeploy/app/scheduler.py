@@ -161,5 +161,7 @@ def tick(deps: Deps, *, sync: bool = True) -> TickReport:
         synced_resources=synced_resources,
     )
     forget_old_records(deps)
-    log.info("scheduler tick: %s", report)
+    busy = report.started_jobs or report.relayed_messages or report.resent_workers or report.dead_letters
+    # Quiet ticks go to DEBUG: `serve` ticks every few seconds and would otherwise flood its log.
+    log.log(logging.INFO if busy else logging.DEBUG, "scheduler tick: %s", report)
     return report

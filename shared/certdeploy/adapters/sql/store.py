@@ -1162,6 +1162,16 @@ class _Operations(ABC):
             total, rows = self._page(conn, query, [workers.c.id], page, page_size)
         return Page(items=[_worker(row) for row in rows], total=total)
 
+    def worker_counts(self, account_id: int, job_id: int) -> dict[tuple[Product, WorkerStatus], int]:
+        query = (
+            select(workers.c.product, workers.c.status, func.count())
+            .where(workers.c.account_id == account_id, workers.c.job_id == job_id)
+            .group_by(workers.c.product, workers.c.status)
+        )
+        with self._connection(write=False) as conn:
+            self._job_row(conn, account_id, job_id)
+            return {(Product(product), WorkerStatus(status)): count for product, status, count in conn.execute(query)}
+
     def job_workers(self, account_id: int, job_id: int) -> list[Worker]:
         with self._connection(write=False) as conn:
             self._job_row(conn, account_id, job_id)
