@@ -116,12 +116,11 @@ def _record_binding(deps: Deps, worker: Worker, resource: Resource) -> Worker:
 
 
 def _touch_job(unit: Step, worker: Worker) -> Job:
-    """Bump the job's version first: concurrent worker completions of one job serialise on it, so the last one
-    always sees every other worker ended and finishes the job."""
+    """Write the job row first: concurrent worker completions of one job then queue on its row lock (rather than
+    fail and retry), and each reads the others' outcomes only after they committed, so the last one to end always
+    sees every worker ended and finishes the job."""
     job = unit.ops.get_job(worker.account_id, worker.job_id)
-    return unit.ops.transition_job(
-        worker.account_id, job.id, expected=job.status, to=job.status, expected_version=job.version
-    )
+    return unit.ops.transition_job(worker.account_id, job.id, expected=job.status, to=job.status)
 
 
 def end_worker(deps: Deps, worker: Worker, *, failure: DeployFailed | None, expected: tuple[WorkerStatus, ...]) -> None:

@@ -1,0 +1,66 @@
+"""Workers of one job finishing at the same moment, on every database: the job always ends, exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from certdeploy.app.accounts import create_account
+from certdeploy.app.certificates import CertificateUpload, upload_certificate
+from certdeploy.app.execute import deploy_worker
+from certdeploy.app.jobs import JobDraft, change_job_status, create_job
+from certdeploy.app.messages import DeployWorker, QueueRole, parse_command
+from certdeploy.domain.states import JobStatus, WorkerStatus
+from certdeploy.runtime.container import Container, build_container
+from certdeploy.runtime.settings import Settings
+from tests.certgen import make_cert
+from tests.contract.store_fixtures import BACKENDS, fresh_database
+from tests.functional.conftest import load_inventory
+
+WORKERS = 8
+ROUNDS = 5
+INVENTORY = "resources:\n" + "".join(
+    f"  - {{product: CDN, region: cn-hangzhou, instance: cdn-{i}, domain: h{i}.example.com}}\n" for i in range(WORKERS)
+)
+
+
+@pytest.fixture(params=BACKENDS)
+def container(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Container]:
+    with fresh_database(request.param, tmp_path) as url:
+        built = build_container(Settings(data=tmp_path / "data", database_url=url), migrate=True)
+        try:
+            yield built
+        finally:
+            built.close()
+
+
+def test_the_last_worker_to_end_finishes_the_job_even_when_all_end_together(
+    container: Container, tmp_path: Path
+) -> None:
+    aid = create_account(container.store, "acme", quota=WORKERS).account.id
+    load_inventory(container, aid, INVENTORY, tmp_path)
+    generated = make_cert(["*.example.com"])
+    cert = upload_certificate(
+        container.deps, aid, CertificateUpload(name="wild", cert=generated.cert_pem, key=generated.key_pem)
+    )
+    resource_ids = tuple(r.id for r in container.store.list_resources(aid).items)
+    container.store.add_quota(aid, WORKERS * ROUNDS)
+    for round_number in range(ROUNDS):  # the race is narrow: several bursts make a lost finish show
+        draft = JobDraft(name=f"burst {round_number}", cert_ids=(cert.id,), resource_ids=resource_ids)
+        job = create_job(container.deps, aid, draft)
+        change_job_status(container.deps, aid, job.id, JobStatus.SCHEDULING)
+        commands = [parse_command(m.body) for m in container.deps.queues[QueueRole.DEPLOY].receive_batch(16)]
+        assert len(commands) == WORKERS and all(isinstance(c, DeployWorker) for c in commands)
+
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            list(pool.map(lambda command: deploy_worker(container.deps, command), commands))
+
+        assert {w.status for w in container.store.job_workers(aid, job.id)} == {WorkerStatus.SUCCESS}
+        assert container.store.get_job(aid, job.id).status is JobStatus.SUCCESS
+        notifications = container.deps.queues[QueueRole.NOTIFY].receive_batch(16)
+        assert len(notifications) == 1  # the job finished once, so its contacts are told once
+        for message in notifications:
+            container.deps.queues[QueueRole.NOTIFY].delete(message.receipt_handle)
