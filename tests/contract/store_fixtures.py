@@ -1,4 +1,5 @@
-"""Helpers for the store contract tests: one fresh database per backend and run, a settable clock, sample data.
+"""Helpers for the store contract tests: one fresh (and migrated) database per backend and run, a store on it emptied
+for each test, a settable clock, sample data.
 
 PostgreSQL and MySQL/MariaDB come from `CERTDEPLOY_TEST_POSTGRES_URL` / `CERTDEPLOY_TEST_MYSQL_URL`. Each run
 creates its own database on that server (named after the URL's database plus a random suffix) and drops it at the
@@ -15,10 +16,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, delete, text
 from sqlalchemy.engine import make_url
 
+from certdeploy.adapters.sql import SqlStore, create_store_engine, upgrade
 from certdeploy.adapters.sql.engine import normalise_url, sqlite_url
+from certdeploy.adapters.sql.schema import metadata
 from certdeploy.domain.models import CertAlgorithm, CertificateInfo
 
 BACKENDS = ("sqlite", "postgresql", "mysql")
@@ -63,6 +66,26 @@ def fresh_database(backend: str, tmp_dir: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {quoted}{force}"))
         admin.dispose()
+
+
+@contextmanager
+def migrated_store_engine(backend: str, tmp_dir: Path) -> Iterator[Engine]:
+    """An engine on a fresh database of `backend` migrated to the latest schema (see `fresh_database`)."""
+    with fresh_database(backend, tmp_dir) as url:
+        upgrade(url)
+        engine = create_store_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
+def emptied_store(database: Engine, *, key_encryption_key: str, clock: SettableClock) -> SqlStore:
+    """A store on `database` with every table emptied first."""
+    with database.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(delete(table))
+    return SqlStore(database, key_encryption_key=key_encryption_key, clock=clock)
 
 
 def certificate_info(

@@ -20,7 +20,7 @@ from certdeploy.api.auth import AccessKeySecret, Caller
 from certdeploy.api.errors import invalid_api
 from certdeploy.api.rpc import RpcRequest
 from tests.fakes.auth import InMemoryAccessKeys, InMemoryNonceRegistry
-from tests.servers.cas_stub import CasStubServer, LongRequestLineHandler, ShiftedClock, running
+from tests.servers.cas_stub import CasStubServer, LongRequestLineHandler, ShiftedClock
 
 ACCESS_KEY_ID = "LTAI-test-key"
 SECRET = "s3cret/with+odd=chars"
@@ -68,7 +68,7 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[CasStubServer]:
         monkeypatch.delenv(variable, raising=False)
     clock = ShiftedClock()
     keys = InMemoryAccessKeys({ACCESS_KEY_ID: AccessKeySecret(ACCOUNT_ID, SECRET)})
-    with running(CasStubServer(keys, InMemoryNonceRegistry(clock), clock, answer)) as stub:
+    with CasStubServer(keys, InMemoryNonceRegistry(clock), clock, answer) as stub:
         yield stub
         assert stub.failures == []
 
@@ -187,7 +187,7 @@ def test_query_over_100_kb_is_accepted(server: CasStubServer, signing: dict[str,
 def test_request_line_over_the_raised_limit_is_refused_with_414(server: CasStubServer) -> None:
     line = b"POST /?Cert=" + b"A" * LongRequestLineHandler.max_request_line + b" HTTP/1.1\r\n\r\n"
 
-    with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=10) as connection:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
         connection.sendall(line)
         status_line = connection.makefile("rb").readline()
 

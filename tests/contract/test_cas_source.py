@@ -50,9 +50,7 @@ def _cloud_resource(number: int, product: str, **fields: Any) -> dict[str, Any]:
 @pytest.fixture
 def cas() -> Iterator[CasCloud]:
     cloud = CasCloud()
-    with cloud.api:
-        yield cloud
-    cloud.api.assert_healthy()
+    yield from cloud.serving()
 
 
 def _source(cas: CasCloud) -> CasSource:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from pydantic import SecretStr
 
 from certdeploy.adapters.cloud.alb import AlbDeployer
 from certdeploy.domain.deployment import Binding, DeployableCertificate, PermanentDeployFailure, TransientDeployFailure
 from certdeploy.domain.models import CertAlgorithm, Product, Resource
+from tests.contract.deployer_support import cas_certificate, resource
 from tests.servers.alb import GET_LISTENER, LIST_LISTENERS, UPDATE_LISTENER, AlbCloud, AlbListener
 
 LOAD_BALANCER = "alb-bp1example"
@@ -25,9 +25,7 @@ def alb() -> Iterator[AlbCloud]:
     cloud.cas_identifiers |= {OLD, NEW}
     cloud.listeners[LISTENER] = AlbListener(LOAD_BALANCER, 443, certificate_id=OLD)
     cloud.listeners["lsn-bp1plain"] = AlbListener(LOAD_BALANCER, 80, protocol="HTTP")
-    with cloud:
-        yield cloud
-    cloud.api.assert_healthy()
+    yield from cloud.serving()
 
 
 @pytest.fixture
@@ -36,27 +34,11 @@ def deployer(alb: AlbCloud) -> AlbDeployer:
 
 
 def _resource(listener_id: str | None = f"{LISTENER}@443", port: int = 443) -> Resource:
-    return Resource(
-        id=1,
-        account_id=1,
-        product=Product.ALB,
-        region="cn-hangzhou",
-        instance_id=LOAD_BALANCER,
-        domain="www.example.com",
-        port=port,
-        listener_id=listener_id,
-    )
+    return resource(Product.ALB, LOAD_BALANCER, "www.example.com", port=port, listener_id=listener_id)
 
 
 def _certificate(cas_cert_id: int | None = NEW_CAS_ID) -> DeployableCertificate:
-    return DeployableCertificate(
-        cert_id=7,
-        name="site-2026",
-        algorithm=CertAlgorithm.RSA,
-        cert_pem="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
-        key_pem=SecretStr("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"),
-        cas_cert_id=cas_cert_id,
-    )
+    return cas_certificate(cas_cert_id, name="site-2026", algorithm=CertAlgorithm.RSA)
 
 
 def test_reads_the_default_certificate_of_a_listener(deployer: AlbDeployer) -> None:

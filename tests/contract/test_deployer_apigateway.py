@@ -12,6 +12,7 @@ from certdeploy.adapters.cloud.apigateway import ApiGatewayDeployer
 from certdeploy.domain.deployment import Binding, DeployableCertificate, PermanentDeployFailure, TransientDeployFailure
 from certdeploy.domain.models import CertAlgorithm, Product, Resource
 from tests.certgen import GeneratedCert, make_cert
+from tests.contract.deployer_support import pem_certificate
 from tests.servers.apigateway import (
     DELETE_DOMAIN_CERTIFICATE,
     DESCRIBE_DOMAIN,
@@ -46,9 +47,7 @@ def gateway(legacy: GeneratedCert) -> Iterator[ApiGatewayCloud]:
         web_socket_status="OPEN",
     )
     cloud.domains[(GROUP, BARE_DOMAIN)] = GroupDomain()
-    with cloud:
-        yield cloud
-    cloud.api.assert_healthy()
+    yield from cloud.serving()
 
 
 @pytest.fixture
@@ -63,9 +62,7 @@ def _resource(domain: str = DOMAIN) -> Resource:
 
 
 def _certificate(cert: GeneratedCert, name: str = "api-2026") -> DeployableCertificate:
-    return DeployableCertificate(
-        cert_id=41, name=name, algorithm=CertAlgorithm.ECC, cert_pem=cert.chain_pem, key_pem=SecretStr(cert.key_pem)
-    )
+    return pem_certificate(cert, cert_id=41, name=name, algorithm=CertAlgorithm.ECC)
 
 
 def test_reads_the_certificate_of_a_custom_domain_without_its_key(

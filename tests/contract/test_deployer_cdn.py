@@ -20,6 +20,7 @@ from certdeploy.domain.deployment import (
 )
 from certdeploy.domain.models import CertAlgorithm, Product, Resource
 from tests.certgen import make_cert
+from tests.contract.deployer_support import pem_certificate
 from tests.servers.cdn import CDN, DCDN, AcceleratedDomain, DomainCertificateCloud
 
 SM2_FIXTURES = Path(__file__).parent.parent / "fixtures" / "sm2"
@@ -37,9 +38,7 @@ def cloud(request: pytest.FixtureRequest) -> Iterator[DomainCertificateCloud]:
     cloud.domains[DOMAIN] = AcceleratedDomain(
         https=True, cert_id=OLD_CAS_ID, cert_name="old-cert", cert_type="cas", cert_region="cn-hangzhou"
     )
-    with cloud.api:
-        yield cloud
-    cloud.api.assert_healthy()
+    yield from cloud.serving()
 
 
 @pytest.fixture
@@ -54,14 +53,7 @@ def _resource(cloud: DomainCertificateCloud, domain: str = DOMAIN) -> Resource:
 
 
 def _certificate(*, cas_cert_id: int | None = None) -> DeployableCertificate:
-    return DeployableCertificate(
-        cert_id=7,
-        name="site-2025",
-        algorithm=CertAlgorithm.ECC,
-        cert_pem=SITE.chain_pem,
-        key_pem=SITE.key_pem,
-        cas_cert_id=cas_cert_id,
-    )
+    return pem_certificate(SITE, cert_id=7, name="site-2025", algorithm=CertAlgorithm.ECC, cas_cert_id=cas_cert_id)
 
 
 def _sm_certificate(*, cas_cert_id: int | None) -> DeployableCertificate:

@@ -11,6 +11,7 @@ from certdeploy.adapters.cloud.ddos import DdosDeployer
 from certdeploy.domain.deployment import DeployableCertificate, PermanentDeployFailure, TransientDeployFailure
 from certdeploy.domain.models import CertAlgorithm, Product, Resource
 from tests.certgen import make_cert
+from tests.contract.deployer_support import pem_certificate
 from tests.servers.ddos import DdosCloud, WebRule
 
 DOMAIN = "shop.example.com"
@@ -25,9 +26,7 @@ def cloud() -> Iterator[DdosCloud]:
     cloud.rules[DOMAIN] = WebRule(cert_id=2001, cert_name="old-cert", cert_region="cn-hangzhou")
     # A second rule whose name contains the first: the API's loose Domain match returns both.
     cloud.rules[f"img.{DOMAIN}"] = WebRule(cert_id=2002, cert_name="new-cert", cert_region="cn-hangzhou")
-    with cloud.api:
-        yield cloud
-    cloud.api.assert_healthy()
+    yield from cloud.serving()
 
 
 @pytest.fixture
@@ -44,14 +43,7 @@ def _resource(domain: str = DOMAIN) -> Resource:
 def _certificate(
     *, cas_cert_id: int | None = None, algorithm: CertAlgorithm = CertAlgorithm.RSA
 ) -> DeployableCertificate:
-    return DeployableCertificate(
-        cert_id=11,
-        name="shop-2025",
-        algorithm=algorithm,
-        cert_pem=SITE.chain_pem,
-        key_pem=SITE.key_pem,
-        cas_cert_id=cas_cert_id,
-    )
+    return pem_certificate(SITE, cert_id=11, name="shop-2025", algorithm=algorithm, cas_cert_id=cas_cert_id)
 
 
 def test_binds_by_cas_id_reads_it_back_and_restores_the_previous_certificate(

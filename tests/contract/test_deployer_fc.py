@@ -13,6 +13,7 @@ from certdeploy.adapters.cloud.fc import FcDeployer
 from certdeploy.domain.deployment import DeployableCertificate, PermanentDeployFailure, TransientDeployFailure
 from certdeploy.domain.models import CertAlgorithm, Product, Resource
 from tests.certgen import GeneratedCert, make_cert
+from tests.contract.deployer_support import assert_refused_without_the_key, mismatched_certificate, pem_certificate
 from tests.servers.fc2_server import GET_CUSTOM_DOMAIN, REDACTED, UPDATE_CUSTOM_DOMAIN, Fc2TestServer
 
 DOMAIN = "www.example.com"
@@ -40,8 +41,7 @@ def fc() -> Iterator[Fc2TestServer]:
 
 @pytest.fixture
 def deployer(fc: Fc2TestServer) -> FcDeployer:
-    target = ApiTarget(endpoint=fc.endpoint, protocol="http", connect_timeout_ms=2000, read_timeout_ms=5000)
-    return FcDeployer(fc.credentials(), target)
+    return FcDeployer(fc.credentials(), fc.target())
 
 
 def _resource(domain: str = DOMAIN) -> Resource:
@@ -49,13 +49,7 @@ def _resource(domain: str = DOMAIN) -> Resource:
 
 
 def _deployable(cert: GeneratedCert, name: str = "www-2026", cert_id: int = 41) -> DeployableCertificate:
-    return DeployableCertificate(
-        cert_id=cert_id,
-        name=name,
-        algorithm=CertAlgorithm.ECC,
-        cert_pem=cert.chain_pem,
-        key_pem=SecretStr(cert.key_pem),
-    )
+    return pem_certificate(cert, cert_id=cert_id, name=name, algorithm=CertAlgorithm.ECC)
 
 
 def test_reads_the_certificate_a_custom_domain_serves(
@@ -211,21 +205,11 @@ def test_a_refused_certificate_is_permanent_and_the_message_holds_no_key(
     fc: Fc2TestServer, deployer: FcDeployer, legacy: GeneratedCert, renewed: GeneratedCert
 ) -> None:
     fc.add_domain(DOMAIN, routes=ROUTES, certificate=("legacy-www", legacy.cert_pem, legacy.key_pem))
-    mismatched = DeployableCertificate(
-        cert_id=42,
-        name="mismatched",
-        algorithm=CertAlgorithm.ECC,
-        cert_pem=renewed.cert_pem,
-        key_pem=SecretStr(legacy.key_pem),
-    )
 
     with pytest.raises(PermanentDeployFailure) as failure:
-        deployer.bind(_resource(), mismatched)
+        deployer.bind(_resource(), mismatched_certificate(renewed, key_of=legacy))
 
-    assert failure.value.code == "InvalidArgument"
-    assert "does not match" in failure.value.message
-    assert "PRIVATE KEY" not in str(failure.value)
-    assert failure.value.__cause__ is None and failure.value.__suppress_context__
+    assert_refused_without_the_key(failure.value, code="InvalidArgument")
 
 
 def test_requests_are_signed_the_fc_way(fc: Fc2TestServer, legacy: GeneratedCert) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from pydantic import SecretStr
 
 from certdeploy.adapters.cloud.ga import GaDeployer
 from certdeploy.domain.deployment import DeployableCertificate, PermanentDeployFailure, TransientDeployFailure
 from certdeploy.domain.models import CertAlgorithm, Product, Resource
+from tests.contract.deployer_support import cas_certificate, resource
 from tests.servers.ga import DESCRIBE_LISTENER, LIST_LISTENERS, UPDATE_LISTENER, GaCloud, GaListener
 
 ACCELERATOR = "ga-bp1odcab8tmno0hdq"
@@ -26,9 +26,7 @@ def ga() -> Iterator[GaCloud]:
     cloud.listeners[LISTENER] = GaListener(ACCELERATOR, ((443, 443),), certificate_id=OLD)
     cloud.listeners["lsr-range"] = GaListener(ACCELERATOR, ((8000, 8100),), certificate_id=OLD)
     cloud.listeners["lsr-udp"] = GaListener(ACCELERATOR, ((53, 53),), protocol="udp")
-    with cloud:
-        yield cloud
-    cloud.api.assert_healthy()
+    yield from cloud.serving()
 
 
 @pytest.fixture
@@ -38,27 +36,13 @@ def deployer(ga: GaCloud) -> GaDeployer:
 
 def _resource(listener_id: str | None = f"{LISTENER}@443", port: int = 443) -> Resource:
     # The resource lists its own region; GA is still called in cn-hangzhou.
-    return Resource(
-        id=1,
-        account_id=1,
-        product=Product.GA,
-        region="ap-southeast-1",
-        instance_id=ACCELERATOR,
-        domain="www.example.com",
-        port=port,
-        listener_id=listener_id,
+    return resource(
+        Product.GA, ACCELERATOR, "www.example.com", region="ap-southeast-1", port=port, listener_id=listener_id
     )
 
 
 def _certificate(cas_cert_id: int | None = NEW_CAS_ID) -> DeployableCertificate:
-    return DeployableCertificate(
-        cert_id=7,
-        name="site-2026",
-        algorithm=CertAlgorithm.RSA,
-        cert_pem="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
-        key_pem=SecretStr("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"),
-        cas_cert_id=cas_cert_id,
-    )
+    return cas_certificate(cas_cert_id, name="site-2026", algorithm=CertAlgorithm.RSA)
 
 
 def test_binds_reads_back_and_restores_the_default_certificate(ga: GaCloud, deployer: GaDeployer) -> None:

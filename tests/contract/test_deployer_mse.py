@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from pydantic import SecretStr
 
 from certdeploy.adapters.cloud.mse import MseDeployer
 from certdeploy.domain.deployment import DeployableCertificate, PermanentDeployFailure, TransientDeployFailure
 from certdeploy.domain.models import CertAlgorithm, Product, Resource
+from tests.contract.deployer_support import cas_certificate, resource
 from tests.servers.mse import GET_DOMAIN, LIST_DOMAINS, UPDATE_DOMAIN, GatewayDomain, MseCloud
 
 GATEWAY = "gw-86575c0bc9f04ecfbacb92b8e392"
@@ -37,9 +37,7 @@ def mse() -> Iterator[MseCloud]:
     )
     cloud.domains[95] = GatewayDomain(GATEWAY, "shop.www.example.com", cert_identifier=OLD)
     cloud.domains[96] = GatewayDomain(GATEWAY, "plain.example.com", protocol="HTTP")
-    with cloud:
-        yield cloud
-    cloud.api.assert_healthy()
+    yield from cloud.serving()
 
 
 @pytest.fixture
@@ -48,18 +46,11 @@ def deployer(mse: MseCloud) -> MseDeployer:
 
 
 def _resource(domain: str = "WWW.example.com") -> Resource:
-    return Resource(id=1, account_id=1, product=Product.MSE, region="cn-hangzhou", instance_id=GATEWAY, domain=domain)
+    return resource(Product.MSE, GATEWAY, domain)
 
 
 def _certificate(cas_cert_id: int | None = NEW_CAS_ID) -> DeployableCertificate:
-    return DeployableCertificate(
-        cert_id=7,
-        name="site-2026",
-        algorithm=CertAlgorithm.RSA,
-        cert_pem="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
-        key_pem=SecretStr("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"),
-        cas_cert_id=cas_cert_id,
-    )
+    return cas_certificate(cas_cert_id, name="site-2026", algorithm=CertAlgorithm.RSA)
 
 
 def test_binds_reads_back_and_restores_keeping_every_other_setting(mse: MseCloud, deployer: MseDeployer) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from pydantic import SecretStr
 
 from certdeploy.adapters.cloud.nlb import NlbDeployer
 from certdeploy.domain.deployment import DeployableCertificate, PermanentDeployFailure, TransientDeployFailure
 from certdeploy.domain.models import CertAlgorithm, Product, Resource
+from tests.contract.deployer_support import cas_certificate, resource
 from tests.servers.nlb import LIST_LISTENERS, UPDATE_LISTENER, NlbCloud, NlbListener
 
 LOAD_BALANCER = "nlb-83ckzc8d4xlp8o"
@@ -25,9 +25,7 @@ def nlb() -> Iterator[NlbCloud]:
     cloud.listeners["lsn-short"] = NlbListener(LOAD_BALANCER, 443, certificate_ids=(OLD,))
     cloud.listeners["lsn-suffixed@8443"] = NlbListener(LOAD_BALANCER, 8443, certificate_ids=(OLD,))
     cloud.listeners["lsn-tcp"] = NlbListener(LOAD_BALANCER, 80, protocol="TCP")
-    with cloud:
-        yield cloud
-    cloud.api.assert_healthy()
+    yield from cloud.serving()
 
 
 @pytest.fixture
@@ -36,27 +34,11 @@ def deployer(nlb: NlbCloud) -> NlbDeployer:
 
 
 def _resource(listener_id: str | None, port: int = 443) -> Resource:
-    return Resource(
-        id=1,
-        account_id=1,
-        product=Product.NLB,
-        region="cn-hangzhou",
-        instance_id=LOAD_BALANCER,
-        domain="mqtt.example.com",
-        port=port,
-        listener_id=listener_id,
-    )
+    return resource(Product.NLB, LOAD_BALANCER, "mqtt.example.com", port=port, listener_id=listener_id)
 
 
 def _certificate(cas_cert_id: int | None = NEW_CAS_ID) -> DeployableCertificate:
-    return DeployableCertificate(
-        cert_id=7,
-        name="mqtt-2026",
-        algorithm=CertAlgorithm.ECC,
-        cert_pem="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
-        key_pem=SecretStr("-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n"),
-        cas_cert_id=cas_cert_id,
-    )
+    return cas_certificate(cas_cert_id, name="mqtt-2026", algorithm=CertAlgorithm.ECC)
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,12 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
-from certdeploy.adapters.cloud import ApiTarget, CloudCredentials
+from certdeploy.adapters.cloud import CloudCredentials
 from certdeploy.adapters.cloud.oss import OssDeployer
 from certdeploy.domain.deployment import DeployableCertificate, PermanentDeployFailure, TransientDeployFailure
 from certdeploy.domain.models import CertAlgorithm, Product, Resource
 from tests.certgen import GeneratedCert, make_cert
+from tests.contract.deployer_support import assert_refused_without_the_key, mismatched_certificate, pem_certificate
 from tests.servers.oss_server import LIST_CNAME, PUT_CNAME, REDACTED, OssTestServer, sha1_fingerprint
 
 BUCKET = "static-assets"
@@ -36,13 +37,9 @@ def oss() -> Iterator[OssTestServer]:
         yield server
 
 
-def _target(endpoint: str) -> ApiTarget:
-    return ApiTarget(endpoint=endpoint, protocol="http", connect_timeout_ms=2000, read_timeout_ms=5000)
-
-
 @pytest.fixture
 def deployer(oss: OssTestServer) -> OssDeployer:
-    return OssDeployer(oss.credentials(), _target(oss.endpoint))
+    return OssDeployer(oss.credentials(), oss.target())
 
 
 def _resource(domain: str = DOMAIN, region: str = REGION, bucket: str = BUCKET) -> Resource:
@@ -50,14 +47,7 @@ def _resource(domain: str = DOMAIN, region: str = REGION, bucket: str = BUCKET) 
 
 
 def _deployable(cert: GeneratedCert, cas_cert_id: int | None = None) -> DeployableCertificate:
-    return DeployableCertificate(
-        cert_id=41,
-        name="static-2026",
-        algorithm=CertAlgorithm.ECC,
-        cert_pem=cert.chain_pem,
-        key_pem=SecretStr(cert.key_pem),
-        cas_cert_id=cas_cert_id,
-    )
+    return pem_certificate(cert, cert_id=41, name="static-2026", algorithm=CertAlgorithm.ECC, cas_cert_id=cas_cert_id)
 
 
 def test_reads_the_certificate_a_cname_serves(oss: OssTestServer, deployer: OssDeployer, legacy: GeneratedCert) -> None:
@@ -186,7 +176,7 @@ def test_an_unreachable_endpoint_is_transient(oss: OssTestServer, renewed: Gener
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    deployer = OssDeployer(oss.credentials(), _target(f"127.0.0.1:{port}"))
+    deployer = OssDeployer(oss.credentials(), oss.target(endpoint=f"127.0.0.1:{port}"))
 
     with pytest.raises(TransientDeployFailure) as failure:
         deployer.bind(_resource(), _deployable(renewed))
@@ -198,21 +188,11 @@ def test_a_refused_certificate_is_permanent_and_the_message_holds_no_key(
     oss: OssTestServer, deployer: OssDeployer, legacy: GeneratedCert, renewed: GeneratedCert
 ) -> None:
     oss.add_cname(BUCKET, DOMAIN, region=REGION)
-    mismatched = DeployableCertificate(
-        cert_id=42,
-        name="mismatched",
-        algorithm=CertAlgorithm.ECC,
-        cert_pem=renewed.cert_pem,
-        key_pem=SecretStr(legacy.key_pem),
-    )
 
     with pytest.raises(PermanentDeployFailure) as failure:
-        deployer.bind(_resource(), mismatched)
+        deployer.bind(_resource(), mismatched_certificate(renewed, key_of=legacy))
 
-    assert failure.value.code == "InvalidCertificate"
-    assert "does not match" in failure.value.message
-    assert "PRIVATE KEY" not in str(failure.value)
-    assert failure.value.__cause__ is None and failure.value.__suppress_context__
+    assert_refused_without_the_key(failure.value, code="InvalidCertificate")
 
 
 def test_a_missing_bucket_or_cname_is_permanent(oss: OssTestServer, deployer: OssDeployer) -> None:
@@ -242,7 +222,7 @@ def test_requests_are_signed_with_v4_for_the_buckets_region(oss: OssTestServer, 
         security_token=SecretStr("sts-token-of-the-function-role"),
     )
     with pytest.raises(PermanentDeployFailure) as forged:
-        OssDeployer(wrong_secret, _target(oss.endpoint)).current_binding(_resource())
+        OssDeployer(wrong_secret, oss.target()).current_binding(_resource())
     assert forged.value.code == "SignatureDoesNotMatch"
     assert oss.calls == []
     assert deployer.current_binding(_resource()).is_empty

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from certdeploy.adapters.cloud.sae import SaeDeployer
 from certdeploy.domain.deployment import DeployableCertificate, PermanentDeployFailure, TransientDeployFailure
 from certdeploy.domain.models import CertAlgorithm, Product, Resource
-from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer
+from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, ProductCloud
 
 INGRESS_PATH = "/pop/v1/sam/ingress/Ingress"
 DESCRIBE = "DescribeIngress"
@@ -28,11 +28,11 @@ RULES = [
 ]
 
 
-class SaeCloud:
+class SaeCloud(ProductCloud):
     """Ingresses by id, as DescribeIngress shows them; `cas_identifiers` are the certificates ALB can load."""
 
     def __init__(self) -> None:
-        self.api = OpenApiServer(host_id="sae.cn-hangzhou.aliyuncs.com", version="2019-05-06")
+        super().__init__(OpenApiServer(host_id="sae.cn-hangzhou.aliyuncs.com", version="2019-05-06"))
         self.api.roa("GET", INGRESS_PATH, self._describe)
         self.api.roa("PUT", INGRESS_PATH, self._update)
         self.cas_identifiers = {"1001-cn-hangzhou", "1002-cn-hangzhou", "2001-cn-hangzhou"}
@@ -95,9 +95,7 @@ def _success(data: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 def cloud() -> Iterator[SaeCloud]:
     cloud = SaeCloud()
-    with cloud.api:
-        yield cloud
-    cloud.api.assert_healthy()
+    yield from cloud.serving()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from certdeploy.adapters.cloud.waf import WafDeployer
 from certdeploy.domain.deployment import DeployableCertificate, PermanentDeployFailure, TransientDeployFailure
 from certdeploy.domain.models import CertAlgorithm, Product, Resource
 from tests.certgen import make_cert
+from tests.contract.deployer_support import pem_certificate
 from tests.servers.waf import WafCloud, WafDomain
 
 INSTANCE = "waf_v3prepaid_public_cn-abc"
@@ -44,9 +45,7 @@ def cloud() -> Iterator[WafCloud]:
     cloud = WafCloud()
     cloud.certs = {"4001-cn-hangzhou": "old-cert", "4002-cn-hangzhou": "new-cert"}
     cloud.domains[(INSTANCE, DOMAIN)] = WafDomain(listen=copy.deepcopy(LISTEN), redirect=copy.deepcopy(REDIRECT))
-    with cloud.api:
-        yield cloud
-    cloud.api.assert_healthy()
+    yield from cloud.serving()
 
 
 @pytest.fixture
@@ -66,14 +65,7 @@ def _used(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def _certificate(*, cas_cert_id: int | None = None) -> DeployableCertificate:
-    return DeployableCertificate(
-        cert_id=21,
-        name="api-2025",
-        algorithm=CertAlgorithm.ECC,
-        cert_pem=SITE.chain_pem,
-        key_pem=SITE.key_pem,
-        cas_cert_id=cas_cert_id,
-    )
+    return pem_certificate(SITE, cert_id=21, name="api-2025", algorithm=CertAlgorithm.ECC, cas_cert_id=cas_cert_id)
 
 
 def test_binds_by_cas_id_keeping_every_other_setting_and_restores_the_previous_one(

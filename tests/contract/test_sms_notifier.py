@@ -37,7 +37,7 @@ from certdeploy.domain.notifications import (
 from certdeploy.domain.states import JobStatus
 from certdeploy.runtime.container import _sms_sender
 from certdeploy.runtime.settings import Settings
-from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer
+from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, ProductCloud
 
 SIGN = "certdeploy"
 TEMPLATE = "SMS_468120001"
@@ -69,11 +69,11 @@ class Sms:
     text: str
 
 
-class SmsCloud:
+class SmsCloud(ProductCloud):
     """Dysmsapi 2017-05-25 SendSms: answers HTTP 200 with `Code` OK or the refusal code, like the service."""
 
     def __init__(self, limit_per_number: int = 10) -> None:
-        self.api = OpenApiServer(host_id="dysmsapi.aliyuncs.com", version="2017-05-25")
+        super().__init__(OpenApiServer(host_id="dysmsapi.aliyuncs.com", version="2017-05-25"))
         self.api.rpc("SendSms", self._send_sms)
         self.signs = {SIGN}
         self.templates = {TEMPLATE: TEMPLATE_TEXT}
@@ -118,9 +118,7 @@ class SmsCloud:
 @pytest.fixture
 def cloud() -> Iterator[SmsCloud]:
     cloud = SmsCloud()
-    with cloud.api:
-        yield cloud
-    cloud.api.assert_healthy()
+    yield from cloud.serving()
 
 
 def sender_for(cloud: SmsCloud, template_code: str = TEMPLATE) -> SmsSender:

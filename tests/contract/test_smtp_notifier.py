@@ -8,10 +8,8 @@ import socket
 import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.policy import default as default_policy
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,17 +19,9 @@ from pydantic import SecretStr
 
 from certdeploy.adapters.notify import NotificationFailed
 from certdeploy.adapters.notify.smtp import SmtpSender, SmtpSettings, TlsMode, parse_smtp_url
-from certdeploy.domain.models import Product
-from certdeploy.domain.notifications import (
-    FailedResource,
-    JobReport,
-    NotificationEvent,
-    ProductCount,
-    RenderedNotification,
-    render_notification,
-)
-from certdeploy.domain.states import JobStatus
+from certdeploy.domain.notifications import RenderedNotification
 from tests.certgen import GeneratedCert, make_ca, make_cert
+from tests.contract.notifier_support import failed_job_notification, server_tls_context
 
 FROM = "certdeploy <noreply@certdeploy.test>"
 TO = "ops@example.com"
@@ -94,12 +84,7 @@ def ca() -> GeneratedCert:
 @pytest.fixture(scope="module")
 def server_tls(ca: GeneratedCert, tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
     site = make_cert(["localhost"], common_name="localhost", issuer=ca)
-    folder: Path = tmp_path_factory.mktemp("smtp-tls")
-    (folder / "cert.pem").write_text(site.chain_pem)
-    (folder / "key.pem").write_text(site.key_pem)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
-    return context
+    return server_tls_context(site, tmp_path_factory.mktemp("smtp-tls"))
 
 
 @pytest.fixture(scope="module")
@@ -130,26 +115,7 @@ def smtp_server() -> Iterator[StartServer]:
 
 @pytest.fixture(scope="module")
 def rendered() -> RenderedNotification:
-    report = JobReport(
-        job_id=42,
-        job_name="www <rotation>",
-        event=NotificationEvent.JOB_FINISHED,
-        outcome=JobStatus.ERROR,
-        started_at=datetime(2024, 1, 30, 10, 0, tzinfo=timezone.utc),
-        finished_at=datetime(2024, 1, 30, 10, 5, tzinfo=timezone.utc),
-        products=(ProductCount(product=Product.CDN, total=2, succeeded=1, failed=1),),
-        failures=(
-            FailedResource(
-                product=Product.CDN,
-                region="cn-hangzhou",
-                instance_id="cdn-1",
-                domain="www.example.com",
-                error_code="Throttling",
-                error_message="slow down",
-            ),
-        ),
-    )
-    return render_notification(report)
+    return failed_job_notification("www <rotation>")
 
 
 def sender(url: str, tls: ssl.SSLContext | None = None, **settings: Any) -> SmtpSender:

@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, delete, event, select, text, update
+from sqlalchemy import Engine, event, select, text, update
 
 from certdeploy.adapters.sql import SqlStore, SqlTransaction, create_store_engine, generate_key_encryption_key, upgrade
 from certdeploy.adapters.sql.migrate import current_revision, head_revision
 from certdeploy.adapters.sql.schema import access_keys, certificates, contacts, metadata, quota_ledger
 from certdeploy.domain.errors import InvalidStatus, NotFound, QuotaExceeded
-from certdeploy.domain.models import CertificateTag, CertOrigin, Contact, Job, JobType, Product
+from certdeploy.domain.models import Certificate, CertificateTag, CertOrigin, Contact, Job, JobType, Product
 from certdeploy.domain.quota import Ledger, charge_entries, refund_entry, release_entries
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.ports import (
@@ -37,7 +37,15 @@ from certdeploy.ports import (
     StoreOperations,
     WorkerSpec,
 )
-from tests.contract.store_fixtures import BACKENDS, SettableClock, certificate_info, fresh_database, pem
+from tests.contract.store_fixtures import (
+    BACKENDS,
+    SettableClock,
+    certificate_info,
+    emptied_store,
+    fresh_database,
+    migrated_store_engine,
+    pem,
+)
 
 J, W = JobStatus, WorkerStatus
 KEK = generate_key_encryption_key()
@@ -46,11 +54,8 @@ T0 = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    with fresh_database(request.param, tmp_path_factory.mktemp(request.param)) as url:
-        upgrade(url)
-        engine = create_store_engine(url)
+    with migrated_store_engine(request.param, tmp_path_factory.mktemp(request.param)) as engine:
         yield engine
-        engine.dispose()
 
 
 @pytest.fixture
@@ -60,10 +65,28 @@ def clock() -> SettableClock:
 
 @pytest.fixture
 def store(database: Engine, clock: SettableClock) -> SqlStore:
-    with database.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(delete(table))
-    return SqlStore(database, key_encryption_key=KEK, clock=clock)
+    return emptied_store(database, key_encryption_key=KEK, clock=clock)
+
+
+def _upload(
+    store: SqlStore,
+    account_id: int,
+    *,
+    private_key_pem: str | None,
+    name: str = "web",
+    domain: str = "a.com",
+    **options: Any,
+) -> Certificate:
+    """An uploaded certificate of `account_id` for `domain`."""
+    return store.add_certificate(
+        account_id,
+        name=name,
+        origin=CertOrigin.UPLOAD,
+        info=certificate_info(domain),
+        cert_pem=pem("CERTIFICATE"),
+        private_key_pem=private_key_pem,
+        **options,
+    )
 
 
 def race(count: int, attempt: Callable[[int], Any]) -> list[Any]:
@@ -214,14 +237,7 @@ def test_certificate_round_trips_with_aware_utc_times(store: SqlStore) -> None:
 def test_private_key_is_ciphertext_in_the_database_and_plain_for_its_owner(store: SqlStore, database: Engine) -> None:
     account = store.create_account("acme")
     key_pem = pem("PRIVATE KEY")
-    cert = store.add_certificate(
-        account.id,
-        name="web",
-        origin=CertOrigin.UPLOAD,
-        info=certificate_info("a.com"),
-        cert_pem=pem("CERTIFICATE"),
-        private_key_pem=key_pem,
-    )
+    cert = _upload(store, account.id, private_key_pem=key_pem)
 
     with database.connect() as conn:
         sealed = conn.execute(select(certificates.c.private_key_sealed)).scalar_one()
@@ -232,14 +248,7 @@ def test_private_key_is_ciphertext_in_the_database_and_plain_for_its_owner(store
 
 def test_a_wrong_key_encryption_key_fails_loudly(store: SqlStore, database: Engine, clock: SettableClock) -> None:
     account = store.create_account("acme")
-    cert = store.add_certificate(
-        account.id,
-        name="web",
-        origin=CertOrigin.UPLOAD,
-        info=certificate_info("a.com"),
-        cert_pem=pem("CERTIFICATE"),
-        private_key_pem=pem("PRIVATE KEY"),
-    )
+    cert = _upload(store, account.id, private_key_pem=pem("PRIVATE KEY"))
     store.add_access_key(account.id, "AK1", "secret")
     other = SqlStore(database, key_encryption_key=generate_key_encryption_key(), clock=clock)
 
@@ -280,12 +289,11 @@ def test_tags_and_the_encryption_pair_are_kept_with_the_certificate(store: SqlSt
 
 def test_the_signing_key_ciphertext_does_not_open_as_the_encryption_key(store: SqlStore, database: Engine) -> None:
     account = store.create_account("acme")
-    cert = store.add_certificate(
+    cert = _upload(
+        store,
         account.id,
         name="sm",
-        origin=CertOrigin.UPLOAD,
-        info=certificate_info("sm.example.com"),
-        cert_pem=pem("CERTIFICATE"),
+        domain="sm.example.com",
         private_key_pem=pem("PRIVATE KEY"),
         encryption_pair=EncryptionPair(cert_pem=pem("CERTIFICATE"), private_key_pem=pem("PRIVATE KEY")),
     )
@@ -344,14 +352,7 @@ def test_certificates_list_newest_first_with_filters_and_paging(store: SqlStore)
 
 def test_deleted_certificate_is_gone(store: SqlStore) -> None:
     account = store.create_account("acme")
-    cert = store.add_certificate(
-        account.id,
-        name="web",
-        origin=CertOrigin.UPLOAD,
-        info=certificate_info("a.com"),
-        cert_pem=pem("CERTIFICATE"),
-        private_key_pem=None,
-    )
+    cert = _upload(store, account.id, private_key_pem=None)
 
     store.delete_certificate(account.id, cert.id)
 
@@ -779,14 +780,7 @@ def test_stuck_workers_are_those_left_in_a_status_past_a_deadline(store: SqlStor
 
 def test_another_account_cannot_read_or_change_what_it_does_not_own(store: SqlStore) -> None:
     owner, intruder = store.create_account("owner"), store.create_account("intruder")
-    cert = store.add_certificate(
-        owner.id,
-        name="web",
-        origin=CertOrigin.UPLOAD,
-        info=certificate_info("a.com"),
-        cert_pem=pem("CERTIFICATE"),
-        private_key_pem=pem("PRIVATE KEY"),
-    )
+    cert = _upload(store, owner.id, private_key_pem=pem("PRIVATE KEY"))
     contact = store.add_contact(owner.id, name="Alice")
     [resource_id] = store.upsert_resources(
         owner.id, [ResourceSpec(product=Product.CDN, region="r", instance_id="i", domain="a.com")]

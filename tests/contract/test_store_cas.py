@@ -12,14 +12,21 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, select
 
-from certdeploy.adapters.sql import SqlStore, create_store_engine, generate_key_encryption_key, upgrade
-from certdeploy.adapters.sql.schema import certificates, metadata
+from certdeploy.adapters.sql import SqlStore, generate_key_encryption_key
+from certdeploy.adapters.sql.schema import certificates
 from certdeploy.domain.errors import NotFound
 from certdeploy.domain.models import CertOrigin
 from certdeploy.ports import AlreadyExists
-from tests.contract.store_fixtures import BACKENDS, SettableClock, certificate_info, fresh_database, pem
+from tests.contract.store_fixtures import (
+    BACKENDS,
+    SettableClock,
+    certificate_info,
+    emptied_store,
+    migrated_store_engine,
+    pem,
+)
 
 KEK = generate_key_encryption_key()
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
@@ -27,19 +34,13 @@ T0 = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    with fresh_database(request.param, tmp_path_factory.mktemp(request.param)) as url:
-        upgrade(url)
-        engine = create_store_engine(url)
+    with migrated_store_engine(request.param, tmp_path_factory.mktemp(request.param)) as engine:
         yield engine
-        engine.dispose()
 
 
 @pytest.fixture
 def store(database: Engine) -> SqlStore:
-    with database.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(delete(table))
-    return SqlStore(database, key_encryption_key=KEK, clock=SettableClock(T0))
+    return emptied_store(database, key_encryption_key=KEK, clock=SettableClock(T0))
 
 
 def _mirror(store: SqlStore, account_id: int, cas_cert_id: int, name: str | None = None) -> Any:

@@ -13,9 +13,7 @@ import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,17 +29,9 @@ from certdeploy.adapters.notify.webhook import (
     is_public_address,
     parse_webhook_url,
 )
-from certdeploy.domain.models import Product
-from certdeploy.domain.notifications import (
-    FailedResource,
-    JobReport,
-    NotificationEvent,
-    ProductCount,
-    RenderedNotification,
-    render_notification,
-)
-from certdeploy.domain.states import JobStatus
+from certdeploy.domain.notifications import RenderedNotification
 from tests.certgen import GeneratedCert, make_ca, make_cert
+from tests.contract.notifier_support import failed_job_notification, server_tls_context
 
 DINGTALK_SECRET = "SEC0123456789abcdef"
 NOW_SECONDS = 1_706_613_560.008
@@ -137,26 +127,7 @@ def no_sockets() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def rendered() -> RenderedNotification:
-    report = JobReport(
-        job_id=42,
-        job_name="www rotation",
-        event=NotificationEvent.JOB_FINISHED,
-        outcome=JobStatus.ERROR,
-        started_at=datetime(2024, 1, 30, 10, 0, tzinfo=timezone.utc),
-        finished_at=datetime(2024, 1, 30, 10, 5, tzinfo=timezone.utc),
-        products=(ProductCount(product=Product.CDN, total=2, succeeded=1, failed=1),),
-        failures=(
-            FailedResource(
-                product=Product.CDN,
-                region="cn-hangzhou",
-                instance_id="cdn-1",
-                domain="www.example.com",
-                error_code="Throttling",
-                error_message="slow down",
-            ),
-        ),
-    )
-    return render_notification(report)
+    return failed_job_notification("www rotation")
 
 
 def sender(*allowed: str, **options: Any) -> WebhookSender:
@@ -354,12 +325,7 @@ def hooks_ca() -> GeneratedCert:
 @pytest.fixture(scope="module")
 def hooks_tls(hooks_ca: GeneratedCert, tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
     site = make_cert(["hooks.test"], common_name="hooks.test", issuer=hooks_ca)
-    folder: Path = tmp_path_factory.mktemp("hooks-tls")
-    (folder / "cert.pem").write_text(site.chain_pem)
-    (folder / "key.pem").write_text(site.key_pem)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
-    return context
+    return server_tls_context(site, tmp_path_factory.mktemp("hooks-tls"))
 
 
 def test_https_connects_to_the_resolved_address_and_verifies_the_host_name(

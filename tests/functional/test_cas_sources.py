@@ -85,9 +85,7 @@ def cas() -> Iterator[CasCloud]:
         _cloud_resource("APIGateway", "api.example.com", InstanceId="group-1", EnableHttps=1),
         _cloud_resource("CDN", "static.example.com", EnableHttps=1, CertId=5555, CertName="someone-elses"),
     ]
-    with cloud.api:
-        yield cloud
-    cloud.api.assert_healthy()
+    yield from cloud.serving()
 
 
 @pytest.fixture
@@ -95,18 +93,14 @@ def alb() -> Iterator[AlbCloud]:
     cloud = AlbCloud()
     cloud.cas_identifiers |= {f"{OLD_CAS_ID}-cn-hangzhou", f"{SITE_CAS_ID}-cn-hangzhou"}
     cloud.listeners["lsn-1"] = AlbListener("alb-1", 443, certificate_id=f"{OLD_CAS_ID}-cn-hangzhou")
-    with cloud:
-        yield cloud
-    cloud.api.assert_healthy()
+    yield from cloud.serving()
 
 
 @pytest.fixture
 def gateway() -> Iterator[ApiGatewayCloud]:
     cloud = ApiGatewayCloud()
     cloud.domains[("group-1", "api.example.com")] = GroupDomain()
-    with cloud:
-        yield cloud
-    cloud.api.assert_healthy()
+    yield from cloud.serving()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, flat_list
+from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, ProductCloud, flat_list, next_token_page
 
 GET_LISTENER = "GetListenerAttribute"
 UPDATE_LISTENER = "UpdateListenerAttribute"
@@ -38,24 +38,17 @@ class AlbListener:
     reads_until_settled: int = field(default=0, repr=False)
 
 
-class AlbCloud:
+class AlbCloud(ProductCloud):
     """In-memory listeners by id, and the CAS certificate identifiers ALB can take."""
 
     def __init__(self, *, security_token: str | None = None, settle_after_reads: int = 1) -> None:
         self.listeners: dict[str, AlbListener] = {}
         self.cas_identifiers: set[str] = set()
         self.settle_after_reads = settle_after_reads
-        self.api = OpenApiServer(host_id="alb.aliyuncs.com", version="2020-06-16", security_token=security_token)
+        super().__init__(OpenApiServer(host_id="alb.aliyuncs.com", version="2020-06-16", security_token=security_token))
         self.api.rpc(GET_LISTENER, self._get)
         self.api.rpc(UPDATE_LISTENER, self._update)
         self.api.rpc(LIST_LISTENERS, self._list)
-
-    def __enter__(self) -> AlbCloud:
-        self.api.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.api.stop()
 
     def _listener(self, call: OpenApiCall) -> tuple[str, AlbListener]:
         listener_id = call.require("ListenerId")
@@ -101,15 +94,10 @@ class AlbCloud:
             for listener_id, listener in sorted(self.listeners.items())
             if not wanted or listener.load_balancer_id in wanted
         ]
-        start = int(call.get("NextToken") or 0)
-        size = int(call.get("MaxResults") or 20)
-        page = matching[start : start + size]
-        following = start + size if start + size < len(matching) else None
+        page, paging = next_token_page(call, matching)
         return {
             "Listeners": [_describe(listener_id, listener, certificates=False) for listener_id, listener in page],
-            "MaxResults": size,
-            "TotalCount": len(matching),
-            **({"NextToken": str(following)} if following is not None else {}),
+            **paging,
         }
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from certdeploy.domain.certificates import check_key_matches
 from certdeploy.domain.errors import CertificateError
-from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer
+from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, ProductCloud
 
 DESCRIBE_DOMAIN = "DescribeDomain"
 SET_DOMAIN_CERTIFICATE = "SetDomainCertificate"
@@ -34,22 +34,15 @@ class GroupDomain:
     web_socket_status: str = "CLOSE"
 
 
-class ApiGatewayCloud:
+class ApiGatewayCloud(ProductCloud):
     """In-memory custom domains by (group id, domain name)."""
 
     def __init__(self) -> None:
         self.domains: dict[tuple[str, str], GroupDomain] = {}
-        self.api = OpenApiServer(host_id="apigateway.cn-hangzhou.aliyuncs.com", version="2016-07-14")
+        super().__init__(OpenApiServer(host_id="apigateway.cn-hangzhou.aliyuncs.com", version="2016-07-14"))
         self.api.rpc(DESCRIBE_DOMAIN, self._describe)
         self.api.rpc(SET_DOMAIN_CERTIFICATE, self._set)
         self.api.rpc(DELETE_DOMAIN_CERTIFICATE, self._delete)
-
-    def __enter__(self) -> ApiGatewayCloud:
-        self.api.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.api.stop()
 
     def _domain(self, call: OpenApiCall) -> tuple[str, GroupDomain]:
         group_id, name = call.require("GroupId"), call.require("DomainName")

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer
+from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, ProductCloud
 
 
-class CasCloud:
+class CasCloud(ProductCloud):
     """`certificates`: ListUserCertificateOrder rows; `details`: CertId -> GetUserCertificateDetail body;
     `resources`: ListCloudResources rows."""
 
@@ -17,7 +17,7 @@ class CasCloud:
         self.certificates: list[dict[str, Any]] = []
         self.details: dict[int, dict[str, Any]] = {}
         self.resources: list[dict[str, Any]] = []
-        self.api = OpenApiServer(host_id="cas.aliyuncs.com", version="2020-04-07")
+        super().__init__(OpenApiServer(host_id="cas.aliyuncs.com", version="2020-04-07"))
         self.api.rpc("ListUserCertificateOrder", self._list_certificates)
         self.api.rpc("GetUserCertificateDetail", self._detail)
         self.api.rpc("ListCloudResources", self._list_resources)

@@ -9,20 +9,18 @@ production front's `certdeploy.runtime.http_front.LongRequestLineHandler`.
 from __future__ import annotations
 
 import json
-import threading
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 from certdeploy.api.auth import AccessKeyLookup, Caller, NonceRegistry, authenticate
 from certdeploy.api.errors import ApiError, error_body, internal_error, new_request_id
 from certdeploy.api.rpc import RpcRequest
 from certdeploy.runtime.http_front import LongRequestLineHandler
+from tests.servers.loopback import BoundHttpServer, LoopbackHttpServer
 
 HOST_ID = "cas.aliyuncs.com"
 
@@ -58,30 +56,13 @@ class UnderstoodCall:
 Responder = Callable[[RpcRequest, Caller], dict[str, Any]]
 
 
-class CasStubServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, keys: AccessKeyLookup, nonces: NonceRegistry, clock: ShiftedClock, responder: Responder) -> None:
-        super().__init__(("127.0.0.1", 0), _CasRequestHandler)
-        self.keys = keys
-        self.nonces = nonces
-        self.clock = clock
-        self.responder = responder
-        self.calls: list[UnderstoodCall] = []
-        self.received: list[RawRequest] = []
-        self.failures: list[str] = []
-
-    @property
-    def endpoint(self) -> str:
-        return f"127.0.0.1:{self.server_address[1]}"
-
-
 class _CasRequestHandler(LongRequestLineHandler):
-    server: CasStubServer
+    server: BoundHttpServer
 
     def do_POST(self) -> None:
+        stub: CasStubServer = self.server.test_server
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.received.append(RawRequest(target=self.path, headers=tuple(self.headers.items()), body=body))
+        stub.received.append(RawRequest(target=self.path, headers=tuple(self.headers.items()), body=body))
         try:
             request = RpcRequest.from_http(
                 method=self.command,
@@ -90,14 +71,14 @@ class _CasRequestHandler(LongRequestLineHandler):
                 body=body,
                 source=self.client_address[0],
             )
-            caller = authenticate(request, self.server.keys, self.server.nonces, self.server.clock)
-            reply = {"RequestId": new_request_id(), **self.server.responder(request, caller)}
-            self.server.calls.append(UnderstoodCall(caller=caller, request=request, reply=reply))
+            caller = authenticate(request, stub.keys, stub.nonces, stub.clock)
+            reply = {"RequestId": new_request_id(), **stub.responder(request, caller)}
+            stub.calls.append(UnderstoodCall(caller=caller, request=request, reply=reply))
             self._send_json(HTTPStatus.OK, reply)
         except ApiError as error:
             self._send_json(error.status, error_body(error, request_id=new_request_id(), host_id=HOST_ID))
         except Exception:
-            self.server.failures.append(traceback.format_exc())
+            stub.failures.append(traceback.format_exc())
             self._send_json(500, error_body(internal_error(), request_id=new_request_id(), host_id=HOST_ID))
 
     def _send_json(self, status: int, body: dict[str, Any]) -> None:
@@ -112,14 +93,18 @@ class _CasRequestHandler(LongRequestLineHandler):
         """Quiet: pytest shows failures through assertions, not access logs."""
 
 
-@contextmanager
-def running(server: CasStubServer) -> Iterator[CasStubServer]:
-    # A short poll interval keeps shutdown (and so each test's teardown) quick.
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="cas-stub", daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+class CasStubServer(LoopbackHttpServer):
+    """Answers CAS RPC calls with `responder` on 127.0.0.1 (ephemeral port) once started."""
+
+    handler_class = _CasRequestHandler
+    thread_name = "cas-stub"
+
+    def __init__(self, keys: AccessKeyLookup, nonces: NonceRegistry, clock: ShiftedClock, responder: Responder) -> None:
+        super().__init__()
+        self.keys = keys
+        self.nonces = nonces
+        self.clock = clock
+        self.responder = responder
+        self.calls: list[UnderstoodCall] = []
+        self.received: list[RawRequest] = []
+        self.failures: list[str] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer
+from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, ProductCloud
 
 
 @dataclass
@@ -51,7 +51,7 @@ DCDN = _Flavour(
 )
 
 
-class DomainCertificateCloud:
+class DomainCertificateCloud(ProductCloud):
     """In-memory domains plus the CAS certificates they can take by id (`cas`: id -> (name, PEM))."""
 
     def __init__(self, flavour: _Flavour) -> None:
@@ -59,7 +59,7 @@ class DomainCertificateCloud:
         self.domains: dict[str, AcceleratedDomain] = {}
         self.cas: dict[int, tuple[str, str]] = {}
         self._next_cas_id = 90_000
-        self.api = OpenApiServer(host_id=flavour.host_id, version=flavour.version)
+        super().__init__(OpenApiServer(host_id=flavour.host_id, version=flavour.version))
         self.api.rpc(flavour.describe, self._describe)
         self.api.rpc(flavour.describe_sm, self._describe_sm)
         self.api.rpc(flavour.set_ssl, self._set_ssl)

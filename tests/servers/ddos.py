@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer
+from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, ProductCloud
 
 
 @dataclass
@@ -18,14 +18,14 @@ class WebRule:
     gm_cert_id: str | None = None
 
 
-class DdosCloud:
+class DdosCloud(ProductCloud):
     """`rules`: domain -> its rule; `certs`: CAS id -> (name, PEM). Uploaded PEM certificates get a new id."""
 
     def __init__(self) -> None:
         self.rules: dict[str, WebRule] = {}
         self.certs: dict[int, tuple[str, str]] = {}
         self._next_id = 50_000
-        self.api = OpenApiServer(host_id="ddoscoo.cn-hangzhou.aliyuncs.com", version="2020-01-01")
+        super().__init__(OpenApiServer(host_id="ddoscoo.cn-hangzhou.aliyuncs.com", version="2020-01-01"))
         self.api.rpc("DescribeWebRules", self._describe_rules)
         self.api.rpc("DescribeCerts", self._describe_certs)
         self.api.rpc("AssociateWebCert", self._associate)

@@ -28,16 +28,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from pydantic import SecretStr
 
-from certdeploy.adapters.cloud.common import CloudCredentials
+from tests.servers.loopback import CloudApiTestServer, LoopbackRequestHandler, ServiceError
 
 API_VERSION = "2016-08-15"
 GET_CUSTOM_DOMAIN = "GetCustomDomain"
@@ -47,12 +44,8 @@ REDACTED = "REDACTED"
 _DOMAIN_PATH = re.compile(rf"/{API_VERSION}/custom-domains/(?P<domain>[^/]+)")
 
 
-class FcApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
+class FcApiError(ServiceError):
+    """An FC error answer."""
 
 
 @dataclass(frozen=True)
@@ -63,12 +56,6 @@ class FcCall:
     body: dict[str, Any] | None
     headers: dict[str, str]  # names lower-cased
     status: int
-
-
-@dataclass
-class _Fault:
-    remaining: int
-    error: FcApiError
 
 
 def fc_signature(access_key_secret: str, method: str, headers: Mapping[str, str], path: str) -> str:
@@ -99,8 +86,19 @@ def key_pair_problem(cert_pem: str, key_pem: str) -> str | None:
     return None
 
 
-class Fc2TestServer:
+class _Handler(LoopbackRequestHandler):
+    def serve(self) -> None:
+        fc: Fc2TestServer = self.server.test_server
+        status, answer = fc._answer(self.command, self.path, self.lowered_headers(), self.read_body())
+        headers = {"Content-Type": "application/json", "X-Fc-Request-Id": str(uuid.uuid4())}
+        self.send_reply(status, json.dumps(answer).encode("utf-8"), headers)
+
+
+class Fc2TestServer(CloudApiTestServer[FcCall, FcApiError]):
     """FC custom domains on 127.0.0.1 (ephemeral port) once started; `endpoint` is what `fc2.Client` takes."""
+
+    handler_class = _Handler
+    thread_name = "fc2-test-server"
 
     def __init__(
         self,
@@ -109,16 +107,15 @@ class Fc2TestServer:
         access_key_secret: str = "fc-test-secret",
         security_token: str | None = None,
     ) -> None:
-        self.access_key_id = access_key_id
-        self.access_key_secret = access_key_secret
-        self.security_token = security_token
+        super().__init__(
+            access_key_id=access_key_id,
+            access_key_secret=access_key_secret,
+            security_token=security_token,
+            operation_of=lambda call: call.operation,
+        )
         self._domains: dict[str, dict[str, Any]] = {}
         self._private_keys: dict[str, str] = {}
-        self._faults: dict[str, list[_Fault]] = {}
-        self._calls: list[FcCall] = []
         self._lock = threading.Lock()
-        self._http: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -159,57 +156,7 @@ class Fc2TestServer:
             return self._private_keys.get(domain_name)
 
     def fail_next(self, operation: str, *, times: int = 1, status: int = 429, code: str, message: str) -> None:
-        with self._lock:
-            self._faults.setdefault(operation, []).append(_Fault(times, FcApiError(status, code, message)))
-
-    @property
-    def calls(self) -> list[FcCall]:
-        with self._lock:
-            return list(self._calls)
-
-    def calls_of(self, operation: str) -> list[FcCall]:
-        return [call for call in self.calls if call.operation == operation]
-
-    def credentials(self) -> CloudCredentials:
-        return CloudCredentials(
-            access_key_id=self.access_key_id,
-            access_key_secret=SecretStr(self.access_key_secret),
-            security_token=SecretStr(self.security_token) if self.security_token else None,
-        )
-
-    # ------------------------------------------------------------------ lifecycle
-
-    @property
-    def endpoint(self) -> str:
-        if self._http is None:
-            raise RuntimeError("the server is not started")
-        return f"127.0.0.1:{self._http.server_address[1]}"
-
-    def start(self) -> Fc2TestServer:
-        if self._http is None:
-            http = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-            http.daemon_threads = True
-            http.fc = self  # type: ignore[attr-defined]
-            thread = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-            thread.start()
-            self._http, self._thread = http, thread
-        return self
-
-    def stop(self) -> None:
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._http, self._thread = None, None
-
-    def __enter__(self) -> Fc2TestServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        self._faults.add(operation, FcApiError(status, code, message), times=times)
 
     # ------------------------------------------------------------------ requests
 
@@ -222,7 +169,7 @@ class Fc2TestServer:
         except FcApiError as error:
             return error.status, _error_body(error)
         with self._lock:
-            fault = self._take_fault(operation)
+            fault = self._faults.take(operation)
             try:
                 if fault is not None:
                     raise fault
@@ -230,7 +177,7 @@ class Fc2TestServer:
                 status, answer = 200, reply
             except FcApiError as error:
                 status, answer = error.status, _error_body(error)
-            self._calls.append(FcCall(operation, method, path, _redacted(payload), headers, status))
+            self._call_log.append(FcCall(operation, method, path, _redacted(payload), headers, status))
         return status, answer
 
     def _authenticate(self, method: str, path: str, headers: dict[str, str]) -> None:
@@ -257,15 +204,6 @@ class Fc2TestServer:
                 "The request signature we calculated does not match the signature you provided. "
                 "Check your access key and signing method",
             )
-
-    def _take_fault(self, operation: str) -> FcApiError | None:
-        queued = self._faults.get(operation, [])
-        while queued and queued[0].remaining <= 0:
-            queued.pop(0)
-        if not queued:
-            return None
-        queued[0].remaining -= 1
-        return queued[0].error
 
     def _get(self, domain_name: str) -> dict[str, Any]:
         return copy.deepcopy(self._existing(domain_name))
@@ -303,29 +241,6 @@ class Fc2TestServer:
         if domain is None:
             raise FcApiError(404, "DomainNameNotFound", f"domain name '{domain_name}' does not exist")
         return domain
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: ThreadingHTTPServer
-    protocol_version = "HTTP/1.1"
-
-    def _serve(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        fc: Fc2TestServer = self.server.fc  # type: ignore[attr-defined]
-        status, answer = fc._answer(self.command, self.path, headers, body)
-        payload = json.dumps(answer).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("X-Fc-Request-Id", str(uuid.uuid4()))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_PUT = do_POST = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: failures show through the tests' assertions."""
 
 
 def _route(method: str, path: str) -> tuple[str, str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer
+from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, ProductCloud
 
 GA_REGION = "cn-hangzhou"
 DESCRIBE_LISTENER = "DescribeListener"
@@ -36,23 +36,16 @@ class GaListener:
     reads_until_settled: int = field(default=0, repr=False)
 
 
-class GaCloud:
+class GaCloud(ProductCloud):
     """In-memory listeners by id, and the CAS certificate identifiers GA can take."""
 
     def __init__(self) -> None:
         self.listeners: dict[str, GaListener] = {}
         self.cas_identifiers: set[str] = set()
-        self.api = OpenApiServer(host_id="ga.cn-hangzhou.aliyuncs.com", version="2019-11-20")
+        super().__init__(OpenApiServer(host_id="ga.cn-hangzhou.aliyuncs.com", version="2019-11-20"))
         self.api.rpc(DESCRIBE_LISTENER, self._describe)
         self.api.rpc(UPDATE_LISTENER, self._update)
         self.api.rpc(LIST_LISTENERS, self._list)
-
-    def __enter__(self) -> GaCloud:
-        self.api.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.api.stop()
 
     def _listener(self, call: OpenApiCall) -> tuple[str, GaListener]:
         if call.require("RegionId") != GA_REGION:

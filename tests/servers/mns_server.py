@@ -24,9 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import Message as HeaderMap
 from email.utils import parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 
 from certdeploy.adapters.local_queue import QUEUE_NAME_PATTERN, RECEIPT_HANDLE_PATTERN, LocalQueue
 from certdeploy.ports import (
@@ -42,6 +40,7 @@ from certdeploy.ports import (
     ReceiptHandleInvalid,
     ReceivedMessage,
 )
+from tests.servers.loopback import LoopbackHttpServer, LoopbackRequestHandler, ServiceError
 
 NAMESPACE = "http://mns.aliyuncs.com/doc/v1/"
 HOST_ID = "mns.test.local"
@@ -51,12 +50,8 @@ _DEFAULT_PRIORITY = 8
 _PATH_PATTERN = re.compile(r"/queues/(?P<queue>[^/?]+)(?P<messages>/messages)?")
 
 
-class MnsErrorResponse(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
+class MnsErrorResponse(ServiceError):
+    """An MNS error answer."""
 
 
 @dataclass(frozen=True)
@@ -100,12 +95,39 @@ def signature(access_key_secret: str, method: str, headers: Mapping[str, str], t
     return base64.b64encode(digest).decode("ascii")
 
 
-class MnsTestServer:
+class _Handler(LoopbackRequestHandler):
+    def serve(self) -> None:
+        body = self.read_body()
+        request_id = uuid.uuid4().hex.upper()
+        mns: MnsTestServer = self.server.test_server
+        try:
+            status, payload, extra_headers = mns.handle(self.command, self.path, self.headers, body)
+        except (MnsErrorResponse, QueueError) as failure:
+            error = (
+                failure
+                if isinstance(failure, MnsErrorResponse)
+                else MnsErrorResponse(500, "InternalError", str(failure))
+            )
+            status, extra_headers = error.status, {}
+            payload = _xml(
+                "Error", {"Code": error.code, "Message": error.message, "RequestId": request_id, "HostId": HOST_ID}
+            )
+        encoded = payload.encode("utf-8")
+        headers = {"x-mns-request-id": request_id, "x-mns-version": "2015-06-06"}
+        if encoded:
+            headers["Content-Type"] = "text/xml;charset=utf-8"
+        self.send_reply(status, encoded, headers | extra_headers)
+
+
+class MnsTestServer(LoopbackHttpServer):
     """Serves on an ephemeral loopback port once started; `endpoint` is what `Account`/`MnsQueue` take as host.
 
     `security_tokens` maps an AccessKey id to the STS token its requests must carry; any other key must carry none.
     `clock` drives message timing (delay, visibility); signature dates are checked against the real time.
     """
+
+    handler_class = _Handler
+    thread_name = "mns-test-server"
 
     def __init__(
         self,
@@ -116,6 +138,7 @@ class MnsTestServer:
         clock: Clock | None = None,
         poll_interval_seconds: float = 0.02,
     ) -> None:
+        super().__init__()
         self._db_path = Path(data_dir) / "mns-test-server.sqlite3"
         self._credentials = dict(credentials)
         self._security_tokens = dict(security_tokens or {})
@@ -124,34 +147,17 @@ class MnsTestServer:
         self._queues: dict[str, _ServedQueue] = {}
         self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
-        self._httpd = _HttpServer(("127.0.0.1", 0), _Handler, self)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def endpoint(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{super().endpoint}"
 
-    def start(self) -> MnsTestServer:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        if self._thread.is_alive():
-            self._httpd.shutdown()
-        self._httpd.server_close()
+    def stop(self) -> None:
+        super().stop()
         with self._lock:
             for queue in self._queues.values():
                 queue.engine.close()
             self._queues.clear()
-
-    def __enter__(self) -> MnsTestServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.close()
 
     def create_queue(
         self,
@@ -314,61 +320,6 @@ class MnsTestServer:
             poll_interval_seconds=self._poll_interval_seconds,
             max_body_bytes=MAX_MESSAGE_BYTES,
         )
-
-
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], mns: MnsTestServer) -> None:
-        super().__init__(address, handler)
-        self.mns = mns
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the SDK asks for
-    server: _HttpServer
-
-    def do_GET(self) -> None:
-        self._answer()
-
-    def do_PUT(self) -> None:
-        self._answer()
-
-    def do_POST(self) -> None:
-        self._answer()
-
-    def do_DELETE(self) -> None:
-        self._answer()
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet: tests read `MnsTestServer.requests` instead."""
-
-    def _answer(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        request_id = uuid.uuid4().hex.upper()
-        try:
-            status, payload, extra_headers = self.server.mns.handle(self.command, self.path, self.headers, body)
-        except (MnsErrorResponse, QueueError) as failure:
-            error = (
-                failure
-                if isinstance(failure, MnsErrorResponse)
-                else MnsErrorResponse(500, "InternalError", str(failure))
-            )
-            status, extra_headers = error.status, {}
-            payload = _xml(
-                "Error", {"Code": error.code, "Message": error.message, "RequestId": request_id, "HostId": HOST_ID}
-            )
-        encoded = payload.encode("utf-8")
-        self.send_response(status)
-        self.send_header("x-mns-request-id", request_id)
-        self.send_header("x-mns-version", "2015-06-06")
-        if encoded:
-            self.send_header("Content-Type", "text/xml;charset=utf-8")
-        self.send_header("Content-Length", str(len(encoded)))
-        for name, value in extra_headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(encoded)
 
 
 def _raw_query(raw_query: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer
+from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, ProductCloud
 
 LIST_DOMAINS = "ListGatewayDomain"
 GET_DOMAIN = "GetGatewayDomainDetail"
@@ -48,24 +48,17 @@ class _BodyFault:
     message: str
 
 
-class MseCloud:
+class MseCloud(ProductCloud):
     """In-memory gateway domains by id, and the CAS certificate identifiers MSE can take."""
 
     def __init__(self) -> None:
         self.domains: dict[int, GatewayDomain] = {}
         self.cas_identifiers: set[str] = set()
         self._body_faults: dict[str, list[_BodyFault]] = {}
-        self.api = OpenApiServer(host_id="mse.cn-hangzhou.aliyuncs.com", version="2019-05-31")
+        super().__init__(OpenApiServer(host_id="mse.cn-hangzhou.aliyuncs.com", version="2019-05-31"))
         self.api.rpc(LIST_DOMAINS, self._answering(LIST_DOMAINS, self._list))
         self.api.rpc(GET_DOMAIN, self._answering(GET_DOMAIN, self._get))
         self.api.rpc(UPDATE_DOMAIN, self._answering(UPDATE_DOMAIN, self._update))
-
-    def __enter__(self) -> MseCloud:
-        self.api.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.api.stop()
 
     def fail_in_body_next(self, action: str, *, code: int, status: int, message: str) -> None:
         self._body_faults.setdefault(action, []).append(_BodyFault(code, status, message))

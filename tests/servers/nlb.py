@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, flat_list
+from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, ProductCloud, flat_list, next_token_page
 
 UPDATE_LISTENER = "UpdateListenerAttribute"
 LIST_LISTENERS = "ListListeners"
@@ -35,23 +35,16 @@ class NlbListener:
     lists_until_settled: int = field(default=0, repr=False)
 
 
-class NlbCloud:
+class NlbCloud(ProductCloud):
     """In-memory listeners by id, and the CAS certificate identifiers NLB can take."""
 
     def __init__(self, *, settle_after_lists: int = 1) -> None:
         self.settle_after_lists = settle_after_lists
         self.listeners: dict[str, NlbListener] = {}
         self.cas_identifiers: set[str] = set()
-        self.api = OpenApiServer(host_id="nlb.cn-hangzhou.aliyuncs.com", version="2022-04-30")
+        super().__init__(OpenApiServer(host_id="nlb.cn-hangzhou.aliyuncs.com", version="2022-04-30"))
         self.api.rpc(UPDATE_LISTENER, self._update)
         self.api.rpc(LIST_LISTENERS, self._list)
-
-    def __enter__(self) -> NlbCloud:
-        self.api.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.api.stop()
 
     def _update(self, call: OpenApiCall) -> dict[str, Any]:
         listener_id = call.require("ListenerId")
@@ -83,16 +76,8 @@ class NlbCloud:
             for listener_id, listener in sorted(self.listeners.items())
             if not wanted or listener.load_balancer_id in wanted
         ]
-        start = int(call.get("NextToken") or 0)
-        size = int(call.get("MaxResults") or 20)
-        page = matching[start : start + size]
-        following = start + size if start + size < len(matching) else None
-        answer = {
-            "Listeners": [_describe(listener_id, listener) for listener_id, listener in page],
-            "MaxResults": size,
-            "TotalCount": len(matching),
-            **({"NextToken": str(following)} if following is not None else {}),
-        }
+        page, paging = next_token_page(call, matching)
+        answer = {"Listeners": [_describe(listener_id, listener) for listener_id, listener in page], **paging}
         for _, listener in page:
             if listener.lists_until_settled > 0:
                 listener.lists_until_settled -= 1

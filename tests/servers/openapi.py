@@ -22,11 +22,11 @@ Every authenticated call is recorded in `server.calls` (with the status it got),
 made no write call: `assert server.calls_of("SetCdnDomainSSLCertificate") == []`. Handlers run one at a time (a
 lock), so product state kept in plain dicts is safe.
 
-Usage, as a pytest fixture (composition; subclassing `OpenApiServer` works as well):
+Usage, as a pytest fixture (composition through `ProductCloud`; subclassing `OpenApiServer` works as well):
 
-    class CdnCloud:                                    # the product's in-memory state and its actions
+    class CdnCloud(ProductCloud):                      # the product's in-memory state and its actions
         def __init__(self) -> None:
-            self.api = OpenApiServer(host_id="cdn.aliyuncs.com", version="2018-05-10")
+            super().__init__(OpenApiServer(host_id="cdn.aliyuncs.com", version="2018-05-10"))
             self.api.rpc("DescribeDomainCertificateInfo", self._describe)
 
         def _describe(self, call: OpenApiCall) -> dict[str, Any]:
@@ -36,9 +36,7 @@ Usage, as a pytest fixture (composition; subclassing `OpenApiServer` works as we
     @pytest.fixture
     def cdn() -> Iterator[CdnCloud]:
         cloud = CdnCloud()
-        with cloud.api:                                # starts on an ephemeral port, stops on exit
-            yield cloud
-        cloud.api.assert_healthy()
+        yield from cloud.serving()                     # on an ephemeral port; stopped, then checked for crashes
 
     deployer = CdnDeployer(cloud.api.credentials(), cloud.api.target())   # CloudCredentials, ApiTarget
 
@@ -47,7 +45,8 @@ version=None)`, `.rpc(action, handler)`, `.roa(method, path_pattern, handler)`, 
 code="Throttling.User", message=…, status=400, retry_after_seconds=None)`, `.calls`, `.calls_of(action)`,
 `.clear_calls()`, `.endpoint`, `.credentials()`, `.target()`, `.start()`, `.stop()`, context manager,
 `.assert_healthy()`, `.crashes`; `OpenApiCall` (fields below; `.get(name)`, `.require(name)`); `OpenApiError`;
-`THROTTLED` (the usual throttling fault's code).
+`THROTTLED` (the usual throttling fault's code); `ProductCloud` (`.api`, `.serving()`); for handlers, `flat_list`
+and `next_token_page`.
 """
 
 from __future__ import annotations
@@ -55,21 +54,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sys
 import threading
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote
 
-from pydantic import SecretStr
-
-from certdeploy.adapters.cloud.common import ApiTarget, CloudCredentials
 from certdeploy.api import signature
+from tests.servers.loopback import CloudApiTestServer, LoopbackRequestHandler
 
 THROTTLED = "Throttling.User"
 THROTTLED_MESSAGE = "Request was denied due to user flow control."
@@ -91,6 +85,8 @@ _PROTOCOL_PARAMETERS = frozenset(
     }
 )
 _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+_CloudT = TypeVar("_CloudT", bound="ProductCloud")
+_RowT = TypeVar("_RowT")
 
 
 class OpenApiError(Exception):
@@ -152,12 +148,6 @@ class _Route:
 
 
 @dataclass
-class _Fault:
-    remaining: int
-    error: OpenApiError
-
-
-@dataclass
 class _Received:
     """A request as read off the wire, before anything is checked."""
 
@@ -190,14 +180,34 @@ class _Signer:
 
 @dataclass
 class _State:
-    calls: list[OpenApiCall] = field(default_factory=list)
     crashes: list[str] = field(default_factory=list)
-    faults: dict[str, list[_Fault]] = field(default_factory=dict)
     nonces: set[str] = field(default_factory=set)
 
 
-class OpenApiServer:
+class _RequestHandler(LoopbackRequestHandler):
+    def serve(self) -> None:
+        raw_path, _, raw_query = self.path.partition("?")
+        grouped: dict[str, tuple[str, ...]] = {}
+        for name, value in self.headers.items():
+            grouped[name.lower()] = (*grouped.get(name.lower(), ()), value)
+        received = _Received(
+            method=self.command,
+            raw_path=raw_path or "/",
+            query=tuple(parse_qsl(raw_query, keep_blank_values=True)),
+            headers=grouped,
+            body=self.read_body(),
+        )
+        api: OpenApiServer = self.server.test_server
+        status, extra_headers, reply = api._answer(received)
+        content_type = {"Content-Type": "application/json;charset=utf-8"}
+        self.send_reply(status, json.dumps(reply).encode("utf-8"), content_type | extra_headers)
+
+
+class OpenApiServer(CloudApiTestServer[OpenApiCall, OpenApiError]):
     """Threaded HTTP server on 127.0.0.1 (ephemeral port) speaking the Alibaba OpenAPI gateway protocol."""
+
+    handler_class = _RequestHandler
+    thread_name = "openapi-test-server"
 
     def __init__(
         self,
@@ -208,17 +218,18 @@ class OpenApiServer:
         host_id: str = "openapi.test.aliyuncs.com",
         version: str | None = None,
     ) -> None:
-        self.access_key_id = access_key_id
-        self.access_key_secret = access_key_secret
-        self.security_token = security_token
+        super().__init__(
+            access_key_id=access_key_id,
+            access_key_secret=access_key_secret,
+            security_token=security_token,
+            operation_of=lambda call: call.action,
+        )
         self.host_id = host_id
         self.version = version
         self._rpc: dict[str, Handler] = {}
         self._roa: list[_Route] = []
         self._state = _State()
         self._lock = threading.RLock()
-        self._http: _HttpServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ registration
 
@@ -250,26 +261,16 @@ class OpenApiServer:
         retry_after_seconds: int | None = None,
     ) -> None:
         """The next `times` calls of `action` answer this error instead of running the handler."""
-        error = OpenApiError(code, message, status, retry_after_seconds=retry_after_seconds)
-        with self._lock:
-            self._state.faults.setdefault(action, []).append(_Fault(times, error))
-
-    @property
-    def calls(self) -> list[OpenApiCall]:
-        """Every authenticated call, in arrival order."""
-        with self._lock:
-            return list(self._state.calls)
-
-    def calls_of(self, action: str) -> list[OpenApiCall]:
-        return [call for call in self.calls if call.action == action]
+        self._faults.add(
+            action, OpenApiError(code, message, status, retry_after_seconds=retry_after_seconds), times=times
+        )
 
     def actions(self) -> list[str]:
         """The actions called, in order: handy in assertion messages."""
         return [call.action for call in self.calls]
 
     def clear_calls(self) -> None:
-        with self._lock:
-            self._state.calls.clear()
+        self._call_log.clear()
 
     @property
     def crashes(self) -> list[str]:
@@ -281,59 +282,6 @@ class OpenApiServer:
         crashes = self.crashes
         assert not crashes, "a test server handler crashed:\n" + "\n".join(crashes)
 
-    # ------------------------------------------------------------------ lifecycle
-
-    @property
-    def endpoint(self) -> str:
-        """`127.0.0.1:PORT`, what the SDK's `Config.endpoint` takes."""
-        if self._http is None:
-            raise RuntimeError("the server is not started")
-        return f"127.0.0.1:{self._http.server_address[1]}"
-
-    def credentials(self) -> CloudCredentials:
-        """Credentials the server accepts."""
-        return CloudCredentials(
-            access_key_id=self.access_key_id,
-            access_key_secret=SecretStr(self.access_key_secret),
-            security_token=SecretStr(self.security_token) if self.security_token else None,
-        )
-
-    def target(self, **settings: Any) -> ApiTarget:
-        """How a deployer reaches this server (plain HTTP, short timeouts); `settings` override ApiTarget fields."""
-        return ApiTarget(
-            **{"endpoint": self.endpoint, "protocol": "http", "connect_timeout_ms": 2000, "read_timeout_ms": 5000}
-            | settings
-        )
-
-    def start(self) -> OpenApiServer:
-        if self._http is not None:
-            return self
-        http = _HttpServer(self)
-        # A short poll interval keeps shutdown, and so each test's teardown, quick.
-        thread = threading.Thread(
-            target=http.serve_forever, kwargs={"poll_interval": 0.02}, name="openapi-test-server", daemon=True
-        )
-        thread.start()
-        self._http, self._thread = http, thread
-        return self
-
-    def stop(self) -> None:
-        if self._http is None:
-            return
-        self._http.shutdown()
-        self._http.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._http, self._thread = None, None
-
-    def __enter__(self) -> OpenApiServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     # ------------------------------------------------------------------ request processing
 
     def _answer(self, received: _Received) -> tuple[int, dict[str, str], Any]:
@@ -344,12 +292,12 @@ class OpenApiServer:
         except OpenApiError as error:
             return self._error(error)
         with self._lock:
-            fault = self._take_fault(call.action)
+            fault = self._faults.take(call.action)
             if fault is not None:
                 status, headers, body = self._error(fault)
             else:
                 status, headers, body = self._run(handler, call)
-            self._state.calls.append(_with_status(call, status))
+            self._call_log.append(_with_status(call, status))
         return status, headers, body
 
     def _run(self, handler: Handler, call: OpenApiCall) -> tuple[int, dict[str, str], Any]:
@@ -368,15 +316,6 @@ class OpenApiServer:
         headers = {} if error.retry_after_seconds is None else {"x-acs-retry-after": str(error.retry_after_seconds)}
         body = {"RequestId": _request_id(), "HostId": self.host_id, "Code": error.code, "Message": error.message}
         return error.status, headers, body
-
-    def _take_fault(self, action: str) -> OpenApiError | None:
-        queued = self._state.faults.get(action, [])
-        while queued and queued[0].remaining <= 0:
-            queued.pop(0)
-        if not queued:
-            return None
-        queued[0].remaining -= 1
-        return queued[0].error
 
     def _authenticate(self, received: _Received) -> _Signer:
         authorization = (received.header("authorization") or "").strip()
@@ -496,53 +435,18 @@ class OpenApiServer:
         return call, handler
 
 
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
+class ProductCloud:
+    """A product's in-memory state and the actions that read and change it, served by `api`."""
 
     def __init__(self, api: OpenApiServer) -> None:
-        super().__init__(("127.0.0.1", 0), _RequestHandler)
         self.api = api
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that gave up (a timeout test) is expected; anything else is reported as the stdlib does."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _RequestHandler(BaseHTTPRequestHandler):
-    server: _HttpServer
-    # HTTP/1.1 keep-alive, as the SDK's connection pool expects.
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes: with Nagle on, the client's delayed ACK costs ~40 ms per call.
-    disable_nagle_algorithm = True
-
-    def _serve(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        raw_path, _, raw_query = self.path.partition("?")
-        grouped: dict[str, tuple[str, ...]] = {}
-        for name, value in self.headers.items():
-            grouped[name.lower()] = (*grouped.get(name.lower(), ()), value)
-        received = _Received(
-            method=self.command,
-            raw_path=raw_path or "/",
-            query=tuple(parse_qsl(raw_query, keep_blank_values=True)),
-            headers=grouped,
-            body=body,
-        )
-        status, headers, reply = self.server.api._answer(received)
-        payload = json.dumps(reply).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json;charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: pytest reports failures through assertions, not access logs."""
+    def serving(self: _CloudT) -> Iterator[_CloudT]:
+        """For a pytest fixture (`yield from cloud.serving()`): serves the cloud to the test, stops the server after
+        it, then fails the test if a handler crashed."""
+        with self.api:
+            yield self
+        self.api.assert_healthy()
 
 
 def _json_body(received: _Received) -> Any:
@@ -567,6 +471,19 @@ def _request_id() -> str:
 
 def _incomplete(detail: str) -> OpenApiError:
     return OpenApiError("IncompleteSignature", f"The request signature does not conform to Aliyun standards: {detail}")
+
+
+def next_token_page(
+    call: OpenApiCall, rows: list[_RowT], *, default_size: int = 20
+) -> tuple[list[_RowT], dict[str, Any]]:
+    """The page of `rows` a `MaxResults`/`NextToken` call asks for (here the token is the index of the page's first
+    row), and the answer's paging fields: `MaxResults`, `TotalCount`, and `NextToken` while rows remain."""
+    start = int(call.get("NextToken") or 0)
+    size = int(call.get("MaxResults") or default_size)
+    paging: dict[str, Any] = {"MaxResults": size, "TotalCount": len(rows)}
+    if start + size < len(rows):
+        paging["NextToken"] = str(start + size)
+    return rows[start : start + size], paging
 
 
 def flat_list(parameters: Mapping[str, str], prefix: str) -> list[str]:

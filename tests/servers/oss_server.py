@@ -30,17 +30,13 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from pydantic import SecretStr
 
-from certdeploy.adapters.cloud.common import CloudCredentials
 from tests.servers.fc2_server import key_pair_problem
+from tests.servers.loopback import CloudApiTestServer, LoopbackRequestHandler, ServiceError
 
 LIST_CNAME = "ListCname"
 PUT_CNAME = "PutCname"
@@ -54,12 +50,8 @@ _V4_AUTHORIZATION = re.compile(
 _DEFAULT_SIGNED_HEADERS = frozenset({"content-type", "content-md5"})
 
 
-class OssApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
+class OssApiError(ServiceError):
+    """An OSS error answer."""
 
 
 @dataclass(frozen=True)
@@ -85,12 +77,6 @@ class CnameCertificate:
 class _Bucket:
     region: str
     cnames: dict[str, CnameCertificate | None] = field(default_factory=dict)
-
-
-@dataclass
-class _Fault:
-    remaining: int
-    error: OssApiError
 
 
 def v4_uri_encode(text: str, *, keep_slash: bool) -> str:
@@ -144,8 +130,20 @@ def sha1_fingerprint(cert_pem: str) -> str:
     return ":".join(f"{byte:02X}" for byte in digest)
 
 
-class OssTestServer:
+class _Handler(LoopbackRequestHandler):
+    def serve(self) -> None:
+        oss: OssTestServer = self.server.test_server
+        status, answer = oss._answer(self.command, self.path, self.lowered_headers(), self.read_body())
+        payload = answer.encode("utf-8")
+        headers = {"Content-Type": "application/xml"} if payload else {}
+        self.send_reply(status, payload, headers | {"x-oss-request-id": uuid.uuid4().hex.upper()})
+
+
+class OssTestServer(CloudApiTestServer[OssCall, OssApiError]):
     """Buckets and their CNAME certificates on 127.0.0.1 (ephemeral port) once started."""
+
+    handler_class = _Handler
+    thread_name = "oss-test-server"
 
     def __init__(
         self,
@@ -155,18 +153,17 @@ class OssTestServer:
         security_token: str | None = None,
         cas_region: str = "cn-hangzhou",
     ) -> None:
-        self.access_key_id = access_key_id
-        self.access_key_secret = access_key_secret
-        self.security_token = security_token
+        super().__init__(
+            access_key_id=access_key_id,
+            access_key_secret=access_key_secret,
+            security_token=security_token,
+            operation_of=lambda call: call.operation,
+        )
         self.cas_region = cas_region
         self.cas_certificates: dict[str, tuple[str, str]] = {}
         self._next_cas_id = 90_001
         self._buckets: dict[str, _Bucket] = {}
-        self._faults: dict[str, list[_Fault]] = {}
-        self._calls: list[OssCall] = []
         self._lock = threading.Lock()
-        self._http: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -188,57 +185,7 @@ class OssTestServer:
             return copy.deepcopy(self._buckets[bucket].cnames[domain])
 
     def fail_next(self, operation: str, *, times: int = 1, status: int = 503, code: str, message: str) -> None:
-        with self._lock:
-            self._faults.setdefault(operation, []).append(_Fault(times, OssApiError(status, code, message)))
-
-    @property
-    def calls(self) -> list[OssCall]:
-        with self._lock:
-            return list(self._calls)
-
-    def calls_of(self, operation: str) -> list[OssCall]:
-        return [call for call in self.calls if call.operation == operation]
-
-    def credentials(self) -> CloudCredentials:
-        return CloudCredentials(
-            access_key_id=self.access_key_id,
-            access_key_secret=SecretStr(self.access_key_secret),
-            security_token=SecretStr(self.security_token) if self.security_token else None,
-        )
-
-    # ------------------------------------------------------------------ lifecycle
-
-    @property
-    def endpoint(self) -> str:
-        if self._http is None:
-            raise RuntimeError("the server is not started")
-        return f"127.0.0.1:{self._http.server_address[1]}"
-
-    def start(self) -> OssTestServer:
-        if self._http is None:
-            http = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-            http.daemon_threads = True
-            http.oss = self  # type: ignore[attr-defined]
-            thread = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-            thread.start()
-            self._http, self._thread = http, thread
-        return self
-
-    def stop(self) -> None:
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._http, self._thread = None, None
-
-    def __enter__(self) -> OssTestServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        self._faults.add(operation, OssApiError(status, code, message), times=times)
 
     # ------------------------------------------------------------------ requests
 
@@ -256,7 +203,7 @@ class OssTestServer:
             return error.status, _error_xml(error)
         text = body.decode("utf-8")
         with self._lock:
-            fault = self._take_fault(operation)
+            fault = self._faults.take(operation)
             try:
                 if fault is not None:
                     raise fault
@@ -265,7 +212,7 @@ class OssTestServer:
             except OssApiError as error:
                 status, answer = error.status, _error_xml(error)
             recorded = re.sub(r"<PrivateKey>.*?</PrivateKey>", f"<PrivateKey>{REDACTED}</PrivateKey>", text, flags=re.S)
-            self._calls.append(OssCall(operation, method, bucket_name, dict(query), recorded, headers, status))
+            self._call_log.append(OssCall(operation, method, bucket_name, dict(query), recorded, headers, status))
         return status, answer
 
     def _authenticate(
@@ -303,15 +250,6 @@ class OssTestServer:
         )
         if not hmac.compare_digest(expected, match["signature"]):
             raise OssApiError(403, "SignatureDoesNotMatch", "The request signature we calculated does not match.")
-
-    def _take_fault(self, operation: str) -> OssApiError | None:
-        queued = self._faults.get(operation, [])
-        while queued and queued[0].remaining <= 0:
-            queued.pop(0)
-        if not queued:
-            return None
-        queued[0].remaining -= 1
-        return queued[0].error
 
     def _existing_bucket(self, bucket_name: str) -> _Bucket:
         bucket = self._buckets.get(bucket_name)
@@ -388,30 +326,6 @@ class OssTestServer:
         if found is None:
             raise OssApiError(400, "InvalidArgument", f"The certificate {cert_id} does not exist in CAS.")
         return CnameCertificate(cert_id, cert_type, *found)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: ThreadingHTTPServer
-    protocol_version = "HTTP/1.1"
-
-    def _serve(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        oss: OssTestServer = self.server.oss  # type: ignore[attr-defined]
-        status, answer = oss._answer(self.command, self.path, headers, body)
-        payload = answer.encode("utf-8")
-        self.send_response(status)
-        if payload:
-            self.send_header("Content-Type", "application/xml")
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("x-oss-request-id", uuid.uuid4().hex.upper())
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_PUT = do_POST = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: failures show through the tests' assertions."""
 
 
 def _route(method: str, path: str, query: dict[str, str], bucket_name: str) -> str:

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer
+from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, ProductCloud
 
 
 @dataclass
@@ -16,7 +16,7 @@ class WafDomain:
     redirect: dict[str, Any]
 
 
-class WafCloud:
+class WafCloud(ProductCloud):
     """`domains`: (instance id, domain) -> configuration; `certs`: identifier -> name."""
 
     def __init__(self) -> None:
@@ -24,7 +24,7 @@ class WafCloud:
         self.certs: dict[str, str] = {}
         self.modified: list[dict[str, Any]] = []
         self._next_id = 70_000
-        self.api = OpenApiServer(host_id="wafopenapi.cn-hangzhou.aliyuncs.com", version="2021-10-01")
+        super().__init__(OpenApiServer(host_id="wafopenapi.cn-hangzhou.aliyuncs.com", version="2021-10-01"))
         self.api.rpc("DescribeDomainDetail", self._describe)
         self.api.rpc("ModifyDomain", self._modify)
         self.api.rpc("CreateCerts", self._create_certs)
