@@ -120,9 +120,15 @@ def test_rollback_report_speaks_of_restoring() -> None:
 
 def test_outcome_must_fit_the_event() -> None:
     with pytest.raises(ValidationError, match="does not go with"):
-        failed_report(event=NotificationEvent.ROLLBACK_FINISHED, outcome=JobStatus.SUCCESS)
+        failed_report(event=NotificationEvent.ROLLBACK_FINISHED, outcome=JobStatus.PROCESSING)
     with pytest.raises(ValidationError, match="does not go with"):
         failed_report(outcome=JobStatus.PROCESSING)
+
+
+def test_a_failed_rollback_is_reported_while_the_job_keeps_its_outcome() -> None:
+    report = failed_report(event=NotificationEvent.ROLLBACK_FINISHED, outcome=JobStatus.SUCCESS)
+    rendered = render_notification(report)
+    assert rendered.subject.endswith("finished: 2 of 5 resources not restored")
 
 
 def test_product_counts_cannot_exceed_their_total() -> None:

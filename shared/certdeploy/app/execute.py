@@ -153,6 +153,26 @@ def end_worker(deps: Deps, worker: Worker, *, failure: DeployFailed | None, expe
     run_step(deps, step)
 
 
+def _already_served(deps: Deps, worker: Worker) -> bool:
+    """Whether the worker's resource serves its certificate now: an attempt may have bound it and died before it
+    could say so. Only an attempt that recorded the previous binding can have reached the cloud."""
+    if worker.resource_domain is None:
+        return False
+    try:
+        resource = _resource(deps, worker)
+        binding = deps.deployers.for_product(resource.product).current_binding(resource)
+    except DeployFailed:
+        return False
+    return _our_certificate_id(deps, worker, resource, binding) == worker.cert_id
+
+
+def give_up_worker(deps: Deps, worker: Worker, failure: DeployFailed, expected: tuple[WorkerStatus, ...]) -> None:
+    """End a worker whose deployment is given up on (its messages were lost or kept failing): in `error` with the
+    cause, unless the cloud shows its certificate in place — then it succeeded, and the resource must not be left
+    serving a certificate whose deployment is reported failed (and refunded)."""
+    end_worker(deps, worker, failure=None if _already_served(deps, worker) else failure, expected=expected)
+
+
 def _retry_later(deps: Deps, worker: Worker, command: DeployWorker, failure: DeployFailed) -> None:
     next_attempt = command.attempt + 1
     delay = deps.retry.delay_before(next_attempt)
@@ -218,4 +238,4 @@ def give_up_dead_lettered(deps: Deps, command: DeployWorker, receive_count: int)
         f"The deployment failed unexpectedly {receive_count} times and was given up"
         + (f"; last cause: {worker.error_code}: {worker.error_message}" if worker.error_code else "."),
     )
-    end_worker(deps, worker, failure=failure, expected=_RUNNING)
+    give_up_worker(deps, worker, failure, _RUNNING)

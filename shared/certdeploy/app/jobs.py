@@ -350,7 +350,11 @@ def finish_if_done(unit: Step, job: Job, now: datetime) -> Job:
         job.account_id, job.id, expected=J.PROCESSING, to=outcome, expected_version=job.version, end_time=now
     )
     unit.send(
-        outbox_message(NotifyContacts(account_id=job.account_id, job_id=job.id, event=NotificationEvent.JOB_FINISHED))
+        outbox_message(
+            NotifyContacts(
+                account_id=job.account_id, job_id=job.id, event=NotificationEvent.JOB_FINISHED, outcome=outcome
+            )
+        )
     )
     return job
 

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from certdeploy.domain.notifications import NotificationEvent
+from certdeploy.domain.states import JobStatus
 from certdeploy.domain.text_enum import TextEnum
 from certdeploy.ports import OutboxMessage
 
@@ -61,10 +62,16 @@ class NotifyContacts(_Message):
     job_id: int
     event: NotificationEvent
     worker_id: int | None = Field(None, description="the worker whose rollback finished, for rollback events")
+    outcome: JobStatus | None = Field(
+        None, description="how the job ended, for job_finished: by the time it is told the job may be rolled back"
+    )
+    sequence: int = Field(
+        0, ge=0, description="tells one worker's rollbacks apart (a failed one may be asked for again): its version"
+    )
 
     @property
     def key(self) -> str:
-        return f"{self.job_id}:{self.worker_id or 0}:{self.event}:0"
+        return f"{self.job_id}:{self.worker_id or 0}:{self.event}:{self.sequence}"
 
 
 Command = Annotated[DeployWorker | RollbackWorker | NotifyContacts, Field(discriminator="kind")]

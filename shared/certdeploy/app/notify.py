@@ -30,6 +30,9 @@ def notify_contacts(deps: Deps, notifier: Notifier, command: NotifyContacts) -> 
     except NotFound:
         log.info("job %s was deleted before its contacts were told", command.job_id)
         return 0
+    if command.event is NotificationEvent.JOB_FINISHED and command.outcome is not None:
+        # Told after a rollback already ran, the report still says how the job ended.
+        job = job.model_copy(update={"status": command.outcome})
     workers = store.job_workers(job.account_id, job.id)
     if command.event is NotificationEvent.ROLLBACK_FINISHED and command.worker_id is not None:
         workers = [w for w in workers if w.id == command.worker_id]

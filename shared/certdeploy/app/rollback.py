@@ -58,7 +58,7 @@ def _finish_rollback(deps: Deps, worker: Worker, failure: DeployFailed | None) -
         if current.status is not W.ROLLBACK:
             return
         if failure is None:
-            ops.transition_worker(current.account_id, current.id, expected=W.ROLLBACK, to=W.ROLLBACK_SUCCESS)
+            ended = ops.transition_worker(current.account_id, current.id, expected=W.ROLLBACK, to=W.ROLLBACK_SUCCESS)
             ops.set_resource_binding(
                 current.account_id, current.resource_id, current.resource_cert_id, current.resource_cert_name
             )
@@ -73,7 +73,7 @@ def _finish_rollback(deps: Deps, worker: Worker, failure: DeployFailed | None) -
                     rolled_back=True,
                 )
         else:
-            ops.transition_worker(
+            ended = ops.transition_worker(
                 current.account_id,
                 current.id,
                 expected=W.ROLLBACK,
@@ -88,6 +88,8 @@ def _finish_rollback(deps: Deps, worker: Worker, failure: DeployFailed | None) -
                     job_id=current.job_id,
                     worker_id=current.id,
                     event=NotificationEvent.ROLLBACK_FINISHED,
+                    # Each finish is told: a rollback asked for again after it failed finishes again.
+                    sequence=ended.version,
                 )
             )
         )

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pydantic import ValidationError
 
 from certdeploy.app.deps import Deps
-from certdeploy.app.execute import end_worker, give_up_dead_lettered
+from certdeploy.app.execute import give_up_dead_lettered, give_up_worker
 from certdeploy.app.jobs import start_due_jobs
 from certdeploy.app.messages import DeployWorker, QueueRole, RollbackWorker, outbox_message, parse_command
 from certdeploy.app.outbox import relay_pending
@@ -48,13 +48,11 @@ def _resend(deps: Deps, worker: Worker) -> bool:
     end it once the attempts are spent."""
     next_attempt = worker.attempt + 1
     if worker.status is not W.ROLLBACK and next_attempt >= deps.retry.max_attempts:
-        end_worker(
+        give_up_worker(
             deps,
             worker,
-            failure=PermanentDeployFailure(
-                "DeployTimedOut", f"No deployment result after {deps.retry.max_attempts} attempts."
-            ),
-            expected=(worker.status,),
+            PermanentDeployFailure("DeployTimedOut", f"No deployment result after {deps.retry.max_attempts} attempts."),
+            (worker.status,),
         )
         return True
 

@@ -43,7 +43,8 @@ class NotificationEvent(TextEnum):
 
 _OUTCOMES_BY_EVENT: dict[NotificationEvent, frozenset[JobStatus]] = {
     NotificationEvent.JOB_FINISHED: frozenset({JobStatus.SUCCESS, JobStatus.ERROR}),
-    NotificationEvent.ROLLBACK_FINISHED: frozenset({JobStatus.ROLLED_BACK}),
+    # A rollback that failed leaves the job as it ended; the report then lists the resources not restored.
+    NotificationEvent.ROLLBACK_FINISHED: frozenset({JobStatus.ROLLED_BACK, JobStatus.SUCCESS, JobStatus.ERROR}),
 }
 
 
