@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -11,14 +13,19 @@ from typing import Any
 
 import pytest
 
+from certdeploy.adapters.notify import Channel, ContactNotifier, NotificationFailed
 from certdeploy.app.accounts import Credentials
 from certdeploy.app.certificates import CertificateUpload, upload_certificate
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job
 from certdeploy.app.messages import QueueRole
+from certdeploy.app.notify import NotificationsPending
 from certdeploy.app.rollback import request_rollback
+from certdeploy.domain.deployment import Binding
+from certdeploy.domain.notifications import RenderedNotification
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.runtime import function
 from certdeploy.runtime.container import Container
+from certdeploy.runtime.events import InvalidEvent
 from certdeploy.runtime.http_front import load_function
 from tests.certgen import DEFAULT_NOT_AFTER, make_cert
 from tests.functional.conftest import load_inventory
@@ -40,11 +47,46 @@ def event(file_name: str) -> bytes:
 
 LATER = DEFAULT_NOT_AFTER + timedelta(days=365)
 CONTEXT = SimpleNamespace(request_id="req-1", function=SimpleNamespace(name="f", timeout=60), credentials=None)
+# The trigger's IsBase64Decode as the handlers read it (certdeploy.runtime.function.trigger_decodes_base64).
+BASE64_DECODED_BY_TRIGGER = "CERTDEPLOY_MNS_TRIGGER_BASE64_DECODE"
+
+
+class Outbox:
+    """The contacts' mailbox and phone: every notification sent, as (channel, address, subject). A channel in
+    `fail_next` fails its next send transiently (the SMTP server or SMS gateway is briefly down)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Channel, str, str]] = []
+        self.fail_next: set[Channel] = set()
+
+    def sender(self, channel: Channel) -> _RecordingSender:
+        return _RecordingSender(self, channel)
+
+
+class _RecordingSender:
+    def __init__(self, outbox: Outbox, channel: Channel) -> None:
+        self._outbox, self._channel = outbox, channel
+
+    def send(self, address: str, message: RenderedNotification) -> None:
+        if self._channel in self._outbox.fail_next:
+            self._outbox.fail_next.discard(self._channel)
+            raise NotificationFailed(f"{self._channel} gateway briefly down", transient=True)
+        self._outbox.sent.append((self._channel, address, message.subject))
 
 
 @pytest.fixture
-def running(container: Container, account: Credentials, tmp_path: Path) -> Iterator[Container]:
-    """Account 1 with certificate 1 and job 1 (one worker, id 1) submitted: the ids the sample events name."""
+def outbox(container: Container) -> Outbox:
+    recorded = Outbox()
+    container.notifier = ContactNotifier(
+        {channel: recorded.sender(channel) for channel in (Channel.EMAIL, Channel.SMS)}
+    )
+    return recorded
+
+
+@pytest.fixture
+def running(container: Container, account: Credentials, tmp_path: Path, outbox: Outbox) -> Iterator[Container]:
+    """Account 1 with certificate 1 and job 1 (one worker, id 1, one contact) submitted: the ids the sample events
+    name."""
     function.use_container(container)
     aid = account.account.id
     load_inventory(container, aid, INVENTORY, tmp_path)
@@ -53,17 +95,42 @@ def running(container: Container, account: Credentials, tmp_path: Path) -> Itera
         container.deps, aid, CertificateUpload(name="www", cert=generated.cert_pem, key=generated.key_pem)
     )
     [resource] = container.store.list_resources(aid).items
-    job = create_job(container.deps, aid, JobDraft(name="j", cert_ids=(cert.id,), resource_ids=(resource.id,)))
+    contact = container.store.add_contact(aid, name="ops", email="ops@acme.test", mobile="13800001234")
+    draft = JobDraft(name="j", cert_ids=(cert.id,), resource_ids=(resource.id,), contact_ids=(contact.id,))
+    job = create_job(container.deps, aid, draft)
     change_job_status(container.deps, aid, job.id, JobStatus.SCHEDULING)
     assert (aid, job.id, cert.id) == (1, 1, 1)
     yield container
     function.use_container(None)
 
 
+def cloud_binding(container: Container) -> Binding:
+    """What resource 1 serves in the (local) cloud: what a user's browser would see."""
+    assert container.local_cloud is not None
+    [resource] = container.store.get_resources(1, [1])
+    return container.local_cloud.current_binding(resource)
+
+
+def dead_letters(container: Container) -> list[str]:
+    return [message.body for message in container.deps.queues[QueueRole.DEAD_LETTER].receive_batch(16)]
+
+
+def mns_batch(bodies: list[str]) -> bytes:
+    """The sample batch delivery (events/mns_batch.json) carrying `bodies`, Base64-encoded as our producers send."""
+    template = json.loads(event("mns_batch.json"))
+    deliveries = [
+        {**delivery, "data": {**delivery["data"], "messageBody": base64.b64encode(body.encode()).decode()}}
+        for delivery, body in zip(template[: len(bodies)], bodies, strict=True)
+    ]
+    return json.dumps(deliveries).encode()
+
+
 def test_execute_deploys_the_worker_its_event_names(running: Container) -> None:
     assert handler("execute")(event("mns_execute.json"), CONTEXT) == "handled 1 message(s)"
     assert running.store.get_worker(1, 1).status is WorkerStatus.SUCCESS
     assert running.store.get_job(1, 1).status is JobStatus.SUCCESS
+    assert (cloud_binding(running).cert_id, cloud_binding(running).cert_name) == (1, "www")
+    assert dead_letters(running) == []
 
 
 def test_rollback_restores_what_its_event_names(running: Container) -> None:
@@ -72,6 +139,8 @@ def test_rollback_restores_what_its_event_names(running: Container) -> None:
     assert handler("rollback")(event("mns_rollback.json"), CONTEXT) == "handled 1 message(s)"
     assert running.store.get_worker(1, 1).status is WorkerStatus.ROLLBACK_SUCCESS
     assert running.store.get_resources(1, [1])[0].bound_cert_name == "legacy-www"
+    assert (cloud_binding(running).cert_id, cloud_binding(running).cert_name) == (None, "legacy-www")
+    assert dead_letters(running) == []
 
 
 def test_a_redelivered_execute_event_changes_nothing(running: Container) -> None:
@@ -79,11 +148,98 @@ def test_a_redelivered_execute_event_changes_nothing(running: Container) -> None
     version = running.store.get_worker(1, 1).version
     handler("execute")(event("mns_execute.json"), CONTEXT)
     assert running.store.get_worker(1, 1).version == version
+    assert running.local_cloud is not None
+    assert running.local_cloud.deploy_count(running.store.get_resources(1, [1])[0]) == 1  # deployed once, not twice
 
 
-def test_notify_takes_a_batch_of_base64_bodies(running: Container, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CERTDEPLOY_MNS_TRIGGER_BASE64_DECODE", "false")
+def notify_bodies_of_a_rolled_back_job(running: Container) -> list[str]:
+    """Job 1 deployed and rolled back through the handlers: the two notify messages it queued, in order."""
+    handler("execute")(event("mns_execute.json"), CONTEXT)
+    request_rollback(running.deps, 1, 1, 1)
+    handler("rollback")(event("mns_rollback.json"), CONTEXT)
+    bodies = [message.body for message in running.deps.queues[QueueRole.NOTIFY].receive_batch(16)]
+    assert [json.loads(body)["event"] for body in bodies] == ["job_finished", "rollback_finished"]
+    return bodies
+
+
+JOB_FINISHED_SUBJECT = '[certdeploy] Deployment job "j" (ID 1) succeeded: 1 resource deployed'
+ROLLBACK_SUBJECT = '[certdeploy] Rollback of deployment job "j" (ID 1) finished: 1 resource restored'
+
+
+def test_notify_tells_the_contacts_what_each_base64_body_of_a_batch_says(
+    running: Container, outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bodies = notify_bodies_of_a_rolled_back_job(running)
+    monkeypatch.setenv(BASE64_DECODED_BY_TRIGGER, "false")  # the notify trigger passes the bodies as sent
+
+    assert handler("notify")(mns_batch(bodies), CONTEXT) == "handled 2 message(s)"
+
+    assert sorted(outbox.sent) == [
+        (Channel.EMAIL, "ops@acme.test", JOB_FINISHED_SUBJECT),
+        (Channel.EMAIL, "ops@acme.test", ROLLBACK_SUBJECT),
+        (Channel.SMS, "13800001234", JOB_FINISHED_SUBJECT),
+        (Channel.SMS, "13800001234", ROLLBACK_SUBJECT),
+    ]
+    assert dead_letters(running) == []
+
+
+def test_notify_decodes_the_sample_batch_into_notify_commands(
+    running: Container, outbox: Outbox, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The sample names jobs 1001 to 1003, which account 1 does not have: each is read, found gone, and skipped.
+    monkeypatch.setenv(BASE64_DECODED_BY_TRIGGER, "false")
+    caplog.set_level(logging.INFO, logger="certdeploy.app.notify")
+
     assert handler("notify")(event("mns_batch.json"), CONTEXT) == "handled 3 message(s)"
+
+    assert [record.getMessage() for record in caplog.records if record.name == "certdeploy.app.notify"] == [
+        f"job {job_id} was deleted before its contacts were told" for job_id in (1001, 1002, 1003)
+    ]
+    assert (outbox.sent, dead_letters(running)) == ([], [])
+
+
+def test_base64_bodies_from_a_trigger_said_to_decode_them_are_dead_lettered_unsent(
+    running: Container, outbox: Outbox, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The setting says the trigger decoded the bodies, but it did not: every body is poison, none is a notification.
+    bodies = notify_bodies_of_a_rolled_back_job(running)
+    batch = mns_batch(bodies)
+    monkeypatch.setenv(BASE64_DECODED_BY_TRIGGER, "true")
+
+    handler("notify")(batch, CONTEXT)
+
+    assert outbox.sent == []
+    assert dead_letters(running) == [base64.b64encode(body.encode()).decode() for body in bodies]
+    poisoned = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR and "poison" in r.getMessage()]
+    assert [message.split()[2] for message in poisoned] == [d["data"]["messageId"] for d in json.loads(batch)]
+
+
+def test_a_body_the_trigger_already_decoded_fails_the_event_when_the_setting_says_it_did_not(
+    running: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # mns_execute.json carries its body decoded (IsBase64Decode: true); told otherwise, the handler cannot read it.
+    monkeypatch.setenv(BASE64_DECODED_BY_TRIGGER, "false")
+
+    with pytest.raises(InvalidEvent, match="0FFF111D2A6B444B7FE46AE2A1B2"):
+        handler("execute")(event("mns_execute.json"), CONTEXT)
+
+    assert running.store.get_worker(1, 1).status is not WorkerStatus.SUCCESS
+    assert cloud_binding(running).cert_name == "legacy-www"  # nothing was deployed
+
+
+def test_a_notification_failing_transiently_fails_the_handler_and_its_redelivery_sends_only_that_one(
+    running: Container, outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [job_finished, _] = notify_bodies_of_a_rolled_back_job(running)
+    monkeypatch.setenv(BASE64_DECODED_BY_TRIGGER, "false")
+    outbox.fail_next.add(Channel.SMS)
+
+    with pytest.raises(NotificationsPending):  # the trigger keeps the message and delivers it again
+        handler("notify")(mns_batch([job_finished]), CONTEXT)
+    assert outbox.sent == [(Channel.EMAIL, "ops@acme.test", JOB_FINISHED_SUBJECT)]
+
+    assert handler("notify")(mns_batch([job_finished]), CONTEXT) == "handled 1 message(s)"
+    assert outbox.sent[1:] == [(Channel.SMS, "13800001234", JOB_FINISHED_SUBJECT)]
 
 
 def test_the_scheduler_ticks_on_its_timer_event(running: Container) -> None:
