@@ -169,7 +169,8 @@ def test_busy_answers_are_transient_and_the_retry_succeeds(
     assert "Please reduce your request rate." in failure.value.message
     assert oss.served(BUCKET, DOMAIN) is None
     deployer.bind(_resource(), _deployable(renewed))
-    assert oss.served(BUCKET, DOMAIN) is not None
+    retried = oss.served(BUCKET, DOMAIN)
+    assert retried is not None and (retried.cert_pem, retried.key_pem) == (renewed.chain_pem, renewed.key_pem)
 
 
 def test_an_unreachable_endpoint_is_transient(oss: OssTestServer, renewed: GeneratedCert) -> None:

@@ -308,7 +308,7 @@ def test_delete_rules_and_the_release_of_a_pending_job(
     assert busy.code == "InvalidStatus" and job_status(client, running) == "processing"
     drain(container)
     client.delete_deployment_job(cas.DeleteDeploymentJobRequest(job_id=running))
-    assert client.list_deployment_job(cas.ListDeploymentJobRequest()).body.total == 1
+    assert [j.id for j in client.list_deployment_job(cas.ListDeploymentJobRequest()).body.data] == [editing]
 
 
 def test_job_certificates_and_resources_are_listed(client: CasClient, world: dict[str, int]) -> None:

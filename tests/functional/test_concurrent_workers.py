@@ -12,7 +12,8 @@ from certdeploy.app.accounts import create_account
 from certdeploy.app.certificates import CertificateUpload, upload_certificate
 from certdeploy.app.execute import deploy_worker
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job
-from certdeploy.app.messages import DeployWorker, QueueRole, parse_command
+from certdeploy.app.messages import DeployWorker, NotifyContacts, QueueRole, parse_command
+from certdeploy.domain.notifications import NotificationEvent
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.runtime.container import Container, build_container
 from certdeploy.runtime.settings import Settings
@@ -61,6 +62,8 @@ def test_the_last_worker_to_end_finishes_the_job_even_when_all_end_together(
         assert {w.status for w in container.store.job_workers(aid, job.id)} == {WorkerStatus.SUCCESS}
         assert container.store.get_job(aid, job.id).status is JobStatus.SUCCESS
         notifications = container.deps.queues[QueueRole.NOTIFY].receive_batch(16)
-        assert len(notifications) == 1  # the job finished once, so its contacts are told once
+        [told] = [parse_command(message.body) for message in notifications]  # the job finished once: told once
+        assert isinstance(told, NotifyContacts)
+        assert (told.job_id, told.event, told.outcome) == (job.id, NotificationEvent.JOB_FINISHED, JobStatus.SUCCESS)
         for message in notifications:
             container.deps.queues[QueueRole.NOTIFY].delete(message.receipt_handle)
