@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -191,17 +192,20 @@ def test_connection_refused_is_transient_and_names_no_request_parameter() -> Non
 
 
 def test_a_read_timeout_is_transient(server: OpenApiServer) -> None:
-    def _slow(call: OpenApiCall) -> dict[str, Any]:
-        import time
+    answer = threading.Event()  # the server answers only once the client has given up waiting
 
-        time.sleep(0.5)
+    def _slow(call: OpenApiCall) -> dict[str, Any]:
+        answer.wait(timeout=30)
         return {}
 
     server.rpc("Slow", _slow)
     client = OpenApiClient(tea_config(server.credentials(), "cn-hangzhou", server.target(read_timeout_ms=100)))
 
-    with pytest.raises(TransientDeployFailure) as timed_out, sdk_errors("Slow"):
-        _rpc(client, "Slow", {})
+    try:
+        with pytest.raises(TransientDeployFailure) as timed_out, sdk_errors("Slow"):
+            _rpc(client, "Slow", {})
+    finally:
+        answer.set()
 
     assert timed_out.value.code == "Timeout"
 
