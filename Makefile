@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup test run lint bench clean package
+.PHONY: setup test check run lint bench clean package
 
 setup: $(STAMP)
 
@@ -17,6 +17,12 @@ $(STAMP): pyproject.toml constraints.txt
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The fast lane, under a minute: lint, then the unit and functional tests not marked slow, each property test on a
+# few examples (the `fast` Hypothesis profile, tests/conftest.py). `make test` is the full suite.
+check: $(STAMP)
+	$(BIN)/ruff check .
+	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "not slow" tests/unit tests/functional
 
 run: $(STAMP)
 	@echo "Starting certdeploy on http://127.0.0.1:8787 with the demo inventory (state in ./.certdeploy)."

@@ -21,6 +21,7 @@ from certdeploy.app.contacts import ContactDraft, create_contact
 from certdeploy.app.jobs import JobDraft, create_job
 from certdeploy.runtime.container import Container
 from tests.certgen import make_cert
+from tests.conftest import examples
 from tests.functional.api_support import INVENTORY
 from tests.functional.conftest import load_inventory
 
@@ -73,7 +74,7 @@ def owner(container: Container, account: Credentials, tmp_path: Path) -> int:
 def test_no_input_makes_the_api_fail_with_a_server_error(container: Container, owner: int, action: str) -> None:
     names = ACTION_PARAMETERS[action]
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.dictionaries(st.sampled_from(names), values, max_size=len(names)))
     def check(parameters: dict[str, str]) -> None:
         request = RpcRequest.from_decoded(

@@ -46,6 +46,7 @@ from certdeploy.runtime.consumers import consume
 from certdeploy.runtime.container import Container, build_container
 from certdeploy.runtime.settings import Settings
 from tests.certgen import GeneratedCert, make_cert
+from tests.conftest import examples
 from tests.fakes.nemesis import (
     IN_FLIGHT_JOBS,
     IN_FLIGHT_WORKERS,
@@ -63,7 +64,7 @@ from tests.functional.conftest import ManualClock, load_inventory
 
 J, W = JobStatus, WorkerStatus
 # About a third of a second each; set CERTDEPLOY_FAULT_EXAMPLES higher for a longer soak.
-EXAMPLES = int(os.environ.get("CERTDEPLOY_FAULT_EXAMPLES", "100"))
+EXAMPLES = int(os.environ.get("CERTDEPLOY_FAULT_EXAMPLES", examples(100)))
 
 # Two accounts; each has resources that always work, one throttled a few times (it succeeds on a retry), one
 # throttled more often than a deployment retries, one that refuses for good, and one with HTTPS off.

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from certdeploy.domain.matching import Assignment, Exclusion, ExclusionReason, MatchResult, match
 from certdeploy.domain.models import SM_PRODUCTS, CertAlgorithm, Certificate, CertOrigin, Product, Resource
 from certdeploy.domain.names import covers, try_normalise_name
+from tests.conftest import examples
 from tests.unit.matching_reference import reference_match
 
 Matcher = Callable[..., MatchResult]
@@ -442,7 +443,7 @@ def matching_inputs(draw: st.DrawFn) -> tuple[list[Certificate], list[Resource],
     )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(matching_inputs())
 def test_index_agrees_with_pairwise_reference(
     inputs: tuple[Sequence[Certificate], Sequence[Resource], datetime, int | None],
@@ -454,7 +455,7 @@ def test_index_agrees_with_pairwise_reference(
     )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(matching_inputs())
 def test_every_resource_gets_one_outcome_and_every_worker_is_deployable(
     inputs: tuple[Sequence[Certificate], Sequence[Resource], datetime, int | None],

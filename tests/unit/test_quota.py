@@ -14,6 +14,7 @@ from certdeploy.domain.quota import (
     refund_entry,
     release_entries,
 )
+from tests.conftest import examples
 
 ACCOUNT = 1
 
@@ -87,7 +88,7 @@ _operation = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(buy_count=st.integers(0, 12), operations=st.lists(_operation, max_size=40))
 def test_use_count_always_equals_units_held_by_live_workers(buy_count: int, operations: list[tuple]) -> None:
     ledger = Ledger(ACCOUNT, buy_count)
