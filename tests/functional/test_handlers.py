@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from certdeploy.adapters.local_cloud import Inventory
 from certdeploy.adapters.notify import Channel, ContactNotifier, NotificationFailed
 from certdeploy.app.accounts import Credentials
 from certdeploy.app.certificates import CertificateUpload, upload_certificate
@@ -34,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 INVENTORY = """
 resources:
   - {product: CDN, region: cn-hangzhou, instance: www-cdn, domain: www.example.com, cert: legacy-www}
+"""
+GROWN = """  - {product: ALB, region: cn-shanghai, instance: alb-1, domain: api.example.com, port: 443}
 """
 
 
@@ -242,9 +245,17 @@ def test_a_notification_failing_transiently_fails_the_handler_and_its_redelivery
     assert outbox.sent[1:] == [(Channel.SMS, "13800001234", JOB_FINISHED_SUBJECT)]
 
 
-def test_the_scheduler_ticks_on_its_timer_event(running: Container) -> None:
+def test_the_scheduler_ticks_on_its_timer_event(running: Container, tmp_path: Path) -> None:
+    # A resource appears in the cloud after the last sync: the tick offers it, beside the one already known.
+    (tmp_path / "grown.yaml").write_text(INVENTORY + GROWN)
+    assert running.local_cloud is not None
+    running.local_cloud.load(1, Inventory.from_file(tmp_path / "grown.yaml"))
+
     report = json.loads(handler("scheduler")(event("timer.json"), CONTEXT))
-    assert report["synced_resources"] == 1 and report["started_jobs"] == 0
+
+    assert report["synced_resources"] == 2 and report["started_jobs"] == 0  # job 1 was started when submitted
+    listed = running.store.list_resources(1).items
+    assert sorted(r.domain for r in listed) == ["api.example.com", "www.example.com"]
 
 
 def test_certificate_issued_deploys_a_renewal_for_a_hosting_account(running: Container) -> None:
@@ -274,4 +285,5 @@ def test_certificate_issued_also_takes_the_event_from_its_queue(running: Contain
     queued = json.loads(event("mns_execute.json"))
     queued[0]["data"]["messageBody"] = body  # what the queue trigger delivers (IsBase64Decode: true)
     assert handler("certificate_issued")(json.dumps(queued).encode(), CONTEXT) == "ok"
-    assert str(running.store.list_jobs(1, page_size=10).items[0].job_type) == "trustee"
+    hosted = running.store.list_jobs(1, page_size=10).items[0]
+    assert (str(hosted.job_type), hosted.cert_ids, hosted.status) == ("trustee", (renewed.id,), JobStatus.PROCESSING)
