@@ -20,11 +20,11 @@ from pydantic import SecretStr
 
 from certdeploy.adapters.sql.crypto import generate_key_encryption_key
 from certdeploy.app.messages import QUEUE_OF, QueueRole
-from certdeploy.runtime import container as container_module
-from certdeploy.runtime.function import trigger_decodes_base64
-from certdeploy.runtime.http_front import load_function
-from certdeploy.runtime.runner import ALL_FUNCTIONS, QUEUE_CONSUMERS
-from certdeploy.runtime.settings import CloudBackend, QueueBackend, Settings
+from certdeploy.bootstrap import container as container_module
+from certdeploy.bootstrap.settings import CloudBackend, QueueBackend, Settings
+from certdeploy.fc.function import trigger_decodes_base64
+from certdeploy.local.http_front import load_function
+from certdeploy.local.runner import ALL_FUNCTIONS, QUEUE_CONSUMERS
 
 REPO = Path(__file__).resolve().parent.parent.parent
 PACKAGE = REPO / "shared" / "certdeploy"
@@ -197,7 +197,7 @@ def _runtime_variables() -> set[str]:
     return {
         name
         for path in PACKAGE.rglob("*.py")
-        if not path.name.startswith("cli")
+        if "cli" not in path.relative_to(PACKAGE).parts
         for name in read.findall(path.read_text())
     }
 

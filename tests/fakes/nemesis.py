@@ -18,8 +18,10 @@ from typing import Any, Protocol
 
 from certdeploy.adapters.local_cloud import LocalCloud
 from certdeploy.adapters.notify import Channel, ContactNotifier, DeliveryResult, NotificationFailed, Notifier
+from certdeploy.app.consumers import consume
 from certdeploy.app.messages import DeployWorker, NotifyContacts, QueueRole, RollbackWorker, parse_command
 from certdeploy.app.scheduler import tick
+from certdeploy.bootstrap.container import Container
 from certdeploy.domain.deployment import (
     Binding,
     DeployableCertificate,
@@ -31,8 +33,6 @@ from certdeploy.domain.notifications import JobReport, RenderedNotification
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.domain.text_enum import TextEnum
 from certdeploy.ports import QueueUnavailable, ReceiptHandleInvalid, ReceivedMessage, Store
-from certdeploy.runtime.consumers import consume
-from certdeploy.runtime.container import Container
 
 CONSUMED_ROLES = (QueueRole.DEPLOY, QueueRole.ROLLBACK, QueueRole.NOTIFY, QueueRole.CERTIFICATE_ISSUED)
 IN_FLIGHT_JOBS = frozenset({JobStatus.PENDING, JobStatus.SCHEDULING, JobStatus.PROCESSING})
@@ -444,7 +444,7 @@ class Nemesis:
         if isinstance(command, NotifyContacts):
             self.notifier.event_key = command.key
         try:
-            consume(self.container, role, body)
+            consume(self.container.deps, self.container.notifier, role, body)
         except SimulatedCrash:
             self.history.append("  crashed")
             return False

@@ -12,10 +12,10 @@ from alibabacloud_cas20200407 import models as cas
 from alibabacloud_cas20200407.client import Client as CasClient
 
 from certdeploy.app.accounts import Credentials, create_account
+from certdeploy.bootstrap.container import Container
 from certdeploy.domain.certificates import parse_certificate
 from certdeploy.domain.models import CertOrigin
-from certdeploy.runtime.container import Container
-from certdeploy.runtime.http_front import ApiHttpServer
+from certdeploy.local.http_front import ApiHttpServer
 from tests.certgen import make_ca, make_cert
 from tests.functional.api_support import (
     INVENTORY,

@@ -15,9 +15,9 @@ from alibabacloud_cas20200407.client import Client as CasClient
 from alibabacloud_tea_openapi.exceptions import ClientException
 
 from certdeploy.app.accounts import Credentials, create_account
-from certdeploy.runtime.container import Container, build_container
-from certdeploy.runtime.http_front import ApiHttpServer
-from certdeploy.runtime.settings import Settings
+from certdeploy.bootstrap.container import Container, build_container
+from certdeploy.bootstrap.settings import Settings
+from certdeploy.local.http_front import ApiHttpServer
 from tests.contract.store_fixtures import BACKENDS, fresh_database
 from tests.functional.api_support import api_server, real_time_clock, refused, sdk_client, webhooks_text
 from tests.functional.conftest import ManualClock

@@ -14,9 +14,9 @@ from alibabacloud_cas20200407.client import Client as CasClient
 from certdeploy.app.accounts import Credentials, create_account
 from certdeploy.app.certificates import add_certificate
 from certdeploy.app.scheduler import tick
+from certdeploy.bootstrap.container import Container
 from certdeploy.domain.models import CertOrigin
-from certdeploy.runtime.container import Container
-from certdeploy.runtime.http_front import ApiHttpServer
+from certdeploy.local.http_front import ApiHttpServer
 from tests.certgen import make_cert
 from tests.fakes.queue_drain import drain
 from tests.functional.api_support import (

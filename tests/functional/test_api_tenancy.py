@@ -12,8 +12,8 @@ from alibabacloud_cas20200407 import models as cas
 from alibabacloud_cas20200407.client import Client as CasClient
 
 from certdeploy.app.accounts import Credentials, create_account
-from certdeploy.runtime.container import Container
-from certdeploy.runtime.http_front import ApiHttpServer
+from certdeploy.bootstrap.container import Container
+from certdeploy.local.http_front import ApiHttpServer
 from tests.fakes.queue_drain import drain
 from tests.functional.api_support import (
     INVENTORY,

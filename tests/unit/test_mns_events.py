@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from certdeploy.app.messages import DeployWorker, NotifyContacts, parse_command
-from certdeploy.runtime.events import InvalidEvent, parse_mns_queue_event
+from certdeploy.fc.events import InvalidEvent, parse_mns_queue_event
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 

@@ -18,10 +18,10 @@ from pydantic import BaseModel, ValidationError
 
 from certdeploy.api.errors import invalid_parameter
 from certdeploy.api.rpc import RpcParameters
+from certdeploy.app.contacts import WebhookCheck
 from certdeploy.app.deps import Deps
 from certdeploy.domain.models import LISTENER_PRODUCTS, Certificate, Job, Product, Resource
 from certdeploy.domain.text_enum import TextEnum
-from certdeploy.runtime.settings import Settings
 
 Reply = dict[str, Any]
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -39,13 +39,25 @@ _PRODUCT_ALIASES = {product.value.lower(): product for product in Product}
 
 
 @dataclass(frozen=True)
+class ApiDeps:
+    """What the API needs besides the use cases' ports: how a contact's webhook URL is checked (the webhook notifier's
+    rule, handed in by the composition root so the API never reaches into an adapter)."""
+
+    deps: Deps
+    webhook_check: WebhookCheck
+
+
+@dataclass(frozen=True)
 class ActionContext:
     """One authenticated call: whose it is and what the use cases need."""
 
-    deps: Deps
-    settings: Settings
+    api: ApiDeps
     account_id: int
     request_id: str
+
+    @property
+    def deps(self) -> Deps:
+        return self.api.deps
 
     def now(self) -> datetime:
         return self.deps.clock.now()

@@ -13,12 +13,14 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from certdeploy.app.messages import InvalidMessage
+
 T = TypeVar("T")
 
 _MAX_REPORTED_ERRORS = 5
 
 
-class InvalidEvent(ValueError):
+class InvalidEvent(InvalidMessage):
     """The event is not what the trigger delivers; retrying it cannot help (poison)."""
 
 

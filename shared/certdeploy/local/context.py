@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from certdeploy.runtime.container import Container
+    from certdeploy.bootstrap.container import Container
 
 LOCAL_REGION = "local"
 LOCAL_ACCOUNT_ID = "local"
