@@ -214,7 +214,7 @@ def test_changing_visibility_issues_a_new_handle_and_kills_the_old_one(
 def test_a_visibility_change_counts_from_the_change_not_from_the_receive(
     backend: QueueBackend, clock: ManualClock
 ) -> None:
-    # mns.md §6: a 30 s message changed to 10 s after 15 s becomes visible at 25 s.
+    # docs/runtime.md#mns-semantics: a 30 s message changed to 10 s after 15 s becomes visible at 25 s.
     queue = backend.open(VISIBILITY)
     queue.send("work")
     received = receive_one(queue)
@@ -476,7 +476,7 @@ def test_a_queue_cannot_be_its_own_dead_letter_queue(backend: QueueBackend) -> N
 
 
 def test_signature_matches_the_mns_reference_vectors() -> None:
-    # mns.md §2, secret TestAccessSecret.
+    # docs/runtime.md#mns-wire-protocol; the MNS signature documentation's example, secret TestAccessSecret.
     headers = {"date": "Thu, 09 Jul 2015 03:01:34 GMT", "x-mns-version": "2015-06-06"}
     assert string_to_sign("GET", headers, "/MyQueue") == (
         "GET\n\n\nThu, 09 Jul 2015 03:01:34 GMT\nx-mns-version:2015-06-06\n/MyQueue"
@@ -513,7 +513,7 @@ def test_the_adapter_sends_base64_bodies_with_the_sdk_content_md5_and_raw_receip
     queue.change_visibility(received.receipt_handle, 60)
 
     send = next(request for request in mns_server.requests if request.method == "POST")
-    assert b"<MessageBody>eyJqb2IiOiJhYmMifQ==</MessageBody>" in send.body  # mns.md §4.1
+    assert b"<MessageBody>eyJqb2IiOiJhYmMifQ==</MessageBody>" in send.body  # docs/runtime.md#mns-wire-protocol
     assert send.headers["content-md5"] == base64.b64encode(hashlib.md5(send.body).hexdigest().encode()).decode()
     assert "security-token" not in send.headers, "no token configured: the header must be absent, not 'None'"
     change = mns_server.requests[-1]

@@ -1,4 +1,5 @@
-"""A nemesis for the embedded runtime (style.md §6.11, after Jepsen): it feeds the local queues' messages to their
+"""A nemesis for the embedded runtime (docs/decisions.md#delivery-guarantees, after Jepsen): it feeds the local queues'
+messages to their
 use cases the way an unreliable platform would, and records what really happened so a checker can judge the history.
 
 Driven by one seeded `random.Random`, each step it either delivers a few messages — normally, twice, in a shuffled

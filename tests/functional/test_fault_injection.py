@@ -1,4 +1,5 @@
-"""Seeded random schedules of faults over the real use cases (style.md §6.11): whatever the nemesis does — duplicate,
+"""Seeded random schedules of faults over the real use cases (docs/decisions.md#delivery-guarantees): whatever the
+nemesis does — duplicate,
 reordered and redelivered messages, crashes before, inside and after a use case, visibility timeouts running out
 mid-work, overlapping scheduler ticks, time jumps, throttling and refusing resources, queues refusing sends — once
 the system is left alone the history makes sense to a user:

@@ -1,4 +1,4 @@
-"""Contact actions: CreateContact, ListContact, UpdateContact, DeleteContact (cas-api.md §7.16–7.19).
+"""Contact actions: CreateContact, ListContact, UpdateContact, DeleteContact (docs/protocol.md#contacts).
 
 `Webhooks` is a "string in list format": JSON text of a list of URLs. Each URL must be one the webhook notifier
 would call (a DingTalk, WeCom or Lark bot over https, or a host the operator allowed). `Idcard` (CFCA certificates

@@ -1,4 +1,4 @@
-"""The API function's trigger events (fc-runtime.md §2.2, §2.3) as `RpcRequest`s, and its replies in the shape
+"""The API function's trigger events (docs/runtime.md#trigger-events) as `RpcRequest`s, and its replies in the shape
 those triggers expect.
 
 - API Gateway (event function): `{path, httpMethod, headers, queryParameters, pathParameters, body,

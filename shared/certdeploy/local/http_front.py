@@ -1,6 +1,6 @@
 """The local HTTP front of the API (what `certdeploy serve` listens with): each request becomes an API Gateway event
-(fc-runtime.md §2.2) fed, as bytes, to the API function loaded from its code directory the way FC loads it
-(`functions/api`, handler `handler.handler`); the function's reply dict is written back.
+(docs/runtime.md#api-gateway-event) fed, as bytes, to the API function loaded from its code directory the way FC loads
+it (`functions/api`, handler `handler.handler`); the function's reply dict is written back.
 
 HTTP limits:
 - Request line up to `max_request_line` bytes (1 MiB by default): UploadUserCertificate carries PEM in the query

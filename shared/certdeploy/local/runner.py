@@ -91,7 +91,7 @@ def _iso(moment: datetime, timespec: str = "milliseconds") -> str:
 
 
 def timer_event(now: datetime, trigger_name: str = TIMER_TRIGGER_NAME, payload: str = "") -> bytes:
-    """The timer trigger's event (fc-runtime.md §2.1), as FC passes it: bytes."""
+    """The timer trigger's event (docs/runtime.md#timer-event), as FC passes it: bytes."""
     return json.dumps({"triggerTime": _iso(now, "seconds"), "triggerName": trigger_name, "payload": payload}).encode()
 
 
@@ -99,8 +99,8 @@ def mns_queue_event(
     message: ReceivedMessage, queue_name: str, spec: FunctionSpec, now: datetime, *, base64_body: bool
 ) -> bytes:
     """The event-streaming delivery of one queue message: an array of one `mns:Queue:SendMessage` CloudEvent
-    (fc-runtime.md §2.4). With `base64_body` (a trigger with `IsBase64Decode: false`) the body stays in the Base64
-    form MNS producers send."""
+    (docs/runtime.md#mns-queue-event). With `base64_body` (a trigger with `IsBase64Decode: false`) the body stays in the
+    Base64 form MNS producers send."""
     source = f"MNS-certdeploy-{spec.name}-trigger"
     body = base64.b64encode(message.body.encode()).decode("ascii") if base64_body else message.body
     enqueued = datetime.fromtimestamp(message.enqueue_time_ms / 1000, tz=timezone.utc)
