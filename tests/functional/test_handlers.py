@@ -21,13 +21,13 @@ from certdeploy.app.jobs import JobDraft, change_job_status, create_job
 from certdeploy.app.messages import QueueRole
 from certdeploy.app.notify import NotificationsPending
 from certdeploy.app.rollback import request_rollback
+from certdeploy.bootstrap.container import Container
 from certdeploy.domain.deployment import Binding
 from certdeploy.domain.notifications import RenderedNotification
 from certdeploy.domain.states import JobStatus, WorkerStatus
-from certdeploy.runtime import function
-from certdeploy.runtime.container import Container
-from certdeploy.runtime.events import InvalidEvent
-from certdeploy.runtime.http_front import load_function
+from certdeploy.fc import function
+from certdeploy.fc.events import InvalidEvent
+from certdeploy.local.http_front import load_function
 from tests.certgen import DEFAULT_NOT_AFTER, make_cert
 from tests.functional.conftest import load_inventory
 
@@ -50,7 +50,7 @@ def event(file_name: str) -> bytes:
 
 LATER = DEFAULT_NOT_AFTER + timedelta(days=365)
 CONTEXT = SimpleNamespace(request_id="req-1", function=SimpleNamespace(name="f", timeout=60), credentials=None)
-# The trigger's IsBase64Decode as the handlers read it (certdeploy.runtime.function.trigger_decodes_base64).
+# The trigger's IsBase64Decode as the handlers read it (trigger_decodes_base64, shared/certdeploy/fc/function.py).
 BASE64_DECODED_BY_TRIGGER = "CERTDEPLOY_MNS_TRIGGER_BASE64_DECODE"
 
 
