@@ -24,8 +24,8 @@ from certdeploy.adapters.sql.schema import access_keys, certificates, contacts, 
 from certdeploy.domain.errors import InvalidStatus, NotFound, QuotaExceeded
 from certdeploy.domain.models import Certificate, CertificateTag, CertOrigin, Contact, Job, JobType, Product
 from certdeploy.domain.quota import Ledger, charge_entries, refund_entry, release_entries
-from certdeploy.domain.states import JobStatus, WorkerStatus
-from certdeploy.ports import (
+from certdeploy.domain.states import JobStatus, WorkerStatus, move_job, move_worker
+from certdeploy.ports.store import (
     AlreadyExists,
     ContactField,
     ContactTaken,
@@ -118,8 +118,8 @@ def pending_job_with_workers(store: SqlStore, account_id: int, count: int) -> tu
     job = new_job(store, account_id)
     specs = [WorkerSpec(cert_id=1, resource_id=100 + i, product=Product.CDN) for i in range(count)]
     worker_ids = [w.id for w in store.create_workers(account_id, job.id, specs)]
-    store.transition_workers(account_id, job.id, expected=W.EDITING, to=W.PENDING)
-    return store.transition_job(account_id, job.id, expected=J.EDITING, to=J.PENDING), worker_ids
+    store.transition_workers(account_id, job.id, move_worker(W.EDITING, W.PENDING))
+    return store.transition_job(account_id, job.id, move_job(J.EDITING, J.PENDING)), worker_ids
 
 
 def ledger_net(store: SqlStore, account_id: int) -> int:
@@ -563,7 +563,7 @@ def test_jobs_list_newest_first_with_status_and_type_filters(store: SqlStore) ->
     account = store.create_account("acme")
     user_job = new_job(store, account.id)
     cloud_job = new_job(store, account.id, job_type=JobType.CLOUD)
-    store.transition_job(account.id, user_job.id, expected=J.EDITING, to=J.PENDING)
+    store.transition_job(account.id, user_job.id, move_job(J.EDITING, J.PENDING))
 
     assert [j.id for j in store.list_jobs(account.id).items] == [cloud_job.id, user_job.id]
     assert [j.id for j in store.list_jobs(account.id, status=J.PENDING).items] == [user_job.id]
@@ -587,7 +587,7 @@ def test_editing_a_job_needs_its_current_version_and_status(store: SqlStore, clo
     with pytest.raises(StaleState) as lost:
         store.update_job(job.model_copy(update={"name": "from a stale read"}))
     assert (lost.value.actual_status, lost.value.actual_version) == ("editing", 1)
-    submitted = store.transition_job(account.id, job.id, expected=J.EDITING, to=J.PENDING)
+    submitted = store.transition_job(account.id, job.id, move_job(J.EDITING, J.PENDING))
     with pytest.raises(StaleState):
         store.update_job(submitted)
 
@@ -596,18 +596,18 @@ def test_job_transitions_are_conditional_and_follow_the_state_machine(store: Sql
     account = store.create_account("acme")
     job = new_job(store, account.id)
 
-    pending = store.transition_job(account.id, job.id, expected=J.EDITING, to=J.PENDING, expected_version=0)
-    started = store.transition_job(account.id, job.id, expected=J.PENDING, to=J.SCHEDULING, start_time=T0)
+    pending = store.transition_job(account.id, job.id, move_job(J.EDITING, J.PENDING), expected_version=0)
+    started = store.transition_job(account.id, job.id, move_job(J.PENDING, J.SCHEDULING), start_time=T0)
 
     assert (pending.status, pending.version, started.start_time) == (J.PENDING, 1, T0)
     with pytest.raises(StaleState):
-        store.transition_job(account.id, job.id, expected=J.PENDING, to=J.SCHEDULING)
+        store.transition_job(account.id, job.id, move_job(J.PENDING, J.SCHEDULING))
     with pytest.raises(StaleState):
-        store.transition_job(account.id, job.id, expected=J.SCHEDULING, to=J.PROCESSING, expected_version=1)
+        store.transition_job(account.id, job.id, move_job(J.SCHEDULING, J.PROCESSING), expected_version=1)
     with pytest.raises(InvalidStatus):
-        store.transition_job(account.id, job.id, expected=J.SCHEDULING, to=J.SUCCESS)
+        store.transition_job(account.id, job.id, move_job(J.SCHEDULING, J.SUCCESS))
     with pytest.raises(NotFound):
-        store.transition_job(account.id, 999_999, expected=J.SCHEDULING, to=J.PROCESSING)
+        store.transition_job(account.id, 999_999, move_job(J.SCHEDULING, J.PROCESSING))
     assert store.get_job(account.id, job.id).status is J.SCHEDULING
 
 
@@ -618,7 +618,7 @@ def test_due_jobs_are_pending_with_no_or_past_schedule(store: SqlStore) -> None:
     future_job = new_job(store, account.id, schedule_time=T0 + timedelta(minutes=1))
     editing_job = new_job(store, account.id)
     for job in (now_job, past_job, future_job):
-        store.transition_job(account.id, job.id, expected=J.EDITING, to=J.PENDING)
+        store.transition_job(account.id, job.id, move_job(J.EDITING, J.PENDING))
 
     due = store.due_jobs(T0)
 
@@ -627,22 +627,18 @@ def test_due_jobs_are_pending_with_no_or_past_schedule(store: SqlStore) -> None:
     assert len(store.due_jobs(T0 + timedelta(hours=1), limit=2)) == 2
 
 
-def test_delete_job_removes_its_workers_and_refuses_running_or_rolling_back_jobs(store: SqlStore) -> None:
+def test_delete_job_removes_its_workers_at_the_expected_version(store: SqlStore) -> None:
     account = store.create_account("acme")
     job, worker_ids = pending_job_with_workers(store, account.id, 2)
-    running = store.transition_job(account.id, job.id, expected=J.PENDING, to=J.SCHEDULING)
+    running = store.transition_job(account.id, job.id, move_job(J.PENDING, J.SCHEDULING))
 
-    with pytest.raises(InvalidStatus):
-        store.delete_job(account.id, job.id)
-    store.transition_job(account.id, job.id, expected=J.SCHEDULING, to=J.PROCESSING)
-    done = store.transition_job(account.id, job.id, expected=J.PROCESSING, to=J.SUCCESS)
+    store.transition_job(account.id, job.id, move_job(J.SCHEDULING, J.PROCESSING))
+    done = store.transition_job(account.id, job.id, move_job(J.PROCESSING, J.SUCCESS))
     for worker_id in worker_ids:
         for before, after in [(W.PENDING, W.SCHEDULING), (W.SCHEDULING, W.PROCESSING), (W.PROCESSING, W.SUCCESS)]:
-            store.transition_worker(account.id, worker_id, expected=before, to=after)
-    store.transition_worker(account.id, worker_ids[0], expected=W.SUCCESS, to=W.ROLLBACK)
-    with pytest.raises(InvalidStatus):
-        store.delete_job(account.id, job.id)
-    store.transition_worker(account.id, worker_ids[0], expected=W.ROLLBACK, to=W.ROLLBACK_SUCCESS)
+            store.transition_worker(account.id, worker_id, move_worker(before, after))
+    store.transition_worker(account.id, worker_ids[0], move_worker(W.SUCCESS, W.ROLLBACK))
+    store.transition_worker(account.id, worker_ids[0], move_worker(W.ROLLBACK, W.ROLLBACK_SUCCESS))
     with pytest.raises(StaleState):
         store.delete_job(account.id, job.id, expected_version=running.version)
 
@@ -685,9 +681,39 @@ def test_replacing_workers_of_an_editing_job(store: SqlStore) -> None:
         == [(2, 2)]
         == [(w.cert_id, w.resource_id) for w in replaced]
     )
-    store.transition_workers(account.id, job.id, expected=W.EDITING, to=W.PENDING)
-    with pytest.raises(InvalidStatus):
-        store.replace_workers(account.id, job.id, [])
+    with pytest.raises(NotFound):
+        store.replace_workers(account.id, 999_999, [])
+
+
+def test_a_job_lock_reads_the_job_and_makes_a_second_locker_wait_for_the_commit(store: SqlStore) -> None:
+    account = store.create_account("acme")
+    job = new_job(store, account.id)
+    order: list[str] = []
+    locked = threading.Event()
+
+    def first() -> None:
+        with store.transaction() as tx:
+            assert tx.lock_job(account.id, job.id) == job
+            locked.set()
+            time.sleep(0.3)
+            tx.transition_job(account.id, job.id, move_job(J.EDITING, J.PENDING))
+            order.append("first committed")
+
+    def second() -> None:
+        locked.wait()
+        with store.transaction() as tx:
+            seen = tx.lock_job(account.id, job.id)
+            order.append(f"second saw {seen.status}")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert order == ["first committed", "second saw pending"]
+    with pytest.raises(NotFound):
+        store.lock_job(account.id, 999_999)
 
 
 def test_worker_counts_group_the_job_s_workers_by_product_and_status(store: SqlStore) -> None:
@@ -697,8 +723,8 @@ def test_worker_counts_group_the_job_s_workers_by_product_and_status(store: SqlS
         WorkerSpec(cert_id=1, resource_id=100 + i, product=p) for i, p in enumerate([Product.CDN] * 3 + [Product.ALB])
     ]
     [first, *_] = store.create_workers(account.id, job.id, specs)
-    store.transition_workers(account.id, job.id, expected=W.EDITING, to=W.PENDING)
-    store.transition_worker(account.id, first.id, expected=W.PENDING, to=W.ERROR)
+    store.transition_workers(account.id, job.id, move_worker(W.EDITING, W.PENDING))
+    store.transition_worker(account.id, first.id, move_worker(W.PENDING, W.ERROR))
 
     assert store.worker_counts(account.id, job.id) == {
         (Product.CDN, W.ERROR): 1,
@@ -717,7 +743,7 @@ def test_worker_list_filters_and_paging(store: SqlStore) -> None:
     created = store.create_workers(
         account.id, job.id, [WorkerSpec(cert_id=1, resource_id=i, product=p) for i, p in enumerate(products)]
     )
-    store.transition_worker(account.id, created[2].id, expected=W.EDITING, to=W.PENDING)
+    store.transition_worker(account.id, created[2].id, move_worker(W.EDITING, W.PENDING))
 
     cdn = store.list_workers(account.id, job.id, product=Product.CDN, page=2, page_size=2)
     pending = store.list_workers(account.id, job.id, status=W.PENDING)
@@ -729,21 +755,20 @@ def test_worker_list_filters_and_paging(store: SqlStore) -> None:
 def test_worker_transition_records_fields_and_loses_races_loudly(store: SqlStore, clock: SettableClock) -> None:
     account = store.create_account("acme")
     _, [worker_id] = pending_job_with_workers(store, account.id, 1)
-    store.transition_worker(account.id, worker_id, expected=W.PENDING, to=W.SCHEDULING)
+    store.transition_worker(account.id, worker_id, move_worker(W.PENDING, W.SCHEDULING))
     clock.advance(seconds=1)
 
     processing = store.transition_worker(
         account.id,
         worker_id,
-        expected=W.SCHEDULING,
-        to=W.PROCESSING,
+        move_worker(W.SCHEDULING, W.PROCESSING),
         resource_cert_id=11,
         resource_cert_name="old",
         resource_domain="a.com",
         attempt=1,
     )
     failed = store.transition_worker(
-        account.id, worker_id, expected=W.PROCESSING, to=W.ERROR, error_code="Throttling", error_message="slow down"
+        account.id, worker_id, move_worker(W.PROCESSING, W.ERROR), error_code="Throttling", error_message="slow down"
     )
 
     assert (processing.resource_cert_id, processing.attempt, processing.modified_at) == (11, 1, clock.now())
@@ -754,20 +779,20 @@ def test_worker_transition_records_fields_and_loses_races_loudly(store: SqlStore
         processing.version + 1,
     )
     with pytest.raises(StaleState) as lost:
-        store.transition_worker(account.id, worker_id, expected=W.PROCESSING, to=W.SUCCESS)
+        store.transition_worker(account.id, worker_id, move_worker(W.PROCESSING, W.SUCCESS))
     assert lost.value.actual_status == "error"
     with pytest.raises(InvalidStatus):
-        store.transition_worker(account.id, worker_id, expected=W.ERROR, to=W.SUCCESS)
+        store.transition_worker(account.id, worker_id, move_worker(W.ERROR, W.SUCCESS))
 
 
 def test_stuck_workers_are_those_left_in_a_status_past_a_deadline(store: SqlStore, clock: SettableClock) -> None:
     account = store.create_account("acme")
     _, ids = pending_job_with_workers(store, account.id, 3)
     for worker_id in ids:
-        store.transition_worker(account.id, worker_id, expected=W.PENDING, to=W.SCHEDULING)
-    store.transition_worker(account.id, ids[0], expected=W.SCHEDULING, to=W.PROCESSING)
+        store.transition_worker(account.id, worker_id, move_worker(W.PENDING, W.SCHEDULING))
+    store.transition_worker(account.id, ids[0], move_worker(W.SCHEDULING, W.PROCESSING))
     clock.advance(minutes=10)
-    store.transition_worker(account.id, ids[1], expected=W.SCHEDULING, to=W.PROCESSING)
+    store.transition_worker(account.id, ids[1], move_worker(W.SCHEDULING, W.PROCESSING))
 
     stuck = store.stuck_workers([W.PROCESSING], modified_before=clock.now() - timedelta(minutes=5))
 
@@ -799,13 +824,13 @@ def test_another_account_cannot_read_or_change_what_it_does_not_own(store: SqlSt
         lambda: store.set_resource_binding(theirs, resource_id, 1, "x"),
         lambda: store.get_job(theirs, job.id),
         lambda: store.update_job(job.model_copy(update={"account_id": theirs, "status": J.EDITING})),
-        lambda: store.transition_job(theirs, job.id, expected=J.PENDING, to=J.SCHEDULING),
+        lambda: store.transition_job(theirs, job.id, move_job(J.PENDING, J.SCHEDULING)),
         lambda: store.delete_job(theirs, job.id),
         lambda: store.create_workers(theirs, job.id, [WorkerSpec(cert_id=1, resource_id=9, product=Product.CDN)]),
         lambda: store.list_workers(theirs, job.id),
         lambda: store.job_workers(theirs, job.id),
         lambda: store.get_worker(theirs, worker_id),
-        lambda: store.transition_worker(theirs, worker_id, expected=W.PENDING, to=W.SCHEDULING),
+        lambda: store.transition_worker(theirs, worker_id, move_worker(W.PENDING, W.SCHEDULING)),
     ]
     for attempt in attempts:
         with pytest.raises(NotFound):
@@ -817,7 +842,7 @@ def test_another_account_cannot_read_or_change_what_it_does_not_own(store: SqlSt
     assert store.resources_for_names(theirs, ["a.com"]) == []
     assert store.list_resources(theirs).total == store.list_jobs(theirs).total == 0
     assert store.list_certificates(theirs).total == store.list_contacts(theirs).total == 0
-    assert store.transition_workers(theirs, job.id, expected=W.PENDING, to=W.SCHEDULING) == 0
+    assert store.transition_workers(theirs, job.id, move_worker(W.PENDING, W.SCHEDULING)) == 0
     assert store.set_resources_gone(theirs, [resource_id]) == 0
     assert store.get_contact(owner.id, contact.id).name == "Alice"
     assert store.get_resources(owner.id, [resource_id])[0].bound_cert_id is None
@@ -875,14 +900,14 @@ def test_state_change_and_outbox_commit_together_or_not_at_all(store: SqlStore) 
     message = OutboxMessage(queue="deploy", body='{"job": 1}', key=f"{job.id}:submit:1", delay_seconds=5)
 
     with pytest.raises(StaleState), store.transaction() as tx:
-        tx.transition_job(account.id, job.id, expected=J.EDITING, to=J.PENDING)
+        tx.transition_job(account.id, job.id, move_job(J.EDITING, J.PENDING))
         tx.add_outbox([message])
-        tx.transition_job(account.id, job.id, expected=J.EDITING, to=J.PENDING)  # lost race: all of it rolls back
+        tx.transition_job(account.id, job.id, move_job(J.EDITING, J.PENDING))  # lost race: all of it rolls back
     assert store.get_job(account.id, job.id).status is J.EDITING
     assert store.pending_outbox() == []
 
     with store.transaction() as tx:
-        tx.transition_job(account.id, job.id, expected=J.EDITING, to=J.PENDING)
+        tx.transition_job(account.id, job.id, move_job(J.EDITING, J.PENDING))
         [outbox_id] = tx.add_outbox([message])
 
     [record] = store.pending_outbox()
@@ -958,7 +983,7 @@ def test_duplicate_key_inside_a_transaction_leaves_it_usable(store: SqlStore) ->
 
     with store.transaction() as tx:
         assert tx.mark_processed("once") is False
-        tx.transition_job(account.id, job.id, expected=J.EDITING, to=J.PENDING)
+        tx.transition_job(account.id, job.id, move_job(J.EDITING, J.PENDING))
 
     assert store.get_job(account.id, job.id).status is J.PENDING
 
@@ -972,7 +997,7 @@ def test_racing_job_transitions_have_exactly_one_winner(store: SqlStore) -> None
 
     def attempt(_: int) -> Job:
         with store.transaction() as tx:
-            won = tx.transition_job(account.id, job.id, expected=J.PENDING, to=J.SCHEDULING)
+            won = tx.transition_job(account.id, job.id, move_job(J.PENDING, J.SCHEDULING))
             time.sleep(0.2)  # hold the change uncommitted while the others try
             return won
 
@@ -989,7 +1014,7 @@ def test_racing_worker_transitions_have_exactly_one_winner(store: SqlStore) -> N
 
     def attempt(_: int) -> Any:
         with store.transaction() as tx:
-            won = tx.transition_worker(account.id, worker_id, expected=W.PENDING, to=W.SCHEDULING)
+            won = tx.transition_worker(account.id, worker_id, move_worker(W.PENDING, W.SCHEDULING))
             tx.add_outbox([OutboxMessage(queue="deploy", body="go", key=f"{worker_id}:deploy:1")])
             time.sleep(0.2)
             return won

@@ -18,7 +18,7 @@ from certdeploy.adapters.sql import SqlStore, generate_key_encryption_key
 from certdeploy.adapters.sql.schema import certificates
 from certdeploy.domain.errors import NotFound
 from certdeploy.domain.models import CertOrigin
-from certdeploy.ports import AlreadyExists
+from certdeploy.ports.store import AlreadyExists
 from tests.contract.store_fixtures import (
     BACKENDS,
     SettableClock,

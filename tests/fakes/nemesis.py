@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from certdeploy.adapters.local_cloud import LocalCloud
-from certdeploy.adapters.notify import Channel, ContactNotifier, DeliveryResult, NotificationFailed, Notifier
+from certdeploy.adapters.notify import ContactNotifier
 from certdeploy.app.messages import DeployWorker, NotifyContacts, QueueRole, RollbackWorker, parse_command
 from certdeploy.app.scheduler import tick
 from certdeploy.domain.deployment import (
@@ -30,7 +30,9 @@ from certdeploy.domain.models import Contact, Product, Resource
 from certdeploy.domain.notifications import JobReport, RenderedNotification
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.domain.text_enum import TextEnum
-from certdeploy.ports import QueueUnavailable, ReceiptHandleInvalid, ReceivedMessage, Store
+from certdeploy.ports.notifier import Channel, DeliveryResult, NotificationFailed, Notifier
+from certdeploy.ports.queue import QueueUnavailable, ReceiptHandleInvalid, ReceivedMessage
+from certdeploy.ports.store import Store
 from certdeploy.runtime.consumers import consume
 from certdeploy.runtime.container import Container
 

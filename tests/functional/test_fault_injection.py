@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from certdeploy.adapters.local_cloud import Inventory
-from certdeploy.adapters.notify import Channel, ContactNotifier, deliveries_for
+from certdeploy.adapters.notify import ContactNotifier, deliveries_for
 from certdeploy.app.accounts import create_account
 from certdeploy.app.certificates import CertificateUpload, add_certificate, upload_certificate
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job
@@ -42,6 +42,7 @@ from certdeploy.domain.models import CertOrigin, Job, Worker
 from certdeploy.domain.notifications import NotificationEvent
 from certdeploy.domain.quota import LedgerDirection
 from certdeploy.domain.states import JOB_FINISHED, JobStatus, WorkerStatus
+from certdeploy.ports.notifier import Channel
 from certdeploy.runtime.consumers import consume
 from certdeploy.runtime.container import Container, build_container
 from certdeploy.runtime.settings import Settings

@@ -13,7 +13,7 @@ from certdeploy.app.certificates import CertificateUpload, upload_certificate
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job, delete_job, job_progress
 from certdeploy.app.rollback import request_rollback
 from certdeploy.app.scheduler import tick
-from certdeploy.domain.errors import InvalidStatus, QuotaExceeded
+from certdeploy.domain.errors import InvalidStatus, NotFound, QuotaExceeded
 from certdeploy.domain.models import Product
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.runtime.container import Container, build_container
@@ -95,12 +95,17 @@ def test_rollback_restores_the_previous_certificate(container: Container, accoun
     drain(container)
     cdn_worker = next(w for w in container.store.job_workers(aid, job_id) if w.product is Product.CDN)
     request_rollback(container.deps, aid, job_id, cdn_worker.id)
+    with pytest.raises(InvalidStatus, match="rollback"):
+        delete_job(container.deps, aid, job_id)  # not while its rollback runs
     drain(container)
     assert container.store.get_worker(aid, cdn_worker.id).status is WorkerStatus.ROLLBACK_SUCCESS
     assert container.store.get_job(aid, job_id).status is JobStatus.ROLLED_BACK
     cdn = container.store.get_resources(aid, [world["CDN"]])[0]
     assert (cdn.bound_cert_id, cdn.bound_cert_name) == (None, "legacy-www")
     assert container.store.quota(aid).use_count == 2  # rollback gives nothing back
+    delete_job(container.deps, aid, job_id)
+    with pytest.raises(NotFound):
+        container.store.get_job(aid, job_id)
 
 
 def test_quota_exceeded_keeps_the_job_editing(container: Container, account: Credentials, world) -> None:

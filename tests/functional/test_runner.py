@@ -15,7 +15,7 @@ import pytest
 from certdeploy.app.accounts import DEFAULT_ACCOUNT
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job, job_progress
 from certdeploy.domain.states import JobStatus, WorkerStatus
-from certdeploy.ports import ReceivedMessage
+from certdeploy.ports.queue import ReceivedMessage
 from certdeploy.runtime.container import Container, build_container
 from certdeploy.runtime.events import parse_mns_queue_event, parse_timer_event
 from certdeploy.runtime.runner import EXECUTE, FunctionsNotFound, functions_dir, mns_queue_event, timer_event

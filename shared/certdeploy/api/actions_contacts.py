@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 
-from certdeploy.adapters.notify import NotificationFailed
 from certdeploy.adapters.notify.webhook import AllowedHost, parse_webhook_url
 from certdeploy.api.actions_common import ActionContext, Reply, build, paging
 from certdeploy.api.errors import invalid_parameter
@@ -24,6 +23,7 @@ from certdeploy.app.contacts import (
     update_contact,
 )
 from certdeploy.domain.models import Contact
+from certdeploy.ports.notifier import NotificationFailed
 
 DEFAULT_SHOW_SIZE = 20
 _PARAMETER_OF = {"name": "Name", "mobile": "Mobile", "email": "Email", "webhooks": "Webhooks"}

@@ -34,7 +34,7 @@ from certdeploy.api.errors import (
 )
 from certdeploy.api.rpc import RpcRequest
 from certdeploy.domain.errors import DomainError, NotFound
-from certdeploy.ports import StaleState, Store, StoreUnavailable
+from certdeploy.ports.store import StaleState, Store, StoreUnavailable
 from certdeploy.runtime.container import Container
 
 API_VERSION = "2020-04-07"

@@ -7,7 +7,7 @@ import string
 from dataclasses import dataclass, field
 
 from certdeploy.domain.errors import DomainError
-from certdeploy.ports import Account, AlreadyExists, Store
+from certdeploy.ports.store import Account, AlreadyExists, Store
 
 DEFAULT_ACCOUNT = "default"
 _ALPHABET = string.ascii_letters + string.digits

@@ -25,7 +25,7 @@ from certdeploy.domain.models import (
     CertOrigin,
 )
 from certdeploy.domain.states import JOB_FINISHED, JobStatus
-from certdeploy.ports import AlreadyExists, EncryptionPair
+from certdeploy.ports.store import AlreadyExists, EncryptionPair
 
 
 class CertificateUpload(BaseModel):

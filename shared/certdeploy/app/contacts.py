@@ -19,7 +19,7 @@ from certdeploy.app.deps import Deps
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.domain.errors import DomainError
 from certdeploy.domain.models import Contact
-from certdeploy.ports import ContactTaken
+from certdeploy.ports.store import ContactTaken
 
 MAX_NAME_LENGTH = 64
 MAX_EMAIL_LENGTH = 254

@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 
 from certdeploy.app.deps import Deps
-from certdeploy.app.jobs import finish_if_done
+from certdeploy.app.jobs import apply_worker_end, finish_if_done
 from certdeploy.app.messages import DeployWorker, outbox_message
 from certdeploy.app.sources import certificate_with_content
 from certdeploy.app.unit_of_work import Step, run_step
+from certdeploy.domain.completion import Failure
+from certdeploy.domain.completion import end_worker as domain_end_worker
 from certdeploy.domain.deployment import (
     CAS_ID_PRODUCTS,
     Binding,
@@ -22,9 +24,8 @@ from certdeploy.domain.deployment import (
     PermanentDeployFailure,
 )
 from certdeploy.domain.errors import NotFound
-from certdeploy.domain.models import Job, Product, Resource, Worker
-from certdeploy.domain.quota import refund_entry
-from certdeploy.domain.states import JobStatus, WorkerStatus
+from certdeploy.domain.models import Product, Resource, Worker
+from certdeploy.domain.states import WorkerStatus, move_worker
 
 log = logging.getLogger(__name__)
 W = WorkerStatus
@@ -46,8 +47,7 @@ def _claim(deps: Deps, command: DeployWorker) -> Worker | None:
         return unit.ops.transition_worker(
             command.account_id,
             worker.id,
-            expected=worker.status,
-            to=W.PROCESSING,
+            move_worker(worker.status, W.PROCESSING),
             expected_version=worker.version,
             attempt=command.attempt,
         )
@@ -106,8 +106,7 @@ def _record_binding(deps: Deps, worker: Worker, resource: Resource) -> Worker:
     return deps.store.transition_worker(
         worker.account_id,
         worker.id,
-        expected=W.PROCESSING,
-        to=W.PROCESSING,
+        move_worker(W.PROCESSING, W.PROCESSING),
         resource_cert_id=cert_id,
         resource_cert_name=binding.cert_name,
         resource_domain=binding.domain or resource.domain,
@@ -115,40 +114,20 @@ def _record_binding(deps: Deps, worker: Worker, resource: Resource) -> Worker:
     )
 
 
-def _touch_job(unit: Step, worker: Worker) -> Job:
-    """Write the job row first: concurrent worker completions of one job then queue on its row lock (rather than
-    fail and retry), and each reads the others' outcomes only after they committed, so the last one to end always
-    sees every worker ended and finishes the job."""
-    job = unit.ops.get_job(worker.account_id, worker.job_id)
-    return unit.ops.transition_job(worker.account_id, job.id, expected=job.status, to=job.status)
-
-
 def end_worker(deps: Deps, worker: Worker, *, failure: DeployFailed | None, expected: tuple[WorkerStatus, ...]) -> None:
     """The worker ends in `success`, or in `error` with the cause and its quota unit given back; the job finishes
     when it was the last one."""
 
     def step(unit: Step) -> None:
-        ops = unit.ops
-        current = ops.get_worker(worker.account_id, worker.id)
+        current = unit.ops.get_worker(worker.account_id, worker.id)
         if current.status not in expected:
             return
-        job = _touch_job(unit, current)
-        if failure is None:
-            ops.transition_worker(current.account_id, current.id, expected=current.status, to=W.SUCCESS)
-            cert = ops.get_certificate(current.account_id, current.cert_id)
-            ops.set_resource_binding(current.account_id, current.resource_id, cert.id, cert.name)
-        else:
-            ops.transition_worker(
-                current.account_id,
-                current.id,
-                expected=current.status,
-                to=W.ERROR,
-                error_code=failure.code,
-                error_message=failure.message,
-            )
-            ops.credit_quota(current.account_id, [refund_entry(current.account_id, current.job_id, current.id)])
-        if job.status is JobStatus.PROCESSING:
-            finish_if_done(unit, job, deps.clock.now())
+        # Locked first: concurrent completions of one job queue on its row (rather than fail and retry), and each
+        # reads the others' outcomes only after they committed, so the last one always finishes the job.
+        job = unit.ops.lock_job(current.account_id, current.job_id)
+        cause = None if failure is None else Failure(failure.code, failure.message)
+        apply_worker_end(unit, current, domain_end_worker(current, cause))
+        finish_if_done(unit, job, deps.clock.now())
 
     run_step(deps, step)
 
@@ -184,10 +163,8 @@ def _retry_later(deps: Deps, worker: Worker, command: DeployWorker, failure: Dep
         unit.ops.transition_worker(
             current.account_id,
             current.id,
-            expected=W.PROCESSING,
-            to=W.PROCESSING,
+            move_worker(W.PROCESSING, W.PROCESSING),
             expected_version=current.version,
-            # The worker moves to the next attempt now, so a late redelivery of this attempt's message is stale.
             attempt=next_attempt,
             error_code=failure.code,
             error_message=f"{failure.message} (attempt {next_attempt + 1} of {deps.retry.max_attempts} in {delay} s)",

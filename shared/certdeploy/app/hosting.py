@@ -22,7 +22,7 @@ from certdeploy.domain.models import Certificate, Job, JobType
 from certdeploy.domain.names import covers
 from certdeploy.domain.quota import job_cost
 from certdeploy.domain.states import JobStatus
-from certdeploy.ports import OutboxMessage
+from certdeploy.ports.store import OutboxMessage
 from certdeploy.runtime.events import CloudEvent, InvalidEvent
 
 log = logging.getLogger(__name__)

@@ -17,13 +17,30 @@ from pydantic import BaseModel, ConfigDict, Field
 from certdeploy.app.deps import Deps
 from certdeploy.app.messages import DeployWorker, NotifyContacts, outbox_message
 from certdeploy.app.unit_of_work import Step, run_step
+from certdeploy.domain.completion import Failure, WorkerEnd, end_worker, finish_job
 from certdeploy.domain.errors import InvalidParameter, InvalidStatus, NotFound
 from certdeploy.domain.matching import Exclusion, MatchResult, match
-from certdeploy.domain.models import MAX_CONTACTS_PER_JOB, Certificate, CertOrigin, Job, JobType, Product, Resource
+from certdeploy.domain.models import (
+    MAX_CONTACTS_PER_JOB,
+    Certificate,
+    CertOrigin,
+    Job,
+    JobType,
+    Product,
+    Resource,
+    Worker,
+)
 from certdeploy.domain.notifications import NotificationEvent
-from certdeploy.domain.quota import LedgerDirection, charge_entries, job_cost, refund_entry, release_entries
-from certdeploy.domain.states import JOB_DELETABLE, JobStatus, WorkerStatus, job_outcome
-from certdeploy.ports import QuotaBalance, StoreOperations, WorkerSpec
+from certdeploy.domain.quota import LedgerDirection, charge_entries, job_cost, release_entries
+from certdeploy.domain.states import (
+    JobStatus,
+    WorkerStatus,
+    check_job_deletable,
+    check_workers_replaceable,
+    move_job,
+    move_worker,
+)
+from certdeploy.ports.store import QuotaBalance, StoreOperations, WorkerSpec
 
 J, W = JobStatus, WorkerStatus
 
@@ -185,12 +202,17 @@ def update_job(deps: Deps, account_id: int, job_id: int, changes: JobChanges) ->
                 }
             )
         )
-        ops.replace_workers(
-            account_id, job_id, _worker_specs(_match(deps, account_id, certs, resources, schedule_time))
-        )
+        _replace_workers(ops, job, _worker_specs(_match(deps, account_id, certs, resources, schedule_time)))
         return job
 
     return run_step(deps, step)
+
+
+def _replace_workers(ops: StoreOperations, job: Job, specs: list[WorkerSpec]) -> None:
+    """Match an `editing` job afresh, with its row locked so no worker can leave `editing` meanwhile."""
+    ops.lock_job(job.account_id, job.id)
+    check_workers_replaceable(status for _, status in ops.worker_counts(job.account_id, job.id))
+    ops.replace_workers(job.account_id, job.id, specs)
 
 
 def delete_worker(deps: Deps, account_id: int, job_id: int, worker_id: int) -> None:
@@ -205,7 +227,7 @@ def delete_worker(deps: Deps, account_id: int, job_id: int, worker_id: int) -> N
         if worker_id not in {w.id for w in workers}:
             raise NotFound(f"Worker {worker_id} does not exist in job {job_id}.", code="InvalidWorkerId.NotFound")
         keep = [WorkerSpec(w.cert_id, w.resource_id, w.product) for w in workers if w.id != worker_id]
-        ops.replace_workers(account_id, job_id, keep)
+        _replace_workers(ops, job, keep)
 
     run_step(deps, step)
 
@@ -280,11 +302,11 @@ def _leave_editing(unit: Step, job: Job, target: JobStatus, now: datetime) -> Jo
     workers = ops.job_workers(job.account_id, job.id)
     if not workers:
         return ops.transition_job(
-            job.account_id, job.id, expected=J.EDITING, to=J.ERROR, expected_version=job.version, end_time=now
+            job.account_id, job.id, move_job(J.EDITING, J.ERROR), expected_version=job.version, end_time=now
         )
     ops.charge_quota(job.account_id, charge_entries(job.account_id, job.id, job.cert_origin, [w.id for w in workers]))
-    ops.transition_workers(job.account_id, job.id, expected=W.EDITING, to=W.PENDING)
-    return ops.transition_job(job.account_id, job.id, expected=J.EDITING, to=target, expected_version=job.version)
+    ops.transition_workers(job.account_id, job.id, move_worker(W.EDITING, W.PENDING))
+    return ops.transition_job(job.account_id, job.id, move_job(J.EDITING, target), expected_version=job.version)
 
 
 def _back_to_editing(deps: Deps, unit: Step, job: Job) -> Job:
@@ -294,14 +316,12 @@ def _back_to_editing(deps: Deps, unit: Step, job: Job) -> Job:
         raise InvalidStatus(f"Job {job.id} is '{job.status}': only a pending job can go back to 'editing'.")
     workers = ops.job_workers(job.account_id, job.id)
     ops.credit_quota(job.account_id, release_entries(job.account_id, job.id, [w.id for w in workers]))
-    ops.transition_workers(job.account_id, job.id, expected=W.PENDING, to=W.EDITING)
-    job = ops.transition_job(job.account_id, job.id, expected=J.PENDING, to=J.EDITING, expected_version=job.version)
+    ops.transition_workers(job.account_id, job.id, move_worker(W.PENDING, W.EDITING))
+    job = ops.transition_job(job.account_id, job.id, move_job(J.PENDING, J.EDITING), expected_version=job.version)
     # New worker ids: the released units belong to the old workers, so submitting again charges again.
     certs = ops.get_certificates(job.account_id, job.cert_ids)
     resources = [r for r in ops.get_resources(job.account_id, job.resource_ids) if not r.gone]
-    ops.replace_workers(
-        job.account_id, job.id, _worker_specs(_match(deps, job.account_id, certs, resources, job.schedule_time))
-    )
+    _replace_workers(ops, job, _worker_specs(_match(deps, job.account_id, certs, resources, job.schedule_time)))
     return job
 
 
@@ -311,10 +331,10 @@ def start_job(unit: Step, job: Job, now: datetime) -> Job:
     ops = unit.ops
     if job.status is J.PENDING:
         job = ops.transition_job(
-            job.account_id, job.id, expected=J.PENDING, to=J.SCHEDULING, expected_version=job.version
+            job.account_id, job.id, move_job(J.PENDING, J.SCHEDULING), expected_version=job.version
         )
     job = ops.transition_job(
-        job.account_id, job.id, expected=J.SCHEDULING, to=J.PROCESSING, expected_version=job.version, start_time=now
+        job.account_id, job.id, move_job(J.SCHEDULING, J.PROCESSING), expected_version=job.version, start_time=now
     )
     certs = {c.id: c for c in ops.get_certificates(job.account_id, job.cert_ids)}
     for worker in ops.job_workers(job.account_id, job.id):
@@ -323,32 +343,40 @@ def start_job(unit: Step, job: Job, now: datetime) -> Job:
         cert = certs.get(worker.cert_id)
         if cert is None or not cert.is_valid_at(now):
             reason = "was deleted" if cert is None else "is expired or not yet valid at deployment time"
-            ops.transition_worker(
-                job.account_id,
-                worker.id,
-                expected=W.PENDING,
-                to=W.ERROR,
-                error_code="CertificateNotValid",
-                error_message=f"Certificate {worker.cert_id} {reason}.",
-            )
-            ops.credit_quota(job.account_id, [refund_entry(job.account_id, job.id, worker.id)])
+            failure = Failure("CertificateNotValid", f"Certificate {worker.cert_id} {reason}.")
+            apply_worker_end(unit, worker, end_worker(worker, failure))
             continue
-        ops.transition_worker(job.account_id, worker.id, expected=W.PENDING, to=W.SCHEDULING)
+        ops.transition_worker(job.account_id, worker.id, move_worker(W.PENDING, W.SCHEDULING))
         unit.send(outbox_message(DeployWorker(account_id=job.account_id, job_id=job.id, worker_id=worker.id)))
     return finish_if_done(unit, job, now)
+
+
+def apply_worker_end(unit: Step, worker: Worker, end: WorkerEnd) -> None:
+    """Write a worker's end as the domain decided it (see `certdeploy.domain.completion.end_worker`)."""
+    ops = unit.ops
+    failure = end.failure
+    ops.transition_worker(
+        worker.account_id,
+        worker.id,
+        end.move,
+        error_code=None if failure is None else failure.code,
+        error_message=None if failure is None else failure.message,
+    )
+    if end.refund is not None:
+        ops.credit_quota(worker.account_id, [end.refund])
+    if end.binds_certificate:
+        cert = ops.get_certificate(worker.account_id, worker.cert_id)
+        ops.set_resource_binding(worker.account_id, worker.resource_id, cert.id, cert.name)
 
 
 def finish_if_done(unit: Step, job: Job, now: datetime) -> Job:
     """A processing job whose workers have all ended becomes `success` or `error`, and its contacts are told."""
     ops = unit.ops
-    if job.status is not J.PROCESSING:
+    move = finish_job(job, [status for _, status in ops.worker_counts(job.account_id, job.id)])
+    if move is None:
         return job
-    outcome = job_outcome([status for _, status in ops.worker_counts(job.account_id, job.id)])
-    if outcome is None:
-        return job
-    job = ops.transition_job(
-        job.account_id, job.id, expected=J.PROCESSING, to=outcome, expected_version=job.version, end_time=now
-    )
+    job = ops.transition_job(job.account_id, job.id, move, expected_version=job.version, end_time=now)
+    outcome = move.to
     unit.send(
         outbox_message(
             NotifyContacts(
@@ -384,9 +412,8 @@ def delete_job(deps: Deps, account_id: int, job_id: int) -> None:
 
     def step(unit: Step) -> None:
         ops = unit.ops
-        job = ops.get_job(account_id, job_id)
-        if job.status not in JOB_DELETABLE:
-            raise InvalidStatus(f"Job {job_id} is '{job.status}': it cannot be deleted while it runs.")
+        job = ops.lock_job(account_id, job_id)
+        check_job_deletable(job.status, [status for _, status in ops.worker_counts(account_id, job_id)])
         if job.status is J.PENDING:
             workers = ops.job_workers(account_id, job_id)
             ops.credit_quota(account_id, release_entries(account_id, job_id, [w.id for w in workers]))

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from certdeploy.adapters.notify import Notifier
 from certdeploy.app.deps import Deps
 from certdeploy.app.messages import NotifyContacts
 from certdeploy.domain.errors import NotFound
 from certdeploy.domain.notifications import NotificationEvent, build_job_report
+from certdeploy.ports.notifier import Notifier
 
 log = logging.getLogger(__name__)
 

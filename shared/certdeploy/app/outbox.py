@@ -10,7 +10,9 @@ from collections.abc import Collection, Mapping
 from datetime import timedelta
 
 from certdeploy.app.messages import QueueRole
-from certdeploy.ports import Clock, OutboxRecord, Queue, QueueError, Store
+from certdeploy.ports.clock import Clock
+from certdeploy.ports.queue import Queue, QueueError
+from certdeploy.ports.store import OutboxRecord, Store
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 from certdeploy.app.deps import Deps
 from certdeploy.domain.matching import MatchResult, match
 from certdeploy.domain.models import Product, Resource
-from certdeploy.ports import Page, ResourceSpec
+from certdeploy.ports.store import Page, ResourceSpec
 
 
 def matched_resources(deps: Deps, account_id: int, cert_ids: Sequence[int]) -> tuple[list[Resource], MatchResult]:

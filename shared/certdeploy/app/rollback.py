@@ -17,7 +17,7 @@ from certdeploy.domain.deployment import Binding, DeployableCertificate, DeployF
 from certdeploy.domain.errors import InvalidStatus, NotFound
 from certdeploy.domain.models import Worker
 from certdeploy.domain.notifications import NotificationEvent
-from certdeploy.domain.states import JOB_FINISHED, JobStatus, WorkerStatus
+from certdeploy.domain.states import JOB_FINISHED, JobStatus, WorkerStatus, move_job, move_worker
 
 log = logging.getLogger(__name__)
 W = WorkerStatus
@@ -43,7 +43,7 @@ def request_rollback(deps: Deps, account_id: int, job_id: int, worker_id: int) -
                 "there is nothing to roll back."
             )
         worker = ops.transition_worker(
-            account_id, worker_id, expected=worker.status, to=W.ROLLBACK, expected_version=worker.version
+            account_id, worker_id, move_worker(worker.status, W.ROLLBACK), expected_version=worker.version
         )
         unit.send(outbox_message(RollbackWorker(account_id=account_id, job_id=job_id, worker_id=worker_id)))
         return worker
@@ -58,7 +58,7 @@ def _finish_rollback(deps: Deps, worker: Worker, failure: DeployFailed | None) -
         if current.status is not W.ROLLBACK:
             return
         if failure is None:
-            ended = ops.transition_worker(current.account_id, current.id, expected=W.ROLLBACK, to=W.ROLLBACK_SUCCESS)
+            ended = ops.transition_worker(current.account_id, current.id, move_worker(W.ROLLBACK, W.ROLLBACK_SUCCESS))
             ops.set_resource_binding(
                 current.account_id, current.resource_id, current.resource_cert_id, current.resource_cert_name
             )
@@ -67,8 +67,7 @@ def _finish_rollback(deps: Deps, worker: Worker, failure: DeployFailed | None) -
                 ops.transition_job(
                     job.account_id,
                     job.id,
-                    expected=job.status,
-                    to=JobStatus.ROLLED_BACK,
+                    move_job(job.status, JobStatus.ROLLED_BACK),
                     expected_version=job.version,
                     rolled_back=True,
                 )
@@ -76,8 +75,7 @@ def _finish_rollback(deps: Deps, worker: Worker, failure: DeployFailed | None) -
             ended = ops.transition_worker(
                 current.account_id,
                 current.id,
-                expected=W.ROLLBACK,
-                to=W.ROLLBACK_ERROR,
+                move_worker(W.ROLLBACK, W.ROLLBACK_ERROR),
                 error_code=failure.code,
                 error_message=failure.message,
             )

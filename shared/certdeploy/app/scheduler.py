@@ -21,8 +21,8 @@ from certdeploy.app.sources import source_accounts, sync_certificates
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.domain.deployment import PermanentDeployFailure
 from certdeploy.domain.models import Worker
-from certdeploy.domain.states import WorkerStatus
-from certdeploy.ports import QueueError
+from certdeploy.domain.states import WorkerStatus, move_worker
+from certdeploy.ports.queue import QueueError
 
 log = logging.getLogger(__name__)
 W = WorkerStatus
@@ -64,8 +64,7 @@ def _resend(deps: Deps, worker: Worker) -> bool:
         unit.ops.transition_worker(
             current.account_id,
             current.id,
-            expected=current.status,
-            to=current.status,
+            move_worker(current.status, current.status),
             expected_version=current.version,
             attempt=attempt,
         )

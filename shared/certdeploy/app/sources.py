@@ -25,7 +25,8 @@ from certdeploy.domain.certificates import covered_names
 from certdeploy.domain.deployment import PermanentDeployFailure
 from certdeploy.domain.errors import NotFound
 from certdeploy.domain.models import CertAlgorithm, Certificate, CertificateInfo, CertOrigin
-from certdeploy.ports import Account, AlreadyExists, SourceCertificate
+from certdeploy.ports.cloud import SourceCertificate
+from certdeploy.ports.store import Account, AlreadyExists
 
 log = logging.getLogger(__name__)
 

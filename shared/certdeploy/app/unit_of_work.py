@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from certdeploy.app.deps import Deps
 from certdeploy.app.outbox import send_now
-from certdeploy.ports import OutboxMessage, StaleState, StoreOperations
+from certdeploy.ports.store import OutboxMessage, StaleState, StoreOperations
 
 _Result = TypeVar("_Result")
 

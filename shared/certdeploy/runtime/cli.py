@@ -29,7 +29,8 @@ from certdeploy.app.accounts import DEFAULT_ACCOUNT, create_account
 from certdeploy.app.certificates import add_certificate
 from certdeploy.domain.errors import DomainError
 from certdeploy.domain.models import CertAlgorithm, CertOrigin
-from certdeploy.ports import QueueError, StoreError
+from certdeploy.ports.queue import QueueError
+from certdeploy.ports.store import StoreError
 from certdeploy.runtime import cli_jobs
 from certdeploy.runtime.container import Container, build_container
 from certdeploy.runtime.runner import FunctionsNotFound, InventoryNotLocal, RunnerOptions, load_inventory, serve

@@ -32,7 +32,7 @@ from certdeploy.adapters.local_cloud import Inventory
 from certdeploy.app.accounts import DEFAULT_ACCOUNT, Credentials, ensure_default_account
 from certdeploy.app.messages import QueueRole
 from certdeploy.app.resources import sync_resources
-from certdeploy.ports import QueueError, ReceiptHandleInvalid, ReceivedMessage
+from certdeploy.ports.queue import QueueError, ReceiptHandleInvalid, ReceivedMessage
 from certdeploy.runtime.container import Container, build_container
 from certdeploy.runtime.fc_context import LOCAL_ACCOUNT_ID, LOCAL_REGION, FcContext, FunctionMeta
 from certdeploy.runtime.function import trigger_decodes_base64, use_container

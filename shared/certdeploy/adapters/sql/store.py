@@ -27,7 +27,6 @@ from sqlalchemy import (
     Text,
     bindparam,
     delete,
-    exists,
     func,
     insert,
     or_,
@@ -53,7 +52,7 @@ from certdeploy.adapters.sql.schema import (
     resources,
     workers,
 )
-from certdeploy.domain.errors import InvalidStatus, NotFound, QuotaExceeded
+from certdeploy.domain.errors import NotFound
 from certdeploy.domain.models import (
     CertAlgorithm,
     Certificate,
@@ -67,20 +66,13 @@ from certdeploy.domain.models import (
     Resource,
     Worker,
 )
-from certdeploy.domain.quota import LedgerDirection, LedgerEntry, LedgerEntryKind
-from certdeploy.domain.states import (
-    JOB_DELETABLE,
-    WORKER_ROLLBACK_ACTIVE,
-    JobStatus,
-    WorkerStatus,
-    check_job_transition,
-    check_worker_transition,
-)
-from certdeploy.ports import (
+from certdeploy.domain.quota import Ledger, LedgerDirection, LedgerEntry, LedgerEntryKind, check_entries
+from certdeploy.domain.states import JobMove, JobStatus, WorkerMove, WorkerStatus
+from certdeploy.ports.clock import Clock
+from certdeploy.ports.store import (
     AccessKey,
     Account,
     AlreadyExists,
-    Clock,
     ContactField,
     ContactTaken,
     EncryptionPair,
@@ -432,73 +424,48 @@ class _Operations(ABC):
         return QuotaBalance(buy_count=account.buy_count, use_count=account.use_count)
 
     @staticmethod
-    def _ledger_keys(conn: Connection, worker_ids: Sequence[int]) -> set[tuple[int, LedgerDirection]]:
-        keys: set[tuple[int, LedgerDirection]] = set()
+    def _ledger(conn: Connection, account: Row[Any], worker_ids: Sequence[int]) -> Ledger:
+        """The account's ledger as far as `worker_ids` go: its counts and those workers' entries."""
+        known: dict[tuple[int, LedgerDirection], LedgerEntry] = {}
         for chunk in _chunks(sorted(set(worker_ids))):
-            rows = conn.execute(
-                select(quota_ledger.c.worker_id, quota_ledger.c.direction).where(quota_ledger.c.worker_id.in_(chunk))
-            )
-            keys.update((row.worker_id, LedgerDirection(row.direction)) for row in rows)
-        return keys
+            rows = conn.execute(select(quota_ledger).where(quota_ledger.c.worker_id.in_(chunk)))
+            known.update((entry.key, entry) for entry in map(_ledger_entry, rows))
+        return Ledger(account.id, account.buy_count, known, use_count=account.use_count)
 
-    def _apply_ledger(self, conn: Connection, account_id: int, new: Sequence[LedgerEntry], delta: int) -> None:
-        now = self._now()
-        rows = [
-            {
-                "account_id": entry.account_id,
-                "job_id": entry.job_id,
-                "worker_id": entry.worker_id,
-                "kind": str(entry.kind),
-                "direction": str(entry.direction),
-                "units": entry.units,
-                "created_at": now,
-            }
-            for entry in new
-        ]
-        conn.execute(insert(quota_ledger), rows)
-        conn.execute(update(accounts).where(accounts.c.id == account_id).values(use_count=accounts.c.use_count + delta))
-
-    @staticmethod
-    def _check_entries(account_id: int, entries: Sequence[LedgerEntry], direction: LedgerDirection) -> None:
-        for entry in entries:
-            if entry.account_id != account_id or entry.direction is not direction:
-                raise ValueError(f"Expected {direction} entries of account {account_id}, got {entry!r}.")
+    def _write_ledger(self, conn: Connection, account_id: int, entries: Sequence[LedgerEntry], charge: bool) -> int:
+        """Let the domain's `Ledger` decide on `entries` with the account row locked, then write what it added;
+        returns the units that changed hands."""
+        account = self._lock_account(conn, account_id)
+        before = self._ledger(conn, account, [entry.worker_id for entry in entries])
+        after = before.charge(entries) if charge else before.apply_all(entries)
+        added = after.added_since(before)
+        if added:
+            now = self._now()
+            rows = [
+                {
+                    "account_id": entry.account_id,
+                    "job_id": entry.job_id,
+                    "worker_id": entry.worker_id,
+                    "kind": str(entry.kind),
+                    "direction": str(entry.direction),
+                    "units": entry.units,
+                    "created_at": now,
+                }
+                for entry in added
+            ]
+            conn.execute(insert(quota_ledger), rows)
+            conn.execute(update(accounts).where(accounts.c.id == account_id).values(use_count=after.use_count))
+        return abs(after.use_count - before.use_count)
 
     def charge_quota(self, account_id: int, entries: Sequence[LedgerEntry]) -> int:
-        self._check_entries(account_id, entries, LedgerDirection.DEBIT)
+        check_entries(account_id, entries, LedgerDirection.DEBIT)
         with self._connection(write=True) as conn:
-            account = self._lock_account(conn, account_id)
-            if not entries:
-                return 0
-            existing = self._ledger_keys(conn, [entry.worker_id for entry in entries])
-            new = list({entry.key: entry for entry in entries if entry.key not in existing}.values())
-            cost = sum(entry.units for entry in new)
-            available = account.buy_count - account.use_count
-            if cost > available:
-                raise QuotaExceeded(
-                    f"The job needs {cost} deployment quota units but only {max(available, 0)} of "
-                    f"{account.buy_count} are left."
-                )
-            if new:
-                self._apply_ledger(conn, account_id, new, cost)
-            return cost
+            return self._write_ledger(conn, account_id, entries, charge=True)
 
     def credit_quota(self, account_id: int, entries: Sequence[LedgerEntry]) -> int:
-        self._check_entries(account_id, entries, LedgerDirection.CREDIT)
+        check_entries(account_id, entries, LedgerDirection.CREDIT)
         with self._connection(write=True) as conn:
-            self._lock_account(conn, account_id)
-            if not entries:
-                return 0
-            existing = self._ledger_keys(conn, [entry.worker_id for entry in entries])
-            held = {
-                entry.key: entry
-                for entry in entries
-                if (entry.worker_id, LedgerDirection.DEBIT) in existing and entry.key not in existing
-            }
-            given_back = sum(entry.units for entry in held.values())
-            if held:
-                self._apply_ledger(conn, account_id, list(held.values()), -given_back)
-            return given_back
+            return self._write_ledger(conn, account_id, entries, charge=False)
 
     def ledger_entries(self, account_id: int, *, job_id: int | None = None) -> list[LedgerEntry]:
         query = select(quota_ledger).where(quota_ledger.c.account_id == account_id)
@@ -1035,20 +1002,17 @@ class _Operations(ABC):
         self,
         account_id: int,
         job_id: int,
+        move: JobMove,
         *,
-        expected: JobStatus,
-        to: JobStatus,
         expected_version: int | None = None,
         start_time: datetime | None = None,
         end_time: datetime | None = None,
         rolled_back: bool | None = None,
     ) -> Job:
-        if expected is not to:
-            check_job_transition(expected, to)
-        changes: dict[str, Any] = {"status": str(to), "version": jobs.c.version + 1, "modified_at": self._now()}
+        changes: dict[str, Any] = {"status": str(move.to), "version": jobs.c.version + 1, "modified_at": self._now()}
         optional = {"start_time": start_time, "end_time": end_time, "rolled_back": rolled_back}
         changes.update({column: value for column, value in optional.items() if value is not None})
-        conditions = [jobs.c.id == job_id, jobs.c.account_id == account_id, jobs.c.status == str(expected)]
+        conditions = [jobs.c.id == job_id, jobs.c.account_id == account_id, jobs.c.status == str(move.expected)]
         if expected_version is not None:
             conditions.append(jobs.c.version == expected_version)
         with self._connection(write=True) as conn:
@@ -1062,20 +1026,13 @@ class _Operations(ABC):
             row = self._job_row(conn, account_id, job_id, for_update=True)
             if expected_version is not None and row.version != expected_version:
                 raise StaleState("job", job_id, row.status, row.version)
-            if JobStatus(row.status) not in JOB_DELETABLE:
-                raise InvalidStatus(f"A job in status '{row.status}' cannot be deleted.")
-            rollback_running = conn.execute(
-                select(
-                    exists().where(
-                        workers.c.job_id == job_id, workers.c.status.in_([str(s) for s in WORKER_ROLLBACK_ACTIVE])
-                    )
-                )
-            ).scalar_one()
-            if rollback_running:
-                raise InvalidStatus("A job cannot be deleted while a rollback in it runs.")
             conn.execute(delete(workers).where(workers.c.job_id == job_id))
             conn.execute(delete(jobs).where(jobs.c.id == job_id))
         return _job(row)
+
+    def lock_job(self, account_id: int, job_id: int) -> Job:
+        with self._connection(write=True) as conn:
+            return _job(self._job_row(conn, account_id, job_id, for_update=True))
 
     def due_jobs(self, now: datetime, limit: int = 100) -> list[Job]:
         query = (
@@ -1124,12 +1081,7 @@ class _Operations(ABC):
 
     def replace_workers(self, account_id: int, job_id: int, specs: Sequence[WorkerSpec]) -> list[Worker]:
         with self._connection(write=True) as conn:
-            self._job_row(conn, account_id, job_id, for_update=True)
-            started = conn.execute(
-                select(exists().where(workers.c.job_id == job_id, workers.c.status != str(WorkerStatus.EDITING)))
-            ).scalar_one()
-            if started:
-                raise InvalidStatus(f"Job {job_id} has workers that left 'editing'; they cannot be replaced.")
+            self._job_row(conn, account_id, job_id)
             conn.execute(delete(workers).where(workers.c.job_id == job_id))
             return self._insert_workers(conn, account_id, job_id, specs)
 
@@ -1186,9 +1138,8 @@ class _Operations(ABC):
         self,
         account_id: int,
         worker_id: int,
+        move: WorkerMove,
         *,
-        expected: WorkerStatus,
-        to: WorkerStatus,
         expected_version: int | None = None,
         resource_cert_id: int | None = None,
         resource_cert_name: str | None = None,
@@ -1198,9 +1149,7 @@ class _Operations(ABC):
         error_message: str | None = None,
         attempt: int | None = None,
     ) -> Worker:
-        if expected is not to:
-            check_worker_transition(expected, to)
-        changes: dict[str, Any] = {"status": str(to), "version": workers.c.version + 1, "modified_at": self._now()}
+        changes: dict[str, Any] = {"status": str(move.to), "version": workers.c.version + 1, "modified_at": self._now()}
         optional = {
             "resource_cert_id": resource_cert_id,
             "resource_cert_name": resource_cert_name,
@@ -1211,7 +1160,11 @@ class _Operations(ABC):
             "attempt": attempt,
         }
         changes.update({column: value for column, value in optional.items() if value is not None})
-        conditions = [workers.c.id == worker_id, workers.c.account_id == account_id, workers.c.status == str(expected)]
+        conditions = [
+            workers.c.id == worker_id,
+            workers.c.account_id == account_id,
+            workers.c.status == str(move.expected),
+        ]
         if expected_version is not None:
             conditions.append(workers.c.version == expected_version)
         with self._connection(write=True) as conn:
@@ -1221,15 +1174,16 @@ class _Operations(ABC):
             row = conn.execute(select(workers).where(workers.c.id == worker_id)).one()
         return _worker(row)
 
-    def transition_workers(self, account_id: int, job_id: int, *, expected: WorkerStatus, to: WorkerStatus) -> int:
-        check_worker_transition(expected, to)
+    def transition_workers(self, account_id: int, job_id: int, move: WorkerMove) -> int:
         with self._connection(write=True) as conn:
             result = conn.execute(
                 update(workers)
                 .where(
-                    workers.c.account_id == account_id, workers.c.job_id == job_id, workers.c.status == str(expected)
+                    workers.c.account_id == account_id,
+                    workers.c.job_id == job_id,
+                    workers.c.status == str(move.expected),
                 )
-                .values(status=str(to), version=workers.c.version + 1, modified_at=self._now())
+                .values(status=str(move.to), version=workers.c.version + 1, modified_at=self._now())
             )
         return result.rowcount
 

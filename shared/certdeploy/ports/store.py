@@ -1,18 +1,14 @@
-"""Ports: what the use cases need from the outside world. Adapters implement them; the domain never sees them."""
+"""The store: every row the use cases read and write, on one relational database (adapters/sql)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
-from pydantic import SecretStr
-
-from certdeploy.domain.deployment import Binding, DeployableCertificate
 from certdeploy.domain.models import (
-    CertAlgorithm,
     Certificate,
     CertificateInfo,
     CertificateTag,
@@ -25,146 +21,9 @@ from certdeploy.domain.models import (
     Worker,
 )
 from certdeploy.domain.quota import LedgerEntry
-from certdeploy.domain.states import JobStatus, WorkerStatus
+from certdeploy.domain.states import JobMove, JobStatus, WorkerMove, WorkerStatus
 from certdeploy.domain.text_enum import TextEnum
 
-# --------------------------------------------------------------------------------------------- clock
-
-
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """The current time, timezone-aware UTC."""
-        ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(timezone.utc)
-
-
-# --------------------------------------------------------------------------------------------- queue
-# MNS semantics (see ../shared/reference/mns.md): at-least-once delivery, delay, visibility timeout,
-# receipt handles that change on every receive and every visibility change, dead-letter after N receives.
-
-MAX_MESSAGE_BYTES = 64 * 1024
-# A body travels Base64-encoded (MNS triggers expect that), and MNS counts the encoded form against its 64 KB, so a body
-# may hold 3/4 of it in UTF-8: "the total size of the original messages cannot exceed 47 KB"
-# (alibabacloud.com/help/en/mns/can-i-use-mns-to-send-or-receive-multiple-messages-at-a-time).
-MAX_BODY_BYTES = MAX_MESSAGE_BYTES // 4 * 3
-MAX_DELAY_SECONDS = 604_800
-MAX_WAIT_SECONDS = 30
-MAX_BATCH_MESSAGES = 16
-MAX_VISIBILITY_SECONDS = 43_200
-
-
-@dataclass(frozen=True)
-class ReceivedMessage:
-    message_id: str
-    body: str
-    receipt_handle: str
-    receive_count: int
-    enqueue_time_ms: int
-    first_receive_time_ms: int
-    next_visible_time_ms: int
-
-
-class QueueError(Exception):
-    """Base of every queue failure an adapter reports."""
-
-
-class MessageTooLarge(QueueError):
-    """The body is over `MAX_BODY_BYTES` in UTF-8 (its Base64 form would be over MNS's 64 KB)."""
-
-
-class InvalidArgument(QueueError):
-    """A delay, wait or visibility value outside what MNS accepts."""
-
-
-class ReceiptHandleInvalid(QueueError):
-    """The receipt handle is stale (the message was received again, or its visibility changed), expired (its visibility
-    timeout ran out) or unknown."""
-
-
-class QueueUnavailable(QueueError):
-    """The queue service could not be reached or failed; the call may be retried."""
-
-
-class QueueNotFound(QueueError):
-    """The queue does not exist (MNS `QueueNotExist`): a deployment mistake, retrying will not help."""
-
-
-class QueueAccessDenied(QueueError):
-    """The credentials were refused (bad key or signature, expired STS token, no permission on the queue)."""
-
-
-def check_send_arguments(body: str, delay_seconds: int, *, max_body_bytes: int = MAX_BODY_BYTES) -> None:
-    """Refuse what MNS would refuse, before it is sent: every adapter applies the same limits."""
-    if not body:
-        raise InvalidArgument("the message body is empty")
-    try:
-        size = len(body.encode("utf-8"))
-    except UnicodeEncodeError as exc:
-        raise InvalidArgument(f"the message body is not valid Unicode text: {exc}") from exc
-    if size > max_body_bytes:
-        raise MessageTooLarge(f"the message body is {size} bytes in UTF-8, over the {max_body_bytes} allowed")
-    if not 0 <= delay_seconds <= MAX_DELAY_SECONDS:
-        raise InvalidArgument(f"delay_seconds must be 0–{MAX_DELAY_SECONDS}, not {delay_seconds}")
-
-
-def check_receive_arguments(max_messages: int, wait_seconds: int) -> None:
-    if not 1 <= max_messages <= MAX_BATCH_MESSAGES:
-        raise InvalidArgument(f"max_messages must be 1–{MAX_BATCH_MESSAGES}, not {max_messages}")
-    if not 0 <= wait_seconds <= MAX_WAIT_SECONDS:
-        raise InvalidArgument(f"wait_seconds must be 0–{MAX_WAIT_SECONDS}, not {wait_seconds}")
-
-
-def check_visibility_timeout(seconds: int) -> None:
-    if not 1 <= seconds <= MAX_VISIBILITY_SECONDS:
-        raise InvalidArgument(f"a visibility timeout must be 1–{MAX_VISIBILITY_SECONDS} s, not {seconds}")
-
-
-@dataclass(frozen=True)
-class QueueAttributes:
-    """How a queue treats its messages; on MNS these are set on the queue itself (console, s.yaml), not per call."""
-
-    visibility_timeout_seconds: int = 30
-    # After this many receives the next receive moves the message to `dead_letter_queue` instead of delivering it.
-    max_receive_count: int | None = None
-    dead_letter_queue: str | None = None
-
-    def __post_init__(self) -> None:
-        check_visibility_timeout(self.visibility_timeout_seconds)
-        if (self.max_receive_count is None) != (self.dead_letter_queue is None):
-            raise InvalidArgument("max_receive_count and dead_letter_queue go together")
-        if self.max_receive_count is not None and self.max_receive_count < 1:
-            raise InvalidArgument(f"max_receive_count must be at least 1, not {self.max_receive_count}")
-
-
-class Queue(Protocol):
-    name: str
-
-    def send(self, body: str, delay_seconds: int = 0) -> str:
-        """Enqueue `body`; it becomes visible after `delay_seconds`. Returns the message id."""
-        ...
-
-    def receive(self, wait_seconds: int = 0) -> ReceivedMessage | None:
-        """Take one visible message (long-polling up to `wait_seconds`), hiding it for the visibility timeout."""
-        ...
-
-    def receive_batch(self, max_messages: int, wait_seconds: int = 0) -> list[ReceivedMessage]:
-        """Take up to `max_messages` (1–16) visible messages."""
-        ...
-
-    def delete(self, receipt_handle: str) -> None:
-        """Acknowledge a message; raises `ReceiptHandleInvalid` for a stale handle."""
-        ...
-
-    def change_visibility(self, receipt_handle: str, visibility_timeout: int) -> str:
-        """Hide the message for `visibility_timeout` seconds from now; returns the new receipt handle."""
-        ...
-
-
-# --------------------------------------------------------------------------------------------- store
 # One relational store (adapters/sql) on SQLite, PostgreSQL or MySQL/MariaDB. Rules every implementation keeps:
 # - Tenancy: every method that touches an account's rows takes `account_id`; another account's row reads as `NotFound`.
 # - Times go in and come out as timezone-aware UTC datetimes.
@@ -343,16 +202,14 @@ class StoreOperations(Protocol):
     def quota(self, account_id: int) -> QuotaBalance: ...
 
     def charge_quota(self, account_id: int, entries: Sequence[LedgerEntry]) -> int:
-        """Apply a job's debit entries all or nothing; returns the units charged now.
-
-        Entries already in the ledger are skipped. Raises `QuotaExceeded` (nothing applied) when the new ones do not fit
-        in BuyCount - UseCount; concurrent charges of one account are serialised, so quota is never oversold.
-        """
+        """Apply a job's debit entries all or nothing, as the domain's `Ledger.charge` decides; returns the units
+        charged now. Raises `QuotaExceeded` (nothing applied) when they do not fit; concurrent charges of one account
+        are serialised (its row is locked), so quota is never oversold."""
         ...
 
     def credit_quota(self, account_id: int, entries: Sequence[LedgerEntry]) -> int:
-        """Apply refund/release entries; returns the units given back. An entry whose worker was never charged, or
-        was already credited, is a no-op."""
+        """Apply refund/release entries as `Ledger.apply_all` decides (a worker never charged, or already credited,
+        gets nothing); returns the units given back."""
         ...
 
     def ledger_entries(self, account_id: int, *, job_id: int | None = None) -> list[LedgerEntry]: ...
@@ -519,23 +376,26 @@ class StoreOperations(Protocol):
         self,
         account_id: int,
         job_id: int,
+        move: JobMove,
         *,
-        expected: JobStatus,
-        to: JobStatus,
         expected_version: int | None = None,
         start_time: datetime | None = None,
         end_time: datetime | None = None,
         rolled_back: bool | None = None,
     ) -> Job:
-        """Move the job from `expected` to `to` (InvalidStatus if the state machine forbids it; `expected == to` just
-        updates the fields). Fields left None keep their value. Raises `StaleState` if the job is not in `expected`
-        (or not at `expected_version`)."""
+        """Apply `move` (the domain's `move_job` decided it is allowed) and set the fields not left None. Raises
+        `StaleState` if the job is not in `move.expected` (or not at `expected_version`)."""
         ...
 
     def delete_job(self, account_id: int, job_id: int, *, expected_version: int | None = None) -> Job:
-        """Delete the job and its workers; returns what was deleted. Raises `InvalidStatus` unless the job is in a
-        deletable status with no rollback running, `StaleState` if it is not at `expected_version`. Ledger entries
-        stay (release them in the same transaction)."""
+        """Delete the job and its workers; returns what was deleted. Raises `StaleState` if it is not at
+        `expected_version`. Whether it may be deleted is the domain's `check_job_deletable`; ledger entries stay
+        (release them in the same transaction)."""
+        ...
+
+    def lock_job(self, account_id: int, job_id: int) -> Job:
+        """Read the job and hold its row lock until the transaction ends (SELECT ... FOR UPDATE; SQLite's write
+        transaction holds the whole database already): concurrent writers of one job queue behind it."""
         ...
 
     def due_jobs(self, now: datetime, limit: int = 100) -> list[Job]:
@@ -549,8 +409,8 @@ class StoreOperations(Protocol):
         ...
 
     def replace_workers(self, account_id: int, job_id: int, specs: Sequence[WorkerSpec]) -> list[Worker]:
-        """Drop the job's workers and create `specs` instead (re-matching an `editing` job). Raises `InvalidStatus`
-        if any existing worker has left `editing`."""
+        """Drop the job's workers and create `specs` instead (re-matching an `editing` job, once the domain's
+        `check_workers_replaceable` allowed it)."""
         ...
 
     def get_worker(self, account_id: int, worker_id: int) -> Worker: ...
@@ -581,9 +441,8 @@ class StoreOperations(Protocol):
         self,
         account_id: int,
         worker_id: int,
+        move: WorkerMove,
         *,
-        expected: WorkerStatus,
-        to: WorkerStatus,
         expected_version: int | None = None,
         resource_cert_id: int | None = None,
         resource_cert_name: str | None = None,
@@ -593,11 +452,11 @@ class StoreOperations(Protocol):
         error_message: str | None = None,
         attempt: int | None = None,
     ) -> Worker:
-        """As `transition_job`, for one worker. `expected == to` updates fields (and modified_at) only."""
+        """As `transition_job`, for one worker; a move that keeps the status updates fields (and modified_at) only."""
         ...
 
-    def transition_workers(self, account_id: int, job_id: int, *, expected: WorkerStatus, to: WorkerStatus) -> int:
-        """Move every worker of the job that is in `expected` to `to`; returns how many moved."""
+    def transition_workers(self, account_id: int, job_id: int, move: WorkerMove) -> int:
+        """Apply `move` to every worker of the job in `move.expected`; returns how many moved."""
         ...
 
     def stuck_workers(
@@ -646,82 +505,4 @@ class Store(StoreOperations, Protocol):
     def transaction(self) -> AbstractContextManager[StoreOperations]:
         """Commit on normal exit, roll back on an exception (which propagates). Inside the block call only the
         yielded object: a second transaction opened meanwhile would wait for this one (SQLite has one writer)."""
-        ...
-
-
-# --------------------------------------------------------------------------------------------- cloud
-# What a product looks like to the use cases: an inventory of its HTTPS resources and a deployer per product.
-
-
-class Inventory(Protocol):
-    def discover(self, account_id: int) -> list[ResourceSpec]:
-        """Every HTTPS-capable resource of the account, as the cloud reports it now."""
-        ...
-
-
-class Deployer(Protocol):
-    """One product's certificate binding. Every method raises `TransientDeployFailure` or `PermanentDeployFailure`."""
-
-    def current_binding(self, resource: Resource) -> Binding:
-        """The certificate the resource serves now."""
-        ...
-
-    def bind(self, resource: Resource, certificate: DeployableCertificate) -> None:
-        """Bind `certificate`; binding what is already bound succeeds."""
-        ...
-
-    def restore(self, resource: Resource, binding: Binding) -> None:
-        """Put back a binding read earlier by `current_binding` (rollback)."""
-        ...
-
-
-class Deployers(Protocol):
-    def for_product(self, product: Product) -> Deployer: ...
-
-
-# --------------------------------------------------------------------------------------------- certificate source
-# Where official and uploaded certificates live in the cloud (CAS): listed with their parsed names, their content
-# fetched only when a deployment needs it.
-
-
-@dataclass(frozen=True)
-class SourceCertificate:
-    """A certificate as the source lists it: names and dates, no content. Unknown facts are None."""
-
-    cas_cert_id: int
-    name: str
-    common_name: str | None
-    sans: tuple[str, ...]
-    not_before: datetime | None
-    not_after: datetime | None
-    uploaded: bool
-    expired: bool = False
-    free: bool = False
-    issuer: str | None = None
-    serial: str | None = None
-    fingerprint_sha256: str | None = None
-    algorithm: CertAlgorithm | None = None
-
-
-@dataclass(frozen=True)
-class SourceCertificateContent:
-    """A certificate's PEM (chain), key (None when the source holds none) and the facts parsed from the PEM."""
-
-    cas_cert_id: int
-    name: str
-    cert_pem: str = field(repr=False)
-    key_pem: SecretStr | None
-    info: CertificateInfo
-    identifier: str | None = None
-
-
-class CertificateSource(Protocol):
-    """Every method raises `TransientDeployFailure` or `PermanentDeployFailure` when the source fails."""
-
-    def list_certificates(self) -> list[SourceCertificate]:
-        """Every valid certificate the source holds (official and uploaded)."""
-        ...
-
-    def certificate(self, cas_cert_id: int) -> SourceCertificateContent:
-        """One certificate's content."""
         ...
