@@ -52,7 +52,7 @@ def running(container: Container, account: Credentials, tmp_path: Path) -> Itera
     cert = upload_certificate(
         container.deps, aid, CertificateUpload(name="www", cert=generated.cert_pem, key=generated.key_pem)
     )
-    [resource] = container.store.list_resources(aid).items
+    [resource] = container.store.resources.search(aid).items
     job = create_job(container.deps, aid, JobDraft(name="j", cert_ids=(cert.id,), resource_ids=(resource.id,)))
     change_job_status(container.deps, aid, job.id, JobStatus.SCHEDULING)
     assert (aid, job.id, cert.id) == (1, 1, 1)
@@ -62,23 +62,23 @@ def running(container: Container, account: Credentials, tmp_path: Path) -> Itera
 
 def test_execute_deploys_the_worker_its_event_names(running: Container) -> None:
     assert handler("execute")(event("mns_execute.json"), CONTEXT) == "handled 1 message(s)"
-    assert running.store.get_worker(1, 1).status is WorkerStatus.SUCCESS
-    assert running.store.get_job(1, 1).status is JobStatus.SUCCESS
+    assert running.store.workers.get(1, 1).status is WorkerStatus.SUCCESS
+    assert running.store.jobs.get(1, 1).status is JobStatus.SUCCESS
 
 
 def test_rollback_restores_what_its_event_names(running: Container) -> None:
     handler("execute")(event("mns_execute.json"), CONTEXT)
     request_rollback(running.deps, 1, 1, 1)
     assert handler("rollback")(event("mns_rollback.json"), CONTEXT) == "handled 1 message(s)"
-    assert running.store.get_worker(1, 1).status is WorkerStatus.ROLLBACK_SUCCESS
-    assert running.store.get_resources(1, [1])[0].bound_cert_name == "legacy-www"
+    assert running.store.workers.get(1, 1).status is WorkerStatus.ROLLBACK_SUCCESS
+    assert running.store.resources.get_many(1, [1])[0].bound_cert_name == "legacy-www"
 
 
 def test_a_redelivered_execute_event_changes_nothing(running: Container) -> None:
     handler("execute")(event("mns_execute.json"), CONTEXT)
-    version = running.store.get_worker(1, 1).version
+    version = running.store.workers.get(1, 1).version
     handler("execute")(event("mns_execute.json"), CONTEXT)
-    assert running.store.get_worker(1, 1).version == version
+    assert running.store.workers.get(1, 1).version == version
 
 
 def test_notify_takes_a_batch_of_base64_bodies(running: Container, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,7 +93,7 @@ def test_the_scheduler_ticks_on_its_timer_event(running: Container) -> None:
 
 def test_certificate_issued_deploys_a_renewal_for_a_hosting_account(running: Container) -> None:
     handler("execute")(event("mns_execute.json"), CONTEXT)
-    running.store.set_hosting(1, True)
+    running.store.accounts.set_hosting(1, True)
     renewal = make_cert(["www.example.com"], common_name="www.example.com", not_after=LATER)
     renewed = upload_certificate(
         running.deps, 1, CertificateUpload(name="www-renewed", cert=renewal.cert_pem, key=renewal.key_pem)
@@ -101,14 +101,14 @@ def test_certificate_issued_deploys_a_renewal_for_a_hosting_account(running: Con
     assert renewed.id == 2
     running.deps.queues[QueueRole.CERTIFICATE_ISSUED].receive_batch(16)  # the upload's own event: not this test's
     assert handler("certificate_issued")(event("certificate_issued.json"), CONTEXT) == "ok"
-    hosted = running.store.list_jobs(1, page_size=10).items[0]
+    hosted = running.store.jobs.search(1, page_size=10).items[0]
     assert (str(hosted.job_type), hosted.cert_ids) == ("trustee", (2,))
     assert hosted.status is JobStatus.PROCESSING
 
 
 def test_certificate_issued_also_takes_the_event_from_its_queue(running: Container) -> None:
     handler("execute")(event("mns_execute.json"), CONTEXT)
-    running.store.set_hosting(1, True)
+    running.store.accounts.set_hosting(1, True)
     renewal = make_cert(["www.example.com"], common_name="www.example.com", not_after=LATER)
     renewed = upload_certificate(
         running.deps, 1, CertificateUpload(name="www-renewed", cert=renewal.cert_pem, key=renewal.key_pem)
@@ -118,4 +118,4 @@ def test_certificate_issued_also_takes_the_event_from_its_queue(running: Contain
     queued = json.loads(event("mns_execute.json"))
     queued[0]["data"]["messageBody"] = body  # what the queue trigger delivers (IsBase64Decode: true)
     assert handler("certificate_issued")(json.dumps(queued).encode(), CONTEXT) == "ok"
-    assert str(running.store.list_jobs(1, page_size=10).items[0].job_type) == "trustee"
+    assert str(running.store.jobs.search(1, page_size=10).items[0].job_type) == "trustee"

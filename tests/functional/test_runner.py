@@ -130,8 +130,8 @@ def test_kill_9_loses_nothing_a_restart_finishes_the_job(data: Path, inventory: 
     with serve(data, "--inventory", str(inventory), "--tick", "0.5", env=env) as server:
         issued = run_cli(["--data", str(data), "cert", "issue", "--account", "default", "--domains", "*.example.com"])
         cert_id = int(issued.stdout)
-        account = store_view.store.find_account(DEFAULT_ACCOUNT)
-        resources = store_view.store.list_resources(account.id, page_size=10).items
+        account = store_view.store.accounts.find(DEFAULT_ACCOUNT)
+        resources = store_view.store.resources.search(account.id, page_size=10).items
         draft = JobDraft(name="rollout", cert_ids=(cert_id,), resource_ids=tuple(r.id for r in resources))
         job_id = create_job(store_view.deps, account.id, draft).id
         change_job_status(store_view.deps, account.id, job_id, JobStatus.PENDING)
@@ -155,5 +155,5 @@ def test_kill_9_loses_nothing_a_restart_finishes_the_job(data: Path, inventory: 
         restarted.terminate()
     done = job_progress(store_view.deps, account.id, job_id)
     assert done.job.status is JobStatus.SUCCESS
-    workers = store_view.store.job_workers(account.id, job_id)
+    workers = store_view.store.workers.of_job(account.id, job_id)
     assert {w.status for w in workers} == {WorkerStatus.SUCCESS}

@@ -10,7 +10,7 @@ from certdeploy.app.messages import QueueRole
 from certdeploy.ports.clock import Clock
 from certdeploy.ports.cloud import CertificateSource, Deployers, Inventory
 from certdeploy.ports.queue import Queue
-from certdeploy.ports.store import Store
+from certdeploy.ports.store.unit_of_work import Store
 
 
 @dataclass(frozen=True)

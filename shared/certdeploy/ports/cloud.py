@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from certdeploy.domain.deployment import Binding, DeployableCertificate
 from certdeploy.domain.models import CertAlgorithm, CertificateInfo, Product, Resource
-from certdeploy.ports.store import ResourceSpec
+from certdeploy.ports.store.resources import ResourceSpec
 
 # What a product looks like to the use cases: an inventory of its HTTPS resources and a deployer per product.
 

@@ -309,7 +309,7 @@ def serve(
     try:
         created = ensure_default_account(container.store, settings.bootstrap_access_key())
         if inventory is not None:
-            account = container.store.find_account(DEFAULT_ACCOUNT)
+            account = container.store.accounts.find(DEFAULT_ACCOUNT)
             count = load_inventory(container, account.id, inventory)
             print(f"Loaded {inventory} into the local cloud: account '{account.name}' has {count} resources.", file=out)
         runner = LocalRunner(container, functions, options)

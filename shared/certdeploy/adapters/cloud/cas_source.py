@@ -30,7 +30,7 @@ from certdeploy.domain.deployment import PermanentDeployFailure
 from certdeploy.domain.errors import InvalidPem
 from certdeploy.domain.models import CertAlgorithm, Product
 from certdeploy.ports.cloud import SourceCertificate, SourceCertificateContent
-from certdeploy.ports.store import ResourceSpec
+from certdeploy.ports.store.resources import ResourceSpec
 
 CAS_REGION = "cn-hangzhou"
 CERTIFICATE_PAGE_SIZE = 50  # ListUserCertificateOrder's default ShowSize
