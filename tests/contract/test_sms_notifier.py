@@ -18,6 +18,8 @@ from certdeploy.adapters.cloud.common import CloudCredentials
 from certdeploy.adapters.notify import ContactNotifier, Delivery, deliveries_for, delivery_key, redact_address
 from certdeploy.adapters.notify.log import LogSender
 from certdeploy.adapters.notify.sms import SmsSender, SmsSettings
+from certdeploy.bootstrap.container import _sms_sender
+from certdeploy.bootstrap.settings import Settings
 from certdeploy.domain.models import Contact, Product
 from certdeploy.domain.notifications import (
     JobReport,
@@ -28,8 +30,6 @@ from certdeploy.domain.notifications import (
 )
 from certdeploy.domain.states import JobStatus
 from certdeploy.ports.notifier import Channel, NotificationFailed
-from certdeploy.runtime.container import _sms_sender
-from certdeploy.runtime.settings import Settings
 from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, ProductCloud
 
 SIGN = "certdeploy"

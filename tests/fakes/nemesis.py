@@ -1,4 +1,5 @@
-"""A nemesis for the embedded runtime (style.md §6.11, after Jepsen): it feeds the local queues' messages to their
+"""A nemesis for the embedded runtime (docs/decisions.md#delivery-guarantees, after Jepsen): it feeds the local queues'
+messages to their
 use cases the way an unreliable platform would, and records what really happened so a checker can judge the history.
 
 Driven by one seeded `random.Random`, each step it either delivers a few messages — normally, twice, in a shuffled
@@ -18,8 +19,10 @@ from typing import Any, Protocol
 
 from certdeploy.adapters.local_cloud import LocalCloud
 from certdeploy.adapters.notify import ContactNotifier
+from certdeploy.app.consumers import consume
 from certdeploy.app.messages import DeployWorker, NotifyContacts, QueueRole, RollbackWorker, parse_command
 from certdeploy.app.scheduler import tick
+from certdeploy.bootstrap.container import Container
 from certdeploy.domain.deployment import (
     Binding,
     DeployableCertificate,
@@ -33,8 +36,6 @@ from certdeploy.domain.text_enum import TextEnum
 from certdeploy.ports.notifier import Channel, DeliveryResult, NotificationFailed, Notifier
 from certdeploy.ports.queue import QueueUnavailable, ReceiptHandleInvalid, ReceivedMessage
 from certdeploy.ports.store.unit_of_work import Store
-from certdeploy.runtime.consumers import consume
-from certdeploy.runtime.container import Container
 
 CONSUMED_ROLES = (QueueRole.DEPLOY, QueueRole.ROLLBACK, QueueRole.NOTIFY, QueueRole.CERTIFICATE_ISSUED)
 IN_FLIGHT_JOBS = frozenset({JobStatus.PENDING, JobStatus.SCHEDULING, JobStatus.PROCESSING})
@@ -449,7 +450,7 @@ class Nemesis:
         if isinstance(command, NotifyContacts):
             self.notifier.event_key = command.key
         try:
-            consume(self.container, role, body)
+            consume(self.container.deps, self.container.notifier, role, body)
         except SimulatedCrash:
             self.history.append("  crashed")
             return False

@@ -1,4 +1,4 @@
-"""Contact actions: CreateContact, ListContact, UpdateContact, DeleteContact (cas-api.md §7.16–7.19).
+"""Contact actions: CreateContact, ListContact, UpdateContact, DeleteContact (docs/protocol.md#contacts).
 
 `Webhooks` is a "string in list format": JSON text of a list of URLs. Each URL must be one the webhook notifier
 would call (a DingTalk, WeCom or Lark bot over https, or a host the operator allowed). `Idcard` (CFCA certificates
@@ -10,36 +10,20 @@ from __future__ import annotations
 
 import json
 
-from certdeploy.adapters.notify.webhook import AllowedHost, parse_webhook_url
 from certdeploy.api.actions_common import ActionContext, Reply, build, paging
 from certdeploy.api.errors import invalid_parameter
 from certdeploy.api.rpc import RpcParameters
 from certdeploy.app.contacts import (
     ContactChanges,
     ContactDraft,
-    WebhookCheck,
     create_contact,
     delete_contact,
     update_contact,
 )
 from certdeploy.domain.models import Contact
-from certdeploy.ports.notifier import NotificationFailed
 
 DEFAULT_SHOW_SIZE = 20
 _PARAMETER_OF = {"name": "Name", "mobile": "Mobile", "email": "Email", "webhooks": "Webhooks"}
-
-
-def webhook_check(ctx: ActionContext) -> WebhookCheck:
-    allowed = [AllowedHost.parse(entry) for entry in ctx.settings.webhook_allow_hosts]
-
-    def check(url: str) -> str | None:
-        try:
-            parse_webhook_url(url, allowed)
-        except NotificationFailed as refused:
-            return refused.message
-        return None
-
-    return check
 
 
 def _webhooks(params: RpcParameters) -> list[str] | None:
@@ -78,7 +62,7 @@ def create_contact_action(ctx: ActionContext, params: RpcParameters) -> Reply:
         email=params.optional_text("Email"),
         webhooks=tuple(webhooks or ()),
     )
-    contact = create_contact(ctx.deps, ctx.account_id, draft, webhook_check(ctx))
+    contact = create_contact(ctx.deps, ctx.account_id, draft, ctx.api.webhook_check)
     return {"ContactId": contact.id}
 
 
@@ -93,7 +77,7 @@ def update_contact_action(ctx: ActionContext, params: RpcParameters) -> Reply:
         email=params.optional_text("Email"),
         webhooks=None if webhooks is None else tuple(webhooks),
     )
-    contact = update_contact(ctx.deps, ctx.account_id, contact_id, changes, webhook_check(ctx))
+    contact = update_contact(ctx.deps, ctx.account_id, contact_id, changes, ctx.api.webhook_check)
     return {"ContactId": contact.id}
 
 

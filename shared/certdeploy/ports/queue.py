@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-# MNS semantics (see docs/runtime.md): at-least-once delivery, delay, visibility timeout,
+# MNS semantics (docs/runtime.md#mns-semantics): at-least-once delivery, delay, visibility timeout,
 # receipt handles that change on every receive and every visibility change, dead-letter after N receives.
 
 MAX_MESSAGE_BYTES = 64 * 1024
