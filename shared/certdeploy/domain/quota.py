@@ -116,6 +116,14 @@ class Ledger:
     def available(self) -> int:
         return self.buy_count - self.use_count
 
+    def buy(self, units: int) -> Ledger:
+        """Add purchased units to BuyCount (negative: take back ones bought); raise `ValueError` if BuyCount would
+        go below zero."""
+        buy_count = self.buy_count + units
+        if buy_count < 0:
+            raise ValueError(f"Account {self.account_id} has bought {self.buy_count} units; cannot take {-units} back.")
+        return Ledger(self.account_id, buy_count, self._entries, use_count=self.use_count)
+
     def holds(self, worker_id: int) -> bool:
         """Whether the worker's unit is currently consumed (charged and not given back)."""
         return (worker_id, LedgerDirection.DEBIT) in self._entries and (

@@ -35,11 +35,9 @@ class SqlQuota(SqlRepository):
     def add(self, account_id: int, units: int) -> QuotaBalance:
         with self._connection(write=True) as conn:
             row = self._lock_account(conn, account_id)
-            buy_count = row.buy_count + units
-            if buy_count < 0:
-                raise ValueError(f"Account {account_id} has bought {row.buy_count} units; cannot take {-units} back.")
-            conn.execute(update(accounts).where(accounts.c.id == account_id).values(buy_count=buy_count))
-            return QuotaBalance(buy_count=buy_count, use_count=row.use_count)
+            ledger = Ledger(account_id, row.buy_count, use_count=row.use_count).buy(units)
+            conn.execute(update(accounts).where(accounts.c.id == account_id).values(buy_count=ledger.buy_count))
+            return QuotaBalance(buy_count=ledger.buy_count, use_count=ledger.use_count)
 
     def balance(self, account_id: int) -> QuotaBalance:
         with self._connection(write=False) as conn:
