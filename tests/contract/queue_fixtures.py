@@ -12,7 +12,7 @@ from pathlib import Path
 
 from certdeploy.adapters.local_queue import LocalQueue
 from certdeploy.adapters.mns_queue import MnsQueue
-from certdeploy.ports import Queue, QueueAttributes, ReceivedMessage
+from certdeploy.ports.queue import Queue, QueueAttributes, ReceivedMessage
 from tests.servers.mns_server import MnsTestServer
 
 ACCESS_KEY_ID = "TestAccessID"

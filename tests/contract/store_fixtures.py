@@ -10,21 +10,28 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, delete, text
 from sqlalchemy.engine import make_url
 
-from certdeploy.adapters.sql import SqlStore, create_store_engine, upgrade
+from certdeploy.adapters.sql import SqlStore, create_store_engine, generate_key_encryption_key, upgrade
 from certdeploy.adapters.sql.engine import normalise_url, sqlite_url
 from certdeploy.adapters.sql.schema import metadata
-from certdeploy.domain.models import CertAlgorithm, CertificateInfo
+from certdeploy.domain.models import CertAlgorithm, Certificate, CertificateInfo, CertOrigin, Job, Product
+from certdeploy.domain.quota import Ledger
+from certdeploy.domain.states import JobStatus, WorkerStatus, move_job, move_worker
+from certdeploy.ports.store.jobs import WorkerSpec
 
 BACKENDS = ("sqlite", "postgresql", "mysql")
+KEK = generate_key_encryption_key()
+T0 = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
 SERVER_URL_VARIABLES = {"postgresql": "CERTDEPLOY_TEST_POSTGRES_URL", "mysql": "CERTDEPLOY_TEST_MYSQL_URL"}
 
 
@@ -113,3 +120,65 @@ def pem(label: str) -> str:
     body = secrets.token_urlsafe(600)
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
     return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----", ""])
+
+
+def upload_certificate(
+    store: SqlStore,
+    account_id: int,
+    *,
+    private_key_pem: str | None,
+    name: str = "web",
+    domain: str = "a.com",
+    **options: Any,
+) -> Certificate:
+    """An uploaded certificate of `account_id` for `domain`."""
+    return store.certificates.add(
+        account_id,
+        name=name,
+        origin=CertOrigin.UPLOAD,
+        info=certificate_info(domain),
+        cert_pem=pem("CERTIFICATE"),
+        private_key_pem=private_key_pem,
+        **options,
+    )
+
+
+def race(count: int, attempt: Callable[[int], Any]) -> list[Any]:
+    """Run `attempt(i)` on `count` threads released together; each result is a return value or the exception."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = attempt(index)
+        except Exception as exc:
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+J, W = JobStatus, WorkerStatus
+
+
+def new_job(store: SqlStore, account_id: int, **fields: Any) -> Job:
+    values: dict[str, Any] = {"name": "job", "cert_origin": CertOrigin.UPLOAD, "cert_ids": (1,)}
+    return store.jobs.create(account_id, **{**values, **fields})
+
+
+def pending_job_with_workers(store: SqlStore, account_id: int, count: int) -> tuple[Job, list[int]]:
+    job = new_job(store, account_id)
+    specs = [WorkerSpec(cert_id=1, resource_id=100 + i, product=Product.CDN) for i in range(count)]
+    worker_ids = [w.id for w in store.workers.create(account_id, job.id, specs)]
+    store.workers.transition_all(account_id, job.id, move_worker(W.EDITING, W.PENDING))
+    return store.jobs.transition(account_id, job.id, move_job(J.EDITING, J.PENDING)), worker_ids
+
+
+def ledger_net(store: SqlStore, account_id: int) -> int:
+    entries = store.quota.entries(account_id)
+    return Ledger(account_id, 0, {entry.key: entry for entry in entries}).use_count

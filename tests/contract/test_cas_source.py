@@ -12,7 +12,7 @@ import pytest
 from certdeploy.adapters.cloud.cas_source import CasSource
 from certdeploy.domain.deployment import PermanentDeployFailure, TransientDeployFailure
 from certdeploy.domain.models import CertAlgorithm, Product
-from certdeploy.ports import ResourceSpec
+from certdeploy.ports.store.resources import ResourceSpec
 from tests.certgen import make_cert
 from tests.servers.cas_cloud import CasCloud
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from certdeploy.adapters.local_queue import LocalQueue
-from certdeploy.ports import QueueAttributes, ReceiptHandleInvalid
+from certdeploy.ports.queue import QueueAttributes, ReceiptHandleInvalid
 
 pytestmark = pytest.mark.slow
 

@@ -16,12 +16,7 @@ from pathlib import Path
 import pytest
 
 from certdeploy.adapters.mns_queue import MnsQueue
-from certdeploy.ports import (
-    InvalidArgument,
-    QueueAccessDenied,
-    QueueNotFound,
-    QueueUnavailable,
-)
+from certdeploy.ports.queue import InvalidArgument, QueueAccessDenied, QueueNotFound, QueueUnavailable
 from tests.contract.queue_fixtures import (
     ACCESS_KEY_ID,
     ACCESS_KEY_SECRET,

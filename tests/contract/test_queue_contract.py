@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from certdeploy.ports import (
+from certdeploy.ports.queue import (
     MAX_BODY_BYTES,
     MAX_DELAY_SECONDS,
     InvalidArgument,

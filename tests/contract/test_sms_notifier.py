@@ -15,15 +15,7 @@ import pytest
 from pydantic import SecretStr
 
 from certdeploy.adapters.cloud.common import CloudCredentials
-from certdeploy.adapters.notify import (
-    Channel,
-    ContactNotifier,
-    Delivery,
-    NotificationFailed,
-    deliveries_for,
-    delivery_key,
-    redact_address,
-)
+from certdeploy.adapters.notify import ContactNotifier, Delivery, deliveries_for, delivery_key, redact_address
 from certdeploy.adapters.notify.log import LogSender
 from certdeploy.adapters.notify.sms import SmsSender, SmsSettings
 from certdeploy.bootstrap.container import _sms_sender
@@ -37,6 +29,7 @@ from certdeploy.domain.notifications import (
     render_notification,
 )
 from certdeploy.domain.states import JobStatus
+from certdeploy.ports.notifier import Channel, NotificationFailed
 from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, ProductCloud
 
 SIGN = "certdeploy"

@@ -18,7 +18,7 @@ from certdeploy.adapters.sql import SqlStore, generate_key_encryption_key
 from certdeploy.adapters.sql.schema import certificates
 from certdeploy.domain.errors import NotFound
 from certdeploy.domain.models import CertOrigin
-from certdeploy.ports import AlreadyExists
+from certdeploy.ports.store.errors import AlreadyExists
 from tests.contract.store_fixtures import (
     BACKENDS,
     SettableClock,
@@ -45,7 +45,7 @@ def store(database: Engine) -> SqlStore:
 
 def _mirror(store: SqlStore, account_id: int, cas_cert_id: int, name: str | None = None) -> Any:
     """A certificate as the CAS sync adds it: listed facts, no content yet."""
-    return store.add_certificate(
+    return store.certificates.add(
         account_id,
         name=name or f"cas-{cas_cert_id}",
         origin=CertOrigin.BUY,
@@ -57,26 +57,26 @@ def _mirror(store: SqlStore, account_id: int, cas_cert_id: int, name: str | None
 
 
 def test_a_certificate_from_cas_keeps_its_cas_id_and_has_no_content_yet(store: SqlStore) -> None:
-    account = store.create_account("acme")
+    account = store.accounts.create("acme")
 
     added = _mirror(store, account.id, 7001)
-    got = store.get_certificate(account.id, added.id)
+    got = store.certificates.get(account.id, added.id)
 
     assert got == added
     assert (got.cas_cert_id, got.cert_pem, got.has_pem) == (7001, "", False)
-    assert store.get_private_key(account.id, added.id) is None
-    assert store.list_certificates(account.id, keyword="www.example").items == [got]
+    assert store.certificates.private_key(account.id, added.id) is None
+    assert store.certificates.search(account.id, keyword="www.example").items == [got]
 
 
 def test_a_cas_id_is_unique_in_an_account_and_free_across_accounts(store: SqlStore) -> None:
-    a, b = store.create_account("a"), store.create_account("b")
+    a, b = store.accounts.create("a"), store.accounts.create("b")
     _mirror(store, a.id, 7001)
 
     with pytest.raises(AlreadyExists, match="CAS certificate 7001"):
         _mirror(store, a.id, 7001, name="other name")
     in_b = _mirror(store, b.id, 7001)
     for name in ("uploaded-1", "uploaded-2"):  # certificates without a CAS id never clash on it
-        store.add_certificate(
+        store.certificates.add(
             a.id,
             name=name,
             origin=CertOrigin.UPLOAD,
@@ -85,22 +85,22 @@ def test_a_cas_id_is_unique_in_an_account_and_free_across_accounts(store: SqlSto
             private_key_pem=pem("PRIVATE KEY"),
         )
 
-    assert store.get_certificates_by_cas_id(b.id, [7001]) == [in_b]
-    assert len(store.list_certificates(a.id).items) == 3
+    assert store.certificates.by_cas_ids(b.id, [7001]) == [in_b]
+    assert len(store.certificates.search(a.id).items) == 3
 
 
 def test_certificates_are_found_by_cas_id_within_their_account_only(store: SqlStore) -> None:
-    a, b = store.create_account("a"), store.create_account("b")
+    a, b = store.accounts.create("a"), store.accounts.create("b")
     first, second = _mirror(store, a.id, 7001), _mirror(store, a.id, 7002)
     _mirror(store, b.id, 7003)
 
-    assert store.get_certificates_by_cas_id(a.id, [7002, 7001, 7001, 9999]) == [first, second]
-    assert store.get_certificates_by_cas_id(a.id, [7003]) == []
-    assert store.get_certificates_by_cas_id(a.id, []) == []
+    assert store.certificates.by_cas_ids(a.id, [7002, 7001, 7001, 9999]) == [first, second]
+    assert store.certificates.by_cas_ids(a.id, [7003]) == []
+    assert store.certificates.by_cas_ids(a.id, []) == []
 
 
 def test_content_fills_in_once_with_its_facts_and_an_encrypted_key(store: SqlStore, database: Engine) -> None:
-    account = store.create_account("acme")
+    account = store.accounts.create("acme")
     mirrored = _mirror(store, account.id, 7001)
     exact = certificate_info(
         "www.example.com",
@@ -110,10 +110,10 @@ def test_content_fills_in_once_with_its_facts_and_an_encrypted_key(store: SqlSto
     )
     cert_pem, key_pem = pem("CERTIFICATE"), pem("PRIVATE KEY")
 
-    filled = store.fill_certificate_content(
+    filled = store.certificates.fill_content(
         account.id, mirrored.id, info=exact, cert_pem=cert_pem, private_key_pem=key_pem
     )
-    again = store.fill_certificate_content(
+    again = store.certificates.fill_content(
         account.id,
         mirrored.id,
         info=certificate_info("late.example.com"),
@@ -121,17 +121,17 @@ def test_content_fills_in_once_with_its_facts_and_an_encrypted_key(store: SqlSto
         private_key_pem=None,
     )
 
-    assert filled == store.get_certificate(account.id, mirrored.id) == again
+    assert filled == store.certificates.get(account.id, mirrored.id) == again
     assert (filled.cert_pem, filled.has_pem, filled.cas_cert_id, filled.name) == (cert_pem, True, 7001, mirrored.name)
     assert filled.model_dump(include=set(exact.model_dump())) == exact.model_dump()
-    assert store.get_private_key(account.id, mirrored.id) == key_pem
+    assert store.certificates.private_key(account.id, mirrored.id) == key_pem
     with database.connect() as conn:
         sealed = conn.execute(select(certificates.c.private_key_sealed)).scalar_one()
     assert key_pem.splitlines()[1].encode() not in sealed
 
 
 def test_racing_fills_keep_one_content(store: SqlStore) -> None:
-    account = store.create_account("acme")
+    account = store.accounts.create("acme")
     mirrored = _mirror(store, account.id, 7001)
     contents = [(pem("CERTIFICATE"), pem("PRIVATE KEY")) for _ in range(4)]
     barrier = threading.Barrier(len(contents))
@@ -140,7 +140,7 @@ def test_racing_fills_keep_one_content(store: SqlStore) -> None:
     def fill(index: int) -> None:
         barrier.wait()
         cert_pem, key_pem = contents[index]
-        results[index] = store.fill_certificate_content(
+        results[index] = store.certificates.fill_content(
             account.id,
             mirrored.id,
             info=certificate_info("www.example.com"),
@@ -154,17 +154,17 @@ def test_racing_fills_keep_one_content(store: SqlStore) -> None:
     for thread in threads:
         thread.join()
 
-    stored = store.get_certificate(account.id, mirrored.id)
+    stored = store.certificates.get(account.id, mirrored.id)
     assert {result.cert_pem for result in results} == {stored.cert_pem}
-    assert (stored.cert_pem, store.get_private_key(account.id, mirrored.id)) in contents
+    assert (stored.cert_pem, store.certificates.private_key(account.id, mirrored.id)) in contents
 
 
 def test_filling_another_accounts_certificate_is_not_found(store: SqlStore) -> None:
-    owner, stranger = store.create_account("owner"), store.create_account("stranger")
+    owner, stranger = store.accounts.create("owner"), store.accounts.create("stranger")
     mirrored = _mirror(store, owner.id, 7001)
 
     with pytest.raises(NotFound):
-        store.fill_certificate_content(
+        store.certificates.fill_content(
             stranger.id, mirrored.id, info=certificate_info("x.com"), cert_pem=pem("CERTIFICATE"), private_key_pem=None
         )
-    assert store.get_certificate(owner.id, mirrored.id).has_pem is False
+    assert store.certificates.get(owner.id, mirrored.id).has_pem is False

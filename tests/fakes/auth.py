@@ -6,7 +6,7 @@ import threading
 from datetime import datetime
 
 from certdeploy.api.auth import AccessKeySecret
-from certdeploy.ports import Clock
+from certdeploy.ports.clock import Clock
 
 
 class InMemoryAccessKeys:

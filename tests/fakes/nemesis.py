@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from certdeploy.adapters.local_cloud import LocalCloud
-from certdeploy.adapters.notify import Channel, ContactNotifier, DeliveryResult, NotificationFailed, Notifier
+from certdeploy.adapters.notify import ContactNotifier
 from certdeploy.app.consumers import consume
 from certdeploy.app.messages import DeployWorker, NotifyContacts, QueueRole, RollbackWorker, parse_command
 from certdeploy.app.scheduler import tick
@@ -33,7 +33,9 @@ from certdeploy.domain.models import Contact, Product, Resource
 from certdeploy.domain.notifications import JobReport, RenderedNotification
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.domain.text_enum import TextEnum
-from certdeploy.ports import QueueUnavailable, ReceiptHandleInvalid, ReceivedMessage, Store
+from certdeploy.ports.notifier import Channel, DeliveryResult, NotificationFailed, Notifier
+from certdeploy.ports.queue import QueueUnavailable, ReceiptHandleInvalid, ReceivedMessage
+from certdeploy.ports.store.unit_of_work import Store
 
 CONSUMED_ROLES = (QueueRole.DEPLOY, QueueRole.ROLLBACK, QueueRole.NOTIFY, QueueRole.CERTIFICATE_ISSUED)
 IN_FLIGHT_JOBS = frozenset({JobStatus.PENDING, JobStatus.SCHEDULING, JobStatus.PROCESSING})
@@ -176,7 +178,7 @@ class RecordingCloud:
     def _in_turn(self) -> bool:
         if self.actor is None:
             return False
-        worker = self._store.get_worker(self.actor.account_id, self.actor.worker_id)
+        worker = self._store.workers.get(self.actor.account_id, self.actor.worker_id)
         if self.actor.kind == "rollback":
             return worker.status is WorkerStatus.ROLLBACK
         return worker.status is WorkerStatus.PROCESSING and worker.attempt == self.actor.attempt
@@ -231,18 +233,21 @@ class FlakyQueue:
 
 
 class _InterleavingStore:
-    """The store, except that right after `method` answers, `interleave` runs: a second tick then acts before the
-    first goes on with what it read, which is now stale."""
+    """The store, except that right after the repository method at `path` (e.g. `jobs.due`) answers, `interleave`
+    runs: a second tick then acts before the first goes on with what it read, which is now stale."""
 
-    def __init__(self, inner: Store, method: str, interleave: Callable[[], None]) -> None:
+    def __init__(self, inner: Any, path: str, interleave: Callable[[], None]) -> None:
         self._inner = inner
-        self._method = method
+        self._path = path
         self._interleave = interleave
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._inner, name)
-        if name != self._method:
+        head, _, rest = self._path.partition(".")
+        if name != head:
             return attribute
+        if rest:
+            return _InterleavingStore(attribute, rest, self._interleave)
 
         def read_then_interleave(*args: Any, **kwargs: Any) -> Any:
             answer = attribute(*args, **kwargs)
@@ -307,7 +312,7 @@ class Nemesis:
 
     def overlapping_ticks(self) -> None:
         """Tick A reads its work list, tick B runs whole, then A acts on what it read."""
-        method = self.rng.choice(["due_jobs", "pending_outbox", "stuck_workers"])
+        method = self.rng.choice(["jobs.due", "outbox.pending", "workers.stuck"])
         self.history.append(f"two ticks overlapping at {method}")
         ran = False
 
@@ -459,4 +464,4 @@ class Nemesis:
 
     def _resource_ids(self) -> list[int]:
         store = self.container.store
-        return sorted(r.id for account in store.list_accounts() for r in store.list_resources(account.id).items)
+        return sorted(r.id for account in store.accounts.all() for r in store.resources.search(account.id).items)

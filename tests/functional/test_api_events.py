@@ -51,7 +51,7 @@ class TestSampleEvents:
         cert = upload_certificate(
             container.deps, account, CertificateUpload(name="wild", cert=generated.cert_pem, key=generated.key_pem)
         )
-        resource = container.store.list_resources(account, page_size=1).items[0]
+        resource = container.store.resources.search(account, page_size=1).items[0]
         return create_job(
             container.deps, account, JobDraft(name="from-event", cert_ids=(cert.id,), resource_ids=(resource.id,))
         ).id

@@ -65,7 +65,7 @@ def owner(container: Container, account: Credentials, tmp_path: Path) -> int:
         container.deps, account_id, CertificateUpload(name="wild", cert=generated.cert_pem, key=generated.key_pem)
     )
     create_contact(container.deps, account_id, ContactDraft(name="Ops", mobile="13800000000"), lambda url: None)
-    resources = [r.id for r in container.store.list_resources(account_id, page_size=10).items]
+    resources = [r.id for r in container.store.resources.search(account_id, page_size=10).items]
     create_job(container.deps, account_id, JobDraft(name="job", cert_ids=(cert.id,), resource_ids=tuple(resources)))
     return account_id
 

@@ -143,12 +143,12 @@ def account_id(container: Container) -> int:
 
 
 def _mirrored(container: Container, account_id: int, cas_cert_id: int) -> Certificate:
-    [cert] = container.store.get_certificates_by_cas_id(account_id, [cas_cert_id])
+    [cert] = container.store.certificates.by_cas_ids(account_id, [cas_cert_id])
     return cert
 
 
 def _resource(container: Container, account_id: int, product: Product) -> Resource:
-    [resource] = container.store.list_resources(account_id, product=product, include_gone=True).items
+    [resource] = container.store.resources.search(account_id, product=product, include_gone=True).items
     return resource
 
 
@@ -176,8 +176,8 @@ def test_cas_certificates_are_mirrored_with_their_names_and_cas_ids_without_cont
     assert site.names == ("www.example.com", "api.example.com")
     assert site.not_before == datetime(2025, 12, 31, 16, 0, tzinfo=timezone.utc)  # 2026-01-01 00:00 in CAS's +08:00
     assert site.has_pem is False and site.serial == "0a1b"
-    assert sorted(c.name for c in container.store.list_certificates(account_id).items) == ["site-2025", "site-2026"]
-    assert container.store.list_certificates(other).total == 0 and container.store.list_resources(other).total == 0
+    assert sorted(c.name for c in container.store.certificates.search(account_id).items) == ["site-2025", "site-2026"]
+    assert container.store.certificates.search(other).total == 0 and container.store.resources.search(other).total == 0
     assert cas.api.calls_of(DETAIL) == []
 
 
@@ -222,14 +222,14 @@ def test_a_cas_certificate_deploys_to_an_alb_listener_by_cas_id_without_fetching
 
     job_id = _deploy(container, account_id, site.id, listener)
 
-    [worker] = container.store.job_workers(account_id, job_id)
-    assert container.store.get_job(account_id, job_id).status is JobStatus.SUCCESS
+    [worker] = container.store.workers.of_job(account_id, job_id)
+    assert container.store.jobs.get(account_id, job_id).status is JobStatus.SUCCESS
     assert worker.status is WorkerStatus.SUCCESS
     assert alb.listeners["lsn-1"].certificate_id == f"{SITE_CAS_ID}-cn-hangzhou"
     assert worker.resource_cert_id == old.id  # what a rollback binds again
     assert _resource(container, account_id, Product.ALB).bound_cert_id == site.id
     assert cas.api.calls_of(DETAIL) == []
-    assert container.store.quota(account_id).use_count == 0  # official certificates cost no quota
+    assert container.store.quota.balance(account_id).use_count == 0  # official certificates cost no quota
 
 
 def test_rolling_back_puts_the_previous_cas_certificate_back_by_its_cas_id(
@@ -238,13 +238,13 @@ def test_rolling_back_puts_the_previous_cas_certificate_back_by_its_cas_id(
     tick(container.deps)
     site = _mirrored(container, account_id, SITE_CAS_ID)
     job_id = _deploy(container, account_id, site.id, _resource(container, account_id, Product.ALB))
-    [worker] = container.store.job_workers(account_id, job_id)
+    [worker] = container.store.workers.of_job(account_id, job_id)
     alb.listeners["lsn-1"].status = "Running"  # ALB has finished applying the deployment
 
     request_rollback(container.deps, account_id, job_id, worker.id)
     drain(container)
 
-    assert container.store.get_worker(account_id, worker.id).status is WorkerStatus.ROLLBACK_SUCCESS
+    assert container.store.workers.get(account_id, worker.id).status is WorkerStatus.ROLLBACK_SUCCESS
     assert alb.listeners["lsn-1"].certificate_id == f"{OLD_CAS_ID}-cn-hangzhou"
     assert cas.api.calls_of(DETAIL) == []
 
@@ -263,13 +263,13 @@ def test_a_pem_product_fetches_the_content_once_and_the_store_keeps_it(
     second_job = _deploy(another_instance, account_id, site.id, domain)
 
     for job_id in (first_job, second_job):
-        assert container.store.get_job(account_id, job_id).status is JobStatus.SUCCESS
+        assert container.store.jobs.get(account_id, job_id).status is JobStatus.SUCCESS
     assert gateway.domains[("group-1", "api.example.com")].certificate_body == SITE.chain_pem
     assert len(cas.api.calls_of(DETAIL)) == 1
-    cached = container.store.get_certificate(account_id, site.id)
+    cached = container.store.certificates.get(account_id, site.id)
     assert cached.has_pem and cached.cert_pem == SITE.chain_pem
     assert cached.not_before == SITE.certificate.not_valid_before_utc  # the exact facts of the PEM
-    assert container.store.get_private_key(account_id, site.id) == SITE.key_pem
+    assert container.store.certificates.private_key(account_id, site.id) == SITE.key_pem
 
 
 def test_what_vanishes_from_cas_is_marked_gone_or_kept_never_deleted(
@@ -284,7 +284,7 @@ def test_what_vanishes_from_cas_is_marked_gone_or_kept_never_deleted(
 
     assert report.synced_resources == 2
     assert _resource(container, account_id, Product.CDN) == cdn.model_copy(update={"gone": True})
-    listed = container.store.list_resources(account_id).items  # the gone one is no longer offered
+    listed = container.store.resources.search(account_id).items  # the gone one is no longer offered
     assert {(r.product, r.domain) for r in listed} == {
         (Product.ALB, "www.example.com"),
         (Product.APIGATEWAY, "api.example.com"),
@@ -300,4 +300,4 @@ def test_a_cas_certificate_whose_name_is_taken_gets_its_cas_id_appended(containe
     tick(container.deps)
 
     assert _mirrored(container, account_id, SITE_CAS_ID).name == f"site-2026-{SITE_CAS_ID}"
-    assert container.store.get_certificate(account_id, uploaded.id).cas_cert_id is None
+    assert container.store.certificates.get(account_id, uploaded.id).cas_cert_id is None

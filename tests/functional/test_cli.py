@@ -83,8 +83,8 @@ def test_cloud_load_syncs_the_demo_inventory(capsys: pytest.CaptureFixture[str],
     code, out, _ = run(capsys, "--data", str(data), "cloud", "load", str(DEMO_INVENTORY), "--account", "acme", "--json")
 
     assert code == 0 and json.loads(out)["ResourceCount"] == 13
-    account = view.store.find_account("acme")
-    resources = view.store.list_resources(account.id, page_size=50).items
+    account = view.store.accounts.find("acme")
+    resources = view.store.resources.search(account.id, page_size=50).items
     assert {r.product for r in resources} == set(Product)
     assert [r.domain for r in resources if not r.https_enabled] == ["static.example.com"]
 
@@ -113,7 +113,7 @@ def test_cert_issue_adds_an_official_certificate_and_raises_the_issued_event(
     assert code == 0
     issued = json.loads(out)
     assert (issued["Algorithm"], issued["Domains"]) == ("SM2", ["sm.example.com"])
-    cert = view.store.get_certificate(view.store.find_account("acme").id, issued["CertId"])
+    cert = view.store.certificates.get(view.store.accounts.find("acme").id, issued["CertId"])
     assert cert.origin is CertOrigin.FREE and cert.name == issued["Name"]
     [event] = view.deps.queues[QueueRole.CERTIFICATE_ISSUED].receive_batch(16)
     assert json.loads(event.body)["data"] == {"accountId": cert.account_id, "certId": cert.id}
@@ -166,8 +166,8 @@ def test_a_job_from_the_command_line(capsys: pytest.CaptureFixture[str], server:
     cert_id = int(out)
     view = build_container(Settings(data=data))
     try:
-        account = view.store.find_account(DEFAULT_ACCOUNT)
-        resources = {r.id: r for r in view.store.list_resources(account.id, page_size=50).items}
+        account = view.store.accounts.find(DEFAULT_ACCOUNT)
+        resources = {r.id: r for r in view.store.resources.search(account.id, page_size=50).items}
     finally:
         view.close()
     resource_ids = ",".join(str(i) for i in sorted(resources))

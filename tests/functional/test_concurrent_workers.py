@@ -47,8 +47,8 @@ def test_the_last_worker_to_end_finishes_the_job_even_when_all_end_together(
     cert = upload_certificate(
         container.deps, aid, CertificateUpload(name="wild", cert=generated.cert_pem, key=generated.key_pem)
     )
-    resource_ids = tuple(r.id for r in container.store.list_resources(aid).items)
-    container.store.add_quota(aid, WORKERS * ROUNDS)
+    resource_ids = tuple(r.id for r in container.store.resources.search(aid).items)
+    container.store.quota.add(aid, WORKERS * ROUNDS)
     for round_number in range(ROUNDS):  # the race is narrow: several bursts make a lost finish show
         draft = JobDraft(name=f"burst {round_number}", cert_ids=(cert.id,), resource_ids=resource_ids)
         job = create_job(container.deps, aid, draft)
@@ -59,8 +59,8 @@ def test_the_last_worker_to_end_finishes_the_job_even_when_all_end_together(
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             list(pool.map(lambda command: deploy_worker(container.deps, command), commands))
 
-        assert {w.status for w in container.store.job_workers(aid, job.id)} == {WorkerStatus.SUCCESS}
-        assert container.store.get_job(aid, job.id).status is JobStatus.SUCCESS
+        assert {w.status for w in container.store.workers.of_job(aid, job.id)} == {WorkerStatus.SUCCESS}
+        assert container.store.jobs.get(aid, job.id).status is JobStatus.SUCCESS
         notifications = container.deps.queues[QueueRole.NOTIFY].receive_batch(16)
         [told] = [parse_command(message.body) for message in notifications]  # the job finished once: told once
         assert isinstance(told, NotifyContacts)

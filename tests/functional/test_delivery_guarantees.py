@@ -36,12 +36,12 @@ def job_id(container: Container, account: Credentials, tmp_path: Path) -> int:
     cert = upload_certificate(
         container.deps, aid, CertificateUpload(name="wild", cert=generated.cert_pem, key=generated.key_pem)
     )
-    resource_ids = tuple(r.id for r in container.store.list_resources(aid).items)
+    resource_ids = tuple(r.id for r in container.store.resources.search(aid).items)
     return create_job(container.deps, aid, JobDraft(name="j", cert_ids=(cert.id,), resource_ids=resource_ids)).id
 
 
 def _workers(container: Container, account: Credentials, job_id: int) -> dict[Product, object]:
-    return {w.product: w for w in container.store.job_workers(account.account.id, job_id)}
+    return {w.product: w for w in container.store.workers.of_job(account.account.id, job_id)}
 
 
 def test_transient_failures_are_retried_with_backoff_then_give_up_with_the_cause(
@@ -61,8 +61,8 @@ def test_transient_failures_are_retried_with_backoff_then_give_up_with_the_cause
     assert workers[Product.DCDN].status is WorkerStatus.ERROR
     assert workers[Product.DCDN].error_code == "Throttling.User"
     assert "gave up after 3 attempts" in workers[Product.DCDN].error_message
-    assert container.store.get_job(aid, job_id).status is JobStatus.ERROR
-    assert container.store.quota(aid).use_count == 2
+    assert container.store.jobs.get(aid, job_id).status is JobStatus.ERROR
+    assert container.store.quota.balance(aid).use_count == 2
 
 
 def test_a_duplicate_deploy_message_deploys_once(container: Container, account: Credentials, job_id: int) -> None:
@@ -74,7 +74,7 @@ def test_a_duplicate_deploy_message_deploys_once(container: Container, account: 
     for command in commands + commands:  # every message delivered twice
         assert isinstance(command, DeployWorker)
         deploy_worker(container.deps, command)
-    cdn = next(r for r in container.store.list_resources(aid).items if r.product is Product.CDN)
+    cdn = next(r for r in container.store.resources.search(aid).items if r.product is Product.CDN)
     assert container.local_cloud is not None
     assert container.local_cloud.deploy_count(cdn) == 1
     assert _workers(container, account, job_id)[Product.CDN].status is WorkerStatus.SUCCESS
@@ -107,5 +107,5 @@ def test_a_dead_lettered_message_ends_its_worker_with_the_cause(
     workers = _workers(container, account, job_id)
     assert {w.status for w in workers.values()} == {WorkerStatus.ERROR}
     assert workers[Product.CDN].error_code == "DeployMessageDeadLettered"
-    assert container.store.get_job(aid, job_id).status is JobStatus.ERROR
-    assert container.store.quota(aid).use_count == 0  # every unit given back, once
+    assert container.store.jobs.get(aid, job_id).status is JobStatus.ERROR
+    assert container.store.quota.balance(aid).use_count == 0  # every unit given back, once

@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from certdeploy.adapters.local_cloud import Inventory
-from certdeploy.adapters.notify import Channel, ContactNotifier, deliveries_for
+from certdeploy.adapters.notify import ContactNotifier, deliveries_for
 from certdeploy.app.accounts import create_account
 from certdeploy.app.certificates import CertificateUpload, add_certificate, upload_certificate
 from certdeploy.app.consumers import consume
@@ -46,6 +46,7 @@ from certdeploy.domain.models import CertOrigin, Job, Worker
 from certdeploy.domain.notifications import NotificationEvent
 from certdeploy.domain.quota import LedgerDirection
 from certdeploy.domain.states import JOB_FINISHED, JobStatus, WorkerStatus
+from certdeploy.ports.notifier import Channel
 from tests.certgen import GeneratedCert, make_cert
 from tests.conftest import examples
 from tests.fakes.nemesis import (
@@ -174,11 +175,11 @@ class World:
     rollback_requests: Counter[int]
 
     def jobs(self) -> list[Job]:
-        return [self.container.store.get_job(account_id, job_id) for account_id, job_id in self.submitted]
+        return [self.container.store.jobs.get(account_id, job_id) for account_id, job_id in self.submitted]
 
     def workers(self) -> list[Worker]:
         return [
-            w for account_id, job_id in self.submitted for w in self.container.store.job_workers(account_id, job_id)
+            w for account_id, job_id in self.submitted for w in self.container.store.workers.of_job(account_id, job_id)
         ]
 
     def in_flight(self) -> bool:
@@ -197,7 +198,7 @@ def _build_world(container: Container, clock: ManualClock, seed: int, data: Path
         path.write_text(inventory)
         container.local_cloud.load(account_id, Inventory.from_file(path))
         sync_resources(deps, account_id)
-        resources = store.list_resources(account_id, page_size=100).items
+        resources = store.resources.search(account_id, page_size=100).items
         initial_bindings |= {r.id: r.bound_cert_name for r in resources}
 
         def upload(cert_name: str, generated: GeneratedCert, account_id: int = account_id) -> int:
@@ -217,7 +218,7 @@ def _build_world(container: Container, clock: ManualClock, seed: int, data: Path
         wildcard, renewal = upload("wildcard", WILDCARD), upload("renewal", RENEWAL)
         bought = official("bought", OFFICIAL_ORG if index == 0 else OFFICIAL_NET)
         contacts = tuple(
-            store.add_contact(
+            store.contacts.add(
                 account_id, name=f"ops{n}", email=f"ops{n}@{name}.test", mobile=f"1380000{index}{n:03d}"
             ).id
             for n in range(2 - index)
@@ -272,7 +273,7 @@ def _rollback(world: World, op: Rollback) -> None:
     world.rolled_back_from.setdefault(worker.id, worker.status)
     world.rollback_requests[worker.id] += 1
     request_rollback(world.container.deps, worker.account_id, worker.job_id, worker.id)
-    assert store.get_worker(worker.account_id, worker.id).status is W.ROLLBACK
+    assert store.workers.get(worker.account_id, worker.id).status is W.ROLLBACK
 
 
 def _run(world: World, ops: list[Submit | Rollback | Chaos]) -> None:
@@ -293,21 +294,21 @@ def _run(world: World, ops: list[Submit | Rollback | Chaos]) -> None:
 
 def _check_quota_within_bounds(world: World) -> None:
     for tenant in world.tenants:
-        quota = world.container.store.quota(tenant.account_id)
+        quota = world.container.store.quota.balance(tenant.account_id)
         assert 0 <= quota.use_count <= quota.buy_count == tenant.buy_count, quota
 
 
 def _check_every_job_ended(world: World) -> None:
     for job in world.jobs():
         assert job.status in JOB_FINISHED, f"job {job.id} stuck in {job.status}"
-        workers = world.container.store.job_workers(job.account_id, job.id)
+        workers = world.container.store.workers.of_job(job.account_id, job.id)
         if job.status is J.SUCCESS:
             assert all(w.status in (W.SUCCESS, W.ROLLBACK_ERROR) for w in workers), (job, workers)
     for worker in world.workers():
         assert worker.status not in IN_FLIGHT_WORKERS, f"worker {worker.id} stuck in {worker.status}"
     for account_id, job_id in world.refused:
-        assert world.container.store.get_job(account_id, job_id).status is J.EDITING
-        assert world.container.store.ledger_entries(account_id, job_id=job_id) == []
+        assert world.container.store.jobs.get(account_id, job_id).status is J.EDITING
+        assert world.container.store.quota.entries(account_id, job_id=job_id) == []
 
 
 def _check_every_failure_explained(world: World) -> None:
@@ -333,12 +334,12 @@ def _check_quota_ledger(world: World) -> None:
         workers = [w for w in world.workers() if w.job_id in uploaded_jobs]
         succeeded = {w.id for w in workers if _outcome(world, w) is W.SUCCESS}
         failed = {w.id for w in workers if _outcome(world, w) is W.ERROR}
-        entries = store.ledger_entries(tenant.account_id)
+        entries = store.quota.entries(tenant.account_id)
         debits = Counter(e.worker_id for e in entries if e.direction is LedgerDirection.DEBIT)
         credits = Counter(e.worker_id for e in entries if e.direction is LedgerDirection.CREDIT)
         assert set(debits) == succeeded | failed and max(debits.values(), default=1) == 1, debits
         assert set(credits) == failed and max(credits.values(), default=1) == 1, (credits, failed)
-        assert store.quota(tenant.account_id).use_count == len(succeeded)
+        assert store.quota.balance(tenant.account_id).use_count == len(succeeded)
 
 
 def _check_cloud_history(world: World) -> None:
@@ -349,7 +350,7 @@ def _check_cloud_history(world: World) -> None:
     for change in changes:
         assert change.actor is not None and change.in_turn, f"the cloud was changed out of turn: {change}"
     for tenant in world.tenants:
-        for resource in world.container.store.get_resources(tenant.account_id, tenant.resource_ids):
+        for resource in world.container.store.resources.get_many(tenant.account_id, tenant.resource_ids):
             history = [c for c in changes if c.resource_id == resource.id and c.changed]
             assert cloud.deploy_count(resource) == len(history), "a change went around the recorder"
             _check_deployed_once([c.actor for c in history if c.actor is not None])
@@ -404,13 +405,13 @@ def _check_contacts_told_once(world: World) -> None:
     delivered = Counter((_finish_of(x.event_key), x.contact_id, x.channel) for x in notified)
     expected: Counter[tuple[str, int, object]] = Counter()
     for job in world.jobs():
-        contacts = store.get_contacts(job.account_id, job.contact_ids)
+        contacts = store.contacts.get_many(job.account_id, job.contact_ids)
         addresses = Counter((d.contact_id, d.channel) for c in contacts for d in deliveries_for(c))
         finishes: Counter[str] = Counter()
         if job.start_time is not None:
             told = NotifyContacts(account_id=job.account_id, job_id=job.id, event=NotificationEvent.JOB_FINISHED)
             finishes[_finish_of(told.key)] = 1
-        for worker in store.job_workers(job.account_id, job.id):
+        for worker in store.workers.of_job(job.account_id, job.id):
             told = NotifyContacts(
                 account_id=job.account_id, job_id=job.id, worker_id=worker.id, event=NotificationEvent.ROLLBACK_FINISHED
             )
@@ -460,8 +461,8 @@ def _one_worker_job(container: Container, tmp_path: Path) -> SmallWorld:
     cert = upload_certificate(
         deps, account_id, CertificateUpload(name="wildcard", cert=WILDCARD.cert_pem, key=WILDCARD.key_pem)
     )
-    contact = store.add_contact(account_id, name="ops", email="ops@acme.test", mobile="13800001234")
-    [resource] = store.list_resources(account_id).items
+    contact = store.contacts.add(account_id, name="ops", email="ops@acme.test", mobile="13800001234")
+    [resource] = store.resources.search(account_id).items
     draft = JobDraft(name="www", cert_ids=(cert.id,), resource_ids=(resource.id,), contact_ids=(contact.id,))
     job = create_job(deps, account_id, draft)
     change_job_status(deps, account_id, job.id, J.SCHEDULING)
@@ -469,7 +470,7 @@ def _one_worker_job(container: Container, tmp_path: Path) -> SmallWorld:
         ContactNotifier({Channel.EMAIL: NeverFailingSender(), Channel.SMS: NeverFailingSender()})
     )
     container.notifier = notifier
-    [worker] = store.job_workers(account_id, job.id)
+    [worker] = store.workers.of_job(account_id, job.id)
     return SmallWorld(container, account_id, job.id, worker.id, notifier)
 
 
@@ -494,7 +495,7 @@ def test_a_failed_rollback_is_reported_to_the_contacts(container: Container, tmp
     request_rollback(container.deps, world.account_id, world.job_id, world.worker_id)
     drain(container)
 
-    assert container.store.get_worker(world.account_id, world.worker_id).status is W.ROLLBACK_ERROR
+    assert container.store.workers.get(world.account_id, world.worker_id).status is W.ROLLBACK_ERROR
     assert {n.channel for n in _told(world, NotificationEvent.ROLLBACK_FINISHED)} == {Channel.EMAIL, Channel.SMS}
 
 
@@ -508,7 +509,7 @@ def test_a_job_rolled_back_before_its_report_went_out_is_still_reported(containe
 
     drain(container)
 
-    assert container.store.get_job(world.account_id, world.job_id).status is J.ROLLED_BACK
+    assert container.store.jobs.get(world.account_id, world.job_id).status is J.ROLLED_BACK
     assert len(_told(world, NotificationEvent.JOB_FINISHED)) == 2  # email and SMS
     assert len(_told(world, NotificationEvent.ROLLBACK_FINISHED)) == 2
 
@@ -526,7 +527,7 @@ def test_a_rollback_asked_for_again_is_reported_again(container: Container, tmp_
     request_rollback(container.deps, world.account_id, world.job_id, world.worker_id)
     drain(container)
 
-    assert container.store.get_worker(world.account_id, world.worker_id).status is W.ROLLBACK_SUCCESS
+    assert container.store.workers.get(world.account_id, world.worker_id).status is W.ROLLBACK_SUCCESS
     assert len(_told(world, NotificationEvent.ROLLBACK_FINISHED)) == 4  # two rollbacks, email and SMS each
 
 
@@ -548,10 +549,10 @@ def test_a_worker_given_up_on_after_its_certificate_was_bound_ends_in_success(
         clock.advance(container.deps.stuck_after_seconds + 1)
         tick(container.deps, sync=False)
 
-    worker = container.store.get_worker(world.account_id, world.worker_id)
+    worker = container.store.workers.get(world.account_id, world.worker_id)
     assert (worker.status, worker.error_code) == (W.SUCCESS, None)
-    assert container.store.get_job(world.account_id, world.job_id).status is J.SUCCESS
-    assert container.store.quota(world.account_id).use_count == 1
+    assert container.store.jobs.get(world.account_id, world.job_id).status is J.SUCCESS
+    assert container.store.quota.balance(world.account_id).use_count == 1
     assert [c.changed for c in cloud.changes] == [True]
 
 

@@ -97,8 +97,8 @@ def running(container: Container, account: Credentials, tmp_path: Path, outbox: 
     cert = upload_certificate(
         container.deps, aid, CertificateUpload(name="www", cert=generated.cert_pem, key=generated.key_pem)
     )
-    [resource] = container.store.list_resources(aid).items
-    contact = container.store.add_contact(aid, name="ops", email="ops@acme.test", mobile="13800001234")
+    [resource] = container.store.resources.search(aid).items
+    contact = container.store.contacts.add(aid, name="ops", email="ops@acme.test", mobile="13800001234")
     draft = JobDraft(name="j", cert_ids=(cert.id,), resource_ids=(resource.id,), contact_ids=(contact.id,))
     job = create_job(container.deps, aid, draft)
     change_job_status(container.deps, aid, job.id, JobStatus.SCHEDULING)
@@ -110,7 +110,7 @@ def running(container: Container, account: Credentials, tmp_path: Path, outbox: 
 def cloud_binding(container: Container) -> Binding:
     """What resource 1 serves in the (local) cloud: what a user's browser would see."""
     assert container.local_cloud is not None
-    [resource] = container.store.get_resources(1, [1])
+    [resource] = container.store.resources.get_many(1, [1])
     return container.local_cloud.current_binding(resource)
 
 
@@ -130,8 +130,8 @@ def mns_batch(bodies: list[str]) -> bytes:
 
 def test_execute_deploys_the_worker_its_event_names(running: Container) -> None:
     assert handler("execute")(event("mns_execute.json"), CONTEXT) == "handled 1 message(s)"
-    assert running.store.get_worker(1, 1).status is WorkerStatus.SUCCESS
-    assert running.store.get_job(1, 1).status is JobStatus.SUCCESS
+    assert running.store.workers.get(1, 1).status is WorkerStatus.SUCCESS
+    assert running.store.jobs.get(1, 1).status is JobStatus.SUCCESS
     assert (cloud_binding(running).cert_id, cloud_binding(running).cert_name) == (1, "www")
     assert dead_letters(running) == []
 
@@ -140,19 +140,19 @@ def test_rollback_restores_what_its_event_names(running: Container) -> None:
     handler("execute")(event("mns_execute.json"), CONTEXT)
     request_rollback(running.deps, 1, 1, 1)
     assert handler("rollback")(event("mns_rollback.json"), CONTEXT) == "handled 1 message(s)"
-    assert running.store.get_worker(1, 1).status is WorkerStatus.ROLLBACK_SUCCESS
-    assert running.store.get_resources(1, [1])[0].bound_cert_name == "legacy-www"
+    assert running.store.workers.get(1, 1).status is WorkerStatus.ROLLBACK_SUCCESS
+    assert running.store.resources.get_many(1, [1])[0].bound_cert_name == "legacy-www"
     assert (cloud_binding(running).cert_id, cloud_binding(running).cert_name) == (None, "legacy-www")
     assert dead_letters(running) == []
 
 
 def test_a_redelivered_execute_event_changes_nothing(running: Container) -> None:
     handler("execute")(event("mns_execute.json"), CONTEXT)
-    version = running.store.get_worker(1, 1).version
+    version = running.store.workers.get(1, 1).version
     handler("execute")(event("mns_execute.json"), CONTEXT)
-    assert running.store.get_worker(1, 1).version == version
+    assert running.store.workers.get(1, 1).version == version
     assert running.local_cloud is not None
-    assert running.local_cloud.deploy_count(running.store.get_resources(1, [1])[0]) == 1  # deployed once, not twice
+    assert running.local_cloud.deploy_count(running.store.resources.get_many(1, [1])[0]) == 1  # deployed once, not twice
 
 
 def notify_bodies_of_a_rolled_back_job(running: Container) -> list[str]:
@@ -226,7 +226,7 @@ def test_a_body_the_trigger_already_decoded_fails_the_event_when_the_setting_say
     with pytest.raises(InvalidEvent, match="0FFF111D2A6B444B7FE46AE2A1B2"):
         handler("execute")(event("mns_execute.json"), CONTEXT)
 
-    assert running.store.get_worker(1, 1).status is not WorkerStatus.SUCCESS
+    assert running.store.workers.get(1, 1).status is not WorkerStatus.SUCCESS
     assert cloud_binding(running).cert_name == "legacy-www"  # nothing was deployed
 
 
@@ -254,13 +254,13 @@ def test_the_scheduler_ticks_on_its_timer_event(running: Container, tmp_path: Pa
     report = json.loads(handler("scheduler")(event("timer.json"), CONTEXT))
 
     assert report["synced_resources"] == 2 and report["started_jobs"] == 0  # job 1 was started when submitted
-    listed = running.store.list_resources(1).items
+    listed = running.store.resources.search(1).items
     assert sorted(r.domain for r in listed) == ["api.example.com", "www.example.com"]
 
 
 def test_certificate_issued_deploys_a_renewal_for_a_hosting_account(running: Container) -> None:
     handler("execute")(event("mns_execute.json"), CONTEXT)
-    running.store.set_hosting(1, True)
+    running.store.accounts.set_hosting(1, True)
     renewal = make_cert(["www.example.com"], common_name="www.example.com", not_after=LATER)
     renewed = upload_certificate(
         running.deps, 1, CertificateUpload(name="www-renewed", cert=renewal.cert_pem, key=renewal.key_pem)
@@ -268,14 +268,14 @@ def test_certificate_issued_deploys_a_renewal_for_a_hosting_account(running: Con
     assert renewed.id == 2
     running.deps.queues[QueueRole.CERTIFICATE_ISSUED].receive_batch(16)  # the upload's own event: not this test's
     assert handler("certificate_issued")(event("certificate_issued.json"), CONTEXT) == "ok"
-    hosted = running.store.list_jobs(1, page_size=10).items[0]
+    hosted = running.store.jobs.search(1, page_size=10).items[0]
     assert (str(hosted.job_type), hosted.cert_ids) == ("trustee", (2,))
     assert hosted.status is JobStatus.PROCESSING
 
 
 def test_certificate_issued_also_takes_the_event_from_its_queue(running: Container) -> None:
     handler("execute")(event("mns_execute.json"), CONTEXT)
-    running.store.set_hosting(1, True)
+    running.store.accounts.set_hosting(1, True)
     renewal = make_cert(["www.example.com"], common_name="www.example.com", not_after=LATER)
     renewed = upload_certificate(
         running.deps, 1, CertificateUpload(name="www-renewed", cert=renewal.cert_pem, key=renewal.key_pem)
@@ -285,5 +285,5 @@ def test_certificate_issued_also_takes_the_event_from_its_queue(running: Contain
     queued = json.loads(event("mns_execute.json"))
     queued[0]["data"]["messageBody"] = body  # what the queue trigger delivers (IsBase64Decode: true)
     assert handler("certificate_issued")(json.dumps(queued).encode(), CONTEXT) == "ok"
-    hosted = running.store.list_jobs(1, page_size=10).items[0]
+    hosted = running.store.jobs.search(1, page_size=10).items[0]
     assert (str(hosted.job_type), hosted.cert_ids, hosted.status) == ("trustee", (renewed.id,), JobStatus.PROCESSING)

@@ -15,7 +15,7 @@ from certdeploy.app.rollback import request_rollback
 from certdeploy.app.scheduler import tick
 from certdeploy.bootstrap.container import Container, build_container
 from certdeploy.bootstrap.settings import Settings
-from certdeploy.domain.errors import InvalidStatus, QuotaExceeded
+from certdeploy.domain.errors import InvalidStatus, NotFound, QuotaExceeded
 from certdeploy.domain.models import Product
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from tests.certgen import make_cert
@@ -41,7 +41,7 @@ def world(container: Container, account: Credentials, tmp_path: Path) -> dict[st
         account.account.id,
         CertificateUpload(name="wild", cert=generated.cert_pem, key=generated.key_pem),
     )
-    resources = container.store.list_resources(account.account.id, page_size=100).items
+    resources = container.store.resources.search(account.account.id, page_size=100).items
     ids = {r.product: r.id for r in resources}
     return {"cert": cert.id, **{str(p): i for p, i in ids.items()}}
 
@@ -74,17 +74,17 @@ def test_a_job_deploys_charges_refunds_and_notifies(container: Container, accoun
     job_id = _job(container, account, world)
     job = change_job_status(container.deps, aid, job_id, JobStatus.SCHEDULING)
     assert job.status is JobStatus.PROCESSING
-    assert container.store.quota(aid).use_count == 3
+    assert container.store.quota.balance(aid).use_count == 3
     drain(container)
     progress = job_progress(container.deps, aid, job_id)
     assert progress.job.status is JobStatus.ERROR
     assert (progress.success_count, progress.failed_count) == (2, 1)
-    assert container.store.quota(aid).use_count == 2  # the failed NLB worker gave its unit back
-    workers = {w.product: w for w in container.store.job_workers(aid, job_id)}
+    assert container.store.quota.balance(aid).use_count == 2  # the failed NLB worker gave its unit back
+    workers = {w.product: w for w in container.store.workers.of_job(aid, job_id)}
     assert workers[Product.NLB].status is WorkerStatus.ERROR
     assert workers[Product.NLB].error_message == "listener is locked"
     assert workers[Product.CDN].resource_cert_name == "legacy-www"
-    cdn = container.store.get_resources(aid, [world["CDN"]])[0]
+    cdn = container.store.resources.get_many(aid, [world["CDN"]])[0]
     assert cdn.bound_cert_id == world["cert"]
 
 
@@ -93,24 +93,29 @@ def test_rollback_restores_the_previous_certificate(container: Container, accoun
     job_id = _job(container, account, world)
     change_job_status(container.deps, aid, job_id, JobStatus.SCHEDULING)
     drain(container)
-    cdn_worker = next(w for w in container.store.job_workers(aid, job_id) if w.product is Product.CDN)
+    cdn_worker = next(w for w in container.store.workers.of_job(aid, job_id) if w.product is Product.CDN)
     request_rollback(container.deps, aid, job_id, cdn_worker.id)
+    with pytest.raises(InvalidStatus, match="rollback"):
+        delete_job(container.deps, aid, job_id)  # not while its rollback runs
     drain(container)
-    assert container.store.get_worker(aid, cdn_worker.id).status is WorkerStatus.ROLLBACK_SUCCESS
-    assert container.store.get_job(aid, job_id).status is JobStatus.ROLLED_BACK
-    cdn = container.store.get_resources(aid, [world["CDN"]])[0]
+    assert container.store.workers.get(aid, cdn_worker.id).status is WorkerStatus.ROLLBACK_SUCCESS
+    assert container.store.jobs.get(aid, job_id).status is JobStatus.ROLLED_BACK
+    cdn = container.store.resources.get_many(aid, [world["CDN"]])[0]
     assert (cdn.bound_cert_id, cdn.bound_cert_name) == (None, "legacy-www")
-    assert container.store.quota(aid).use_count == 2  # rollback gives nothing back
+    assert container.store.quota.balance(aid).use_count == 2  # rollback gives nothing back
+    delete_job(container.deps, aid, job_id)
+    with pytest.raises(NotFound):
+        container.store.jobs.get(aid, job_id)
 
 
 def test_quota_exceeded_keeps_the_job_editing(container: Container, account: Credentials, world) -> None:
     aid = account.account.id
-    container.store.add_quota(aid, -8)
+    container.store.quota.add(aid, -8)
     job_id = _job(container, account, world)
     with pytest.raises(QuotaExceeded):
         change_job_status(container.deps, aid, job_id, JobStatus.PENDING)
-    assert container.store.get_job(aid, job_id).status is JobStatus.EDITING
-    assert container.store.quota(aid).use_count == 0
+    assert container.store.jobs.get(aid, job_id).status is JobStatus.EDITING
+    assert container.store.quota.balance(aid).use_count == 0
 
 
 def test_a_scheduled_job_runs_when_its_time_comes(
@@ -124,7 +129,7 @@ def test_a_scheduled_job_runs_when_its_time_comes(
     assert tick(container.deps).started_jobs == 1
     assert tick(container.deps).started_jobs == 0
     drain(container)
-    assert container.store.get_job(aid, job_id).status is JobStatus.ERROR
+    assert container.store.jobs.get(aid, job_id).status is JobStatus.ERROR
 
 
 def test_deleting_a_pending_job_gives_its_quota_back(
@@ -133,9 +138,9 @@ def test_deleting_a_pending_job_gives_its_quota_back(
     aid = account.account.id
     job_id = _job(container, account, world, schedule_time=clock.now() + timedelta(days=1))
     change_job_status(container.deps, aid, job_id, JobStatus.PENDING)
-    assert container.store.quota(aid).use_count == 3
+    assert container.store.quota.balance(aid).use_count == 3
     delete_job(container.deps, aid, job_id)
-    assert container.store.quota(aid).use_count == 0
+    assert container.store.quota.balance(aid).use_count == 0
 
 
 def test_a_running_job_cannot_be_deleted(container: Container, account: Credentials, world) -> None:
@@ -162,13 +167,13 @@ def test_rolling_back_a_renewal_rebinds_our_previous_certificate(
     ).id
     change_job_status(container.deps, aid, second, JobStatus.SCHEDULING)
     drain(container)
-    [worker] = container.store.job_workers(aid, second)
+    [worker] = container.store.workers.of_job(aid, second)
     assert worker.resource_cert_id == world["cert"]
 
     request_rollback(container.deps, aid, second, worker.id)
     drain(container)
 
-    cdn = container.store.get_resources(aid, [world["CDN"]])[0]
+    cdn = container.store.resources.get_many(aid, [world["CDN"]])[0]
     assert (cdn.bound_cert_id, cdn.bound_cert_name) == (world["cert"], "wild")
     assert container.local_cloud is not None
     assert container.local_cloud.current_binding(cdn).cert_id == world["cert"]
@@ -187,19 +192,19 @@ def test_a_certificate_that_expires_before_a_late_start_fails_its_worker_and_giv
             cert = upload_certificate(
                 container.deps, aid, CertificateUpload(name="short", cert=short.cert_pem, key=short.key_pem)
             )
-            cdn = next(r for r in container.store.list_resources(aid).items if r.product is Product.CDN)
+            cdn = next(r for r in container.store.resources.search(aid).items if r.product is Product.CDN)
             draft = JobDraft(name="late", cert_ids=(cert.id,), resource_ids=(cdn.id,), schedule_time=scheduled)
             job_id = create_job(container.deps, aid, draft).id
             assert job_progress(container.deps, aid, job_id).worker_count == 1  # valid at the scheduled time
             change_job_status(container.deps, aid, job_id, JobStatus.PENDING)
-            assert container.store.quota(aid).use_count == 1
+            assert container.store.quota.balance(aid).use_count == 1
 
             frozen.move_to(scheduled + timedelta(seconds=2))  # the scheduler starts it two seconds late
             assert tick(container.deps).started_jobs == 1
 
-            [worker] = container.store.job_workers(aid, job_id)
+            [worker] = container.store.workers.of_job(aid, job_id)
             assert (worker.status, worker.error_code) == (WorkerStatus.ERROR, "CertificateNotValid")
-            assert container.store.get_job(aid, job_id).status is JobStatus.ERROR
-            assert container.store.quota(aid).use_count == 0
+            assert container.store.jobs.get(aid, job_id).status is JobStatus.ERROR
+            assert container.store.quota.balance(aid).use_count == 0
         finally:
             container.close()

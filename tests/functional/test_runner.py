@@ -19,7 +19,7 @@ from certdeploy.bootstrap.settings import Settings
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.fc.events import parse_mns_queue_event, parse_timer_event
 from certdeploy.local.runner import EXECUTE, FunctionsNotFound, functions_dir, mns_queue_event, timer_event
-from certdeploy.ports import ReceivedMessage
+from certdeploy.ports.queue import ReceivedMessage
 from tests.functional.serve_process import REPO, child_environment, run_cli, serve, wait_for
 
 NOW = datetime(2026, 11, 28, 8, 0, 5, 250000, tzinfo=timezone.utc)
@@ -135,8 +135,8 @@ def test_kill_9_loses_nothing_a_restart_finishes_the_job(data: Path, inventory: 
     with serve(data, "--inventory", str(inventory), "--tick", "0.5", env=env) as server:
         issued = run_cli(["--data", str(data), "cert", "issue", "--account", "default", "--domains", "*.example.com"])
         cert_id = int(issued.stdout)
-        account = store_view.store.find_account(DEFAULT_ACCOUNT)
-        resources = store_view.store.list_resources(account.id, page_size=10).items
+        account = store_view.store.accounts.find(DEFAULT_ACCOUNT)
+        resources = store_view.store.resources.search(account.id, page_size=10).items
         draft = JobDraft(name="rollout", cert_ids=(cert_id,), resource_ids=tuple(r.id for r in resources))
         job_id = create_job(store_view.deps, account.id, draft).id
         change_job_status(store_view.deps, account.id, job_id, JobStatus.PENDING)
@@ -162,5 +162,5 @@ def test_kill_9_loses_nothing_a_restart_finishes_the_job(data: Path, inventory: 
         restarted.terminate()
     done = job_progress(store_view.deps, account.id, job_id)
     assert done.job.status is JobStatus.SUCCESS
-    workers = store_view.store.job_workers(account.id, job_id)
+    workers = store_view.store.workers.of_job(account.id, job_id)
     assert {w.status for w in workers} == {WorkerStatus.SUCCESS}

@@ -28,12 +28,12 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from certdeploy.adapters.local_queue import QUEUE_NAME_PATTERN, RECEIPT_HANDLE_PATTERN, LocalQueue
-from certdeploy.ports import (
+from certdeploy.ports.clock import Clock
+from certdeploy.ports.queue import (
     MAX_BATCH_MESSAGES,
     MAX_DELAY_SECONDS,
     MAX_MESSAGE_BYTES,
     MAX_WAIT_SECONDS,
-    Clock,
     InvalidArgument,
     MessageTooLarge,
     QueueAttributes,

@@ -6,19 +6,12 @@ import logging
 
 import pytest
 
-from certdeploy.adapters.notify import (
-    Channel,
-    ContactNotifier,
-    Delivery,
-    NotificationFailed,
-    deliveries_for,
-    delivery_key,
-    redact_address,
-)
+from certdeploy.adapters.notify import ContactNotifier, Delivery, deliveries_for, delivery_key, redact_address
 from certdeploy.adapters.notify.log import LogSender
 from certdeploy.domain.models import Contact
 from certdeploy.domain.notifications import JobReport, NotificationEvent, RenderedNotification, render_notification
 from certdeploy.domain.states import JobStatus
+from certdeploy.ports.notifier import Channel, NotificationFailed
 
 DINGTALK = "https://oapi.dingtalk.com/robot/send?access_token=secret-token"
 LARK = "https://open.feishu.cn/open-apis/bot/v2/hook/secret-hook"

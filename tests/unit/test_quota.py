@@ -72,6 +72,22 @@ def test_another_accounts_entry_does_not_touch_this_ledger() -> None:
     assert ledger.use_count == 0
 
 
+def test_bought_units_grow_and_can_be_taken_back_but_never_below_zero() -> None:
+    ledger = Ledger(ACCOUNT, buy_count=2).charge(charge_entries(ACCOUNT, 1, CertOrigin.UPLOAD, [1]))
+    assert (ledger.buy(3).buy_count, ledger.buy(3).use_count, ledger.buy(-2).available) == (5, 1, -1)
+    with pytest.raises(ValueError, match="cannot take 3 back"):
+        ledger.buy(-3)
+    assert ledger.buy_count == 2
+
+
+def test_a_ledger_of_some_workers_starts_from_the_stored_use_count() -> None:
+    ledger = Ledger(ACCOUNT, buy_count=5, use_count=4)
+    with pytest.raises(QuotaExceeded):
+        ledger.charge(charge_entries(ACCOUNT, 1, CertOrigin.UPLOAD, [1, 2]))
+    after = ledger.charge(charge_entries(ACCOUNT, 1, CertOrigin.UPLOAD, [1, 1]))
+    assert (after.use_count, after.added_since(ledger)) == (5, charge_entries(ACCOUNT, 1, CertOrigin.UPLOAD, [1]))
+
+
 def test_ledgers_are_immutable() -> None:
     empty = Ledger(ACCOUNT, buy_count=5)
     empty.charge(charge_entries(ACCOUNT, 1, CertOrigin.UPLOAD, [1]))

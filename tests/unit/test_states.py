@@ -7,11 +7,17 @@ import pytest
 from certdeploy.domain.errors import InvalidStatus
 from certdeploy.domain.states import (
     JOB_DELETABLE,
+    JobMove,
     JobStatus,
+    WorkerMove,
     WorkerStatus,
+    check_job_deletable,
     check_job_transition,
     check_worker_transition,
+    check_workers_replaceable,
     job_outcome,
+    move_job,
+    move_worker,
 )
 
 J, W = JobStatus, WorkerStatus
@@ -78,6 +84,49 @@ def test_jobs_cannot_be_deleted_while_running() -> None:
     assert J.SCHEDULING not in JOB_DELETABLE
     assert J.PROCESSING not in JOB_DELETABLE
     assert {J.EDITING, J.PENDING, J.SUCCESS, J.ERROR, J.ROLLED_BACK} == JOB_DELETABLE
+
+
+@pytest.mark.parametrize(("current", "target"), list(product(JobStatus, JobStatus)))
+def test_a_job_move_exists_only_for_an_allowed_transition_or_a_stay(current: JobStatus, target: JobStatus) -> None:
+    if current is target or (current, target) in ALLOWED_JOB_MOVES:
+        assert move_job(current, target) == JobMove(current, target)
+    else:
+        with pytest.raises(InvalidStatus):
+            move_job(current, target)
+
+
+@pytest.mark.parametrize(("current", "target"), list(product(WorkerStatus, WorkerStatus)))
+def test_a_worker_move_exists_only_for_an_allowed_transition_or_a_stay(
+    current: WorkerStatus, target: WorkerStatus
+) -> None:
+    if current is target or (current, target) in ALLOWED_WORKER_MOVES:
+        assert move_worker(current, target) == WorkerMove(current, target)
+    else:
+        with pytest.raises(InvalidStatus):
+            move_worker(current, target)
+
+
+@pytest.mark.parametrize("status", list(JobStatus))
+def test_a_job_is_deletable_in_a_deletable_status_with_no_rollback_running(status: JobStatus) -> None:
+    finished = [W.SUCCESS, W.ROLLBACK_SUCCESS, W.ROLLBACK_ERROR, W.ERROR]
+    if status in JOB_DELETABLE:
+        check_job_deletable(status, finished)
+    else:
+        with pytest.raises(InvalidStatus, match="while it runs"):
+            check_job_deletable(status, finished)
+
+
+def test_a_job_whose_rollback_runs_is_not_deletable() -> None:
+    with pytest.raises(InvalidStatus, match="rollback"):
+        check_job_deletable(J.SUCCESS, [W.SUCCESS, W.ROLLBACK])
+
+
+def test_workers_are_replaceable_only_while_all_are_editing() -> None:
+    check_workers_replaceable([])
+    check_workers_replaceable([W.EDITING, W.EDITING])
+    for status in set(WorkerStatus) - {W.EDITING}:
+        with pytest.raises(InvalidStatus):
+            check_workers_replaceable([W.EDITING, status])
 
 
 def test_status_values_are_the_cas_wire_strings() -> None:

@@ -26,7 +26,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from certdeploy.domain.models import CertAlgorithm
 from certdeploy.domain.names import normalise_name
-from certdeploy.ports import Clock, SystemClock
+from certdeploy.ports.clock import Clock, SystemClock
 
 CA_NAME = "certdeploy local CA"
 SM2_CA_NAME = "certdeploy local SM2 CA"

@@ -20,7 +20,7 @@ from certdeploy.domain.deployment import (
     TransientDeployFailure,
 )
 from certdeploy.domain.models import Product, Resource
-from certdeploy.ports import ResourceSpec
+from certdeploy.ports.store.resources import ResourceSpec
 
 _metadata = sa.MetaData()
 _cloud_resource = sa.Table(

@@ -18,15 +18,14 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 
-from certdeploy.ports import (
+from certdeploy.ports.clock import Clock, SystemClock
+from certdeploy.ports.queue import (
     MAX_BODY_BYTES,
-    Clock,
     InvalidArgument,
     QueueAttributes,
     QueueUnavailable,
     ReceiptHandleInvalid,
     ReceivedMessage,
-    SystemClock,
     check_receive_arguments,
     check_send_arguments,
     check_visibility_timeout,

@@ -23,7 +23,7 @@ from mns.mns_exception import (
 from mns.queue import Message
 from mns.queue import Queue as SdkQueue
 
-from certdeploy.ports import (
+from certdeploy.ports.queue import (
     InvalidArgument,
     QueueAccessDenied,
     QueueError,

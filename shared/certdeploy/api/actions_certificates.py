@@ -168,7 +168,7 @@ def _all_certificates(ctx: ActionContext, origin: CertOrigin | None, keyword: st
     found: list[Certificate] = []
     page = 1
     while True:
-        listed = ctx.deps.store.list_certificates(
+        listed = ctx.deps.store.certificates.search(
             ctx.account_id, origin=origin, keyword=keyword, page=page, page_size=_LISTING_PAGE
         )
         found.extend(listed.items)
@@ -185,7 +185,7 @@ def _by_keyword(ctx: ActionContext, origin: CertOrigin | None, keyword: str | No
         if number.isdecimal() and len(number) < 19:
             extra = [
                 cert
-                for cert in ctx.deps.store.get_certificates(ctx.account_id, [int(number)])
+                for cert in ctx.deps.store.certificates.get_many(ctx.account_id, [int(number)])
                 if cert_instance_id(cert) == keyword and (origin is None or cert.origin is origin)
             ]
             matches = sorted({c.id: c for c in [*matches, *extra]}.values(), key=lambda c: c.id, reverse=True)
@@ -265,11 +265,11 @@ def _pem_fields(ctx: ActionContext, cert: Certificate) -> dict[str, Any]:
     A certificate mirrored from CAS has none until a deployment first needs them: the fields are left out then."""
     if not cert.has_pem:
         return {}
-    key = ctx.deps.store.get_private_key(ctx.account_id, cert.id)
+    key = ctx.deps.store.certificates.private_key(ctx.account_id, cert.id)
     if cert.algorithm is not CertAlgorithm.SM2:
         return {"Cert": cert.cert_pem, "Key": key}
     fields = {"SignCert": cert.cert_pem, "SignPrivateKey": key}
-    encryption = ctx.deps.store.get_encryption_pair(ctx.account_id, cert.id)
+    encryption = ctx.deps.store.certificates.encryption_pair(ctx.account_id, cert.id)
     if encryption is not None:
         fields.update(EncryptCert=encryption.cert_pem, EncryptPrivateKey=encryption.private_key_pem)
     return fields
@@ -278,7 +278,7 @@ def _pem_fields(ctx: ActionContext, cert: Certificate) -> dict[str, Any]:
 def get_user_certificate_detail(ctx: ActionContext, params: RpcParameters) -> Reply:
     cert_id = params.integer("CertId")
     without_pem = params.optional_boolean("CertFilter") or False
-    cert = ctx.deps.store.get_certificate(ctx.account_id, cert_id)
+    cert = ctx.deps.store.certificates.get(ctx.account_id, cert_id)
     now = ctx.now()
     return compact(
         {

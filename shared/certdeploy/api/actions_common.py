@@ -160,7 +160,7 @@ def job_instance_id(job: Job) -> str:
 
 def certificates_by_id(ctx: ActionContext, cert_ids: Iterable[int]) -> dict[int, Certificate]:
     ids = {cert_id for cert_id in cert_ids}
-    return {cert.id: cert for cert in ctx.deps.store.get_certificates(ctx.account_id, ids)} if ids else {}
+    return {cert.id: cert for cert in ctx.deps.store.certificates.get_many(ctx.account_id, ids)} if ids else {}
 
 
 def listener_fields(resource: Resource) -> dict[str, Any]:

@@ -89,7 +89,7 @@ def delete_contact_action(ctx: ActionContext, params: RpcParameters) -> Reply:
 def list_contact(ctx: ActionContext, params: RpcParameters) -> Reply:
     keyword = params.optional_text("Keyword")
     page, size = paging(params, DEFAULT_SHOW_SIZE)
-    found = ctx.deps.store.list_contacts(ctx.account_id, keyword=keyword, page=page, page_size=size)
+    found = ctx.deps.store.contacts.search(ctx.account_id, keyword=keyword, page=page, page_size=size)
     return {
         "TotalCount": found.total,
         "CurrentPage": page,

@@ -139,8 +139,8 @@ def update_deployment_job_status(ctx: ActionContext, params: RpcParameters) -> R
 
 def describe_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
     store = ctx.deps.store
-    job = store.get_job(ctx.account_id, params.integer("JobId"))
-    contacts = store.get_contacts(ctx.account_id, job.contact_ids)
+    job = store.jobs.get(ctx.account_id, params.integer("JobId"))
+    contacts = store.contacts.get_many(ctx.account_id, job.contact_ids)
     config = {
         "shareCertIds": [],
         "certIds": list(job.cert_ids),
@@ -148,7 +148,7 @@ def describe_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
         "contactIds": list(job.contact_ids),
     }
     return {
-        **job_reply(job, certificates_by_id(ctx, job.cert_ids), store.worker_counts(ctx.account_id, job.id)),
+        **job_reply(job, certificates_by_id(ctx, job.cert_ids), store.workers.counts(ctx.account_id, job.id)),
         "Config": json.dumps(config),
         "CasContacts": [
             {"Id": str(c.id), "Name": c.name, "Email": c.email or "", "Mobile": c.mobile or ""} for c in contacts
@@ -194,7 +194,7 @@ def _all_jobs(ctx: ActionContext, status: JobStatus | None, job_type: JobType | 
     jobs: list[Job] = []
     page = 1
     while True:
-        listed = ctx.deps.store.list_jobs(
+        listed = ctx.deps.store.jobs.search(
             ctx.account_id, status=status, job_type=job_type, page=page, page_size=_LISTING_PAGE
         )
         jobs.extend(listed.items)
@@ -213,7 +213,7 @@ def list_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
     page, size = paging(params, DEFAULT_SHOW_SIZE)
     store = ctx.deps.store
     if cert_id is None and instance_id is None:
-        listed = store.list_jobs(ctx.account_id, status=status, job_type=job_type, page=page, page_size=size)
+        listed = store.jobs.search(ctx.account_id, status=status, job_type=job_type, page=page, page_size=size)
         jobs, total = listed.items, listed.total
     else:
         matching = [
@@ -226,7 +226,7 @@ def list_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
     certs = certificates_by_id(ctx, (cert_id for job in jobs for cert_id in job.cert_ids))
     data = []
     for job in jobs:
-        reply = job_reply(job, certs, store.worker_counts(ctx.account_id, job.id))
+        reply = job_reply(job, certs, store.workers.counts(ctx.account_id, job.id))
         reply["Certificates"] = [{"CertId": cid, "CertName": certs[cid].name} for cid in job.cert_ids if cid in certs]
         data.append(reply)
     return {"Total": total, "CurrentPage": page, "ShowSize": size, "Data": data}
@@ -242,7 +242,7 @@ def _status_code(cert: Certificate, ctx: ActionContext) -> str:
 
 
 def list_deployment_job_cert(ctx: ActionContext, params: RpcParameters) -> Reply:
-    job = ctx.deps.store.get_job(ctx.account_id, params.integer("JobId"))
+    job = ctx.deps.store.jobs.get(ctx.account_id, params.integer("JobId"))
     certs = certificates_by_id(ctx, job.cert_ids)
     data = [
         {
@@ -267,9 +267,9 @@ def list_deployment_job_cert(ctx: ActionContext, params: RpcParameters) -> Reply
 
 def list_deployment_job_resource(ctx: ActionContext, params: RpcParameters) -> Reply:
     store = ctx.deps.store
-    job = store.get_job(ctx.account_id, params.integer("JobId"))
-    resources = [r for r in store.get_resources(ctx.account_id, job.resource_ids) if not r.gone]
-    workers = {w.resource_id: w for w in store.job_workers(ctx.account_id, job.id)}
+    job = store.jobs.get(ctx.account_id, params.integer("JobId"))
+    resources = [r for r in store.resources.get_many(ctx.account_id, job.resource_ids) if not r.gone]
+    workers = {w.resource_id: w for w in store.workers.of_job(ctx.account_id, job.id)}
     reasons: dict[int, str] = {}
     if job.status is JobStatus.EDITING:
         progress = job_progress(ctx.deps, ctx.account_id, job.id)

@@ -76,11 +76,11 @@ def list_worker_resource(ctx: ActionContext, params: RpcParameters) -> Reply:
     product = None if product_text is None else parse_product("CloudProduct", product_text)
     page, size = paging(params, DEFAULT_SHOW_SIZE)
     store = ctx.deps.store
-    store.get_job(ctx.account_id, job_id)
-    found = store.list_workers(ctx.account_id, job_id, status=status, product=product, page=page, page_size=size)
+    store.jobs.get(ctx.account_id, job_id)
+    found = store.workers.search(ctx.account_id, job_id, status=status, product=product, page=page, page_size=size)
     certs = certificates_by_id(ctx, (w.cert_id for w in found.items))
     resource_ids = {w.resource_id for w in found.items}
-    resources = {r.id: r for r in store.get_resources(ctx.account_id, resource_ids)} if resource_ids else {}
+    resources = {r.id: r for r in store.resources.get_many(ctx.account_id, resource_ids)} if resource_ids else {}
     return {
         "Total": found.total,
         "CurrentPage": page,

@@ -32,7 +32,7 @@ from typing import NamedTuple, Protocol
 from certdeploy.api import signature
 from certdeploy.api.errors import BAD_REQUEST, ApiError
 from certdeploy.api.rpc import RpcRequest
-from certdeploy.ports import Clock
+from certdeploy.ports.clock import Clock
 
 HMAC_SHA1 = "HMAC-SHA1"
 # x-acs-date "值为请求发出前15分钟内的时间" (V3 doc, docs/protocol.md#clock-skew-and-nonces); the gateway's

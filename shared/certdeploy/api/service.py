@@ -34,7 +34,8 @@ from certdeploy.api.errors import (
 )
 from certdeploy.api.rpc import RpcRequest
 from certdeploy.domain.errors import DomainError, NotFound
-from certdeploy.ports import StaleState, Store, StoreUnavailable
+from certdeploy.ports.store.errors import StaleState, StoreUnavailable
+from certdeploy.ports.store.unit_of_work import Store
 
 API_VERSION = "2020-04-07"
 HOST_ID = "cas.aliyuncs.com"
@@ -64,7 +65,7 @@ class StoreAccessKeys:
 
     def find(self, access_key_id: str) -> AccessKeySecret | None:
         try:
-            key = self._store.find_access_key(access_key_id)
+            key = self._store.accounts.find_access_key(access_key_id)
         except NotFound:
             return None
         return AccessKeySecret(key.account_id, key.secret)
@@ -86,7 +87,7 @@ class StoreNonces:
         self._store = store
 
     def remember(self, access_key_id: str, nonce: str, expires_at: datetime) -> bool:
-        return self._store.mark_processed(nonce_key(access_key_id, nonce))
+        return self._store.processed.mark(nonce_key(access_key_id, nonce))
 
 
 @dataclass

@@ -7,7 +7,9 @@ import string
 from dataclasses import dataclass, field
 
 from certdeploy.domain.errors import DomainError
-from certdeploy.ports import Account, AlreadyExists, Store
+from certdeploy.ports.store.accounts import Account
+from certdeploy.ports.store.errors import AlreadyExists
+from certdeploy.ports.store.unit_of_work import Store
 
 DEFAULT_ACCOUNT = "default"
 _ALPHABET = string.ascii_letters + string.digits
@@ -34,15 +36,15 @@ def create_account(
     key_id, secret = access_key or new_access_key()
     with store.transaction() as ops:
         try:
-            account = ops.create_account(name, buy_count=quota)
+            account = ops.accounts.create(name, buy_count=quota)
         except AlreadyExists as exc:
             raise DomainError(f"An account named '{name}' already exists.", code="AlreadyExists.Account") from exc
-        ops.add_access_key(account.id, key_id, secret)
+        ops.accounts.add_access_key(account.id, key_id, secret)
     return Credentials(account, key_id, secret)
 
 
 def ensure_default_account(store: Store, access_key: tuple[str, str] | None) -> Credentials | None:
     """On first start (no account yet) create `default`; returns its credentials then, None afterwards."""
-    if store.list_accounts():
+    if store.accounts.all():
         return None
     return create_account(store, DEFAULT_ACCOUNT, access_key=access_key)

@@ -25,7 +25,8 @@ from certdeploy.domain.models import (
     CertOrigin,
 )
 from certdeploy.domain.states import JOB_FINISHED, JobStatus
-from certdeploy.ports import AlreadyExists, EncryptionPair
+from certdeploy.ports.store.certificates import EncryptionPair
+from certdeploy.ports.store.errors import AlreadyExists
 
 
 class CertificateUpload(BaseModel):
@@ -102,7 +103,7 @@ def add_certificate(
 
     def step(unit: Step) -> Certificate:
         try:
-            cert = unit.ops.add_certificate(
+            cert = unit.ops.certificates.add(
                 account_id,
                 name=name,
                 origin=origin,
@@ -139,13 +140,13 @@ def delete_certificate(deps: Deps, account_id: int, cert_id: int) -> None:
 
     def step(unit: Step) -> None:
         ops = unit.ops
-        ops.get_certificate(account_id, cert_id)
+        ops.certificates.get(account_id, cert_id)
         for status in JobStatus:
             if status in JOB_FINISHED:
                 continue
             page = 1
             while True:
-                jobs = ops.list_jobs(account_id, status=status, page=page, page_size=500)
+                jobs = ops.jobs.search(account_id, status=status, page=page, page_size=500)
                 for job in jobs.items:
                     if cert_id in job.cert_ids:
                         raise InvalidStatus(
@@ -155,6 +156,6 @@ def delete_certificate(deps: Deps, account_id: int, cert_id: int) -> None:
                 if page * 500 >= jobs.total:
                     break
                 page += 1
-        ops.delete_certificate(account_id, cert_id)
+        ops.certificates.delete(account_id, cert_id)
 
     run_step(deps, step)

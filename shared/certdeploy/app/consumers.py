@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from certdeploy.adapters.notify import Notifier
 from certdeploy.app.deps import Deps
 from certdeploy.app.execute import deploy_worker
 from certdeploy.app.hosting import deploy_renewal, relevant_certificate_issued
@@ -24,6 +23,7 @@ from certdeploy.app.messages import (
 )
 from certdeploy.app.notify import notify_contacts
 from certdeploy.app.rollback import rollback_worker
+from certdeploy.ports.notifier import Notifier
 
 Consumer = Callable[[Deps, Notifier, str], None]
 _Command = TypeVar("_Command", DeployWorker, RollbackWorker, NotifyContacts)

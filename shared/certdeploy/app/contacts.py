@@ -19,7 +19,7 @@ from certdeploy.app.deps import Deps
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.domain.errors import DomainError
 from certdeploy.domain.models import Contact
-from certdeploy.ports import ContactTaken
+from certdeploy.ports.store.contacts import ContactTaken
 
 MAX_NAME_LENGTH = 64
 MAX_EMAIL_LENGTH = 254
@@ -114,7 +114,7 @@ def create_contact(deps: Deps, account_id: int, draft: ContactDraft, check_webho
     )
 
     try:
-        return deps.store.add_contact(
+        return deps.store.contacts.add(
             account_id,
             name=candidate.name,
             email=candidate.email,
@@ -135,7 +135,7 @@ def update_contact(
     email = _checked_email(changes.email)
 
     def step(unit: Step) -> Contact:
-        current = unit.ops.get_contact(account_id, contact_id)
+        current = unit.ops.contacts.get(account_id, contact_id)
         updated = current.model_copy(
             update={
                 "name": name if name is not None else current.name,
@@ -144,7 +144,7 @@ def update_contact(
                 "webhooks": webhooks if webhooks is not None else current.webhooks,
             }
         )
-        return unit.ops.update_contact(updated)
+        return unit.ops.contacts.update(updated)
 
     try:
         return run_step(deps, step)
@@ -154,4 +154,4 @@ def update_contact(
 
 def delete_contact(deps: Deps, account_id: int, contact_id: int) -> None:
     """Jobs that named the contact keep their other contacts; reports simply no longer reach this one."""
-    deps.store.delete_contact(account_id, contact_id)
+    deps.store.contacts.delete(account_id, contact_id)

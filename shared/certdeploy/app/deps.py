@@ -7,7 +7,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from certdeploy.app.messages import QueueRole
-from certdeploy.ports import CertificateSource, Clock, Deployers, Inventory, Queue, Store
+from certdeploy.ports.clock import Clock
+from certdeploy.ports.cloud import CertificateSource, Deployers, Inventory
+from certdeploy.ports.queue import Queue
+from certdeploy.ports.store.unit_of_work import Store
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 
 from certdeploy.app.deps import Deps
-from certdeploy.app.jobs import finish_if_done
+from certdeploy.app.jobs import apply_worker_end, finish_if_done
 from certdeploy.app.messages import DeployWorker, outbox_message
 from certdeploy.app.sources import certificate_with_content
 from certdeploy.app.unit_of_work import Step, run_step
+from certdeploy.domain.completion import Failure
+from certdeploy.domain.completion import end_worker as domain_end_worker
 from certdeploy.domain.deployment import (
     CAS_ID_PRODUCTS,
     Binding,
@@ -22,9 +24,8 @@ from certdeploy.domain.deployment import (
     PermanentDeployFailure,
 )
 from certdeploy.domain.errors import NotFound
-from certdeploy.domain.models import Job, Product, Resource, Worker
-from certdeploy.domain.quota import refund_entry
-from certdeploy.domain.states import JobStatus, WorkerStatus
+from certdeploy.domain.models import Product, Resource, Worker
+from certdeploy.domain.states import WorkerStatus, move_worker
 
 log = logging.getLogger(__name__)
 W = WorkerStatus
@@ -36,18 +37,17 @@ def _claim(deps: Deps, command: DeployWorker) -> Worker | None:
 
     def step(unit: Step) -> Worker | None:
         try:
-            worker = unit.ops.get_worker(command.account_id, command.worker_id)
+            worker = unit.ops.workers.get(command.account_id, command.worker_id)
         except NotFound:
             return None  # its job was deleted
         if worker.status not in _RUNNING or command.attempt < worker.attempt:
             return None
         if worker.status is W.PROCESSING and command.attempt == worker.attempt:
             return worker  # a redelivery of the message being worked on: carry on, every step is idempotent
-        return unit.ops.transition_worker(
+        return unit.ops.workers.transition(
             command.account_id,
             worker.id,
-            expected=worker.status,
-            to=W.PROCESSING,
+            move_worker(worker.status, W.PROCESSING),
             expected_version=worker.version,
             attempt=command.attempt,
         )
@@ -56,7 +56,7 @@ def _claim(deps: Deps, command: DeployWorker) -> Worker | None:
 
 
 def _resource(deps: Deps, worker: Worker) -> Resource:
-    found = [r for r in deps.store.get_resources(worker.account_id, [worker.resource_id]) if not r.gone]
+    found = [r for r in deps.store.resources.get_many(worker.account_id, [worker.resource_id]) if not r.gone]
     if not found:
         raise PermanentDeployFailure("ResourceNotFound", f"Resource {worker.resource_id} no longer exists.")
     return found[0]
@@ -66,12 +66,12 @@ def load_deployable(deps: Deps, account_id: int, cert_id: int, product: Product)
     """A certificate with its key and CAS id, as `product`'s deployer takes it; a deleted one fails the deployment
     for good. A CAS certificate's content is fetched (once, then kept) only when `product` cannot bind it by CAS id."""
     try:
-        cert = deps.store.get_certificate(account_id, cert_id)
+        cert = deps.store.certificates.get(account_id, cert_id)
     except NotFound as exc:
         raise PermanentDeployFailure("CertificateNotFound", f"Certificate {cert_id} was deleted.") from exc
     if product not in CAS_ID_PRODUCTS:
         cert = certificate_with_content(deps, cert)
-    key = deps.store.get_private_key(account_id, cert_id)
+    key = deps.store.certificates.private_key(account_id, cert_id)
     return DeployableCertificate(
         cert_id=cert.id,
         name=cert.name,
@@ -88,7 +88,7 @@ def _our_certificate_id(deps: Deps, worker: Worker, resource: Resource, binding:
     if binding.cert_id is not None:
         return binding.cert_id
     if binding.cas_cert_id is not None:
-        mirrored = deps.store.get_certificates_by_cas_id(worker.account_id, [binding.cas_cert_id])
+        mirrored = deps.store.certificates.by_cas_ids(worker.account_id, [binding.cas_cert_id])
         if mirrored:
             return mirrored[0].id
     if resource.bound_cert_id is not None and binding.cert_name == resource.bound_cert_name:
@@ -103,11 +103,10 @@ def _record_binding(deps: Deps, worker: Worker, resource: Resource) -> Worker:
     binding = deps.deployers.for_product(resource.product).current_binding(resource)
     # Known as ours, the previous certificate is what a rollback binds again.
     cert_id = _our_certificate_id(deps, worker, resource, binding)
-    return deps.store.transition_worker(
+    return deps.store.workers.transition(
         worker.account_id,
         worker.id,
-        expected=W.PROCESSING,
-        to=W.PROCESSING,
+        move_worker(W.PROCESSING, W.PROCESSING),
         resource_cert_id=cert_id,
         resource_cert_name=binding.cert_name,
         resource_domain=binding.domain or resource.domain,
@@ -115,40 +114,20 @@ def _record_binding(deps: Deps, worker: Worker, resource: Resource) -> Worker:
     )
 
 
-def _touch_job(unit: Step, worker: Worker) -> Job:
-    """Write the job row first: concurrent worker completions of one job then queue on its row lock (rather than
-    fail and retry), and each reads the others' outcomes only after they committed, so the last one to end always
-    sees every worker ended and finishes the job."""
-    job = unit.ops.get_job(worker.account_id, worker.job_id)
-    return unit.ops.transition_job(worker.account_id, job.id, expected=job.status, to=job.status)
-
-
 def end_worker(deps: Deps, worker: Worker, *, failure: DeployFailed | None, expected: tuple[WorkerStatus, ...]) -> None:
     """The worker ends in `success`, or in `error` with the cause and its quota unit given back; the job finishes
     when it was the last one."""
 
     def step(unit: Step) -> None:
-        ops = unit.ops
-        current = ops.get_worker(worker.account_id, worker.id)
+        current = unit.ops.workers.get(worker.account_id, worker.id)
         if current.status not in expected:
             return
-        job = _touch_job(unit, current)
-        if failure is None:
-            ops.transition_worker(current.account_id, current.id, expected=current.status, to=W.SUCCESS)
-            cert = ops.get_certificate(current.account_id, current.cert_id)
-            ops.set_resource_binding(current.account_id, current.resource_id, cert.id, cert.name)
-        else:
-            ops.transition_worker(
-                current.account_id,
-                current.id,
-                expected=current.status,
-                to=W.ERROR,
-                error_code=failure.code,
-                error_message=failure.message,
-            )
-            ops.credit_quota(current.account_id, [refund_entry(current.account_id, current.job_id, current.id)])
-        if job.status is JobStatus.PROCESSING:
-            finish_if_done(unit, job, deps.clock.now())
+        # Locked first: concurrent completions of one job queue on its row (rather than fail and retry), and each
+        # reads the others' outcomes only after they committed, so the last one always finishes the job.
+        job = unit.ops.jobs.lock(current.account_id, current.job_id)
+        cause = None if failure is None else Failure(failure.code, failure.message)
+        apply_worker_end(unit, current, domain_end_worker(current, cause))
+        finish_if_done(unit, job, deps.clock.now())
 
     run_step(deps, step)
 
@@ -178,16 +157,14 @@ def _retry_later(deps: Deps, worker: Worker, command: DeployWorker, failure: Dep
     delay = deps.retry.delay_before(next_attempt)
 
     def step(unit: Step) -> None:
-        current = unit.ops.get_worker(worker.account_id, worker.id)
+        current = unit.ops.workers.get(worker.account_id, worker.id)
         if current.status is not W.PROCESSING or current.attempt != command.attempt:
             return
-        unit.ops.transition_worker(
+        unit.ops.workers.transition(
             current.account_id,
             current.id,
-            expected=W.PROCESSING,
-            to=W.PROCESSING,
+            move_worker(W.PROCESSING, W.PROCESSING),
             expected_version=current.version,
-            # The worker moves to the next attempt now, so a late redelivery of this attempt's message is stale.
             attempt=next_attempt,
             error_code=failure.code,
             error_message=f"{failure.message} (attempt {next_attempt + 1} of {deps.retry.max_attempts} in {delay} s)",
@@ -230,7 +207,7 @@ def deploy_worker(deps: Deps, command: DeployWorker) -> None:
 def give_up_dead_lettered(deps: Deps, command: DeployWorker, receive_count: int) -> None:
     """A deploy message that kept failing reached the dead-letter queue: its worker ends in `error` with the cause."""
     try:
-        worker = deps.store.get_worker(command.account_id, command.worker_id)
+        worker = deps.store.workers.get(command.account_id, command.worker_id)
     except NotFound:
         return
     failure = PermanentDeployFailure(

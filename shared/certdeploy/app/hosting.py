@@ -20,7 +20,7 @@ from certdeploy.domain.models import Certificate, Job, JobType
 from certdeploy.domain.names import covers
 from certdeploy.domain.quota import job_cost
 from certdeploy.domain.states import JobStatus
-from certdeploy.ports import OutboxMessage
+from certdeploy.ports.store.messages import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +61,15 @@ def deploy_renewal(deps: Deps, event: CertificateIssued) -> Job | None:
     def step(unit: Step) -> Job | None:
         ops = unit.ops
         try:
-            account = ops.get_account(account_id)
-            new = ops.get_certificate(account_id, cert_id)
+            account = ops.accounts.get(account_id)
+            new = ops.certificates.get(account_id, cert_id)
         except NotFound:
             return None
-        if not account.hosting or not ops.mark_processed(f"hosting:{event.source}:{event.id}"):
+        if not account.hosting or not ops.processed.mark(f"hosting:{event.source}:{event.id}"):
             return None
-        candidates = ops.resources_for_names(account_id, new.names)
+        candidates = ops.resources.for_names(account_id, new.names)
         bound_ids = {r.bound_cert_id for r in candidates if r.bound_cert_id is not None}
-        renewed = {c.id for c in ops.get_certificates(account_id, bound_ids) if _renews(new, c)}
+        renewed = {c.id for c in ops.certificates.get_many(account_id, bound_ids) if _renews(new, c)}
         resource_ids = tuple(sorted(r.id for r in candidates if r.bound_cert_id in renewed and r.https_enabled))
         if not resource_ids:
             return None
@@ -80,8 +80,8 @@ def deploy_renewal(deps: Deps, event: CertificateIssued) -> Job | None:
             resource_ids=resource_ids,
         )
         job = create_job_in(unit, deps, account_id, draft)
-        cost = job_cost(job.cert_origin, len(ops.job_workers(account_id, job.id)))
-        if cost > ops.quota(account_id).available:
+        cost = job_cost(job.cert_origin, len(ops.workers.of_job(account_id, job.id)))
+        if cost > ops.quota.balance(account_id).available:
             # Left in `editing` where the user sees it: it runs once they add quota and submit it.
             log.warning("hosted job %s waits in editing: it needs %s quota units", job.id, cost)
             return job

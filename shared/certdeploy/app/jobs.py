@@ -17,13 +17,32 @@ from pydantic import BaseModel, ConfigDict, Field
 from certdeploy.app.deps import Deps
 from certdeploy.app.messages import DeployWorker, NotifyContacts, outbox_message
 from certdeploy.app.unit_of_work import Step, run_step
+from certdeploy.domain.completion import Failure, WorkerEnd, end_worker, finish_job
 from certdeploy.domain.errors import InvalidParameter, InvalidStatus, NotFound
 from certdeploy.domain.matching import Exclusion, MatchResult, match
-from certdeploy.domain.models import MAX_CONTACTS_PER_JOB, Certificate, CertOrigin, Job, JobType, Product, Resource
+from certdeploy.domain.models import (
+    MAX_CONTACTS_PER_JOB,
+    Certificate,
+    CertOrigin,
+    Job,
+    JobType,
+    Product,
+    Resource,
+    Worker,
+)
 from certdeploy.domain.notifications import NotificationEvent
-from certdeploy.domain.quota import LedgerDirection, charge_entries, job_cost, refund_entry, release_entries
-from certdeploy.domain.states import JOB_DELETABLE, JobStatus, WorkerStatus, job_outcome
-from certdeploy.ports import QuotaBalance, StoreOperations, WorkerSpec
+from certdeploy.domain.quota import LedgerDirection, charge_entries, job_cost, release_entries
+from certdeploy.domain.states import (
+    JobStatus,
+    WorkerStatus,
+    check_job_deletable,
+    check_workers_replaceable,
+    move_job,
+    move_worker,
+)
+from certdeploy.ports.store.accounts import QuotaBalance
+from certdeploy.ports.store.jobs import WorkerSpec
+from certdeploy.ports.store.unit_of_work import UnitOfWork
 
 J, W = JobStatus, WorkerStatus
 
@@ -78,28 +97,28 @@ def _distinct(ids: Sequence[int]) -> tuple[int, ...]:
     return tuple(dict.fromkeys(ids))
 
 
-def _certificates(ops: StoreOperations, account_id: int, cert_ids: Sequence[int]) -> list[Certificate]:
-    found = ops.get_certificates(account_id, cert_ids)
+def _certificates(ops: UnitOfWork, account_id: int, cert_ids: Sequence[int]) -> list[Certificate]:
+    found = ops.certificates.get_many(account_id, cert_ids)
     missing = sorted(set(cert_ids) - {c.id for c in found})
     if missing:
         raise NotFound(f"Certificate(s) {missing} do not exist.", code="InvalidCertId.NotFound")
     return found
 
 
-def _resources(ops: StoreOperations, account_id: int, resource_ids: Sequence[int]) -> list[Resource]:
-    found = [r for r in ops.get_resources(account_id, resource_ids) if not r.gone]
+def _resources(ops: UnitOfWork, account_id: int, resource_ids: Sequence[int]) -> list[Resource]:
+    found = [r for r in ops.resources.get_many(account_id, resource_ids) if not r.gone]
     missing = sorted(set(resource_ids) - {r.id for r in found})
     if missing:
         raise NotFound(f"Resource(s) {missing} do not exist.", code="InvalidResourceId.NotFound")
     return found
 
 
-def _check_contacts(ops: StoreOperations, account_id: int, contact_ids: Sequence[int]) -> None:
+def _check_contacts(ops: UnitOfWork, account_id: int, contact_ids: Sequence[int]) -> None:
     if len(contact_ids) > MAX_CONTACTS_PER_JOB:
         raise InvalidParameter(
             "ContactIds", f"A job has at most {MAX_CONTACTS_PER_JOB} contacts, not {len(contact_ids)}."
         )
-    missing = sorted(set(contact_ids) - {c.id for c in ops.get_contacts(account_id, contact_ids)})
+    missing = sorted(set(contact_ids) - {c.id for c in ops.contacts.get_many(account_id, contact_ids)})
     if missing:
         raise NotFound(f"Contact(s) {missing} do not exist.", code="InvalidContactId.NotFound")
 
@@ -138,7 +157,7 @@ def create_job_in(unit: Step, deps: Deps, account_id: int, draft: JobDraft) -> J
     certs = _certificates(ops, account_id, cert_ids)
     resources = _resources(ops, account_id, resource_ids)
     _check_contacts(ops, account_id, contact_ids)
-    job = ops.create_job(
+    job = ops.jobs.create(
         account_id,
         name=draft.name,
         cert_origin=_job_origin(certs),
@@ -148,7 +167,7 @@ def create_job_in(unit: Step, deps: Deps, account_id: int, draft: JobDraft) -> J
         job_type=draft.job_type,
         schedule_time=draft.schedule_time,
     )
-    ops.create_workers(
+    ops.workers.create(
         account_id, job.id, _worker_specs(_match(deps, account_id, certs, resources, draft.schedule_time))
     )
     return job
@@ -163,7 +182,7 @@ def update_job(deps: Deps, account_id: int, job_id: int, changes: JobChanges) ->
 
     def step(unit: Step) -> Job:
         ops = unit.ops
-        job = ops.get_job(account_id, job_id)
+        job = ops.jobs.get(account_id, job_id)
         if job.status is not J.EDITING:
             raise InvalidStatus(f"Job {job_id} is '{job.status}': only a job in 'editing' can be changed.")
         cert_ids = _distinct(changes.cert_ids) if changes.cert_ids is not None else job.cert_ids
@@ -173,7 +192,7 @@ def update_job(deps: Deps, account_id: int, job_id: int, changes: JobChanges) ->
         resources = _resources(ops, account_id, resource_ids)
         _check_contacts(ops, account_id, contact_ids)
         schedule_time = changes.schedule_time if changes.schedule_time is not None else job.schedule_time
-        job = ops.update_job(
+        job = ops.jobs.update(
             job.model_copy(
                 update={
                     "name": changes.name or job.name,
@@ -185,12 +204,17 @@ def update_job(deps: Deps, account_id: int, job_id: int, changes: JobChanges) ->
                 }
             )
         )
-        ops.replace_workers(
-            account_id, job_id, _worker_specs(_match(deps, account_id, certs, resources, schedule_time))
-        )
+        _replace_workers(ops, job, _worker_specs(_match(deps, account_id, certs, resources, schedule_time)))
         return job
 
     return run_step(deps, step)
+
+
+def _replace_workers(ops: UnitOfWork, job: Job, specs: list[WorkerSpec]) -> None:
+    """Match an `editing` job afresh, with its row locked so no worker can leave `editing` meanwhile."""
+    ops.jobs.lock(job.account_id, job.id)
+    check_workers_replaceable(status for _, status in ops.workers.counts(job.account_id, job.id))
+    ops.workers.replace(job.account_id, job.id, specs)
 
 
 def delete_worker(deps: Deps, account_id: int, job_id: int, worker_id: int) -> None:
@@ -198,14 +222,14 @@ def delete_worker(deps: Deps, account_id: int, job_id: int, worker_id: int) -> N
 
     def step(unit: Step) -> None:
         ops = unit.ops
-        job = ops.get_job(account_id, job_id)
+        job = ops.jobs.get(account_id, job_id)
         if job.status is not J.EDITING:
             raise InvalidStatus(f"Job {job_id} is '{job.status}': workers can be removed only while it is 'editing'.")
-        workers = ops.job_workers(account_id, job_id)
+        workers = ops.workers.of_job(account_id, job_id)
         if worker_id not in {w.id for w in workers}:
             raise NotFound(f"Worker {worker_id} does not exist in job {job_id}.", code="InvalidWorkerId.NotFound")
         keep = [WorkerSpec(w.cert_id, w.resource_id, w.product) for w in workers if w.id != worker_id]
-        ops.replace_workers(account_id, job_id, keep)
+        _replace_workers(ops, job, keep)
 
     run_step(deps, step)
 
@@ -216,17 +240,17 @@ def delete_worker(deps: Deps, account_id: int, job_id: int, worker_id: int) -> N
 def job_progress(deps: Deps, account_id: int, job_id: int) -> JobProgress:
     """DescribeDeploymentJobStatus. For an `editing` job: the preview, with the resources left out and why."""
     store = deps.store
-    job = store.get_job(account_id, job_id)
-    workers = store.job_workers(account_id, job_id)
+    job = store.jobs.get(account_id, job_id)
+    workers = store.workers.of_job(account_id, job_id)
     statuses = Counter(w.status for w in workers)
     exclusions: tuple[Exclusion, ...] = ()
     if job.status is J.EDITING:
         cost = job_cost(job.cert_origin, len(workers))
-        certs = store.get_certificates(account_id, job.cert_ids)
-        resources = [r for r in store.get_resources(account_id, job.resource_ids) if not r.gone]
+        certs = store.certificates.get_many(account_id, job.cert_ids)
+        resources = [r for r in store.resources.get_many(account_id, job.resource_ids) if not r.gone]
         exclusions = _match(deps, account_id, certs, resources, job.schedule_time).exclusions
     else:
-        entries = store.ledger_entries(account_id, job_id=job_id)
+        entries = store.quota.entries(account_id, job_id=job_id)
         charged = {e.worker_id for e in entries if e.direction is LedgerDirection.DEBIT}
         credited = {e.worker_id for e in entries if e.direction is LedgerDirection.CREDIT}
         cost = len(charged - credited)
@@ -236,7 +260,7 @@ def job_progress(deps: Deps, account_id: int, job_id: int) -> JobProgress:
         worker_count=len(workers),
         cert_count=len({w.cert_id for w in workers}),
         cost_count=cost,
-        quota=store.quota(account_id),
+        quota=store.quota.balance(account_id),
         success_count=statuses[W.SUCCESS],
         failed_count=statuses[W.ERROR],
         rollback_count=sum(statuses[s] for s in rollback_states),
@@ -255,7 +279,7 @@ def change_job_status_in(unit: Step, deps: Deps, account_id: int, job_id: int, t
     `editing` (back from pending)."""
     if target not in (J.PENDING, J.SCHEDULING, J.EDITING):
         raise InvalidParameter("Status", f"Status must be 'pending', 'scheduling' or 'editing', not '{target}'.")
-    job = unit.ops.get_job(account_id, job_id)
+    job = unit.ops.jobs.get(account_id, job_id)
     now = deps.clock.now()
     if target is J.EDITING:
         return _back_to_editing(deps, unit, job)
@@ -277,14 +301,14 @@ def change_job_status(deps: Deps, account_id: int, job_id: int, target: JobStatu
 def _leave_editing(unit: Step, job: Job, target: JobStatus, now: datetime) -> Job:
     """Charge the quota and submit the workers; a job with nothing to deploy ends in `error` at once."""
     ops = unit.ops
-    workers = ops.job_workers(job.account_id, job.id)
+    workers = ops.workers.of_job(job.account_id, job.id)
     if not workers:
-        return ops.transition_job(
-            job.account_id, job.id, expected=J.EDITING, to=J.ERROR, expected_version=job.version, end_time=now
+        return ops.jobs.transition(
+            job.account_id, job.id, move_job(J.EDITING, J.ERROR), expected_version=job.version, end_time=now
         )
-    ops.charge_quota(job.account_id, charge_entries(job.account_id, job.id, job.cert_origin, [w.id for w in workers]))
-    ops.transition_workers(job.account_id, job.id, expected=W.EDITING, to=W.PENDING)
-    return ops.transition_job(job.account_id, job.id, expected=J.EDITING, to=target, expected_version=job.version)
+    ops.quota.charge(job.account_id, charge_entries(job.account_id, job.id, job.cert_origin, [w.id for w in workers]))
+    ops.workers.transition_all(job.account_id, job.id, move_worker(W.EDITING, W.PENDING))
+    return ops.jobs.transition(job.account_id, job.id, move_job(J.EDITING, target), expected_version=job.version)
 
 
 def _back_to_editing(deps: Deps, unit: Step, job: Job) -> Job:
@@ -292,16 +316,14 @@ def _back_to_editing(deps: Deps, unit: Step, job: Job) -> Job:
     ops = unit.ops
     if job.status is not J.PENDING:
         raise InvalidStatus(f"Job {job.id} is '{job.status}': only a pending job can go back to 'editing'.")
-    workers = ops.job_workers(job.account_id, job.id)
-    ops.credit_quota(job.account_id, release_entries(job.account_id, job.id, [w.id for w in workers]))
-    ops.transition_workers(job.account_id, job.id, expected=W.PENDING, to=W.EDITING)
-    job = ops.transition_job(job.account_id, job.id, expected=J.PENDING, to=J.EDITING, expected_version=job.version)
+    workers = ops.workers.of_job(job.account_id, job.id)
+    ops.quota.credit(job.account_id, release_entries(job.account_id, job.id, [w.id for w in workers]))
+    ops.workers.transition_all(job.account_id, job.id, move_worker(W.PENDING, W.EDITING))
+    job = ops.jobs.transition(job.account_id, job.id, move_job(J.PENDING, J.EDITING), expected_version=job.version)
     # New worker ids: the released units belong to the old workers, so submitting again charges again.
-    certs = ops.get_certificates(job.account_id, job.cert_ids)
-    resources = [r for r in ops.get_resources(job.account_id, job.resource_ids) if not r.gone]
-    ops.replace_workers(
-        job.account_id, job.id, _worker_specs(_match(deps, job.account_id, certs, resources, job.schedule_time))
-    )
+    certs = ops.certificates.get_many(job.account_id, job.cert_ids)
+    resources = [r for r in ops.resources.get_many(job.account_id, job.resource_ids) if not r.gone]
+    _replace_workers(ops, job, _worker_specs(_match(deps, job.account_id, certs, resources, job.schedule_time)))
     return job
 
 
@@ -310,45 +332,53 @@ def start_job(unit: Step, job: Job, now: datetime) -> Job:
     others fail at once with the reason (and get their quota unit back)."""
     ops = unit.ops
     if job.status is J.PENDING:
-        job = ops.transition_job(
-            job.account_id, job.id, expected=J.PENDING, to=J.SCHEDULING, expected_version=job.version
+        job = ops.jobs.transition(
+            job.account_id, job.id, move_job(J.PENDING, J.SCHEDULING), expected_version=job.version
         )
-    job = ops.transition_job(
-        job.account_id, job.id, expected=J.SCHEDULING, to=J.PROCESSING, expected_version=job.version, start_time=now
+    job = ops.jobs.transition(
+        job.account_id, job.id, move_job(J.SCHEDULING, J.PROCESSING), expected_version=job.version, start_time=now
     )
-    certs = {c.id: c for c in ops.get_certificates(job.account_id, job.cert_ids)}
-    for worker in ops.job_workers(job.account_id, job.id):
+    certs = {c.id: c for c in ops.certificates.get_many(job.account_id, job.cert_ids)}
+    for worker in ops.workers.of_job(job.account_id, job.id):
         if worker.status is not W.PENDING:
             continue
         cert = certs.get(worker.cert_id)
         if cert is None or not cert.is_valid_at(now):
             reason = "was deleted" if cert is None else "is expired or not yet valid at deployment time"
-            ops.transition_worker(
-                job.account_id,
-                worker.id,
-                expected=W.PENDING,
-                to=W.ERROR,
-                error_code="CertificateNotValid",
-                error_message=f"Certificate {worker.cert_id} {reason}.",
-            )
-            ops.credit_quota(job.account_id, [refund_entry(job.account_id, job.id, worker.id)])
+            failure = Failure("CertificateNotValid", f"Certificate {worker.cert_id} {reason}.")
+            apply_worker_end(unit, worker, end_worker(worker, failure))
             continue
-        ops.transition_worker(job.account_id, worker.id, expected=W.PENDING, to=W.SCHEDULING)
+        ops.workers.transition(job.account_id, worker.id, move_worker(W.PENDING, W.SCHEDULING))
         unit.send(outbox_message(DeployWorker(account_id=job.account_id, job_id=job.id, worker_id=worker.id)))
     return finish_if_done(unit, job, now)
+
+
+def apply_worker_end(unit: Step, worker: Worker, end: WorkerEnd) -> None:
+    """Write a worker's end as the domain decided it (see `certdeploy.domain.completion.end_worker`)."""
+    ops = unit.ops
+    failure = end.failure
+    ops.workers.transition(
+        worker.account_id,
+        worker.id,
+        end.move,
+        error_code=None if failure is None else failure.code,
+        error_message=None if failure is None else failure.message,
+    )
+    if end.refund is not None:
+        ops.quota.credit(worker.account_id, [end.refund])
+    if end.binds_certificate:
+        cert = ops.certificates.get(worker.account_id, worker.cert_id)
+        ops.resources.set_binding(worker.account_id, worker.resource_id, cert.id, cert.name)
 
 
 def finish_if_done(unit: Step, job: Job, now: datetime) -> Job:
     """A processing job whose workers have all ended becomes `success` or `error`, and its contacts are told."""
     ops = unit.ops
-    if job.status is not J.PROCESSING:
+    move = finish_job(job, [status for _, status in ops.workers.counts(job.account_id, job.id)])
+    if move is None:
         return job
-    outcome = job_outcome([status for _, status in ops.worker_counts(job.account_id, job.id)])
-    if outcome is None:
-        return job
-    job = ops.transition_job(
-        job.account_id, job.id, expected=J.PROCESSING, to=outcome, expected_version=job.version, end_time=now
-    )
+    job = ops.jobs.transition(job.account_id, job.id, move, expected_version=job.version, end_time=now)
+    outcome = move.to
     unit.send(
         outbox_message(
             NotifyContacts(
@@ -363,10 +393,10 @@ def start_due_jobs(deps: Deps, limit: int = 100) -> int:
     """Scheduler: start pending jobs whose time has come. Each start is a conditional transition, so two
     overlapping ticks start a job once."""
     started = 0
-    for due in deps.store.due_jobs(deps.clock.now(), limit=limit):
+    for due in deps.store.jobs.due(deps.clock.now(), limit=limit):
 
         def step(unit: Step, due: Job = due) -> bool:
-            job = unit.ops.get_job(due.account_id, due.id)
+            job = unit.ops.jobs.get(due.account_id, due.id)
             if job.status is not J.PENDING:
                 return False
             start_job(unit, job, deps.clock.now())
@@ -384,12 +414,11 @@ def delete_job(deps: Deps, account_id: int, job_id: int) -> None:
 
     def step(unit: Step) -> None:
         ops = unit.ops
-        job = ops.get_job(account_id, job_id)
-        if job.status not in JOB_DELETABLE:
-            raise InvalidStatus(f"Job {job_id} is '{job.status}': it cannot be deleted while it runs.")
+        job = ops.jobs.lock(account_id, job_id)
+        check_job_deletable(job.status, [status for _, status in ops.workers.counts(account_id, job_id)])
         if job.status is J.PENDING:
-            workers = ops.job_workers(account_id, job_id)
-            ops.credit_quota(account_id, release_entries(account_id, job_id, [w.id for w in workers]))
-        ops.delete_job(account_id, job_id, expected_version=job.version)
+            workers = ops.workers.of_job(account_id, job_id)
+            ops.quota.credit(account_id, release_entries(account_id, job_id, [w.id for w in workers]))
+        ops.jobs.delete(account_id, job_id, expected_version=job.version)
 
     run_step(deps, step)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from certdeploy.domain.notifications import NotificationEvent
 from certdeploy.domain.states import JobStatus
 from certdeploy.domain.text_enum import TextEnum
-from certdeploy.ports import OutboxMessage
+from certdeploy.ports.store.messages import OutboxMessage
 
 SCHEMA_VERSION = 1
 

@@ -10,7 +10,10 @@ from collections.abc import Collection, Mapping
 from datetime import timedelta
 
 from certdeploy.app.messages import QueueRole
-from certdeploy.ports import Clock, OutboxRecord, Queue, QueueError, Store
+from certdeploy.ports.clock import Clock
+from certdeploy.ports.queue import Queue, QueueError
+from certdeploy.ports.store.messages import OutboxRecord
+from certdeploy.ports.store.unit_of_work import Store
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +28,7 @@ def _send(store: Store, queues: Mapping[QueueRole, Queue], records: Collection[O
         log.warning("outbox: queue send failed; the scheduler will re-send", exc_info=True)
     finally:
         if sent:
-            store.mark_outbox_sent(sent)
+            store.outbox.mark_sent(sent)
     return len(sent)
 
 
@@ -33,7 +36,7 @@ def send_now(store: Store, queues: Mapping[QueueRole, Queue], ids: Collection[in
     """Send the given outbox rows (just committed); returns how many went out."""
     if not ids:
         return 0
-    return _send(store, queues, store.unsent_outbox(ids))
+    return _send(store, queues, store.outbox.unsent(ids))
 
 
 def relay_pending(
@@ -41,4 +44,4 @@ def relay_pending(
 ) -> int:
     """Send rows that are older than `grace_seconds` and still unsent (their own sender is gone)."""
     created_before = clock.now() - timedelta(seconds=grace_seconds)
-    return _send(store, queues, store.pending_outbox(limit=limit, created_before=created_before))
+    return _send(store, queues, store.outbox.pending(limit=limit, created_before=created_before))

@@ -9,14 +9,15 @@ from dataclasses import replace
 from certdeploy.app.deps import Deps
 from certdeploy.domain.matching import MatchResult, match
 from certdeploy.domain.models import Product, Resource
-from certdeploy.ports import Page, ResourceSpec
+from certdeploy.ports.store.paging import Page
+from certdeploy.ports.store.resources import ResourceSpec
 
 
 def matched_resources(deps: Deps, account_id: int, cert_ids: Sequence[int]) -> tuple[list[Resource], MatchResult]:
     """The account's resources the given certificates match now (GetMatchedResources, ListCloudResources CertIds)."""
-    certs = deps.store.get_certificates(account_id, cert_ids)
+    certs = deps.store.certificates.get_many(account_id, cert_ids)
     names = {name for cert in certs for name in cert.names}
-    candidates = deps.store.resources_for_names(account_id, names) if names else []
+    candidates = deps.store.resources.for_names(account_id, names) if names else []
     result = match(certs, candidates, deps.clock.now(), account_id)
     by_id = {r.id: r for r in candidates}
     return [by_id[resource_id] for resource_id in result.matched_resource_ids], result
@@ -41,7 +42,7 @@ def list_resources(
             resources = [r for r in resources if needle in r.domain.lower() or needle in r.instance_id.lower()]
         start = (page - 1) * page_size
         return Page(items=resources[start : start + page_size], total=len(resources))
-    return deps.store.list_resources(account_id, product=product, keyword=keyword, page=page, page_size=page_size)
+    return deps.store.resources.search(account_id, product=product, keyword=keyword, page=page, page_size=page_size)
 
 
 def _with_our_certificate_ids(deps: Deps, account_id: int, specs: Sequence[ResourceSpec]) -> list[ResourceSpec]:
@@ -49,7 +50,7 @@ def _with_our_certificate_ids(deps: Deps, account_id: int, specs: Sequence[Resou
     cas_ids = {spec.bound_cas_cert_id for spec in specs if spec.bound_cert_id is None and spec.bound_cas_cert_id}
     if not cas_ids:
         return list(specs)
-    ours = {cert.cas_cert_id: cert.id for cert in deps.store.get_certificates_by_cas_id(account_id, cas_ids)}
+    ours = {cert.cas_cert_id: cert.id for cert in deps.store.certificates.by_cas_ids(account_id, cas_ids)}
     return [
         replace(spec, bound_cert_id=ours.get(spec.bound_cas_cert_id)) if spec.bound_cert_id is None else spec
         for spec in specs
@@ -62,16 +63,16 @@ def sync_resources(deps: Deps, account_id: int) -> int:
     if deps.inventory is None:
         return 0
     specs = _with_our_certificate_ids(deps, account_id, deps.inventory.discover(account_id))
-    seen = set(deps.store.upsert_resources(account_id, specs))
+    seen = set(deps.store.resources.upsert(account_id, specs))
     known: set[int] = set()
     page = 1
     while True:
-        listed = deps.store.list_resources(account_id, page=page, page_size=500)
+        listed = deps.store.resources.search(account_id, page=page, page_size=500)
         known.update(r.id for r in listed.items)
         if page * 500 >= listed.total:
             break
         page += 1
     gone = known - seen
     if gone:
-        deps.store.set_resources_gone(account_id, gone)
+        deps.store.resources.set_gone(account_id, gone)
     return len(seen)

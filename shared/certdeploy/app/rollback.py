@@ -17,7 +17,7 @@ from certdeploy.domain.deployment import Binding, DeployableCertificate, DeployF
 from certdeploy.domain.errors import InvalidStatus, NotFound
 from certdeploy.domain.models import Worker
 from certdeploy.domain.notifications import NotificationEvent
-from certdeploy.domain.states import JOB_FINISHED, JobStatus, WorkerStatus
+from certdeploy.domain.states import JOB_FINISHED, JobStatus, WorkerStatus, move_job, move_worker
 
 log = logging.getLogger(__name__)
 W = WorkerStatus
@@ -29,8 +29,8 @@ def request_rollback(deps: Deps, account_id: int, job_id: int, worker_id: int) -
 
     def step(unit: Step) -> Worker:
         ops = unit.ops
-        job = ops.get_job(account_id, job_id)
-        worker = ops.get_worker(account_id, worker_id)
+        job = ops.jobs.get(account_id, job_id)
+        worker = ops.workers.get(account_id, worker_id)
         if worker.job_id != job.id:
             raise NotFound(f"Worker {worker_id} does not exist in job {job_id}.", code="InvalidWorkerId.NotFound")
         if job.status not in JOB_FINISHED:
@@ -42,8 +42,8 @@ def request_rollback(deps: Deps, account_id: int, job_id: int, worker_id: int) -
                 f"Worker {worker_id} never changed its resource ({worker.error_message or 'it did not run'}): "
                 "there is nothing to roll back."
             )
-        worker = ops.transition_worker(
-            account_id, worker_id, expected=worker.status, to=W.ROLLBACK, expected_version=worker.version
+        worker = ops.workers.transition(
+            account_id, worker_id, move_worker(worker.status, W.ROLLBACK), expected_version=worker.version
         )
         unit.send(outbox_message(RollbackWorker(account_id=account_id, job_id=job_id, worker_id=worker_id)))
         return worker
@@ -54,30 +54,28 @@ def request_rollback(deps: Deps, account_id: int, job_id: int, worker_id: int) -
 def _finish_rollback(deps: Deps, worker: Worker, failure: DeployFailed | None) -> None:
     def step(unit: Step) -> None:
         ops = unit.ops
-        current = ops.get_worker(worker.account_id, worker.id)
+        current = ops.workers.get(worker.account_id, worker.id)
         if current.status is not W.ROLLBACK:
             return
         if failure is None:
-            ended = ops.transition_worker(current.account_id, current.id, expected=W.ROLLBACK, to=W.ROLLBACK_SUCCESS)
-            ops.set_resource_binding(
+            ended = ops.workers.transition(current.account_id, current.id, move_worker(W.ROLLBACK, W.ROLLBACK_SUCCESS))
+            ops.resources.set_binding(
                 current.account_id, current.resource_id, current.resource_cert_id, current.resource_cert_name
             )
-            job = ops.get_job(current.account_id, current.job_id)
+            job = ops.jobs.get(current.account_id, current.job_id)
             if job.status is not JobStatus.ROLLED_BACK:
-                ops.transition_job(
+                ops.jobs.transition(
                     job.account_id,
                     job.id,
-                    expected=job.status,
-                    to=JobStatus.ROLLED_BACK,
+                    move_job(job.status, JobStatus.ROLLED_BACK),
                     expected_version=job.version,
                     rolled_back=True,
                 )
         else:
-            ended = ops.transition_worker(
+            ended = ops.workers.transition(
                 current.account_id,
                 current.id,
-                expected=W.ROLLBACK,
-                to=W.ROLLBACK_ERROR,
+                move_worker(W.ROLLBACK, W.ROLLBACK_ERROR),
                 error_code=failure.code,
                 error_message=failure.message,
             )
@@ -110,7 +108,7 @@ def _our_previous_certificate(deps: Deps, worker: Worker) -> DeployableCertifica
 def rollback_worker(deps: Deps, command: RollbackWorker) -> None:
     """Put the recorded binding back on the resource (the `rollback` function)."""
     try:
-        worker = deps.store.get_worker(command.account_id, command.worker_id)
+        worker = deps.store.workers.get(command.account_id, command.worker_id)
     except NotFound:
         return
     if worker.status is not W.ROLLBACK:
@@ -123,7 +121,7 @@ def rollback_worker(deps: Deps, command: RollbackWorker) -> None:
         )
     )
     try:
-        resources = [r for r in deps.store.get_resources(worker.account_id, [worker.resource_id]) if not r.gone]
+        resources = [r for r in deps.store.resources.get_many(worker.account_id, [worker.resource_id]) if not r.gone]
         if not resources:
             raise NotFound(f"Resource {worker.resource_id} no longer exists.")
         deployer = deps.deployers.for_product(resources[0].product)
@@ -149,7 +147,7 @@ def rollback_worker(deps: Deps, command: RollbackWorker) -> None:
 def give_up_rollback(deps: Deps, command: RollbackWorker, receive_count: int) -> None:
     """A rollback message that kept failing reached the dead-letter queue."""
     try:
-        worker = deps.store.get_worker(command.account_id, command.worker_id)
+        worker = deps.store.workers.get(command.account_id, command.worker_id)
     except NotFound:
         return
     _finish_rollback(

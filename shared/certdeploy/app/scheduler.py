@@ -26,8 +26,8 @@ from certdeploy.app.sources import source_accounts, sync_certificates
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.domain.deployment import PermanentDeployFailure
 from certdeploy.domain.models import Worker
-from certdeploy.domain.states import WorkerStatus
-from certdeploy.ports import QueueError
+from certdeploy.domain.states import WorkerStatus, move_worker
+from certdeploy.ports.queue import QueueError
 
 log = logging.getLogger(__name__)
 W = WorkerStatus
@@ -62,15 +62,14 @@ def _resend(deps: Deps, worker: Worker) -> bool:
         return True
 
     def step(unit: Step) -> bool:
-        current = unit.ops.get_worker(worker.account_id, worker.id)
+        current = unit.ops.workers.get(worker.account_id, worker.id)
         if current.status is not worker.status or current.version != worker.version:
             return False
         attempt = current.attempt if current.status is W.ROLLBACK else next_attempt
-        unit.ops.transition_worker(
+        unit.ops.workers.transition(
             current.account_id,
             current.id,
-            expected=current.status,
-            to=current.status,
+            move_worker(current.status, current.status),
             expected_version=current.version,
             attempt=attempt,
         )
@@ -84,7 +83,7 @@ def _resend(deps: Deps, worker: Worker) -> bool:
 
 def resend_stuck_workers(deps: Deps, limit: int = 100) -> int:
     deadline = deps.clock.now() - timedelta(seconds=deps.stuck_after_seconds)
-    stuck = deps.store.stuck_workers((W.SCHEDULING, W.PROCESSING, W.ROLLBACK), deadline, limit=limit)
+    stuck = deps.store.workers.stuck((W.SCHEDULING, W.PROCESSING, W.ROLLBACK), deadline, limit=limit)
     return sum(_resend(deps, worker) for worker in stuck)
 
 
@@ -145,8 +144,8 @@ def refresh_sources(deps: Deps) -> tuple[int, int]:
 
 def forget_old_records(deps: Deps) -> None:
     cutoff = deps.clock.now() - RETENTION
-    deps.store.forget_processed(cutoff)
-    deps.store.delete_sent_outbox(cutoff)
+    deps.store.processed.forget(cutoff)
+    deps.store.outbox.delete_sent(cutoff)
 
 
 def tick(deps: Deps, *, sync: bool = True) -> TickReport:

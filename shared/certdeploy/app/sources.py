@@ -25,7 +25,9 @@ from certdeploy.domain.certificates import covered_names
 from certdeploy.domain.deployment import PermanentDeployFailure
 from certdeploy.domain.errors import NotFound
 from certdeploy.domain.models import CertAlgorithm, Certificate, CertificateInfo, CertOrigin
-from certdeploy.ports import Account, AlreadyExists, SourceCertificate
+from certdeploy.ports.cloud import SourceCertificate
+from certdeploy.ports.store.accounts import Account
+from certdeploy.ports.store.errors import AlreadyExists
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +38,9 @@ def source_accounts(deps: Deps) -> list[Account]:
     """The accounts whose certificates and resources the sources describe: the one named `deps.source_account`, or
     every account when the sources answer for each (the local cloud)."""
     if deps.source_account is None:
-        return deps.store.list_accounts()
+        return deps.store.accounts.all()
     try:
-        return [deps.store.find_account(deps.source_account)]
+        return [deps.store.accounts.find(deps.source_account)]
     except NotFound:
         log.warning(
             "no account named %r to mirror the cloud's certificates and resources into; create it "
@@ -86,7 +88,7 @@ def _mirror(deps: Deps, account_id: int, listed: SourceCertificate, info: Certif
     for name in _names_to_try(listed):
 
         def step(unit: Step, name: str = name) -> None:
-            cert = unit.ops.add_certificate(
+            cert = unit.ops.certificates.add(
                 account_id,
                 name=name,
                 origin=_origin(listed),
@@ -100,7 +102,7 @@ def _mirror(deps: Deps, account_id: int, listed: SourceCertificate, info: Certif
         try:
             run_step(deps, step)
         except AlreadyExists:
-            if deps.store.get_certificates_by_cas_id(account_id, [listed.cas_cert_id]):
+            if deps.store.certificates.by_cas_ids(account_id, [listed.cas_cert_id]):
                 return False
             continue
         return True
@@ -114,7 +116,7 @@ def sync_certificates(deps: Deps, account_id: int) -> int:
     if source is None:
         return 0
     listed = [entry for entry in source.list_certificates() if not entry.expired]
-    known = deps.store.get_certificates_by_cas_id(account_id, [entry.cas_cert_id for entry in listed])
+    known = deps.store.certificates.by_cas_ids(account_id, [entry.cas_cert_id for entry in listed])
     mirrored = {cert.cas_cert_id for cert in known}
     added = 0
     for entry in listed:
@@ -140,7 +142,7 @@ def certificate_with_content(deps: Deps, cert: Certificate) -> Certificate:
             f"Certificate '{cert.name}' ({cert.id}) is kept in CAS and no CAS source is configured to read it.",
         )
     content = deps.certificate_source.certificate(cert.cas_cert_id)
-    return deps.store.fill_certificate_content(
+    return deps.store.certificates.fill_content(
         cert.account_id,
         cert.id,
         info=content.info,

@@ -11,7 +11,9 @@ from typing import TypeVar
 
 from certdeploy.app.deps import Deps
 from certdeploy.app.outbox import send_now
-from certdeploy.ports import OutboxMessage, StaleState, StoreOperations
+from certdeploy.ports.store.errors import StaleState
+from certdeploy.ports.store.messages import OutboxMessage
+from certdeploy.ports.store.unit_of_work import UnitOfWork
 
 _Result = TypeVar("_Result")
 
@@ -21,13 +23,13 @@ MAX_RACE_RETRIES = 8
 class Step:
     """What a transactional step may do: use the store, and queue messages to send after commit."""
 
-    def __init__(self, ops: StoreOperations) -> None:
+    def __init__(self, ops: UnitOfWork) -> None:
         self.ops = ops
         self.outbox_ids: list[int] = []
 
     def send(self, *messages: OutboxMessage) -> None:
         if messages:
-            self.outbox_ids += self.ops.add_outbox(list(messages))
+            self.outbox_ids += self.ops.outbox.add(list(messages))
 
 
 def run_step(deps: Deps, step: Callable[[Step], _Result]) -> _Result:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from certdeploy.adapters.local_cloud import LocalCloud
-from certdeploy.adapters.notify import Channel, ContactNotifier, Notifier, Sender
+from certdeploy.adapters.notify import ContactNotifier, Sender
 from certdeploy.adapters.notify.log import LogSender
 from certdeploy.adapters.notify.smtp import SmtpSender, SmtpSettings
 from certdeploy.adapters.notify.webhook import WebhookSender, WebhookSettings, webhook_refusal
@@ -22,7 +22,10 @@ from certdeploy.app.deps import CertificateEventKind, Deps, RetryPolicy
 from certdeploy.app.messages import QueueRole
 from certdeploy.bootstrap.settings import CloudBackend, QueueBackend, Settings
 from certdeploy.domain.models import Product
-from certdeploy.ports import CertificateSource, Clock, Deployers, Inventory, Queue, QueueAttributes, SystemClock
+from certdeploy.ports.clock import Clock, SystemClock
+from certdeploy.ports.cloud import CertificateSource, Deployers, Inventory
+from certdeploy.ports.notifier import Channel, Notifier
+from certdeploy.ports.queue import Queue, QueueAttributes
 
 if TYPE_CHECKING:
     from certdeploy.adapters.cloud.common import ApiTarget

@@ -33,7 +33,8 @@ from certdeploy.cli import jobs as cli_jobs
 from certdeploy.domain.errors import DomainError
 from certdeploy.domain.models import CertAlgorithm, CertOrigin
 from certdeploy.local.runner import FunctionsNotFound, InventoryNotLocal, RunnerOptions, load_inventory, serve
-from certdeploy.ports import QueueError, StoreError
+from certdeploy.ports.queue import QueueError
+from certdeploy.ports.store.errors import StoreError
 
 PROGRAM = "certdeploy"
 _CERT_NAME_LENGTH = 63
@@ -249,8 +250,8 @@ def _account_create(args: argparse.Namespace) -> int:
 
 def _account_update(args: argparse.Namespace) -> int:
     with _container(args) as container:
-        account = container.store.find_account(args.name)
-        account = container.store.set_hosting(account.id, args.hosting == "on")
+        account = container.store.accounts.find(args.name)
+        account = container.store.accounts.set_hosting(account.id, args.hosting == "on")
     _emit(
         args,
         {"UserId": account.id, "Name": account.name, "Hosting": account.hosting},
@@ -261,8 +262,8 @@ def _account_update(args: argparse.Namespace) -> int:
 
 def _quota_add(args: argparse.Namespace) -> int:
     with _container(args) as container:
-        account = container.store.find_account(args.name)
-        balance = container.store.add_quota(account.id, args.count)
+        account = container.store.accounts.find(args.name)
+        balance = container.store.quota.add(account.id, args.count)
     _emit(
         args,
         {"UserId": account.id, "Name": account.name, "BuyCount": balance.buy_count, "UseCount": balance.use_count},
@@ -273,7 +274,7 @@ def _quota_add(args: argparse.Namespace) -> int:
 
 def _cloud_load(args: argparse.Namespace) -> int:
     with _container(args) as container:
-        account = container.store.find_account(args.account)
+        account = container.store.accounts.find(args.account)
         count = load_inventory(container, account.id, args.file)
     _emit(
         args,
@@ -290,7 +291,7 @@ def _cert_issue(args: argparse.Namespace) -> int:
     algorithm = CertAlgorithm.SM2 if args.sm2 else CertAlgorithm.ECC if args.ecc else CertAlgorithm.RSA
     settings = settings_from(args)
     with _container(args) as container:
-        account = container.store.find_account(args.account)
+        account = container.store.accounts.find(args.account)
         issued = LocalCa(settings.data / "local-ca", clock=container.deps.clock).issue(
             domains, days=args.days, algorithm=algorithm
         )

@@ -80,30 +80,49 @@ def release_entries(account_id: int, job_id: int, worker_ids: Iterable[int]) -> 
     ]
 
 
-class Ledger:
-    """One account's quota: what was bought and the entries applied so far. Immutable; operations return new ledgers."""
+def check_entries(account_id: int, entries: Iterable[LedgerEntry], direction: LedgerDirection) -> None:
+    """Refuse entries of another account or direction: a caller's mistake, never a no-op."""
+    for entry in entries:
+        if entry.account_id != account_id or entry.direction is not direction:
+            raise ValueError(f"Expected {direction} entries of account {account_id}, got {entry!r}.")
 
-    __slots__ = ("_entries", "account_id", "buy_count")
+
+class Ledger:
+    """One account's quota, as much as a change needs: what was bought, what is used, and the entries already applied
+    for the workers concerned. Immutable; operations return new ledgers, and the store writes the difference
+    (`added_since`) with the account row locked, so this is the one place the quota rule is decided."""
+
+    __slots__ = ("_entries", "account_id", "buy_count", "use_count")
 
     def __init__(
-        self, account_id: int, buy_count: int, entries: Mapping[tuple[int, LedgerDirection], LedgerEntry] | None = None
+        self,
+        account_id: int,
+        buy_count: int,
+        entries: Mapping[tuple[int, LedgerDirection], LedgerEntry] | None = None,
+        *,
+        use_count: int | None = None,
     ) -> None:
         self.account_id = account_id
         self.buy_count = buy_count
         self._entries: Mapping[tuple[int, LedgerDirection], LedgerEntry] = MappingProxyType(dict(entries or {}))
+        # Given when `entries` are only those of some workers (the store's UseCount); else their net sum.
+        self.use_count = _net_units(self._entries.values()) if use_count is None else use_count
 
     @property
     def entries(self) -> Mapping[tuple[int, LedgerDirection], LedgerEntry]:
         return self._entries
 
     @property
-    def use_count(self) -> int:
-        signed = (e.units if e.direction is LedgerDirection.DEBIT else -e.units for e in self._entries.values())
-        return sum(signed)
-
-    @property
     def available(self) -> int:
         return self.buy_count - self.use_count
+
+    def buy(self, units: int) -> Ledger:
+        """Add purchased units to BuyCount (negative: take back ones bought); raise `ValueError` if BuyCount would
+        go below zero."""
+        buy_count = self.buy_count + units
+        if buy_count < 0:
+            raise ValueError(f"Account {self.account_id} has bought {self.buy_count} units; cannot take {-units} back.")
+        return Ledger(self.account_id, buy_count, self._entries, use_count=self.use_count)
 
     def holds(self, worker_id: int) -> bool:
         """Whether the worker's unit is currently consumed (charged and not given back)."""
@@ -124,18 +143,32 @@ class Ledger:
         """Apply one entry; a duplicate, or a credit for a worker never charged, is a no-op."""
         if not self.accepts(entry):
             return self
-        return Ledger(self.account_id, self.buy_count, {**self._entries, entry.key: entry})
+        units = entry.units if entry.direction is LedgerDirection.DEBIT else -entry.units
+        entries = {**self._entries, entry.key: entry}
+        return Ledger(self.account_id, self.buy_count, entries, use_count=self.use_count + units)
 
     def charge(self, entries: Iterable[LedgerEntry]) -> Ledger:
         """Apply a job's charges all or nothing; raise `QuotaExceeded` if they do not fit in what was bought."""
-        new = [e for e in entries if self.accepts(e)]
-        cost = sum(e.units for e in new)
+        new = {e.key: e for e in entries if self.accepts(e)}
+        cost = sum(e.units for e in new.values())
         if cost > self.available:
             raise QuotaExceeded(
                 f"The job needs {cost} deployment quota units but only {max(self.available, 0)} of "
                 f"{self.buy_count} are left."
             )
+        return self.apply_all(new.values())
+
+    def apply_all(self, entries: Iterable[LedgerEntry]) -> Ledger:
+        """Apply entries one by one (refunds, releases); each that changes nothing is a no-op."""
         ledger = self
-        for entry in new:
+        for entry in entries:
             ledger = ledger.apply(entry)
         return ledger
+
+    def added_since(self, earlier: Ledger) -> list[LedgerEntry]:
+        """The entries this ledger has that `earlier` had not: what to write."""
+        return [entry for key, entry in self._entries.items() if key not in earlier.entries]
+
+
+def _net_units(entries: Iterable[LedgerEntry]) -> int:
+    return sum(e.units if e.direction is LedgerDirection.DEBIT else -e.units for e in entries)

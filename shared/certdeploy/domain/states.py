@@ -5,6 +5,9 @@ Any other transition raises `InvalidStatus`, which the API answers as such.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from certdeploy.domain.errors import InvalidStatus
 from certdeploy.domain.text_enum import TextEnum
 
@@ -77,6 +80,53 @@ def check_worker_transition(current: WorkerStatus, target: WorkerStatus) -> Work
     if target not in WORKER_TRANSITIONS[current]:
         raise InvalidStatus(f"A worker in status '{current}' cannot move to '{target}'.")
     return target
+
+
+@dataclass(frozen=True)
+class JobMove:
+    """A job status change the state machine allows (only `move_job` makes one); the store applies it if the job is
+    still in `expected`. `expected == to` keeps the status and changes only fields."""
+
+    expected: JobStatus
+    to: JobStatus
+
+
+@dataclass(frozen=True)
+class WorkerMove:
+    """As `JobMove`, for a worker; only `move_worker` makes one."""
+
+    expected: WorkerStatus
+    to: WorkerStatus
+
+
+def move_job(current: JobStatus, target: JobStatus) -> JobMove:
+    """The move from `current` to `target`; raise `InvalidStatus` if the state machine forbids it."""
+    if current is not target:
+        check_job_transition(current, target)
+    return JobMove(current, target)
+
+
+def move_worker(current: WorkerStatus, target: WorkerStatus) -> WorkerMove:
+    """The move from `current` to `target`; raise `InvalidStatus` if the state machine forbids it."""
+    if current is not target:
+        check_worker_transition(current, target)
+    return WorkerMove(current, target)
+
+
+def check_job_deletable(status: JobStatus, worker_statuses: Iterable[WorkerStatus]) -> None:
+    """Raise `InvalidStatus` unless a job in `status` whose workers are in `worker_statuses` may be deleted: not while
+    it runs, nor while one of its rollbacks runs."""
+    if status not in JOB_DELETABLE:
+        raise InvalidStatus(f"A job in status '{status}' cannot be deleted while it runs.")
+    if any(worker in WORKER_ROLLBACK_ACTIVE for worker in worker_statuses):
+        raise InvalidStatus("A job cannot be deleted while a rollback in it runs.")
+
+
+def check_workers_replaceable(worker_statuses: Iterable[WorkerStatus]) -> None:
+    """Raise `InvalidStatus` unless every worker is still in `editing`: only then may a job's workers be matched
+    afresh (a worker that left it may hold quota or be running)."""
+    if any(worker is not W.EDITING for worker in worker_statuses):
+        raise InvalidStatus("The job has workers that left 'editing'; they cannot be replaced.")
 
 
 def job_outcome(worker_statuses: list[WorkerStatus]) -> JobStatus | None:

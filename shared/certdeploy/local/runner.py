@@ -37,7 +37,7 @@ from certdeploy.bootstrap.settings import Settings
 from certdeploy.fc.function import trigger_decodes_base64, use_container
 from certdeploy.local.context import LOCAL_ACCOUNT_ID, LOCAL_REGION, FcContext, FunctionMeta
 from certdeploy.local.http_front import ApiHttpServer, load_function
-from certdeploy.ports import QueueError, ReceiptHandleInvalid, ReceivedMessage
+from certdeploy.ports.queue import QueueError, ReceiptHandleInvalid, ReceivedMessage
 
 log = logging.getLogger(__name__)
 
@@ -309,7 +309,7 @@ def serve(
     try:
         created = ensure_default_account(container.store, settings.bootstrap_access_key())
         if inventory is not None:
-            account = container.store.find_account(DEFAULT_ACCOUNT)
+            account = container.store.accounts.find(DEFAULT_ACCOUNT)
             count = load_inventory(container, account.id, inventory)
             print(f"Loaded {inventory} into the local cloud: account '{account.name}' has {count} resources.", file=out)
         runner = LocalRunner(container, functions, options)

@@ -213,7 +213,7 @@ def test_listing_by_order_type_state_and_keyword(client: CasClient, container: C
     later_id = upload_pem(client, "later", later.cert_pem, later.key_pem)
     # An expired certificate cannot be uploaded any more; the store may still hold one uploaded earlier.
     old = make_cert(["old.example.com"], not_after=now - timedelta(days=1))
-    old_id = container.store.add_certificate(
+    old_id = container.store.certificates.add(
         account.account.id,
         name="old",
         origin=CertOrigin.UPLOAD,

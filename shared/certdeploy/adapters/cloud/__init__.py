@@ -18,7 +18,7 @@ from threading import Lock
 from certdeploy.adapters.cloud.common import ApiTarget, CloudCredentials, DeployerFactory
 from certdeploy.domain.deployment import PermanentDeployFailure
 from certdeploy.domain.models import Product
-from certdeploy.ports import Deployer
+from certdeploy.ports.cloud import Deployer
 
 DEPLOYER_FACTORIES: Mapping[Product, str] = {
     Product.CDN: "certdeploy.adapters.cloud.cdn:CdnDeployer",

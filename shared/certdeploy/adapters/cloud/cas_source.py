@@ -30,7 +30,8 @@ from certdeploy.domain.certificates import parse_certificate
 from certdeploy.domain.deployment import PermanentDeployFailure
 from certdeploy.domain.errors import InvalidPem
 from certdeploy.domain.models import CertAlgorithm, Product
-from certdeploy.ports import ResourceSpec, SourceCertificate, SourceCertificateContent
+from certdeploy.ports.cloud import SourceCertificate, SourceCertificateContent
+from certdeploy.ports.store.resources import ResourceSpec
 
 CAS_REGION = "cn-hangzhou"
 CERTIFICATE_PAGE_SIZE = 50  # ListUserCertificateOrder's default ShowSize

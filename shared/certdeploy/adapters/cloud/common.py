@@ -33,7 +33,7 @@ from certdeploy.domain.deployment import DeployFailed, PermanentDeployFailure, T
 if TYPE_CHECKING:
     from alibabacloud_tea_openapi.models import Config
 
-    from certdeploy.ports import Deployer
+    from certdeploy.ports.cloud import Deployer
 
 ACCESS_KEY_ID_VARIABLE = "ALIBABA_CLOUD_ACCESS_KEY_ID"
 ACCESS_KEY_SECRET_VARIABLE = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"

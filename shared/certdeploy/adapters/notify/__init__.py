@@ -16,26 +16,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict
-
 from certdeploy.domain.models import Contact
 from certdeploy.domain.notifications import JobReport, RenderedNotification, render_notification
-from certdeploy.domain.text_enum import TextEnum
-
-
-class NotificationFailed(Exception):
-    """A notification was not delivered. `transient`: the same send may succeed later (retry with backoff)."""
-
-    def __init__(self, message: str, *, transient: bool) -> None:
-        super().__init__(message)
-        self.message = message
-        self.transient = transient
-
-
-class Channel(TextEnum):
-    EMAIL = "email"
-    WEBHOOK = "webhook"
-    SMS = "sms"
+from certdeploy.ports.notifier import Channel, DeliveryResult, NotificationFailed
 
 
 def redact_mobile(number: str) -> str:
@@ -103,26 +86,6 @@ class Sender(Protocol):
     def send(self, address: str, message: RenderedNotification) -> None:
         """Deliver or raise `NotificationFailed` (with `transient` saying whether to retry)."""
         ...
-
-
-class DeliveryResult(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    key: str
-    contact_id: int
-    channel: Channel
-    label: str
-    delivered: bool
-    transient: bool = False
-    error: str | None = None
-
-
-class Notifier(Protocol):
-    """What the notify use case calls: tell one contact about one report, skipping deliveries already made."""
-
-    def notify(
-        self, contact: Contact, report: JobReport, *, skip_keys: Collection[str] = ()
-    ) -> list[DeliveryResult]: ...
 
 
 class ContactNotifier:

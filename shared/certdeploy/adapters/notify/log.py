@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from certdeploy.adapters.notify import Channel, redact_address
+from certdeploy.adapters.notify import redact_address
 from certdeploy.domain.notifications import RenderedNotification
+from certdeploy.ports.notifier import Channel
 
 _log = logging.getLogger(__name__)
 

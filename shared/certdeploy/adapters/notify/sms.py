@@ -33,8 +33,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from certdeploy.adapters.cloud.common import ApiTarget, CloudCredentials, classify_sdk_error, tea_config
-from certdeploy.adapters.notify import NotificationFailed, redact_mobile
+from certdeploy.adapters.notify import redact_mobile
 from certdeploy.domain.notifications import RenderedNotification
+from certdeploy.ports.notifier import NotificationFailed
 
 SMS_REGION = "cn-hangzhou"
 SENT = "OK"

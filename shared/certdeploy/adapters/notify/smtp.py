@@ -29,9 +29,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from certdeploy.adapters.notify import NotificationFailed
 from certdeploy.domain.notifications import RenderedNotification
 from certdeploy.domain.text_enum import TextEnum
+from certdeploy.ports.notifier import NotificationFailed
 
 _DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 _STARTTLS_FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}

@@ -33,9 +33,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from certdeploy.adapters.notify import NotificationFailed
 from certdeploy.domain.notifications import RenderedNotification
 from certdeploy.domain.text_enum import TextEnum
+from certdeploy.ports.notifier import NotificationFailed
 
 MAX_REPLY_BYTES = 64 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}

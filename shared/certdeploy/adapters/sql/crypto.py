@@ -15,7 +15,7 @@ import os
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from certdeploy.ports import KeyDecryptionFailed
+from certdeploy.ports.store.errors import KeyDecryptionFailed
 
 _FORMAT_VERSION = b"\x01"
 _KEY_ID_BYTES = 8

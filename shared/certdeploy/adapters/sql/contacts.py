@@ -1,0 +1,143 @@
+"""Contacts; a unique key per account on the lower-cased email and on the mobile."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, CursorResult, Executable, Row, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from certdeploy.adapters.sql.repository import SqlRepository
+from certdeploy.adapters.sql.schema import contacts
+from certdeploy.domain.errors import NotFound
+from certdeploy.domain.models import Contact
+from certdeploy.ports.store.contacts import ContactField, ContactTaken
+from certdeploy.ports.store.paging import Page
+
+_CONTACT_WRITE_ATTEMPTS = 3
+
+
+def _contact_values(contact: Contact) -> dict[str, Any]:
+    """The row of a contact but its id and account."""
+    return {
+        "name": contact.name,
+        "email": contact.email,
+        "email_lower": None if contact.email is None else contact.email.lower(),
+        "mobile": contact.mobile,
+        "webhooks": list(contact.webhooks),
+    }
+
+
+def _contact_holding(conn: Connection, contact: Contact) -> ContactTaken | None:
+    """Which other contact of the account holds `contact`'s email or mobile, as the error to raise."""
+    values = _contact_values(contact)
+    others = (contacts.c.account_id == contact.account_id, contacts.c.id != contact.id)
+    for field, column in ((ContactField.EMAIL, contacts.c.email_lower), (ContactField.MOBILE, contacts.c.mobile)):
+        value = values[column.name]
+        if value is None:
+            continue
+        holder = conn.execute(select(contacts.c.id).where(*others, column == value).limit(1)).scalar()
+        if holder is not None:
+            return ContactTaken(field, holder)
+    return None
+
+
+def _contact(row: Row[Any]) -> Contact:
+    return Contact(
+        id=row.id,
+        account_id=row.account_id,
+        name=row.name,
+        email=row.email,
+        mobile=row.mobile,
+        webhooks=tuple(row.webhooks),
+    )
+
+
+class SqlContacts(SqlRepository):
+    """The `Contacts` port."""
+
+    def add(
+        self,
+        account_id: int,
+        *,
+        name: str,
+        email: str | None = None,
+        mobile: str | None = None,
+        webhooks: Sequence[str] = (),
+    ) -> Contact:
+        contact = Contact(id=0, account_id=account_id, name=name, email=email, mobile=mobile, webhooks=tuple(webhooks))
+        statement = insert(contacts).values(account_id=account_id, **_contact_values(contact))
+        with self._connection(write=True) as conn:
+            self._require_account(conn, account_id)
+            result = self._write_contact(conn, statement, contact)
+        return contact.model_copy(update={"id": result.inserted_primary_key[0]})
+
+    def get(self, account_id: int, contact_id: int) -> Contact:
+        with self._connection(write=False) as conn:
+            row = conn.execute(
+                select(contacts).where(contacts.c.id == contact_id, contacts.c.account_id == account_id)
+            ).one_or_none()
+        if row is None:
+            raise NotFound(f"Contact {contact_id} does not exist.")
+        return _contact(row)
+
+    def get_many(self, account_id: int, contact_ids: Collection[int]) -> list[Contact]:
+        return [_contact(row) for row in self._owned_rows(contacts, contacts.c.id, account_id, contact_ids)]
+
+    def update(self, contact: Contact) -> Contact:
+        statement = (
+            update(contacts)
+            .where(contacts.c.id == contact.id, contacts.c.account_id == contact.account_id)
+            .values(**_contact_values(contact))
+        )
+        with self._connection(write=True) as conn:
+            result = self._write_contact(conn, statement, contact)
+        if result.rowcount == 0:
+            raise NotFound(f"Contact {contact.id} does not exist.")
+        return contact
+
+    def delete(self, account_id: int, contact_id: int) -> None:
+        with self._connection(write=True) as conn:
+            result = conn.execute(
+                delete(contacts).where(contacts.c.id == contact_id, contacts.c.account_id == account_id)
+            )
+        if result.rowcount == 0:
+            raise NotFound(f"Contact {contact_id} does not exist.")
+
+    def search(
+        self, account_id: int, *, keyword: str | None = None, page: int = 1, page_size: int = 20
+    ) -> Page[Contact]:
+        query = select(contacts).where(contacts.c.account_id == account_id)
+        if keyword:
+            query = query.where(
+                or_(
+                    *(
+                        column.icontains(keyword, autoescape=True)
+                        for column in (contacts.c.name, contacts.c.email, contacts.c.mobile)
+                    )
+                )
+            )
+        with self._connection(write=False) as conn:
+            total, rows = self._page(conn, query, [contacts.c.id], page, page_size)
+        return Page(items=[_contact(row) for row in rows], total=total)
+
+    @staticmethod
+    def _write_contact(conn: Connection, statement: Executable, contact: Contact) -> CursorResult[Any]:
+        """Insert or update a contact; an email or mobile another contact of the account holds raises `ContactTaken`.
+
+        The unique keys decide, so two writers racing for one value cannot both win. At READ COMMITTED the statement
+        after the violation sees the holder, which committed first; should the holder have let the value go meanwhile,
+        the write is simply tried again.
+        """
+        for attempt in range(1, _CONTACT_WRITE_ATTEMPTS + 1):
+            try:
+                with conn.begin_nested():
+                    return conn.execute(statement)
+            except IntegrityError as exc:
+                taken = _contact_holding(conn, contact)
+                if taken is not None:
+                    raise taken from exc
+                if attempt == _CONTACT_WRITE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")

@@ -1,0 +1,172 @@
+"""Jobs: status moves and edits applied only at the expected status and version."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, delete, func, insert, or_, select, update
+
+from certdeploy.adapters.sql.repository import SqlRepository
+from certdeploy.adapters.sql.schema import jobs, workers
+from certdeploy.domain.models import CertOrigin, Job, JobType
+from certdeploy.domain.states import JobMove, JobStatus
+from certdeploy.ports.store.errors import StaleState
+from certdeploy.ports.store.paging import Page
+
+
+def _job(row: Row[Any]) -> Job:
+    return Job(
+        id=row.id,
+        account_id=row.account_id,
+        name=row.name,
+        job_type=JobType(row.job_type),
+        status=JobStatus(row.status),
+        cert_origin=CertOrigin(row.cert_origin),
+        cert_ids=tuple(row.cert_ids),
+        resource_ids=tuple(row.resource_ids),
+        contact_ids=tuple(row.contact_ids),
+        schedule_time=row.schedule_time,
+        start_time=row.start_time,
+        end_time=row.end_time,
+        created_at=row.created_at,
+        modified_at=row.modified_at,
+        rolled_back=row.rolled_back,
+        version=row.version,
+    )
+
+
+class SqlJobs(SqlRepository):
+    """The `Jobs` port."""
+
+    def create(
+        self,
+        account_id: int,
+        *,
+        name: str,
+        cert_origin: CertOrigin,
+        cert_ids: Sequence[int],
+        resource_ids: Sequence[int] = (),
+        contact_ids: Sequence[int] = (),
+        job_type: JobType = JobType.USER,
+        schedule_time: datetime | None = None,
+    ) -> Job:
+        now = self._now()
+        job = Job(
+            id=0,
+            account_id=account_id,
+            name=name,
+            job_type=job_type,
+            cert_origin=cert_origin,
+            cert_ids=tuple(cert_ids),
+            resource_ids=tuple(resource_ids),
+            contact_ids=tuple(contact_ids),
+            schedule_time=schedule_time,
+            created_at=now,
+            modified_at=now,
+        )
+        with self._connection(write=True) as conn:
+            self._require_account(conn, account_id)
+            values = {**job.model_dump(exclude={"id"}), "job_type": str(job_type), "status": str(job.status)}
+            values["cert_origin"] = str(cert_origin)
+            result = conn.execute(insert(jobs).values(values))
+            row = conn.execute(select(jobs).where(jobs.c.id == result.inserted_primary_key[0])).one()
+        return _job(row)
+
+    def get(self, account_id: int, job_id: int) -> Job:
+        with self._connection(write=False) as conn:
+            return _job(self._job_row(conn, account_id, job_id))
+
+    def search(
+        self,
+        account_id: int,
+        *,
+        status: JobStatus | None = None,
+        job_type: JobType | None = None,
+        page: int = 1,
+        page_size: int = 50,
+    ) -> Page[Job]:
+        query = select(jobs).where(jobs.c.account_id == account_id)
+        if status is not None:
+            query = query.where(jobs.c.status == str(status))
+        if job_type is not None:
+            query = query.where(jobs.c.job_type == str(job_type))
+        with self._connection(write=False) as conn:
+            total, rows = self._page(conn, query, [jobs.c.id.desc()], page, page_size)
+        return Page(items=[_job(row) for row in rows], total=total)
+
+    def update(self, job: Job) -> Job:
+        with self._connection(write=True) as conn:
+            result = conn.execute(
+                update(jobs)
+                .where(
+                    jobs.c.id == job.id,
+                    jobs.c.account_id == job.account_id,
+                    jobs.c.status == str(JobStatus.EDITING),
+                    jobs.c.version == job.version,
+                )
+                .values(
+                    name=job.name,
+                    job_type=str(job.job_type),
+                    cert_origin=str(job.cert_origin),
+                    cert_ids=list(job.cert_ids),
+                    resource_ids=list(job.resource_ids),
+                    contact_ids=list(job.contact_ids),
+                    schedule_time=job.schedule_time,
+                    version=jobs.c.version + 1,
+                    modified_at=self._now(),
+                )
+            )
+            if result.rowcount == 0:
+                raise self._stale(conn, jobs, "job", job.id, job.account_id)
+            return _job(self._job_row(conn, job.account_id, job.id))
+
+    def transition(
+        self,
+        account_id: int,
+        job_id: int,
+        move: JobMove,
+        *,
+        expected_version: int | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        rolled_back: bool | None = None,
+    ) -> Job:
+        changes: dict[str, Any] = {"status": str(move.to), "version": jobs.c.version + 1, "modified_at": self._now()}
+        optional = {"start_time": start_time, "end_time": end_time, "rolled_back": rolled_back}
+        changes.update({column: value for column, value in optional.items() if value is not None})
+        conditions = [jobs.c.id == job_id, jobs.c.account_id == account_id, jobs.c.status == str(move.expected)]
+        if expected_version is not None:
+            conditions.append(jobs.c.version == expected_version)
+        with self._connection(write=True) as conn:
+            result = conn.execute(update(jobs).where(*conditions).values(changes))
+            if result.rowcount == 0:
+                raise self._stale(conn, jobs, "job", job_id, account_id)
+            return _job(self._job_row(conn, account_id, job_id))
+
+    def delete(self, account_id: int, job_id: int, *, expected_version: int | None = None) -> Job:
+        with self._connection(write=True) as conn:
+            row = self._job_row(conn, account_id, job_id, for_update=True)
+            if expected_version is not None and row.version != expected_version:
+                raise StaleState("job", job_id, row.status, row.version)
+            conn.execute(delete(workers).where(workers.c.job_id == job_id))
+            conn.execute(delete(jobs).where(jobs.c.id == job_id))
+        return _job(row)
+
+    def lock(self, account_id: int, job_id: int) -> Job:
+        with self._connection(write=True) as conn:
+            return _job(self._job_row(conn, account_id, job_id, for_update=True))
+
+    def due(self, now: datetime, limit: int = 100) -> list[Job]:
+        query = (
+            select(jobs)
+            .where(
+                jobs.c.status == str(JobStatus.PENDING),
+                or_(jobs.c.schedule_time.is_(None), jobs.c.schedule_time <= now),
+            )
+            .order_by(func.coalesce(jobs.c.schedule_time, jobs.c.created_at), jobs.c.id)
+            .limit(limit)
+        )
+        with self._connection(write=False) as conn:
+            return [_job(row) for row in conn.execute(query)]

@@ -1,0 +1,212 @@
+"""Cloud resources, upserted by their natural key (product, region, instance, domain, port)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, bindparam, insert, or_, select, update
+
+from certdeploy.adapters.sql.repository import SqlRepository, chunks
+from certdeploy.adapters.sql.schema import resources
+from certdeploy.domain.errors import NotFound
+from certdeploy.domain.models import Product, Resource
+from certdeploy.ports.store.paging import Page
+from certdeploy.ports.store.resources import ResourceSpec
+
+_ResourceKey = tuple[str, str, str, str, int]
+
+
+def _resource_key(spec: ResourceSpec) -> _ResourceKey:
+    return (str(spec.product), spec.region, spec.instance_id, spec.domain, spec.port or 0)
+
+
+def _row_resource_key(row: Row[Any]) -> _ResourceKey:
+    return (row.product, row.region, row.instance_id, row.domain, row.port)
+
+
+def _one_label_under(domain: str, base: str) -> bool:
+    suffix = "." + base
+    return domain.endswith(suffix) and "." not in domain[: -len(suffix)] and len(domain) > len(suffix)
+
+
+def _resource(row: Row[Any]) -> Resource:
+    return Resource(
+        id=row.id,
+        account_id=row.account_id,
+        product=Product(row.product),
+        region=row.region,
+        instance_id=row.instance_id,
+        domain=row.domain,
+        https_enabled=row.https_enabled,
+        port=row.port or None,
+        listener_id=row.listener_id,
+        bound_cert_id=row.bound_cert_id,
+        bound_cert_name=row.bound_cert_name,
+        gone=row.gone,
+    )
+
+
+class SqlResources(SqlRepository):
+    """The `Resources` port."""
+
+    def upsert(self, account_id: int, specs: Sequence[ResourceSpec]) -> list[int]:
+        latest = {_resource_key(spec): spec for spec in specs}
+        products = sorted({str(spec.product) for spec in specs})
+        now = self._now()
+        with self._connection(write=True) as conn:
+            # The account row lock serialises upserts of one account, so two syncs never insert the same key.
+            self._lock_account(conn, account_id)
+            if not specs:
+                return []
+            key_columns = (resources.c.product, resources.c.region, resources.c.instance_id, resources.c.domain)
+            known_query = select(resources.c.id, *key_columns, resources.c.port, *self._refreshed_columns()).where(
+                resources.c.account_id == account_id, resources.c.product.in_(products)
+            )
+            known = {_row_resource_key(row): row for row in conn.execute(known_query)}
+            inserts = [
+                {**self._refreshed_values(spec), **self._key_values(account_id, key), "created_at": now}
+                for key, spec in latest.items()
+                if key not in known
+            ]
+            updates = [
+                {"b_id": known[key].id, **{f"b_{k}": v for k, v in self._refreshed_values(spec).items()}}
+                for key, spec in latest.items()
+                if key in known and self._refreshed_values(spec) != self._refreshed_values_of(known[key])
+            ]
+            if inserts:
+                conn.execute(insert(resources), [{**row, "modified_at": now} for row in inserts])
+            if updates:
+                refreshed = {name: bindparam(f"b_{name}") for name in self._refreshed_values(specs[0])}
+                conn.execute(
+                    update(resources).where(resources.c.id == bindparam("b_id")).values(**refreshed, modified_at=now),
+                    updates,
+                )
+            ids = {
+                _row_resource_key(row): row.id
+                for row in conn.execute(
+                    select(resources.c.id, *key_columns, resources.c.port).where(
+                        resources.c.account_id == account_id, resources.c.product.in_(products)
+                    )
+                )
+            }
+        return [ids[_resource_key(spec)] for spec in specs]
+
+    def get_many(self, account_id: int, resource_ids: Collection[int]) -> list[Resource]:
+        return [_resource(row) for row in self._owned_rows(resources, resources.c.id, account_id, resource_ids)]
+
+    def search(
+        self,
+        account_id: int,
+        *,
+        product: Product | None = None,
+        keyword: str | None = None,
+        resource_ids: Collection[int] | None = None,
+        include_gone: bool = False,
+        page: int = 1,
+        page_size: int = 20,
+    ) -> Page[Resource]:
+        query = select(resources).where(resources.c.account_id == account_id)
+        if product is not None:
+            query = query.where(resources.c.product == str(product))
+        if keyword:
+            query = query.where(
+                or_(
+                    resources.c.domain.icontains(keyword, autoescape=True),
+                    resources.c.instance_id.icontains(keyword, autoescape=True),
+                )
+            )
+        if resource_ids is not None:
+            query = query.where(resources.c.id.in_(sorted(set(resource_ids))))
+        if not include_gone:
+            query = query.where(resources.c.gone.is_(False))
+        with self._connection(write=False) as conn:
+            total, rows = self._page(conn, query, [resources.c.id], page, page_size)
+        return Page(items=[_resource(row) for row in rows], total=total)
+
+    def for_names(self, account_id: int, names: Collection[str]) -> list[Resource]:
+        wildcard_bases = sorted({name[2:] for name in names if name.startswith("*.")})
+        conditions: list[ColumnElement[bool]] = []
+        exact = sorted(set(names))
+        for chunk in chunks(exact):
+            conditions.append(resources.c.domain.in_(chunk))
+        conditions.extend(resources.c.domain.endswith("." + base, autoescape=True) for base in wildcard_bases)
+        if not conditions:
+            return []
+        query = select(resources).where(resources.c.account_id == account_id, resources.c.gone.is_(False))
+        with self._connection(write=False) as conn:
+            rows = conn.execute(query.where(or_(*conditions)).order_by(resources.c.id)).all()
+        exact_names = set(exact)
+        return [
+            _resource(row)
+            for row in rows
+            if row.domain in exact_names or any(_one_label_under(row.domain, base) for base in wildcard_bases)
+        ]
+
+    def set_binding(self, account_id: int, resource_id: int, cert_id: int | None, cert_name: str | None) -> Resource:
+        with self._connection(write=True) as conn:
+            conn.execute(
+                update(resources)
+                .where(resources.c.id == resource_id, resources.c.account_id == account_id)
+                .values(bound_cert_id=cert_id, bound_cert_name=cert_name, modified_at=self._now())
+            )
+            row = conn.execute(
+                select(resources).where(resources.c.id == resource_id, resources.c.account_id == account_id)
+            ).one_or_none()
+        if row is None:
+            raise NotFound(f"Resource {resource_id} does not exist.")
+        return _resource(row)
+
+    def set_gone(self, account_id: int, resource_ids: Collection[int], gone: bool = True) -> int:
+        changed = 0
+        with self._connection(write=True) as conn:
+            for chunk in chunks(sorted(set(resource_ids))):
+                result = conn.execute(
+                    update(resources)
+                    .where(resources.c.account_id == account_id, resources.c.id.in_(chunk), resources.c.gone != gone)
+                    .values(gone=gone, modified_at=self._now())
+                )
+                changed += result.rowcount
+        return changed
+
+    @staticmethod
+    def _key_values(account_id: int, key: _ResourceKey) -> dict[str, Any]:
+        product, region, instance_id, domain, port = key
+        return {
+            "account_id": account_id,
+            "product": product,
+            "region": region,
+            "instance_id": instance_id,
+            "domain": domain,
+            "port": port,
+        }
+
+    @staticmethod
+    def _refreshed_columns() -> list[Any]:
+        return [
+            resources.c.listener_id,
+            resources.c.https_enabled,
+            resources.c.bound_cert_id,
+            resources.c.bound_cert_name,
+            resources.c.gone,
+        ]
+
+    @staticmethod
+    def _refreshed_values(spec: ResourceSpec) -> dict[str, Any]:
+        return {
+            "listener_id": spec.listener_id,
+            "https_enabled": spec.https_enabled,
+            "bound_cert_id": spec.bound_cert_id,
+            "bound_cert_name": spec.bound_cert_name,
+            "gone": False,
+        }
+
+    @staticmethod
+    def _refreshed_values_of(row: Row[Any]) -> dict[str, Any]:
+        return {
+            "listener_id": row.listener_id,
+            "https_enabled": bool(row.https_enabled),
+            "bound_cert_id": row.bound_cert_id,
+            "bound_cert_name": row.bound_cert_name,
+            "gone": bool(row.gone),
+        }

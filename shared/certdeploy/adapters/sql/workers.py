@@ -1,0 +1,191 @@
+"""Workers: one per (job, resource), moved conditionally like jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
+
+from certdeploy.adapters.sql.repository import SqlRepository
+from certdeploy.adapters.sql.schema import workers
+from certdeploy.domain.errors import NotFound
+from certdeploy.domain.models import Product, Worker
+from certdeploy.domain.states import WorkerMove, WorkerStatus
+from certdeploy.ports.store.jobs import WorkerSpec
+from certdeploy.ports.store.paging import Page
+
+
+def _worker(row: Row[Any]) -> Worker:
+    return Worker(
+        id=row.id,
+        job_id=row.job_id,
+        account_id=row.account_id,
+        cert_id=row.cert_id,
+        resource_id=row.resource_id,
+        product=Product(row.product),
+        status=WorkerStatus(row.status),
+        resource_cert_id=row.resource_cert_id,
+        resource_cert_name=row.resource_cert_name,
+        resource_domain=row.resource_domain,
+        resource_binding=row.resource_binding,
+        error_code=row.error_code,
+        error_message=row.error_message,
+        attempt=row.attempt,
+        created_at=row.created_at,
+        modified_at=row.modified_at,
+        version=row.version,
+    )
+
+
+class SqlWorkers(SqlRepository):
+    """The `Workers` port."""
+
+    def create(self, account_id: int, job_id: int, specs: Sequence[WorkerSpec]) -> list[Worker]:
+        with self._connection(write=True) as conn:
+            self._job_row(conn, account_id, job_id)
+            return self._insert_workers(conn, account_id, job_id, specs)
+
+    def replace(self, account_id: int, job_id: int, specs: Sequence[WorkerSpec]) -> list[Worker]:
+        with self._connection(write=True) as conn:
+            self._job_row(conn, account_id, job_id)
+            conn.execute(delete(workers).where(workers.c.job_id == job_id))
+            return self._insert_workers(conn, account_id, job_id, specs)
+
+    def get(self, account_id: int, worker_id: int) -> Worker:
+        with self._connection(write=False) as conn:
+            row = conn.execute(
+                select(workers).where(workers.c.id == worker_id, workers.c.account_id == account_id)
+            ).one_or_none()
+        if row is None:
+            raise NotFound(f"Worker {worker_id} does not exist.")
+        return _worker(row)
+
+    def search(
+        self,
+        account_id: int,
+        job_id: int,
+        *,
+        status: WorkerStatus | None = None,
+        product: Product | None = None,
+        page: int = 1,
+        page_size: int = 50,
+    ) -> Page[Worker]:
+        query = select(workers).where(workers.c.account_id == account_id, workers.c.job_id == job_id)
+        if status is not None:
+            query = query.where(workers.c.status == str(status))
+        if product is not None:
+            query = query.where(workers.c.product == str(product))
+        with self._connection(write=False) as conn:
+            self._job_row(conn, account_id, job_id)
+            total, rows = self._page(conn, query, [workers.c.id], page, page_size)
+        return Page(items=[_worker(row) for row in rows], total=total)
+
+    def of_job(self, account_id: int, job_id: int) -> list[Worker]:
+        with self._connection(write=False) as conn:
+            self._job_row(conn, account_id, job_id)
+            rows = conn.execute(
+                select(workers)
+                .where(workers.c.account_id == account_id, workers.c.job_id == job_id)
+                .order_by(workers.c.id)
+            )
+            return [_worker(row) for row in rows]
+
+    def counts(self, account_id: int, job_id: int) -> dict[tuple[Product, WorkerStatus], int]:
+        query = (
+            select(workers.c.product, workers.c.status, func.count())
+            .where(workers.c.account_id == account_id, workers.c.job_id == job_id)
+            .group_by(workers.c.product, workers.c.status)
+        )
+        with self._connection(write=False) as conn:
+            self._job_row(conn, account_id, job_id)
+            return {(Product(product), WorkerStatus(status)): count for product, status, count in conn.execute(query)}
+
+    def transition(
+        self,
+        account_id: int,
+        worker_id: int,
+        move: WorkerMove,
+        *,
+        expected_version: int | None = None,
+        resource_cert_id: int | None = None,
+        resource_cert_name: str | None = None,
+        resource_domain: str | None = None,
+        resource_binding: str | None = None,
+        error_code: str | None = None,
+        error_message: str | None = None,
+        attempt: int | None = None,
+    ) -> Worker:
+        changes: dict[str, Any] = {"status": str(move.to), "version": workers.c.version + 1, "modified_at": self._now()}
+        optional = {
+            "resource_cert_id": resource_cert_id,
+            "resource_cert_name": resource_cert_name,
+            "resource_domain": resource_domain,
+            "resource_binding": resource_binding,
+            "error_code": error_code,
+            "error_message": error_message,
+            "attempt": attempt,
+        }
+        changes.update({column: value for column, value in optional.items() if value is not None})
+        conditions = [
+            workers.c.id == worker_id,
+            workers.c.account_id == account_id,
+            workers.c.status == str(move.expected),
+        ]
+        if expected_version is not None:
+            conditions.append(workers.c.version == expected_version)
+        with self._connection(write=True) as conn:
+            result = conn.execute(update(workers).where(*conditions).values(changes))
+            if result.rowcount == 0:
+                raise self._stale(conn, workers, "worker", worker_id, account_id)
+            row = conn.execute(select(workers).where(workers.c.id == worker_id)).one()
+        return _worker(row)
+
+    def transition_all(self, account_id: int, job_id: int, move: WorkerMove) -> int:
+        with self._connection(write=True) as conn:
+            result = conn.execute(
+                update(workers)
+                .where(
+                    workers.c.account_id == account_id,
+                    workers.c.job_id == job_id,
+                    workers.c.status == str(move.expected),
+                )
+                .values(status=str(move.to), version=workers.c.version + 1, modified_at=self._now())
+            )
+        return result.rowcount
+
+    def stuck(self, statuses: Collection[WorkerStatus], modified_before: datetime, limit: int = 100) -> list[Worker]:
+        query = (
+            select(workers)
+            .where(workers.c.status.in_([str(s) for s in statuses]), workers.c.modified_at < modified_before)
+            .order_by(workers.c.modified_at, workers.c.id)
+            .limit(limit)
+        )
+        with self._connection(write=False) as conn:
+            return [_worker(row) for row in conn.execute(query)]
+
+    def _insert_workers(
+        self, conn: Connection, account_id: int, job_id: int, specs: Sequence[WorkerSpec]
+    ) -> list[Worker]:
+        if not specs:
+            return []
+        now = self._now()
+        rows = [
+            {
+                "job_id": job_id,
+                "account_id": account_id,
+                "cert_id": spec.cert_id,
+                "resource_id": spec.resource_id,
+                "product": str(spec.product),
+                "status": str(WorkerStatus.EDITING),
+                "attempt": 0,
+                "version": 0,
+                "created_at": now,
+                "modified_at": now,
+            }
+            for spec in specs
+        ]
+        self._insert_unique(conn, insert(workers), f"A resource has two workers in job {job_id}.", rows)
+        by_resource = {row.resource_id: row for row in conn.execute(select(workers).where(workers.c.job_id == job_id))}
+        return [_worker(by_resource[spec.resource_id]) for spec in specs]

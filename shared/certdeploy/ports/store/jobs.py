@@ -1,0 +1,148 @@
+"""Deployment jobs and their workers. Which status changes are allowed is the domain's (`JobMove`, `WorkerMove`);
+the repositories apply them conditionally."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from certdeploy.domain.models import CertOrigin, Job, JobType, Product, Worker
+from certdeploy.domain.states import JobMove, JobStatus, WorkerMove, WorkerStatus
+from certdeploy.ports.store.paging import Page
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    cert_id: int
+    resource_id: int
+    product: Product
+
+
+class Jobs(Protocol):
+    def create(
+        self,
+        account_id: int,
+        *,
+        name: str,
+        cert_origin: CertOrigin,
+        cert_ids: Sequence[int],
+        resource_ids: Sequence[int] = (),
+        contact_ids: Sequence[int] = (),
+        job_type: JobType = JobType.USER,
+        schedule_time: datetime | None = None,
+    ) -> Job:
+        """A new job in `editing`, version 0."""
+        ...
+
+    def get(self, account_id: int, job_id: int) -> Job: ...
+
+    def search(
+        self,
+        account_id: int,
+        *,
+        status: JobStatus | None = None,
+        job_type: JobType | None = None,
+        page: int = 1,
+        page_size: int = 50,
+    ) -> Page[Job]:
+        """Newest first."""
+        ...
+
+    def update(self, job: Job) -> Job:
+        """Save the editable fields of `job` (name, type, origin, cert/resource/contact ids, schedule time) if it is
+        still in `editing` at `job.version`; returns it at the next version. Raises `StaleState` otherwise."""
+        ...
+
+    def transition(
+        self,
+        account_id: int,
+        job_id: int,
+        move: JobMove,
+        *,
+        expected_version: int | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        rolled_back: bool | None = None,
+    ) -> Job:
+        """Apply `move` (the domain's `move_job` decided it is allowed) and set the fields not left None. Raises
+        `StaleState` if the job is not in `move.expected` (or not at `expected_version`)."""
+        ...
+
+    def delete(self, account_id: int, job_id: int, *, expected_version: int | None = None) -> Job:
+        """Delete the job and its workers; returns what was deleted. Raises `StaleState` if it is not at
+        `expected_version`. Whether it may be deleted is the domain's `check_job_deletable`; ledger entries stay
+        (release them in the same transaction)."""
+        ...
+
+    def lock(self, account_id: int, job_id: int) -> Job:
+        """Read the job and hold its row lock until the transaction ends (SELECT ... FOR UPDATE; SQLite's write
+        transaction holds the whole database already): concurrent writers of one job queue behind it."""
+        ...
+
+    def due(self, now: datetime, limit: int = 100) -> list[Job]:
+        """Pending jobs of every account whose schedule time is unset or not after `now`, oldest schedule first."""
+        ...
+
+
+class Workers(Protocol):
+    def create(self, account_id: int, job_id: int, specs: Sequence[WorkerSpec]) -> list[Worker]:
+        """New workers in `editing`, in input order. Raises `AlreadyExists` if a resource already has a worker in
+        the job, `NotFound` if the job is not the account's."""
+        ...
+
+    def replace(self, account_id: int, job_id: int, specs: Sequence[WorkerSpec]) -> list[Worker]:
+        """Drop the job's workers and create `specs` instead (re-matching an `editing` job, once the domain's
+        `check_workers_replaceable` allowed it)."""
+        ...
+
+    def get(self, account_id: int, worker_id: int) -> Worker: ...
+
+    def search(
+        self,
+        account_id: int,
+        job_id: int,
+        *,
+        status: WorkerStatus | None = None,
+        product: Product | None = None,
+        page: int = 1,
+        page_size: int = 50,
+    ) -> Page[Worker]:
+        """By id."""
+        ...
+
+    def of_job(self, account_id: int, job_id: int) -> list[Worker]:
+        """All the job's workers, by id."""
+        ...
+
+    def counts(self, account_id: int, job_id: int) -> dict[tuple[Product, WorkerStatus], int]:
+        """How many of the job's workers are in each (product, status); absent pairs have none. One aggregate
+        query: what a finishing worker and a job listing need, without reading every worker."""
+        ...
+
+    def transition(
+        self,
+        account_id: int,
+        worker_id: int,
+        move: WorkerMove,
+        *,
+        expected_version: int | None = None,
+        resource_cert_id: int | None = None,
+        resource_cert_name: str | None = None,
+        resource_domain: str | None = None,
+        resource_binding: str | None = None,
+        error_code: str | None = None,
+        error_message: str | None = None,
+        attempt: int | None = None,
+    ) -> Worker:
+        """As `Jobs.transition`, for one worker; a move that keeps the status updates fields (and modified_at) only."""
+        ...
+
+    def transition_all(self, account_id: int, job_id: int, move: WorkerMove) -> int:
+        """Apply `move` to every worker of the job in `move.expected`; returns how many moved."""
+        ...
+
+    def stuck(self, statuses: Collection[WorkerStatus], modified_before: datetime, limit: int = 100) -> list[Worker]:
+        """Workers of every account left in one of `statuses` since before `modified_before`, oldest first."""
+        ...

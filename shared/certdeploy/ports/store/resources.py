@@ -1,0 +1,62 @@
+"""Cloud resources of an account, as the inventory last reported them, and the certificate each serves."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from certdeploy.domain.models import Product, Resource
+from certdeploy.ports.store.paging import Page
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    """A resource as the inventory reports it. (product, region, instance_id, domain, port) is its natural key."""
+
+    product: Product
+    region: str
+    instance_id: str
+    domain: str
+    port: int | None = None
+    listener_id: str | None = None
+    https_enabled: bool = True
+    bound_cert_id: int | None = None
+    bound_cert_name: str | None = None
+    # What a source that only knows CAS certificates reports (CAS CertId); the resource sync maps it to our id.
+    bound_cas_cert_id: int | None = None
+
+
+class Resources(Protocol):
+    def upsert(self, account_id: int, specs: Sequence[ResourceSpec]) -> list[int]:
+        """Insert or refresh resources by natural key; returns their stable ids in input order. Marks them not gone."""
+        ...
+
+    def get_many(self, account_id: int, resource_ids: Collection[int]) -> list[Resource]:
+        """By id; ids the account does not own are absent (the caller states why they were excluded)."""
+        ...
+
+    def search(
+        self,
+        account_id: int,
+        *,
+        product: Product | None = None,
+        keyword: str | None = None,
+        resource_ids: Collection[int] | None = None,
+        include_gone: bool = False,
+        page: int = 1,
+        page_size: int = 20,
+    ) -> Page[Resource]:
+        """By id. `keyword` matches the domain or the instance id, case-insensitively."""
+        ...
+
+    def for_names(self, account_id: int, names: Collection[str]) -> list[Resource]:
+        """Candidates for matching: resources (not gone) whose domain equals one of the normalised `names`, or is one
+        label under a wildcard name (`*.example.com` → `a.example.com`). Matching itself stays in the domain."""
+        ...
+
+    def set_binding(
+        self, account_id: int, resource_id: int, cert_id: int | None, cert_name: str | None
+    ) -> Resource: ...
+
+    def set_gone(self, account_id: int, resource_ids: Collection[int], gone: bool = True) -> int: ...

@@ -1,0 +1,79 @@
+"""The SQL store on real databases (SQLite, PostgreSQL, MySQL/MariaDB; see `store_fixtures`):
+Cloud resources, upserted by natural key.
+"""
+
+from __future__ import annotations
+
+from certdeploy.adapters.sql import SqlStore
+from certdeploy.domain.models import Product
+from certdeploy.domain.states import JobStatus, WorkerStatus
+from certdeploy.ports.store.resources import ResourceSpec
+
+J, W = JobStatus, WorkerStatus
+
+
+def test_upsert_by_natural_key_keeps_ids_stable_and_refreshes_the_rest(store: SqlStore) -> None:
+    account = store.accounts.create("acme")
+    cdn = ResourceSpec(product=Product.CDN, region="cn-hangzhou", instance_id="cdn-1", domain="a.example.com")
+    alb_443 = ResourceSpec(
+        product=Product.ALB, region="cn-hangzhou", instance_id="alb-1", domain="a.example.com", port=443
+    )
+    alb_8443 = ResourceSpec(
+        product=Product.ALB, region="cn-hangzhou", instance_id="alb-1", domain="a.example.com", port=8443
+    )
+    first = store.resources.upsert(account.id, [cdn, alb_443, alb_8443])
+
+    again = store.resources.upsert(
+        account.id, [ResourceSpec(**{**alb_443.__dict__, "bound_cert_id": 7, "bound_cert_name": "web"}), cdn]
+    )
+
+    assert len(set(first)) == 3 and again == [first[1], first[0]]
+    refreshed = store.resources.get_many(account.id, [first[1]])[0]
+    assert (refreshed.bound_cert_id, refreshed.bound_cert_name, refreshed.port) == (7, "web", 443)
+    assert store.resources.get_many(account.id, [first[0]])[0].port is None
+
+
+def test_resources_list_filters_and_gone_resources(store: SqlStore) -> None:
+    account = store.accounts.create("acme")
+    specs = [
+        ResourceSpec(product=Product.CDN, region="r", instance_id="cdn-1", domain="shop.example.com"),
+        ResourceSpec(product=Product.OSS, region="r", instance_id="bucket-1", domain="img.example.com"),
+        ResourceSpec(product=Product.CDN, region="r", instance_id="cdn-2", domain="other.net", https_enabled=False),
+    ]
+    ids = store.resources.upsert(account.id, specs)
+
+    assert [r.id for r in store.resources.search(account.id, product=Product.CDN).items] == [ids[0], ids[2]]
+    assert [r.id for r in store.resources.search(account.id, keyword="BUCKET").items] == [ids[1]]
+    assert [r.id for r in store.resources.search(account.id, resource_ids=[ids[2], ids[1]]).items] == ids[1:]
+    assert store.resources.search(account.id, page=2, page_size=2).items[0].id == ids[2]
+    assert store.resources.set_gone(account.id, [ids[0]]) == 1
+    assert store.resources.search(account.id).total == 2
+    assert store.resources.search(account.id, include_gone=True).total == 3
+    store.resources.upsert(account.id, specs[:1])
+    assert store.resources.search(account.id).total == 3
+
+
+def test_candidates_for_names_are_exact_names_and_one_label_under_a_wildcard(store: SqlStore) -> None:
+    account = store.accounts.create("acme")
+    domains = ["example.com", "a.example.com", "a.b.example.com", "*.example.com", "a.example.org", "xexample.com"]
+    ids = store.resources.upsert(
+        account.id, [ResourceSpec(product=Product.CDN, region="r", instance_id=d, domain=d) for d in domains]
+    )
+
+    exact = store.resources.for_names(account.id, ["example.com", "a.example.org"])
+    wildcard = store.resources.for_names(account.id, ["*.example.com"])
+
+    assert [r.id for r in exact] == [ids[0], ids[4]]
+    assert [r.domain for r in wildcard] == ["a.example.com", "*.example.com"]
+
+
+def test_binding_a_certificate_to_a_resource(store: SqlStore) -> None:
+    account = store.accounts.create("acme")
+    [resource_id] = store.resources.upsert(
+        account.id, [ResourceSpec(product=Product.WAF, region="r", instance_id="waf", domain="a.com")]
+    )
+
+    bound = store.resources.set_binding(account.id, resource_id, 42, "web")
+
+    assert (bound.bound_cert_id, bound.bound_cert_name) == (42, "web")
+    assert store.resources.set_binding(account.id, resource_id, None, None).bound_cert_id is None
