@@ -20,19 +20,19 @@ from certdeploy.adapters.notify import (
     ContactNotifier,
     Delivery,
     NotificationFailed,
+    RenderedNotification,
     deliveries_for,
     delivery_key,
     redact_address,
 )
 from certdeploy.adapters.notify.log import LogSender
+from certdeploy.adapters.notify.render import render_notification
 from certdeploy.adapters.notify.sms import SmsSender, SmsSettings
 from certdeploy.domain.models import Contact, Product
 from certdeploy.domain.notifications import (
     JobReport,
     NotificationEvent,
     ProductCount,
-    RenderedNotification,
-    render_notification,
 )
 from certdeploy.domain.states import JobStatus
 from certdeploy.runtime.container import _sms_sender

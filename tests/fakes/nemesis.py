@@ -17,7 +17,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from certdeploy.adapters.local_cloud import LocalCloud
-from certdeploy.adapters.notify import Channel, ContactNotifier, DeliveryResult, NotificationFailed, Notifier
+from certdeploy.adapters.notify import (
+    Channel,
+    ContactNotifier,
+    DeliveryResult,
+    NotificationFailed,
+    Notifier,
+    RenderedNotification,
+)
 from certdeploy.app.messages import DeployWorker, NotifyContacts, QueueRole, RollbackWorker, parse_command
 from certdeploy.app.scheduler import tick
 from certdeploy.domain.deployment import (
@@ -27,7 +34,7 @@ from certdeploy.domain.deployment import (
     TransientDeployFailure,
 )
 from certdeploy.domain.models import Contact, Product, Resource
-from certdeploy.domain.notifications import JobReport, RenderedNotification
+from certdeploy.domain.notifications import JobReport
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.domain.text_enum import TextEnum
 from certdeploy.ports import QueueUnavailable, ReceiptHandleInvalid, ReceivedMessage, Store

@@ -11,13 +11,15 @@ from certdeploy.adapters.notify import (
     ContactNotifier,
     Delivery,
     NotificationFailed,
+    RenderedNotification,
     deliveries_for,
     delivery_key,
     redact_address,
 )
 from certdeploy.adapters.notify.log import LogSender
+from certdeploy.adapters.notify.render import render_notification
 from certdeploy.domain.models import Contact
-from certdeploy.domain.notifications import JobReport, NotificationEvent, RenderedNotification, render_notification
+from certdeploy.domain.notifications import JobReport, NotificationEvent
 from certdeploy.domain.states import JobStatus
 
 DINGTALK = "https://oapi.dingtalk.com/robot/send?access_token=secret-token"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from certdeploy.adapters.notify import Channel, redact_address
-from certdeploy.domain.notifications import RenderedNotification
+from certdeploy.adapters.notify import Channel, RenderedNotification, redact_address
 
 _log = logging.getLogger(__name__)
 

@@ -29,8 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from certdeploy.adapters.notify import NotificationFailed
-from certdeploy.domain.notifications import RenderedNotification
+from certdeploy.adapters.notify import NotificationFailed, RenderedNotification
 from certdeploy.domain.text_enum import TextEnum
 
 _DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}

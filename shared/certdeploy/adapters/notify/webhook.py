@@ -33,8 +33,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from certdeploy.adapters.notify import NotificationFailed
-from certdeploy.domain.notifications import RenderedNotification
+from certdeploy.adapters.notify import NotificationFailed, RenderedNotification
 from certdeploy.domain.text_enum import TextEnum
 
 MAX_REPLY_BYTES = 64 * 1024
