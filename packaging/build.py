@@ -7,7 +7,7 @@ FC packages each resource's `code:` directory and puts it on `sys.path`, so noth
 product SDKs into `api` and `notify`, which never load them.
 
 What each function imports (the Alibaba Cloud SDKs are all imported lazily, where a call needs them):
-- every function builds the container (`certdeploy.runtime.container`): the store (SQLAlchemy, Alembic, both database
+- every function builds the container (`certdeploy.bootstrap.container`): the store (SQLAlchemy, Alembic, both database
   drivers), settings and messages (pydantic), certificates (cryptography, asn1crypto, idna), the local cloud module
   (PyYAML) and the MNS queue (aliyun-mns-sdk): `CORE`;
 - `scheduler` also refreshes resources from CAS (`adapters/cloud/cas_source.py`: the CAS SDK on tea-openapi);

@@ -4,9 +4,9 @@
 
 Run it with an interpreter that has nothing installed (a fresh `python -m venv`): the code directory replaces this
 script's folder as the first `sys.path` entry, as `/code` is in FC, so only what the build put there can be imported.
-It builds a context shaped like FC's python3.10 one (fc-runtime.md §1.2; credentials from `ALIBABA_CLOUD_ACCESS_KEY_ID`,
-`ALIBABA_CLOUD_ACCESS_KEY_SECRET`, `ALIBABA_CLOUD_SECURITY_TOKEN`, as FC also sets them), calls
-`handler.initialize(context)` once and then `handler.handler(event_bytes, context)`, and prints one JSON object:
+It builds a context shaped like FC's python3.10 one (docs/runtime.md#credentials; credentials from
+`ALIBABA_CLOUD_ACCESS_KEY_ID`, `ALIBABA_CLOUD_ACCESS_KEY_SECRET`, `ALIBABA_CLOUD_SECURITY_TOKEN`, as FC also sets them),
+calls `handler.initialize(context)` once and then `handler.handler(event_bytes, context)`, and prints one JSON object:
 `result` (the handler's return value), `loaded_from` (where `handler` and its packages were imported from) and, for
 each `--check-import`, whether the module imports.
 

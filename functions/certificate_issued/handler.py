@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from certdeploy.runtime.function import consume_certificate_issued, container_for, initialize
+from certdeploy.fc.function import consume_certificate_issued, container_for, initialize
 
 __all__ = ["handler", "initialize"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from certdeploy.app.messages import QueueRole
-from certdeploy.runtime.function import consume_mns_event, container_for, initialize
+from certdeploy.fc.function import consume_mns_event, container_for, initialize
 
 __all__ = ["handler", "initialize"]
 

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from certdeploy.app.scheduler import tick
-from certdeploy.runtime.events import parse_timer_event
-from certdeploy.runtime.function import container_for, initialize
+from certdeploy.fc.events import parse_timer_event
+from certdeploy.fc.function import container_for, initialize
 
 __all__ = ["handler", "initialize"]
 

@@ -43,7 +43,7 @@ class SystemClock:
 
 
 # --------------------------------------------------------------------------------------------- queue
-# MNS semantics (see ../shared/reference/mns.md): at-least-once delivery, delay, visibility timeout,
+# MNS semantics (docs/runtime.md#mns-semantics): at-least-once delivery, delay, visibility timeout,
 # receipt handles that change on every receive and every visibility change, dead-letter after N receives.
 
 MAX_MESSAGE_BYTES = 64 * 1024

@@ -28,6 +28,8 @@ from certdeploy.adapters.notify import (
 from certdeploy.adapters.notify.log import LogSender
 from certdeploy.adapters.notify.render import render_notification
 from certdeploy.adapters.notify.sms import SmsSender, SmsSettings
+from certdeploy.bootstrap.container import _sms_sender
+from certdeploy.bootstrap.settings import Settings
 from certdeploy.domain.models import Contact, Product
 from certdeploy.domain.notifications import (
     JobReport,
@@ -35,8 +37,6 @@ from certdeploy.domain.notifications import (
     ProductCount,
 )
 from certdeploy.domain.states import JobStatus
-from certdeploy.runtime.container import _sms_sender
-from certdeploy.runtime.settings import Settings
 from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, ProductCloud
 
 SIGN = "certdeploy"

@@ -1,8 +1,8 @@
 """s.yaml (Serverless Devs 3, fc3 component) and the README's configuration docs, checked against the code.
 
-What fc3 accepts is encoded from fc-runtime.md §4 (fc3's `src/interface`, `src/schema.json` and the official
-`__tests__/complete-props.yaml`); what the functions need comes from the code itself: the handlers, the settings
-model, the queue roles the outbox writes and the local runner's function specs.
+What fc3 accepts is encoded from docs/runtime.md#deployment-wiring (fc3's `src/interface`, `src/schema.json` and the
+official `__tests__/complete-props.yaml`); what the functions need comes from the code itself: the handlers, the
+settings model, the queue roles the outbox writes and the local runner's function specs.
 """
 
 from __future__ import annotations
@@ -20,19 +20,19 @@ from pydantic import SecretStr
 
 from certdeploy.adapters.sql.crypto import generate_key_encryption_key
 from certdeploy.app.messages import QUEUE_OF, QueueRole
-from certdeploy.runtime import container as container_module
-from certdeploy.runtime.function import trigger_decodes_base64
-from certdeploy.runtime.http_front import load_function
-from certdeploy.runtime.runner import ALL_FUNCTIONS, QUEUE_CONSUMERS
-from certdeploy.runtime.settings import CloudBackend, QueueBackend, Settings
+from certdeploy.bootstrap import container as container_module
+from certdeploy.bootstrap.settings import CloudBackend, QueueBackend, Settings
+from certdeploy.fc.function import trigger_decodes_base64
+from certdeploy.local.http_front import load_function
+from certdeploy.local.runner import ALL_FUNCTIONS, QUEUE_CONSUMERS
 
 REPO = Path(__file__).resolve().parent.parent.parent
 PACKAGE = REPO / "shared" / "certdeploy"
 README = REPO / "README.md"
 ENV_PREFIX = "CERTDEPLOY_"
 
-# ------------------------------------------------------------------ what the fc3 component accepts (fc-runtime.md §4)
-# A mapping lists the keys allowed at that level; None accepts any value.
+# ------------------------------------------------------------------ what the fc3 component accepts
+# (docs/runtime.md#deployment-wiring). A mapping lists the keys allowed at that level; None accepts any value.
 ANY = None
 TRIGGER_CONFIG: Mapping[str, Any] = {
     "http": {"authType": ANY, "disableURLInternet": ANY, "methods": ANY},
@@ -84,7 +84,7 @@ FUNCTION_PROPS: Mapping[str, Any] = {
 RUNTIMES = {"python3.10", "python3.12"}
 HTTP_METHODS = {"GET", "POST", "PUT", "DELETE", "HEAD"}
 PUSH_RETRY_STRATEGIES = {"BACKOFF_RETRY", "EXPONENTIAL_DECAY_RETRY"}
-EVENT_SOURCE_TIMEOUT_LIMIT = 300  # "Maximum timeout period 5 minutes" for event-source triggers (fc-runtime.md §1.4)
+EVENT_SOURCE_TIMEOUT_LIMIT = 300  # event-source triggers: 5 minutes at most (docs/runtime.md#deployment-wiring)
 LOG_CONFIG_KEYS = {"project", "logstore", "enableRequestMetrics", "enableInstanceMetrics", "logBeginRule"}
 
 # ------------------------------------------------------------------ deploy-time inputs and interpolation
@@ -197,7 +197,7 @@ def _runtime_variables() -> set[str]:
     return {
         name
         for path in PACKAGE.rglob("*.py")
-        if not path.name.startswith("cli")
+        if "cli" not in path.relative_to(PACKAGE).parts
         for name in read.findall(path.read_text())
     }
 

@@ -1,4 +1,5 @@
-"""A nemesis for the embedded runtime (style.md §6.11, after Jepsen): it feeds the local queues' messages to their
+"""A nemesis for the embedded runtime (docs/decisions.md#delivery-guarantees, after Jepsen): it feeds the local queues'
+messages to their
 use cases the way an unreliable platform would, and records what really happened so a checker can judge the history.
 
 Driven by one seeded `random.Random`, each step it either delivers a few messages — normally, twice, in a shuffled
@@ -25,8 +26,10 @@ from certdeploy.adapters.notify import (
     Notifier,
     RenderedNotification,
 )
+from certdeploy.app.consumers import consume
 from certdeploy.app.messages import DeployWorker, NotifyContacts, QueueRole, RollbackWorker, parse_command
 from certdeploy.app.scheduler import tick
+from certdeploy.bootstrap.container import Container
 from certdeploy.domain.deployment import (
     Binding,
     DeployableCertificate,
@@ -38,8 +41,6 @@ from certdeploy.domain.notifications import JobReport
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.domain.text_enum import TextEnum
 from certdeploy.ports import QueueUnavailable, ReceiptHandleInvalid, ReceivedMessage, Store
-from certdeploy.runtime.consumers import consume
-from certdeploy.runtime.container import Container
 
 CONSUMED_ROLES = (QueueRole.DEPLOY, QueueRole.ROLLBACK, QueueRole.NOTIFY, QueueRole.CERTIFICATE_ISSUED)
 IN_FLIGHT_JOBS = frozenset({JobStatus.PENDING, JobStatus.SCHEDULING, JobStatus.PROCESSING})
@@ -451,7 +452,7 @@ class Nemesis:
         if isinstance(command, NotifyContacts):
             self.notifier.event_key = command.key
         try:
-            consume(self.container, role, body)
+            consume(self.container.deps, self.container.notifier, role, body)
         except SimulatedCrash:
             self.history.append("  crashed")
             return False

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from certdeploy.app.consumers import consume
 from certdeploy.app.messages import QueueRole
-from certdeploy.runtime.consumers import consume
-from certdeploy.runtime.container import Container
+from certdeploy.bootstrap.container import Container
 
 CONSUMED_ROLES = (QueueRole.DEPLOY, QueueRole.ROLLBACK, QueueRole.NOTIFY, QueueRole.CERTIFICATE_ISSUED)
 
@@ -17,7 +17,7 @@ def drain(container: Container, *, max_messages: int = 1000) -> int:
         for role in CONSUMED_ROLES:
             queue = container.deps.queues[role]
             for message in queue.receive_batch(16):
-                consume(container, role, message.body)
+                consume(container.deps, container.notifier, role, message.body)
                 queue.delete(message.receipt_handle)
                 round_handled += 1
         if round_handled == 0:

@@ -20,8 +20,8 @@ from alibabacloud_tea_openapi.utils_models import Config, OpenApiRequest, Params
 from darabonba.runtime import RuntimeOptions
 
 from certdeploy.app.accounts import Credentials
-from certdeploy.runtime.container import Container
-from certdeploy.runtime.http_front import ApiHttpServer, serving
+from certdeploy.bootstrap.container import Container
+from certdeploy.local.http_front import ApiHttpServer, serving
 from tests.certgen import GeneratedCert, make_cert
 from tests.functional.conftest import ManualClock
 

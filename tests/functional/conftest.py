@@ -11,8 +11,8 @@ import pytest
 from certdeploy.adapters.local_cloud import Inventory
 from certdeploy.app.accounts import Credentials, create_account
 from certdeploy.app.messages import QueueRole
-from certdeploy.runtime.container import Container, build_container
-from certdeploy.runtime.settings import Settings
+from certdeploy.bootstrap.container import Container, build_container
+from certdeploy.bootstrap.settings import Settings
 from tests.fakes.queue_drain import drain
 
 START = datetime(2026, 11, 28, 8, 0, tzinfo=timezone.utc)

@@ -16,9 +16,9 @@ from alibabacloud_cas20200407 import models as cas
 from certdeploy.app.accounts import Credentials, create_account
 from certdeploy.app.certificates import CertificateUpload, upload_certificate
 from certdeploy.app.jobs import JobDraft, create_job
-from certdeploy.runtime.container import Container
-from certdeploy.runtime.fc_context import FcContext, FunctionMeta
-from certdeploy.runtime.http_front import API_HANDLER, ApiHttpServer, load_function
+from certdeploy.bootstrap.container import Container
+from certdeploy.local.context import FcContext, FunctionMeta
+from certdeploy.local.http_front import API_HANDLER, ApiHttpServer, load_function
 from tests.certgen import make_cert
 from tests.functional.api_support import INVENTORY, api_server, real_time_clock, sdk_client
 from tests.functional.conftest import ManualClock, load_inventory
@@ -138,7 +138,7 @@ class TestHttpFront:
             seen.append(json.loads(event))
             return {"statusCode": 202, "headers": {"X-Seen": "yes"}, "isBase64Encoded": False, "body": "{}"}
 
-        from certdeploy.runtime.http_front import serving
+        from certdeploy.local.http_front import serving
 
         with serving(ApiHttpServer(answer)) as server:
             response = self._request(server, "POST", "/?Name=a+b&Name=c&CertIds=1%2C2", body=b"k=v")

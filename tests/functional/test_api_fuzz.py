@@ -19,7 +19,7 @@ from certdeploy.app.accounts import Credentials
 from certdeploy.app.certificates import CertificateUpload, upload_certificate
 from certdeploy.app.contacts import ContactDraft, create_contact
 from certdeploy.app.jobs import JobDraft, create_job
-from certdeploy.runtime.container import Container
+from certdeploy.bootstrap.container import Container
 from tests.certgen import make_cert
 from tests.functional.api_support import INVENTORY
 from tests.functional.conftest import load_inventory
@@ -85,7 +85,7 @@ def test_no_input_makes_the_api_fail_with_a_server_error(container: Container, o
             source="127.0.0.1",
         )
 
-        response = answer(container, owner, request)
+        response = answer(container.api, owner, request)
 
         assert response.status < 500, (parameters, response.body)
         assert response.body["RequestId"]

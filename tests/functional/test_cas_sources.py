@@ -23,10 +23,10 @@ from certdeploy.app.certificates import CertificateUpload, upload_certificate
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job
 from certdeploy.app.rollback import request_rollback
 from certdeploy.app.scheduler import tick
+from certdeploy.bootstrap.container import CloudTargets, Container, build_container
+from certdeploy.bootstrap.settings import CloudBackend, Settings
 from certdeploy.domain.models import Certificate, CertOrigin, Product, Resource
 from certdeploy.domain.states import JobStatus, WorkerStatus
-from certdeploy.runtime.container import CloudTargets, Container, build_container
-from certdeploy.runtime.settings import CloudBackend, Settings
 from tests.certgen import make_cert
 from tests.fakes.queue_drain import drain
 from tests.functional.conftest import ManualClock
@@ -186,7 +186,7 @@ def test_a_cas_certificate_is_described_from_its_listing_until_its_content_is_ne
 ) -> None:
     tick(container.deps)
     site = _mirrored(container, account_id, SITE_CAS_ID)
-    context = ActionContext(container.deps, container.settings, account_id, "request-1")
+    context = ActionContext(container.api, account_id, "request-1")
 
     detail = get_user_certificate_detail(context, RpcParameters([("CertId", str(site.id))])).wire()
 

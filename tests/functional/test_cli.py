@@ -10,10 +10,10 @@ import pytest
 
 from certdeploy.app.accounts import DEFAULT_ACCOUNT
 from certdeploy.app.messages import QueueRole
+from certdeploy.bootstrap.container import Container, build_container
+from certdeploy.bootstrap.settings import Settings
+from certdeploy.cli.main import main
 from certdeploy.domain.models import CertOrigin, Product
-from certdeploy.runtime.cli import main
-from certdeploy.runtime.container import Container, build_container
-from certdeploy.runtime.settings import Settings
 from tests.functional.serve_process import REPO, ServeProcess, child_environment, serve, wait_for
 
 DEMO_INVENTORY = REPO / "demo" / "inventory.yaml"

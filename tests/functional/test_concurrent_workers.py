@@ -13,9 +13,9 @@ from certdeploy.app.certificates import CertificateUpload, upload_certificate
 from certdeploy.app.execute import deploy_worker
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job
 from certdeploy.app.messages import DeployWorker, QueueRole, parse_command
+from certdeploy.bootstrap.container import Container, build_container
+from certdeploy.bootstrap.settings import Settings
 from certdeploy.domain.states import JobStatus, WorkerStatus
-from certdeploy.runtime.container import Container, build_container
-from certdeploy.runtime.settings import Settings
 from tests.certgen import make_cert
 from tests.contract.store_fixtures import BACKENDS, fresh_database
 from tests.functional.conftest import load_inventory

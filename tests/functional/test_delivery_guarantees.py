@@ -13,9 +13,9 @@ from certdeploy.app.execute import deploy_worker
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job
 from certdeploy.app.messages import DeployWorker, QueueRole, parse_command
 from certdeploy.app.scheduler import tick
+from certdeploy.bootstrap.container import Container
 from certdeploy.domain.models import Product
 from certdeploy.domain.states import JobStatus, WorkerStatus
-from certdeploy.runtime.container import Container
 from tests.certgen import make_cert
 from tests.fakes.queue_drain import drain
 from tests.functional.conftest import ManualClock, load_inventory

@@ -1,4 +1,5 @@
-"""Seeded random schedules of faults over the real use cases (style.md §6.11): whatever the nemesis does — duplicate,
+"""Seeded random schedules of faults over the real use cases (docs/decisions.md#delivery-guarantees): whatever the
+nemesis does — duplicate,
 reordered and redelivered messages, crashes before, inside and after a use case, visibility timeouts running out
 mid-work, overlapping scheduler ticks, time jumps, throttling and refusing resources, queues refusing sends — once
 the system is left alone the history makes sense to a user:
@@ -32,19 +33,19 @@ from certdeploy.adapters.local_cloud import Inventory
 from certdeploy.adapters.notify import Channel, ContactNotifier, deliveries_for
 from certdeploy.app.accounts import create_account
 from certdeploy.app.certificates import CertificateUpload, add_certificate, upload_certificate
+from certdeploy.app.consumers import consume
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job
 from certdeploy.app.messages import NotifyContacts, QueueRole, parse_command
 from certdeploy.app.resources import sync_resources
 from certdeploy.app.rollback import request_rollback
 from certdeploy.app.scheduler import tick
+from certdeploy.bootstrap.container import Container, build_container
+from certdeploy.bootstrap.settings import Settings
 from certdeploy.domain.errors import QuotaExceeded
 from certdeploy.domain.models import CertOrigin, Job, Worker
 from certdeploy.domain.notifications import NotificationEvent
 from certdeploy.domain.quota import LedgerDirection
 from certdeploy.domain.states import JOB_FINISHED, JobStatus, WorkerStatus
-from certdeploy.runtime.consumers import consume
-from certdeploy.runtime.container import Container, build_container
-from certdeploy.runtime.settings import Settings
 from tests.certgen import GeneratedCert, make_cert
 from tests.fakes.nemesis import (
     IN_FLIGHT_JOBS,
@@ -474,7 +475,7 @@ def _one_worker_job(container: Container, tmp_path: Path) -> SmallWorld:
 def _consume_all(container: Container, role: QueueRole) -> None:
     queue = container.deps.queues[role]
     for message in queue.receive_batch(16):
-        consume(container, role, message.body)
+        consume(container.deps, container.notifier, role, message.body)
         queue.delete(message.receipt_handle)
 
 
@@ -540,7 +541,7 @@ def test_a_worker_given_up_on_after_its_certificate_was_bound_ends_in_success(
     [message] = container.deps.queues[QueueRole.DEPLOY].receive_batch(16)
     cloud.after_change = Nemesis.crash
     with pytest.raises(SimulatedCrash):
-        consume(container, QueueRole.DEPLOY, message.body)
+        consume(container.deps, container.notifier, QueueRole.DEPLOY, message.body)
 
     for _ in range(container.deps.retry.max_attempts):  # every later execution is lost too
         clock.advance(container.deps.stuck_after_seconds + 1)

@@ -16,10 +16,10 @@ from certdeploy.app.certificates import CertificateUpload, upload_certificate
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job
 from certdeploy.app.messages import QueueRole
 from certdeploy.app.rollback import request_rollback
+from certdeploy.bootstrap.container import Container
 from certdeploy.domain.states import JobStatus, WorkerStatus
-from certdeploy.runtime import function
-from certdeploy.runtime.container import Container
-from certdeploy.runtime.http_front import load_function
+from certdeploy.fc import function
+from certdeploy.local.http_front import load_function
 from tests.certgen import DEFAULT_NOT_AFTER, make_cert
 from tests.functional.conftest import load_inventory
 

@@ -13,11 +13,11 @@ from certdeploy.app.certificates import CertificateUpload, upload_certificate
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job, delete_job, job_progress
 from certdeploy.app.rollback import request_rollback
 from certdeploy.app.scheduler import tick
+from certdeploy.bootstrap.container import Container, build_container
+from certdeploy.bootstrap.settings import Settings
 from certdeploy.domain.errors import InvalidStatus, QuotaExceeded
 from certdeploy.domain.models import Product
 from certdeploy.domain.states import JobStatus, WorkerStatus
-from certdeploy.runtime.container import Container, build_container
-from certdeploy.runtime.settings import Settings
 from tests.certgen import make_cert
 from tests.fakes.queue_drain import drain
 from tests.functional.conftest import START, ManualClock, load_inventory

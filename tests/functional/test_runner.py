@@ -14,12 +14,12 @@ import pytest
 
 from certdeploy.app.accounts import DEFAULT_ACCOUNT
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job, job_progress
+from certdeploy.bootstrap.container import Container, build_container
+from certdeploy.bootstrap.settings import Settings
 from certdeploy.domain.states import JobStatus, WorkerStatus
+from certdeploy.fc.events import parse_mns_queue_event, parse_timer_event
+from certdeploy.local.runner import EXECUTE, FunctionsNotFound, functions_dir, mns_queue_event, timer_event
 from certdeploy.ports import ReceivedMessage
-from certdeploy.runtime.container import Container, build_container
-from certdeploy.runtime.events import parse_mns_queue_event, parse_timer_event
-from certdeploy.runtime.runner import EXECUTE, FunctionsNotFound, functions_dir, mns_queue_event, timer_event
-from certdeploy.runtime.settings import Settings
 from tests.functional.serve_process import REPO, child_environment, run_cli, serve, wait_for
 
 NOW = datetime(2026, 11, 28, 8, 0, 5, 250000, tzinfo=timezone.utc)

@@ -1,6 +1,6 @@
 """CAS (2020-04-07) as a certificate and resource source: ListUserCertificateOrder, GetUserCertificateDetail and
 ListCloudResources with CAS's paging (`CurrentPage`/`ShowSize`, totals `TotalCount`/`Total`), over the generic
-OpenAPI server. Rows are kept as the wire dicts the SDK models read (cas-api.md §7.14, §7.21, §7.22)."""
+OpenAPI server. Rows are kept as the wire dicts the SDK models read (docs/protocol.md#actions)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 responder returns (or a CAS error body).
 
 It accepts request lines up to 1 MiB (UploadUserCertificate's PEM travels in the query string) through the
-production front's `certdeploy.runtime.http_front.LongRequestLineHandler`.
+production front's `certdeploy.local.http_front.LongRequestLineHandler`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from certdeploy.api.auth import AccessKeyLookup, Caller, NonceRegistry, authenticate
 from certdeploy.api.errors import ApiError, error_body, internal_error, new_request_id
 from certdeploy.api.rpc import RpcRequest
-from certdeploy.runtime.http_front import LongRequestLineHandler
+from certdeploy.local.http_front import LongRequestLineHandler
 from tests.servers.loopback import BoundHttpServer, LoopbackHttpServer
 
 HOST_ID = "cas.aliyuncs.com"

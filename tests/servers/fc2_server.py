@@ -1,13 +1,15 @@
 """A small Function Compute server speaking the FC 2016-08-15 REST protocol of `aliyun-fc2` 2.5.2, for tests.
 
-Only custom domains are served (GetCustomDomain, UpdateCustomDomain; fc-runtime.md §5.2), with what the real service
-does that a deployer relies on:
-- Every request is authenticated as FC does it (fc-runtime.md §5.1, `fc2/auth.py`): `authorization: FC <AccessKeyID>:
+Only custom domains are served (GetCustomDomain, UpdateCustomDomain; docs/runtime.md#fc-custom-domains), with what the
+real service does that a deployer relies on:
+- Every request is authenticated as FC does it (docs/runtime.md#fc-custom-domains, `fc2/auth.py`): `authorization: FC
+  <AccessKeyID>:
   Base64(HMAC-SHA256(secret, METHOD\\nContent-MD5\\nContent-Type\\nDate\\n<sorted x-fc-* headers><path>))`, the `date`
   within 15 minutes, and the `x-fc-security-token` header when the server was given an STS token.
 - A PUT changes only the fields its body carries (the SDK sends only the non-empty ones); a `certConfig` needs a name,
   a PEM certificate and the private key of that certificate; `HTTPS` in `protocol` needs a certificate.
-- Reads never return the private key (fc-runtime.md §5.2: the official test sees `certConfig.privateKey` None).
+- Reads never return the private key (docs/runtime.md#fc-custom-domains; the official test sees `certConfig.privateKey`
+  None).
 - Errors answer FC's body `{"ErrorCode", "ErrorMessage"}` with the `X-Fc-Request-Id` header.
 
 `fail_next(operation, ...)` makes the next N calls of `GetCustomDomain` or `UpdateCustomDomain` fail without effect;

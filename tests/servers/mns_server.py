@@ -1,8 +1,9 @@
-"""A small MNS server speaking the REST wire protocol of `aliyun-mns-sdk` 1.3.0, for tests (shared/reference/mns.md).
+"""A small MNS server speaking the REST wire protocol of `aliyun-mns-sdk` 1.3.0, for tests
+(docs/runtime.md#mns-wire-protocol).
 
-The wire is checked the way MNS checks it: the `MNS AccessKeyId:Signature` signature over the raw request target (§2,
-§3.2), the SDK's Content-MD5 form (§3.1), the `security-token` header of STS credentials, the Date skew; refusals are
-MNS XML errors (§5). Queue semantics (delay, visibility timeout, fresh receipt handles, dequeue count, dead-letter after
+The wire is checked the way MNS checks it: the `MNS AccessKeyId:Signature` signature over the raw request target,
+the SDK's Content-MD5 form, the `security-token` header of STS credentials, the Date skew; refusals are MNS XML
+errors. Queue semantics (delay, visibility timeout, fresh receipt handles, dequeue count, dead-letter after
 N receives, long polling) come from the local queue engine, over one SQLite file under `data_dir`.
 
 Operations: CreateQueue, SendMessage, ReceiveMessage, BatchReceiveMessage, DeleteMessage, ChangeMessageVisibility.
@@ -71,7 +72,8 @@ class _ServedQueue:
 
 
 def string_to_sign(method: str, headers: Mapping[str, str], target: str) -> str:
-    """mns.md §2: METHOD, Content-MD5, Content-Type, Date, the sorted x-mns-* headers, then the raw request target."""
+    """docs/runtime.md#mns-wire-protocol: METHOD, Content-MD5, Content-Type, Date, the sorted x-mns-* headers, then the
+    raw request target."""
     lowered = {name.lower(): value for name, value in headers.items()}
     mns_headers = "".join(f"{name}:{lowered[name]}\n" for name in sorted(lowered) if name.startswith("x-mns-"))
     return (
@@ -323,13 +325,15 @@ class MnsTestServer(LoopbackHttpServer):
 
 
 def _raw_query(raw_query: str) -> dict[str, str]:
-    """mns.md §3.2: values arrive raw (receipt handles hold `+`, `/`, `=`), so no percent- or plus-decoding."""
+    """docs/runtime.md#mns-wire-protocol: values arrive raw (receipt handles hold `+`, `/`, `=`), so no percent- or
+    plus-decoding."""
     pairs = (item.partition("=") for item in raw_query.split("&") if item)
     return {name: value for name, _, value in pairs}
 
 
 def _check_content_md5(header: str | None, body: bytes) -> None:
-    """Accept the SDK's Base64-of-hex form (mns.md §3.1) as well as RFC 1864's Base64-of-digest."""
+    """Accept the SDK's Base64-of-hex form (docs/runtime.md#mns-wire-protocol) as well as RFC 1864's
+    Base64-of-digest."""
     if header is None:
         return
     digest = hashlib.md5(body)

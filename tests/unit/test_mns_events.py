@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from certdeploy.app.messages import DeployWorker, NotifyContacts, parse_command
-from certdeploy.runtime.events import InvalidEvent, parse_mns_queue_event
+from certdeploy.fc.events import InvalidEvent, parse_mns_queue_event
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 
@@ -53,7 +53,7 @@ def test_batch_event_with_base64_bodies_is_decoded_in_delivery_order() -> None:
 
 
 def test_captured_console_delivery_is_a_single_object_with_a_base64_body() -> None:
-    # The real delivery quoted in fc-runtime.md §2.4 (IsBase64Decode: false, sent from the MNS console).
+    # A real delivery (docs/runtime.md#mns-queue-event): IsBase64Decode: false, sent from the MNS console.
     messages = parse_mns_queue_event(event_bytes("mns_console_message.json"), trigger_base64_decode=False)
 
     assert [(message.message_id, message.body) for message in messages] == [

@@ -1,5 +1,5 @@
-"""The signature procedures of cas-api.md §2 and §3: the worked examples reproduce exactly, and the canonical forms
-agree with what the official SDK (`alibabacloud_tea_openapi` 0.4.6) signs for awkward values."""
+"""The signature procedures of docs/protocol.md#authentication: the documented worked examples reproduce exactly, and
+the canonical forms agree with what the official SDK (`alibabacloud_tea_openapi` 0.4.6) signs for awkward values."""
 
 from __future__ import annotations
 

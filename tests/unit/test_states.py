@@ -1,4 +1,4 @@
-"""Job and worker lifecycles as DESIGN.md states them; everything else is refused with InvalidStatus."""
+"""Job and worker lifecycles as docs/decisions.md states them; everything else is refused with InvalidStatus."""
 
 from itertools import product
 

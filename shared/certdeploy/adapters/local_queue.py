@@ -32,9 +32,11 @@ from certdeploy.ports import (
     check_visibility_timeout,
 )
 
-# MNS queue names: letters, digits and hyphens, starting with a letter or digit, at most 256 characters (mns.md §6).
+# MNS queue names: letters, digits and hyphens, starting with a letter or digit, at most 256 characters
+# (docs/runtime.md#mns-semantics).
 QUEUE_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,255}")
-# Receipt handles travel raw in MNS query strings (mns.md §3.2): hex digits survive that unchanged.
+# Receipt handles travel raw in MNS query strings (docs/runtime.md#mns-wire-protocol): hex digits survive that
+# unchanged.
 RECEIPT_HANDLE_PATTERN = re.compile(r"[0-9a-f]{32}")
 
 _BUSY_TIMEOUT_SECONDS = 30.0

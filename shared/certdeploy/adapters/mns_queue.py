@@ -1,8 +1,9 @@
-"""The queue port on Alibaba Cloud MNS through `aliyun-mns-sdk` 1.3.0 (wire facts: shared/reference/mns.md).
+"""The queue port on Alibaba Cloud MNS through `aliyun-mns-sdk` 1.3.0 (docs/runtime.md#mns-adapter).
 
 Bodies are text. They go on the wire as Base64 of their UTF-8 bytes, which is what the SDK does by default and what an
 MNS trigger with `IsBase64Decode` expects; the adapter does the encoding itself (SDK encoding off) so that it can also
-hand over a body some other producer sent without Base64, instead of failing the whole receive on it (mns.md §7).
+hand over a body some other producer sent without Base64, instead of failing the whole receive on it
+(docs/runtime.md#mns-adapter).
 """
 
 from __future__ import annotations
@@ -35,11 +36,11 @@ from certdeploy.ports import (
     check_visibility_timeout,
 )
 
-# The SDK puts the receipt handle into the query string raw (mns.md §3.2); MNS issues Base64-like handles, so anything
-# else cannot be one and would corrupt the request line.
+# The SDK puts the receipt handle into the query string raw (docs/runtime.md#mns-wire-protocol); MNS issues Base64-like
+# handles, so anything else cannot be one and would corrupt the request line.
 _RECEIPT_HANDLE_PATTERN = re.compile(r"[A-Za-z0-9+/=_.:-]+")
 
-# Error codes from mns.md §5.
+# Error codes: docs/runtime.md#mns-adapter.
 _ACCESS_DENIED_CODES = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"})
 _UNAVAILABLE_CODES = frozenset(
     {"InternalError", "InternalServerError", "ServiceUnavailable", "QpsLimitExceeded", "TimeExpired"}
@@ -65,7 +66,8 @@ class MnsQueue:
         self._endpoint = endpoint
         self._access_key_id = access_key_id
         self._access_key_secret = access_key_secret
-        # The SDK compares the token with "" and would send `security-token: None` for None (mns.md §7).
+        # The SDK compares the token with "" and would send `security-token: None` for None
+        # (docs/runtime.md#mns-adapter).
         self._security_token = security_token or ""
         self._per_thread = threading.local()
 

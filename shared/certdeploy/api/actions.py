@@ -1,6 +1,6 @@
 """The CAS 2020-04-07 actions this server answers, by name: one handler each, which reads typed parameters, calls
-one use case or store query and shapes the reply as cas-api.md §6–7 describe it (without `RequestId`, which the
-service adds)."""
+one use case or store query and shapes the reply as docs/protocol.md#actions describes it (without `RequestId`, which
+the service adds)."""
 
 from __future__ import annotations
 

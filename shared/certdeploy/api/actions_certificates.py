@@ -1,10 +1,10 @@
 """Certificate actions: UploadUserCertificate, ListUserCertificateOrder, GetUserCertificateDetail,
-DeleteUserCertificate (cas-api.md §7.20–7.23).
+DeleteUserCertificate (docs/protocol.md#certificates).
 
 Decisions:
 - Tags (at most 20, keys 1–128 characters and unique, values up to 128) are kept as given, in their order, and
   answered by GetUserCertificateDetail as `Tags` [{TagKey, TagValue}]. ListUserCertificateOrder has no tag field and
-  no tag filter in CAS (cas-api.md §7.21), so it shows none and filters by none.
+  no tag filter in CAS (docs/protocol.md#certificates), so it shows none and filters by none.
 - `ClientToken` and `ResourceGroupId` are accepted and not used: a repeated upload is already refused by the unique
   name (`NameAlreadyExist`), and there are no resource groups here.
 - Quota orders (OrderType `CPACK`, the default, and `BUY`) do not exist here: they list nothing.

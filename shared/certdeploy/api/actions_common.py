@@ -1,8 +1,10 @@
 """What every action handler shares: its context, typed reads beyond `RpcParameters`, and the wire values of times
-and the objects several actions return (CloudResource). The reply shapes themselves are `certdeploy.api.replies`.
+and the objects several actions return (CloudResource, docs/protocol.md#actions). The reply shapes themselves are
+declared in `certdeploy.api.replies`.
 
-Wire quirks reproduced here (docs/protocol.md): times of Job, Worker and CloudResource are Unix milliseconds as
-strings; listener fields appear only for listener products. A value we do not have is left out, never invented.
+Wire quirks reproduced here (docs/protocol.md#wire-quirks): times of Job, Worker and CloudResource are Unix
+milliseconds as strings; listener fields appear only for listener products. A value we do not have is left out,
+never invented.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from certdeploy.api.errors import invalid_parameter
 from certdeploy.api.replies import WireModel
 from certdeploy.api.replies.resources import CloudResource
 from certdeploy.api.rpc import RpcParameters
+from certdeploy.app.contacts import WebhookCheck
 from certdeploy.app.deps import Deps
 from certdeploy.domain.models import LISTENER_PRODUCTS, Certificate, Job, Product, Resource
 from certdeploy.domain.text_enum import TextEnum
-from certdeploy.runtime.settings import Settings
 
 _Model = TypeVar("_Model", bound=BaseModel)
 _Enum = TypeVar("_Enum", bound=TextEnum)
@@ -31,20 +33,33 @@ MAX_SHOW_SIZE = 1000
 # Far beyond any real listing and small enough that (page - 1) * size stays a 64-bit SQL offset.
 MAX_CURRENT_PAGE = 10_000_000
 CLOUD_NAME = "aliyun"
-# The one region CAS's certificate identifier names (cas-api.md §10 `CertIdentifier`).
+# The one region CAS's certificate identifier names (`CertIdentifier`, docs/protocol.md#wire-quirks).
 CERT_REGION = "cn-hangzhou"
-# Product codes as other CAS documents spell them (cas-api.md §9: `DDoS` in the ListCloudResources doc).
+# Product codes as other CAS documents spell them (docs/protocol.md#product-codes: `DDoS` in the ListCloudResources
+# doc).
 _PRODUCT_ALIASES = {product.value.lower(): product for product in Product}
+
+
+@dataclass(frozen=True)
+class ApiDeps:
+    """What the API needs besides the use cases' ports: how a contact's webhook URL is checked (the webhook notifier's
+    rule, handed in by the composition root so the API never reaches into an adapter)."""
+
+    deps: Deps
+    webhook_check: WebhookCheck
 
 
 @dataclass(frozen=True)
 class ActionContext:
     """One authenticated call: whose it is and what the use cases need."""
 
-    deps: Deps
-    settings: Settings
+    api: ApiDeps
     account_id: int
     request_id: str
+
+    @property
+    def deps(self) -> Deps:
+        return self.api.deps
 
     def now(self) -> datetime:
         return self.deps.clock.now()
@@ -146,7 +161,7 @@ def certificates_by_id(ctx: ActionContext, cert_ids: Iterable[int]) -> dict[int,
 
 @dataclass(frozen=True)
 class Listener:
-    """InstanceId, ListenerId and Port, given only for listener products (docs/protocol.md); callers add
+    """InstanceId, ListenerId and Port, given only for listener products (docs/protocol.md#wire-quirks); callers add
     `DefaultResource` alongside, always set: what we deploy on a listener is its default certificate."""
 
     instance_id: str

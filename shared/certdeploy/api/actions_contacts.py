@@ -1,4 +1,4 @@
-"""Contact actions: CreateContact, ListContact, UpdateContact, DeleteContact (cas-api.md §7.16–7.19).
+"""Contact actions: CreateContact, ListContact, UpdateContact, DeleteContact (docs/protocol.md#contacts).
 
 `Webhooks` is a "string in list format": JSON text of a list of URLs. Each URL must be one the webhook notifier
 would call (a DingTalk, WeCom or Lark bot over https, or a host the operator allowed). `Idcard` (CFCA certificates
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 
-from certdeploy.adapters.notify import NotificationFailed
-from certdeploy.adapters.notify.webhook import AllowedHost, parse_webhook_url
 from certdeploy.api.actions_common import ActionContext, build, paging
 from certdeploy.api.errors import invalid_parameter
 from certdeploy.api.replies import Empty
@@ -20,7 +18,6 @@ from certdeploy.api.rpc import RpcParameters
 from certdeploy.app.contacts import (
     ContactChanges,
     ContactDraft,
-    WebhookCheck,
     create_contact,
     delete_contact,
     update_contact,
@@ -29,19 +26,6 @@ from certdeploy.domain import models
 
 DEFAULT_SHOW_SIZE = 20
 _PARAMETER_OF = {"name": "Name", "mobile": "Mobile", "email": "Email", "webhooks": "Webhooks"}
-
-
-def webhook_check(ctx: ActionContext) -> WebhookCheck:
-    allowed = [AllowedHost.parse(entry) for entry in ctx.settings.webhook_allow_hosts]
-
-    def check(url: str) -> str | None:
-        try:
-            parse_webhook_url(url, allowed)
-        except NotificationFailed as refused:
-            return refused.message
-        return None
-
-    return check
 
 
 def _webhooks(params: RpcParameters) -> list[str] | None:
@@ -80,7 +64,7 @@ def create_contact_action(ctx: ActionContext, params: RpcParameters) -> ContactI
         email=params.optional_text("Email"),
         webhooks=tuple(webhooks or ()),
     )
-    contact = create_contact(ctx.deps, ctx.account_id, draft, webhook_check(ctx))
+    contact = create_contact(ctx.deps, ctx.account_id, draft, ctx.api.webhook_check)
     return ContactId(contact_id=contact.id)
 
 
@@ -95,7 +79,7 @@ def update_contact_action(ctx: ActionContext, params: RpcParameters) -> ContactI
         email=params.optional_text("Email"),
         webhooks=None if webhooks is None else tuple(webhooks),
     )
-    contact = update_contact(ctx.deps, ctx.account_id, contact_id, changes, webhook_check(ctx))
+    contact = update_contact(ctx.deps, ctx.account_id, contact_id, changes, ctx.api.webhook_check)
     return ContactId(contact_id=contact.id)
 
 

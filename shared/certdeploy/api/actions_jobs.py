@@ -1,4 +1,5 @@
-"""Deployment-job actions (cas-api.md §7.1–7.9): create, edit, submit, describe, preview, list and delete jobs.
+"""Deployment-job actions (docs/protocol.md#deployment-jobs): create, edit, submit, describe, preview, list and delete
+jobs.
 
 Decisions:
 - `JobType` must be `user` or `cloud`, lowercase as CAS requires; hosted (`trustee`) jobs are made by the service.

@@ -1,4 +1,4 @@
-"""Resource actions: ListCloudResources and GetMatchedResources (cas-api.md §7.14, §7.15).
+"""Resource actions: ListCloudResources and GetMatchedResources (docs/protocol.md#cloud-resources).
 
 Only Alibaba Cloud resources of the twelve products are managed here: `CloudName` other than `aliyun`, the
 multi-cloud product codes (`TencentCDN`, `AwsCloudFront`, …) and the China-site-only ones (`SLB`, `LIVE`, …) list
@@ -20,7 +20,8 @@ DEFAULT_SHOW_SIZE = 20
 DEFAULT_MAX_RESULTS = 20
 MAX_MATCHED = 2000
 CLOUD_NAMES = {"aliyun": True, "tencent": False, "huawei": False, "aws": False}
-# CAS product codes of services not managed here: China-site only ones and the multi-cloud ones (cas-api.md §9).
+# CAS product codes of services not managed here: China-site only ones and the multi-cloud ones
+# (docs/protocol.md#product-codes).
 UNMANAGED_PRODUCTS = frozenset(
     {
         "slb",

@@ -1,4 +1,4 @@
-"""Worker actions (cas-api.md §7.10–7.13): list a job's workers, roll one back, drop one from an editing job.
+"""Worker actions (docs/protocol.md#workers): list a job's workers, roll one back, drop one from an editing job.
 
 Decisions:
 - A Worker also answers `ErrorCode` and `ErrorMessage` (the failure cause the console shows; the SDK model has no

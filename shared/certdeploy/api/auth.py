@@ -1,7 +1,7 @@
 """Who is calling: verify an RPC request's signature (V3 ACS3-HMAC-SHA256 or legacy V1 HMAC-SHA1), its freshness and
 its nonce, and find the account of its AccessKey.
 
-Codes and messages are the gateway's (cas-api.md §5.2, from help.aliyun.com/document_detail/48054.html;
+Codes and messages are the gateway's (docs/protocol.md#error-codes, from help.aliyun.com/document_detail/48054.html;
 `IncompleteSignature` and `IllegalTimestamp` from the POP client error table,
 help.aliyun.com/document_detail/51132.html), all with status 400 so the SDK raises `ClientException`.
 
@@ -15,8 +15,8 @@ Decisions where the gateway's behaviour is not published:
   naming the algorithm.
 - V3 requests must sign `host` and every V3 common header present (`x-acs-action`, `x-acs-version`, `x-acs-date`,
   `x-acs-signature-nonce`, `x-acs-content-sha256`), and `content-type` when there is a body
-  ("除Authorization外的所有公共请求头，只要存在必须被加入签名", cas-api.md §2); otherwise an unsigned header
-  could change what the request means.
+  ("除Authorization外的所有公共请求头，只要存在必须被加入签名", docs/protocol.md#v3-acs3-hmac-sha256); otherwise
+  an unsigned header could change what the request means.
 - The time check comes before the AccessKey look-up and the nonce is remembered only after the signature holds, so
   nobody without the secret can use up someone else's nonces.
 """
@@ -35,8 +35,8 @@ from certdeploy.api.rpc import RpcRequest
 from certdeploy.ports import Clock
 
 HMAC_SHA1 = "HMAC-SHA1"
-# x-acs-date "值为请求发出前15分钟内的时间" (V3 doc, cas-api.md §2 step 8); the gateway's InvalidTimeStamp.Expired is
-# "request time vs server time > 15 min" either way (cas-api.md §5.2).
+# x-acs-date "值为请求发出前15分钟内的时间" (V3 doc, docs/protocol.md#clock-skew-and-nonces); the gateway's
+# InvalidTimeStamp.Expired is "request time vs server time > 15 min" either way (docs/protocol.md#error-codes).
 MAX_CLOCK_SKEW = timedelta(minutes=15)
 
 _V3_COMMON_HEADERS = (

@@ -1,10 +1,10 @@
 """The API's error type and the CAS error body.
 
 The SDK (`alibabacloud_tea_openapi` 0.4.6, `do_request`) raises `ClientException` for any status 400–499 and
-`ServerException` for 500–599, reading `Code`, `Message` and `RequestId` from the JSON body (cas-api.md §5.1).
+`ServerException` for 500–599, reading `Code`, `Message` and `RequestId` from the JSON body (docs/protocol.md#errors).
 So: 400 for a caller's mistake, 404 for something that does not exist (the gateway answers `InvalidApi.NotFound` with
-404, cas-api.md §5.2), 500 only for our own faults. Never 4xx with an `x-acs-retry-after` header: the SDK would turn
-that into a `ThrottlingException`.
+404, docs/protocol.md#error-codes), 500 only for our own faults. Never 4xx with an `x-acs-retry-after` header: the SDK
+would turn that into a `ThrottlingException`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def new_request_id() -> str:
 
 
 def error_body(error: ApiError, *, request_id: str, host_id: str) -> dict[str, str]:
-    """The JSON object of an Alibaba Cloud RPC error reply (cas-api.md §5.1)."""
+    """The JSON object of an Alibaba Cloud RPC error reply (docs/protocol.md#errors)."""
     return {"RequestId": request_id, "HostId": host_id, "Code": error.code, "Message": error.message}
 
 
@@ -68,8 +68,8 @@ def internal_error() -> ApiError:
 def api_error_from_domain(error: DomainError) -> ApiError:
     """A domain rule broken by the caller: 404 when the thing does not exist for this account, else 400.
 
-    `NotFound` covers other accounts' things as well (DESIGN "Tenancy"); a CAS code of the `<Thing>.NotFound` family
-    (e.g. `InvalidCertId.NotFound`, cas-api.md §5.3) raised through the base class is treated alike.
+    `NotFound` covers other accounts' things as well (docs/decisions.md#tenancy); a CAS code of the `<Thing>.NotFound`
+    family (e.g. `InvalidCertId.NotFound`, docs/protocol.md#error-codes) raised through the base class is treated alike.
     """
     not_found = isinstance(error, NotFound) or error.code == "NotFound" or error.code.endswith(".NotFound")
     return ApiError(NOT_FOUND if not_found else BAD_REQUEST, error.code, error.message)

@@ -1,6 +1,6 @@
 """One RPC-style API request as the API function sees it, and typed reads of its business parameters.
 
-Business parameters travel in the query string (every CAS deployment operation, cas-api.md §1) or in an
+Business parameters travel in the query string (every CAS deployment operation, docs/protocol.md#transport) or in an
 `application/x-www-form-urlencoded` body; both are form-decoded (`+` is a space). The action and version come from the
 signed place: the `Action`/`Version` query parameters when present (V1 signs the query, not the headers), else the
 `x-acs-action`/`x-acs-version` headers (V3 signs those).
@@ -20,7 +20,8 @@ from certdeploy.api.errors import BAD_REQUEST, ApiError, invalid_parameter, miss
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 # Far above any CAS request (UploadUserCertificate with Tags has a few dozen) and still a bound on parsing work.
 MAX_PARAMETERS = 1000
-# Common parameters of the V1 signature and of Bearer/STS credentials (cas-api.md §1, §3): not business parameters.
+# Common parameters of the V1 signature and of Bearer/STS credentials (docs/protocol.md#transport): not business
+# parameters.
 PROTOCOL_PARAMETERS = frozenset(
     {
         "AccessKeyId",
@@ -199,7 +200,8 @@ class RpcParameters:
         return _integer(name, self.text(name))
 
     def optional_boolean(self, name: str) -> bool | None:
-        """`True`/`False` as the Python SDK sends them (cas-api.md §10), `true`/`false` as other SDKs do."""
+        """`True`/`False` as the Python SDK sends them (docs/protocol.md#parameter-encoding), `true`/`false` as other
+        SDKs do."""
         value = self.optional_text(name)
         if value is None:
             return None
@@ -215,7 +217,7 @@ class RpcParameters:
 
     def optional_integer_list(self, name: str) -> list[int] | None:
         """`1,2,3` (caller-built comma lists, e.g. CreateDeploymentJob `CertIds`) or `[1,2,3]` (JSON-style arrays,
-        e.g. ListCloudResources `CertIds`, cas-api.md §1.1)."""
+        e.g. ListCloudResources `CertIds`, docs/protocol.md#parameter-encoding)."""
         value = self.optional_text(name)
         if value is None:
             return None

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from certdeploy.api.actions import ACTIONS
-from certdeploy.api.actions_common import ActionContext
+from certdeploy.api.actions_common import ActionContext, ApiDeps
 from certdeploy.api.auth import AccessKeySecret, authenticate
 from certdeploy.api.errors import (
     ApiError,
@@ -35,7 +35,6 @@ from certdeploy.api.errors import (
 from certdeploy.api.rpc import RpcRequest
 from certdeploy.domain.errors import DomainError, NotFound
 from certdeploy.ports import StaleState, Store, StoreUnavailable
-from certdeploy.runtime.container import Container
 
 API_VERSION = "2020-04-07"
 HOST_ID = "cas.aliyuncs.com"
@@ -100,23 +99,23 @@ class _Call:
     started: float = field(default_factory=time.perf_counter)
 
 
-def handle(container: Container, request: RpcRequest) -> ApiResponse:
+def handle(api: ApiDeps, request: RpcRequest) -> ApiResponse:
     """Answer one signed request."""
     call = _Call(new_request_id(), request.action)
 
     def work() -> Reply:
-        store = container.deps.store
-        caller = authenticate(request, StoreAccessKeys(store), StoreNonces(store), container.deps.clock)
+        store = api.deps.store
+        caller = authenticate(request, StoreAccessKeys(store), StoreNonces(store), api.deps.clock)
         call.account_id = caller.account_id
-        return dispatch(container, caller.account_id, request, call.request_id)
+        return dispatch(api, caller.account_id, request, call.request_id)
 
     return _respond(call, work)
 
 
-def answer(container: Container, account_id: int, request: RpcRequest) -> ApiResponse:
+def answer(api: ApiDeps, account_id: int, request: RpcRequest) -> ApiResponse:
     """Answer a request already known to come from `account_id` (no signature check)."""
     call = _Call(new_request_id(), request.action, account_id)
-    return _respond(call, lambda: dispatch(container, account_id, request, call.request_id))
+    return _respond(call, lambda: dispatch(api, account_id, request, call.request_id))
 
 
 def refusal(error: ApiError) -> ApiResponse:
@@ -127,7 +126,7 @@ def refusal(error: ApiError) -> ApiResponse:
     return response
 
 
-def dispatch(container: Container, account_id: int, request: RpcRequest, request_id: str) -> Reply:
+def dispatch(api: ApiDeps, account_id: int, request: RpcRequest, request_id: str) -> Reply:
     version, action = request.version, request.action
     if not version:
         raise missing_parameter("Version")
@@ -138,7 +137,7 @@ def dispatch(container: Container, account_id: int, request: RpcRequest, request
         raise invalid_api(action, version)
     _refuse_unstorable_text(request.all_parameters())
     params = request.parameters()
-    return handler(ActionContext(container.deps, container.settings, account_id, request_id), params).wire()
+    return handler(ActionContext(api, account_id, request_id), params).wire()
 
 
 def _refuse_unstorable_text(pairs: Iterable[tuple[str, str]]) -> None:

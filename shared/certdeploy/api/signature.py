@@ -1,7 +1,8 @@
 """Request signatures of the Alibaba Cloud OpenAPI gateway, from the verifier's side. Pure: no I/O, no clock.
 
 ACS3-HMAC-SHA256 (V3, the SDK default) and the legacy RPC HMAC-SHA1 (V1, `signature_algorithm='v2'` in the SDK
-config). The procedures and their worked examples are in shared/reference/cas-api.md §2 and §3.
+config). The procedures are in docs/protocol.md#authentication; tests/unit/test_signature.py reproduces the worked
+examples of the Alibaba Cloud signature documentation.
 """
 
 from __future__ import annotations

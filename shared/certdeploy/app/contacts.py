@@ -1,8 +1,8 @@
 """Contacts: the people and group bots a job's report goes to (CreateContact, UpdateContact, DeleteContact,
 ListContact).
 
-Rules (CAS CreateContact and the "manage contacts" user guide, cas-api.md §7.17): a contact has a name and a mobile
-number, optionally an email address and group-bot webhooks; email (in any case) and mobile are each unique in the
+Rules (CAS CreateContact and the "manage contacts" user guide, docs/protocol.md#contacts): a contact has a name and a
+mobile number, optionally an email address and group-bot webhooks; email (in any case) and mobile are each unique in the
 account. Format errors are `IncorrectFormat.<Field>`, duplicates `AlreadyExists.<Field>`, as CAS names them. The
 store's unique keys decide duplicates, so of two requests racing for one address exactly one wins. A webhook is
 refused unless the notifier would call it (the caller passes that check in, so the rule lives with the notifier).

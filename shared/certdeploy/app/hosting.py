@@ -11,11 +11,9 @@ import json
 import logging
 from datetime import timezone
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from certdeploy.app.deps import Deps
 from certdeploy.app.jobs import JobDraft, change_job_status_in, create_job_in
-from certdeploy.app.messages import QueueRole
+from certdeploy.app.messages import CertificateIssued, QueueRole, parse_certificate_issued
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.domain.errors import NotFound
 from certdeploy.domain.models import Certificate, Job, JobType
@@ -23,20 +21,8 @@ from certdeploy.domain.names import covers
 from certdeploy.domain.quota import job_cost
 from certdeploy.domain.states import JobStatus
 from certdeploy.ports import OutboxMessage
-from certdeploy.runtime.events import CloudEvent, InvalidEvent
 
 log = logging.getLogger(__name__)
-
-
-class CertificateIssuedData(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
-
-    account_id: int = Field(alias="accountId")
-    cert_id: int = Field(alias="certId")
-
-
-class CertificateIssuedEvent(CloudEvent):
-    data: CertificateIssuedData
 
 
 def certificate_issued_event(deps: Deps, cert: Certificate) -> OutboxMessage:
@@ -54,15 +40,12 @@ def certificate_issued_event(deps: Deps, cert: Certificate) -> OutboxMessage:
     return OutboxMessage(queue=str(QueueRole.CERTIFICATE_ISSUED), body=json.dumps(event), key=f"cert:{cert.id}:issued")
 
 
-def parse_certificate_issued(deps: Deps, event: bytes | str) -> CertificateIssuedEvent | None:
+def relevant_certificate_issued(deps: Deps, body: bytes | str) -> CertificateIssued | None:
     """The event, or None when it is of another source/type (the rule may route more than we handle)."""
-    try:
-        parsed = CertificateIssuedEvent.model_validate_json(event)
-    except ValidationError as exc:
-        raise InvalidEvent(f"not a certificate-issued CloudEvent: {exc.errors(include_url=False)[:3]}") from exc
-    if (parsed.source, parsed.type) != (deps.certificate_event.source, deps.certificate_event.type):
+    event = parse_certificate_issued(body)
+    if (event.source, event.type) != (deps.certificate_event.source, deps.certificate_event.type):
         return None
-    return parsed
+    return event
 
 
 def _renews(new: Certificate, old: Certificate) -> bool:
@@ -71,7 +54,7 @@ def _renews(new: Certificate, old: Certificate) -> bool:
     return all(any(covers(name, old_name) for name in new.names) for old_name in old.names)
 
 
-def deploy_renewal(deps: Deps, event: CertificateIssuedEvent) -> Job | None:
+def deploy_renewal(deps: Deps, event: CertificateIssued) -> Job | None:
     """Create and submit the hosted job for a renewal; None when there is nothing to do. Runs once per event."""
     account_id, cert_id = event.data.account_id, event.data.cert_id
 

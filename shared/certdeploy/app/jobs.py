@@ -1,4 +1,4 @@
-"""Deployment jobs: create, edit, preview, submit, start, finish and delete — the rules of DESIGN.md.
+"""Deployment jobs: create, edit, preview, submit, start, finish and delete — the rules of docs/decisions.md.
 
 A job is matched when it is created or edited: its workers (one per matched resource) exist from the `editing`
 stage, so the preview counts what will really run. Leaving `editing` charges the quota (uploaded certificates

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from certdeploy.domain.notifications import NotificationEvent
 from certdeploy.domain.states import JobStatus
@@ -15,6 +15,10 @@ from certdeploy.domain.text_enum import TextEnum
 from certdeploy.ports import OutboxMessage
 
 SCHEMA_VERSION = 1
+
+
+class InvalidMessage(ValueError):
+    """A queue message that is not one of ours (poison): no retry can make it readable, so it is dead-lettered."""
 
 
 class QueueRole(TextEnum):
@@ -85,8 +89,38 @@ QUEUE_OF: dict[str, QueueRole] = {
 
 
 def parse_command(body: str) -> Command:
-    """Raises pydantic's ValidationError for a body that is not one of our messages (a poison message)."""
-    return _command_adapter.validate_json(body)
+    """The command in `body`; `InvalidMessage` for a body that is not one of our messages."""
+    try:
+        return _command_adapter.validate_json(body)
+    except ValidationError as exc:
+        raise InvalidMessage(f"not one of our messages: {exc.errors(include_url=False)[:3]}") from exc
+
+
+class CertificateIssuedData(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    account_id: int = Field(alias="accountId")
+    cert_id: int = Field(alias="certId")
+
+
+class CertificateIssued(BaseModel):
+    """ "A certificate was issued": a CloudEvents 1.0 event, as an EventBridge rule delivers it and as our uploads send
+    it through the certificate-issued queue. `(source, id)` identifies one event; other envelope fields are kept."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    specversion: str
+    type: str
+    data: CertificateIssuedData
+
+
+def parse_certificate_issued(body: bytes | str) -> CertificateIssued:
+    try:
+        return CertificateIssued.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidMessage(f"not a certificate-issued CloudEvent: {exc.errors(include_url=False)[:3]}") from exc
 
 
 def outbox_message(command: Command, delay_seconds: int = 0) -> OutboxMessage:

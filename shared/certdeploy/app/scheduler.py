@@ -8,12 +8,17 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from pydantic import ValidationError
-
 from certdeploy.app.deps import Deps
 from certdeploy.app.execute import give_up_dead_lettered, give_up_worker
 from certdeploy.app.jobs import start_due_jobs
-from certdeploy.app.messages import DeployWorker, QueueRole, RollbackWorker, outbox_message, parse_command
+from certdeploy.app.messages import (
+    DeployWorker,
+    InvalidMessage,
+    QueueRole,
+    RollbackWorker,
+    outbox_message,
+    parse_command,
+)
 from certdeploy.app.outbox import relay_pending
 from certdeploy.app.resources import sync_resources
 from certdeploy.app.rollback import give_up_rollback
@@ -100,7 +105,7 @@ def drain_dead_letters(deps: Deps, limit: int = 64) -> int:
         for message in batch:
             try:
                 command = parse_command(message.body)
-            except ValidationError:
+            except InvalidMessage:
                 log.error(
                     "dead letter %s is not one of our messages; dropped: %.200r", message.message_id, message.body
                 )

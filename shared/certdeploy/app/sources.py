@@ -1,7 +1,7 @@
 """Certificates from the cloud's certificate source (CAS): mirrored into the account the source describes, keyed by
 their CAS CertId, their content fetched the first time a deployment needs it and kept in the store from then on.
 
-Rules (README "Decisions", CAS certificates):
+Rules (docs/decisions.md#cas-certificates-and-resources):
 - Every certificate CAS lists becomes one of ours once: an official one with origin `buy` (`free` when CAS says so),
   one uploaded to CAS with origin `upload` (so it consumes deployment quota, as an upload here does). Its names come
   from the listed `CommonName` and `Sans`, its validity from the listed dates; PEM and key stay empty until a

@@ -1,4 +1,4 @@
-"""Certificate → resource matching, by the rules of DESIGN.md "Decisions".
+"""Certificate → resource matching, by the rules of docs/decisions.md#matching.
 
 Every resource gets exactly one outcome: an `Assignment` (one worker: this certificate onto this resource) or an
 `Exclusion` with the reason the preview shows. Reasons, in the order they are checked:

@@ -38,7 +38,7 @@ class Product(TextEnum):
 
 # "You can deploy SM certificates only to CDN, DCDN, and Anti-DDoS" (CAS user guide, deploy to cloud services).
 SM_PRODUCTS: frozenset[Product] = frozenset({Product.CDN, Product.DCDN, Product.DDOS})
-# Products whose resources are listeners (InstanceId / ListenerId / port), per cas-api.md §6.
+# Products whose resources are listeners (InstanceId / ListenerId / port), per docs/protocol.md#wire-quirks.
 LISTENER_PRODUCTS: frozenset[Product] = frozenset({Product.ALB, Product.NLB, Product.GA})
 
 

@@ -1,4 +1,4 @@
-"""Domain names: normalisation and coverage, by the rules of DESIGN.md.
+"""Domain names: normalisation and coverage, by the rules of docs/decisions.md#names.
 
 Names are compared lower-cased, IDNA (punycode) encoded, without a trailing dot. An exact name covers only
 itself; `*.example.com` covers exactly one label (`a.example.com`, not `example.com`, not `a.b.example.com`);

@@ -1,4 +1,4 @@
-"""Job and worker state machines: the CAS statuses plus `rolled_back`, exactly the transitions of DESIGN.md.
+"""Job and worker state machines: the CAS statuses plus `rolled_back`, exactly the transitions of docs/decisions.md.
 
 Any other transition raises `InvalidStatus`, which the API answers as such.
 """

@@ -2,8 +2,8 @@
 MSE gateway domains.
 
 These products never take PEM: they name a certificate kept in CAS by its identifier `<CAS cert id>-<CAS region>`
-(`CertIdentifier` of CAS GetUserCertificateDetail, e.g. `123-cn-hangzhou`; cas-api.md §7.22). The same form appears as
-ALB `Certificates.N.CertificateId` and NLB `CertificateIds.N` in the Terraform provider's examples
+(`CertIdentifier` of CAS GetUserCertificateDetail, e.g. `123-cn-hangzhou`; docs/protocol.md#wire-quirks). The same form
+appears as ALB `Certificates.N.CertificateId` and NLB `CertificateIds.N` in the Terraform provider's examples
 (`join("", [<cas id>, "-cn-hangzhou"])`, `["8697931-cn-hangzhou"]`), as GA `Certificates.N.Id` and as MSE
 `CertIdentifier` (`6209108-cn-hangzhou` in the UpdateGatewayDomain reference). A certificate without a `cas_cert_id`
 cannot be bound: it fails permanently with `CertificateNotInCas`.
@@ -42,8 +42,9 @@ from certdeploy.domain.deployment import (
 )
 from certdeploy.domain.models import Resource
 
-# CAS's region in a certificate identifier: the China site keeps every certificate in cn-hangzhou (cas-api.md §10
-# "Identifier"); a deployment on the international site passes its own (`ap-southeast-1`).
+# CAS's region in a certificate identifier: the China site keeps every certificate in cn-hangzhou
+# (docs/protocol.md#wire-quirks, `CertIdentifier`); a deployment on the international site passes its own
+# (`ap-southeast-1`).
 CAS_REGION = "cn-hangzhou"
 # Binding detail: the identifier exactly as the product reported it.
 CERTIFICATE_IDENTIFIER = "certificate_identifier"

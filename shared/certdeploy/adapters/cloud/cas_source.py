@@ -8,12 +8,13 @@
   then cached with the names `parse_certificate` reads from it. SM certificates come as `SignCert`/`SignPrivateKey`
   when `Cert`/`Key` are empty.
 - `discover(account_id)`: the `Inventory` port. `ListCloudResources` with `CloudName=aliyun`, every page, kept when
-  `CloudProduct` is one of the twelve products (case-insensitively: the SDK says `DDOS`, a doc `DDoS`, cas-api.md §9).
+  `CloudProduct` is one of the twelve products (case-insensitively: the SDK says `DDOS`, a doc `DDoS`,
+  docs/protocol.md#product-codes).
   The source is one account's credentials, so `account_id` only labels the call. `bound_cas_cert_id`/`bound_cert_name`
   are CAS's `CertId`/`CertName` of what the resource serves (the resource sync maps the CAS id to ours).
 
 Failures are `TransientDeployFailure` / `PermanentDeployFailure` with CAS's code and message (`common.sdk_errors`).
-Fields and paging: cas-api.md §7.14, §7.21, §7.22 and the SDK models.
+Fields and paging: docs/protocol.md#actions and the SDK models.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ class CloudCredentials(BaseModel):
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> CloudCredentials:
         """From `ALIBABA_CLOUD_ACCESS_KEY_ID`, `…_SECRET` and optional `…_SECURITY_TOKEN` (what FC sets for the
-        function role on every runtime; python3.12 has no `context.credentials`, see fc-runtime.md)."""
+        function role on every runtime; python3.12 has no `context.credentials`, see docs/runtime.md#credentials)."""
         values = os.environ if environ is None else environ
         access_key_id = values.get(ACCESS_KEY_ID_VARIABLE, "")
         secret = values.get(ACCESS_KEY_SECRET_VARIABLE, "")

@@ -4,7 +4,7 @@ A resource is one custom domain: its name is `resource.domain` (FC names a custo
 CAS lists FC resources without an instance id). The endpoint is `https://<account id>.<region>.fc.aliyuncs.com`;
 the account id comes from the constructor or the `FC_ACCOUNT_ID` variable FC sets in every function.
 
-How each call maps to FC (fc-runtime.md §5.2):
+How each call maps to FC (docs/runtime.md#fc-custom-domains):
 - read: `GetCustomDomain`. The domain serves a certificate when its protocol includes HTTPS and it has a `certConfig`;
   the binding records the certificate's name, its SHA-256 fingerprint and the protocol.
 - bind: `UpdateCustomDomain` with `certConfig` (name, PEM certificate, PEM key: FC takes no CAS certificate id). The

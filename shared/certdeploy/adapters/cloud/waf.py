@@ -10,7 +10,7 @@ mode. The resource's `instance_id` is the WAF instance, `region` its region (`cn
   which answers its `CertIdentifier`. Sources: SDK models `DescribeDomainDetailResponseBody`, `ModifyDomainRequest`,
   `CreateCertsRequest`/`CreateCertsResponseBody`.
 - A CAS certificate is bound as "<CAS id>-<WAF region>": WAF in a region takes certificates of that CAS region.
-- SM certificates are refused (certdeploy deploys SM only to CDN, DCDN and Anti-DDoS, DESIGN.md).
+- SM certificates are refused (certdeploy deploys SM only to CDN, DCDN and Anti-DDoS, docs/decisions.md#certificates).
 """
 
 from __future__ import annotations

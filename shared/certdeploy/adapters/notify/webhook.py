@@ -340,3 +340,18 @@ def _check_reply(kind: BotKind, status: int, reply: bytes) -> None:
             f"{kind} bot refused the message: {code_number} {text}",
             transient=code_number in _RATE_LIMITED_CODES[kind],
         )
+
+
+def webhook_refusal(settings: WebhookSettings) -> Callable[[str], str | None]:
+    """Why a contact's webhook URL would be refused by this notifier (None: it would be called), for the API to check
+    URLs when contacts are saved rather than when a report is sent."""
+    allowed = [AllowedHost.parse(entry) for entry in settings.allowed_hosts]
+
+    def refusal(url: str) -> str | None:
+        try:
+            parse_webhook_url(url, allowed)
+        except NotificationFailed as refused:
+            return refused.message
+        return None
+
+    return refusal

@@ -1,4 +1,4 @@
-"""The API function's trigger events (fc-runtime.md §2.2, §2.3) as `RpcRequest`s, and its replies in the shape
+"""The API function's trigger events (docs/runtime.md#trigger-events) as `RpcRequest`s, and its replies in the shape
 those triggers expect.
 
 - API Gateway (event function): `{path, httpMethod, headers, queryParameters, pathParameters, body,
@@ -20,11 +20,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from certdeploy.api.actions_common import ApiDeps
 from certdeploy.api.errors import BAD_REQUEST, ApiError
 from certdeploy.api.rpc import RpcRequest
 from certdeploy.api.service import ApiResponse, handle, refusal
-from certdeploy.runtime.container import Container
-from certdeploy.runtime.events import InvalidEvent, validate_event
+from certdeploy.fc.events import InvalidEvent, validate_event
 
 Values = dict[str, str | list[str]]
 
@@ -134,7 +134,7 @@ def event_response(response: ApiResponse) -> dict[str, Any]:
     }
 
 
-def answer_event(container: Container, event: bytes | str) -> dict[str, Any]:
+def answer_event(api: ApiDeps, event: bytes | str) -> dict[str, Any]:
     """Read the event, answer the request, shape the reply; an unreadable event is answered 400."""
     try:
         request = parse_api_event(event)
@@ -142,4 +142,4 @@ def answer_event(container: Container, event: bytes | str) -> dict[str, Any]:
         return event_response(
             refusal(ApiError(BAD_REQUEST, "InvalidRequest", f"The request could not be read: {error}"))
         )
-    return event_response(handle(container, request))
+    return event_response(handle(api, request))

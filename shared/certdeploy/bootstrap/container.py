@@ -14,14 +14,15 @@ from certdeploy.adapters.local_cloud import LocalCloud
 from certdeploy.adapters.notify import Channel, ContactNotifier, Notifier, Sender
 from certdeploy.adapters.notify.log import LogSender
 from certdeploy.adapters.notify.smtp import SmtpSender, SmtpSettings
-from certdeploy.adapters.notify.webhook import WebhookSender, WebhookSettings
+from certdeploy.adapters.notify.webhook import WebhookSender, WebhookSettings, webhook_refusal
 from certdeploy.adapters.sql.migrate import upgrade
 from certdeploy.adapters.sql.store import SqlStore
+from certdeploy.api.actions_common import ApiDeps
 from certdeploy.app.deps import CertificateEventKind, Deps, RetryPolicy
 from certdeploy.app.messages import QueueRole
+from certdeploy.bootstrap.settings import CloudBackend, QueueBackend, Settings
 from certdeploy.domain.models import Product
 from certdeploy.ports import CertificateSource, Clock, Deployers, Inventory, Queue, QueueAttributes, SystemClock
-from certdeploy.runtime.settings import CloudBackend, QueueBackend, Settings
 
 if TYPE_CHECKING:
     from certdeploy.adapters.cloud.common import ApiTarget
@@ -35,6 +36,7 @@ class Container:
     deps: Deps
     notifier: Notifier
     local_cloud: LocalCloud | None
+    api: ApiDeps
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -194,4 +196,5 @@ def build_container(
         stuck_after_seconds=settings.stuck_after_seconds,
         certificate_event=CertificateEventKind(settings.certificate_event_source, settings.certificate_event_type),
     )
-    return Container(settings, deps, _notifier(settings, context), cloud.local, closers)
+    api = ApiDeps(deps, webhook_refusal(WebhookSettings(allowed_hosts=settings.webhook_allow_hosts)))
+    return Container(settings, deps, _notifier(settings, context), cloud.local, api, closers)

@@ -1,4 +1,5 @@
-"""The `context` object FC passes a Python handler (fc-runtime.md §1.2), as the local runtime builds it.
+"""The `context` object FC passes a Python handler (docs/runtime.md#functions-and-handlers), as the local runtime builds
+it.
 
 No credentials: nothing local needs a cloud role. `container` lets an in-process caller (the local HTTP front) hand
 the function the container it already built.
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from certdeploy.runtime.container import Container
+    from certdeploy.bootstrap.container import Container
 
 LOCAL_REGION = "local"
 LOCAL_ACCOUNT_ID = "local"

@@ -1,6 +1,6 @@
 """The local HTTP front of the API (what `certdeploy serve` listens with): each request becomes an API Gateway event
-(fc-runtime.md §2.2) fed, as bytes, to the API function loaded from its code directory the way FC loads it
-(`functions/api`, handler `handler.handler`); the function's reply dict is written back.
+(docs/runtime.md#api-gateway-event) fed, as bytes, to the API function loaded from its code directory the way FC loads
+it (`functions/api`, handler `handler.handler`); the function's reply dict is written back.
 
 HTTP limits:
 - Request line up to `max_request_line` bytes (1 MiB by default): UploadUserCertificate carries PEM in the query
@@ -30,15 +30,15 @@ from typing import Any
 
 from certdeploy.api.errors import ApiError, error_body, internal_error, new_request_id
 from certdeploy.api.rpc import form_decode
-from certdeploy.runtime.container import Container
-from certdeploy.runtime.fc_context import FcContext, FunctionMeta
+from certdeploy.bootstrap.container import Container
+from certdeploy.local.context import FcContext, FunctionMeta
 
 MAX_REQUEST_LINE = 1024 * 1024
 MAX_BODY_BYTES = 1024 * 1024
 HEALTH_PATH = "/health"
 HOST_ID = "cas.aliyuncs.com"
 API_HANDLER = "handler.handler"
-# The repository's functions/api, next to shared/ (this file is shared/certdeploy/runtime/http_front.py).
+# The repository's functions/api, next to shared/ (this file is shared/certdeploy/local/http_front.py).
 DEFAULT_API_CODE_DIR = Path(__file__).resolve().parents[3] / "functions" / "api"
 
 EventHandler = Callable[[bytes], dict[str, Any]]

@@ -27,13 +27,13 @@ from certdeploy.adapters.local_cloud import InventoryError
 from certdeploy.adapters.sql.migrate import upgrade
 from certdeploy.app.accounts import DEFAULT_ACCOUNT, create_account
 from certdeploy.app.certificates import add_certificate
+from certdeploy.bootstrap.container import Container, build_container
+from certdeploy.bootstrap.settings import Settings
+from certdeploy.cli import jobs as cli_jobs
 from certdeploy.domain.errors import DomainError
 from certdeploy.domain.models import CertAlgorithm, CertOrigin
+from certdeploy.local.runner import FunctionsNotFound, InventoryNotLocal, RunnerOptions, load_inventory, serve
 from certdeploy.ports import QueueError, StoreError
-from certdeploy.runtime import cli_jobs
-from certdeploy.runtime.container import Container, build_container
-from certdeploy.runtime.runner import FunctionsNotFound, InventoryNotLocal, RunnerOptions, load_inventory, serve
-from certdeploy.runtime.settings import Settings
 
 PROGRAM = "certdeploy"
 _CERT_NAME_LENGTH = 63

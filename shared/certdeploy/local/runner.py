@@ -1,13 +1,13 @@
 """The local runner behind `certdeploy serve`: every FC function in one process, fed the events FC would send.
 
-- `functions/api` behind the HTTP front (`certdeploy.runtime.http_front`), which also answers `GET /health`;
+- `functions/api` behind the HTTP front (`certdeploy.local.http_front`), which also answers `GET /health`;
 - `functions/scheduler` on a timer, with a timer-trigger event every `tick` seconds;
 - `functions/execute`, `notify` and `rollback` on the local deploy/notify/rollback queues, each message wrapped into
   the EventBridge MNS CloudEvent array a queue trigger delivers; `functions/certificate_issued` on its queue, whose
   body already is the CloudEvent.
 
 Functions are loaded by file path (code dir `functions/<name>`, handler `handler.handler`), as FC loads them, and all
-run on one container installed with `certdeploy.runtime.function.use_container` (the initializers would build the
+run on one container installed with `certdeploy.fc.function.use_container` (the initializers would build the
 same thing from the environment). A message is deleted once its function returns; when the function raises, it stays
 and comes back after the visibility timeout, until its receive count sends it to the dead-letter queue. Queues and
 store are durable files, so a process killed at any point resumes on restart.
@@ -32,12 +32,12 @@ from certdeploy.adapters.local_cloud import Inventory
 from certdeploy.app.accounts import DEFAULT_ACCOUNT, Credentials, ensure_default_account
 from certdeploy.app.messages import QueueRole
 from certdeploy.app.resources import sync_resources
+from certdeploy.bootstrap.container import Container, build_container
+from certdeploy.bootstrap.settings import Settings
+from certdeploy.fc.function import trigger_decodes_base64, use_container
+from certdeploy.local.context import LOCAL_ACCOUNT_ID, LOCAL_REGION, FcContext, FunctionMeta
+from certdeploy.local.http_front import ApiHttpServer, load_function
 from certdeploy.ports import QueueError, ReceiptHandleInvalid, ReceivedMessage
-from certdeploy.runtime.container import Container, build_container
-from certdeploy.runtime.fc_context import LOCAL_ACCOUNT_ID, LOCAL_REGION, FcContext, FunctionMeta
-from certdeploy.runtime.function import trigger_decodes_base64, use_container
-from certdeploy.runtime.http_front import ApiHttpServer, load_function
-from certdeploy.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def _iso(moment: datetime, timespec: str = "milliseconds") -> str:
 
 
 def timer_event(now: datetime, trigger_name: str = TIMER_TRIGGER_NAME, payload: str = "") -> bytes:
-    """The timer trigger's event (fc-runtime.md §2.1), as FC passes it: bytes."""
+    """The timer trigger's event (docs/runtime.md#timer-event), as FC passes it: bytes."""
     return json.dumps({"triggerTime": _iso(now, "seconds"), "triggerName": trigger_name, "payload": payload}).encode()
 
 
@@ -99,8 +99,8 @@ def mns_queue_event(
     message: ReceivedMessage, queue_name: str, spec: FunctionSpec, now: datetime, *, base64_body: bool
 ) -> bytes:
     """The event-streaming delivery of one queue message: an array of one `mns:Queue:SendMessage` CloudEvent
-    (fc-runtime.md §2.4). With `base64_body` (a trigger with `IsBase64Decode: false`) the body stays in the Base64
-    form MNS producers send."""
+    (docs/runtime.md#mns-queue-event). With `base64_body` (a trigger with `IsBase64Decode: false`) the body stays in the
+    Base64 form MNS producers send."""
     source = f"MNS-certdeploy-{spec.name}-trigger"
     body = base64.b64encode(message.body.encode()).decode("ascii") if base64_body else message.body
     enqueued = datetime.fromtimestamp(message.enqueue_time_ms / 1000, tz=timezone.utc)

@@ -13,10 +13,10 @@ import logging
 import os
 from typing import Any
 
-from certdeploy.app.messages import QueueRole
-from certdeploy.runtime.consumers import consume
-from certdeploy.runtime.container import Container, build_container
-from certdeploy.runtime.events import MNS_QUEUE_EVENT_TYPE, InvalidEvent, parse_mns_queue_event
+from certdeploy.app.consumers import consume
+from certdeploy.app.messages import InvalidMessage, QueueRole
+from certdeploy.bootstrap.container import Container, build_container
+from certdeploy.fc.events import MNS_QUEUE_EVENT_TYPE, parse_mns_queue_event
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,8 @@ def consume_mns_event(container: Container, role: QueueRole, event: bytes) -> in
     handled = 0
     for message in parse_mns_queue_event(event, trigger_base64_decode=trigger_decodes_base64()):
         try:
-            consume(container, role, message.body)
-        except InvalidEvent as poison:
+            consume(container.deps, container.notifier, role, message.body)
+        except InvalidMessage as poison:
             log.error("poison message %s on %s dead-lettered: %s", message.message_id, role, poison)
             container.deps.queues[QueueRole.DEAD_LETTER].send(message.body)
         handled += 1
@@ -74,5 +74,5 @@ def consume_certificate_issued(container: Container, event: bytes) -> int:
     """The certificate-issued CloudEvent straight from an EventBridge rule, or wrapped in MNS queue messages."""
     if _is_mns_queue_event(event):
         return consume_mns_event(container, QueueRole.CERTIFICATE_ISSUED, event)
-    consume(container, QueueRole.CERTIFICATE_ISSUED, event.decode("utf-8"))
+    consume(container.deps, container.notifier, QueueRole.CERTIFICATE_ISSUED, event.decode("utf-8"))
     return 1

@@ -1,4 +1,5 @@
-"""Function Compute trigger events: the bytes FC hands a handler, validated into pydantic envelopes (fc-runtime.md §2).
+"""Function Compute trigger events: the bytes FC hands a handler, validated into pydantic envelopes
+(docs/runtime.md#trigger-events).
 
 Each trigger shape gets an envelope model and a parse function built on `validate_event`. Whatever is wrong with an
 event (not UTF-8, not JSON, wrong shape, undecodable body) surfaces as `InvalidEvent`: a poison event that no retry can
@@ -13,12 +14,14 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from certdeploy.app.messages import InvalidMessage
+
 T = TypeVar("T")
 
 _MAX_REPORTED_ERRORS = 5
 
 
-class InvalidEvent(ValueError):
+class InvalidEvent(InvalidMessage):
     """The event is not what the trigger delivers; retrying it cannot help (poison)."""
 
 
@@ -35,7 +38,8 @@ def validate_event(event: bytes | str, shape: TypeAdapter[T], what: str) -> T:
 
 
 class CloudEvent(BaseModel):
-    """The EventBridge CloudEvents 1.0 envelope (fc-runtime.md §2.6). `(source, id)` identifies an event."""
+    """The EventBridge CloudEvents 1.0 envelope (docs/runtime.md#cloudevents-envelope). `(source, id)` identifies an
+    event."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
@@ -57,7 +61,8 @@ class CloudEvent(BaseModel):
 
 
 class MnsQueueMessageData(BaseModel):
-    """`data` of an `mns:Queue:SendMessage` event: exactly these three fields are documented (fc-runtime.md §2.4)."""
+    """`data` of an `mns:Queue:SendMessage` event: exactly these three fields are documented
+    (docs/runtime.md#mns-queue-event)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
@@ -87,7 +92,7 @@ class MnsQueueMessage(BaseModel):
     body: str
 
 
-# Event mode delivers one CloudEvent; event-streaming mode pushes an array of them (fc-runtime.md §2.4, §3).
+# Event mode delivers one CloudEvent; event-streaming mode pushes an array of them (docs/runtime.md#mns-queue-event).
 _MNS_QUEUE_DELIVERY: TypeAdapter[MnsQueueEvent | list[MnsQueueEvent]] = TypeAdapter(MnsQueueEvent | list[MnsQueueEvent])
 
 
@@ -134,7 +139,7 @@ def _decode_base64_body(body: str, message_id: str) -> str:
 
 
 class TimerEvent(BaseModel):
-    """The timer trigger's event (fc-runtime.md §2.1); `payload` is the trigger message, a string."""
+    """The timer trigger's event (docs/runtime.md#timer-event); `payload` is the trigger message, a string."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 

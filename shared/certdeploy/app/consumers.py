@@ -1,0 +1,67 @@
+"""What each queue's consumer does with one message body: parse it, call its one use case.
+
+The FC handlers (fed by EventBridge) and the local runner (fed by the local queues) both come here, so the two
+runtimes share one code path. A body that is not one of our messages, or one on the wrong queue, is poison:
+`InvalidMessage`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from certdeploy.adapters.notify import Notifier
+from certdeploy.app.deps import Deps
+from certdeploy.app.execute import deploy_worker
+from certdeploy.app.hosting import deploy_renewal, relevant_certificate_issued
+from certdeploy.app.messages import (
+    DeployWorker,
+    InvalidMessage,
+    NotifyContacts,
+    QueueRole,
+    RollbackWorker,
+    parse_command,
+)
+from certdeploy.app.notify import notify_contacts
+from certdeploy.app.rollback import rollback_worker
+
+Consumer = Callable[[Deps, Notifier, str], None]
+_Command = TypeVar("_Command", DeployWorker, RollbackWorker, NotifyContacts)
+
+
+def _certificate_issued(deps: Deps, notifier: Notifier, body: str) -> None:
+    event = relevant_certificate_issued(deps, body)
+    if event is not None:
+        deploy_renewal(deps, event)
+
+
+def _deploy(deps: Deps, notifier: Notifier, body: str) -> None:
+    deploy_worker(deps, _command(body, DeployWorker))
+
+
+def _rollback(deps: Deps, notifier: Notifier, body: str) -> None:
+    rollback_worker(deps, _command(body, RollbackWorker))
+
+
+def _notify(deps: Deps, notifier: Notifier, body: str) -> None:
+    notify_contacts(deps, notifier, _command(body, NotifyContacts))
+
+
+_CONSUMERS: dict[QueueRole, Consumer] = {
+    QueueRole.DEPLOY: _deploy,
+    QueueRole.ROLLBACK: _rollback,
+    QueueRole.NOTIFY: _notify,
+    QueueRole.CERTIFICATE_ISSUED: _certificate_issued,
+}
+
+
+def _command(body: str, expected: type[_Command]) -> _Command:
+    command = parse_command(body)
+    if not isinstance(command, expected):
+        raise InvalidMessage(f"a {command.kind} message on the {expected.model_fields['kind'].default} queue")
+    return command
+
+
+def consume(deps: Deps, notifier: Notifier, role: QueueRole, body: str) -> None:
+    """Handle one message of the queue of `role`."""
+    _CONSUMERS[role](deps, notifier, body)
