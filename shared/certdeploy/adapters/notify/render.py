@@ -36,10 +36,6 @@ _TEMPLATES = Path(__file__).with_name("templates")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
 
 
-def _html_escape(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
 def _markdown_escape(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
@@ -86,7 +82,7 @@ def _environment(escape: Callable[[str], str] | None) -> Environment:
     return environment
 
 
-_HTML = _environment(_html_escape)
+_HTML = _environment(html.escape)
 _MARKDOWN = _environment(_markdown_escape)
 _TEXT = _environment(None)
 
