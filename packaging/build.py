@@ -13,7 +13,8 @@ What each function imports (the Alibaba Cloud SDKs are all imported lazily, wher
 - `scheduler` also refreshes resources from CAS (`adapters/cloud/cas_source.py`: the CAS SDK on tea-openapi);
 - `execute` and `rollback` also call the products' deployers (`adapters/cloud/*`: every product SDK, fc2 and oss2)
   and fetch a CAS certificate's content for products that take PEM (`cas_source`);
-- `notify` also sends SMS (`adapters/notify/sms.py`: the Dysmsapi SDK on tea-openapi);
+- `notify` also sends SMS (`adapters/notify/sms.py`: the Dysmsapi SDK on tea-openapi) and renders the reports it
+  sends (`adapters/notify/render.py`: Jinja2 and MarkupSafe, with the templates beside it);
 - `rich` is the CLI's alone.
 Every dependency in pyproject must be placed in one of these sets: a new one fails the build until it is.
 
@@ -75,6 +76,7 @@ CORE = frozenset(
 )
 CLI_ONLY = frozenset({"rich"})
 SMS_SDK = frozenset({"alibabacloud-dysmsapi20170525", "alibabacloud-tea-openapi"})
+TEMPLATES = frozenset({"jinja2", "markupsafe"})
 CAS_SDK = frozenset({"alibabacloud-cas20200407", "alibabacloud-tea-openapi"})
 PRODUCT_SDKS = frozenset(
     {
@@ -96,7 +98,7 @@ PRODUCT_SDKS = frozenset(
 # Beyond the core every function needs.
 FUNCTION_EXTRAS: Mapping[str, frozenset[str]] = {
     "api": frozenset(),
-    "notify": SMS_SDK,
+    "notify": SMS_SDK | TEMPLATES,
     "certificate_issued": frozenset(),
     "scheduler": CAS_SDK,
     "execute": PRODUCT_SDKS | CAS_SDK,

@@ -6,14 +6,14 @@ import ssl
 from datetime import datetime, timezone
 from pathlib import Path
 
+from certdeploy.adapters.notify import RenderedNotification
+from certdeploy.adapters.notify.render import render_notification
 from certdeploy.domain.models import Product
 from certdeploy.domain.notifications import (
     FailedResource,
     JobReport,
     NotificationEvent,
     ProductCount,
-    RenderedNotification,
-    render_notification,
 )
 from certdeploy.domain.states import JobStatus
 from tests.certgen import GeneratedCert

@@ -15,8 +15,16 @@ import pytest
 from pydantic import SecretStr
 
 from certdeploy.adapters.cloud.common import CloudCredentials
-from certdeploy.adapters.notify import ContactNotifier, Delivery, deliveries_for, delivery_key, redact_address
+from certdeploy.adapters.notify import (
+    ContactNotifier,
+    Delivery,
+    RenderedNotification,
+    deliveries_for,
+    delivery_key,
+    redact_address,
+)
 from certdeploy.adapters.notify.log import LogSender
+from certdeploy.adapters.notify.render import render_notification
 from certdeploy.adapters.notify.sms import SmsSender, SmsSettings
 from certdeploy.bootstrap.container import _sms_sender
 from certdeploy.bootstrap.settings import Settings
@@ -25,8 +33,6 @@ from certdeploy.domain.notifications import (
     JobReport,
     NotificationEvent,
     ProductCount,
-    RenderedNotification,
-    render_notification,
 )
 from certdeploy.domain.states import JobStatus
 from certdeploy.ports.notifier import Channel, NotificationFailed

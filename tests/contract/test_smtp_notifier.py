@@ -17,8 +17,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from pydantic import SecretStr
 
+from certdeploy.adapters.notify import RenderedNotification
 from certdeploy.adapters.notify.smtp import SmtpSender, SmtpSettings, TlsMode, parse_smtp_url
-from certdeploy.domain.notifications import RenderedNotification
 from certdeploy.ports.notifier import NotificationFailed
 from tests.certgen import GeneratedCert, make_ca, make_cert
 from tests.contract.notifier_support import failed_job_notification, server_tls_context

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import pytest_socket
 
+from certdeploy.adapters.notify import RenderedNotification
 from certdeploy.adapters.notify.webhook import (
     AllowedHost,
     BotKind,
@@ -28,7 +29,6 @@ from certdeploy.adapters.notify.webhook import (
     is_public_address,
     parse_webhook_url,
 )
-from certdeploy.domain.notifications import RenderedNotification
 from certdeploy.ports.notifier import NotificationFailed
 from tests.certgen import GeneratedCert, make_ca, make_cert
 from tests.contract.notifier_support import failed_job_notification, server_tls_context

@@ -149,7 +149,7 @@ def _invoke(
 ) -> tuple[dict[str, Any], str]:
     event, base64_decoded = SAMPLES[function]
     command = [str(clean_python), "-s", str(REPO / "packaging" / "invoke.py"), str(code_dir), str(EVENTS / event)]
-    for module in [*sorted(ALL_SDKS), "pytest"]:
+    for module in [*sorted(ALL_SDKS), "jinja2", "pytest"]:
         command += ["--check-import", module]
     result = subprocess.run(
         command,
@@ -197,6 +197,29 @@ def test_each_function_carries_the_sdks_it_calls_and_no_others(
     importable = {module for module in ALL_SDKS if output["imports"][module]}
 
     assert importable == CARRIES[function]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_only_the_notify_function_carries_the_template_engine(
+    invocations: dict[str, tuple[dict[str, Any], str]], function: str
+) -> None:
+    assert invocations[function][0]["imports"]["jinja2"] is (function == "notify")
+
+
+def test_the_notify_function_renders_a_report_from_its_own_code_directory(built: Path, clean_python: Path) -> None:
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from certdeploy.adapters.notify.render import render_notification;"
+        "from certdeploy.domain.notifications import JobReport;"
+        "report = JobReport(job_id=7, job_name='<www>', event='job_finished', outcome='success');"
+        "print(render_notification(report).html)"
+    )
+    result = subprocess.run(
+        [str(clean_python), "-s", "-c", script, str(built / "notify")], capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "Deployment job &quot;&lt;www&gt;&quot; (ID 7) succeeded" in result.stdout
 
 
 def test_the_api_answers_the_signed_sample_request_with_a_cas_reply(

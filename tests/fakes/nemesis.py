@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from certdeploy.adapters.local_cloud import LocalCloud
-from certdeploy.adapters.notify import ContactNotifier
+from certdeploy.adapters.notify import ContactNotifier, RenderedNotification
 from certdeploy.app.consumers import consume
 from certdeploy.app.messages import DeployWorker, NotifyContacts, QueueRole, RollbackWorker, parse_command
 from certdeploy.app.scheduler import tick
@@ -30,7 +30,7 @@ from certdeploy.domain.deployment import (
     TransientDeployFailure,
 )
 from certdeploy.domain.models import Contact, Product, Resource
-from certdeploy.domain.notifications import JobReport, RenderedNotification
+from certdeploy.domain.notifications import JobReport
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.domain.text_enum import TextEnum
 from certdeploy.ports.notifier import Channel, DeliveryResult, NotificationFailed, Notifier

@@ -188,7 +188,7 @@ def test_a_cas_certificate_is_described_from_its_listing_until_its_content_is_ne
     site = _mirrored(container, account_id, SITE_CAS_ID)
     context = ActionContext(container.api, account_id, "request-1")
 
-    detail = get_user_certificate_detail(context, RpcParameters([("CertId", str(site.id))]))
+    detail = get_user_certificate_detail(context, RpcParameters([("CertId", str(site.id))])).wire()
 
     assert (detail["Name"], detail["Sans"], detail["EndDate"]) == (
         "site-2026",

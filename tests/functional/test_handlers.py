@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from certdeploy.adapters.local_cloud import Inventory
-from certdeploy.adapters.notify import Channel, ContactNotifier, NotificationFailed
+from certdeploy.adapters.notify import Channel, ContactNotifier, NotificationFailed, RenderedNotification
 from certdeploy.app.accounts import Credentials
 from certdeploy.app.certificates import CertificateUpload, upload_certificate
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job
@@ -23,7 +23,6 @@ from certdeploy.app.notify import NotificationsPending
 from certdeploy.app.rollback import request_rollback
 from certdeploy.bootstrap.container import Container
 from certdeploy.domain.deployment import Binding
-from certdeploy.domain.notifications import RenderedNotification
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.fc import function
 from certdeploy.fc.events import InvalidEvent
@@ -152,7 +151,8 @@ def test_a_redelivered_execute_event_changes_nothing(running: Container) -> None
     handler("execute")(event("mns_execute.json"), CONTEXT)
     assert running.store.workers.get(1, 1).version == version
     assert running.local_cloud is not None
-    assert running.local_cloud.deploy_count(running.store.resources.get_many(1, [1])[0]) == 1  # deployed once, not twice
+    [resource] = running.store.resources.get_many(1, [1])
+    assert running.local_cloud.deploy_count(resource) == 1  # deployed once, not twice
 
 
 def notify_bodies_of_a_rolled_back_job(running: Container) -> list[str]:

@@ -6,10 +6,18 @@ import logging
 
 import pytest
 
-from certdeploy.adapters.notify import ContactNotifier, Delivery, deliveries_for, delivery_key, redact_address
+from certdeploy.adapters.notify import (
+    ContactNotifier,
+    Delivery,
+    RenderedNotification,
+    deliveries_for,
+    delivery_key,
+    redact_address,
+)
 from certdeploy.adapters.notify.log import LogSender
+from certdeploy.adapters.notify.render import render_notification
 from certdeploy.domain.models import Contact
-from certdeploy.domain.notifications import JobReport, NotificationEvent, RenderedNotification, render_notification
+from certdeploy.domain.notifications import JobReport, NotificationEvent
 from certdeploy.domain.states import JobStatus
 from certdeploy.ports.notifier import Channel, NotificationFailed
 

@@ -5,16 +5,15 @@ from datetime import datetime, timezone
 import pytest
 from pydantic import ValidationError
 
+from certdeploy.adapters.notify.render import BOT_MAX_FAILURES, render_notification
 from certdeploy.domain.models import CertOrigin, Job, Product, Resource, Worker
 from certdeploy.domain.notifications import (
-    BOT_MAX_FAILURES,
     PRIVATE_KEY_REMOVED,
     FailedResource,
     JobReport,
     NotificationEvent,
     ProductCount,
     build_job_report,
-    render_notification,
 )
 from certdeploy.domain.states import JobStatus, WorkerStatus
 

@@ -20,7 +20,6 @@ Decisions:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -28,16 +27,25 @@ from cryptography.x509.oid import NameOID
 from certdeploy.api.actions_common import (
     CERT_REGION,
     ActionContext,
-    Reply,
     build,
     cert_instance_id,
-    compact,
     day,
     millis,
     page_slice,
     paging,
 )
 from certdeploy.api.errors import invalid_parameter
+from certdeploy.api.replies import Empty
+from certdeploy.api.replies.certificates import (
+    CertificateDetail,
+    CertificateOrder,
+    CertificateOrderPage,
+    CertificateUploaded,
+    ChainMember,
+    PemFields,
+    SubjectFields,
+    Tag,
+)
 from certdeploy.api.rpc import RpcParameters
 from certdeploy.app.certificates import CertificateUpload, delete_certificate, upload_certificate
 from certdeploy.domain.models import (
@@ -82,24 +90,24 @@ def _issuer(cert: Certificate) -> str:
     return cert.issuer_common_name or cert.issuer
 
 
-def _subject_fields(cert: Certificate) -> dict[str, str]:
+def _subject_fields(cert: Certificate) -> SubjectFields:
     """OrgName/Country/Province/City of the subject, when the certificate names them."""
     try:
         leaf = x509.load_pem_x509_certificates(cert.cert_pem.encode("ascii"))[0]
     except ValueError:
-        return {}
+        return SubjectFields()
     wanted = {
-        "OrgName": NameOID.ORGANIZATION_NAME,
-        "Country": NameOID.COUNTRY_NAME,
-        "Province": NameOID.STATE_OR_PROVINCE_NAME,
-        "City": NameOID.LOCALITY_NAME,
+        "org_name": NameOID.ORGANIZATION_NAME,
+        "country": NameOID.COUNTRY_NAME,
+        "province": NameOID.STATE_OR_PROVINCE_NAME,
+        "city": NameOID.LOCALITY_NAME,
     }
     fields: dict[str, str] = {}
     for key, oid in wanted.items():
         attributes = leaf.subject.get_attributes_for_oid(oid)
         if attributes:
             fields[key] = str(attributes[0].value)
-    return fields
+    return SubjectFields(**fields)
 
 
 def certificate_domains(cert: Certificate) -> list[str]:
@@ -125,7 +133,7 @@ def _tags(params: RpcParameters) -> tuple[CertificateTag, ...]:
     return tuple(checked.values())
 
 
-def upload_user_certificate(ctx: ActionContext, params: RpcParameters) -> Reply:
+def upload_user_certificate(ctx: ActionContext, params: RpcParameters) -> CertificateUploaded:
     tags = _tags(params)
     upload = build(
         CertificateUpload,
@@ -149,7 +157,7 @@ def upload_user_certificate(ctx: ActionContext, params: RpcParameters) -> Reply:
         tags=tags,
     )
     cert = upload_certificate(ctx.deps, ctx.account_id, upload)
-    return {"CertId": cert.id, "ResourceId": cert_instance_id(cert)}
+    return CertificateUploaded(cert_id=cert.id, resource_id=cert_instance_id(cert))
 
 
 def _states_wanted(status: str | None) -> frozenset[CertState]:
@@ -192,29 +200,26 @@ def _by_keyword(ctx: ActionContext, origin: CertOrigin | None, keyword: str | No
     return matches
 
 
-def _order_entry(cert: Certificate, now: datetime) -> Reply:
-    return compact(
-        {
-            "CertificateId": cert.id,
-            "Name": cert.name,
-            "CommonName": cert.common_name or (cert.sans[0] if cert.sans else ""),
-            "Sans": ",".join(cert.sans),
-            "Issuer": _issuer(cert),
-            "Fingerprint": cert.fingerprint_sha256,
-            "SerialNo": cert.serial,
-            "Sha2": cert.fingerprint_sha256,
-            **_subject_fields(cert),
-            "ResourceGroupId": "",
-            "StartDate": day(cert.not_before),
-            "EndDate": day(cert.not_after),
-            "Expired": now > cert.not_after,
-            "Upload": cert.origin is CertOrigin.UPLOAD,
-            "InstanceId": cert_instance_id(cert),
-        }
+def _order_entry(cert: Certificate, now: datetime) -> CertificateOrder:
+    return CertificateOrder(
+        certificate_id=cert.id,
+        name=cert.name,
+        common_name=cert.common_name or (cert.sans[0] if cert.sans else ""),
+        sans=",".join(cert.sans),
+        issuer=_issuer(cert),
+        fingerprint=cert.fingerprint_sha256,
+        serial_no=cert.serial,
+        sha2=cert.fingerprint_sha256,
+        **_subject_fields(cert).model_dump(),
+        start_date=day(cert.not_before),
+        end_date=day(cert.not_after),
+        expired=now > cert.not_after,
+        upload=cert.origin is CertOrigin.UPLOAD,
+        instance_id=cert_instance_id(cert),
     )
 
 
-def list_user_certificate_order(ctx: ActionContext, params: RpcParameters) -> Reply:
+def list_user_certificate_order(ctx: ActionContext, params: RpcParameters) -> CertificateOrderPage:
     order_type_text = params.optional_text("OrderType") or OrderType.CPACK.value
     try:
         order_type = OrderType(order_type_text.upper())
@@ -225,20 +230,20 @@ def list_user_certificate_order(ctx: ActionContext, params: RpcParameters) -> Re
     keyword = params.optional_text("Keyword")
     page, size = paging(params, DEFAULT_SHOW_SIZE)
     if order_type in (OrderType.CPACK, OrderType.BUY):
-        return {"TotalCount": 0, "CurrentPage": page, "ShowSize": size, "CertificateOrderList": []}
+        return CertificateOrderPage(total_count=0, current_page=page, show_size=size, certificate_order_list=[])
     wanted = _states_wanted(status.upper() if status else None)
     now = ctx.now()
     origin = CertOrigin.UPLOAD if order_type is OrderType.UPLOAD else None
     certs = [c for c in _by_keyword(ctx, origin, keyword) if wanted and cert_state(c, now) in wanted]
-    return {
-        "TotalCount": len(certs),
-        "CurrentPage": page,
-        "ShowSize": size,
-        "CertificateOrderList": [_order_entry(c, now) for c in page_slice(certs, page, size)],
-    }
+    return CertificateOrderPage(
+        total_count=len(certs),
+        current_page=page,
+        show_size=size,
+        certificate_order_list=[_order_entry(c, now) for c in page_slice(certs, page, size)],
+    )
 
 
-def _chain(cert: Certificate, now: datetime) -> list[Reply]:
+def _chain(cert: Certificate, now: datetime) -> list[ChainMember]:
     try:
         chain = x509.load_pem_x509_certificates(cert.cert_pem.encode("ascii"))
     except ValueError:
@@ -249,70 +254,70 @@ def _chain(cert: Certificate, now: datetime) -> list[Reply]:
         issuer_names = member.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
         not_after = member.not_valid_after_utc
         entries.append(
-            {
-                "CommonName": str(common_names[-1].value) if common_names else "",
-                "IssuerCommonName": str(issuer_names[-1].value) if issuer_names else "",
-                "NotBefore": millis(member.not_valid_before_utc),
-                "NotAfter": millis(not_after),
-                "RemainDay": max(0, (not_after - now).days),
-            }
+            ChainMember(
+                common_name=str(common_names[-1].value) if common_names else "",
+                issuer_common_name=str(issuer_names[-1].value) if issuer_names else "",
+                not_before=millis(member.not_valid_before_utc),
+                not_after=millis(not_after),
+                remain_day=max(0, (not_after - now).days),
+            )
         )
     return entries
 
 
-def _pem_fields(ctx: ActionContext, cert: Certificate) -> dict[str, Any]:
+def _pem_fields(ctx: ActionContext, cert: Certificate) -> PemFields:
     """The PEM texts; the private keys are read only here, for their owner (the account the certificate belongs to).
     A certificate mirrored from CAS has none until a deployment first needs them: the fields are left out then."""
     if not cert.has_pem:
-        return {}
+        return PemFields()
     key = ctx.deps.store.certificates.private_key(ctx.account_id, cert.id)
     if cert.algorithm is not CertAlgorithm.SM2:
-        return {"Cert": cert.cert_pem, "Key": key}
-    fields = {"SignCert": cert.cert_pem, "SignPrivateKey": key}
+        return PemFields(cert=cert.cert_pem, key=key)
     encryption = ctx.deps.store.certificates.encryption_pair(ctx.account_id, cert.id)
-    if encryption is not None:
-        fields.update(EncryptCert=encryption.cert_pem, EncryptPrivateKey=encryption.private_key_pem)
-    return fields
+    return PemFields(
+        sign_cert=cert.cert_pem,
+        sign_private_key=key,
+        encrypt_cert=encryption.cert_pem if encryption is not None else None,
+        encrypt_private_key=encryption.private_key_pem if encryption is not None else None,
+    )
 
 
-def get_user_certificate_detail(ctx: ActionContext, params: RpcParameters) -> Reply:
+def get_user_certificate_detail(ctx: ActionContext, params: RpcParameters) -> CertificateDetail:
     cert_id = params.integer("CertId")
     without_pem = params.optional_boolean("CertFilter") or False
     cert = ctx.deps.store.certificates.get(ctx.account_id, cert_id)
     now = ctx.now()
-    return compact(
-        {
-            "Id": cert.id,
-            "Name": cert.name,
-            "Common": cert.common_name or (cert.sans[0] if cert.sans else ""),
-            "Sans": ",".join(cert.sans),
-            "Algorithm": str(cert.algorithm),
-            "Issuer": _issuer(cert),
-            "Fingerprint": cert.fingerprint_sha256,
-            "SerialNo": cert.serial,
-            "Sha2": cert.fingerprint_sha256,
-            "CertSha2": cert.fingerprint_sha256,
-            **_subject_fields(cert),
-            "InstanceId": cert_instance_id(cert),
-            "ResourceGroupId": "",
-            "StartDate": day(cert.not_before),
-            "EndDate": day(cert.not_after),
-            "NotBefore": millis(cert.not_before),
-            "NotAfter": millis(cert.not_after),
-            "Expired": now > cert.not_after,
-            "BuyInAliyun": cert.origin.is_official,
-            "CertIdentifier": f"{cert.id}-{CERT_REGION}",
-            **({} if without_pem else _pem_fields(ctx, cert)),
-            "CertChain": _chain(cert, now),
-            "Tags": [{"TagKey": tag.key, "TagValue": tag.value} for tag in cert.tags],
-        }
+    pem = PemFields() if without_pem else _pem_fields(ctx, cert)
+    return CertificateDetail(
+        id=cert.id,
+        name=cert.name,
+        common=cert.common_name or (cert.sans[0] if cert.sans else ""),
+        sans=",".join(cert.sans),
+        algorithm=str(cert.algorithm),
+        issuer=_issuer(cert),
+        fingerprint=cert.fingerprint_sha256,
+        serial_no=cert.serial,
+        sha2=cert.fingerprint_sha256,
+        cert_sha2=cert.fingerprint_sha256,
+        **_subject_fields(cert).model_dump(),
+        instance_id=cert_instance_id(cert),
+        start_date=day(cert.not_before),
+        end_date=day(cert.not_after),
+        not_before=millis(cert.not_before),
+        not_after=millis(cert.not_after),
+        expired=now > cert.not_after,
+        buy_in_aliyun=cert.origin.is_official,
+        cert_identifier=f"{cert.id}-{CERT_REGION}",
+        **pem.model_dump(),
+        cert_chain=_chain(cert, now),
+        tags=[Tag(tag_key=tag.key, tag_value=tag.value) for tag in cert.tags],
     )
 
 
-def delete_user_certificate(ctx: ActionContext, params: RpcParameters) -> Reply:
+def delete_user_certificate(ctx: ActionContext, params: RpcParameters) -> Empty:
     cert_id = params.integer("CertId")
     delete_certificate(ctx.deps, ctx.account_id, cert_id)
-    return {}
+    return Empty()
 
 
 HANDLERS = {

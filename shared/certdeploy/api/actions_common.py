@@ -1,10 +1,10 @@
-"""What every action handler shares: its context, typed reads beyond `RpcParameters`, and the wire shapes of times,
-pages and the objects several actions return (CloudResource, docs/protocol.md#actions).
+"""What every action handler shares: its context, typed reads beyond `RpcParameters`, and the wire values of times
+and the objects several actions return (CloudResource, docs/protocol.md#actions). The reply shapes themselves are
+declared in `certdeploy.api.replies`.
 
-Wire quirks reproduced here (docs/protocol.md#wire-quirks): times of Job, Worker and CloudResource are Unix milliseconds
-as strings; `ListenerPort` is a string in CloudResource and `Port` an int in Worker; `DefaultResource` is an int in
-CloudResource and a bool in Worker; listener fields appear only for listener products. A value we do not have is
-left out (the SDK reads a missing key as None), never invented.
+Wire quirks reproduced here (docs/protocol.md#wire-quirks): times of Job, Worker and CloudResource are Unix
+milliseconds as strings; listener fields appear only for listener products. A value we do not have is left out,
+never invented.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from certdeploy.api.errors import invalid_parameter
+from certdeploy.api.replies import WireModel
+from certdeploy.api.replies.resources import CloudResource
 from certdeploy.api.rpc import RpcParameters
 from certdeploy.app.contacts import WebhookCheck
 from certdeploy.app.deps import Deps
 from certdeploy.domain.models import LISTENER_PRODUCTS, Certificate, Job, Product, Resource
 from certdeploy.domain.text_enum import TextEnum
 
-Reply = dict[str, Any]
 _Model = TypeVar("_Model", bound=BaseModel)
 _Enum = TypeVar("_Enum", bound=TextEnum)
 
@@ -64,7 +65,7 @@ class ActionContext:
         return self.deps.clock.now()
 
 
-Handler = Callable[[ActionContext, RpcParameters], Reply]
+Handler = Callable[[ActionContext, RpcParameters], WireModel]
 
 
 # ---------------------------------------------------------------------------------------------------- reading
@@ -143,11 +144,6 @@ def day(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d")
 
 
-def compact(fields: Mapping[str, Any]) -> Reply:
-    """Leave out what we do not have: the SDK reads a missing key as None."""
-    return {key: value for key, value in fields.items() if value is not None}
-
-
 def cert_instance_id(cert: Certificate) -> str:
     """The certificate's `InstanceId` / UploadUserCertificate `ResourceId`, e.g. `cas-upload-12`."""
     return f"cas-{cert.origin}-{cert.id}"
@@ -163,45 +159,50 @@ def certificates_by_id(ctx: ActionContext, cert_ids: Iterable[int]) -> dict[int,
     return {cert.id: cert for cert in ctx.deps.store.certificates.get_many(ctx.account_id, ids)} if ids else {}
 
 
-def listener_fields(resource: Resource) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Listener:
     """InstanceId, ListenerId and Port, given only for listener products (docs/protocol.md#wire-quirks); callers add
     `DefaultResource` alongside, always set: what we deploy on a listener is its default certificate."""
+
+    instance_id: str
+    listener_id: str | None
+    port: int | None
+
+
+def listener_of(resource: Resource) -> Listener | None:
     if resource.product not in LISTENER_PRODUCTS:
-        return {}
-    return {"InstanceId": resource.instance_id, "ListenerId": resource.listener_id, "Port": resource.port}
+        return None
+    return Listener(resource.instance_id, resource.listener_id, resource.port)
 
 
-def cloud_resource(
-    resource: Resource, ours: Mapping[int, Certificate], extra: Mapping[str, Any] | None = None
-) -> Reply:
+def cloud_resource(resource: Resource, ours: Mapping[int, Certificate], remark: str | None = None) -> CloudResource:
     """A CloudResource (ListCloudResources, ListDeploymentJobResource, GetMatchedResources)."""
-    listener = listener_fields(resource)
+    listener = listener_of(resource)
     bound = ours.get(resource.bound_cert_id) if resource.bound_cert_id is not None else None
-    fields: dict[str, Any] = {
-        "Id": resource.id,
-        "UserId": resource.account_id,
-        "CloudName": CLOUD_NAME,
-        "CloudProduct": str(resource.product),
-        "RegionId": resource.region,
-        "CloudRegion": resource.region,
-        "Domain": resource.domain,
-        "InstanceId": listener.get("InstanceId"),
-        "ListenerId": listener.get("ListenerId"),
-        "ListenerPort": None if listener.get("Port") is None else str(listener["Port"]),
-        "DefaultResource": 1 if listener else None,
-        "EnableHttps": 1 if resource.https_enabled else 0,
-        "CertId": bound.id if bound is not None else None,
-        "CertName": resource.bound_cert_name or (bound.name if bound is not None else ""),
-        "CertStartTime": millis_text(bound.not_before) if bound is not None else None,
-        "CertEndTime": millis_text(bound.not_after) if bound is not None else None,
-        "Status": "offline" if resource.gone else "online",
-        **(extra or {}),
-    }
-    return compact(fields)
+    return CloudResource(
+        id=resource.id,
+        user_id=resource.account_id,
+        cloud_name=CLOUD_NAME,
+        cloud_product=str(resource.product),
+        region_id=resource.region,
+        cloud_region=resource.region,
+        domain=resource.domain,
+        instance_id=listener.instance_id if listener else None,
+        listener_id=listener.listener_id if listener else None,
+        listener_port=str(listener.port) if listener and listener.port is not None else None,
+        default_resource=1 if listener else None,
+        enable_https=1 if resource.https_enabled else 0,
+        cert_id=bound.id if bound is not None else None,
+        cert_name=resource.bound_cert_name or (bound.name if bound is not None else ""),
+        cert_start_time=millis_text(bound.not_before) if bound is not None else None,
+        cert_end_time=millis_text(bound.not_after) if bound is not None else None,
+        status="offline" if resource.gone else "online",
+        remark=remark,
+    )
 
 
 def cloud_resources(
-    ctx: ActionContext, resources: Collection[Resource], extra: Callable[[Resource], Reply] | None = None
-) -> list[Reply]:
+    ctx: ActionContext, resources: Collection[Resource], remark: Callable[[Resource], str] | None = None
+) -> list[CloudResource]:
     ours = certificates_by_id(ctx, (r.bound_cert_id for r in resources if r.bound_cert_id is not None))
-    return [cloud_resource(r, ours, extra(r) if extra is not None else None) for r in resources]
+    return [cloud_resource(r, ours, remark(r) if remark is not None else None) for r in resources]

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 
-from certdeploy.api.actions_common import ActionContext, Reply, build, paging
+from certdeploy.api.actions_common import ActionContext, build, paging
 from certdeploy.api.errors import invalid_parameter
+from certdeploy.api.replies import Empty
+from certdeploy.api.replies.contacts import Contact, ContactId, ContactPage
 from certdeploy.api.rpc import RpcParameters
 from certdeploy.app.contacts import (
     ContactChanges,
@@ -20,7 +22,7 @@ from certdeploy.app.contacts import (
     delete_contact,
     update_contact,
 )
-from certdeploy.domain.models import Contact
+from certdeploy.domain import models
 
 DEFAULT_SHOW_SIZE = 20
 _PARAMETER_OF = {"name": "Name", "mobile": "Mobile", "email": "Email", "webhooks": "Webhooks"}
@@ -39,20 +41,20 @@ def _webhooks(params: RpcParameters) -> list[str] | None:
     return urls
 
 
-def contact_reply(contact: Contact) -> Reply:
-    return {
-        "ContactId": contact.id,
-        "Name": contact.name,
-        "Email": contact.email or "",
-        "EmailStatus": 1 if contact.email else 0,
-        "Mobile": contact.mobile or "",
-        "MobileStatus": 1 if contact.mobile else 0,
-        "Webhooks": json.dumps(list(contact.webhooks)),
-        "WebhookList": list(contact.webhooks),
-    }
+def contact_reply(contact: models.Contact) -> Contact:
+    return Contact(
+        contact_id=contact.id,
+        name=contact.name,
+        email=contact.email or "",
+        email_status=1 if contact.email else 0,
+        mobile=contact.mobile or "",
+        mobile_status=1 if contact.mobile else 0,
+        webhooks=json.dumps(list(contact.webhooks)),
+        webhook_list=list(contact.webhooks),
+    )
 
 
-def create_contact_action(ctx: ActionContext, params: RpcParameters) -> Reply:
+def create_contact_action(ctx: ActionContext, params: RpcParameters) -> ContactId:
     webhooks = _webhooks(params)
     draft = build(
         ContactDraft,
@@ -63,10 +65,10 @@ def create_contact_action(ctx: ActionContext, params: RpcParameters) -> Reply:
         webhooks=tuple(webhooks or ()),
     )
     contact = create_contact(ctx.deps, ctx.account_id, draft, ctx.api.webhook_check)
-    return {"ContactId": contact.id}
+    return ContactId(contact_id=contact.id)
 
 
-def update_contact_action(ctx: ActionContext, params: RpcParameters) -> Reply:
+def update_contact_action(ctx: ActionContext, params: RpcParameters) -> ContactId:
     contact_id = params.integer("ContactId")
     webhooks = _webhooks(params)
     changes = build(
@@ -78,25 +80,25 @@ def update_contact_action(ctx: ActionContext, params: RpcParameters) -> Reply:
         webhooks=None if webhooks is None else tuple(webhooks),
     )
     contact = update_contact(ctx.deps, ctx.account_id, contact_id, changes, ctx.api.webhook_check)
-    return {"ContactId": contact.id}
+    return ContactId(contact_id=contact.id)
 
 
-def delete_contact_action(ctx: ActionContext, params: RpcParameters) -> Reply:
+def delete_contact_action(ctx: ActionContext, params: RpcParameters) -> Empty:
     delete_contact(ctx.deps, ctx.account_id, params.integer("ContactId"))
-    return {}
+    return Empty()
 
 
-def list_contact(ctx: ActionContext, params: RpcParameters) -> Reply:
+def list_contact(ctx: ActionContext, params: RpcParameters) -> ContactPage:
     keyword = params.optional_text("Keyword")
     page, size = paging(params, DEFAULT_SHOW_SIZE)
     found = ctx.deps.store.contacts.search(ctx.account_id, keyword=keyword, page=page, page_size=size)
-    return {
-        "TotalCount": found.total,
-        "CurrentPage": page,
-        "ShowSize": size,
-        "Keyword": keyword or "",
-        "ContactList": [contact_reply(contact) for contact in found.items],
-    }
+    return ContactPage(
+        total_count=found.total,
+        current_page=page,
+        show_size=size,
+        keyword=keyword or "",
+        contact_list=[contact_reply(contact) for contact in found.items],
+    )
 
 
 HANDLERS = {

@@ -20,12 +20,10 @@ from collections.abc import Mapping
 from certdeploy.api.actions_certificates import CertState, cert_state, certificate_domains
 from certdeploy.api.actions_common import (
     ActionContext,
-    Reply,
     build,
     cert_instance_id,
     certificates_by_id,
     cloud_resources,
-    compact,
     job_instance_id,
     millis_text,
     page_slice,
@@ -34,6 +32,21 @@ from certdeploy.api.actions_common import (
     schedule_time,
 )
 from certdeploy.api.errors import invalid_parameter
+from certdeploy.api.replies import Empty, Page, StatusData
+from certdeploy.api.replies.jobs import (
+    CasContact,
+    ExcludedResource,
+    Job,
+    JobCertificate,
+    JobCertificateList,
+    JobCertificateName,
+    JobCreated,
+    JobDetail,
+    JobStatusCounts,
+    ListedJob,
+    ProductWorkerCount,
+)
+from certdeploy.api.replies.resources import CloudResourceList
 from certdeploy.api.rpc import RpcParameters
 from certdeploy.app.jobs import (
     JobChanges,
@@ -44,12 +57,12 @@ from certdeploy.app.jobs import (
     job_progress,
     update_job,
 )
-from certdeploy.domain.models import Certificate, CertOrigin, Job, JobType, Product, Resource
+from certdeploy.domain import models
+from certdeploy.domain.models import Certificate, CertOrigin, JobType, Product, Resource
 from certdeploy.domain.states import JobStatus, WorkerStatus
 
 DEFAULT_SHOW_SIZE = 50
 API_JOB_TYPES = (JobType.USER, JobType.CLOUD)
-STATUS_DATA = "[]"
 _LISTING_PAGE = 500
 _ROLLED_BACK_WORKERS = frozenset({WorkerStatus.ROLLBACK, WorkerStatus.ROLLBACK_SUCCESS, WorkerStatus.ROLLBACK_ERROR})
 _DRAFT_PARAMETERS = {
@@ -70,35 +83,32 @@ def _api_job_type(params: RpcParameters) -> JobType:
 
 
 def job_reply(
-    job: Job, certs: Mapping[int, Certificate], worker_counts: Mapping[tuple[Product, WorkerStatus], int]
-) -> Reply:
-    """The Job object of DescribeDeploymentJob and ListDeploymentJob, without Config and CasContacts."""
+    job: models.Job, certs: Mapping[int, Certificate], worker_counts: Mapping[tuple[Product, WorkerStatus], int]
+) -> Job:
+    """The Job object of DescribeDeploymentJob and ListDeploymentJob, without what each adds."""
     job_certs = [certs[cert_id] for cert_id in job.cert_ids if cert_id in certs]
     domains = dict.fromkeys(name for cert in job_certs for name in certificate_domains(cert))
     rolled_back = job.rolled_back or any(status in _ROLLED_BACK_WORKERS for _, status in worker_counts)
-    return compact(
-        {
-            "Id": job.id,
-            "Name": job.name,
-            "JobType": str(job.job_type),
-            "Status": str(job.status),
-            "CertType": str(job.cert_origin),
-            "CertDomain": ",".join(domains),
-            "ProductName": ",".join(sorted({str(product) for product, _ in worker_counts})),
-            "InstanceId": job_instance_id(job),
-            "UserId": job.account_id,
-            "Rollback": 1 if rolled_back else 0,
-            "Del": 0,
-            "ScheduleTime": millis_text(job.schedule_time),
-            "StartTime": millis_text(job.start_time),
-            "EndTime": millis_text(job.end_time),
-            "GmtCreate": millis_text(job.created_at),
-            "GmtModified": millis_text(job.modified_at),
-        }
+    return Job(
+        id=job.id,
+        name=job.name,
+        job_type=str(job.job_type),
+        status=str(job.status),
+        cert_type=str(job.cert_origin),
+        cert_domain=",".join(domains),
+        product_name=",".join(sorted({str(product) for product, _ in worker_counts})),
+        instance_id=job_instance_id(job),
+        user_id=job.account_id,
+        rollback=1 if rolled_back else 0,
+        schedule_time=millis_text(job.schedule_time),
+        start_time=millis_text(job.start_time),
+        end_time=millis_text(job.end_time),
+        gmt_create=millis_text(job.created_at),
+        gmt_modified=millis_text(job.modified_at),
     )
 
 
-def create_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
+def create_deployment_job(ctx: ActionContext, params: RpcParameters) -> JobCreated:
     draft = build(
         JobDraft,
         _DRAFT_PARAMETERS,
@@ -109,10 +119,10 @@ def create_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
         contact_ids=tuple(params.optional_integer_list("ContactIds") or ()),
         schedule_time=schedule_time(params),
     )
-    return {"JobId": create_job(ctx.deps, ctx.account_id, draft).id}
+    return JobCreated(job_id=create_job(ctx.deps, ctx.account_id, draft).id)
 
 
-def update_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
+def update_deployment_job(ctx: ActionContext, params: RpcParameters) -> Empty:
     job_id = params.integer("JobId")
     cert_ids = params.optional_integer_list("CertIds")
     resource_ids = params.optional_integer_list("ResourceIds")
@@ -127,17 +137,17 @@ def update_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
         schedule_time=schedule_time(params),
     )
     update_job(ctx.deps, ctx.account_id, job_id, changes)
-    return {}
+    return Empty()
 
 
-def update_deployment_job_status(ctx: ActionContext, params: RpcParameters) -> Reply:
+def update_deployment_job_status(ctx: ActionContext, params: RpcParameters) -> StatusData:
     job_id = params.integer("JobId")
     status = parse_choice(JobStatus, "Status", params.text("Status"))
     change_job_status(ctx.deps, ctx.account_id, job_id, status)
-    return {"Data": STATUS_DATA}
+    return StatusData()
 
 
-def describe_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
+def describe_deployment_job(ctx: ActionContext, params: RpcParameters) -> JobDetail:
     store = ctx.deps.store
     job = store.jobs.get(ctx.account_id, params.integer("JobId"))
     contacts = store.contacts.get_many(ctx.account_id, job.contact_ids)
@@ -147,51 +157,51 @@ def describe_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
         "resourceIds": list(job.resource_ids),
         "contactIds": list(job.contact_ids),
     }
-    return {
-        **job_reply(job, certificates_by_id(ctx, job.cert_ids), store.workers.counts(ctx.account_id, job.id)),
-        "Config": json.dumps(config),
-        "CasContacts": [
-            {"Id": str(c.id), "Name": c.name, "Email": c.email or "", "Mobile": c.mobile or ""} for c in contacts
+    return JobDetail(
+        **job_reply(
+            job, certificates_by_id(ctx, job.cert_ids), store.workers.counts(ctx.account_id, job.id)
+        ).model_dump(),
+        config=json.dumps(config),
+        cas_contacts=[
+            CasContact(id=str(c.id), name=c.name, email=c.email or "", mobile=c.mobile or "") for c in contacts
         ],
-    }
+    )
 
 
-def describe_deployment_job_status(ctx: ActionContext, params: RpcParameters) -> Reply:
+def describe_deployment_job_status(ctx: ActionContext, params: RpcParameters) -> JobStatusCounts:
     progress = job_progress(ctx.deps, ctx.account_id, params.integer("JobId"))
-    return {
-        "ResourceCount": len(progress.job.resource_ids),
-        "BuyCount": progress.quota.buy_count,
-        "UseCount": progress.quota.use_count,
-        "CostCount": progress.cost_count,
-        "WorkerCount": progress.worker_count,
-        "MatchWorkerCount": progress.worker_count,
-        "SuccessCount": progress.success_count,
-        "FailedCount": progress.failed_count,
-        "RollbackCount": progress.rollback_count,
-        "RollbackSuccessCount": progress.rollback_success_count,
-        "RollbackFailedCount": progress.rollback_failed_count,
-        "CertCount": progress.cert_count,
-        "ProductWorkerCount": [
-            {"ProductName": str(product), "Count": count}
+    return JobStatusCounts(
+        resource_count=len(progress.job.resource_ids),
+        buy_count=progress.quota.buy_count,
+        use_count=progress.quota.use_count,
+        cost_count=progress.cost_count,
+        worker_count=progress.worker_count,
+        match_worker_count=progress.worker_count,
+        success_count=progress.success_count,
+        failed_count=progress.failed_count,
+        rollback_count=progress.rollback_count,
+        rollback_success_count=progress.rollback_success_count,
+        rollback_failed_count=progress.rollback_failed_count,
+        cert_count=progress.cert_count,
+        product_worker_count=[
+            ProductWorkerCount(product_name=str(product), count=count)
             for product, count in sorted(progress.workers_per_product.items(), key=lambda item: str(item[0]))
         ],
-        "ExcludedResources": [
-            compact(
-                {
-                    "ResourceId": exclusion.resource_id,
-                    "CloudProduct": str(exclusion.product),
-                    "Reason": str(exclusion.reason),
-                    "ReasonText": exclusion.reason.description,
-                    "CertId": exclusion.cert_id,
-                }
+        excluded_resources=[
+            ExcludedResource(
+                resource_id=exclusion.resource_id,
+                cloud_product=str(exclusion.product),
+                reason=str(exclusion.reason),
+                reason_text=exclusion.reason.description,
+                cert_id=exclusion.cert_id,
             )
             for exclusion in progress.exclusions
         ],
-    }
+    )
 
 
-def _all_jobs(ctx: ActionContext, status: JobStatus | None, job_type: JobType | None) -> list[Job]:
-    jobs: list[Job] = []
+def _all_jobs(ctx: ActionContext, status: JobStatus | None, job_type: JobType | None) -> list[models.Job]:
+    jobs: list[models.Job] = []
     page = 1
     while True:
         listed = ctx.deps.store.jobs.search(
@@ -203,7 +213,7 @@ def _all_jobs(ctx: ActionContext, status: JobStatus | None, job_type: JobType | 
         page += 1
 
 
-def list_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
+def list_deployment_job(ctx: ActionContext, params: RpcParameters) -> Page[ListedJob]:
     type_text = params.optional_text("JobType")
     status_text = params.optional_text("Status")
     job_type = None if type_text is None else parse_choice(JobType, "JobType", type_text)
@@ -224,12 +234,16 @@ def list_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
         ]
         jobs, total = page_slice(matching, page, size), len(matching)
     certs = certificates_by_id(ctx, (cert_id for job in jobs for cert_id in job.cert_ids))
-    data = []
-    for job in jobs:
-        reply = job_reply(job, certs, store.workers.counts(ctx.account_id, job.id))
-        reply["Certificates"] = [{"CertId": cid, "CertName": certs[cid].name} for cid in job.cert_ids if cid in certs]
-        data.append(reply)
-    return {"Total": total, "CurrentPage": page, "ShowSize": size, "Data": data}
+    data = [
+        ListedJob(
+            **job_reply(job, certs, store.workers.counts(ctx.account_id, job.id)).model_dump(),
+            certificates=[
+                JobCertificateName(cert_id=cid, cert_name=certs[cid].name) for cid in job.cert_ids if cid in certs
+            ],
+        )
+        for job in jobs
+    ]
+    return Page[ListedJob](total=total, current_page=page, show_size=size, data=data)
 
 
 def _status_code(cert: Certificate, ctx: ActionContext) -> str:
@@ -241,31 +255,31 @@ def _status_code(cert: Certificate, ctx: ActionContext) -> str:
     return "upload" if cert.origin is CertOrigin.UPLOAD else "issued"
 
 
-def list_deployment_job_cert(ctx: ActionContext, params: RpcParameters) -> Reply:
+def list_deployment_job_cert(ctx: ActionContext, params: RpcParameters) -> JobCertificateList:
     job = ctx.deps.store.jobs.get(ctx.account_id, params.integer("JobId"))
     certs = certificates_by_id(ctx, job.cert_ids)
     data = [
-        {
-            "CertId": cert.id,
-            "CertInstanceId": cert_instance_id(cert),
-            "CertName": cert.name,
-            "CertType": str(cert.origin),
-            "CertOrderType": str(cert.origin),
-            "CommonName": cert.common_name or (cert.sans[0] if cert.sans else ""),
-            "Algorithm": str(cert.algorithm),
-            "Sans": list(cert.sans),
-            "IsTrustee": job.job_type is JobType.TRUSTEE,
-            "Month": (cert.not_after - cert.not_before).days // 30,
-            "NotBeforeTime": int(cert.not_before.timestamp()),
-            "NotAfterTime": int(cert.not_after.timestamp()),
-            "StatusCode": _status_code(cert, ctx),
-        }
+        JobCertificate(
+            cert_id=cert.id,
+            cert_instance_id=cert_instance_id(cert),
+            cert_name=cert.name,
+            cert_type=str(cert.origin),
+            cert_order_type=str(cert.origin),
+            common_name=cert.common_name or (cert.sans[0] if cert.sans else ""),
+            algorithm=str(cert.algorithm),
+            sans=list(cert.sans),
+            is_trustee=job.job_type is JobType.TRUSTEE,
+            month=(cert.not_after - cert.not_before).days // 30,
+            not_before_time=int(cert.not_before.timestamp()),
+            not_after_time=int(cert.not_after.timestamp()),
+            status_code=_status_code(cert, ctx),
+        )
         for cert in (certs[cert_id] for cert_id in job.cert_ids if cert_id in certs)
     ]
-    return {"Data": data}
+    return JobCertificateList(data=data)
 
 
-def list_deployment_job_resource(ctx: ActionContext, params: RpcParameters) -> Reply:
+def list_deployment_job_resource(ctx: ActionContext, params: RpcParameters) -> CloudResourceList:
     store = ctx.deps.store
     job = store.jobs.get(ctx.account_id, params.integer("JobId"))
     resources = [r for r in store.resources.get_many(ctx.account_id, job.resource_ids) if not r.gone]
@@ -275,18 +289,18 @@ def list_deployment_job_resource(ctx: ActionContext, params: RpcParameters) -> R
         progress = job_progress(ctx.deps, ctx.account_id, job.id)
         reasons = {e.resource_id: e.reason.description for e in progress.exclusions}
 
-    def remark(resource: Resource) -> Reply:
+    def remark(resource: Resource) -> str:
         worker = workers.get(resource.id)
         if worker is not None:
-            return {"Remark": f"worker {worker.id}: {worker.status}"}
-        return {"Remark": reasons.get(resource.id, "not deployed by this job")}
+            return f"worker {worker.id}: {worker.status}"
+        return reasons.get(resource.id, "not deployed by this job")
 
-    return {"Data": cloud_resources(ctx, resources, remark)}
+    return CloudResourceList(data=cloud_resources(ctx, resources, remark))
 
 
-def delete_deployment_job(ctx: ActionContext, params: RpcParameters) -> Reply:
+def delete_deployment_job(ctx: ActionContext, params: RpcParameters) -> Empty:
     delete_job(ctx.deps, ctx.account_id, params.integer("JobId"))
-    return {}
+    return Empty()
 
 
 HANDLERS = {

@@ -9,8 +9,10 @@ GetMatchedResources answers `Data` as a JSON list of CloudResource objects, at m
 
 from __future__ import annotations
 
-from certdeploy.api.actions_common import ActionContext, Reply, cloud_resources, paging, parse_product
+from certdeploy.api.actions_common import ActionContext, cloud_resources, paging, parse_product
 from certdeploy.api.errors import invalid_parameter
+from certdeploy.api.replies import Page
+from certdeploy.api.replies.resources import CloudResource, MatchedResources
 from certdeploy.api.rpc import RpcParameters
 from certdeploy.app.resources import list_resources, matched_resources
 
@@ -39,7 +41,7 @@ UNMANAGED_PRODUCTS = frozenset(
 )
 
 
-def list_cloud_resources(ctx: ActionContext, params: RpcParameters) -> Reply:
+def list_cloud_resources(ctx: ActionContext, params: RpcParameters) -> Page[CloudResource]:
     cloud_name = params.optional_text("CloudName")
     product_text = params.optional_text("CloudProduct")
     keyword = params.optional_text("Keyword")
@@ -52,24 +54,24 @@ def list_cloud_resources(ctx: ActionContext, params: RpcParameters) -> Reply:
         managed_here = False
     product = None if product_text is None or not managed_here else parse_product("CloudProduct", product_text)
     if not managed_here:
-        return {"Total": 0, "CurrentPage": page, "ShowSize": size, "Data": []}
+        return Page[CloudResource](total=0, current_page=page, show_size=size, data=[])
     found = list_resources(
         ctx.deps, ctx.account_id, product=product, keyword=keyword, cert_ids=cert_ids, page=page, page_size=size
     )
-    return {"Total": found.total, "CurrentPage": page, "ShowSize": size, "Data": cloud_resources(ctx, found.items)}
+    return Page[CloudResource](
+        total=found.total, current_page=page, show_size=size, data=cloud_resources(ctx, found.items)
+    )
 
 
-def get_matched_resources(ctx: ActionContext, params: RpcParameters) -> Reply:
+def get_matched_resources(ctx: ActionContext, params: RpcParameters) -> MatchedResources:
     cert_ids = params.integer_list("CertIds")
     max_results = params.optional_integer("MaxResults")
     if max_results is not None and not 1 <= max_results <= MAX_MATCHED:
         raise invalid_parameter("MaxResults", f"it must be from 1 to {MAX_MATCHED}, not {max_results}")
     resources, _ = matched_resources(ctx.deps, ctx.account_id, cert_ids)
-    return {
-        "Data": cloud_resources(ctx, resources[:MAX_MATCHED]),
-        "MaxResults": max_results or DEFAULT_MAX_RESULTS,
-        "NextToken": "",
-    }
+    return MatchedResources(
+        data=cloud_resources(ctx, resources[:MAX_MATCHED]), max_results=max_results or DEFAULT_MAX_RESULTS
+    )
 
 
 HANDLERS = {

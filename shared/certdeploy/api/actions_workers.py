@@ -14,61 +14,58 @@ from collections.abc import Mapping
 from certdeploy.api.actions_certificates import certificate_domains
 from certdeploy.api.actions_common import (
     ActionContext,
-    Reply,
     cert_instance_id,
     certificates_by_id,
-    compact,
-    listener_fields,
+    listener_of,
     millis_text,
     paging,
     parse_choice,
     parse_product,
 )
 from certdeploy.api.errors import invalid_parameter
+from certdeploy.api.replies import Empty, Page, StatusData
+from certdeploy.api.replies.workers import Worker
 from certdeploy.api.rpc import RpcParameters
 from certdeploy.app.jobs import delete_worker
 from certdeploy.app.rollback import request_rollback
-from certdeploy.domain.models import Certificate, Resource, Worker
+from certdeploy.domain import models
+from certdeploy.domain.models import Certificate, Resource
 from certdeploy.domain.states import WorkerStatus
 
 DEFAULT_SHOW_SIZE = 50
-STATUS_DATA = "[]"
 
 
-def worker_reply(worker: Worker, certs: Mapping[int, Certificate], resources: Mapping[int, Resource]) -> Reply:
+def worker_reply(worker: models.Worker, certs: Mapping[int, Certificate], resources: Mapping[int, Resource]) -> Worker:
     cert = certs.get(worker.cert_id)
     resource = resources.get(worker.resource_id)
-    listener = listener_fields(resource) if resource is not None else {}
-    domains = certificate_domains(cert) if cert is not None else []
-    return compact(
-        {
-            "Id": worker.id,
-            "JobId": worker.job_id,
-            "Status": str(worker.status),
-            "CertId": worker.cert_id,
-            "CertName": cert.name if cert is not None else None,
-            "CertDomain": ",".join(domains) if cert is not None else None,
-            "CertInstanceId": cert_instance_id(cert) if cert is not None else None,
-            "CloudProduct": str(worker.product),
-            "RegionId": resource.region if resource is not None else None,
-            "CloudRegion": resource.region if resource is not None else None,
-            "ResourceId": worker.resource_id,
-            "InstanceId": listener.get("InstanceId"),
-            "ListenerId": listener.get("ListenerId"),
-            "Port": listener.get("Port"),
-            "DefaultResource": True if listener else None,
-            "ResourceCertId": worker.resource_cert_id,
-            "ResourceDomain": worker.resource_domain,
-            "UserId": worker.account_id,
-            "GmtCreate": millis_text(worker.created_at),
-            "GmtModified": millis_text(worker.modified_at),
-            "ErrorCode": worker.error_code,
-            "ErrorMessage": worker.error_message,
-        }
+    listener = listener_of(resource) if resource is not None else None
+    return Worker(
+        id=worker.id,
+        job_id=worker.job_id,
+        status=str(worker.status),
+        cert_id=worker.cert_id,
+        cert_name=cert.name if cert is not None else None,
+        cert_domain=",".join(certificate_domains(cert)) if cert is not None else None,
+        cert_instance_id=cert_instance_id(cert) if cert is not None else None,
+        cloud_product=str(worker.product),
+        region_id=resource.region if resource is not None else None,
+        cloud_region=resource.region if resource is not None else None,
+        resource_id=worker.resource_id,
+        instance_id=listener.instance_id if listener else None,
+        listener_id=listener.listener_id if listener else None,
+        port=listener.port if listener else None,
+        default_resource=True if listener else None,
+        resource_cert_id=worker.resource_cert_id,
+        resource_domain=worker.resource_domain,
+        user_id=worker.account_id,
+        gmt_create=millis_text(worker.created_at),
+        gmt_modified=millis_text(worker.modified_at),
+        error_code=worker.error_code,
+        error_message=worker.error_message,
     )
 
 
-def list_worker_resource(ctx: ActionContext, params: RpcParameters) -> Reply:
+def list_worker_resource(ctx: ActionContext, params: RpcParameters) -> Page[Worker]:
     job_id = params.integer("JobId")
     status_text = params.optional_text("Status")
     product_text = params.optional_text("CloudProduct")
@@ -81,15 +78,15 @@ def list_worker_resource(ctx: ActionContext, params: RpcParameters) -> Reply:
     certs = certificates_by_id(ctx, (w.cert_id for w in found.items))
     resource_ids = {w.resource_id for w in found.items}
     resources = {r.id: r for r in store.resources.get_many(ctx.account_id, resource_ids)} if resource_ids else {}
-    return {
-        "Total": found.total,
-        "CurrentPage": page,
-        "ShowSize": size,
-        "Data": [worker_reply(w, certs, resources) for w in found.items],
-    }
+    return Page[Worker](
+        total=found.total,
+        current_page=page,
+        show_size=size,
+        data=[worker_reply(w, certs, resources) for w in found.items],
+    )
 
 
-def update_worker_resource_status(ctx: ActionContext, params: RpcParameters) -> Reply:
+def update_worker_resource_status(ctx: ActionContext, params: RpcParameters) -> StatusData:
     job_id = params.integer("JobId")
     worker_id = params.integer("WorkerId")
     status = params.text("Status")
@@ -99,17 +96,17 @@ def update_worker_resource_status(ctx: ActionContext, params: RpcParameters) -> 
             f"{status!r} cannot be requested: only 'rollback' is (deployments start with UpdateDeploymentJobStatus)",
         )
     request_rollback(ctx.deps, ctx.account_id, job_id, worker_id)
-    return {"Data": STATUS_DATA}
+    return StatusData()
 
 
-def create_rollback_task(ctx: ActionContext, params: RpcParameters) -> Reply:
+def create_rollback_task(ctx: ActionContext, params: RpcParameters) -> StatusData:
     request_rollback(ctx.deps, ctx.account_id, params.integer("JobId"), params.integer("WorkerId"))
-    return {"Data": STATUS_DATA}
+    return StatusData()
 
 
-def delete_worker_resource(ctx: ActionContext, params: RpcParameters) -> Reply:
+def delete_worker_resource(ctx: ActionContext, params: RpcParameters) -> Empty:
     delete_worker(ctx.deps, ctx.account_id, params.integer("JobId"), params.integer("WorkerId"))
-    return {}
+    return Empty()
 
 
 HANDLERS = {

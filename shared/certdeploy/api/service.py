@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from certdeploy.api.actions import ACTIONS
-from certdeploy.api.actions_common import ActionContext, ApiDeps, Reply
+from certdeploy.api.actions_common import ActionContext, ApiDeps
 from certdeploy.api.auth import AccessKeySecret, authenticate
 from certdeploy.api.errors import (
     ApiError,
@@ -41,6 +41,8 @@ API_VERSION = "2020-04-07"
 HOST_ID = "cas.aliyuncs.com"
 SERVICE_UNAVAILABLE = 503
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
+# A reply body as it goes on the wire (`WireModel.wire()`, or an error body).
+Reply = dict[str, Any]
 # The store's idempotency keys hold at most 191 characters.
 _MAX_NONCE_KEY = 191
 
@@ -136,7 +138,7 @@ def dispatch(api: ApiDeps, account_id: int, request: RpcRequest, request_id: str
         raise invalid_api(action, version)
     _refuse_unstorable_text(request.all_parameters())
     params = request.parameters()
-    return handler(ActionContext(api, account_id, request_id), params)
+    return handler(ActionContext(api, account_id, request_id), params).wire()
 
 
 def _refuse_unstorable_text(pairs: Iterable[tuple[str, str]]) -> None:

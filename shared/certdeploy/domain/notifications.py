@@ -1,13 +1,12 @@
-"""What a job's contacts are told when it finishes or a rollback completes, and how it reads on each channel.
+"""What a job's contacts are told when it finishes or a rollback completes: the `JobReport`.
 
-Pure: a `JobReport` goes in, a `RenderedNotification` (email subject, text and HTML bodies, bot markdown and bot
-lines) comes out. Everything user-controlled is escaped for the format it lands in, and a private key can never get
-in: the report has no field for one, and PEM private-key blocks in error messages are cut out on the way in.
+Pure: workers and resources go in, a report comes out (`certdeploy.adapters.notify.render` writes it out for each
+channel). A private key can never get in: the report has no field for one, and PEM private-key blocks in error
+messages are cut out on the way in; every text field is one line.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -18,21 +17,14 @@ from certdeploy.domain.models import Job, Product, Resource, UtcDatetime, Worker
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.domain.text_enum import TextEnum
 
-# Bots render a short message: the first few failures, then a count of the rest.
-BOT_MAX_FAILURES = 10
 # A failure cause longer than this is cut; the full cause stays in the job details.
 MAX_ERROR_MESSAGE_CHARS = 300
 PRIVATE_KEY_REMOVED = "[private key removed]"
-# SMS template variables are short: a longer job name is cut (the job ID identifies it anyway).
-SMS_MAX_JOB_NAME_CHARS = 20
 
 _PRIVATE_KEY_BLOCK = re.compile(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.DOTALL
 )
 _CONTROL_RUN = re.compile(r"[\x00-\x1f\x7f]+")
-# CommonMark punctuation that could turn a name into a link, an image, emphasis, code or an HTML tag
-# (every line we write starts with our own marker, so line-start syntax such as `#` cannot trigger).
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
 _PRODUCT_ORDER = {product: index for index, product in enumerate(Product)}
 
 
@@ -57,7 +49,8 @@ def _one_line(text: str) -> str:
     return _CONTROL_RUN.sub(" ", text).strip()
 
 
-def _cut(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
+    """`text` if it fits in `limit` characters, otherwise its start and `…` in exactly `limit`."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -100,7 +93,7 @@ class FailedResource(_Model):
     def _safe_cause(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        return _cut(_one_line(_remove_private_keys(value)), MAX_ERROR_MESSAGE_CHARS)
+        return shorten(_one_line(_remove_private_keys(value)), MAX_ERROR_MESSAGE_CHARS)
 
 
 class JobReport(_Model):
@@ -137,18 +130,6 @@ class JobReport(_Model):
     @property
     def failed(self) -> int:
         return sum(count.failed for count in self.products)
-
-
-class RenderedNotification(_Model):
-    """One report, written out for every channel."""
-
-    subject: str = Field(description="email subject: one line")
-    text: str = Field(description="plain-text email body")
-    html: str = Field(description="HTML email body; every user-controlled value escaped")
-    bot_title: str = Field(description="short title for bots (DingTalk markdown title, Lark post title)")
-    bot_markdown: str = Field(description="short markdown for DingTalk and WeCom; user-controlled values escaped")
-    bot_lines: tuple[str, ...] = Field(description="the same short message as plain lines (Lark post)")
-    sms_parameters: dict[str, str] = Field(description="the SMS template's variables (`render_sms_parameters`)")
 
 
 # ----------------------------------------------------------------------------------------- building
@@ -211,184 +192,4 @@ def _failed_resource(worker: Worker, resource: Resource | None) -> FailedResourc
         domain=resource.domain if resource else worker.resource_domain or unknown,
         error_code=worker.error_code,
         error_message=worker.error_message,
-    )
-
-
-# ---------------------------------------------------------------------------------------- rendering
-
-
-def _headline(report: JobReport) -> str:
-    """The sentence everything starts with, e.g. `Deployment job "www" (ID 7) failed: 2 of 5 resources failed.`"""
-    job = f'"{report.job_name}" (ID {report.job_id})'
-    if report.event is NotificationEvent.ROLLBACK_FINISHED:
-        if report.failed:
-            return f"Rollback of deployment job {job} finished: {_of(report.failed, report.total)} not restored."
-        return f"Rollback of deployment job {job} finished: {_resources(report.total)} restored."
-    if report.outcome is JobStatus.SUCCESS:
-        return f"Deployment job {job} succeeded: {_resources(report.total)} deployed."
-    if report.total == 0:
-        return f"Deployment job {job} failed: no resource was deployed."
-    return f"Deployment job {job} failed: {_of(report.failed, report.total)} failed."
-
-
-def _resources(count: int) -> str:
-    return f"{count} resource" if count == 1 else f"{count} resources"
-
-
-def _of(part: int, total: int) -> str:
-    return f"{part} of {_resources(total)}"
-
-
-def _subject(report: JobReport) -> str:
-    return "[certdeploy] " + _headline(report).rstrip(".")
-
-
-def _time(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
-
-
-def _counts(count: ProductCount | JobReport) -> str:
-    return f"{count.total} total, {count.succeeded} succeeded, {count.failed} failed"
-
-
-def _cause(failure: FailedResource) -> str:
-    parts = [part for part in (failure.error_code, failure.error_message) if part]
-    return ": ".join(parts) if parts else "no cause recorded"
-
-
-def _where(failure: FailedResource) -> str:
-    return f"{failure.product} {failure.region} {failure.instance_id} {failure.domain}"
-
-
-def _failures_title(report: JobReport) -> str:
-    return "Resources not restored" if report.event is NotificationEvent.ROLLBACK_FINISHED else "Failed resources"
-
-
-def render_text(report: JobReport) -> str:
-    lines = [
-        _headline(report),
-        "",
-        f"Started:   {_time(report.started_at)}",
-        f"Finished:  {_time(report.finished_at)}",
-        f"Resources: {_counts(report)}",
-    ]
-    if report.products:
-        width = max(len(str(count.product)) for count in report.products)
-        lines += ["", "By product:"]
-        lines += [f"  {count.product!s:<{width}}  {_counts(count)}" for count in report.products]
-    if report.failures:
-        lines += ["", f"{_failures_title(report)}:"]
-        for failure in report.failures:
-            lines += [f"  - {_where(failure)}", f"    Cause: {_cause(failure)}"]
-    lines += ["", "Sent by certdeploy to the contacts of this job."]
-    return "\n".join(lines) + "\n"
-
-
-def render_html(report: JobReport) -> str:
-    def esc(value: object) -> str:
-        return html.escape(str(value), quote=True)
-
-    parts = [
-        "<!DOCTYPE html>",
-        f'<html><head><meta charset="utf-8"><title>{esc(_subject(report))}</title></head><body>',
-        f"<p><strong>{esc(_headline(report))}</strong></p>",
-        "<table>",
-        f'<tr><th align="left">Started</th><td>{esc(_time(report.started_at))}</td></tr>',
-        f'<tr><th align="left">Finished</th><td>{esc(_time(report.finished_at))}</td></tr>',
-        f'<tr><th align="left">Resources</th><td>{esc(_counts(report))}</td></tr>',
-        "</table>",
-    ]
-    if report.products:
-        parts += [
-            "<h3>By product</h3>",
-            "<table><tr><th>Product</th><th>Total</th><th>Succeeded</th><th>Failed</th></tr>",
-        ]
-        parts += [
-            f"<tr><td>{esc(c.product)}</td><td>{c.total}</td><td>{c.succeeded}</td><td>{c.failed}</td></tr>"
-            for c in report.products
-        ]
-        parts.append("</table>")
-    if report.failures:
-        parts += [
-            f"<h3>{esc(_failures_title(report))}</h3>",
-            "<table><tr><th>Product</th><th>Region</th><th>Instance</th><th>Domain</th><th>Cause</th></tr>",
-        ]
-        parts += [
-            f"<tr><td>{esc(f.product)}</td><td>{esc(f.region)}</td><td>{esc(f.instance_id)}</td>"
-            f"<td>{esc(f.domain)}</td><td>{esc(_cause(f))}</td></tr>"
-            for f in report.failures
-        ]
-        parts.append("</table>")
-    parts += ["<p>Sent by certdeploy to the contacts of this job.</p>", "</body></html>"]
-    return "\n".join(parts) + "\n"
-
-
-def _markdown_escape(text: str) -> str:
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-
-
-def _bot_sections(report: JobReport, escape: bool) -> tuple[list[str], list[str]]:
-    """The short message as (summary lines, failure lines); at most BOT_MAX_FAILURES failures are listed."""
-
-    def put(value: object) -> str:
-        return _markdown_escape(str(value)) if escape else str(value)
-
-    summary = [f"Resources: {_counts(report)}"]
-    summary += [f"{put(c.product)}: {_counts(c)}" for c in report.products]
-    shown = report.failures[:BOT_MAX_FAILURES]
-    failures = [f"{put(_where(f))}: {put(_cause(f))}" for f in shown]
-    if len(report.failures) > len(shown):
-        failures.append(f"… and {len(report.failures) - len(shown)} more (see the job details)")
-    return summary, failures
-
-
-def render_bot_markdown(report: JobReport) -> str:
-    summary, failures = _bot_sections(report, escape=True)
-    lines = [f"### {_markdown_escape(_headline(report))}", "", *(f"- {line}" for line in summary)]
-    if failures:
-        lines += ["", f"**{_failures_title(report)}**", "", *(f"- {line}" for line in failures)]
-    return "\n".join(lines)
-
-
-def _bot_lines(report: JobReport) -> tuple[str, ...]:
-    summary, failures = _bot_sections(report, escape=False)
-    if failures:
-        return (_headline(report), *summary, f"{_failures_title(report)}:", *failures)
-    return (_headline(report), *summary)
-
-
-def _sms_result(report: JobReport) -> str:
-    if report.event is NotificationEvent.ROLLBACK_FINISHED:
-        return "rollback failed" if report.failed else "rolled back"
-    return "succeeded" if report.outcome is JobStatus.SUCCESS else "failed"
-
-
-def render_sms_parameters(report: JobReport) -> dict[str, str]:
-    """The variables of the operator's SMS template: `${job}` (job name, at most SMS_MAX_JOB_NAME_CHARS), `${job_no}`
-    (job ID), `${result}` (succeeded, failed, rolled back, rollback failed), `${total}`, `${succeeded}`, `${failed}`
-    (resource counts, as in the email).
-
-    Every value is a string: Dysmsapi answers numbers with isv.INVALID_JSON_PARAM ("JSON参数接受字符串值", Aliyun's
-    error table as copied at https://jmcad.top/forum.php?mod=redirect&tid=4028). No variable is called `id`: template
-    variables may not be named email, mobile, id, nick or site (SMS user manual, copy at
-    https://help-w.com/aliyunqi/1500844962_zh.html)."""
-    return {
-        "job": _cut(report.job_name, SMS_MAX_JOB_NAME_CHARS),
-        "job_no": str(report.job_id),
-        "result": _sms_result(report),
-        "total": str(report.total),
-        "succeeded": str(report.succeeded),
-        "failed": str(report.failed),
-    }
-
-
-def render_notification(report: JobReport) -> RenderedNotification:
-    return RenderedNotification(
-        subject=_subject(report),
-        text=render_text(report),
-        html=render_html(report),
-        bot_title=_cut(_headline(report), 120),
-        bot_markdown=render_bot_markdown(report),
-        bot_lines=_bot_lines(report),
-        sms_parameters=render_sms_parameters(report),
     )

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from certdeploy.domain.models import Contact
-from certdeploy.domain.notifications import JobReport, RenderedNotification, render_notification
+from certdeploy.domain.notifications import JobReport
 from certdeploy.ports.notifier import Channel, DeliveryResult, NotificationFailed
 
 
@@ -80,6 +82,20 @@ def delivery_key(report: JobReport, delivery: Delivery) -> str:
     return f"{report.job_id}:{report.event}:{delivery.contact_id}:{delivery.channel}:{delivery.address_digest}"
 
 
+class RenderedNotification(BaseModel):
+    """One report, written out for every channel (by `certdeploy.adapters.notify.render`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    subject: str = Field(description="email subject: one line")
+    text: str = Field(description="plain-text email body")
+    html: str = Field(description="HTML email body; every user-controlled value escaped")
+    bot_title: str = Field(description="short title for bots (DingTalk markdown title, Lark post title)")
+    bot_markdown: str = Field(description="short markdown for DingTalk and WeCom; user-controlled values escaped")
+    bot_lines: tuple[str, ...] = Field(description="the same short message as plain lines (Lark post)")
+    sms_parameters: dict[str, str] = Field(description="the SMS template's variables (`render_sms_parameters`)")
+
+
 class Sender(Protocol):
     """Sends one rendered notification to one address of its channel."""
 
@@ -96,6 +112,9 @@ class ContactNotifier:
 
     def notify(self, contact: Contact, report: JobReport, *, skip_keys: Collection[str] = ()) -> list[DeliveryResult]:
         """One result per delivery attempted; deliveries whose key is in `skip_keys` are neither sent nor listed."""
+        # Imported here: only the notify function renders, so only it ships Jinja2 (packaging/build.py).
+        from certdeploy.adapters.notify.render import render_notification
+
         message = render_notification(report)
         results = []
         for delivery in deliveries_for(contact):

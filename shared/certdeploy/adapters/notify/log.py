@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from certdeploy.adapters.notify import redact_address
-from certdeploy.domain.notifications import RenderedNotification
+from certdeploy.adapters.notify import RenderedNotification, redact_address
 from certdeploy.ports.notifier import Channel
 
 _log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 SMS carries no free text: the operator registers a signature and a notification template in the SMS console and
 configures both; each message fills the template's variables from `RenderedNotification.sms_parameters` (see
-`certdeploy.domain.notifications.render_sms_parameters` for the names). One `SendSms` call per mobile number.
+`certdeploy.adapters.notify.render.render_sms_parameters` for the names). One `SendSms` call per mobile number.
 
 `SendSms` (https://help.aliyun.com/document_detail/55284.html): PhoneNumbers, SignName, TemplateCode and TemplateParam
 (a JSON object of strings); the caller needs `dysms:SendSms`. The reply is HTTP 200 with `Code` = `OK` when the
@@ -33,8 +33,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from certdeploy.adapters.cloud.common import ApiTarget, CloudCredentials, classify_sdk_error, tea_config
-from certdeploy.adapters.notify import redact_mobile
-from certdeploy.domain.notifications import RenderedNotification
+from certdeploy.adapters.notify import RenderedNotification, redact_mobile
 from certdeploy.ports.notifier import NotificationFailed
 
 SMS_REGION = "cn-hangzhou"

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from certdeploy.domain.notifications import RenderedNotification
+from certdeploy.adapters.notify import RenderedNotification
 from certdeploy.domain.text_enum import TextEnum
 from certdeploy.ports.notifier import NotificationFailed
 

@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from certdeploy.domain.notifications import RenderedNotification
+from certdeploy.adapters.notify import RenderedNotification
 from certdeploy.domain.text_enum import TextEnum
 from certdeploy.ports.notifier import NotificationFailed
 

@@ -1,0 +1,118 @@
+"""Deployment-job replies: CreateDeploymentJob, DescribeDeploymentJob, DescribeDeploymentJobStatus,
+ListDeploymentJob, ListDeploymentJobCert."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from certdeploy.api.replies import WireModel
+
+
+class JobCreated(WireModel):
+    job_id: int
+
+
+class Job(WireModel):
+    """The Job object of DescribeDeploymentJob and ListDeploymentJob; times are Unix milliseconds as strings."""
+
+    id: int
+    name: str
+    job_type: str
+    status: str
+    cert_type: str
+    cert_domain: str
+    product_name: str
+    instance_id: str
+    user_id: int
+    rollback: int
+    deleted: int = Field(default=0, alias="Del")
+    schedule_time: str | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+    gmt_create: str
+    gmt_modified: str
+
+
+class CasContact(WireModel):
+    """A contact as DescribeDeploymentJob shows it: `Id` is a string there."""
+
+    id: str
+    name: str
+    email: str
+    mobile: str
+
+
+class JobDetail(Job):
+    """DescribeDeploymentJob: `Config` is JSON text."""
+
+    config: str
+    cas_contacts: list[CasContact]
+
+
+class JobCertificateName(WireModel):
+    cert_id: int
+    cert_name: str
+
+
+class ListedJob(Job):
+    """A job of ListDeploymentJob (a `Page` of them)."""
+
+    certificates: list[JobCertificateName]
+
+
+class ProductWorkerCount(WireModel):
+    product_name: str
+    count: int
+
+
+class ExcludedResource(WireModel):
+    """Ours: a resource of the job that got no worker, and why (the SDK model ignores the list)."""
+
+    resource_id: int
+    cloud_product: str
+    reason: str
+    reason_text: str
+    cert_id: int | None = None
+
+
+class JobStatusCounts(WireModel):
+    """DescribeDeploymentJobStatus."""
+
+    resource_count: int
+    buy_count: int
+    use_count: int
+    cost_count: int
+    worker_count: int
+    match_worker_count: int
+    success_count: int
+    failed_count: int
+    rollback_count: int
+    rollback_success_count: int
+    rollback_failed_count: int
+    cert_count: int
+    product_worker_count: list[ProductWorkerCount]
+    excluded_resources: list[ExcludedResource]
+
+
+class JobCertificate(WireModel):
+    """One entry of ListDeploymentJobCert; `NotBeforeTime`/`NotAfterTime` are Unix seconds as ints."""
+
+    cert_id: int
+    cert_instance_id: str
+    cert_name: str
+    cert_type: str
+    cert_order_type: str
+    common_name: str
+    algorithm: str
+    sans: list[str]
+    is_trustee: bool
+    month: int
+    not_before_time: int
+    not_after_time: int
+    status_code: str
+
+
+class JobCertificateList(WireModel):
+    """ListDeploymentJobCert."""
+
+    data: list[JobCertificate]

@@ -1,0 +1,33 @@
+"""The Worker object of ListWorkerResource (a `Page` of them)."""
+
+from __future__ import annotations
+
+from certdeploy.api.replies import WireModel
+
+
+class Worker(WireModel):
+    """`Port` is an int and `DefaultResource` a bool here (a CloudResource has them as string and int); times are
+    Unix milliseconds as strings. `ErrorCode` and `ErrorMessage` are ours: the SDK model has no such fields."""
+
+    id: int
+    job_id: int
+    status: str
+    cert_id: int
+    cert_name: str | None = None
+    cert_domain: str | None = None
+    cert_instance_id: str | None = None
+    cloud_product: str
+    region_id: str | None = None
+    cloud_region: str | None = None
+    resource_id: int
+    instance_id: str | None = None
+    listener_id: str | None = None
+    port: int | None = None
+    default_resource: bool | None = None
+    resource_cert_id: int | None = None
+    resource_domain: str | None = None
+    user_id: int
+    gmt_create: str
+    gmt_modified: str
+    error_code: str | None = None
+    error_message: str | None = None
