@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from certdeploy.adapters.local_cloud import LocalCloud
-from certdeploy.adapters.notify import Channel, ContactNotifier, DeliveryResult, NotificationFailed, Notifier
+from certdeploy.adapters.notify import Channel, ContactNotifier, DeliveryResult, Notifier
 from certdeploy.app.consumers import consume
 from certdeploy.app.messages import DeployWorker, NotifyContacts, QueueRole, RollbackWorker, parse_command
 from certdeploy.app.scheduler import tick
@@ -29,6 +29,7 @@ from certdeploy.domain.deployment import (
     PermanentDeployFailure,
     TransientDeployFailure,
 )
+from certdeploy.domain.failures import TransientNotificationFailure
 from certdeploy.domain.models import Contact, Product, Resource
 from certdeploy.domain.notifications import JobReport, RenderedNotification
 from certdeploy.domain.states import JobStatus, WorkerStatus
@@ -191,7 +192,7 @@ class FlakySender:
 
     def send(self, address: str, message: RenderedNotification) -> None:
         if self._rng.random() < self._failure_rate:
-            raise NotificationFailed("simulated relay outage", transient=True)
+            raise TransientNotificationFailure("simulated relay outage")
 
 
 class NeverFailingSender:

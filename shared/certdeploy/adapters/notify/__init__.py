@@ -18,18 +18,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict
 
+from certdeploy.domain.failures import NotificationFailed, PermanentNotificationFailure
 from certdeploy.domain.models import Contact
 from certdeploy.domain.notifications import JobReport, RenderedNotification, render_notification
 from certdeploy.domain.text_enum import TextEnum
-
-
-class NotificationFailed(Exception):
-    """A notification was not delivered. `transient`: the same send may succeed later (retry with backoff)."""
-
-    def __init__(self, message: str, *, transient: bool) -> None:
-        super().__init__(message)
-        self.message = message
-        self.transient = transient
 
 
 class Channel(TextEnum):
@@ -101,20 +93,24 @@ class Sender(Protocol):
     """Sends one rendered notification to one address of its channel."""
 
     def send(self, address: str, message: RenderedNotification) -> None:
-        """Deliver or raise `NotificationFailed` (with `transient` saying whether to retry)."""
+        """Deliver, or raise `TransientNotificationFailure` or `PermanentNotificationFailure`."""
         ...
 
 
 class DeliveryResult(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """One delivery attempted: made, or failed with a `Transient` or `Permanent` `NotificationFailed`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     key: str
     contact_id: int
     channel: Channel
     label: str
-    delivered: bool
-    transient: bool = False
-    error: str | None = None
+    failure: NotificationFailed | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.failure is None
 
 
 class Notifier(Protocol):
@@ -142,15 +138,13 @@ class ContactNotifier:
         return results
 
     def _deliver(self, key: str, delivery: Delivery, message: RenderedNotification) -> DeliveryResult:
-        result = DeliveryResult(
-            key=key, contact_id=delivery.contact_id, channel=delivery.channel, label=delivery.label, delivered=True
-        )
+        result = DeliveryResult(key=key, contact_id=delivery.contact_id, channel=delivery.channel, label=delivery.label)
         sender = self._senders.get(delivery.channel)
         if sender is None:
-            return result.model_copy(update={"delivered": False, "error": f"no {delivery.channel} sender configured"})
+            failure = PermanentNotificationFailure(f"no {delivery.channel} sender configured")
+            return result.model_copy(update={"failure": failure})
         try:
             sender.send(delivery.address, message)
         except NotificationFailed as failure:
-            failed = {"delivered": False, "transient": failure.transient, "error": failure.message}
-            return result.model_copy(update=failed)
+            return result.model_copy(update={"failure": failure})
         return result
