@@ -12,7 +12,7 @@ from pathlib import Path
 
 from certdeploy.adapters.local_queue import LocalQueue
 from certdeploy.adapters.mns_queue import MnsQueue
-from certdeploy.ports import Queue, QueueAttributes
+from certdeploy.ports import Queue, QueueAttributes, ReceivedMessage
 from tests.servers.mns_server import MnsTestServer
 
 ACCESS_KEY_ID = "TestAccessID"
@@ -97,3 +97,9 @@ def _mns_backend(data_dir: Path, clock: ManualClock | None) -> Iterator[QueueBac
             return MnsQueue(server.endpoint, ACCESS_KEY_ID, ACCESS_KEY_SECRET, name)
 
         yield QueueBackend("mns", open_mns)
+
+
+def receive_one(queue: Queue, wait_seconds: int = 0) -> ReceivedMessage:
+    received = queue.receive(wait_seconds)
+    assert received is not None, "expected a visible message"
+    return received

@@ -3,8 +3,7 @@ correctly signed are refused before anything runs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,35 +15,19 @@ from certdeploy.bootstrap.container import Container
 from certdeploy.local.http_front import ApiHttpServer
 from tests.fakes.queue_drain import drain
 from tests.functional.api_support import (
-    INVENTORY,
-    api_server,
     create_job,
     raw_call,
-    real_time_clock,
     refused,
     resource_ids,
     sdk_client,
     upload,
     workers,
 )
-from tests.functional.conftest import ManualClock, load_inventory
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return real_time_clock()
-
-
-@pytest.fixture
-def server(container: Container, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiHttpServer]:
-    with api_server(container, monkeypatch) as running:
-        yield running
-
-
-@pytest.fixture
-def owner(server: ApiHttpServer, container: Container, account: Credentials, tmp_path: Path) -> CasClient:
-    load_inventory(container, account.account.id, INVENTORY, tmp_path)
-    return sdk_client(server, account)
+def owner(client: CasClient, inventory: None) -> CasClient:
+    return client
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ roll back, delete — and the refusals a user meets on the way."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 from alibabacloud_cas20200407 import models as cas
 from alibabacloud_cas20200407.client import Client as CasClient
 
-from certdeploy.app.accounts import Credentials, create_account
+from certdeploy.app.accounts import create_account
 from certdeploy.app.certificates import add_certificate
 from certdeploy.app.scheduler import tick
 from certdeploy.bootstrap.container import Container
@@ -21,11 +20,9 @@ from tests.certgen import make_cert
 from tests.fakes.queue_drain import drain
 from tests.functional.api_support import (
     INVENTORY,
-    api_server,
     create_job,
     job_status,
     raw_call,
-    real_time_clock,
     refused,
     resource_ids,
     sdk_client,
@@ -36,20 +33,9 @@ from tests.functional.conftest import ManualClock, load_inventory
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return real_time_clock()
-
-
-@pytest.fixture
-def server(container: Container, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiHttpServer]:
-    with api_server(container, monkeypatch) as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: ApiHttpServer, container: Container, account: Credentials, tmp_path: Path) -> CasClient:
-    load_inventory(container, account.account.id, INVENTORY, tmp_path)
-    return sdk_client(server, account)
+def client(client: CasClient, inventory: None) -> CasClient:
+    """The account's client, with the demo inventory as its cloud resources."""
+    return client
 
 
 @pytest.fixture

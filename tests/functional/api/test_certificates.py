@@ -3,11 +3,9 @@ by order type and state, detail with and without PEM, delete — and the refusal
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from alibabacloud_cas20200407 import models as cas
 from alibabacloud_cas20200407.client import Client as CasClient
 
@@ -19,33 +17,15 @@ from certdeploy.local.http_front import ApiHttpServer
 from tests.certgen import make_ca, make_cert
 from tests.functional.api_support import (
     INVENTORY,
-    api_server,
     create_job,
-    real_time_clock,
     refused,
     resource_ids,
     sdk_client,
     upload,
 )
-from tests.functional.conftest import ManualClock, load_inventory
+from tests.functional.conftest import load_inventory
 
-SM2_DIR = Path(__file__).parent.parent / "fixtures" / "sm2"
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return real_time_clock()
-
-
-@pytest.fixture
-def server(container: Container, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiHttpServer]:
-    with api_server(container, monkeypatch) as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: ApiHttpServer, account: Credentials) -> CasClient:
-    return sdk_client(server, account)
+SM2_DIR = Path(__file__).parents[2] / "fixtures" / "sm2"
 
 
 def _orders(client: CasClient, **filters: object) -> cas.ListUserCertificateOrderResponseBody:

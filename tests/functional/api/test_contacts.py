@@ -14,32 +14,15 @@ from alibabacloud_cas20200407 import models as cas
 from alibabacloud_cas20200407.client import Client as CasClient
 from alibabacloud_tea_openapi.exceptions import ClientException
 
-from certdeploy.app.accounts import Credentials, create_account
+from certdeploy.app.accounts import create_account
 from certdeploy.bootstrap.container import Container, build_container
 from certdeploy.bootstrap.settings import Settings
-from certdeploy.local.http_front import ApiHttpServer
 from tests.contract.store_fixtures import BACKENDS, fresh_database
-from tests.functional.api_support import api_server, real_time_clock, refused, sdk_client, webhooks_text
+from tests.functional.api_support import api_server, refused, sdk_client, webhooks_text
 from tests.functional.conftest import ManualClock
 
 LARK = "https://open.feishu.cn/open-apis/bot/v2/hook/0123abcd"
 DINGTALK = "https://oapi.dingtalk.com/robot/send?access_token=abc"
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return real_time_clock()
-
-
-@pytest.fixture
-def server(container: Container, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiHttpServer]:
-    with api_server(container, monkeypatch) as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: ApiHttpServer, account: Credentials) -> CasClient:
-    return sdk_client(server, account)
 
 
 def _contacts(client: CasClient, **filters: object) -> cas.ListContactResponseBody:
