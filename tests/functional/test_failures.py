@@ -65,9 +65,6 @@ class OneWorkerJob:
         assert self.container.local_cloud is not None
         return self.container.local_cloud.current_binding(resource).cert_name
 
-    def rollback(self) -> None:
-        request_rollback(self.container.deps, self.account_id, self.job_id, self.worker_id)
-
 
 def _one_worker_job(
     container: Container, account: Credentials, tmp_path: Path, settings: str = "", sms: ScriptedSender | None = None
@@ -90,10 +87,14 @@ def _one_worker_job(
     return OneWorkerJob(container, aid, job.id, worker.id, email, sms)
 
 
-def _deployed(container: Container, account: Credentials, tmp_path: Path) -> OneWorkerJob:
+def _rolled_back(container: Container, account: Credentials, tmp_path: Path, settings: str) -> OneWorkerJob:
+    """The job deployed; then the resource is described with `settings`, and the rollback's first attempt runs."""
     world = _one_worker_job(container, account, tmp_path)
     drain(container)
     assert world.worker().status is W.SUCCESS and world.served() == "wild"
+    world.reload(settings, tmp_path)
+    request_rollback(container.deps, world.account_id, world.job_id, world.worker_id)
+    drain(container)
     return world
 
 
@@ -103,12 +104,8 @@ def _deployed(container: Container, account: Credentials, tmp_path: Path) -> One
 def test_a_transient_rollback_failure_is_retried_with_backoff_then_succeeds(
     container: Container, account: Credentials, tmp_path: Path, clock: ManualClock
 ) -> None:
-    # GIVEN a deployed worker whose resource is throttled twice
-    world = _deployed(container, account, tmp_path)
-    world.reload(", flaky: 2", tmp_path)
-    # WHEN its rollback runs
-    world.rollback()
-    drain(container)
+    # GIVEN a deployed worker whose resource is throttled twice, WHEN its rollback runs
+    world = _rolled_back(container, account, tmp_path, ", flaky: 2")
     # THEN the first attempt is throttled: the worker waits for its next attempt, whose message is not due yet
     worker = world.worker()
     assert (worker.status, worker.attempt, worker.error_code) == (W.ROLLBACK, 1, "Throttling.User")
@@ -129,13 +126,10 @@ def test_a_transient_rollback_failure_is_retried_with_backoff_then_succeeds(
 def test_a_rollback_that_keeps_failing_transiently_ends_in_rollback_error_after_the_last_attempt(
     container: Container, account: Credentials, tmp_path: Path, clock: ManualClock
 ) -> None:
-    world = _deployed(container, account, tmp_path)
-    world.reload(", flaky: 9", tmp_path)
-    world.rollback()
-    handled = drain(container)
+    world = _rolled_back(container, account, tmp_path, ", flaky: 9")
     for _ in range(container.deps.retry.max_attempts):
         clock.advance(container.deps.retry.max_delay_seconds)
-        handled += drain(container)
+        drain(container)
     worker = world.worker()
     assert (worker.status, worker.error_code) == (W.ROLLBACK_ERROR, "Throttling.User")
     assert "gave up after 3 attempts" in (worker.error_message or "")
@@ -149,10 +143,8 @@ def test_a_rollback_that_keeps_failing_transiently_ends_in_rollback_error_after_
 def test_a_late_redelivery_of_a_retried_rollback_attempt_does_nothing(
     container: Container, account: Credentials, tmp_path: Path
 ) -> None:
-    world = _deployed(container, account, tmp_path)
-    world.reload(", flaky: 1", tmp_path)
-    world.rollback()
-    drain(container)  # attempt 0 is throttled: the worker is at attempt 1, whose message is not due yet
+    # GIVEN attempt 0 throttled: the worker is at attempt 1, whose message is not due yet
+    world = _rolled_back(container, account, tmp_path, ", flaky: 1")
     # WHEN attempt 0's message comes again, with the resource no longer throttled
     stale = RollbackWorker(account_id=world.account_id, job_id=world.job_id, worker_id=world.worker_id)
     rollback_worker(container.deps, stale)
@@ -164,10 +156,7 @@ def test_a_late_redelivery_of_a_retried_rollback_attempt_does_nothing(
 def test_a_permanent_rollback_failure_is_recorded_without_retry(
     container: Container, account: Credentials, tmp_path: Path
 ) -> None:
-    world = _deployed(container, account, tmp_path)
-    world.reload(", fail: the listener is locked", tmp_path)
-    world.rollback()
-    drain(container)
+    world = _rolled_back(container, account, tmp_path, ", fail: the listener is locked")
     worker = world.worker()
     assert (worker.status, worker.attempt, worker.error_code) == (W.ROLLBACK_ERROR, 0, "OperationDenied")
     assert worker.error_message == "the listener is locked"
@@ -191,14 +180,18 @@ def test_a_permanent_deploy_failure_is_recorded_without_retry_and_refunded(
 # --------------------------------------------------------------------------------------------------------- notify
 
 
+def _told(container: Container, account: Credentials, tmp_path: Path, *failures: NotificationFailed) -> OneWorkerJob:
+    """The job runs and its contact is told, the SMS gateway failing its first sends with `failures`."""
+    world = _one_worker_job(container, account, tmp_path, sms=ScriptedSender(failures=list(failures)))
+    drain(container)
+    return world
+
+
 def test_a_channel_failing_transiently_is_retried_without_sending_again_what_went_out(
     container: Container, account: Credentials, tmp_path: Path, clock: ManualClock
 ) -> None:
-    # GIVEN an SMS gateway that is throttling for two sends
-    throttled = [TransientNotificationFailure("isv.BUSINESS_LIMIT_CONTROL") for _ in range(2)]
-    world = _one_worker_job(container, account, tmp_path, sms=ScriptedSender(failures=throttled))
-    # WHEN the job runs and its contacts are told
-    drain(container)
+    # GIVEN an SMS gateway that is throttling for two sends, WHEN the job runs and its contact is told
+    world = _told(container, account, tmp_path, *[TransientNotificationFailure("isv.BUSINESS_LIMIT_CONTROL")] * 2)
     # THEN the mail went out and the SMS waits for its retry
     assert (world.email.sent, world.sms.sent, world.sms.calls) == (["ops@example.com"], [], 1)
     clock.advance(1)
@@ -215,9 +208,7 @@ def test_a_channel_failing_transiently_is_retried_without_sending_again_what_wen
 def test_a_channel_that_keeps_failing_transiently_is_given_up_after_the_last_attempt(
     container: Container, account: Credentials, tmp_path: Path, clock: ManualClock
 ) -> None:
-    throttled = [TransientNotificationFailure("isv.BUSINESS_LIMIT_CONTROL") for _ in range(9)]
-    world = _one_worker_job(container, account, tmp_path, sms=ScriptedSender(failures=throttled))
-    drain(container)
+    world = _told(container, account, tmp_path, *[TransientNotificationFailure("isv.BUSINESS_LIMIT_CONTROL")] * 9)
     for _ in range(container.deps.retry.max_attempts + 1):
         clock.advance(container.deps.retry.max_delay_seconds)
         drain(container)
@@ -227,9 +218,7 @@ def test_a_channel_that_keeps_failing_transiently_is_given_up_after_the_last_att
 def test_a_permanent_notification_failure_is_recorded_without_retry(
     container: Container, account: Credentials, tmp_path: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    refused = [PermanentNotificationFailure("isv.MOBILE_NUMBER_ILLEGAL")]
-    world = _one_worker_job(container, account, tmp_path, sms=ScriptedSender(failures=refused))
-    drain(container)
+    world = _told(container, account, tmp_path, PermanentNotificationFailure("isv.MOBILE_NUMBER_ILLEGAL"))
     clock.advance(container.deps.retry.max_delay_seconds)
     assert drain(container) == 0
     assert (world.email.sent, world.sms.sent, world.sms.calls) == (["ops@example.com"], [], 1)
