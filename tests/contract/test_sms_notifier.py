@@ -28,6 +28,7 @@ from certdeploy.adapters.notify.render import render_notification
 from certdeploy.adapters.notify.sms import SmsSender, SmsSettings
 from certdeploy.bootstrap.container import _sms_sender
 from certdeploy.bootstrap.settings import Settings
+from certdeploy.domain.failures import NotificationFailed, Permanent, Transient
 from certdeploy.domain.models import Contact, Product
 from certdeploy.domain.notifications import (
     JobReport,
@@ -35,7 +36,7 @@ from certdeploy.domain.notifications import (
     ProductCount,
 )
 from certdeploy.domain.states import JobStatus
-from certdeploy.ports.notifier import Channel, NotificationFailed
+from certdeploy.ports.notifier import Channel
 from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, ProductCloud
 
 SIGN = "certdeploy"
@@ -177,7 +178,7 @@ def test_the_sms_frequency_limit_is_transient_and_a_later_retry_goes_through(clo
     with pytest.raises(NotificationFailed) as refused:
         sender.send(MOBILE, rendered())
     # THEN the failure says so and asks for a retry
-    assert refused.value.transient is True
+    assert isinstance(refused.value, Transient)
     assert "isv.BUSINESS_LIMIT_CONTROL" in refused.value.message
     # AND once the limit has passed, the retry is delivered
     cloud.limit_per_number = 2
@@ -189,7 +190,7 @@ def test_gateway_flow_control_is_transient(cloud: SmsCloud) -> None:
     cloud.api.fail_next("SendSms", code="Throttling.User")
     with pytest.raises(NotificationFailed) as throttled:
         sender_for(cloud).send(MOBILE, rendered())
-    assert throttled.value.transient is True
+    assert isinstance(throttled.value, Transient)
     assert "Throttling.User" in throttled.value.message
     assert cloud.delivered == []
 
@@ -198,7 +199,7 @@ def test_an_illegal_number_is_permanent_with_dysmsapis_code(cloud: SmsCloud) -> 
     # GIVEN a contact mobile Dysmsapi does not accept (the contact rules allow 5 to 15 digits)
     with pytest.raises(NotificationFailed) as refused:
         sender_for(cloud).send("12345", rendered())
-    assert refused.value.transient is False
+    assert isinstance(refused.value, Permanent)
     assert refused.value.message == "SMS to ***45 refused: isv.MOBILE_NUMBER_ILLEGAL 非法手机号"
     assert cloud.delivered == []
 
@@ -207,7 +208,7 @@ def test_a_template_expecting_other_variables_is_permanent(cloud: SmsCloud) -> N
     cloud.templates["SMS_468120002"] = "certdeploy: ${job} on ${domain} ${result}."
     with pytest.raises(NotificationFailed) as refused:
         sender_for(cloud, "SMS_468120002").send(MOBILE, rendered())
-    assert refused.value.transient is False
+    assert isinstance(refused.value, Permanent)
     assert "isv.TEMPLATE_MISSING_PARAMETERS" in refused.value.message
 
 
@@ -216,7 +217,7 @@ def test_rejected_credentials_are_permanent(cloud: SmsCloud) -> None:
     sender = SmsSender(wrong, SmsSettings(sign_name=SIGN, template_code=TEMPLATE), cloud.api.target())
     with pytest.raises(NotificationFailed) as refused:
         sender.send(MOBILE, rendered())
-    assert refused.value.transient is False
+    assert isinstance(refused.value, Permanent)
     assert "InvalidAccessKeyId.NotFound" in refused.value.message
 
 
@@ -226,14 +227,14 @@ def test_an_unreachable_service_is_transient(cloud: SmsCloud) -> None:
     sender = SmsSender(cloud.api.credentials(), SmsSettings(sign_name=SIGN, template_code=TEMPLATE), target)
     with pytest.raises(NotificationFailed) as unreachable:
         sender.send(MOBILE, rendered())
-    assert unreachable.value.transient is True
+    assert isinstance(unreachable.value, Transient)
     assert MOBILE not in unreachable.value.message
 
 
 def test_a_list_of_numbers_is_refused_before_any_call(cloud: SmsCloud) -> None:
     with pytest.raises(NotificationFailed) as refused:
         sender_for(cloud).send(f"{MOBILE},13900001111", rendered())
-    assert refused.value.transient is False
+    assert isinstance(refused.value, Permanent)
     assert cloud.api.calls == []
 
 
@@ -257,10 +258,10 @@ def test_the_mobile_is_redacted_in_results_and_logs(cloud: SmsCloud, caplog: pyt
     with caplog.at_level(logging.INFO):
         [result] = notifier.notify(contact, REPORT)
     # THEN the result says what failed without the number
-    assert (result.channel, result.delivered, result.transient) == (Channel.SMS, False, False)
-    assert "isv.SMS_TEMPLATE_ILLEGAL" in (result.error or "")
+    assert (result.channel, isinstance(result.failure, Permanent)) == (Channel.SMS, True)
+    assert "isv.SMS_TEMPLATE_ILLEGAL" in str(result.failure)
     assert result.label == "+86*******5678"
-    for text in (result.error or "", result.label, repr(deliveries_for(contact)), caplog.text):
+    for text in (str(result.failure), result.label, repr(deliveries_for(contact)), caplog.text):
         assert MOBILE not in text
     # AND the logging sender (SMS not configured) shows only the redacted number
     with caplog.at_level(logging.INFO):

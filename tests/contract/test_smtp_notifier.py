@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from certdeploy.adapters.notify import RenderedNotification
 from certdeploy.adapters.notify.smtp import SmtpSender, SmtpSettings, TlsMode, parse_smtp_url
-from certdeploy.ports.notifier import NotificationFailed
+from certdeploy.domain.failures import NotificationFailed, Permanent, Transient
 from tests.certgen import GeneratedCert, make_ca, make_cert
 from tests.contract.notifier_support import failed_job_notification, server_tls_context
 
@@ -170,7 +170,7 @@ def test_required_starttls_refuses_a_server_without_it(
     for url in (f"smtp+starttls://localhost:{port}", f"smtp://localhost:{port}?starttls=1"):
         with pytest.raises(NotificationFailed, match="does not offer STARTTLS") as failure:
             sender(url, client_tls).send(TO, rendered)
-        assert failure.value.transient is False
+        assert isinstance(failure.value, Permanent)
     assert inbox.received == []
 
 
@@ -183,7 +183,7 @@ def test_untrusted_server_certificate_is_a_permanent_failure_not_a_downgrade(
     with pytest.raises(NotificationFailed, match="certificate not trusted") as failure:
         sender(f"smtp://localhost:{port}").send(TO, rendered)
     # THEN nothing was sent in plain text instead
-    assert failure.value.transient is False
+    assert isinstance(failure.value, Permanent)
     assert inbox.received == []
 
 
@@ -222,7 +222,7 @@ def test_wrong_password_is_a_permanent_failure(
     inbox, port = smtp_server(tls_context=server_tls, authenticator=check_login, auth_required=True)
     with pytest.raises(NotificationFailed, match="535") as failure:
         sender(f"smtp+starttls://{USER}:wrong@localhost:{port}", client_tls).send(TO, rendered)
-    assert failure.value.transient is False
+    assert isinstance(failure.value, Permanent)
     assert inbox.received == []
 
 
@@ -232,7 +232,7 @@ def test_credentials_are_never_sent_over_plain_text(smtp_server: StartServer, re
     # WHEN credentials are configured but the connection cannot be encrypted
     with pytest.raises(NotificationFailed, match="unencrypted") as failure:
         sender(f"smtp://{USER}:x@127.0.0.1:{port}").send(TO, rendered)
-    assert failure.value.transient is False
+    assert isinstance(failure.value, Permanent)
     assert inbox.received == []
 
 
@@ -243,7 +243,7 @@ def test_5xx_reply_is_a_permanent_failure(smtp_server: StartServer, rendered: Re
     inbox, port = smtp_server(Inbox(rcpt_reply="550 5.1.1 Mailbox does not exist"))
     with pytest.raises(NotificationFailed, match="550") as failure:
         sender(f"smtp://127.0.0.1:{port}").send(TO, rendered)
-    assert failure.value.transient is False
+    assert isinstance(failure.value, Permanent)
     assert inbox.received == []
 
 
@@ -251,19 +251,19 @@ def test_4xx_reply_is_transient(smtp_server: StartServer, rendered: RenderedNoti
     _, port = smtp_server(Inbox(rcpt_reply="451 4.3.0 Try again later"))
     with pytest.raises(NotificationFailed, match="451") as failure:
         sender(f"smtp://127.0.0.1:{port}").send(TO, rendered)
-    assert failure.value.transient is True
+    assert isinstance(failure.value, Transient)
 
 
 def test_unreachable_server_is_transient(rendered: RenderedNotification) -> None:
     with pytest.raises(NotificationFailed, match="connection failed") as failure:
         sender(f"smtp://127.0.0.1:{free_port()}").send(TO, rendered)
-    assert failure.value.transient is True
+    assert isinstance(failure.value, Transient)
 
 
 def test_a_recipient_that_is_not_an_address_is_permanent(rendered: RenderedNotification) -> None:
     with pytest.raises(NotificationFailed, match="cannot address") as failure:
         sender("smtp://127.0.0.1:1").send("ops@example.com\r\nBcc: someone@example.com", rendered)
-    assert failure.value.transient is False
+    assert isinstance(failure.value, Permanent)
 
 
 # -------------------------------------------------------------------------------------------- the URL

@@ -29,7 +29,7 @@ from certdeploy.adapters.notify.webhook import (
     is_public_address,
     parse_webhook_url,
 )
-from certdeploy.ports.notifier import NotificationFailed
+from certdeploy.domain.failures import NotificationFailed, Permanent, Transient
 from tests.certgen import GeneratedCert, make_ca, make_cert
 from tests.contract.notifier_support import failed_job_notification, server_tls_context
 
@@ -212,7 +212,7 @@ def test_a_host_that_is_not_allowed_is_refused_before_any_connection(
         with pytest.raises(NotificationFailed, match="neither a known bot host nor explicitly allowed") as failure:
             sender(*allowed).send(url, rendered)
         # THEN it is refused for good, and the server never even saw a connection
-        assert failure.value.transient is False
+        assert isinstance(failure.value, Permanent)
     assert bot.connections == 0
 
 
@@ -225,7 +225,7 @@ def test_redirects_are_not_followed(bot_server: StartServer, rendered: RenderedN
     with pytest.raises(NotificationFailed, match="redirect") as failure:
         notifier.send(f"http://127.0.0.1:{first.port}/robot/send?access_token=tok", rendered)
     # THEN the redirect is a failure and the second server was never contacted
-    assert failure.value.transient is False
+    assert isinstance(failure.value, Permanent)
     assert len(first.calls) == 1
     assert second.connections == 0
 
@@ -259,7 +259,7 @@ def test_a_bot_host_resolving_to_a_non_public_address_is_refused(
     with pytest.raises(NotificationFailed, match="non-public address") as failure:
         notifier.send("https://oapi.dingtalk.com/robot/send?access_token=tok", rendered)
     # THEN it is refused for good
-    assert failure.value.transient is False
+    assert isinstance(failure.value, Permanent)
 
 
 @pytest.mark.parametrize(
@@ -285,7 +285,7 @@ def test_urls_outside_the_rules_are_refused_without_network(
 ) -> None:
     with pytest.raises(NotificationFailed, match=reason) as failure:
         sender(resolver=resolver_for({})).send(url, rendered)
-    assert failure.value.transient is False
+    assert isinstance(failure.value, Permanent)
 
 
 def test_bot_hosts_are_recognised() -> None:
@@ -358,7 +358,7 @@ def test_a_certificate_for_another_name_is_refused(
     )
     with pytest.raises(NotificationFailed, match="certificate not trusted") as failure:
         notifier.send(f"https://other.test:{bot.port}/cgi-bin/webhook/send?key=k", rendered)
-    assert failure.value.transient is False
+    assert isinstance(failure.value, Permanent)
     assert bot.calls == []
 
 
@@ -394,7 +394,7 @@ def test_bot_error_replies_are_reported(
     bot.reply(status, reply)
     with pytest.raises(NotificationFailed, match=message) as failure:
         sender(f"127.0.0.1:{bot.port}").send(f"http://127.0.0.1:{bot.port}{path}", rendered)
-    assert failure.value.transient is transient
+    assert isinstance(failure.value, Transient) is transient
 
 
 def test_an_unreachable_allowed_host_is_transient(rendered: RenderedNotification) -> None:
@@ -403,7 +403,7 @@ def test_an_unreachable_allowed_host_is_transient(rendered: RenderedNotification
         port = probe.getsockname()[1]
     with pytest.raises(NotificationFailed, match="cannot connect") as failure:
         sender(f"127.0.0.1:{port}").send(f"http://127.0.0.1:{port}/robot/send?access_token=t", rendered)
-    assert failure.value.transient is True
+    assert isinstance(failure.value, Transient)
 
 
 @pytest.mark.usefixtures("no_sockets")
@@ -413,4 +413,4 @@ def test_a_name_that_does_not_resolve_is_transient(rendered: RenderedNotificatio
 
     with pytest.raises(NotificationFailed, match="cannot resolve") as failure:
         sender(resolver=failing).send("https://oapi.dingtalk.com/robot/send?access_token=t", rendered)
-    assert failure.value.transient is True
+    assert isinstance(failure.value, Transient)

@@ -29,11 +29,12 @@ from certdeploy.domain.deployment import (
     PermanentDeployFailure,
     TransientDeployFailure,
 )
+from certdeploy.domain.failures import TransientNotificationFailure
 from certdeploy.domain.models import Contact, Product, Resource
 from certdeploy.domain.notifications import JobReport
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.domain.text_enum import TextEnum
-from certdeploy.ports.notifier import Channel, DeliveryResult, NotificationFailed, Notifier
+from certdeploy.ports.notifier import Channel, DeliveryResult, Notifier
 from certdeploy.ports.queue import QueueUnavailable, ReceiptHandleInvalid, ReceivedMessage
 from certdeploy.ports.store.unit_of_work import Store
 
@@ -193,7 +194,7 @@ class FlakySender:
 
     def send(self, address: str, message: RenderedNotification) -> None:
         if self._rng.random() < self._failure_rate:
-            raise NotificationFailed("simulated relay outage", transient=True)
+            raise TransientNotificationFailure("simulated relay outage")
 
 
 class NeverFailingSender:

@@ -315,7 +315,7 @@ def _check_every_failure_explained(world: World) -> None:
     for worker in world.workers():
         if worker.status in (W.ERROR, W.ROLLBACK_ERROR):
             assert worker.error_code and worker.error_message, f"worker {worker.id} failed without a cause"
-    # A transient rollback failure and a notification still pending are raised on purpose (the queue retries).
+    # Consumers retry transient failures themselves (docs/failures.md); these two were raised to the queue before.
     unexpected = set(world.nemesis.raised) - {"TransientDeployFailure", "NotificationsPending"}
     assert not unexpected, f"use cases raised {unexpected}"
 

@@ -14,21 +14,22 @@ from typing import Any
 import pytest
 
 from certdeploy.adapters.local_cloud import Inventory
-from certdeploy.adapters.notify import Channel, ContactNotifier, NotificationFailed, RenderedNotification
+from certdeploy.adapters.notify import ContactNotifier, RenderedNotification
 from certdeploy.app.accounts import Credentials
 from certdeploy.app.certificates import CertificateUpload, upload_certificate
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job
 from certdeploy.app.messages import QueueRole
-from certdeploy.app.notify import NotificationsPending
 from certdeploy.app.rollback import request_rollback
 from certdeploy.bootstrap.container import Container
 from certdeploy.domain.deployment import Binding
+from certdeploy.domain.failures import TransientNotificationFailure
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.fc import function
 from certdeploy.fc.events import InvalidEvent
 from certdeploy.local.http_front import load_function
+from certdeploy.ports.notifier import Channel
 from tests.certgen import DEFAULT_NOT_AFTER, make_cert
-from tests.functional.conftest import load_inventory
+from tests.functional.conftest import ManualClock, load_inventory
 
 ROOT = Path(__file__).resolve().parents[2]
 INVENTORY = """
@@ -72,7 +73,7 @@ class _RecordingSender:
     def send(self, address: str, message: RenderedNotification) -> None:
         if self._channel in self._outbox.fail_next:
             self._outbox.fail_next.discard(self._channel)
-            raise NotificationFailed(f"{self._channel} gateway briefly down", transient=True)
+            raise TransientNotificationFailure(f"{self._channel} gateway briefly down")
         self._outbox.sent.append((self._channel, address, message.subject))
 
 
@@ -230,18 +231,24 @@ def test_a_body_the_trigger_already_decoded_fails_the_event_when_the_setting_say
     assert cloud_binding(running).cert_name == "legacy-www"  # nothing was deployed
 
 
-def test_a_notification_failing_transiently_fails_the_handler_and_its_redelivery_sends_only_that_one(
-    running: Container, outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+def test_a_notification_failing_transiently_is_sent_again_later_and_only_that_one(
+    running: Container, outbox: Outbox, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     [job_finished, _] = notify_bodies_of_a_rolled_back_job(running)
     monkeypatch.setenv(BASE64_DECODED_BY_TRIGGER, "false")
     outbox.fail_next.add(Channel.SMS)
 
-    with pytest.raises(NotificationsPending):  # the trigger keeps the message and delivers it again
-        handler("notify")(mns_batch([job_finished]), CONTEXT)
+    assert handler("notify")(mns_batch([job_finished]), CONTEXT) == "handled 1 message(s)"
     assert outbox.sent == [(Channel.EMAIL, "ops@acme.test", JOB_FINISHED_SUBJECT)]
 
-    assert handler("notify")(mns_batch([job_finished]), CONTEXT) == "handled 1 message(s)"
+    # The retry policy sends the message again at its next attempt, after the policy's first delay.
+    notify_queue = running.deps.queues[QueueRole.NOTIFY]
+    assert notify_queue.receive() is None
+    clock.advance(running.deps.retry.delay_before(1))
+    retry = notify_queue.receive()
+    assert retry is not None and json.loads(retry.body)["attempt"] == 1
+
+    assert handler("notify")(mns_batch([retry.body]), CONTEXT) == "handled 1 message(s)"
     assert outbox.sent[1:] == [(Channel.SMS, "13800001234", JOB_FINISHED_SUBJECT)]
 
 

@@ -16,10 +16,11 @@ from certdeploy.adapters.notify import (
 )
 from certdeploy.adapters.notify.log import LogSender
 from certdeploy.adapters.notify.render import render_notification
+from certdeploy.domain.failures import NotificationFailed, Permanent, Transient, TransientNotificationFailure
 from certdeploy.domain.models import Contact
 from certdeploy.domain.notifications import JobReport, NotificationEvent
 from certdeploy.domain.states import JobStatus
-from certdeploy.ports.notifier import Channel, NotificationFailed
+from certdeploy.ports.notifier import Channel
 
 DINGTALK = "https://oapi.dingtalk.com/robot/send?access_token=secret-token"
 LARK = "https://open.feishu.cn/open-apis/bot/v2/hook/secret-hook"
@@ -61,13 +62,13 @@ def test_every_delivery_is_sent_and_reported() -> None:
 
 def test_failures_are_reported_per_delivery_and_a_retry_sends_only_those() -> None:
     # GIVEN a Lark bot that is rate limiting
-    webhook = RecordingSender({LARK: NotificationFailed("lark bot refused the message: 11232", transient=True)})
+    webhook = RecordingSender({LARK: TransientNotificationFailure("lark bot refused the message: 11232")})
     notifier = ContactNotifier({Channel.EMAIL: RecordingSender(), Channel.WEBHOOK: webhook})
     # WHEN the contact is notified
     first = notifier.notify(CONTACT, REPORT)
     # THEN the failure says what and whether to retry
     [failed] = [r for r in first if not r.delivered]
-    assert (failed.channel, failed.transient, failed.error) == (
+    assert (failed.channel, isinstance(failed.failure, Transient), failed.failure and failed.failure.message) == (
         Channel.WEBHOOK,
         True,
         "lark bot refused the message: 11232",
@@ -97,9 +98,8 @@ def test_keys_are_stable_and_distinguish_job_event_contact_channel_and_address()
 
 def test_a_channel_without_sender_is_a_permanent_failure() -> None:
     results = ContactNotifier({Channel.EMAIL: RecordingSender()}).notify(CONTACT, REPORT)
-    assert [(r.channel, r.delivered, r.transient, r.error) for r in results][1:] == [
-        (Channel.WEBHOOK, False, False, "no webhook sender configured")
-    ] * 2
+    failed = [(r.channel, isinstance(r.failure, Permanent), r.failure and r.failure.message) for r in results[1:]]
+    assert failed == [(Channel.WEBHOOK, True, "no webhook sender configured")] * 2
 
 
 def test_webhook_credentials_never_show_in_labels_or_reprs() -> None:

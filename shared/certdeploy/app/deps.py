@@ -7,23 +7,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from certdeploy.app.messages import QueueRole
+from certdeploy.domain.failures import RetryPolicy
 from certdeploy.ports.clock import Clock
 from certdeploy.ports.cloud import CertificateSource, Deployers, Inventory
 from certdeploy.ports.queue import Queue
 from certdeploy.ports.store.unit_of_work import Store
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Transient deploy failures are retried by re-sending the message with a growing delay."""
-
-    max_attempts: int = 5
-    base_delay_seconds: int = 5
-    max_delay_seconds: int = 300
-
-    def delay_before(self, attempt: int) -> int:
-        """Delay before attempt number `attempt` (1 is the first retry)."""
-        return min(self.base_delay_seconds * 2 ** (attempt - 1), self.max_delay_seconds)
 
 
 @dataclass(frozen=True)
@@ -46,6 +34,7 @@ class Deps:
     # The account the inventory and certificate source describe (by name), when they are one cloud account's view;
     # None: the inventory answers for every account (the local cloud).
     source_account: str | None = None
+    # How every queue consumer retries a transient failure (docs/failures.md).
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # Seconds a worker may stay in `scheduling`/`processing` before the scheduler sends its message again.
     stuck_after_seconds: int = 900

@@ -2,7 +2,7 @@
 
 At-least-once delivery means this can run twice for one message, or for an old message after a newer attempt:
 every step re-reads the worker and acts only if it is still its turn. Before the resource is changed, its current
-binding is recorded on the worker, so rollback always knows what to put back.
+binding is recorded on the worker, so rollback always knows what to put back. Failures: docs/failures.md.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import logging
 
 from certdeploy.app.deps import Deps
 from certdeploy.app.jobs import apply_worker_end, finish_if_done
-from certdeploy.app.messages import DeployWorker, outbox_message
+from certdeploy.app.messages import DeployWorker
+from certdeploy.app.retry import retry_worker
 from certdeploy.app.sources import certificate_with_content
 from certdeploy.app.unit_of_work import Step, run_step
-from certdeploy.domain.completion import Failure
 from certdeploy.domain.completion import end_worker as domain_end_worker
 from certdeploy.domain.deployment import (
     CAS_ID_PRODUCTS,
@@ -24,6 +24,7 @@ from certdeploy.domain.deployment import (
     PermanentDeployFailure,
 )
 from certdeploy.domain.errors import NotFound
+from certdeploy.domain.failures import Failure
 from certdeploy.domain.models import Product, Resource, Worker
 from certdeploy.domain.states import WorkerStatus, move_worker
 
@@ -114,7 +115,7 @@ def _record_binding(deps: Deps, worker: Worker, resource: Resource) -> Worker:
     )
 
 
-def end_worker(deps: Deps, worker: Worker, *, failure: DeployFailed | None, expected: tuple[WorkerStatus, ...]) -> None:
+def end_worker(deps: Deps, worker: Worker, *, failure: Failure | None, expected: tuple[WorkerStatus, ...]) -> None:
     """The worker ends in `success`, or in `error` with the cause and its quota unit given back; the job finishes
     when it was the last one."""
 
@@ -125,8 +126,7 @@ def end_worker(deps: Deps, worker: Worker, *, failure: DeployFailed | None, expe
         # Locked first: concurrent completions of one job queue on its row (rather than fail and retry), and each
         # reads the others' outcomes only after they committed, so the last one always finishes the job.
         job = unit.ops.jobs.lock(current.account_id, current.job_id)
-        cause = None if failure is None else Failure(failure.code, failure.message)
-        apply_worker_end(unit, current, domain_end_worker(current, cause))
+        apply_worker_end(unit, current, domain_end_worker(current, failure))
         finish_if_done(unit, job, deps.clock.now())
 
     run_step(deps, step)
@@ -145,41 +145,18 @@ def _already_served(deps: Deps, worker: Worker) -> bool:
     return _our_certificate_id(deps, worker, resource, binding) == worker.cert_id
 
 
-def give_up_worker(deps: Deps, worker: Worker, failure: DeployFailed, expected: tuple[WorkerStatus, ...]) -> None:
+def give_up_worker(deps: Deps, worker: Worker, failure: Failure, expected: tuple[WorkerStatus, ...]) -> None:
     """End a worker whose deployment is given up on (its messages were lost or kept failing): in `error` with the
     cause, unless the cloud shows its certificate in place — then it succeeded, and the resource must not be left
     serving a certificate whose deployment is reported failed (and refunded)."""
     end_worker(deps, worker, failure=None if _already_served(deps, worker) else failure, expected=expected)
 
 
-def _retry_later(deps: Deps, worker: Worker, command: DeployWorker, failure: DeployFailed) -> None:
-    next_attempt = command.attempt + 1
-    delay = deps.retry.delay_before(next_attempt)
-
-    def step(unit: Step) -> None:
-        current = unit.ops.workers.get(worker.account_id, worker.id)
-        if current.status is not W.PROCESSING or current.attempt != command.attempt:
-            return
-        unit.ops.workers.transition(
-            current.account_id,
-            current.id,
-            move_worker(W.PROCESSING, W.PROCESSING),
-            expected_version=current.version,
-            attempt=next_attempt,
-            error_code=failure.code,
-            error_message=f"{failure.message} (attempt {next_attempt + 1} of {deps.retry.max_attempts} in {delay} s)",
-        )
-        unit.send(outbox_message(command.model_copy(update={"attempt": next_attempt}), delay_seconds=delay))
-
-    run_step(deps, step)
-
-
 def deploy_worker(deps: Deps, command: DeployWorker) -> None:
     """Deploy one worker: record the current binding, bind the certificate, end the worker (and maybe the job).
 
-    Transient failures are retried with backoff by re-sending the message; after the last attempt, and on any
-    permanent failure, the worker ends in `error` with the cause. Other exceptions propagate, so the queue delivers
-    the message again (and dead-letters it if that keeps happening).
+    A failure follows the retry policy (docs/failures.md): retried by re-sending the message, or the worker ends in
+    `error` with the cause. Other exceptions propagate to the queue's own retry and dead-letter queue.
     """
     worker = _claim(deps, command)
     if worker is None:
@@ -190,16 +167,11 @@ def deploy_worker(deps: Deps, command: DeployWorker) -> None:
         deps.deployers.for_product(resource.product).bind(
             resource, load_deployable(deps, worker.account_id, worker.cert_id, resource.product)
         )
-    except DeployFailed as failure:
+    except Failure as failure:
         log.info("worker %s attempt %s failed: %s", worker.id, command.attempt, failure)
-        if failure.transient and command.attempt + 1 < deps.retry.max_attempts:
-            _retry_later(deps, worker, command, failure)
-            return
-        if failure.transient:
-            failure = PermanentDeployFailure(
-                failure.code, f"{failure.message} (gave up after {deps.retry.max_attempts} attempts)"
-            )
-        end_worker(deps, worker, failure=failure, expected=(W.PROCESSING,))
+        given_up = retry_worker(deps, command, W.PROCESSING, failure)
+        if given_up is not None:
+            end_worker(deps, worker, failure=given_up, expected=(W.PROCESSING,))
         return
     end_worker(deps, worker, failure=None, expected=(W.PROCESSING,))
 

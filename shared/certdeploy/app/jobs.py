@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from certdeploy.app.deps import Deps
 from certdeploy.app.messages import DeployWorker, NotifyContacts, outbox_message
 from certdeploy.app.unit_of_work import Step, run_step
-from certdeploy.domain.completion import Failure, WorkerEnd, end_worker, finish_job
+from certdeploy.domain.completion import WorkerEnd, end_worker, finish_job
 from certdeploy.domain.errors import InvalidParameter, InvalidStatus, NotFound
+from certdeploy.domain.failures import Permanent
 from certdeploy.domain.matching import Exclusion, MatchResult, match
 from certdeploy.domain.models import (
     MAX_CONTACTS_PER_JOB,
@@ -345,7 +346,7 @@ def start_job(unit: Step, job: Job, now: datetime) -> Job:
         cert = certs.get(worker.cert_id)
         if cert is None or not cert.is_valid_at(now):
             reason = "was deleted" if cert is None else "is expired or not yet valid at deployment time"
-            failure = Failure("CertificateNotValid", f"Certificate {worker.cert_id} {reason}.")
+            failure = Permanent("CertificateNotValid", f"Certificate {worker.cert_id} {reason}.")
             apply_worker_end(unit, worker, end_worker(worker, failure))
             continue
         ops.workers.transition(job.account_id, worker.id, move_worker(W.PENDING, W.SCHEDULING))

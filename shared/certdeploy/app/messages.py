@@ -72,9 +72,11 @@ class NotifyContacts(_Message):
     sequence: int = Field(
         0, ge=0, description="tells one worker's rollbacks apart (a failed one may be asked for again): its version"
     )
+    attempt: int = Field(0, ge=0)
 
     @property
     def key(self) -> str:
+        """The event told, the same at every attempt: deliveries are recorded under it, so a retry skips them."""
         return f"{self.job_id}:{self.worker_id or 0}:{self.event}:{self.sequence}"
 
 

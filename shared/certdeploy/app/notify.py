@@ -1,8 +1,9 @@
 """Tell a job's contacts how it ended (the `notify` function): once per contact, channel and address per event.
 
-A delivery is recorded as sent right after it succeeds; a redelivered message skips what was recorded. A
-transient failure re-raises so the queue delivers the message again (only the failed deliveries are retried);
-a permanent one is logged with its cause and not retried.
+A delivery is recorded as sent right after it succeeds, under the event's key; a redelivered or retried message
+skips what was recorded, so only failed deliveries are tried again. Failures follow docs/failures.md: while a
+transient one may be retried, the message is sent again at its next attempt; a permanent one, or the last
+attempt's, is logged with its cause and that delivery is not tried again.
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ import logging
 
 from certdeploy.app.deps import Deps
 from certdeploy.app.messages import NotifyContacts
+from certdeploy.app.retry import resend
+from certdeploy.app.unit_of_work import run_step
 from certdeploy.domain.errors import NotFound
+from certdeploy.domain.failures import NotificationFailed, Retry
+from certdeploy.domain.models import Job
 from certdeploy.domain.notifications import NotificationEvent, build_job_report
 from certdeploy.ports.notifier import Notifier
 
 log = logging.getLogger(__name__)
-
-
-class NotificationsPending(Exception):
-    """Some deliveries failed transiently; delivering the message again retries just those."""
 
 
 def notify_contacts(deps: Deps, notifier: Notifier, command: NotifyContacts) -> int:
@@ -40,16 +41,29 @@ def notify_contacts(deps: Deps, notifier: Notifier, command: NotifyContacts) -> 
     report = build_job_report(job, workers, resources, command.event, job.end_time or deps.clock.now())
     already = store.notifications.sent(job.account_id, command.key)
     delivered = 0
-    pending: list[str] = []
+    failed: list[tuple[str, NotificationFailed]] = []
     for contact in store.contacts.get_many(job.account_id, job.contact_ids):
         for result in notifier.notify(contact, report, skip_keys=already):
-            if result.delivered:
+            if result.failure is None:
                 store.notifications.record(job.account_id, command.key, contact.id, result.key)
                 delivered += 1
-            elif result.transient:
-                pending.append(f"{result.label}: {result.error}")
             else:
-                log.warning("notification to %s for job %s failed for good: %s", result.label, job.id, result.error)
-    if pending:
-        raise NotificationsPending("; ".join(pending))
+                failed.append((result.label, result.failure))
+    _after_failures(deps, command, job, failed)
     return delivered
+
+
+def _after_failures(
+    deps: Deps, command: NotifyContacts, job: Job, failed: list[tuple[str, NotificationFailed]]
+) -> None:
+    """Send the message again when a failed delivery (by its label) is to be retried; log the ones given up on."""
+    retries: list[Retry] = []
+    for label, failure in failed:
+        outcome = deps.retry.after(failure, command.attempt)
+        if isinstance(outcome, Retry):
+            log.info("notification to %s for job %s will be retried: %s", label, job.id, failure.message)
+            retries.append(outcome)
+        else:
+            log.warning("notification to %s for job %s failed for good: %s", label, job.id, outcome.message)
+    if retries:
+        run_step(deps, lambda unit: resend(unit, command, retries[0]))

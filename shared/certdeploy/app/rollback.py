@@ -2,7 +2,8 @@
 
 Asked for with UpdateWorkerResourceStatus(rollback) or CreateRollbackTask once the job has run; carried out by the
 `rollback` function from the binding recorded on the worker before deployment. The job reads `rolled_back` once a
-rollback in it has completed, and its contacts are told.
+rollback in it has completed, and its contacts are told. Failures follow docs/failures.md; the worker's `attempt`
+counts the attempts of its rollback while it is in `rollback`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import logging
 from certdeploy.app.deps import Deps
 from certdeploy.app.execute import load_deployable
 from certdeploy.app.messages import NotifyContacts, RollbackWorker, outbox_message
+from certdeploy.app.retry import retry_worker
 from certdeploy.app.unit_of_work import Step, run_step
-from certdeploy.domain.deployment import Binding, DeployableCertificate, DeployFailed, PermanentDeployFailure
+from certdeploy.domain.deployment import Binding, DeployableCertificate, PermanentDeployFailure
 from certdeploy.domain.errors import InvalidStatus, NotFound
+from certdeploy.domain.failures import Failure, Permanent
 from certdeploy.domain.models import Worker
 from certdeploy.domain.notifications import NotificationEvent
 from certdeploy.domain.states import JOB_FINISHED, JobStatus, WorkerStatus, move_job, move_worker
@@ -43,7 +46,7 @@ def request_rollback(deps: Deps, account_id: int, job_id: int, worker_id: int) -
                 "there is nothing to roll back."
             )
         worker = ops.workers.transition(
-            account_id, worker_id, move_worker(worker.status, W.ROLLBACK), expected_version=worker.version
+            account_id, worker_id, move_worker(worker.status, W.ROLLBACK), expected_version=worker.version, attempt=0
         )
         unit.send(outbox_message(RollbackWorker(account_id=account_id, job_id=job_id, worker_id=worker_id)))
         return worker
@@ -51,7 +54,7 @@ def request_rollback(deps: Deps, account_id: int, job_id: int, worker_id: int) -
     return run_step(deps, step)
 
 
-def _finish_rollback(deps: Deps, worker: Worker, failure: DeployFailed | None) -> None:
+def _finish_rollback(deps: Deps, worker: Worker, failure: Failure | None) -> None:
     def step(unit: Step) -> None:
         ops = unit.ops
         current = ops.workers.get(worker.account_id, worker.id)
@@ -111,8 +114,8 @@ def rollback_worker(deps: Deps, command: RollbackWorker) -> None:
         worker = deps.store.workers.get(command.account_id, command.worker_id)
     except NotFound:
         return
-    if worker.status is not W.ROLLBACK:
-        return
+    if worker.status is not W.ROLLBACK or command.attempt < worker.attempt:
+        return  # not in rollback any more, or a late redelivery of an attempt that was retried
     previous = (
         Binding.model_validate_json(worker.resource_binding)
         if worker.resource_binding
@@ -133,13 +136,13 @@ def rollback_worker(deps: Deps, command: RollbackWorker) -> None:
         else:
             deployer.restore(resources[0], previous)
     except NotFound as exc:
-        _finish_rollback(deps, worker, DeployFailed("ResourceNotFound", exc.message))
+        _finish_rollback(deps, worker, PermanentDeployFailure("ResourceNotFound", exc.message))
         return
-    except DeployFailed as failure:
-        log.info("rollback of worker %s failed: %s", worker.id, failure)
-        if failure.transient:
-            raise  # the queue delivers it again; dead-lettered rollbacks end in rollback_error
-        _finish_rollback(deps, worker, failure)
+    except Failure as failure:
+        log.info("rollback of worker %s attempt %s failed: %s", worker.id, command.attempt, failure)
+        given_up = retry_worker(deps, command, W.ROLLBACK, failure)
+        if given_up is not None:
+            _finish_rollback(deps, worker, given_up)
         return
     _finish_rollback(deps, worker, None)
 
@@ -153,5 +156,5 @@ def give_up_rollback(deps: Deps, command: RollbackWorker, receive_count: int) ->
     _finish_rollback(
         deps,
         worker,
-        DeployFailed("RollbackMessageDeadLettered", f"The rollback failed {receive_count} times and was given up."),
+        Permanent("RollbackMessageDeadLettered", f"The rollback failed {receive_count} times and was given up."),
     )

@@ -74,7 +74,7 @@ def _resend(deps: Deps, worker: Worker) -> bool:
             attempt=attempt,
         )
         common = {"account_id": current.account_id, "job_id": current.job_id, "worker_id": current.id}
-        command = RollbackWorker(**common) if current.status is W.ROLLBACK else DeployWorker(**common, attempt=attempt)
+        command = (RollbackWorker if current.status is W.ROLLBACK else DeployWorker)(**common, attempt=attempt)
         unit.send(outbox_message(command))
         return True
 

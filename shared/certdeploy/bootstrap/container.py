@@ -18,9 +18,10 @@ from certdeploy.adapters.notify.webhook import WebhookSender, WebhookSettings, w
 from certdeploy.adapters.sql.migrate import upgrade
 from certdeploy.adapters.sql.store import SqlStore
 from certdeploy.api.actions_common import ApiDeps
-from certdeploy.app.deps import CertificateEventKind, Deps, RetryPolicy
+from certdeploy.app.deps import CertificateEventKind, Deps
 from certdeploy.app.messages import QueueRole
 from certdeploy.bootstrap.settings import CloudBackend, QueueBackend, Settings
+from certdeploy.domain.failures import RetryPolicy
 from certdeploy.domain.models import Product
 from certdeploy.ports.clock import Clock, SystemClock
 from certdeploy.ports.cloud import CertificateSource, Deployers, Inventory

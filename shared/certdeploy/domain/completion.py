@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from certdeploy.domain.errors import InvalidStatus
+from certdeploy.domain.failures import Failure
 from certdeploy.domain.models import Job, Worker
 from certdeploy.domain.quota import LedgerEntry, refund_entry
 from certdeploy.domain.states import (
@@ -22,14 +23,6 @@ from certdeploy.domain.states import (
     move_job,
     move_worker,
 )
-
-
-@dataclass(frozen=True)
-class Failure:
-    """Why a worker failed, as recorded on it."""
-
-    code: str
-    message: str
 
 
 @dataclass(frozen=True)

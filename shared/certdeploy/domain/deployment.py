@@ -1,13 +1,12 @@
-"""What a deployer needs and reports: the certificate to bind, a resource's binding, and classified failures.
-
-Failures are either transient (throttling, 5xx, timeouts: the worker is retried with backoff) or permanent (not
-found, invalid certificate, locked listener: the worker ends in `error` with the product's code and message).
+"""What a deployer needs and reports: the certificate to bind, a resource's binding, and its failures, which are
+`Transient` or `Permanent` as in docs/failures.md.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from certdeploy.domain.failures import Failure, Permanent, Transient
 from certdeploy.domain.models import CertAlgorithm, Product
 
 # Products whose cloud deployers bind a certificate kept in CAS by its CAS id when it has one (ALB, NLB, GA, MSE and SAE
@@ -52,22 +51,13 @@ class Binding(BaseModel):
         return next((value for key, value in self.details if key == name), None)
 
 
-class DeployFailed(Exception):
-    """A deployer could not change a resource. `code` and `message` are shown to the user as the worker's cause."""
-
-    transient: bool = False
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+class DeployFailed(Failure):
+    """A deployer or certificate source could not do what it was asked; always one of the two kinds below."""
 
 
-class TransientDeployFailure(DeployFailed):
+class TransientDeployFailure(DeployFailed, Transient):
     """Worth retrying: throttling, a 5xx, a timeout."""
 
-    transient = True
 
-
-class PermanentDeployFailure(DeployFailed):
+class PermanentDeployFailure(DeployFailed, Permanent):
     """Retrying will not help: the resource or the certificate is refused."""

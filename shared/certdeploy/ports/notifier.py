@@ -1,4 +1,5 @@
-"""Telling a contact about a job: the notifier the notify use case calls, and how a delivery fails or ends."""
+"""Telling a contact about a job: the notifier the notify use case calls, and how each delivery ended (its failure,
+if any, is a `Transient` or `Permanent` one of `certdeploy.domain.failures`)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,10 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from certdeploy.domain.failures import NotificationFailed
 from certdeploy.domain.models import Contact
 from certdeploy.domain.notifications import JobReport
 from certdeploy.domain.text_enum import TextEnum
-
-
-class NotificationFailed(Exception):
-    """A notification was not delivered. `transient`: the same send may succeed later (retry with backoff)."""
-
-    def __init__(self, message: str, *, transient: bool) -> None:
-        super().__init__(message)
-        self.message = message
-        self.transient = transient
 
 
 class Channel(TextEnum):
@@ -28,15 +21,19 @@ class Channel(TextEnum):
 
 
 class DeliveryResult(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """One delivery attempted: made, or failed with a `Transient` or `Permanent` `NotificationFailed`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     key: str
     contact_id: int
     channel: Channel
     label: str
-    delivered: bool
-    transient: bool = False
-    error: str | None = None
+    failure: NotificationFailed | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.failure is None
 
 
 class Notifier(Protocol):

@@ -18,9 +18,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from certdeploy.domain.failures import NotificationFailed, PermanentNotificationFailure
 from certdeploy.domain.models import Contact
 from certdeploy.domain.notifications import JobReport
-from certdeploy.ports.notifier import Channel, DeliveryResult, NotificationFailed
+from certdeploy.ports.notifier import Channel, DeliveryResult
 
 
 def redact_mobile(number: str) -> str:
@@ -100,7 +101,7 @@ class Sender(Protocol):
     """Sends one rendered notification to one address of its channel."""
 
     def send(self, address: str, message: RenderedNotification) -> None:
-        """Deliver or raise `NotificationFailed` (with `transient` saying whether to retry)."""
+        """Deliver, or raise `TransientNotificationFailure` or `PermanentNotificationFailure`."""
         ...
 
 
@@ -124,15 +125,13 @@ class ContactNotifier:
         return results
 
     def _deliver(self, key: str, delivery: Delivery, message: RenderedNotification) -> DeliveryResult:
-        result = DeliveryResult(
-            key=key, contact_id=delivery.contact_id, channel=delivery.channel, label=delivery.label, delivered=True
-        )
+        result = DeliveryResult(key=key, contact_id=delivery.contact_id, channel=delivery.channel, label=delivery.label)
         sender = self._senders.get(delivery.channel)
         if sender is None:
-            return result.model_copy(update={"delivered": False, "error": f"no {delivery.channel} sender configured"})
+            failure = PermanentNotificationFailure(f"no {delivery.channel} sender configured")
+            return result.model_copy(update={"failure": failure})
         try:
             sender.send(delivery.address, message)
         except NotificationFailed as failure:
-            failed = {"delivered": False, "transient": failure.transient, "error": failure.message}
-            return result.model_copy(update=failed)
+            return result.model_copy(update={"failure": failure})
         return result

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from certdeploy.adapters.cloud.common import ApiTarget, CloudCredentials, classify_sdk_error, tea_config
 from certdeploy.adapters.notify import RenderedNotification, redact_mobile
-from certdeploy.ports.notifier import NotificationFailed
+from certdeploy.domain.failures import PermanentNotificationFailure, Transient, TransientNotificationFailure
 
 SMS_REGION = "cn-hangzhou"
 SENT = "OK"
@@ -57,7 +57,7 @@ def phone_number(address: str) -> str:
     without a 86/+86/0086 prefix and others as country code followed by the number, no `+` (SendSms, PhoneNumbers)."""
     number = address.strip()
     if _MOBILE.fullmatch(number) is None:
-        raise NotificationFailed(f"not a mobile number: {redact_mobile(number)}", transient=False)
+        raise PermanentNotificationFailure(f"not a mobile number: {redact_mobile(number)}")
     return number.removeprefix("+")
 
 
@@ -80,12 +80,14 @@ class SmsSender:
             if failure is None:
                 raise
             text = f"SMS to {redact_mobile(number)} failed: {failure.code} {failure.message}"
-            raise NotificationFailed(_scrub(text, address, number), transient=failure.transient) from None
+            kind = TransientNotificationFailure if isinstance(failure, Transient) else PermanentNotificationFailure
+            raise kind(_scrub(text, address, number)) from None
         code = str(getattr(body, "code", None) or "")
         if code != SENT:
             reason = getattr(body, "message", None) or ""
             text = f"SMS to {redact_mobile(number)} refused: {code or 'no Code'} {reason}".rstrip()
-            raise NotificationFailed(_scrub(text, address, number), transient=code in TRANSIENT_SMS_CODES)
+            kind = TransientNotificationFailure if code in TRANSIENT_SMS_CODES else PermanentNotificationFailure
+            raise kind(_scrub(text, address, number))
 
     def _send(self, number: str, message: RenderedNotification) -> Any:
         from alibabacloud_dysmsapi20170525.models import SendSmsRequest

@@ -30,11 +30,18 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from certdeploy.adapters.notify import RenderedNotification
+from certdeploy.domain.failures import NotificationFailed, PermanentNotificationFailure, TransientNotificationFailure
 from certdeploy.domain.text_enum import TextEnum
-from certdeploy.ports.notifier import NotificationFailed
 
 _DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 _STARTTLS_FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
+def _kind_of_reply(*codes: int) -> type[NotificationFailed]:
+    """4xx replies ask to try again later; any other reply refuses for good."""
+    if all(400 <= code < 500 for code in codes):
+        return TransientNotificationFailure
+    return PermanentNotificationFailure
 
 
 class SmtpSettings(BaseModel):
@@ -107,7 +114,7 @@ def build_message(from_address: str, to_address: str, message: RenderedNotificat
         email["To"] = to_address
         email["Subject"] = message.subject
     except ValueError as error:
-        raise NotificationFailed(f"cannot address an email to {to_address!r}: {error}", transient=False) from error
+        raise PermanentNotificationFailure(f"cannot address an email to {to_address!r}: {error}") from error
     email["Date"] = formatdate(usegmt=True)
     email["Message-ID"] = make_msgid(domain=parseaddr(from_address)[1].rpartition("@")[2])
     # RFC 3834: tells auto-responders not to answer.
@@ -138,22 +145,18 @@ class SmtpSender:
         except smtplib.SMTPRecipientsRefused as error:
             codes = [code for code, _ in error.recipients.values()]
             replies = "; ".join(f"{code} {reply.decode(errors='replace')}" for code, reply in error.recipients.values())
-            raise NotificationFailed(
-                f"recipient refused: {replies}", transient=all(400 <= code < 500 for code in codes)
-            ) from error
+            raise _kind_of_reply(*codes)(f"recipient refused: {replies}") from error
         except smtplib.SMTPResponseException as error:
             reply = error.smtp_error
             if isinstance(reply, bytes):
                 reply = reply.decode(errors="replace")
-            raise NotificationFailed(
-                f"SMTP server replied {error.smtp_code} {reply}", transient=400 <= error.smtp_code < 500
-            ) from error
+            raise _kind_of_reply(error.smtp_code)(f"SMTP server replied {error.smtp_code} {reply}") from error
         except smtplib.SMTPNotSupportedError as error:
-            raise NotificationFailed(f"SMTP server does not support what we need: {error}", transient=False) from error
+            raise PermanentNotificationFailure(f"SMTP server does not support what we need: {error}") from error
         except ssl.SSLCertVerificationError as error:
-            raise NotificationFailed(f"SMTP server certificate not trusted: {error}", transient=False) from error
+            raise PermanentNotificationFailure(f"SMTP server certificate not trusted: {error}") from error
         except (smtplib.SMTPException, OSError) as error:
-            raise NotificationFailed(f"SMTP connection failed: {error!r}", transient=True) from error
+            raise TransientNotificationFailure(f"SMTP connection failed: {error!r}") from error
 
     def _send(self, email: EmailMessage) -> None:
         server = self._server
@@ -166,15 +169,15 @@ class SmtpSender:
             encrypted = server.tls is TlsMode.IMPLICIT
             offers_starttls = client.has_extn("starttls")
             if server.tls is TlsMode.STARTTLS and not offers_starttls:
-                raise NotificationFailed("SMTP server does not offer STARTTLS, which is required", transient=False)
+                raise PermanentNotificationFailure("SMTP server does not offer STARTTLS, which is required")
             if server.tls in (TlsMode.STARTTLS, TlsMode.OPPORTUNISTIC) and offers_starttls:
                 client.starttls(context=self._tls)
                 client.ehlo()
                 encrypted = True
             if server.username is not None:
                 if not encrypted:
-                    raise NotificationFailed(
-                        "refusing to send SMTP credentials over an unencrypted connection", transient=False
+                    raise PermanentNotificationFailure(
+                        "refusing to send SMTP credentials over an unencrypted connection"
                     )
                 client.login(server.username, server.password or "")
             client.send_message(email)

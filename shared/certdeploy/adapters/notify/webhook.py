@@ -34,8 +34,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from certdeploy.adapters.notify import RenderedNotification
+from certdeploy.domain.failures import NotificationFailed, PermanentNotificationFailure, TransientNotificationFailure
 from certdeploy.domain.text_enum import TextEnum
-from certdeploy.ports.notifier import NotificationFailed
 
 MAX_REPLY_BYTES = 64 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -105,7 +105,7 @@ class WebhookTarget:
 
 
 def _refuse(reason: str) -> NotificationFailed:
-    return NotificationFailed(f"webhook refused: {reason}", transient=False)
+    return PermanentNotificationFailure(f"webhook refused: {reason}")
 
 
 def _kind_from_path(path: str, query: dict[str, str]) -> BotKind | None:
@@ -273,9 +273,9 @@ class WebhookSender:
         try:
             addresses = self._resolve(target.host, target.port)
         except OSError as error:
-            raise NotificationFailed(f"cannot resolve {target.host}: {error}", transient=True) from error
+            raise TransientNotificationFailure(f"cannot resolve {target.host}: {error}") from error
         if not addresses:
-            raise NotificationFailed(f"{target.host} resolves to no address", transient=True)
+            raise TransientNotificationFailure(f"{target.host} resolves to no address")
         if not target.explicitly_allowed:
             for found in addresses:
                 if not is_public_address(ipaddress.ip_address(found)):
@@ -298,7 +298,7 @@ class WebhookSender:
                     connection.connect()
                 except ssl.SSLCertVerificationError as error:
                     untrusted = f"{target.host} certificate not trusted: {error}"
-                    raise NotificationFailed(untrusted, transient=False) from error
+                    raise PermanentNotificationFailure(untrusted) from error
                 except OSError as error:
                     last_error = error
                     continue
@@ -307,25 +307,25 @@ class WebhookSender:
                 response = connection.getresponse()
                 return response.status, response.read(MAX_REPLY_BYTES)
             except (OSError, http.client.HTTPException) as error:
-                raise NotificationFailed(f"{target.kind} webhook call failed: {error!r}", transient=True) from error
+                raise TransientNotificationFailure(f"{target.kind} webhook call failed: {error!r}") from error
             finally:
                 connection.close()
-        raise NotificationFailed(f"cannot connect to {target.host}: {last_error!r}", transient=True)
+        raise TransientNotificationFailure(f"cannot connect to {target.host}: {last_error!r}")
 
 
 def _check_reply(kind: BotKind, status: int, reply: bytes) -> None:
     if 300 <= status < 400:
-        raise NotificationFailed(f"{kind} webhook answered a redirect ({status}), not followed", transient=False)
+        raise PermanentNotificationFailure(f"{kind} webhook answered a redirect ({status}), not followed")
     if status == 429 or status >= 500:
-        raise NotificationFailed(f"{kind} webhook answered HTTP {status}", transient=True)
+        raise TransientNotificationFailure(f"{kind} webhook answered HTTP {status}")
     if not 200 <= status < 300:
-        raise NotificationFailed(f"{kind} webhook answered HTTP {status}", transient=False)
+        raise PermanentNotificationFailure(f"{kind} webhook answered HTTP {status}")
     try:
         answer = json.loads(reply)
     except ValueError:
         answer = None
     if not isinstance(answer, dict):
-        raise NotificationFailed(f"{kind} webhook reply is not a JSON object", transient=False)
+        raise PermanentNotificationFailure(f"{kind} webhook reply is not a JSON object")
     # DingTalk and WeCom: {"errcode": 0, "errmsg": "ok"}. Lark: {"code": 0, "msg": "success"}, older bots
     # {"StatusCode": 0, "StatusMessage": "success"} (https://aitechtogether.com/it/354984.html).
     if kind is BotKind.LARK:
@@ -335,12 +335,11 @@ def _check_reply(kind: BotKind, status: int, reply: bytes) -> None:
     try:
         code_number = int(code)
     except (TypeError, ValueError):
-        raise NotificationFailed(f"{kind} webhook reply has no status code", transient=False) from None
+        raise PermanentNotificationFailure(f"{kind} webhook reply has no status code") from None
     if code_number != 0:
-        raise NotificationFailed(
-            f"{kind} bot refused the message: {code_number} {text}",
-            transient=code_number in _RATE_LIMITED_CODES[kind],
-        )
+        limited = code_number in _RATE_LIMITED_CODES[kind]
+        failed = TransientNotificationFailure if limited else PermanentNotificationFailure
+        raise failed(f"{kind} bot refused the message: {code_number} {text}")
 
 
 def webhook_refusal(settings: WebhookSettings) -> Callable[[str], str | None]:
