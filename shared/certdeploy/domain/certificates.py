@@ -8,9 +8,6 @@ here on the SM2 curve.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
@@ -23,13 +20,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from certdeploy.domain.errors import CertificateError, CertificateExpired, InvalidKey, InvalidPem, KeyMismatch
+from certdeploy.domain.errors import CertificateExpired, InvalidKey, InvalidPem, KeyMismatch
 from certdeploy.domain.models import CertAlgorithm, CertificateInfo
 from certdeploy.domain.names import try_normalise_name
+from certdeploy.domain.pem import PemBlock, pem_blocks
 
 SM2_CURVE_OID = "1.2.156.10197.1.301"
 SM2_WITH_SM3_OID = "1.2.156.10197.1.501"
 _EC_PUBLIC_KEY_OID = "1.2.840.10045.2.1"
+
+# Public CAs issue at most a few hundred names; the bound keeps one upload's matching work small (README "Limits").
+MAX_CERTIFICATE_NAMES = 10_000
 
 _CERTIFICATE_LABEL = "CERTIFICATE"
 _PKCS8_LABEL = "PRIVATE KEY"
@@ -46,42 +47,12 @@ _ENCRYPTED_KEY_MESSAGE = (
     "(for example: openssl pkey -in encrypted.key -out plain.key)."
 )
 
-_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\n(.*?)-----END \1-----", re.DOTALL)
-_PEM_BEGIN = re.compile(r"-----BEGIN [^\n]*-----")
-
-
-@dataclass(frozen=True)
-class _PemBlock:
-    label: str
-    headers: tuple[str, ...]
-    der: bytes
-
-
-def _pem_blocks(text: str, error: type[CertificateError], what: str) -> list[_PemBlock]:
-    """Every PEM block in the text, in order. Whitespace, CRLF and text between blocks are ignored, as OpenSSL does."""
-    lines = (line.strip() for line in text.splitlines())
-    normalised = "".join(line + "\n" for line in lines if line)
-    matches = list(_PEM_BLOCK.finditer(normalised))
-    if len(matches) != len(_PEM_BEGIN.findall(normalised)):
-        raise error(f"The {what} has a '-----BEGIN' line without its matching '-----END' line.")
-    blocks = []
-    for match in matches:
-        label, body = match.group(1), match.group(2).splitlines()
-        # RFC 1421 headers (e.g. `Proc-Type: 4,ENCRYPTED`) are the lines with a colon; base64 never has one.
-        headers = tuple(line for line in body if ":" in line)
-        try:
-            der = base64.b64decode("".join(line for line in body if ":" not in line), validate=True)
-        except binascii.Error as exc:
-            raise error(f"The {what} is damaged: its {label} block is not valid base64.") from exc
-        blocks.append(_PemBlock(label, headers, der))
-    return blocks
-
 
 def _load_chain(pem: str) -> list[tuple[x509.Certificate, bytes]]:
     """The certificates of a PEM chain with their DER, leaf first; `InvalidPem` for anything else."""
     if not pem.strip():
         raise InvalidPem("The certificate is empty: paste the PEM text that starts with -----BEGIN CERTIFICATE-----.")
-    blocks = _pem_blocks(pem, InvalidPem, "certificate")
+    blocks = pem_blocks(pem, InvalidPem, "certificate")
     if any("PRIVATE KEY" in block.label for block in blocks):
         raise InvalidPem(
             "The certificate text contains a private key: put only the certificate (and its chain) here "
@@ -127,7 +98,12 @@ def _dns_sans(certificate: x509.Certificate) -> tuple[str, ...]:
         return ()
     except (ValueError, x509.DuplicateExtension) as exc:
         raise InvalidPem(f"The certificate's extensions cannot be read: {exc}") from exc
-    return tuple(extension.value.get_values_for_type(x509.DNSName))
+    sans = tuple(extension.value.get_values_for_type(x509.DNSName))
+    if len(sans) > MAX_CERTIFICATE_NAMES:
+        raise InvalidPem(
+            f"The certificate has {len(sans):,} names; at most {MAX_CERTIFICATE_NAMES:,} names are accepted."
+        )
+    return sans
 
 
 def covered_names(sans: tuple[str, ...], common_name: str | None) -> tuple[str, ...]:
@@ -302,7 +278,7 @@ def _named_curve_oid(parameters: asn1_keys.ECDomainParameters) -> str | None:
     return parameters.chosen.dotted if parameters.name == "named" else None
 
 
-def _sm2_private_key(block: _PemBlock) -> asn1_keys.ECPrivateKey | None:
+def _sm2_private_key(block: PemBlock) -> asn1_keys.ECPrivateKey | None:
     """The SEC1 structure of an SM2 key in a PKCS#8 or SEC1 block; None for any other key."""
     if block.label == _PKCS8_LABEL:
         info = asn1_keys.PrivateKeyInfo.load(block.der)
@@ -321,11 +297,11 @@ def _sm2_private_key(block: _PemBlock) -> asn1_keys.ECPrivateKey | None:
     return None
 
 
-def _private_key_block(key_pem: str) -> _PemBlock:
+def _private_key_block(key_pem: str) -> PemBlock:
     if not key_pem.strip():
         raise InvalidKey("The private key is empty: paste the PEM text that starts with -----BEGIN PRIVATE KEY-----.")
     blocks = [
-        block for block in _pem_blocks(key_pem, InvalidKey, "private key") if block.label not in _IGNORED_KEY_LABELS
+        block for block in pem_blocks(key_pem, InvalidKey, "private key") if block.label not in _IGNORED_KEY_LABELS
     ]
     if not blocks:
         raise InvalidKey(f"The private key is not PEM text: use {_SUPPORTED_KEY_FORMATS}.")
