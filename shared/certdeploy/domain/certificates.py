@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from certdeploy.domain.errors import CertificateExpired, InvalidKey, InvalidPem, KeyMismatch
+from certdeploy.domain.errors import CertificateError, CertificateExpired, InvalidKey, InvalidPem, KeyMismatch
 from certdeploy.domain.models import CertAlgorithm, CertificateInfo
 from certdeploy.domain.names import try_normalise_name
 from certdeploy.domain.pem import PemBlock, pem_blocks
@@ -29,6 +29,11 @@ SM2_CURVE_OID = "1.2.156.10197.1.301"
 SM2_WITH_SM3_OID = "1.2.156.10197.1.501"
 _EC_PUBLIC_KEY_OID = "1.2.840.10045.2.1"
 
+# The keys CAS takes for an uploaded certificate (README "Limits"): RSA of 2048 to 4096 bits, ECC on P-256 or P-384,
+# and SM2.
+MIN_RSA_BITS = 2048
+MAX_RSA_BITS = 4096
+ECC_CURVES = frozenset({"secp256r1", "secp384r1"})
 # Public CAs issue at most a few hundred names; the bound keeps one upload's matching work small (README "Limits").
 MAX_CERTIFICATE_NAMES = 10_000
 
@@ -37,7 +42,8 @@ _PKCS8_LABEL = "PRIVATE KEY"
 _ENCRYPTED_PKCS8_LABEL = "ENCRYPTED PRIVATE KEY"
 _SM2_SEC1_LABEL = "SM2 PRIVATE KEY"  # what OpenSSL 3 writes for an SM2 key in SEC1 form
 _EC_SEC1_LABELS = frozenset({"EC PRIVATE KEY", _SM2_SEC1_LABEL})
-_KEY_LABELS = frozenset({_PKCS8_LABEL, "RSA PRIVATE KEY", *_EC_SEC1_LABELS})
+_RSA_LABEL = "RSA PRIVATE KEY"
+_KEY_LABELS = frozenset({_PKCS8_LABEL, _RSA_LABEL, *_EC_SEC1_LABELS})
 # `openssl ecparam -genkey` without -noout writes the curve in its own block before the key.
 _IGNORED_KEY_LABELS = frozenset({"EC PARAMETERS"})
 
@@ -131,15 +137,33 @@ def _is_sm2_public_key(public_key_info: asn1_keys.PublicKeyInfo) -> bool:
     return parameters.name == "named" and parameters.chosen.dotted == SM2_CURVE_OID
 
 
+def _check_key_size(
+    key: asn1_keys.PublicKeyInfo | asn1_keys.PrivateKeyInfo, error: type[CertificateError], what: str
+) -> None:
+    """Refuse an RSA or ECC key of a size the products do not take (README "Limits"), read from its encoding alone."""
+    if key.algorithm == "rsa":
+        numbers = key["private_key" if isinstance(key, asn1_keys.PrivateKeyInfo) else "public_key"].parsed
+        bits = numbers["modulus"].native.bit_length()
+        if not MIN_RSA_BITS <= bits <= MAX_RSA_BITS:
+            raise error(
+                f"The {what} has a {bits}-bit RSA key; RSA keys of {MIN_RSA_BITS} to {MAX_RSA_BITS} bits are accepted."
+            )
+        return
+    kind, curve = key.curve
+    if kind != "named" or curve not in ECC_CURVES:
+        named = curve if kind == "named" else "a curve given by its parameters"
+        raise error(f"The {what} has an ECC key on {named}; ECC keys on P-256 or P-384 are accepted.")
+
+
 def _algorithm(certificate: x509.Certificate, certificate_der: bytes) -> CertAlgorithm:
     is_sm2_signed = certificate.signature_algorithm_oid.dotted_string == SM2_WITH_SM3_OID
-    if is_sm2_signed or _is_sm2_public_key(_subject_public_key_info(certificate_der)):
+    public_key_info = _subject_public_key_info(certificate_der)
+    if is_sm2_signed or _is_sm2_public_key(public_key_info):
         return CertAlgorithm.SM2
     public_key = _certificate_public_key(certificate)
-    if isinstance(public_key, rsa.RSAPublicKey):
-        return CertAlgorithm.RSA
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        return CertAlgorithm.ECC
+    if isinstance(public_key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
+        _check_key_size(public_key_info, InvalidPem, "certificate")
+        return CertAlgorithm.RSA if isinstance(public_key, rsa.RSAPublicKey) else CertAlgorithm.ECC
     raise InvalidPem("The certificate's key is neither RSA, ECC nor SM2; only those certificates can be deployed.")
 
 
@@ -258,7 +282,8 @@ class _Sm2KeyPair:
     public_point: _Point
 
 
-_PrivateKey = _Sm2KeyPair | rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+# An SM2 key is matched by its point; an RSA or ECC key is compared as read, then loaded (`_read_private_key`).
+_PrivateKey = _Sm2KeyPair | asn1_keys.PrivateKeyInfo
 
 
 def _sm2_key_pair(ec_private_key: asn1_keys.ECPrivateKey) -> _Sm2KeyPair:
@@ -317,12 +342,34 @@ def _private_key_block(key_pem: str) -> PemBlock:
     return blocks[0]
 
 
-def _load_private_key(key_pem: str) -> _PrivateKey:
-    block = _private_key_block(key_pem)
+def _private_key_info(block: PemBlock) -> asn1_keys.PrivateKeyInfo:
+    """An RSA or ECC key as PKCS#8 (a PKCS#1 or SEC1 key wrapped), read without any arithmetic."""
+    if block.label == _PKCS8_LABEL:
+        return asn1_keys.PrivateKeyInfo.load(block.der)
+    if block.label == _RSA_LABEL:
+        return asn1_keys.PrivateKeyInfo.wrap(asn1_keys.RSAPrivateKey.load(block.der), "rsa")
+    return asn1_keys.PrivateKeyInfo.wrap(asn1_keys.ECPrivateKey.load(block.der), "ec")
+
+
+def _read_private_key(block: PemBlock) -> _PrivateKey:
+    """The key, its size checked; an RSA or ECC key is not loaded yet (`_load_checked_key` does, once it matched)."""
     try:
         sm2_key = _sm2_private_key(block)
         if sm2_key is not None:
             return _sm2_key_pair(sm2_key)
+        info = _private_key_info(block)
+        algorithm = info.algorithm
+    except (ValueError, TypeError) as exc:
+        raise InvalidKey(f"The private key cannot be read: it is not a valid {block.label}.") from exc
+    if algorithm not in ("rsa", "ec"):
+        raise InvalidKey("The private key is neither RSA, ECC nor SM2; only those are supported.")
+    _check_key_size(info, InvalidKey, "private key")
+    return info
+
+
+def _load_checked_key(block: PemBlock) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    """The RSA or ECC key loaded by `cryptography`, which checks that its numbers are consistent."""
+    try:
         private_key = serialization.load_der_private_key(block.der, password=None)
     except (ValueError, TypeError) as exc:
         raise InvalidKey(f"The private key cannot be read: it is not a valid {block.label}.") from exc
@@ -336,7 +383,19 @@ def _load_private_key(key_pem: str) -> _PrivateKey:
 def _key_kind(private_key: _PrivateKey) -> CertAlgorithm:
     if isinstance(private_key, _Sm2KeyPair):
         return CertAlgorithm.SM2
-    return CertAlgorithm.RSA if isinstance(private_key, rsa.RSAPrivateKey) else CertAlgorithm.ECC
+    return CertAlgorithm.RSA if private_key.algorithm == "rsa" else CertAlgorithm.ECC
+
+
+def _same_public_parameters(private_key: asn1_keys.PrivateKeyInfo, certificate_key: asn1_keys.PublicKeyInfo) -> bool:
+    """What can be compared without arithmetic: an RSA key's modulus and exponent, an ECC key's curve."""
+    if private_key.algorithm != "rsa":
+        return private_key.curve == certificate_key.curve
+    numbers = private_key["private_key"].parsed
+    public = certificate_key["public_key"].parsed
+    return (numbers["modulus"].native, numbers["public_exponent"].native) == (
+        public["modulus"].native,
+        public["public_exponent"].native,
+    )
 
 
 def _subject_public_key_bytes(public_key: x509.CertificatePublicKeyTypes) -> bytes:
@@ -347,10 +406,12 @@ def check_key_matches(cert_pem: str, key_pem: str) -> None:
     """Raise unless the private key belongs to the (leaf) certificate.
 
     `InvalidPem` for a bad certificate, `InvalidKey` for a key that cannot be used (unreadable, encrypted, of an
-    unsupported kind), `KeyMismatch` for a good key that is not the certificate's.
+    unsupported kind or size), `KeyMismatch` for a good key that is not the certificate's. The key's size and public
+    numbers are compared before `cryptography` loads it: loading checks the key, which takes seconds for a large one.
     """
     leaf, leaf_der = _load_chain(cert_pem)[0]
-    private_key = _load_private_key(key_pem)
+    block = _private_key_block(key_pem)
+    private_key = _read_private_key(block)
     public_key_info = _subject_public_key_info(leaf_der)
     if _is_sm2_public_key(public_key_info):
         if not isinstance(private_key, _Sm2KeyPair):
@@ -369,5 +430,8 @@ def check_key_matches(cert_pem: str, key_pem: str) -> None:
         raise KeyMismatch(
             f"The certificate has an {certificate_kind} key but the private key is an {_key_kind(private_key)} key."
         )
-    if _subject_public_key_bytes(private_key.public_key()) != _subject_public_key_bytes(certificate_public_key):
+    if not _same_public_parameters(private_key, public_key_info):
+        raise KeyMismatch("The private key does not belong to the certificate.")
+    loaded = _load_checked_key(block)
+    if _subject_public_key_bytes(loaded.public_key()) != _subject_public_key_bytes(certificate_public_key):
         raise KeyMismatch("The private key does not belong to the certificate.")
