@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 from certdeploy.api.actions_common import ActionContext, Reply, build, paging
-from certdeploy.api.errors import invalid_parameter
 from certdeploy.api.rpc import RpcParameters
 from certdeploy.app.contacts import (
     ContactChanges,
@@ -24,19 +23,6 @@ from certdeploy.domain.models import Contact
 
 DEFAULT_SHOW_SIZE = 20
 _PARAMETER_OF = {"name": "Name", "mobile": "Mobile", "email": "Email", "webhooks": "Webhooks"}
-
-
-def _webhooks(params: RpcParameters) -> list[str] | None:
-    text = params.optional_text("Webhooks")
-    if text is None:
-        return None
-    try:
-        urls = json.loads(text)
-    except ValueError as error:
-        raise invalid_parameter("Webhooks", 'it must be a JSON list of URLs, e.g. ["https://…"]') from error
-    if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
-        raise invalid_parameter("Webhooks", 'it must be a JSON list of URLs, e.g. ["https://…"]')
-    return urls
 
 
 def contact_reply(contact: Contact) -> Reply:
@@ -53,7 +39,7 @@ def contact_reply(contact: Contact) -> Reply:
 
 
 def create_contact_action(ctx: ActionContext, params: RpcParameters) -> Reply:
-    webhooks = _webhooks(params)
+    webhooks = params.optional_json_text_list("Webhooks")
     draft = build(
         ContactDraft,
         _PARAMETER_OF,
@@ -68,7 +54,7 @@ def create_contact_action(ctx: ActionContext, params: RpcParameters) -> Reply:
 
 def update_contact_action(ctx: ActionContext, params: RpcParameters) -> Reply:
     contact_id = params.integer("ContactId")
-    webhooks = _webhooks(params)
+    webhooks = params.optional_json_text_list("Webhooks")
     changes = build(
         ContactChanges,
         _PARAMETER_OF,
@@ -87,7 +73,7 @@ def delete_contact_action(ctx: ActionContext, params: RpcParameters) -> Reply:
 
 
 def list_contact(ctx: ActionContext, params: RpcParameters) -> Reply:
-    keyword = params.optional_text("Keyword")
+    keyword = params.optional_keyword("Keyword")
     page, size = paging(params, DEFAULT_SHOW_SIZE)
     found = ctx.deps.store.list_contacts(ctx.account_id, keyword=keyword, page=page, page_size=size)
     return {
