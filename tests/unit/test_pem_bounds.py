@@ -77,3 +77,8 @@ def test_a_certificate_of_ten_thousand_names_is_read_and_one_more_refused() -> N
     assert len(parse_certificate(make_cert(names[:MAX_NAMES]).cert_pem).names) == MAX_NAMES
     with pytest.raises(InvalidPem, match="10,001 names; at most 10,000"):
         parse_certificate(make_cert(names).cert_pem)
+
+
+def test_a_character_outside_base64_and_ascii_is_damage_not_a_crash() -> None:
+    with pytest.raises(InvalidPem, match="not valid base64"):
+        parse_certificate("-----BEGIN CERTIFICATE-----\n\x80\n-----END CERTIFICATE-----\n")

@@ -8,7 +8,6 @@ at once, so the work is linear in the text, which is itself bounded.
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from dataclasses import dataclass
 
@@ -83,6 +82,6 @@ def _block(block: _OpenBlock, error: type[CertificateError], what: str) -> PemBl
     headers = tuple(line for line in block.lines if ":" in line)
     try:
         der = base64.b64decode("".join(line for line in block.lines if ":" not in line), validate=True)
-    except binascii.Error as exc:
+    except ValueError as exc:  # binascii.Error, or a character outside ASCII
         raise error(f"The {what} is damaged: its {block.label} block is not valid base64.") from exc
     return PemBlock(block.label, headers, der)
