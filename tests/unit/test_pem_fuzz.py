@@ -1,12 +1,17 @@
-"""Hypothesis fuzz of the PEM reader (issue 10 item 1): any text is read or refused with a certificate error, never
-anything else; well-formed blocks among other text are read back exactly."""
+"""Hypothesis fuzz of the PEM reader and the key check (issue 10 items 1 and 2): any text, and any private key
+structure, is read or refused with a certificate error, never anything else; well-formed blocks among other text are
+read back exactly."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
+from typing import ClassVar
 
-from hypothesis import given
+from asn1crypto import core
+from asn1crypto import keys as asn1_keys
+from asn1crypto import pem as asn1_pem
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from certdeploy.domain.certificates import check_key_matches, parse_certificate
@@ -15,6 +20,7 @@ from certdeploy.domain.pem import MAX_PEM_BLOCKS, PemBlock, pem_blocks
 from tests.certgen import make_cert
 
 SITE = make_cert(["www.example.com"], common_name="www.example.com")
+RSA_SITE = make_cert(["www.example.com"], common_name="www.example.com", key="rsa")
 
 _LABELS = st.sampled_from(["CERTIFICATE", "PRIVATE KEY", "EC PARAMETERS", "RSA PRIVATE KEY", "A", "X 509"])
 _ARMOUR_LINES = st.builds(lambda kind, label: f"-----{kind} {label}-----", st.sampled_from(["BEGIN", "END"]), _LABELS)
@@ -62,3 +68,66 @@ def test_well_formed_blocks_among_other_text_are_read_back_exactly(
     read = pem_blocks("\n".join(lines), InvalidPem, "certificate")
 
     assert read == [PemBlock(label, (), der) for label, der in blocks]
+
+
+class _AnyAlgorithm(core.Sequence):
+    _fields: ClassVar = [("algorithm", core.ObjectIdentifier), ("parameters", core.Any, {"optional": True})]
+
+
+class _AnyPrivateKeyInfo(core.Sequence):
+    """PKCS#8's outline with any parameters and any bytes as the key: what no library would write."""
+
+    _fields: ClassVar = [("version", core.Integer), ("algorithm", _AnyAlgorithm), ("key", core.OctetString)]
+
+
+_RSA_OID = "1.2.840.113549.1.1.1"
+_EC_OID = "1.2.840.10045.2.1"
+_INTEGERS = st.integers(min_value=-(2**64), max_value=2**4100)
+_RSA_KEYS = st.builds(
+    lambda n, e, other: asn1_keys.RSAPrivateKey(
+        {
+            "version": 0,
+            "modulus": n,
+            "public_exponent": e,
+            "private_exponent": other,
+            "prime1": other,
+            "prime2": other,
+            "exponent1": other,
+            "exponent2": other,
+            "coefficient": other,
+        }
+    ).dump(),
+    _INTEGERS,
+    _INTEGERS,
+    _INTEGERS,
+)
+_EC_KEYS = st.builds(
+    lambda scalar, point: asn1_keys.ECPrivateKey({"version": 1, "private_key": scalar, "public_key": point}).dump(),
+    st.integers(min_value=1, max_value=2**400),
+    st.none() | st.binary(max_size=100),
+)
+_KEY_DER = st.one_of(_RSA_KEYS, _EC_KEYS, st.binary(max_size=64))
+_CURVES = st.sampled_from([None, "null", "secp256r1", "secp384r1", "secp521r1", "1.2.156.10197.1.301", "1.2.3.4"])
+
+
+def _pkcs8(algorithm: str, curve: str | None, der: bytes) -> str:
+    """A PKCS#8 text; `curve` None leaves the parameters out, "null" writes NULL, anything else names a curve."""
+    outline: dict[str, object] = {"algorithm": algorithm}
+    if curve is not None:
+        outline["parameters"] = (
+            core.Null() if curve == "null" else asn1_keys.ECDomainParameters(name="named", value=curve)
+        )
+    info = _AnyPrivateKeyInfo({"version": 0, "algorithm": outline, "key": der})
+    return asn1_pem.armor("PRIVATE KEY", info.dump()).decode("ascii")
+
+
+@example(_EC_OID, None, b"", True)  # an ECC key without curve parameters once was a 500
+@given(st.sampled_from([_RSA_OID, _EC_OID, "1.3.101.112", "1.2.840.10040.4.1"]), _CURVES, _KEY_DER, st.booleans())
+def test_any_private_key_structure_is_matched_or_refused_with_a_certificate_error(
+    algorithm: str, curve: str | None, der: bytes, as_pkcs8: bool
+) -> None:
+    label = {_RSA_OID: "RSA PRIVATE KEY", _EC_OID: "EC PRIVATE KEY"}.get(algorithm, "SM2 PRIVATE KEY")
+    key_pem = _pkcs8(algorithm, curve, der) if as_pkcs8 else asn1_pem.armor(label, der).decode("ascii")
+
+    with contextlib.suppress(CertificateError):
+        check_key_matches(RSA_SITE.cert_pem if algorithm == _RSA_OID else SITE.cert_pem, key_pem)

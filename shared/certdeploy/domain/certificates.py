@@ -358,12 +358,13 @@ def _read_private_key(block: PemBlock) -> _PrivateKey:
         if sm2_key is not None:
             return _sm2_key_pair(sm2_key)
         info = _private_key_info(block)
-        algorithm = info.algorithm
-    except (ValueError, TypeError) as exc:
+        if info.algorithm not in ("rsa", "ec"):
+            raise InvalidKey("The private key is neither RSA, ECC nor SM2; only those are supported.")
+        _check_key_size(info, InvalidKey, "private key")
+    # asn1crypto parses lazily: a part it cannot read is a ValueError, an absent optional part read as present
+    # (e.g. the curve of a key without one) an AttributeError of its `Void`.
+    except (ValueError, TypeError, AttributeError) as exc:
         raise InvalidKey(f"The private key cannot be read: it is not a valid {block.label}.") from exc
-    if algorithm not in ("rsa", "ec"):
-        raise InvalidKey("The private key is neither RSA, ECC nor SM2; only those are supported.")
-    _check_key_size(info, InvalidKey, "private key")
     return info
 
 
