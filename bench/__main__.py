@@ -10,10 +10,11 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from bench import matching
+from bench import hostile, matching
 
 BENCHMARKS: dict[str, Callable[[], dict[str, object]]] = {
     "matching": matching.run,
+    "hostile": hostile.run,
 }
 
 

@@ -4,6 +4,8 @@ Cloud resources, upserted by natural key.
 
 from __future__ import annotations
 
+import pytest
+
 from certdeploy.adapters.sql import SqlStore
 from certdeploy.domain.models import Product
 from certdeploy.domain.states import JobStatus, WorkerStatus
@@ -65,6 +67,25 @@ def test_candidates_for_names_are_exact_names_and_one_label_under_a_wildcard(sto
 
     assert [r.id for r in exact] == [ids[0], ids[4]]
     assert [r.domain for r in wildcard] == ["a.example.com", "*.example.com"]
+
+
+@pytest.mark.parametrize("count", [100, 10_000])
+def test_thousands_of_names_find_their_resources_without_one_expression_per_name(store: SqlStore, count: int) -> None:
+    # A certificate may hold 10,000 names (README "Limits"); SQLite refuses an expression tree deeper than 1000.
+    account, other = store.accounts.create("acme"), store.accounts.create("other")
+    domains = ["a.zone7.example.com", "a.b.zone7.example.com", "zone9.example.com", "exact-5.example.net", "gone.net"]
+    ids = store.resources.upsert(
+        account.id, [ResourceSpec(product=Product.CDN, region="r", instance_id=d, domain=d) for d in domains]
+    )
+    store.resources.upsert(
+        other.id, [ResourceSpec(product=Product.CDN, region="r", instance_id="o", domain=domains[0])]
+    )
+    store.resources.set_gone(account.id, [ids[4]])
+    names = [*(f"*.zone{i}.example.com" for i in range(count)), *(f"exact-{i}.example.net" for i in range(count))]
+
+    found = store.resources.for_names(account.id, [*names, "gone.net"])
+
+    assert [r.id for r in found] == [ids[0], ids[3]]
 
 
 def test_binding_a_certificate_to_a_resource(store: SqlStore) -> None:

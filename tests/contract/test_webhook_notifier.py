@@ -414,3 +414,32 @@ def test_a_name_that_does_not_resolve_is_transient(rendered: RenderedNotificatio
     with pytest.raises(NotificationFailed, match="cannot resolve") as failure:
         sender(resolver=failing).send("https://oapi.dingtalk.com/robot/send?access_token=t", rendered)
     assert isinstance(failure.value, Transient)
+
+
+_LARK_HOOK = "/open-apis/bot/v2/hook/"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{_LARK_HOOK}../../../admin/x",
+        f"{_LARK_HOOK}./x",
+        f"{_LARK_HOOK}x/..",
+        f"{_LARK_HOOK}%2e%2e/%2E%2E/admin",
+        f"{_LARK_HOOK}x%2F..%2Fadmin",
+        f"{_LARK_HOOK}x%5c..%5cadmin",
+        f"{_LARK_HOOK}x\\..\\admin",
+        f"{_LARK_HOOK}x%20y",
+        f"{_LARK_HOOK}x y",
+        f"{_LARK_HOOK}x\ty",
+        f"{_LARK_HOOK}x/y",
+        "/robot/./send?access_token=t",
+        "/cgi-bin/webhook/../webhook/send?key=k",
+    ],
+)
+def test_webhook_paths_with_dot_segments_escapes_or_spaces_are_refused(path: str) -> None:
+    # On an allowed relay the path is all that decides where the request goes, and on a bot host it must name the bot.
+    for base in ("https://relay.example:8443", "https://open.feishu.cn"):
+        with pytest.raises(NotificationFailed, match="path") as failure:
+            parse_webhook_url(base + path, [AllowedHost("relay.example", 8443)])
+        assert isinstance(failure.value, Permanent)

@@ -360,3 +360,52 @@ def test_bearer_token_is_unsupported_signature_type(
     clock: FixedClock, nonces: RecordingNonces, query: dict[str, str], headers: dict[str, str]
 ) -> None:
     assert refusal(request_of(query, headers), clock, nonces).code == "UnsupportedSignatureType"
+
+
+def _with_nonce_lines(headers: dict[str, str], *values: str) -> list[tuple[str, str]]:
+    """The captured headers with `x-acs-signature-nonce` sent as these header lines instead."""
+    kept = [(name, value) for name, value in headers.items() if name != "x-acs-signature-nonce"]
+    return kept + [("x-acs-signature-nonce", value) for value in values]
+
+
+# A captured nonce, and header lines that sign the same (values are trimmed, sorted and comma-joined) but read
+# differently as sent: spaces, tabs, and one value split over several lines.
+_V3_REPLAYS = [
+    ("n-1", (" n-1",)),
+    ("n-1", ("n-1 ",)),
+    ("n-1", ("\tn-1",)),
+    ("n-1", ("n-1\t",)),
+    ("n-1", (" \t n-1 \t ",)),
+    ("1,n", ("n", "1")),
+    ("1,n", (" 1", "n\t")),
+]
+
+
+@pytest.mark.parametrize(("nonce", "replayed_as"), _V3_REPLAYS)
+def test_acs3_replay_with_the_nonce_written_differently_is_signature_nonce_used(
+    nonce: str, replayed_as: tuple[str, ...], clock: FixedClock, nonces: RecordingNonces
+) -> None:
+    captured = acs3_headers({"JobId": "1"}, nonce=nonce)
+    authenticate(request_of({"JobId": "1"}, captured), KEYS, nonces, clock)
+    replay = RpcRequest.from_http(
+        method="POST", target="/?JobId=1", headers=_with_nonce_lines(captured, *replayed_as), body=b"", source="::1"
+    )
+
+    assert refusal(replay, clock, nonces).code == "SignatureNonceUsed"
+
+
+@pytest.mark.parametrize(
+    "nonce_in_query",
+    ["v1-nonce", "v1%2Dnonce", "%76%31-nonce", "+v1-nonce", "v1-nonce+", "%20v1-nonce", "%09v1-nonce", "v1-nonce%09"],
+)
+def test_rpc_v1_replay_with_the_nonce_written_differently_is_refused(
+    nonce_in_query: str, clock: FixedClock, nonces: RecordingNonces
+) -> None:
+    captured = rpc_v1_query({"JobId": "1"})
+    authenticate(request_of(captured, {}), KEYS, nonces, clock)
+    target = "/?" + urlencode({k: v for k, v in captured.items() if k != "SignatureNonce"})
+    replay = RpcRequest.from_http(
+        method="POST", target=f"{target}&SignatureNonce={nonce_in_query}", headers=[], body=b"", source="::1"
+    )
+
+    assert refusal(replay, clock, nonces).code in {"SignatureNonceUsed", "SignatureDoesNotMatch"}

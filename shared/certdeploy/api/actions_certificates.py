@@ -227,7 +227,7 @@ def list_user_certificate_order(ctx: ActionContext, params: RpcParameters) -> Ce
         allowed = ", ".join(t.value for t in OrderType)
         raise invalid_parameter("OrderType", f"{order_type_text!r} is not one of {allowed}") from error
     status = params.optional_text("Status")
-    keyword = params.optional_text("Keyword")
+    keyword = params.optional_keyword("Keyword")
     page, size = paging(params, DEFAULT_SHOW_SIZE)
     if order_type in (OrderType.CPACK, OrderType.BUY):
         return CertificateOrderPage(total_count=0, current_page=page, show_size=size, certificate_order_list=[])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 from certdeploy.api.actions_common import ActionContext, build, paging
-from certdeploy.api.errors import invalid_parameter
 from certdeploy.api.replies import Empty
 from certdeploy.api.replies.contacts import Contact, ContactId, ContactPage
 from certdeploy.api.rpc import RpcParameters
@@ -28,19 +27,6 @@ DEFAULT_SHOW_SIZE = 20
 _PARAMETER_OF = {"name": "Name", "mobile": "Mobile", "email": "Email", "webhooks": "Webhooks"}
 
 
-def _webhooks(params: RpcParameters) -> list[str] | None:
-    text = params.optional_text("Webhooks")
-    if text is None:
-        return None
-    try:
-        urls = json.loads(text)
-    except ValueError as error:
-        raise invalid_parameter("Webhooks", 'it must be a JSON list of URLs, e.g. ["https://…"]') from error
-    if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
-        raise invalid_parameter("Webhooks", 'it must be a JSON list of URLs, e.g. ["https://…"]')
-    return urls
-
-
 def contact_reply(contact: models.Contact) -> Contact:
     return Contact(
         contact_id=contact.id,
@@ -55,7 +41,7 @@ def contact_reply(contact: models.Contact) -> Contact:
 
 
 def create_contact_action(ctx: ActionContext, params: RpcParameters) -> ContactId:
-    webhooks = _webhooks(params)
+    webhooks = params.optional_json_text_list("Webhooks")
     draft = build(
         ContactDraft,
         _PARAMETER_OF,
@@ -70,7 +56,7 @@ def create_contact_action(ctx: ActionContext, params: RpcParameters) -> ContactI
 
 def update_contact_action(ctx: ActionContext, params: RpcParameters) -> ContactId:
     contact_id = params.integer("ContactId")
-    webhooks = _webhooks(params)
+    webhooks = params.optional_json_text_list("Webhooks")
     changes = build(
         ContactChanges,
         _PARAMETER_OF,
@@ -89,7 +75,7 @@ def delete_contact_action(ctx: ActionContext, params: RpcParameters) -> Empty:
 
 
 def list_contact(ctx: ActionContext, params: RpcParameters) -> ContactPage:
-    keyword = params.optional_text("Keyword")
+    keyword = params.optional_keyword("Keyword")
     page, size = paging(params, DEFAULT_SHOW_SIZE)
     found = ctx.deps.store.contacts.search(ctx.account_id, keyword=keyword, page=page, page_size=size)
     return ContactPage(

@@ -44,7 +44,7 @@ UNMANAGED_PRODUCTS = frozenset(
 def list_cloud_resources(ctx: ActionContext, params: RpcParameters) -> Page[CloudResource]:
     cloud_name = params.optional_text("CloudName")
     product_text = params.optional_text("CloudProduct")
-    keyword = params.optional_text("Keyword")
+    keyword = params.optional_keyword("Keyword")
     cert_ids = params.optional_integer_list("CertIds")
     page, size = paging(params, DEFAULT_SHOW_SIZE)
     if cloud_name is not None and cloud_name.lower() not in CLOUD_NAMES:

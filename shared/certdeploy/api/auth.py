@@ -141,7 +141,10 @@ def _authenticate_acs3(
     claim = _SignedClaim(
         access_key_id=parsed.access_key_id,
         timestamp=_required_claim(request.header("x-acs-date"), "x-acs-date"),
-        nonce=_required_nonce(request.header("x-acs-signature-nonce"), "x-acs-signature-nonce"),
+        nonce=_required_nonce(
+            signature.canonical_header_value(request.headers.get("x-acs-signature-nonce", ())),
+            "x-acs-signature-nonce",
+        ),
     )
     signed_at = _check_fresh(claim.timestamp, clock)
     secret = _secret_of(claim.access_key_id, keys)

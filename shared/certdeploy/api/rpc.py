@@ -20,6 +20,11 @@ from certdeploy.api.errors import BAD_REQUEST, ApiError, invalid_parameter, miss
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 # Far above any CAS request (UploadUserCertificate with Tags has a few dozen) and still a bound on parsing work.
 MAX_PARAMETERS = 1000
+# A list parameter's items (ids, webhook URLs): far above any real job or contact, and a bound on parsing work.
+MAX_LIST_ITEMS = 10_000
+# A search keyword holds any domain name (253), e-mail address (254) or certificate name, and stays far below what
+# a database refuses as a pattern (README "Limits").
+MAX_KEYWORD_LENGTH = 256
 # Common parameters of the V1 signature and of Bearer/STS credentials (docs/protocol.md#transport): not business
 # parameters.
 PROTOCOL_PARAMETERS = frozenset(
@@ -192,6 +197,13 @@ class RpcParameters:
             raise missing_parameter(name)
         return value
 
+    def optional_keyword(self, name: str) -> str | None:
+        """A search keyword of at most MAX_KEYWORD_LENGTH characters."""
+        value = self.optional_text(name)
+        if value is not None and len(value) > MAX_KEYWORD_LENGTH:
+            raise invalid_parameter(name, f"it is {len(value):,} characters long; at most {MAX_KEYWORD_LENGTH}")
+        return value
+
     def optional_integer(self, name: str) -> int | None:
         value = self.optional_text(name)
         return None if value is None else _integer(name, value)
@@ -218,7 +230,7 @@ class RpcParameters:
     def optional_integer_list(self, name: str) -> list[int] | None:
         """`1,2,3` (caller-built comma lists, e.g. CreateDeploymentJob `CertIds`) or `[1,2,3]` (JSON-style arrays,
         e.g. ListCloudResources `CertIds`, docs/protocol.md#parameter-encoding)."""
-        value = self.optional_text(name)
+        value = self._optional_list_text(name)
         if value is None:
             return None
         if value.lstrip().startswith("["):
@@ -236,13 +248,20 @@ class RpcParameters:
 
     def optional_json_text_list(self, name: str) -> list[str] | None:
         """A "string in list format" (`["https://…","https://…"]`, e.g. CreateContact `Webhooks`)."""
-        value = self.optional_text(name)
+        value = self._optional_list_text(name)
         if value is None:
             return None
         items = _json_list(name, value)
         if not all(isinstance(item, str) for item in items):
             raise invalid_parameter(name, "it must be a JSON list of strings")
         return items
+
+    def _optional_list_text(self, name: str) -> str | None:
+        """A list parameter's text, refused before it is parsed when it holds more than MAX_LIST_ITEMS items."""
+        value = self.optional_text(name)
+        if value is not None and value.count(",") >= MAX_LIST_ITEMS:
+            raise invalid_parameter(name, f"it holds more than {MAX_LIST_ITEMS:,} items")
+        return value
 
     def object_list(self, name: str, fields: Sequence[str]) -> list[dict[str, str]]:
         """Objects sent as 1-based dotted keys (`Tags.1.Key=env&Tags.1.Value=prod`), ordered by their index.
@@ -278,6 +297,9 @@ def _json_list(name: str, text: str) -> list[object]:
         items = json.loads(text)
     except ValueError as error:
         raise invalid_parameter(name, "it is not valid JSON") from error
+    except RecursionError as error:
+        # The decoder nests a call per `[`; a list of ids or URLs is flat.
+        raise invalid_parameter(name, "it is nested too deeply; it must be a flat JSON list") from error
     if not isinstance(items, list):
         raise invalid_parameter(name, "it must be a JSON list")
     return items

@@ -78,11 +78,14 @@ def canonical_headers(signed_headers: Sequence[str], headers: Mapping[str, Seque
     `headers` maps lower-case names to every value received; a signed header that is absent reads as empty and so
     simply fails verification.
     """
-    lines = []
-    for name in signed_headers:
-        values = sorted(value.strip() for value in headers.get(name.lower(), ()))
-        lines.append(f"{name}:{','.join(values)}\n")
-    return "".join(lines)
+    return "".join(f"{name}:{canonical_header_value(headers.get(name.lower(), ()))}\n" for name in signed_headers)
+
+
+def canonical_header_value(values: Sequence[str]) -> str:
+    """A header's values as they are signed: trimmed, sorted, comma-joined. Header lines that differ only in
+    whitespace or in how a value is split over lines sign the same, so this is the value that names a request (the
+    nonce, docs/protocol.md#clock-skew-and-nonces)."""
+    return ",".join(sorted(value.strip() for value in values))
 
 
 def acs3_canonical_request(

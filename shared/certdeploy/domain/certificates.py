@@ -8,9 +8,6 @@ here on the SM2 curve.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
@@ -26,17 +23,27 @@ from cryptography.x509.oid import NameOID
 from certdeploy.domain.errors import CertificateError, CertificateExpired, InvalidKey, InvalidPem, KeyMismatch
 from certdeploy.domain.models import CertAlgorithm, CertificateInfo
 from certdeploy.domain.names import try_normalise_name
+from certdeploy.domain.pem import PemBlock, pem_blocks
 
 SM2_CURVE_OID = "1.2.156.10197.1.301"
 SM2_WITH_SM3_OID = "1.2.156.10197.1.501"
 _EC_PUBLIC_KEY_OID = "1.2.840.10045.2.1"
+
+# The keys CAS takes for an uploaded certificate (README "Limits"): RSA of 2048 to 4096 bits, ECC on P-256 or P-384,
+# and SM2.
+MIN_RSA_BITS = 2048
+MAX_RSA_BITS = 4096
+ECC_CURVES = frozenset({"secp256r1", "secp384r1"})
+# Public CAs issue at most a few hundred names; the bound keeps one upload's matching work small (README "Limits").
+MAX_CERTIFICATE_NAMES = 10_000
 
 _CERTIFICATE_LABEL = "CERTIFICATE"
 _PKCS8_LABEL = "PRIVATE KEY"
 _ENCRYPTED_PKCS8_LABEL = "ENCRYPTED PRIVATE KEY"
 _SM2_SEC1_LABEL = "SM2 PRIVATE KEY"  # what OpenSSL 3 writes for an SM2 key in SEC1 form
 _EC_SEC1_LABELS = frozenset({"EC PRIVATE KEY", _SM2_SEC1_LABEL})
-_KEY_LABELS = frozenset({_PKCS8_LABEL, "RSA PRIVATE KEY", *_EC_SEC1_LABELS})
+_RSA_LABEL = "RSA PRIVATE KEY"
+_KEY_LABELS = frozenset({_PKCS8_LABEL, _RSA_LABEL, *_EC_SEC1_LABELS})
 # `openssl ecparam -genkey` without -noout writes the curve in its own block before the key.
 _IGNORED_KEY_LABELS = frozenset({"EC PARAMETERS"})
 
@@ -46,42 +53,12 @@ _ENCRYPTED_KEY_MESSAGE = (
     "(for example: openssl pkey -in encrypted.key -out plain.key)."
 )
 
-_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\n(.*?)-----END \1-----", re.DOTALL)
-_PEM_BEGIN = re.compile(r"-----BEGIN [^\n]*-----")
-
-
-@dataclass(frozen=True)
-class _PemBlock:
-    label: str
-    headers: tuple[str, ...]
-    der: bytes
-
-
-def _pem_blocks(text: str, error: type[CertificateError], what: str) -> list[_PemBlock]:
-    """Every PEM block in the text, in order. Whitespace, CRLF and text between blocks are ignored, as OpenSSL does."""
-    lines = (line.strip() for line in text.splitlines())
-    normalised = "".join(line + "\n" for line in lines if line)
-    matches = list(_PEM_BLOCK.finditer(normalised))
-    if len(matches) != len(_PEM_BEGIN.findall(normalised)):
-        raise error(f"The {what} has a '-----BEGIN' line without its matching '-----END' line.")
-    blocks = []
-    for match in matches:
-        label, body = match.group(1), match.group(2).splitlines()
-        # RFC 1421 headers (e.g. `Proc-Type: 4,ENCRYPTED`) are the lines with a colon; base64 never has one.
-        headers = tuple(line for line in body if ":" in line)
-        try:
-            der = base64.b64decode("".join(line for line in body if ":" not in line), validate=True)
-        except binascii.Error as exc:
-            raise error(f"The {what} is damaged: its {label} block is not valid base64.") from exc
-        blocks.append(_PemBlock(label, headers, der))
-    return blocks
-
 
 def _load_chain(pem: str) -> list[tuple[x509.Certificate, bytes]]:
     """The certificates of a PEM chain with their DER, leaf first; `InvalidPem` for anything else."""
     if not pem.strip():
         raise InvalidPem("The certificate is empty: paste the PEM text that starts with -----BEGIN CERTIFICATE-----.")
-    blocks = _pem_blocks(pem, InvalidPem, "certificate")
+    blocks = pem_blocks(pem, InvalidPem, "certificate")
     if any("PRIVATE KEY" in block.label for block in blocks):
         raise InvalidPem(
             "The certificate text contains a private key: put only the certificate (and its chain) here "
@@ -127,7 +104,12 @@ def _dns_sans(certificate: x509.Certificate) -> tuple[str, ...]:
         return ()
     except (ValueError, x509.DuplicateExtension) as exc:
         raise InvalidPem(f"The certificate's extensions cannot be read: {exc}") from exc
-    return tuple(extension.value.get_values_for_type(x509.DNSName))
+    sans = tuple(extension.value.get_values_for_type(x509.DNSName))
+    if len(sans) > MAX_CERTIFICATE_NAMES:
+        raise InvalidPem(
+            f"The certificate has {len(sans):,} names; at most {MAX_CERTIFICATE_NAMES:,} names are accepted."
+        )
+    return sans
 
 
 def covered_names(sans: tuple[str, ...], common_name: str | None) -> tuple[str, ...]:
@@ -155,15 +137,33 @@ def _is_sm2_public_key(public_key_info: asn1_keys.PublicKeyInfo) -> bool:
     return parameters.name == "named" and parameters.chosen.dotted == SM2_CURVE_OID
 
 
+def _check_key_size(
+    key: asn1_keys.PublicKeyInfo | asn1_keys.PrivateKeyInfo, error: type[CertificateError], what: str
+) -> None:
+    """Refuse an RSA or ECC key of a size the products do not take (README "Limits"), read from its encoding alone."""
+    if key.algorithm == "rsa":
+        numbers = key["private_key" if isinstance(key, asn1_keys.PrivateKeyInfo) else "public_key"].parsed
+        bits = numbers["modulus"].native.bit_length()
+        if not MIN_RSA_BITS <= bits <= MAX_RSA_BITS:
+            raise error(
+                f"The {what} has a {bits}-bit RSA key; RSA keys of {MIN_RSA_BITS} to {MAX_RSA_BITS} bits are accepted."
+            )
+        return
+    kind, curve = key.curve
+    if kind != "named" or curve not in ECC_CURVES:
+        named = curve if kind == "named" else "a curve given by its parameters"
+        raise error(f"The {what} has an ECC key on {named}; ECC keys on P-256 or P-384 are accepted.")
+
+
 def _algorithm(certificate: x509.Certificate, certificate_der: bytes) -> CertAlgorithm:
     is_sm2_signed = certificate.signature_algorithm_oid.dotted_string == SM2_WITH_SM3_OID
-    if is_sm2_signed or _is_sm2_public_key(_subject_public_key_info(certificate_der)):
+    public_key_info = _subject_public_key_info(certificate_der)
+    if is_sm2_signed or _is_sm2_public_key(public_key_info):
         return CertAlgorithm.SM2
     public_key = _certificate_public_key(certificate)
-    if isinstance(public_key, rsa.RSAPublicKey):
-        return CertAlgorithm.RSA
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        return CertAlgorithm.ECC
+    if isinstance(public_key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
+        _check_key_size(public_key_info, InvalidPem, "certificate")
+        return CertAlgorithm.RSA if isinstance(public_key, rsa.RSAPublicKey) else CertAlgorithm.ECC
     raise InvalidPem("The certificate's key is neither RSA, ECC nor SM2; only those certificates can be deployed.")
 
 
@@ -282,7 +282,8 @@ class _Sm2KeyPair:
     public_point: _Point
 
 
-_PrivateKey = _Sm2KeyPair | rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+# An SM2 key is matched by its point; an RSA or ECC key is compared as read, then loaded (`_read_private_key`).
+_PrivateKey = _Sm2KeyPair | asn1_keys.PrivateKeyInfo
 
 
 def _sm2_key_pair(ec_private_key: asn1_keys.ECPrivateKey) -> _Sm2KeyPair:
@@ -302,7 +303,7 @@ def _named_curve_oid(parameters: asn1_keys.ECDomainParameters) -> str | None:
     return parameters.chosen.dotted if parameters.name == "named" else None
 
 
-def _sm2_private_key(block: _PemBlock) -> asn1_keys.ECPrivateKey | None:
+def _sm2_private_key(block: PemBlock) -> asn1_keys.ECPrivateKey | None:
     """The SEC1 structure of an SM2 key in a PKCS#8 or SEC1 block; None for any other key."""
     if block.label == _PKCS8_LABEL:
         info = asn1_keys.PrivateKeyInfo.load(block.der)
@@ -321,11 +322,11 @@ def _sm2_private_key(block: _PemBlock) -> asn1_keys.ECPrivateKey | None:
     return None
 
 
-def _private_key_block(key_pem: str) -> _PemBlock:
+def _private_key_block(key_pem: str) -> PemBlock:
     if not key_pem.strip():
         raise InvalidKey("The private key is empty: paste the PEM text that starts with -----BEGIN PRIVATE KEY-----.")
     blocks = [
-        block for block in _pem_blocks(key_pem, InvalidKey, "private key") if block.label not in _IGNORED_KEY_LABELS
+        block for block in pem_blocks(key_pem, InvalidKey, "private key") if block.label not in _IGNORED_KEY_LABELS
     ]
     if not blocks:
         raise InvalidKey(f"The private key is not PEM text: use {_SUPPORTED_KEY_FORMATS}.")
@@ -341,12 +342,35 @@ def _private_key_block(key_pem: str) -> _PemBlock:
     return blocks[0]
 
 
-def _load_private_key(key_pem: str) -> _PrivateKey:
-    block = _private_key_block(key_pem)
+def _private_key_info(block: PemBlock) -> asn1_keys.PrivateKeyInfo:
+    """An RSA or ECC key as PKCS#8 (a PKCS#1 or SEC1 key wrapped), read without any arithmetic."""
+    if block.label == _PKCS8_LABEL:
+        return asn1_keys.PrivateKeyInfo.load(block.der)
+    if block.label == _RSA_LABEL:
+        return asn1_keys.PrivateKeyInfo.wrap(asn1_keys.RSAPrivateKey.load(block.der), "rsa")
+    return asn1_keys.PrivateKeyInfo.wrap(asn1_keys.ECPrivateKey.load(block.der), "ec")
+
+
+def _read_private_key(block: PemBlock) -> _PrivateKey:
+    """The key, its size checked; an RSA or ECC key is not loaded yet (`_load_checked_key` does, once it matched)."""
     try:
         sm2_key = _sm2_private_key(block)
         if sm2_key is not None:
             return _sm2_key_pair(sm2_key)
+        info = _private_key_info(block)
+        if info.algorithm not in ("rsa", "ec"):
+            raise InvalidKey("The private key is neither RSA, ECC nor SM2; only those are supported.")
+        _check_key_size(info, InvalidKey, "private key")
+    # asn1crypto parses lazily: a part it cannot read is a ValueError, an absent optional part read as present
+    # (e.g. the curve of a key without one) an AttributeError of its `Void`.
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise InvalidKey(f"The private key cannot be read: it is not a valid {block.label}.") from exc
+    return info
+
+
+def _load_checked_key(block: PemBlock) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    """The RSA or ECC key loaded by `cryptography`, which checks that its numbers are consistent."""
+    try:
         private_key = serialization.load_der_private_key(block.der, password=None)
     except (ValueError, TypeError) as exc:
         raise InvalidKey(f"The private key cannot be read: it is not a valid {block.label}.") from exc
@@ -360,7 +384,19 @@ def _load_private_key(key_pem: str) -> _PrivateKey:
 def _key_kind(private_key: _PrivateKey) -> CertAlgorithm:
     if isinstance(private_key, _Sm2KeyPair):
         return CertAlgorithm.SM2
-    return CertAlgorithm.RSA if isinstance(private_key, rsa.RSAPrivateKey) else CertAlgorithm.ECC
+    return CertAlgorithm.RSA if private_key.algorithm == "rsa" else CertAlgorithm.ECC
+
+
+def _same_public_parameters(private_key: asn1_keys.PrivateKeyInfo, certificate_key: asn1_keys.PublicKeyInfo) -> bool:
+    """What can be compared without arithmetic: an RSA key's modulus and exponent, an ECC key's curve."""
+    if private_key.algorithm != "rsa":
+        return private_key.curve == certificate_key.curve
+    numbers = private_key["private_key"].parsed
+    public = certificate_key["public_key"].parsed
+    return (numbers["modulus"].native, numbers["public_exponent"].native) == (
+        public["modulus"].native,
+        public["public_exponent"].native,
+    )
 
 
 def _subject_public_key_bytes(public_key: x509.CertificatePublicKeyTypes) -> bytes:
@@ -371,10 +407,12 @@ def check_key_matches(cert_pem: str, key_pem: str) -> None:
     """Raise unless the private key belongs to the (leaf) certificate.
 
     `InvalidPem` for a bad certificate, `InvalidKey` for a key that cannot be used (unreadable, encrypted, of an
-    unsupported kind), `KeyMismatch` for a good key that is not the certificate's.
+    unsupported kind or size), `KeyMismatch` for a good key that is not the certificate's. The key's size and public
+    numbers are compared before `cryptography` loads it: loading checks the key, which takes seconds for a large one.
     """
     leaf, leaf_der = _load_chain(cert_pem)[0]
-    private_key = _load_private_key(key_pem)
+    block = _private_key_block(key_pem)
+    private_key = _read_private_key(block)
     public_key_info = _subject_public_key_info(leaf_der)
     if _is_sm2_public_key(public_key_info):
         if not isinstance(private_key, _Sm2KeyPair):
@@ -393,5 +431,8 @@ def check_key_matches(cert_pem: str, key_pem: str) -> None:
         raise KeyMismatch(
             f"The certificate has an {certificate_kind} key but the private key is an {_key_kind(private_key)} key."
         )
-    if _subject_public_key_bytes(private_key.public_key()) != _subject_public_key_bytes(certificate_public_key):
+    if not _same_public_parameters(private_key, public_key_info):
+        raise KeyMismatch("The private key does not belong to the certificate.")
+    loaded = _load_checked_key(block)
+    if _subject_public_key_bytes(loaded.public_key()) != _subject_public_key_bytes(certificate_public_key):
         raise KeyMismatch("The private key does not belong to the certificate.")

@@ -4,6 +4,8 @@ Contacts give us URLs, so a URL is never trusted:
 - only the bots' own hosts, over https on port 443, and hosts the operator listed in `allowed_hosts` are called
   (`host` = that host on the scheme's default port, `host:port` = that port; `[v6]:port` for IPv6 literals);
 - the bot kind comes from the URL path and must match the host (a DingTalk path on the WeCom host is refused);
+- the path is sent as written, so one that a server could read as another is refused: dot segments, percent-escapes
+  (an encoded slash, backslash or dot), backslashes, spaces and control characters; a Lark token is one segment;
 - the host is resolved once; unless it is listed in `allowed_hosts`, every address must be public (not private,
   loopback, link-local, multicast, reserved, shared or unspecified) or nothing is sent;
 - the socket is connected to one of exactly those checked addresses — the name is not resolved again, so DNS
@@ -23,6 +25,7 @@ import hmac
 import http.client
 import ipaddress
 import json
+import re
 import socket
 import ssl
 import time
@@ -40,6 +43,10 @@ from certdeploy.domain.text_enum import TextEnum
 MAX_REPLY_BYTES = 64 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _LARK_HOOK_PREFIX = "/open-apis/bot/v2/hook/"
+# The bots' paths are fixed words and a token, so a path may hold only unreserved characters and '/': no
+# percent-escape (an encoded '/', '\\' or '.' that the far end may decode), no space, tab or backslash.
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
+_DOT_SEGMENTS = frozenset({".", ".."})
 # WeCom group bot: markdown.content "最长不超过4096个字节" (https://developer.work.weixin.qq.com/document/path/91770).
 _WECOM_MARKDOWN_MAX_BYTES = 4096
 
@@ -108,20 +115,33 @@ def _refuse(reason: str) -> NotificationFailed:
     return PermanentNotificationFailure(f"webhook refused: {reason}")
 
 
+def _check_path(url: str, path: str) -> None:
+    """Refuse a path that could mean another one once normalised: dot segments, escapes, spaces, backslashes."""
+    # urlsplit drops tabs and newlines, so they are looked for in the URL as given.
+    if any(character.isspace() or not character.isprintable() for character in url):
+        raise _refuse("a space or a control character in the URL's path or query")
+    if _PLAIN_PATH.fullmatch(path) is None:
+        raise _refuse("the path holds a character other than letters, digits, '-', '.', '_', '~' and '/'")
+    if _DOT_SEGMENTS.intersection(path.split("/")):
+        raise _refuse("the path has a '.' or '..' segment")
+
+
 def _kind_from_path(path: str, query: dict[str, str]) -> BotKind | None:
     if path == "/robot/send" and query.get("access_token"):
         return BotKind.DINGTALK
     if path == "/cgi-bin/webhook/send" and query.get("key"):
         return BotKind.WECOM
-    if path.startswith(_LARK_HOOK_PREFIX) and len(path) > len(_LARK_HOOK_PREFIX):
+    token = path.removeprefix(_LARK_HOOK_PREFIX)
+    if path.startswith(_LARK_HOOK_PREFIX) and token and "/" not in token:
         return BotKind.LARK
     return None
 
 
 def parse_webhook_url(url: str, allowed_hosts: Collection[AllowedHost] = ()) -> WebhookTarget:
     """Check a URL against the rules in the module doc without any I/O; raises a permanent NotificationFailed."""
+    url = url.strip()
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         port = parts.port
     except ValueError as error:
         raise _refuse(f"malformed URL ({error})") from error
@@ -136,6 +156,7 @@ def parse_webhook_url(url: str, allowed_hosts: Collection[AllowedHost] = ()) -> 
     port = port or _DEFAULT_PORTS[scheme]
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     query = dict(pairs)
+    _check_path(url, parts.path)
     kind = _kind_from_path(parts.path, query)
     explicitly_allowed = any(allowed.admits(host, scheme, port) for allowed in allowed_hosts)
     host_kind = next((bot for bot, hosts in BOT_HOSTS.items() if host in hosts), None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, bindparam, insert, or_, select, update
+from sqlalchemy import Row, bindparam, insert, or_, select, update
 
 from certdeploy.adapters.sql.repository import SqlRepository, chunks
 from certdeploy.adapters.sql.schema import resources
@@ -15,6 +15,8 @@ from certdeploy.ports.store.paging import Page
 from certdeploy.ports.store.resources import ResourceSpec
 
 _ResourceKey = tuple[str, str, str, str, int]
+# Wildcard names matched in SQL, one LIKE each, in one query; far below SQLite's expression depth of 1000.
+_WILDCARD_BASES_PER_QUERY = 100
 
 
 def _resource_key(spec: ResourceSpec) -> _ResourceKey:
@@ -25,9 +27,10 @@ def _row_resource_key(row: Row[Any]) -> _ResourceKey:
     return (row.product, row.region, row.instance_id, row.domain, row.port)
 
 
-def _one_label_under(domain: str, base: str) -> bool:
-    suffix = "." + base
-    return domain.endswith(suffix) and "." not in domain[: -len(suffix)] and len(domain) > len(suffix)
+def _wildcard_base(domain: str) -> str | None:
+    """What a wildcard covering `domain` is under: `a.example.com` → `example.com` (a wildcard covers one label)."""
+    label, _, base = domain.partition(".")
+    return base if label and base else None
 
 
 def _resource(row: Row[Any]) -> Resource:
@@ -125,23 +128,25 @@ class SqlResources(SqlRepository):
         return Page(items=[_resource(row) for row in rows], total=total)
 
     def for_names(self, account_id: int, names: Collection[str]) -> list[Resource]:
-        wildcard_bases = sorted({name[2:] for name in names if name.startswith("*.")})
-        conditions: list[ColumnElement[bool]] = []
         exact = sorted(set(names))
-        for chunk in chunks(exact):
-            conditions.append(resources.c.domain.in_(chunk))
-        conditions.extend(resources.c.domain.endswith("." + base, autoescape=True) for base in wildcard_bases)
-        if not conditions:
-            return []
-        query = select(resources).where(resources.c.account_id == account_id, resources.c.gone.is_(False))
-        with self._connection(write=False) as conn:
-            rows = conn.execute(query.where(or_(*conditions)).order_by(resources.c.id)).all()
+        wildcard_bases = frozenset(name[2:] for name in exact if name.startswith("*."))
+        live = select(resources).where(resources.c.account_id == account_id, resources.c.gone.is_(False))
+        # Never one SQL expression per name over all names: SQLite refuses an expression tree deeper than 1000, and a
+        # certificate may hold 10,000 names (README "Limits"). Exact names go by the domain index, a batch at a time.
+        queries = [live.where(resources.c.domain.in_(chunk)) for chunk in chunks(exact)]
+        if wildcard_bases:
+            # A few wildcards narrow the scan in SQL; more are looked up in a set as the account's domains stream by.
+            narrowed = len(wildcard_bases) <= _WILDCARD_BASES_PER_QUERY
+            suffixes = (resources.c.domain.endswith("." + base, autoescape=True) for base in sorted(wildcard_bases))
+            queries.append(live.where(or_(*suffixes)) if narrowed else live)
+        found: dict[int, Row[Any]] = {}
         exact_names = set(exact)
-        return [
-            _resource(row)
-            for row in rows
-            if row.domain in exact_names or any(_one_label_under(row.domain, base) for base in wildcard_bases)
-        ]
+        with self._connection(write=False) as conn:
+            for query in queries:
+                for row in conn.execute(query):
+                    if row.domain in exact_names or _wildcard_base(row.domain) in wildcard_bases:
+                        found[row.id] = row
+        return [_resource(found[resource_id]) for resource_id in sorted(found)]
 
     def set_binding(self, account_id: int, resource_id: int, cert_id: int | None, cert_name: str | None) -> Resource:
         with self._connection(write=True) as conn:
