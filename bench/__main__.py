@@ -10,10 +10,11 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from bench import matching
+from bench import http_front, matching
 
 BENCHMARKS: dict[str, Callable[[], dict[str, object]]] = {
     "matching": matching.run,
+    "http_front": http_front.run,
 }
 
 
