@@ -10,11 +10,12 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from bench import hostile, matching
+from bench import hostile, http_front, matching
 
 BENCHMARKS: dict[str, Callable[[], dict[str, object]]] = {
     "matching": matching.run,
     "hostile": hostile.run,
+    "http_front": http_front.run,
 }
 
 

@@ -15,7 +15,8 @@ What each function imports (the Alibaba Cloud SDKs are all imported lazily, wher
   and fetch a CAS certificate's content for products that take PEM (`cas_source`);
 - `notify` also sends SMS (`adapters/notify/sms.py`: the Dysmsapi SDK on tea-openapi) and renders the reports it
   sends (`adapters/notify/render.py`: Jinja2 and MarkupSafe, with the templates beside it);
-- `rich` is the CLI's alone.
+- `rich` is the CLI's alone, `uvicorn` and `h11` the local runner's HTTP front's (`certdeploy serve`): no
+  function imports `certdeploy.local`, and FC serves HTTP itself.
 Every dependency in pyproject must be placed in one of these sets: a new one fails the build until it is.
 
 Dependencies are installed with `pip install --target` for FC's platform (x86_64, glibc 2.28 on python3.10's
@@ -74,7 +75,7 @@ CORE = frozenset(
         "pymysql",
     }
 )
-CLI_ONLY = frozenset({"rich"})
+LOCAL_ONLY = frozenset({"rich", "uvicorn", "h11"})
 SMS_SDK = frozenset({"alibabacloud-dysmsapi20170525", "alibabacloud-tea-openapi"})
 TEMPLATES = frozenset({"jinja2", "markupsafe"})
 CAS_SDK = frozenset({"alibabacloud-cas20200407", "alibabacloud-tea-openapi"})
@@ -133,7 +134,7 @@ def function_requirements(dependencies: Sequence[str] = ()) -> dict[str, tuple[s
     """Each function's top-level requirements (unpinned), from pyproject's dependencies and the sets above."""
     dependencies = dependencies or runtime_dependencies()
     names = {requirement_name(requirement) for requirement in dependencies}
-    placed = CORE | CLI_ONLY | set().union(*FUNCTION_EXTRAS.values())
+    placed = CORE | LOCAL_ONLY | set().union(*FUNCTION_EXTRAS.values())
     if names - placed:
         raise BuildError(
             f"pyproject depends on {sorted(names - placed)}: say in packaging/build.py which functions import it"

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -160,6 +160,7 @@ class Service:
     data: Path
     inbox: SmtpInbox
     bots: BotReceiver
+    secrets: list[str] = field(default_factory=list)
 
     def admin(self, *arguments: str) -> str:
         """An admin command on the service's data directory, beside the running server; its stdout."""
@@ -169,6 +170,7 @@ class Service:
 
     def create_account(self, name: str, *, quota: int = 0, inventory: Path | None = None) -> AccountKeys:
         created = json.loads(self.admin("account", "create", name, "--quota", str(quota)))
+        self.secrets.append(created["AccessKeySecret"])
         if inventory is not None:
             self.admin("cloud", "load", str(inventory), "--account", name)
         return AccountKeys(name, created["UserId"], created["AccessKeyId"], created["AccessKeySecret"])
@@ -207,9 +209,14 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     )
     data = tmp_path_factory.mktemp("acceptance") / "data"
     try:
-        with serve(data, "--tick", "1", env=env) as process:
-            yield Service(process, data, inbox, bots)
+        with serve(data, "--tick", "1", "--log-level", "debug", env=env) as process:
+            service = Service(process, data, inbox, bots)
+            yield service
             assert process.terminate() == 0, process.output
+            # The whole suite's walk, logged at debug: no private key, certificate or AccessKey secret in it.
+            leaks = [marker for marker in ("-----BEGIN", "PRIVATE KEY", *service.secrets) if marker in process.output]
+            assert not leaks, f"the service logged {leaks}"
+            assert "Key=***" in process.output  # the uploads were logged, redacted
     finally:
         bots.shutdown()
         bots.server_close()

@@ -20,7 +20,7 @@ from certdeploy.api.auth import AccessKeySecret, Caller
 from certdeploy.api.errors import invalid_api
 from certdeploy.api.rpc import RpcRequest
 from tests.fakes.auth import InMemoryAccessKeys, InMemoryNonceRegistry
-from tests.servers.cas_stub import CasStubServer, LongRequestLineHandler, ShiftedClock
+from tests.servers.cas_stub import MAX_REQUEST_LINE, CasStubServer, ShiftedClock
 
 ACCESS_KEY_ID = "LTAI-test-key"
 SECRET = "s3cret/with+odd=chars"
@@ -185,7 +185,7 @@ def test_query_over_100_kb_is_accepted(server: CasStubServer, signing: dict[str,
 
 
 def test_request_line_over_the_raised_limit_is_refused_with_414(server: CasStubServer) -> None:
-    line = b"POST /?Cert=" + b"A" * LongRequestLineHandler.max_request_line + b" HTTP/1.1\r\n\r\n"
+    line = b"POST /?Cert=" + b"A" * MAX_REQUEST_LINE + b" HTTP/1.1\r\n\r\n"
 
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
         connection.sendall(line)

@@ -21,7 +21,7 @@ from darabonba.runtime import RuntimeOptions
 
 from certdeploy.app.accounts import Credentials
 from certdeploy.bootstrap.container import Container
-from certdeploy.local.http_front import ApiHttpServer, serving
+from certdeploy.local.http_server import ApiHttpServer, serving
 from tests.certgen import GeneratedCert, make_cert
 from tests.functional.conftest import ManualClock
 

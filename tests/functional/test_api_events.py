@@ -18,7 +18,8 @@ from certdeploy.app.certificates import CertificateUpload, upload_certificate
 from certdeploy.app.jobs import JobDraft, create_job
 from certdeploy.bootstrap.container import Container
 from certdeploy.local.context import FcContext, FunctionMeta
-from certdeploy.local.http_front import API_HANDLER, ApiHttpServer, load_function
+from certdeploy.local.http_front import API_HANDLER, load_function
+from certdeploy.local.http_server import ApiHttpServer, serving
 from tests.certgen import make_cert
 from tests.functional.api_support import INVENTORY, api_server, real_time_clock, sdk_client
 from tests.functional.conftest import ManualClock, load_inventory
@@ -117,17 +118,17 @@ class TestHttpFront:
         assert response.status == 400 and body["Code"] == "IncompleteSignature" and body["RequestId"]
 
     def test_request_lines_past_the_limit_and_bodies_past_the_cap_are_refused(self, server: ApiHttpServer) -> None:
-        too_long = self._request(server, "POST", "/?Cert=" + "A" * server.max_request_line)
+        too_long = self._request(server, "POST", "/?Cert=" + "A" * server.limits.max_request_line)
         # The declared length alone is refused: the server answers before reading a body it will not take (sending
         # that body would race the server closing the connection).
-        declared = {"Content-Length": str(server.max_body_bytes + 1)}
+        declared = {"Content-Length": str(server.limits.max_body_bytes + 1)}
         too_big = self._request(server, "POST", "/", headers=declared)
 
         assert too_long.status == 414 and json.loads(too_long.read())["Code"] == "RequestUriTooLong"
         assert too_big.status == 413 and json.loads(too_big.read())["Code"] == "RequestTooLarge"
 
     def test_a_request_line_of_almost_a_mebibyte_reaches_the_api(self, server: ApiHttpServer) -> None:
-        response = self._request(server, "POST", "/?Cert=" + "A" * (server.max_request_line - 100))
+        response = self._request(server, "POST", "/?Cert=" + "A" * (server.limits.max_request_line - 100))
 
         assert response.status == 400 and json.loads(response.read())["Code"] == "IncompleteSignature"
 
@@ -138,20 +139,19 @@ class TestHttpFront:
             seen.append(json.loads(event))
             return {"statusCode": 202, "headers": {"X-Seen": "yes"}, "isBase64Encoded": False, "body": "{}"}
 
-        from certdeploy.local.http_front import serving
-
         with serving(ApiHttpServer(answer)) as server:
-            response = self._request(server, "POST", "/?Name=a+b&Name=c&CertIds=1%2C2", body=b"k=v")
+            response = self._request(
+                server, "POST", "/?Name=a+b&Name=c&CertIds=1%2C2", body=b"k=v", headers={"X-Seen-By": "test"}
+            )
 
         assert (response.status, response.getheader("X-Seen")) == (202, "yes")
         event = seen[0]
-        assert event["queryParameters"] == {"Name": ["a b", "c"], "CertIds": "1,2"}
-        assert (event["httpMethod"], event["path"], event["isBase64Encoded"], event["body"]) == (
-            "POST",
-            "/",
-            True,
-            "az12",
-        )
+        # The FC HTTP-trigger event (events/http_trigger_request.json): repeated parameters comma-joined.
+        assert event["queryParameters"] == {"Name": "a b,c", "CertIds": "1,2"}
+        assert event["requestContext"]["http"]["method"] == "POST"
+        assert (event["rawPath"], event["isBase64Encoded"], event["body"]) == ("/", True, "az12")
+        assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.1"
+        assert event["headers"]["x-seen-by"] == "test"
 
     def test_the_sdk_works_through_the_front_with_both_signatures(
         self, server: ApiHttpServer, container: Container

@@ -2,8 +2,8 @@
 `certdeploy.api.auth`, parses it with `certdeploy.api.rpc`, records what it understood, and answers what a test's
 responder returns (or a CAS error body).
 
-It accepts request lines up to 1 MiB (UploadUserCertificate's PEM travels in the query string) through the
-production front's `certdeploy.local.http_front.LongRequestLineHandler`.
+It accepts request lines up to 1 MiB (UploadUserCertificate's PEM travels in the query string), as the production
+front does.
 """
 
 from __future__ import annotations
@@ -14,15 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from certdeploy.api.auth import AccessKeyLookup, Caller, NonceRegistry, authenticate
 from certdeploy.api.errors import ApiError, error_body, internal_error, new_request_id
 from certdeploy.api.rpc import RpcRequest
-from certdeploy.local.http_front import LongRequestLineHandler
 from tests.servers.loopback import BoundHttpServer, LoopbackHttpServer
 
 HOST_ID = "cas.aliyuncs.com"
+MAX_REQUEST_LINE = 1024 * 1024
 
 
 class ShiftedClock:
@@ -56,7 +57,37 @@ class UnderstoodCall:
 Responder = Callable[[RpcRequest, Caller], dict[str, Any]]
 
 
-class _CasRequestHandler(LongRequestLineHandler):
+class _LongRequestLineHandler(BaseHTTPRequestHandler):
+    """`BaseHTTPRequestHandler` reading request lines up to 1 MiB: the stdlib reads the request line with
+    `rfile.readline(65537)` and answers 414 past 65,536 bytes (`BaseHTTPRequestHandler.handle_one_request`, Python
+    3.10–3.13); this reads up to its own limit and otherwise does what the stdlib does."""
+
+    def handle_one_request(self) -> None:
+        try:
+            self.raw_requestline = self.rfile.readline(MAX_REQUEST_LINE + 1)
+            if len(self.raw_requestline) > MAX_REQUEST_LINE:
+                self.requestline = ""
+                self.request_version = ""
+                self.command = ""
+                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():
+                return
+            handler = getattr(self, f"do_{self.command}", None)
+            if handler is None:
+                self.send_error(HTTPStatus.NOT_IMPLEMENTED, f"Unsupported method ({self.command!r})")
+                return
+            handler()
+            self.wfile.flush()
+        except TimeoutError as error:
+            self.log_error("Request timed out: %r", error)
+            self.close_connection = True
+
+
+class _CasRequestHandler(_LongRequestLineHandler):
     server: BoundHttpServer
 
     def do_POST(self) -> None:

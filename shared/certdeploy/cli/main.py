@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("--port", type=int, default=8787, help="port to listen on; 0 picks a free one")
     serve_parser.add_argument("--inventory", type=Path, help="load this inventory into the local cloud at start")
     serve_parser.add_argument("--tick", type=_positive_float, default=10.0, help="seconds between scheduler ticks")
+    serve_parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="level of certdeploy's own log (default info; debug adds the HTTP front's access log, redacted)",
+    )
 
     command(commands, "migrate", _migrate, "create or upgrade the database schema (Alembic)")
 
@@ -209,7 +215,10 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("certdeploy").setLevel(args.log_level.upper())
+    # Only certdeploy's own loggers follow --log-level: libraries at debug log what they send and receive.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("uvicorn").setLevel(logging.WARNING)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:

@@ -1,37 +1,44 @@
-"""The local HTTP front of the API (what `certdeploy serve` listens with): each request becomes an API Gateway event
-(docs/runtime.md#api-gateway-event) fed, as bytes, to the API function loaded from its code directory the way FC loads
-it (`functions/api`, handler `handler.handler`); the function's reply dict is written back.
+"""The local HTTP front of the API (what `certdeploy serve` listens with), as an ASGI application: each request
+becomes the FC 3.0 HTTP-trigger event (docs/runtime.md#http-trigger-event) the `api` function gets in the cloud, fed,
+as bytes, to that function loaded from its code directory the way FC loads it (`functions/api`, handler
+`handler.handler`); the function's reply dict is written back. `certdeploy.local.http_server` serves it with uvicorn.
 
-HTTP limits:
-- Request line up to `max_request_line` bytes (1 MiB by default): UploadUserCertificate carries PEM in the query
-  string. The stdlib handler reads the request line with `rfile.readline(65537)` and answers 414 past 65,536 bytes
-  (`BaseHTTPRequestHandler.handle_one_request`, Python 3.10–3.13); `LongRequestLineHandler` reads up to its own limit
-  and otherwise does what the stdlib does. Header lines keep the stdlib limits (65,536 bytes each, 100 headers:
-  `http.client.parse_headers`), ample for the SDKs.
-- Body up to `max_body_bytes` (1 MiB by default; CAS operations send none), announced by Content-Length; chunked
-  bodies are refused with 411. A refused request closes the connection, since its body was not read.
-- `GET /health` answers 200 once the function is loaded.
+The function is synchronous and uses the store, so it runs on a bounded thread pool; the event loop only reads
+requests and writes replies. Limits (`FrontLimits`, docs/runtime.md#local-runner):
+- request target up to `max_request_line` bytes (1 MiB): UploadUserCertificate carries PEM in the query string;
+  longer ones are answered 414;
+- body up to `max_body_bytes` (1 MiB; CAS operations send none), announced by Content-Length, answered 413 past it
+  before it is read; chunked bodies are refused with 411; the body must arrive within `read_timeout_seconds` (408);
+  a refused request closes the connection;
+- methods other than GET, POST, PUT, DELETE, PATCH and OPTIONS are answered 501; `GET /health` answers 200.
+
+Refusals are CAS error bodies. The access log (DEBUG, logger `certdeploy.local.http_front`) shows the request target
+with the values of secret-bearing parameters (`Key`, `Cert`, `Signature`, `AccessKeySecret`, tokens, passwords) and
+of any PEM replaced by `***`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import importlib.util
 import json
 import logging
 import re
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from certdeploy.api.errors import ApiError, error_body, internal_error, new_request_id
 from certdeploy.api.rpc import form_decode
 from certdeploy.bootstrap.container import Container
-from certdeploy.local.context import FcContext, FunctionMeta
+from certdeploy.local.context import LOCAL_ACCOUNT_ID, FcContext, FunctionMeta
 
 MAX_REQUEST_LINE = 1024 * 1024
 MAX_BODY_BYTES = 1024 * 1024
@@ -40,39 +47,34 @@ HOST_ID = "cas.aliyuncs.com"
 API_HANDLER = "handler.handler"
 # The repository's functions/api, next to shared/ (this file is shared/certdeploy/local/http_front.py).
 DEFAULT_API_CODE_DIR = Path(__file__).resolve().parents[3] / "functions" / "api"
+FORWARDED_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+JSON_CONTENT_TYPE = "application/json;charset=utf-8"
+# Parameters whose values never reach a log line: private keys, certificates, signatures, secrets.
+SECRET_PARAMETER = re.compile(r"(key|cert|secret|signature|token|password)$", re.IGNORECASE)
+REDACTED = "***"
+LOGGED_TARGET_CHARS = 512
 
 EventHandler = Callable[[bytes], dict[str, Any]]
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 log = logging.getLogger(__name__)
 
 
-class LongRequestLineHandler(BaseHTTPRequestHandler):
-    """`BaseHTTPRequestHandler` with a configurable request-line limit (1 MiB instead of 64 KiB)."""
+@dataclass(frozen=True)
+class FrontLimits:
+    """What the front accepts and how long it waits (docs/runtime.md#local-runner)."""
 
-    max_request_line = MAX_REQUEST_LINE
-
-    def handle_one_request(self) -> None:
-        try:
-            self.raw_requestline = self.rfile.readline(self.max_request_line + 1)
-            if len(self.raw_requestline) > self.max_request_line:
-                self.requestline = ""
-                self.request_version = ""
-                self.command = ""
-                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
-                return
-            if not self.raw_requestline:
-                self.close_connection = True
-                return
-            if not self.parse_request():
-                return
-            handler = getattr(self, f"do_{self.command}", None)
-            if handler is None:
-                self.send_error(HTTPStatus.NOT_IMPLEMENTED, f"Unsupported method ({self.command!r})")
-                return
-            handler()
-            self.wfile.flush()
-        except TimeoutError as error:
-            self.log_error("Request timed out: %r", error)
-            self.close_connection = True
+    max_request_line: int = MAX_REQUEST_LINE
+    max_body_bytes: int = MAX_BODY_BYTES
+    # A request head must arrive within this of the connection (or the previous reply), a body within this of its head.
+    read_timeout_seconds: float = 10.0
+    keep_alive_seconds: int = 5
+    # Open connections at most; past it the one waiting longest for a request head is closed to make room.
+    max_connections: int = 1000
+    handler_threads: int = 8
+    shutdown_grace_seconds: float = 30.0
+    backlog: int = 2048
 
 
 def load_function(code_dir: Path, handler: str) -> Callable[[bytes, Any], Any]:
@@ -101,160 +103,164 @@ def api_function_runner(container: Container, code_dir: Path = DEFAULT_API_CODE_
     return run
 
 
-class ApiHttpServer(ThreadingHTTPServer):
-    """Threaded HTTP server in front of the API function. `port` 0 picks a free port (see `endpoint`)."""
-
-    daemon_threads = True
-
-    def __init__(
-        self,
-        app: Container | EventHandler,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        max_request_line: int = MAX_REQUEST_LINE,
-        max_body_bytes: int = MAX_BODY_BYTES,
-        api_code_dir: Path = DEFAULT_API_CODE_DIR,
-    ) -> None:
-        self.answer_event: EventHandler = api_function_runner(app, api_code_dir) if isinstance(app, Container) else app
-        self.max_request_line = max_request_line
-        self.max_body_bytes = max_body_bytes
-        super().__init__((host, port), ApiRequestHandler)
-
-    @property
-    def endpoint(self) -> str:
-        """`host:port` as the SDK's `Config(endpoint=…)` takes it."""
-        host, port = self.server_address[:2]
-        return f"{host}:{port}"
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    payload: bytes
+    close: bool = False
 
 
-class ApiRequestHandler(LongRequestLineHandler):
-    server: ApiHttpServer
-    protocol_version = "HTTP/1.1"
+class Refused(Exception):
+    """A request the front answers itself, with a CAS error body, closing the connection."""
 
-    def handle_one_request(self) -> None:
-        self.max_request_line = self.server.max_request_line
-        super().handle_one_request()
+    def __init__(self, status: HTTPStatus, code: str, message: str = "") -> None:
+        super().__init__(code)
+        self.error = ApiError(status.value, code, message or status.description)
 
-    def do_GET(self) -> None:
-        if self.path == HEALTH_PATH:
-            self._send(HTTPStatus.OK, {"Content-Type": "application/json"}, b'{"status":"ok"}')
+    def reply(self) -> Reply:
+        return _error_reply(self.error, close=True)
+
+
+def _error_reply(error: ApiError, close: bool = False) -> Reply:
+    body = error_body(error, request_id=new_request_id(), host_id=HOST_ID)
+    return Reply(error.status, {"Content-Type": JSON_CONTENT_TYPE}, json.dumps(body).encode(), close)
+
+
+class ApiFront:
+    """The ASGI application: HTTP request → HTTP-trigger event → the API function on `executor` → HTTP reply."""
+
+    def __init__(self, answer_event: EventHandler, limits: FrontLimits, executor: Executor) -> None:
+        self._answer_event = answer_event
+        self._limits = limits
+        self._executor = executor
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
             return
-        self._forward()
-
-    def do_POST(self) -> None:
-        self._forward()
-
-    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_POST
-
-    def _forward(self) -> None:
-        body = self._read_body()
-        if body is None:
-            return
-        path, _, raw_query = self.path.partition("?")
+        started = time.perf_counter()
         try:
-            query = form_decode(raw_query, what="query string")
+            reply = await self._answer(scope, receive)
+        except Refused as refusal:
+            reply = refusal.reply()
+        headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in reply.headers.items()
+            if name.lower() not in ("content-length", "connection", "transfer-encoding")
+        ]
+        headers.append((b"content-length", str(len(reply.payload)).encode()))
+        if reply.close:
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": reply.payload})
+        if log.isEnabledFor(logging.DEBUG):
+            client = (scope.get("client") or ("-",))[0]
+            target = redacted_target(scope["raw_path"].decode("latin-1"), scope["query_string"].decode("latin-1"))
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            log.debug('%s "%s %s" %d %.1f ms', client, scope["method"], target, reply.status, elapsed_ms)
+
+    async def _answer(self, scope: Scope, receive: Receive) -> Reply:
+        method = scope["method"]
+        if method == "GET" and scope["path"] == HEALTH_PATH:
+            return Reply(200, {"Content-Type": "application/json"}, b'{"status":"ok"}')
+        if method not in FORWARDED_METHODS:
+            raise Refused(HTTPStatus.NOT_IMPLEMENTED, "NotImplemented", f"Unsupported method ({method!r}).")
+        if len(scope["raw_path"]) + 1 + len(scope["query_string"]) > self._limits.max_request_line:
+            raise Refused(HTTPStatus.REQUEST_URI_TOO_LONG, "RequestUriTooLong")
+        body = await self._read_body(scope, receive)
+        try:
+            query = form_decode(scope["query_string"].decode("latin-1"), what="query string")
         except ApiError as error:
-            self._send_error(error)
-            return
-        event = {
-            "path": path or "/",
-            "httpMethod": self.command,
-            "headers": _grouped(self.headers.items()),
-            "queryParameters": _grouped(query, case_sensitive=True),
-            "pathParameters": {},
-            "body": base64.b64encode(body).decode("ascii"),
-            "isBase64Encoded": True,
-        }
+            return _error_reply(error)
+        event = json.dumps(http_trigger_event(scope, query, body)).encode("utf-8")
         try:
-            reply = self.server.answer_event(json.dumps(event).encode("utf-8"))
-            status, headers, payload = _unpack(reply)
+            reply = await asyncio.get_running_loop().run_in_executor(self._executor, self._answer_event, event)
+            return _unpack(reply)
         except Exception:  # the function's own failure: FC would answer an error too; ours is a CAS body
-            log.exception("the API function failed on %s %s", self.command, path)
-            self._send_error(internal_error())
-            return
-        self._send(status, headers, payload)
+            log.exception("the API function failed on %s %s", method, scope["path"])
+            return _error_reply(internal_error())
 
-    def _read_body(self) -> bytes | None:
-        """The request body, or None when the request was refused (and answered) instead."""
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            self._refuse(HTTPStatus.LENGTH_REQUIRED, "MissingContentLength", "Send the body with a Content-Length.")
-            return None
-        length_text = self.headers.get("Content-Length") or "0"
-        if not length_text.isdecimal():
-            self._refuse(HTTPStatus.BAD_REQUEST, "InvalidContentLength", "Content-Length is not a number.")
-            return None
-        length = int(length_text)
-        if length > self.server.max_body_bytes:
-            self._refuse(
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        headers = _joined((name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"])
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            raise Refused(HTTPStatus.LENGTH_REQUIRED, "MissingContentLength", "Send the body with a Content-Length.")
+        length = int(headers.get("content-length") or 0)  # h11 has checked it is one decimal number
+        if length > self._limits.max_body_bytes:
+            raise Refused(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 "RequestTooLarge",
-                f"The body is {length} bytes; at most {self.server.max_body_bytes} are accepted.",
+                f"The body is {length} bytes; at most {self._limits.max_body_bytes} are accepted.",
             )
-            return None
-        return self.rfile.read(length)
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """HTTP-level refusals (request line too long, malformed request, unknown method) as CAS error bodies too."""
-        status = HTTPStatus(code)
-        self.close_connection = True
-        code_name = "".join(word.capitalize() for word in re.split(r"[^A-Za-z0-9]+", status.phrase))
-        self._send_error(ApiError(status.value, code_name, message or status.description))
-
-    def _refuse(self, status: HTTPStatus, code: str, message: str) -> None:
-        self.close_connection = True
-        self._send_error(ApiError(status.value, code, message))
-
-    def _send_error(self, error: ApiError) -> None:
-        body = error_body(error, request_id=new_request_id(), host_id=HOST_ID)
-        self._send(error.status, {"Content-Type": "application/json;charset=utf-8"}, json.dumps(body).encode())
-
-    def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Access lines go to debug logging: the API service logs one line per request already."""
-        log.debug("%s " + format, self.address_string(), *args)
+        deadline = asyncio.get_running_loop().time() + self._limits.read_timeout_seconds
+        chunks: list[bytes] = []
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), deadline - asyncio.get_running_loop().time())
+            except asyncio.TimeoutError as error:
+                raise Refused(HTTPStatus.REQUEST_TIMEOUT, "RequestTimeout", "The body did not arrive in time.") from (
+                    error
+                )
+            if message["type"] == "http.disconnect":
+                raise Refused(HTTPStatus.BAD_REQUEST, "IncompleteBody", "The client went away before its body.")
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
 
-def _grouped(pairs: Any, *, case_sensitive: bool = False) -> dict[str, str | list[str]]:
-    """Name → value, or a list of values when the name repeats (header names keep their first spelling)."""
+def http_trigger_event(scope: Scope, query: Iterable[tuple[str, str]], body: bytes) -> dict[str, Any]:
+    """The FC 3.0 HTTP-trigger event of one request (events/http_trigger_request.json): repeated headers and
+    parameters comma-joined, the body in Base64."""
+    headers = _joined((name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"])
+    host = headers.get("host", "")
+    now = datetime.now(timezone.utc)
+    return {
+        "version": "v1",
+        "rawPath": scope["raw_path"].decode("latin-1") or "/",
+        "body": base64.b64encode(body).decode("ascii"),
+        "isBase64Encoded": True,
+        "headers": headers,
+        "queryParameters": _joined(query),
+        "requestContext": {
+            "accountId": LOCAL_ACCOUNT_ID,
+            "domainName": host,
+            "domainPrefix": host.split(".")[0],
+            "http": {
+                "method": scope["method"],
+                "path": scope["path"] or "/",
+                "protocol": f"HTTP/{scope['http_version']}",
+                "sourceIp": (scope.get("client") or ("",))[0],
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": new_request_id(),
+            "time": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "timeEpoch": str(int(now.timestamp() * 1000)),
+        },
+    }
+
+
+def redacted_target(path: str, query_string: str) -> str:
+    """The request target as logged: secret-bearing values and PEM replaced, at most LOGGED_TARGET_CHARS long."""
+    if query_string:
+        pairs = parse_qsl(query_string, keep_blank_values=True, errors="replace")
+        shown = [
+            (name, REDACTED if SECRET_PARAMETER.search(name) or "-----BEGIN" in value else value)
+            for name, value in pairs
+        ]
+        path = f"{path}?{urlencode(shown, safe='*')}"
+    return path if len(path) <= LOGGED_TARGET_CHARS else path[:LOGGED_TARGET_CHARS] + "…"
+
+
+def _joined(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Name → value, the values of a repeated name comma-joined, as the HTTP trigger delivers them."""
     grouped: dict[str, list[str]] = {}
-    spelling: dict[str, str] = {}
     for name, value in pairs:
-        key = name if case_sensitive else name.lower()
-        spelling.setdefault(key, name)
-        grouped.setdefault(key, []).append(value)
-    return {spelling[key]: values[0] if len(values) == 1 else values for key, values in grouped.items()}
+        grouped.setdefault(name, []).append(value)
+    return {name: ",".join(values) for name, values in grouped.items()}
 
 
-def _unpack(reply: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and body bytes of a trigger reply `{statusCode, headers, isBase64Encoded, body}`."""
-    status = int(reply["statusCode"])
+def _unpack(reply: dict[str, Any]) -> Reply:
+    """A trigger reply `{statusCode, headers, isBase64Encoded, body}` as status, headers and body bytes."""
     headers = {str(name): str(value) for name, value in (reply.get("headers") or {}).items()}
     body = reply.get("body") or ""
     payload = base64.b64decode(body) if reply.get("isBase64Encoded") else str(body).encode("utf-8")
-    return status, headers, payload
-
-
-@contextmanager
-def serving(server: ApiHttpServer) -> Iterator[ApiHttpServer]:
-    """Serve on a background thread for the duration of the block; shut down and close after it."""
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="api-http-front", daemon=True
-    )
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    return Reply(int(reply["statusCode"]), headers, payload)

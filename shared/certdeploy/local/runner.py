@@ -1,6 +1,7 @@
 """The local runner behind `certdeploy serve`: every FC function in one process, fed the events FC would send.
 
-- `functions/api` behind the HTTP front (`certdeploy.local.http_front`), which also answers `GET /health`;
+- `functions/api` behind the HTTP front (`certdeploy.local.http_front` on uvicorn, `certdeploy.local.http_server`),
+  which also answers `GET /health`;
 - `functions/scheduler` on a timer, with a timer-trigger event every `tick` seconds;
 - `functions/execute`, `notify` and `rollback` on the local deploy/notify/rollback queues, each message wrapped into
   the EventBridge MNS CloudEvent array a queue trigger delivers; `functions/certificate_issued` on its queue, whose
@@ -36,7 +37,8 @@ from certdeploy.bootstrap.container import Container, build_container
 from certdeploy.bootstrap.settings import Settings
 from certdeploy.fc.function import trigger_decodes_base64, use_container
 from certdeploy.local.context import LOCAL_ACCOUNT_ID, LOCAL_REGION, FcContext, FunctionMeta
-from certdeploy.local.http_front import ApiHttpServer, load_function
+from certdeploy.local.http_front import load_function
+from certdeploy.local.http_server import ApiHttpServer
 from certdeploy.ports.queue import QueueError, ReceiptHandleInvalid, ReceivedMessage
 
 log = logging.getLogger(__name__)
@@ -180,14 +182,13 @@ class LocalRunner:
 
     @property
     def address(self) -> tuple[str, int]:
-        host, port = self._http.server_address[:2]
-        return str(host), int(port)
+        return self._http.server_address
 
     def start(self) -> None:
         self._spawn("timer", self._tick_forever)
         for role, (spec, mns_trigger) in QUEUE_CONSUMERS.items():
             self._spawn(f"consume-{role}", self._consume_forever, role, spec, mns_trigger)
-        self._spawn("http", self._http.serve_forever, 0.1)
+        self._spawn("http", self._http.serve_forever)
 
     def stop(self, timeout_seconds: float = 10.0) -> None:
         """Stop taking work, let the invocations in flight finish, join every thread."""

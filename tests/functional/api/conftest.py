@@ -12,7 +12,7 @@ from alibabacloud_cas20200407.client import Client as CasClient
 
 from certdeploy.app.accounts import Credentials
 from certdeploy.bootstrap.container import Container
-from certdeploy.local.http_front import ApiHttpServer
+from certdeploy.local.http_server import ApiHttpServer
 from tests.functional.api_support import INVENTORY, api_server, real_time_clock, sdk_client
 from tests.functional.conftest import ManualClock, load_inventory
 

@@ -13,7 +13,7 @@ from certdeploy.app.accounts import Credentials, create_account
 from certdeploy.bootstrap.container import Container
 from certdeploy.domain.certificates import parse_certificate
 from certdeploy.domain.models import CertOrigin
-from certdeploy.local.http_front import ApiHttpServer
+from certdeploy.local.http_server import ApiHttpServer
 from tests.certgen import make_ca, make_cert
 from tests.functional.api_support import (
     INVENTORY,

@@ -15,7 +15,7 @@ from certdeploy.app.certificates import add_certificate
 from certdeploy.app.scheduler import tick
 from certdeploy.bootstrap.container import Container
 from certdeploy.domain.models import CertOrigin
-from certdeploy.local.http_front import ApiHttpServer
+from certdeploy.local.http_server import ApiHttpServer
 from tests.certgen import make_cert
 from tests.fakes.queue_drain import drain
 from tests.functional.api_support import (

@@ -12,7 +12,7 @@ from alibabacloud_cas20200407.client import Client as CasClient
 
 from certdeploy.app.accounts import Credentials, create_account
 from certdeploy.bootstrap.container import Container
-from certdeploy.local.http_front import ApiHttpServer
+from certdeploy.local.http_server import ApiHttpServer
 from tests.fakes.queue_drain import drain
 from tests.functional.api_support import (
     create_job,
