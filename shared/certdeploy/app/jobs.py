@@ -364,6 +364,7 @@ def apply_worker_end(unit: Step, worker: Worker, end: WorkerEnd) -> None:
         end.move,
         error_code=None if failure is None else failure.code,
         error_message=None if failure is None else failure.message,
+        clear_error=failure is None,
     )
     if end.refund is not None:
         ops.quota.credit(worker.account_id, [end.refund])

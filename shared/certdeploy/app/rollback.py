@@ -61,7 +61,9 @@ def _finish_rollback(deps: Deps, worker: Worker, failure: Failure | None) -> Non
         if current.status is not W.ROLLBACK:
             return
         if failure is None:
-            ended = ops.workers.transition(current.account_id, current.id, move_worker(W.ROLLBACK, W.ROLLBACK_SUCCESS))
+            ended = ops.workers.transition(
+                current.account_id, current.id, move_worker(W.ROLLBACK, W.ROLLBACK_SUCCESS), clear_error=True
+            )
             ops.resources.set_binding(
                 current.account_id, current.resource_id, current.resource_cert_id, current.resource_cert_name
             )

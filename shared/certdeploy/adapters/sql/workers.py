@@ -115,6 +115,7 @@ class SqlWorkers(SqlRepository):
         resource_binding: str | None = None,
         error_code: str | None = None,
         error_message: str | None = None,
+        clear_error: bool = False,
         attempt: int | None = None,
     ) -> Worker:
         changes: dict[str, Any] = {"status": str(move.to), "version": workers.c.version + 1, "modified_at": self._now()}
@@ -128,6 +129,8 @@ class SqlWorkers(SqlRepository):
             "attempt": attempt,
         }
         changes.update({column: value for column, value in optional.items() if value is not None})
+        if clear_error:
+            changes.update(error_code=None, error_message=None)
         conditions = [
             workers.c.id == worker_id,
             workers.c.account_id == account_id,
