@@ -1,10 +1,12 @@
 """The API through the legacy SDK (`aliyun-python-sdk-core`: `AcsClient` and `CommonRequest`, V1 signatures over GET
-and POST), which reads the gateway's error texts as Alibaba's gateway writes them."""
+and POST), which reads the gateway's error texts and `Format=XML` replies as Alibaba's gateway writes them."""
 
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from aliyunsdkcore.acs_exception.exceptions import ServerException
@@ -56,3 +58,29 @@ def test_an_unknown_access_key_is_not_found(server: ApiHttpServer, account: Cred
     with pytest.raises(ServerException) as caught:
         client.do_action_with_exception(_request(server, "ListContact"))
     assert (caught.value.get_http_status(), caught.value.get_error_code()) == (404, "InvalidAccessKeyId.NotFound")
+
+
+def _xml(client: AcsClient, request: CommonRequest) -> ElementTree.Element:
+    request.set_accept_format("XML")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ElementTree.fromstring(client.do_action(request))
+
+
+def test_format_xml_answers_xml_lists_as_repeated_elements(server: ApiHttpServer, account: Credentials) -> None:
+    client = _legacy_client(account)
+    for name, mobile in (("ops", "13800001234"), ("dev", "13800005678")):
+        client.do_action_with_exception(_request(server, "CreateContact", Name=name, Mobile=mobile))
+
+    root = _xml(client, _request(server, "ListContact"))
+
+    assert root.tag == "ListContactResponse" and root.findtext("RequestId")
+    assert root.findtext("TotalCount") == "2"
+    assert sorted(item.findtext("Name") for item in root.findall("ContactList")) == ["dev", "ops"]
+
+
+def test_format_xml_answers_errors_as_an_error_element(server: ApiHttpServer, account: Credentials) -> None:
+    root = _xml(_legacy_client(account), _request(server, "DescribeDeploymentJob", JobId=999))
+    assert root.tag == "Error"
+    assert (root.findtext("Code"), root.findtext("HostId")) == ("NotFound", "cas.aliyuncs.com")
+    assert root.findtext("RequestId") and root.findtext("Message")
