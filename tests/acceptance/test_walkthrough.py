@@ -350,7 +350,7 @@ def test_another_account_sees_and_touches_nothing(service: Service, world: World
     assert codes == {
         "DescribeDeploymentJob": "NotFound",
         "DeleteDeploymentJob": "NotFound",
-        "GetUserCertificateDetail": "NotFound",
+        "GetUserCertificateDetail": "InvalidCertId.NotFound",
         "CreateDeploymentJob": "InvalidCertId.NotFound",
     }
     assert job(world.client, acme_job).status == "editing"

@@ -56,7 +56,7 @@ def test_a_contact_is_created_listed_updated_and_deleted(client: CasClient) -> N
     client.delete_contact(cas.DeleteContactRequest(contact_id=contact_id))
     assert _contacts(client).total_count == 0
     gone = refused(lambda: client.delete_contact(cas.DeleteContactRequest(contact_id=contact_id)))
-    assert (gone.code, gone.status_code) == ("NotFound", 404)
+    assert (gone.code, gone.status_code) == ("InvalidContactId.NotFound", 404)
 
 
 def test_email_and_mobile_are_unique_in_the_account(client: CasClient) -> None:
