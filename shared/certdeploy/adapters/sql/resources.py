@@ -47,6 +47,8 @@ def _resource(row: Row[Any]) -> Resource:
         bound_cert_id=row.bound_cert_id,
         bound_cert_name=row.bound_cert_name,
         gone=row.gone,
+        created_at=row.created_at,
+        modified_at=row.modified_at,
     )
 
 

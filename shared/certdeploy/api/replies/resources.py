@@ -26,6 +26,8 @@ class CloudResource(WireModel):
     cert_start_time: str | None = None
     cert_end_time: str | None = None
     status: str
+    gmt_create: str | None = None
+    gmt_modified: str | None = None
     remark: str | None = None
 
 
@@ -33,6 +35,47 @@ class CloudResourceList(WireModel):
     """ListDeploymentJobResource."""
 
     data: list[CloudResource]
+
+
+class ResourceStatus(WireModel):
+    """How many resources of one product the account has."""
+
+    cloud_name: str
+    cloud_product: str
+    total_count: int
+
+
+class ResourceStatusList(WireModel):
+    """DescribeCloudResourceStatus."""
+
+    data: list[ResourceStatus]
+
+
+class CloudAccess(WireModel):
+    """A multi-cloud AccessKey (none exist here)."""
+
+    access_id: int
+    cloud_name: str
+    secret_id: str
+    service_status: str
+
+
+class CloudAccessPage(WireModel):
+    """ListCloudAccess."""
+
+    total_count: int
+    current_page: int
+    show_size: int
+    cloud_access_list: list[CloudAccess]
+
+
+class PackageState(WireModel):
+    """DescribePackageState: the certificate resource plans of one specification (none are sold here)."""
+
+    product_code: str
+    total_count: int = 0
+    used_count: int = 0
+    issued_count: int = 0
 
 
 class MatchedResources(WireModel):
