@@ -168,3 +168,23 @@ def test_paging_of_contacts(client: CasClient) -> None:
 
     assert (page.total_count, [c.name for c in page.contact_list]) == (3, ["c2"])
     assert bad.code == "InvalidParameter.ShowSize"
+
+
+def test_one_contact_is_read_by_its_id(client: CasClient) -> None:
+    created = client.create_contact(
+        cas.CreateContactRequest(
+            name="Ops", mobile="13800001234", email="ops@example.com", webhooks=webhooks_text(LARK)
+        )
+    ).body.contact_id
+
+    contact = client.get_contact(cas.GetContactRequest(contact_id=created)).body
+
+    assert (contact.contact_id, contact.name, contact.email, contact.mobile) == (
+        created,
+        "Ops",
+        "ops@example.com",
+        "13800001234",
+    )
+    assert (contact.email_status, contact.mobile_status, contact.webhook_list) == (1, 1, [LARK])
+    missing = refused(lambda: client.get_contact(cas.GetContactRequest(contact_id=created + 1)))
+    assert (missing.code, missing.status_code) == ("InvalidContactId.NotFound", 404)
