@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from certdeploy.api.actions_common import CLOUD_NAME, ActionContext, cloud_resources, paging, parse_product
 from certdeploy.api.errors import invalid_parameter
-from certdeploy.api.replies import Page
+from certdeploy.api.replies import Empty, Page
 from certdeploy.api.replies.resources import (
     CloudAccessPage,
     CloudResource,
@@ -20,9 +20,11 @@ from certdeploy.api.replies.resources import (
     PackageState,
     ResourceStatus,
     ResourceStatusList,
+    TrusteeOrderPage,
 )
 from certdeploy.api.rpc import RpcParameters
 from certdeploy.app.resources import list_resources, matched_resources
+from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.domain.models import Product
 
 DEFAULT_SHOW_SIZE = 20
@@ -106,6 +108,21 @@ def list_cloud_access(ctx: ActionContext, params: RpcParameters) -> CloudAccessP
     return CloudAccessPage(total_count=0, current_page=page, show_size=size, cloud_access_list=[])
 
 
+def add_cloud_access(ctx: ActionContext, params: RpcParameters) -> Empty:
+    """Refused: this server deploys to Alibaba Cloud only, so it keeps no other cloud's AccessKey."""
+    raise invalid_parameter(
+        "CloudName", f"{params.text('CloudName')!r} cannot be added: this server deploys to Alibaba Cloud only"
+    )
+
+
+def delete_cloud_access(ctx: ActionContext, params: RpcParameters) -> Empty:
+    raise NotFound.of(Thing.CLOUD_ACCESS, params.integer("AccessId"))
+
+
+def list_trustee_order(ctx: ActionContext, params: RpcParameters) -> TrusteeOrderPage:
+    return TrusteeOrderPage(max_results=params.optional_integer("MaxResults"))
+
+
 def describe_package_state(ctx: ActionContext, params: RpcParameters) -> PackageState:
     """Certificate resource plans are not sold here: none bought, used or issued, as for an account without any."""
     return PackageState(product_code=params.text("ProductCode"))
@@ -116,5 +133,8 @@ HANDLERS = {
     "GetMatchedResources": get_matched_resources,
     "DescribeCloudResourceStatus": describe_cloud_resource_status,
     "ListCloudAccess": list_cloud_access,
+    "AddCloudAccess": add_cloud_access,
+    "DeleteCloudAccess": delete_cloud_access,
+    "ListTrusteeOrder": list_trustee_order,
     "DescribePackageState": describe_package_state,
 }

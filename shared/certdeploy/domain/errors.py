@@ -41,6 +41,7 @@ class Thing(TextEnum):
     """What a `NotFound` is about."""
 
     ACCOUNT = "Account"
+    CLOUD_ACCESS = "Cloud access"
     CERTIFICATE = "Certificate"
     CONTACT = "Contact"
     JOB = "Job"
@@ -53,6 +54,7 @@ class Thing(TextEnum):
 # plain `NotFound` for a job or an account.
 NOT_FOUND_CODES: dict[Thing, str] = {
     Thing.ACCOUNT: "NotFound",
+    Thing.CLOUD_ACCESS: "NotFound",
     Thing.CERTIFICATE: "InvalidCertId.NotFound",
     Thing.CONTACT: "InvalidContactId.NotFound",
     Thing.JOB: "NotFound",

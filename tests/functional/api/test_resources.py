@@ -6,7 +6,7 @@ from __future__ import annotations
 from alibabacloud_cas20200407 import models as cas
 from alibabacloud_cas20200407.client import Client as CasClient
 
-from tests.functional.api_support import INVENTORY
+from tests.functional.api_support import INVENTORY, refused
 from tests.functional.conftest import ManualClock
 
 
@@ -38,3 +38,19 @@ def test_there_is_no_multi_cloud_access_and_no_certificate_package(client: CasCl
         0,
         0,
     )
+
+
+def test_multi_cloud_access_cannot_be_added_and_none_can_be_deleted(client: CasClient) -> None:
+    added = refused(
+        lambda: client.add_cloud_access(cas.AddCloudAccessRequest(cloud_name="Tencent", secret_id="id", secret_key="k"))
+    )
+    deleted = refused(lambda: client.delete_cloud_access(cas.DeleteCloudAccessRequest(access_id=1)))
+
+    assert (added.code, added.status_code) == ("InvalidParameter.CloudName", 400)
+    assert (deleted.code, deleted.status_code) == ("NotFound", 404)
+
+
+def test_there_are_no_hosted_orders(client: CasClient) -> None:
+    orders = client.list_trustee_order(cas.ListTrusteeOrderRequest(certificate_id=1, max_results=10)).body
+
+    assert (orders.total_count, orders.trustee_order_list, orders.max_results, orders.next_token) == (0, [], 10, "")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import Field
+
 from certdeploy.api.replies import WireModel
 
 
@@ -67,6 +71,15 @@ class CloudAccessPage(WireModel):
     current_page: int
     show_size: int
     cloud_access_list: list[CloudAccess]
+
+
+class TrusteeOrderPage(WireModel):
+    """ListTrusteeOrder: hosted deployments (China site only) are not offered here, so the list is always empty."""
+
+    total_count: int = 0
+    max_results: int | None = None
+    next_token: str = ""
+    trustee_order_list: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class PackageState(WireModel):
