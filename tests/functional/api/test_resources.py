@@ -6,8 +6,9 @@ from __future__ import annotations
 from alibabacloud_cas20200407 import models as cas
 from alibabacloud_cas20200407.client import Client as CasClient
 
-from tests.functional.api_support import INVENTORY, refused
+from tests.functional.api_support import INVENTORY
 from tests.functional.conftest import ManualClock
+from tests.rpc_calls import refused
 
 
 def test_a_cloud_resource_has_its_creation_and_modification_times(
