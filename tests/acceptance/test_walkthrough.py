@@ -367,5 +367,5 @@ def test_a_bad_signature_or_unknown_key_is_refused_and_changes_nothing(service: 
     unknown_key = refused(lambda: stranger.list_deployment_job(cas.ListDeploymentJobRequest()))
 
     assert (bad_signature.code, bad_signature.status_code) == ("SignatureDoesNotMatch", 400)
-    assert (unknown_key.code, unknown_key.status_code) == ("InvalidAccessKeyId.NotFound", 400)
+    assert (unknown_key.code, unknown_key.status_code) == ("InvalidAccessKeyId.NotFound", 404)
     assert world.client.list_contact(cas.ListContactRequest()).body.total_count == contacts_before
