@@ -159,7 +159,8 @@ def _cloud(settings: Settings, context: Any | None, closers: list, targets: Clou
 
         credentials = CloudCredentials.from_fc_context(context)
         source = CasSource(credentials, targets.cas)
-        return _Cloud(CloudDeployers(credentials, targets.products), source, source)
+        options = {Product.APIGATEWAY: {"replace_mutual_tls": settings.apigateway_replace_mutual_tls}}
+        return _Cloud(CloudDeployers(credentials, targets.products, options=options), source, source)
     local = LocalCloud(settings.data / "cloud.sqlite")
     closers.append(local.close)
     return _Cloud(local, local, local=local)

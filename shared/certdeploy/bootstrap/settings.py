@@ -54,6 +54,10 @@ class Settings(BaseSettings):
         description="cloud backend: the account that mirrors the function role's CAS certificates and cloud resources",
     )
 
+    apigateway_replace_mutual_tls: bool = Field(
+        False, description="bind API Gateway domains that have mutual TLS anyway, turning it off (it cannot be kept)"
+    )
+
     deploy_max_attempts: int = Field(5, ge=1)
     deploy_retry_base_seconds: int = Field(5, ge=1)
     stuck_after_seconds: int = Field(900, ge=30)
