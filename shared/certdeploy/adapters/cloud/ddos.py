@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from certdeploy.adapters.cloud.cdn import DEFAULT_CAS_REGION
 from certdeploy.adapters.cloud.common import ApiTarget, CloudCredentials, RegionalClients, sdk_errors, tea_config
 from certdeploy.domain.deployment import Binding, DeployableCertificate, PermanentDeployFailure
 from certdeploy.domain.models import CertAlgorithm, Product, Resource
@@ -38,12 +37,9 @@ class _RuleCertificate:
 class DdosDeployer:
     product = Product.DDOS
 
-    def __init__(
-        self, credentials: CloudCredentials, target: ApiTarget, *, cas_region: str = DEFAULT_CAS_REGION
-    ) -> None:
+    def __init__(self, credentials: CloudCredentials, target: ApiTarget) -> None:
         self._credentials = credentials
         self._target = target
-        self._cas_region = cas_region
         self._clients: RegionalClients[Any] = RegionalClients(self._new_client)
 
     def current_binding(self, resource: Resource) -> Binding:
@@ -67,7 +63,7 @@ class DdosDeployer:
         if certificate.cas_cert_id is not None:
             if state.cas_cert_id == certificate.cas_cert_id:
                 return
-            self._associate(resource, {"cert_id": certificate.cas_cert_id, "cert_region": self._cas_region})
+            self._associate(resource, {"cert_id": certificate.cas_cert_id, "cert_region": self._target.cas_region})
             return
         if state.cert_name == certificate.name:
             return
@@ -84,7 +80,7 @@ class DdosDeployer:
         state = self._read(resource)
         if binding.cas_cert_id is not None:
             if state.cas_cert_id != binding.cas_cert_id:
-                region = binding.detail("cert_region") or self._cas_region
+                region = binding.detail("cert_region") or self._target.cas_region
                 self._associate(resource, {"cert_id": binding.cas_cert_id, "cert_region": region})
             return
         if state.cert_name == binding.cert_name:
