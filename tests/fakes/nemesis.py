@@ -13,6 +13,7 @@ notification delivered is recorded with the message that caused it.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -93,6 +94,10 @@ class NemesisOdds:
         }
     )
     notification_failure_rate: float = 0.15
+    # An outage of one address lasts at most this many sends in a row: fewer than the fault-injection world's retry
+    # attempts (4), so every report gets through in the end. Giving up after the last attempt is a documented outcome
+    # (docs/failures.md) with its own tests (tests/functional/test_failures.py), not something to draw at random.
+    notification_outage_sends: int = 3
 
 
 @dataclass(frozen=True)
@@ -188,13 +193,18 @@ class RecordingCloud:
 class FlakySender:
     """A notification channel that is down now and then (a transient failure), as mail relays and SMS gateways are."""
 
-    def __init__(self, rng: random.Random, failure_rate: float) -> None:
+    def __init__(self, rng: random.Random, failure_rate: float, outage_sends: int) -> None:
         self._rng = rng
         self._failure_rate = failure_rate
+        self._outage_sends = outage_sends
+        self._failed_in_a_row: Counter[tuple[str, str]] = Counter()
 
     def send(self, address: str, message: RenderedNotification) -> None:
-        if self._rng.random() < self._failure_rate:
+        key = (address, message.subject)
+        if self._failed_in_a_row[key] < self._outage_sends and self._rng.random() < self._failure_rate:
+            self._failed_in_a_row[key] += 1
             raise TransientNotificationFailure("simulated relay outage")
+        self._failed_in_a_row[key] = 0
 
 
 class NeverFailingSender:
@@ -268,7 +278,7 @@ class Nemesis:
         self.cloud = RecordingCloud(container.local_cloud, container.store)
         self.queues = {role: FlakyQueue(queue) for role, queue in container.deps.queues.items()}
         container.deps = replace(container.deps, deployers=self.cloud, queues=self.queues)
-        sender = FlakySender(rng, odds.notification_failure_rate)
+        sender = FlakySender(rng, odds.notification_failure_rate, odds.notification_outage_sends)
         self.notifier = RecordingNotifier(ContactNotifier({Channel.EMAIL: sender, Channel.SMS: sender}))
         container.notifier = self.notifier
         self.history: list[str] = []
