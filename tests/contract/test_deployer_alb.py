@@ -87,6 +87,17 @@ def test_finds_the_listener_by_port_when_cas_gave_no_listener_id(alb: AlbCloud, 
     assert len(alb.api.calls_of(LIST_LISTENERS)) == 1
 
 
+def test_pages_through_the_load_balancers_listeners_until_it_finds_the_port(
+    alb: AlbCloud, deployer: AlbDeployer
+) -> None:
+    alb.listeners.update({f"lsn-{index:03}": AlbListener(LOAD_BALANCER, 10_000 + index) for index in range(120)})
+
+    deployer.bind(_resource(listener_id=None), _certificate())
+
+    assert alb.listeners[LISTENER].certificate_id == NEW
+    assert len(alb.api.calls_of(LIST_LISTENERS)) == 2
+
+
 def test_a_listener_being_configured_is_a_transient_failure_without_a_write(
     alb: AlbCloud, deployer: AlbDeployer
 ) -> None:

@@ -93,6 +93,17 @@ def test_finds_the_https_listener_whose_port_range_holds_the_port(ga: GaCloud, d
     assert len(ga.api.calls_of(LIST_LISTENERS)) == 1
 
 
+def test_pages_through_the_accelerators_listeners_until_it_finds_the_port(ga: GaCloud, deployer: GaDeployer) -> None:
+    ga.listeners.update(
+        {f"lsr-{index:03}": GaListener(ACCELERATOR, ((9000 + index, 9000 + index),)) for index in range(60)}
+    )
+
+    deployer.bind(_resource(listener_id=None, port=8080), _certificate())
+
+    assert ga.listeners["lsr-range"].certificate_id == NEW
+    assert len(ga.api.calls_of(LIST_LISTENERS)) == 2
+
+
 def test_an_updating_listener_is_a_transient_failure_without_a_write(ga: GaCloud, deployer: GaDeployer) -> None:
     ga.listeners[LISTENER].state = "updating"
     ga.listeners[LISTENER].reads_until_settled = 5

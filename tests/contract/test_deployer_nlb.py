@@ -80,6 +80,17 @@ def test_binding_what_is_already_bound_makes_no_write(nlb: NlbCloud, deployer: N
     assert nlb.api.actions() == [LIST_LISTENERS]
 
 
+def test_pages_through_the_load_balancers_listeners_until_it_finds_the_listener(
+    nlb: NlbCloud, deployer: NlbDeployer
+) -> None:
+    nlb.listeners.update({f"lsn-{index:03}": NlbListener(LOAD_BALANCER, 10_000 + index) for index in range(120)})
+
+    deployer.bind(_resource("lsn-short@443"), _certificate())
+
+    assert nlb.listeners["lsn-short"].certificate_ids == (NEW,)
+    assert len(nlb.api.calls_of(LIST_LISTENERS)) == 2
+
+
 def test_a_stopped_listener_takes_the_certificate_and_stays_stopped(nlb: NlbCloud, deployer: NlbDeployer) -> None:
     nlb.listeners["lsn-short"].status = "Stopped"
 
