@@ -96,3 +96,13 @@ def test_a_products_busy_code_is_transient_only_with_that_products_table() -> No
 
     assert is_transient_code("NotActive.Listener", busy)
     assert not is_transient_code("NotActive.Listener")
+
+
+def test_a_products_options_reach_its_deployer() -> None:
+    credentials = CloudCredentials(access_key_id="id", access_key_secret="secret")
+    options = {Product.APIGATEWAY: {"replace_mutual_tls": True}}
+
+    told = CloudDeployers(credentials, options=options).for_product(Product.APIGATEWAY)
+    default = CloudDeployers(credentials).for_product(Product.APIGATEWAY)
+
+    assert (vars(told)["_replace_mutual_tls"], vars(default)["_replace_mutual_tls"]) == (True, False)
