@@ -87,6 +87,17 @@ def test_finds_the_listener_by_port_when_cas_gave_no_listener_id(alb: AlbCloud, 
     assert len(alb.api.calls_of(LIST_LISTENERS)) == 1
 
 
+def test_pages_through_the_load_balancers_listeners_until_it_finds_the_port(
+    alb: AlbCloud, deployer: AlbDeployer
+) -> None:
+    alb.listeners.update({f"lsn-{index:03}": AlbListener(LOAD_BALANCER, 10_000 + index) for index in range(120)})
+
+    deployer.bind(_resource(listener_id=None), _certificate())
+
+    assert alb.listeners[LISTENER].certificate_id == NEW
+    assert len(alb.api.calls_of(LIST_LISTENERS)) == 2
+
+
 def test_a_listener_being_configured_is_a_transient_failure_without_a_write(
     alb: AlbCloud, deployer: AlbDeployer
 ) -> None:
@@ -99,23 +110,47 @@ def test_a_listener_being_configured_is_a_transient_failure_without_a_write(
     assert alb.api.calls_of(UPDATE_LISTENER) == []
 
 
-def test_throttling_is_transient(alb: AlbCloud, deployer: AlbDeployer) -> None:
-    alb.api.fail_next(UPDATE_LISTENER, code="Throttling.User")
+def test_a_stopped_listener_takes_the_certificate_and_stays_stopped(alb: AlbCloud, deployer: AlbDeployer) -> None:
+    alb.listeners[LISTENER].status = "Stopped"
+
+    deployer.bind(_resource(), _certificate())
+
+    assert alb.listeners[LISTENER].certificate_id == NEW
+    assert deployer.current_binding(_resource()).cas_cert_id == NEW_CAS_ID
+    assert alb.listeners[LISTENER].status == "Stopped"
+
+
+def test_a_load_balancer_being_changed_is_transient(alb: AlbCloud, deployer: AlbDeployer) -> None:
+    alb.busy_load_balancers.add(alb.listeners[LISTENER].load_balancer_id)
 
     with pytest.raises(TransientDeployFailure) as failure:
         deployer.bind(_resource(), _certificate())
 
-    assert failure.value.code == "Throttling.User"
+    assert failure.value.code == "IncorrectBusinessStatus.LoadBalancer"
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("Throttling.User", 400),
+        ("Conflict.Lock", 409),
+        # Retried on UpdateListenerAttribute by terraform-provider-alicloud alicloud/resource_alicloud_alb_listener.go.
+        ("IdempotenceProcessing", 400),
+        ("VipStatusNotSupport", 400),
+        ("-22001", 400),
+        ("SystemBusy", 400),
+    ],
+)
+def test_throttling_and_albs_busy_codes_are_transient(
+    alb: AlbCloud, deployer: AlbDeployer, code: str, status: int
+) -> None:
+    alb.api.fail_next(UPDATE_LISTENER, code=code, message="Try again later.", status=status)
+
+    with pytest.raises(TransientDeployFailure) as failure:
+        deployer.bind(_resource(), _certificate())
+
+    assert failure.value.code == code
     assert alb.listeners[LISTENER].certificate_id == OLD
-
-
-def test_a_lock_conflict_answered_by_alb_is_transient(alb: AlbCloud, deployer: AlbDeployer) -> None:
-    alb.api.fail_next(UPDATE_LISTENER, code="Conflict.Lock", message="The resource is being operated.", status=409)
-
-    with pytest.raises(TransientDeployFailure) as failure:
-        deployer.bind(_resource(), _certificate())
-
-    assert failure.value.code == "Conflict.Lock"
 
 
 def test_an_unknown_certificate_is_permanent_with_albs_cause(alb: AlbCloud, deployer: AlbDeployer) -> None:

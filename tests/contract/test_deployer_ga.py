@@ -57,8 +57,20 @@ def test_binds_reads_back_and_restores_the_default_certificate(ga: GaCloud, depl
     assert ga.listeners[LISTENER].certificate_id == OLD
     updates = ga.api.calls_of(UPDATE_LISTENER)
     assert [call.parameters["Certificates.1.Id"] for call in updates] == [NEW, OLD]
-    assert {name for call in updates for name in call.parameters} == {"ListenerId", "RegionId", "Certificates.1.Id"}
+    sent = {name.split(".")[0] for call in updates for name in call.parameters}
+    assert sent == {"ListenerId", "RegionId", "Certificates", "XForwardedForConfig", "ProxyProtocol"}
     assert (ga.listeners[LISTENER].name, ga.listeners[LISTENER].request_timeout) == ("web", 60)
+
+
+def test_a_bind_keeps_the_listeners_forwarded_headers_and_proxy_protocol(ga: GaCloud, deployer: GaDeployer) -> None:
+    listener = ga.listeners[LISTENER]
+    listener.forwarded_for.update(XForwardedForGaIdEnabled=True, XForwardedForGaApEnabled=True, XRealIpEnabled=True)
+    listener.proxy_protocol = True
+    kept = dict(listener.forwarded_for)
+
+    deployer.bind(_resource(), _certificate())
+
+    assert (listener.certificate_id, listener.forwarded_for, listener.proxy_protocol) == (NEW, kept, True)
 
 
 def test_binding_what_is_already_bound_makes_no_write(ga: GaCloud, deployer: GaDeployer) -> None:
@@ -81,6 +93,17 @@ def test_finds_the_https_listener_whose_port_range_holds_the_port(ga: GaCloud, d
     assert len(ga.api.calls_of(LIST_LISTENERS)) == 1
 
 
+def test_pages_through_the_accelerators_listeners_until_it_finds_the_port(ga: GaCloud, deployer: GaDeployer) -> None:
+    ga.listeners.update(
+        {f"lsr-{index:03}": GaListener(ACCELERATOR, ((9000 + index, 9000 + index),)) for index in range(60)}
+    )
+
+    deployer.bind(_resource(listener_id=None, port=8080), _certificate())
+
+    assert ga.listeners["lsr-range"].certificate_id == NEW
+    assert len(ga.api.calls_of(LIST_LISTENERS)) == 2
+
+
 def test_an_updating_listener_is_a_transient_failure_without_a_write(ga: GaCloud, deployer: GaDeployer) -> None:
     ga.listeners[LISTENER].state = "updating"
     ga.listeners[LISTENER].reads_until_settled = 5
@@ -92,13 +115,24 @@ def test_an_updating_listener_is_a_transient_failure_without_a_write(ga: GaCloud
     assert ga.api.calls_of(UPDATE_LISTENER) == []
 
 
-def test_throttling_is_transient(ga: GaCloud, deployer: GaDeployer) -> None:
-    ga.api.fail_next(DESCRIBE_LISTENER, code="Throttling", message="Request was denied due to request throttling.")
+@pytest.mark.parametrize(
+    ("action", "code"),
+    [
+        (DESCRIBE_LISTENER, "Throttling"),
+        # Retried on UpdateListener by terraform-provider-alicloud alicloud/resource_alicloud_ga_listener.go.
+        (UPDATE_LISTENER, "NotActive.Listener"),
+        (UPDATE_LISTENER, "StateError.Accelerator"),
+    ],
+)
+def test_throttling_and_a_busy_listener_or_accelerator_are_transient(
+    ga: GaCloud, deployer: GaDeployer, action: str, code: str
+) -> None:
+    ga.api.fail_next(action, code=code, message="Try again later.")
 
     with pytest.raises(TransientDeployFailure) as failure:
         deployer.bind(_resource(), _certificate())
 
-    assert failure.value.code == "Throttling"
+    assert failure.value.code == code
 
 
 def test_an_unknown_certificate_is_permanent_with_gas_cause(ga: GaCloud, deployer: GaDeployer) -> None:

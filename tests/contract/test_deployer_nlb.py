@@ -80,13 +80,45 @@ def test_binding_what_is_already_bound_makes_no_write(nlb: NlbCloud, deployer: N
     assert nlb.api.actions() == [LIST_LISTENERS]
 
 
-def test_throttling_is_transient(nlb: NlbCloud, deployer: NlbDeployer) -> None:
-    nlb.api.fail_next(UPDATE_LISTENER, code="Throttling.User")
+def test_pages_through_the_load_balancers_listeners_until_it_finds_the_listener(
+    nlb: NlbCloud, deployer: NlbDeployer
+) -> None:
+    nlb.listeners.update({f"lsn-{index:03}": NlbListener(LOAD_BALANCER, 10_000 + index) for index in range(120)})
+
+    deployer.bind(_resource("lsn-short@443"), _certificate())
+
+    assert nlb.listeners["lsn-short"].certificate_ids == (NEW,)
+    assert len(nlb.api.calls_of(LIST_LISTENERS)) == 2
+
+
+def test_a_stopped_listener_takes_the_certificate_and_stays_stopped(nlb: NlbCloud, deployer: NlbDeployer) -> None:
+    nlb.listeners["lsn-short"].status = "Stopped"
+
+    deployer.bind(_resource("lsn-short@443"), _certificate())
+
+    assert nlb.listeners["lsn-short"].certificate_ids == (NEW,)
+    assert deployer.current_binding(_resource("lsn-short@443")).cas_cert_id == NEW_CAS_ID
+    assert nlb.listeners["lsn-short"].status == "Stopped"
+
+
+def test_a_load_balancer_being_configured_is_transient(nlb: NlbCloud, deployer: NlbDeployer) -> None:
+    nlb.busy_load_balancers.add(LOAD_BALANCER)
 
     with pytest.raises(TransientDeployFailure) as failure:
         deployer.bind(_resource("lsn-short@443"), _certificate())
 
-    assert failure.value.code == "Throttling.User"
+    assert failure.value.code == "OperationFailed.ResourceIsConfiguring"
+    assert nlb.listeners["lsn-short"].certificate_ids == (OLD,)
+
+
+@pytest.mark.parametrize("code", ["Throttling.User", "Conflict.Lock", "SystemBusy"])
+def test_throttling_and_a_locked_load_balancer_are_transient(nlb: NlbCloud, deployer: NlbDeployer, code: str) -> None:
+    nlb.api.fail_next(UPDATE_LISTENER, code=code, message="Try again later.")
+
+    with pytest.raises(TransientDeployFailure) as failure:
+        deployer.bind(_resource("lsn-short@443"), _certificate())
+
+    assert failure.value.code == code
     assert nlb.listeners["lsn-short"].certificate_ids == (OLD,)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -40,11 +39,21 @@ REDIRECT = {
 }
 
 
+# Hybrid-cloud and disaster-recovery settings: DescribeDomainDetail does not return them.
+UNREAD = {
+    "CnameEnabled": True,
+    "RoutingRules": '[{"rs":["10.0.9.1"],"location":"dr"}]',
+    "AccessType": "hybrid_cloud_cname",
+}
+
+
 @pytest.fixture
 def cloud() -> Iterator[WafCloud]:
     cloud = WafCloud()
     cloud.certs = {"4001-cn-hangzhou": "old-cert", "4002-cn-hangzhou": "new-cert"}
-    cloud.domains[(INSTANCE, DOMAIN)] = WafDomain(listen=copy.deepcopy(LISTEN), redirect=copy.deepcopy(REDIRECT))
+    cloud.domains[(INSTANCE, DOMAIN)] = WafDomain(
+        listen=copy.deepcopy(LISTEN), redirect=copy.deepcopy(REDIRECT), unread=dict(UNREAD)
+    )
     yield from cloud.serving()
 
 
@@ -53,19 +62,20 @@ def deployer(cloud: WafCloud) -> WafDeployer:
     return WafDeployer(cloud.api.credentials(), cloud.api.target())
 
 
-def _resource(domain: str = DOMAIN) -> Resource:
+def _resource(domain: str = DOMAIN, *, region: str = "cn-hangzhou") -> Resource:
     return Resource(
-        id=5, account_id=1, product=Product.WAF, region="cn-hangzhou", instance_id=INSTANCE, domain=domain, port=443
+        id=5, account_id=1, product=Product.WAF, region=region, instance_id=INSTANCE, domain=domain, port=443
     )
 
 
-def _used(settings: dict[str, Any]) -> dict[str, Any]:
-    """The settings without empty lists: the SDK's request model writes every list field, used or not."""
-    return {name: value for name, value in settings.items() if value != []}
-
-
-def _certificate(*, cas_cert_id: int | None = None) -> DeployableCertificate:
-    return pem_certificate(SITE, cert_id=21, name="api-2025", algorithm=CertAlgorithm.ECC, cas_cert_id=cas_cert_id)
+def _certificate(*, cas_cert_id: int | None = None, cas_region: str = "cn-hangzhou") -> DeployableCertificate:
+    """The certificate, with the `CertIdentifier` CAS gives it when it is in CAS."""
+    certificate = pem_certificate(
+        SITE, cert_id=21, name="api-2025", algorithm=CertAlgorithm.ECC, cas_cert_id=cas_cert_id
+    )
+    if cas_cert_id is None:
+        return certificate
+    return certificate.model_copy(update={"cas_identifier": f"{cas_cert_id}-{cas_region}"})
 
 
 def test_binds_by_cas_id_keeping_every_other_setting_and_restores_the_previous_one(
@@ -79,11 +89,45 @@ def test_binds_by_cas_id_keeping_every_other_setting_and_restores_the_previous_o
 
     assert (before.cas_cert_id, before.cert_name) == (4001, "old-cert")
     assert (after.cas_cert_id, after.cert_name) == (4002, "new-cert")
-    first = cloud.modified[0]
-    assert first["Listen"] == {**LISTEN, "CertId": "4002-cn-hangzhou"}
-    assert _used(first["Redirect"]) == REDIRECT
-    assert cloud.domains[(INSTANCE, DOMAIN)].listen == LISTEN
-    assert _used(cloud.domains[(INSTANCE, DOMAIN)].redirect) == REDIRECT
+    first = cloud.api.calls_of("ModifyDomainCert")[0].parameters
+    assert first["CertId"] == "4002-cn-hangzhou"
+    assert (first["TLSVersion"], first["EnableTLSv3"].lower(), first["CipherSuite"]) == ("tlsv1.2", "true", "2")
+    domain = cloud.domains[(INSTANCE, DOMAIN)]
+    assert (domain.listen, domain.redirect) == (LISTEN, REDIRECT)
+
+
+def test_a_bind_keeps_the_hybrid_cloud_and_disaster_recovery_settings_waf_does_not_read_back(
+    cloud: WafCloud, deployer: WafDeployer
+) -> None:
+    deployer.bind(_resource(), _certificate(cas_cert_id=4002))
+
+    assert cloud.domains[(INSTANCE, DOMAIN)].unread == UNREAD
+    assert cloud.domains[(INSTANCE, DOMAIN)].listen["CertId"] == "4002-cn-hangzhou"
+    assert cloud.api.actions() == ["DescribeDomainDetail", "ModifyDomainCert"]
+
+
+def test_a_waf_instance_outside_the_mainland_binds_the_identifier_cas_gave(
+    cloud: WafCloud, deployer: WafDeployer
+) -> None:
+    cloud.domains[(INSTANCE, DOMAIN)] = WafDomain(listen=copy.deepcopy(LISTEN), redirect=copy.deepcopy(REDIRECT))
+    resource = _resource(region="ap-southeast-1")
+
+    deployer.bind(resource, _certificate(cas_cert_id=4002))
+
+    assert cloud.domains[(INSTANCE, DOMAIN)].listen["CertId"] == "4002-cn-hangzhou"
+    assert deployer.current_binding(resource).cas_cert_id == 4002
+
+
+def test_a_cas_certificate_without_its_identifier_is_refused_before_any_write(
+    cloud: WafCloud, deployer: WafDeployer
+) -> None:
+    certificate = _certificate(cas_cert_id=4002).model_copy(update={"cas_identifier": None})
+
+    with pytest.raises(PermanentDeployFailure) as failure:
+        deployer.bind(_resource(), certificate)
+
+    assert failure.value.code == "CertificateIdentifierUnknown"
+    assert cloud.api.actions() == ["DescribeDomainDetail"]
 
 
 def test_a_certificate_outside_cas_is_added_then_bound_and_a_second_bind_writes_nothing(
@@ -94,7 +138,7 @@ def test_a_certificate_outside_cas_is_added_then_bound_and_a_second_bind_writes_
 
     [create] = cloud.api.calls_of("CreateCerts")
     assert (create.parameters["CertName"], create.parameters["CertKey"]) == ("api-2025", SITE.key_pem)
-    assert len(cloud.api.calls_of("ModifyDomain")) == 1
+    assert len(cloud.api.calls_of("ModifyDomainCert")) == 1
     assert cloud.certs[cloud.domains[(INSTANCE, DOMAIN)].listen["CertId"]] == "api-2025"
 
 
@@ -104,13 +148,23 @@ def test_binding_the_certificate_already_served_makes_no_write_call(cloud: WafCl
     assert cloud.api.actions() == ["DescribeDomainDetail"]
 
 
-def test_throttling_is_transient(cloud: WafCloud, deployer: WafDeployer) -> None:
-    cloud.api.fail_next("ModifyDomain", code="Throttling.Api", message="The request was throttled.", status=429)
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("Throttling.Api", 429),
+        # Retried by terraform-provider-alicloud alicloud/resource_alicloud_wafv3_domain.go (the domain is changing).
+        ("Waf.Pullin.ResourceProcessing", 400),
+    ],
+)
+def test_throttling_and_a_domain_being_changed_are_transient(
+    cloud: WafCloud, deployer: WafDeployer, code: str, status: int
+) -> None:
+    cloud.api.fail_next("ModifyDomainCert", code=code, message="Try again later.", status=status)
 
     with pytest.raises(TransientDeployFailure) as failure:
         deployer.bind(_resource(), _certificate(cas_cert_id=4002))
 
-    assert failure.value.code == "Throttling.Api"
+    assert failure.value.code == code
     assert cloud.domains[(INSTANCE, DOMAIN)].listen["CertId"] == "4001-cn-hangzhou"
 
 
@@ -136,4 +190,4 @@ def test_a_domain_without_https_port_takes_no_certificate(cloud: WafCloud, deplo
         deployer.bind(_resource(), _certificate(cas_cert_id=4002))
 
     assert failure.value.code == "HttpsDisabled"
-    assert cloud.api.calls_of("ModifyDomain") == []
+    assert cloud.api.calls_of("ModifyDomainCert") == []

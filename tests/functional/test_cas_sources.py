@@ -33,6 +33,7 @@ from tests.functional.conftest import ManualClock
 from tests.servers.alb import AlbCloud, AlbListener
 from tests.servers.apigateway import ApiGatewayCloud, GroupDomain
 from tests.servers.cas_cloud import CasCloud
+from tests.servers.waf import WafCloud, WafDomain
 
 SITE = make_cert(["www.example.com", "api.example.com"], common_name="www.example.com")
 OLD_CAS_ID, SITE_CAS_ID = 8700, 8801
@@ -110,8 +111,23 @@ def gateway() -> Iterator[ApiGatewayCloud]:
 
 
 @pytest.fixture
+def waf() -> Iterator[WafCloud]:
+    cloud = WafCloud()
+    cloud.certs = {f"{OLD_CAS_ID}-cn-hangzhou": "site-2025", f"{SITE_CAS_ID}-cn-hangzhou": "site-2026"}
+    listen = {"CertId": f"{OLD_CAS_ID}-cn-hangzhou", "HttpsPorts": [443]}
+    cloud.domains[("waf-intl", "www.example.com")] = WafDomain(listen=listen, redirect={"Backends": ["10.0.0.1"]})
+    yield from cloud.serving()
+
+
+@pytest.fixture
 def build(
-    tmp_path: Path, clock: ManualClock, cas: CasCloud, alb: AlbCloud, gateway: ApiGatewayCloud, cloud_site: Site
+    tmp_path: Path,
+    clock: ManualClock,
+    cas: CasCloud,
+    alb: AlbCloud,
+    gateway: ApiGatewayCloud,
+    waf: WafCloud,
+    cloud_site: Site,
 ) -> Iterator[Any]:
     """Build containers of the cloud backend on one store, as each FC instance builds its own."""
     credentials = cas.api.credentials()
@@ -125,7 +141,12 @@ def build(
     )
     settings = Settings(data=tmp_path / "data", cloud=CloudBackend.ALIYUN, deploy_max_attempts=3, site=cloud_site)
     targets = CloudTargets(
-        cas=cas.api.target(), products={Product.ALB: alb.api.target(), Product.APIGATEWAY: gateway.api.target()}
+        cas=cas.api.target(),
+        products={
+            Product.ALB: alb.api.target(),
+            Product.APIGATEWAY: gateway.api.target(),
+            Product.WAF: waf.api.target(),
+        },
     )
     built: list[Container] = []
 
@@ -257,6 +278,23 @@ def test_rolling_back_puts_the_previous_cas_certificate_back_by_its_cas_id(
     assert container.store.workers.get(account_id, worker.id).status is WorkerStatus.ROLLBACK_SUCCESS
     assert alb.listeners["lsn-1"].certificate_id == f"{OLD_CAS_ID}-{cloud_site.cas_region}"
     assert cas.api.calls_of(DETAIL) == []
+
+
+def test_a_waf_instance_outside_the_mainland_is_given_the_identifier_cas_gave_the_certificate(
+    container: Container, account_id: int, cas: CasCloud, waf: WafCloud
+) -> None:
+    cas.resources.append(
+        _cloud_resource(
+            "WAF", "www.example.com", RegionId="ap-southeast-1", InstanceId="waf-intl", EnableHttps=1, CertId=OLD_CAS_ID
+        )
+    )
+    tick(container.deps)
+    site = _mirrored(container, account_id, SITE_CAS_ID)
+
+    job_id = _deploy(container, account_id, site.id, _resource(container, account_id, Product.WAF))
+
+    assert container.store.jobs.get(account_id, job_id).status is JobStatus.SUCCESS
+    assert waf.domains[("waf-intl", "www.example.com")].listen["CertId"] == f"{SITE_CAS_ID}-cn-hangzhou"
 
 
 def test_a_pem_product_fetches_the_content_once_and_the_store_keeps_it(

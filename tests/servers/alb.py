@@ -5,9 +5,10 @@ What the real service does that the deployer relies on, as the SDK's models and 
   `ListenerStatus`, `ListenerProtocol`, `LoadBalancerId` and the other settings; an unknown id is
   404 `ResourceNotFound.Listener`.
 - `UpdateListenerAttribute` changes only the parameters it carries and answers a `JobId`; the listener is
-  "Configuring" until the job ends (here: until it has been read `settle_after_reads` times). A listener that is not
-  Running refuses it with `IncorrectStatus.Listener`; an identifier that CAS does not know is
-  `ResourceNotFound.Certificate`.
+  "Configuring" until the job ends (here: until it has been read `settle_after_reads` times), then back in the state
+  it had. A Running or Stopped listener takes it (both are steady states); one being created or configured refuses it
+  with `IncorrectStatus.Listener`, and a load balancer being changed (`busy_load_balancers`) with
+  `IncorrectBusinessStatus.LoadBalancer`; an identifier that CAS does not know is `ResourceNotFound.Certificate`.
 - `ListListeners` filters by `LoadBalancerIds.N` and pages with `MaxResults`/`NextToken`.
 """
 
@@ -22,6 +23,7 @@ from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, Prod
 GET_LISTENER = "GetListenerAttribute"
 UPDATE_LISTENER = "UpdateListenerAttribute"
 LIST_LISTENERS = "ListListeners"
+STEADY = frozenset({"Running", "Stopped"})
 
 
 @dataclass
@@ -36,6 +38,7 @@ class AlbListener:
     http2_enabled: bool = True
     security_policy_id: str = "tls_cipher_policy_1_2"
     reads_until_settled: int = field(default=0, repr=False)
+    settles_to: str = field(default="Running", repr=False)
 
 
 class AlbCloud(ProductCloud):
@@ -44,6 +47,7 @@ class AlbCloud(ProductCloud):
     def __init__(self, *, security_token: str | None = None, settle_after_reads: int = 1) -> None:
         self.listeners: dict[str, AlbListener] = {}
         self.cas_identifiers: set[str] = set()
+        self.busy_load_balancers: set[str] = set()
         self.settle_after_reads = settle_after_reads
         super().__init__(OpenApiServer(host_id="alb.aliyuncs.com", version="2020-06-16", security_token=security_token))
         self.api.rpc(GET_LISTENER, self._get)
@@ -63,14 +67,19 @@ class AlbCloud(ProductCloud):
         if listener.reads_until_settled > 0:
             listener.reads_until_settled -= 1
             if listener.reads_until_settled == 0:
-                listener.status = "Running"
+                listener.status = listener.settles_to
         return answer
 
     def _update(self, call: OpenApiCall) -> dict[str, Any]:
         listener_id, listener = self._listener(call)
-        if listener.status != "Running":
+        if listener.status not in STEADY:
             raise OpenApiError(
                 "IncorrectStatus.Listener", f"The status of listener {listener_id} is {listener.status}.", 400
+            )
+        if listener.load_balancer_id in self.busy_load_balancers:
+            raise OpenApiError(
+                "IncorrectBusinessStatus.LoadBalancer",
+                f"The business status of load balancer {listener.load_balancer_id} does not allow this operation.",
             )
         certificate_id = call.get("Certificates.1.CertificateId")
         if certificate_id is not None:
@@ -83,7 +92,7 @@ class AlbCloud(ProductCloud):
             listener.description = call.require("ListenerDescription")
         if call.get("IdleTimeout") is not None:
             listener.idle_timeout = int(call.require("IdleTimeout"))
-        listener.status = "Configuring"
+        listener.settles_to, listener.status = listener.status, "Configuring"
         listener.reads_until_settled = self.settle_after_reads
         return {"JobId": str(uuid.uuid4())}
 

@@ -6,9 +6,12 @@ What the real service does that the deployer relies on, as the SDK's models and 
 - `DescribeListener` answers `Certificates[].Id`/`Type`, `State`, `Protocol`, `PortRanges`, `AcceleratorId` and the
   other settings; an unknown listener is `NotExist.Listener`.
 - `ListListeners` filters by `AcceleratorId` and pages with `PageNumber`/`PageSize`.
-- `UpdateListener` changes only the parameters it carries; the listener is "updating" until the change is applied
-  (here: until it has been read once). A listener that is not active refuses it with `StateError.Listener`; an
-  identifier that CAS does not know is `NotExist.Certificate`.
+- `UpdateListener` changes the parameters it carries, except `XForwardedForConfig` and `ProxyProtocol`: an update
+  without them sets them to their default, false (the reference gives "false (default)" for each, and
+  terraform-provider-alicloud alicloud/resource_alicloud_ga_listener.go resends them on every update), so the GA-ID,
+  GA-AP and X-Real-IP headers are dropped. The listener is "updating" until the change is applied (here: until it has
+  been read once). A listener that is not active refuses it with `NotActive.Listener` (the code the provider retries
+  there); an identifier that CAS does not know is `NotExist.Certificate`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,13 @@ GA_REGION = "cn-hangzhou"
 DESCRIBE_LISTENER = "DescribeListener"
 UPDATE_LISTENER = "UpdateListener"
 LIST_LISTENERS = "ListListeners"
+FORWARDED_FOR_HEADERS = (
+    "XForwardedForGaIdEnabled",
+    "XForwardedForGaApEnabled",
+    "XForwardedForProtoEnabled",
+    "XForwardedForPortEnabled",
+    "XRealIpEnabled",
+)
 
 
 @dataclass
@@ -33,6 +43,8 @@ class GaListener:
     state: str = "active"
     name: str = "web"
     request_timeout: int = 60
+    forwarded_for: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(FORWARDED_FOR_HEADERS, False))
+    proxy_protocol: bool = False
     reads_until_settled: int = field(default=0, repr=False)
 
 
@@ -68,7 +80,7 @@ class GaCloud(ProductCloud):
     def _update(self, call: OpenApiCall) -> dict[str, Any]:
         listener_id, listener = self._listener(call)
         if listener.state != "active":
-            raise OpenApiError("StateError.Listener", f"The state of listener {listener_id} is {listener.state}.")
+            raise OpenApiError("NotActive.Listener", f"The state of listener {listener_id} is {listener.state}.")
         certificate_id = call.get("Certificates.1.Id")
         if certificate_id is not None:
             if certificate_id not in self.cas_identifiers:
@@ -76,6 +88,10 @@ class GaCloud(ProductCloud):
             listener.certificate_id = certificate_id
         if call.get("Name") is not None:
             listener.name = call.require("Name")
+        listener.forwarded_for = {
+            header: _true(call.get(f"XForwardedForConfig.{header}")) for header in FORWARDED_FOR_HEADERS
+        }
+        listener.proxy_protocol = _true(call.get("ProxyProtocol"))
         listener.state = "updating"
         listener.reads_until_settled = 1
         return {}
@@ -110,4 +126,10 @@ def _describe(listener_id: str, listener: GaListener) -> dict[str, Any]:
         "RequestTimeout": listener.request_timeout,
         "PortRanges": [{"FromPort": low, "ToPort": high} for low, high in listener.port_ranges],
         "Certificates": [{"Id": listener.certificate_id, "Type": "Server"}] if listener.certificate_id else [],
+        "XForwardedForConfig": dict(listener.forwarded_for),
+        "ProxyProtocol": listener.proxy_protocol,
     }
+
+
+def _true(value: str | None) -> bool:
+    return (value or "").lower() == "true"

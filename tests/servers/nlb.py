@@ -4,9 +4,11 @@ What the real service does that the deployer relies on, as the SDK's models and 
 - `ListListeners` filters by `LoadBalancerIds.N`, pages with `MaxResults`/`NextToken`, and answers each listener's
   `CertificateIds`, `ListenerStatus`, `ListenerProtocol` (TCP, UDP, TCPSSL) and other settings.
 - `UpdateListenerAttribute` (a form body) changes only the parameters it carries and answers a `JobId`; the listener
-  is "Configuring" until the job ends (here: until it has been listed `settle_after_lists` times). A listener that is
-  not Running refuses it with `IncorrectStatus.Listener`; an unknown listener is `ResourceNotFound.Listener`; an
-  identifier that CAS does not know is `ResourceNotFound.Certificate`.
+  is "Configuring" until the job ends (here: until it has been listed `settle_after_lists` times), then back in the
+  state it had. A Running or Stopped listener takes it (both are steady states); one in another state refuses it with
+  `IncorrectStatus.Listener`, and a load balancer being changed (`busy_load_balancers`) with
+  `OperationFailed.ResourceIsConfiguring`; an unknown listener is `ResourceNotFound.Listener`; an identifier that CAS
+  does not know is `ResourceNotFound.Certificate`.
 Listener ids are kept as given, so a test can use either form NLB's reference shows (`lsn-…` or `lsn-…@443`).
 """
 
@@ -20,6 +22,7 @@ from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, Prod
 
 UPDATE_LISTENER = "UpdateListenerAttribute"
 LIST_LISTENERS = "ListListeners"
+STEADY = frozenset({"Running", "Stopped"})
 
 
 @dataclass
@@ -33,6 +36,7 @@ class NlbListener:
     idle_timeout: int = 900
     security_policy_id: str = "tls_cipher_policy_1_0"
     lists_until_settled: int = field(default=0, repr=False)
+    settles_to: str = field(default="Running", repr=False)
 
 
 class NlbCloud(ProductCloud):
@@ -42,6 +46,7 @@ class NlbCloud(ProductCloud):
         self.settle_after_lists = settle_after_lists
         self.listeners: dict[str, NlbListener] = {}
         self.cas_identifiers: set[str] = set()
+        self.busy_load_balancers: set[str] = set()
         super().__init__(OpenApiServer(host_id="nlb.cn-hangzhou.aliyuncs.com", version="2022-04-30"))
         self.api.rpc(UPDATE_LISTENER, self._update)
         self.api.rpc(LIST_LISTENERS, self._list)
@@ -51,9 +56,14 @@ class NlbCloud(ProductCloud):
         listener = self.listeners.get(listener_id)
         if listener is None:
             raise OpenApiError("ResourceNotFound.Listener", f"The specified resource {listener_id} is not found.", 404)
-        if listener.status != "Running":
+        if listener.status not in STEADY:
             raise OpenApiError(
                 "IncorrectStatus.Listener", f"The status of listener {listener_id} is {listener.status}.", 400
+            )
+        if listener.load_balancer_id in self.busy_load_balancers:
+            raise OpenApiError(
+                "OperationFailed.ResourceIsConfiguring",
+                f"The load balancer {listener.load_balancer_id} is being configured.",
             )
         certificate_ids = flat_list(call.parameters, "CertificateIds")
         if certificate_ids:
@@ -65,7 +75,7 @@ class NlbCloud(ProductCloud):
             listener.certificate_ids = tuple(certificate_ids)
         if call.get("IdleTimeout") is not None:
             listener.idle_timeout = int(call.require("IdleTimeout"))
-        listener.status = "Configuring"
+        listener.settles_to, listener.status = listener.status, "Configuring"
         listener.lists_until_settled = self.settle_after_lists
         return {"JobId": str(uuid.uuid4())}
 
@@ -82,7 +92,7 @@ class NlbCloud(ProductCloud):
             if listener.lists_until_settled > 0:
                 listener.lists_until_settled -= 1
                 if listener.lists_until_settled == 0:
-                    listener.status = "Running"
+                    listener.status = listener.settles_to
         return answer
 
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from certdeploy.adapters.cloud import CloudDeployers
-from certdeploy.adapters.cloud.common import ApiTarget, CloudCredentials, classify_sdk_error
+from certdeploy.adapters.cloud.common import ApiTarget, CloudCredentials, classify_sdk_error, is_transient_code
 from certdeploy.domain.deployment import PermanentDeployFailure
 from certdeploy.domain.models import Product
 
@@ -84,6 +84,18 @@ def test_a_product_without_deployer_is_a_permanent_failure_naming_it() -> None:
 
 def test_an_unrelated_exception_is_left_alone() -> None:
     assert classify_sdk_error(KeyError("bug")) is None
+
+
+@pytest.mark.parametrize("code", ["Throttling", "Throttling.User", "Rejected.Throttling", "Flow.Throttling.Api"])
+def test_any_code_naming_throttling_is_transient_as_the_terraform_provider_reads_it(code: str) -> None:
+    assert is_transient_code(code)
+
+
+def test_a_products_busy_code_is_transient_only_with_that_products_table() -> None:
+    busy = frozenset({"NotActive.Listener"})
+
+    assert is_transient_code("NotActive.Listener", busy)
+    assert not is_transient_code("NotActive.Listener")
 
 
 def test_a_products_options_reach_its_deployer() -> None:

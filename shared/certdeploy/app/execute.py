@@ -13,11 +13,12 @@ from certdeploy.app.deps import Deps
 from certdeploy.app.jobs import apply_worker_end, finish_if_done
 from certdeploy.app.messages import DeployWorker
 from certdeploy.app.retry import retry_worker
-from certdeploy.app.sources import certificate_with_content
+from certdeploy.app.sources import cas_identifier, certificate_with_content
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.domain.completion import end_worker as domain_end_worker
 from certdeploy.domain.deployment import (
     CAS_ID_PRODUCTS,
+    CAS_IDENTIFIER_PRODUCTS,
     Binding,
     DeployableCertificate,
     DeployFailed,
@@ -65,7 +66,8 @@ def _resource(deps: Deps, worker: Worker) -> Resource:
 
 def load_deployable(deps: Deps, account_id: int, cert_id: int, product: Product) -> DeployableCertificate:
     """A certificate with its key and CAS id, as `product`'s deployer takes it; a deleted one fails the deployment
-    for good. A CAS certificate's content is fetched (once, then kept) only when `product` cannot bind it by CAS id."""
+    for good. A CAS certificate's content is fetched (once, then kept) only when `product` cannot bind it by CAS id,
+    its CAS `CertIdentifier` only for the products that bind by it."""
     try:
         cert = deps.store.certificates.get(account_id, cert_id)
     except NotFound as exc:
@@ -73,6 +75,7 @@ def load_deployable(deps: Deps, account_id: int, cert_id: int, product: Product)
     if product not in CAS_ID_PRODUCTS:
         cert = certificate_with_content(deps, cert)
     key = deps.store.certificates.private_key(account_id, cert_id)
+    identifier = cas_identifier(deps, cert) if product in CAS_IDENTIFIER_PRODUCTS else None
     return DeployableCertificate(
         cert_id=cert.id,
         name=cert.name,
@@ -80,6 +83,7 @@ def load_deployable(deps: Deps, account_id: int, cert_id: int, product: Product)
         cert_pem=cert.cert_pem,
         key_pem=key or "",
         cas_cert_id=cert.cas_cert_id,
+        cas_identifier=identifier,
     )
 
 

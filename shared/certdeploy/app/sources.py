@@ -149,3 +149,11 @@ def certificate_with_content(deps: Deps, cert: Certificate) -> Certificate:
         cert_pem=content.cert_pem,
         private_key_pem=content.key_pem.get_secret_value() if content.key_pem is not None else None,
     )
+
+
+def cas_identifier(deps: Deps, cert: Certificate) -> str | None:
+    """CAS's `CertIdentifier` of a CAS certificate (GetUserCertificateDetail, cached by the source); None for a
+    certificate outside CAS or without a CAS source."""
+    if cert.cas_cert_id is None or deps.certificate_source is None:
+        return None
+    return deps.certificate_source.certificate(cert.cas_cert_id).identifier

@@ -13,6 +13,9 @@ from certdeploy.domain.models import CertAlgorithm, Product
 # only that way; CDN, DCDN, Anti-DDoS, OSS and WAF prefer it to PEM): a CAS certificate's PEM is not needed there.
 # FC and API Gateway take PEM and key only.
 CAS_ID_PRODUCTS: frozenset[Product] = frozenset(Product) - {Product.FC, Product.APIGATEWAY}
+# Products that name a CAS certificate by the `CertIdentifier` CAS gives it (GetUserCertificateDetail): the deploy reads
+# it from the certificate source.
+CAS_IDENTIFIER_PRODUCTS: frozenset[Product] = frozenset({Product.WAF})
 
 
 class DeployableCertificate(BaseModel):
@@ -26,6 +29,8 @@ class DeployableCertificate(BaseModel):
     cert_pem: str
     key_pem: SecretStr
     cas_cert_id: int | None = None
+    # CAS's `CertIdentifier` of the certificate ("<CAS id>-<CAS region>"), read for the products that bind by it.
+    cas_identifier: str | None = None
 
 
 class Binding(BaseModel):

@@ -6,12 +6,17 @@ listener id: ListListeners of the load balancer, the HTTPS/QUIC listener on that
 
 How each call maps to ALB:
 - read: `GetListenerAttribute`. Its `Certificates` is the listener's default certificate (additional certificates
-  are listed by ListListenerCertificates and are not what CAS deploys to); `ListenerStatus` other than `Running` means
-  the listener is being changed, so a write is deferred (transient failure).
+  are listed by ListListenerCertificates and are not what CAS deploys to). `ListenerStatus` `Provisioning` or
+  `Configuring` means the listener is being changed, so a write is deferred (transient failure); `Running` and
+  `Stopped` are steady states that take the update (the SDK's `GetListenerAttributeResponseBody` lists the four;
+  terraform-provider-alicloud alicloud/resource_alicloud_alb_listener.go stops a listener, then updates it).
 - bind / restore: `UpdateListenerAttribute` with `ListenerId` and `Certificates.1.CertificateId` = the CAS identifier
   (`<cas id>-cn-hangzhou`) and nothing else, so every other listener setting stays as it is (every other parameter of
   UpdateListenerAttribute is optional). The call is asynchronous (it answers a JobId, the listener goes
   "Configuring"); accepted counts as done (see `cas_bound`).
+- Retried besides the common codes: what the provider retries on UpdateListenerAttribute
+  (alicloud/resource_alicloud_alb_listener.go): `IncorrectBusinessStatus.LoadBalancer`, `IdempotenceProcessing`,
+  `IncorrectStatus.Listener`, `VipStatusNotSupport`, `-22001`, `SystemBusy`.
 """
 
 from __future__ import annotations
@@ -34,8 +39,18 @@ if TYPE_CHECKING:
     from alibabacloud_alb20200616.client import Client
 
 _TLS_PROTOCOLS = frozenset({"HTTPS", "QUIC"})
-_SETTLED = "Running"
+_SETTLED = frozenset({"Running", "Stopped"})
 _PAGE_SIZE = 100
+# ALB's busy codes beyond the common ones (see the module docstring).
+_TRANSIENT_CODES = frozenset(
+    {
+        "IncorrectBusinessStatus.LoadBalancer",
+        "IdempotenceProcessing",
+        "IncorrectStatus.Listener",
+        "VipStatusNotSupport",
+        "-22001",
+    }
+)
 
 
 class AlbDeployer(CasBoundDeployer["Client", str]):
@@ -52,7 +67,7 @@ class AlbDeployer(CasBoundDeployer["Client", str]):
         from alibabacloud_alb20200616 import models
 
         listener_id = listener_id_of(resource) or self._listener_on_port(resource)
-        with product_call("ALB GetListenerAttribute"):
+        with product_call("ALB GetListenerAttribute", _TRANSIENT_CODES):
             listener = (
                 self._client(resource)
                 .get_listener_attribute(models.GetListenerAttributeRequest(listener_id=listener_id))
@@ -72,10 +87,11 @@ class AlbDeployer(CasBoundDeployer["Client", str]):
             )
         default = first(listener.certificates, lambda certificate: bool(certificate.certificate_id))
         busy = None
-        if listener.listener_status and listener.listener_status != _SETTLED:
+        if listener.listener_status and listener.listener_status not in _SETTLED:
             busy = TransientDeployFailure(
                 "IncorrectStatus.Listener",
-                f"ALB listener {listener_id} is {listener.listener_status}; it can be changed once it is Running.",
+                f"ALB listener {listener_id} is {listener.listener_status}; it can be changed once it is Running or "
+                "Stopped.",
             )
         return BoundState(target=listener_id, identifier=default.certificate_id if default else None, busy=busy)
 
@@ -86,7 +102,7 @@ class AlbDeployer(CasBoundDeployer["Client", str]):
             listener_id=state.target,
             certificates=[models.UpdateListenerAttributeRequestCertificates(certificate_id=identifier)],
         )
-        with product_call("ALB UpdateListenerAttribute"):
+        with product_call("ALB UpdateListenerAttribute", _TRANSIENT_CODES):
             self._client(resource).update_listener_attribute(request)
 
     def _listener_on_port(self, resource: Resource) -> str:
@@ -99,7 +115,7 @@ class AlbDeployer(CasBoundDeployer["Client", str]):
                 request = models.ListListenersRequest(
                     load_balancer_ids=[resource.instance_id], max_results=_PAGE_SIZE, next_token=next_token
                 )
-                with product_call("ALB ListListeners"):
+                with product_call("ALB ListListeners", _TRANSIENT_CODES):
                     page = client.list_listeners(request).body
                 found = first(
                     page.listeners,

@@ -138,10 +138,11 @@ def binding_of(resource: Resource, identifier: str | None) -> Binding:
 
 
 @contextmanager
-def product_call(what: str) -> Iterator[None]:
-    """`sdk_errors`, plus the busy-resource code families counted as transient (see `_BUSY_CODE_PREFIXES`)."""
+def product_call(what: str, transient_codes: frozenset[str] = frozenset()) -> Iterator[None]:
+    """`sdk_errors` with the product's table of retryable codes, plus the busy-resource code families counted as
+    transient (see `_BUSY_CODE_PREFIXES`)."""
     try:
-        with sdk_errors(what):
+        with sdk_errors(what, transient_codes):
             yield
     except PermanentDeployFailure as failure:
         if failure.code.startswith(_BUSY_CODE_PREFIXES):

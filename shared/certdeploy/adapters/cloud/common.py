@@ -11,8 +11,11 @@ Stable interface (other deployers build on it):
   model give them): products take a CAS certificate as `<id>-<cas_region>` (`.cas_identifier(id)`) or with
   `CertRegion`.
 - `tea_config(credentials, region, target) -> alibabacloud_tea_openapi.models.Config` (imports the Tea SDK lazily).
-- `classify_sdk_error(error) -> DeployFailed | None` and the context manager `sdk_errors(what)`, which turns any SDK
-  failure raised inside it into a Transient/PermanentDeployFailure carrying the product's code and message.
+- `classify_sdk_error(error, transient_codes) -> DeployFailed | None` and the context manager
+  `sdk_errors(what, transient_codes)`, which turns any SDK failure raised inside it into a
+  Transient/PermanentDeployFailure carrying the product's code and message. `transient_codes` is the product's own
+  table of codes worth retrying (a busy resource, an operation in progress), kept in the product's module beside the
+  source that lists them.
 - `RegionalClients(build)`: one SDK client per region, built on first use.
 - `DeployerFactory = Callable[[CloudCredentials, ApiTarget], Deployer]`: what every product deployer class is.
 
@@ -46,7 +49,8 @@ CHINA_CAS_REGION = "cn-hangzhou"
 INTERNATIONAL_CAS_REGION = "ap-southeast-1"
 
 # Codes the OpenAPI gateway and products use for "try again later" (flow control, overload, a product's own busy
-# state). Anything starting with "Throttling" counts too (Throttling.User, Throttling.Api, Throttling.Concurrent, …).
+# state). Any code containing "Throttling" counts too (Throttling.User, Throttling.Api, Rejected.Throttling, …), as the
+# Terraform provider's NeedRetry reads it (terraform-provider-alicloud alicloud/errors.go).
 TRANSIENT_CODES = frozenset(
     {
         "ServiceUnavailable",
@@ -163,12 +167,14 @@ class RegionalClients(Generic[_Client]):
             return client
 
 
-def is_transient_code(code: str) -> bool:
-    return code in TRANSIENT_CODES or code.startswith("Throttling") or code.endswith(".Throttling")
+def is_transient_code(code: str, product_codes: frozenset[str] = frozenset()) -> bool:
+    """Whether `code` means "try again later", generally or (`product_codes`) for one product."""
+    return code in TRANSIENT_CODES or code in product_codes or "Throttling" in code
 
 
-def classify_sdk_error(error: BaseException) -> DeployFailed | None:
-    """The deploy failure an SDK or network error stands for; None for anything else (a bug: let it propagate)."""
+def classify_sdk_error(error: BaseException, transient_codes: frozenset[str] = frozenset()) -> DeployFailed | None:
+    """The deploy failure an SDK or network error stands for (`transient_codes`: the product's own retryable codes);
+    None for anything else (a bug: let it propagate)."""
     failure = _classify_network(error)
     if failure is not None:
         return failure
@@ -177,7 +183,7 @@ def classify_sdk_error(error: BaseException) -> DeployFailed | None:
     from Tea.exceptions import RetryError, TeaException, UnretryableException, ValidateException
 
     if isinstance(error, UnretryableException) and error.inner_exception is not None:
-        inner = classify_sdk_error(error.inner_exception)
+        inner = classify_sdk_error(error.inner_exception, transient_codes)
         if inner is not None:
             return inner
     if isinstance(error, (RetryError, DaraRetryError)):
@@ -187,7 +193,7 @@ def classify_sdk_error(error: BaseException) -> DeployFailed | None:
         found = _classify_network(cause) if cause is not None else None
         return found or TransientDeployFailure("ConnectionError", "The product API could not be reached.")
     if isinstance(error, TeaException):
-        return _classify_tea(error)
+        return _classify_tea(error, transient_codes)
     if isinstance(error, (ValidateException, DaraValidateException)):
         # The SDK refused our own request before sending it: retrying the same request cannot help.
         return PermanentDeployFailure("InvalidParameter", f"The request was refused by the SDK: {error}")
@@ -195,15 +201,15 @@ def classify_sdk_error(error: BaseException) -> DeployFailed | None:
 
 
 @contextmanager
-def sdk_errors(what: str) -> Iterator[None]:
+def sdk_errors(what: str, transient_codes: frozenset[str] = frozenset()) -> Iterator[None]:
     """Turn SDK and network errors raised inside into deploy failures; `what` names the call for the message of
-    errors that carry none (timeouts, refused connections)."""
+    errors that carry none (timeouts, refused connections), `transient_codes` are the product's retryable codes."""
     try:
         yield
     except DeployFailed:
         raise
     except Exception as error:
-        failure = classify_sdk_error(error)
+        failure = classify_sdk_error(error, transient_codes)
         if failure is None:
             raise
         if not failure.message:
@@ -211,7 +217,7 @@ def sdk_errors(what: str) -> Iterator[None]:
         raise failure from None
 
 
-def _classify_tea(error: Any) -> DeployFailed:
+def _classify_tea(error: Any, transient_codes: frozenset[str]) -> DeployFailed:
     from alibabacloud_tea_openapi.exceptions import ServerException, ThrottlingException
 
     data = error.data if isinstance(error.data, dict) else {}
@@ -224,7 +230,7 @@ def _classify_tea(error: Any) -> DeployFailed:
     status = getattr(error, "status_code", None) or data.get("statusCode")
     transient = (
         isinstance(error, (ThrottlingException, ServerException))
-        or is_transient_code(code)
+        or is_transient_code(code, transient_codes)
         or (isinstance(status, int) and (status >= 500 or status == 429))
     )
     # Everything else (ClientException: not found, invalid certificate, forbidden, …) will fail the same way again.

@@ -11,9 +11,15 @@ How each call maps to GA:
 - read: `DescribeListener` (or the matching `ListListeners` entry, which has the same fields). `Certificates` holds
   the default server certificate (additional certificates are a separate API); `State` other than `active`
   (`configuring`, `init`, `updating`, `deleting`) defers a write (transient failure).
-- bind / restore: `UpdateListener` with `ListenerId`, `RegionId` and `Certificates.1.Id` = the CAS identifier
-  (`<cas id>-cn-hangzhou`) and nothing else, so ports, protocol, timeouts and the rest stay as they are. GA applies
-  it in the background; accepted counts as done (see `cas_bound`).
+- bind / restore: `UpdateListener` with `ListenerId`, `RegionId`, `Certificates.1.Id` = the CAS identifier
+  (`<cas id>-cn-hangzhou`), and `XForwardedForConfig` and `ProxyProtocol` sent back as read: those two default to
+  false ("false (default)" in the UpdateListener reference and the SDK's `UpdateListenerRequest`), and
+  terraform-provider-alicloud alicloud/resource_alicloud_ga_listener.go resends them on every update, so an update
+  without them could drop the GA-ID, GA-AP and X-Real-IP headers. The other parameters are left out, so ports,
+  protocol, timeouts and the rest stay as they are. GA applies it in the background; accepted counts as done (see
+  `cas_bound`).
+- Retried besides the common codes: `NotActive.Listener` and `StateError.Accelerator`, as the provider retries its
+  UpdateListener (alicloud/resource_alicloud_ga_listener.go).
 """
 
 from __future__ import annotations
@@ -39,10 +45,12 @@ GA_REGION = "cn-hangzhou"
 _TLS_PROTOCOL = "https"
 _SETTLED = "active"
 _PAGE_SIZE = 50
+# GA's busy codes beyond the common ones (see the module docstring).
+_TRANSIENT_CODES = frozenset({"NotActive.Listener", "StateError.Accelerator"})
 
 
-class GaDeployer(CasBoundDeployer["Client", str]):
-    """The `Deployer` of GA listeners; the state's target is the listener id."""
+class GaDeployer(CasBoundDeployer["Client", Any]):
+    """The `Deployer` of GA listeners; the state's target is the listener as GA described it."""
 
     product_name = "GA"
 
@@ -54,7 +62,7 @@ class GaDeployer(CasBoundDeployer["Client", str]):
     def _client(self, resource: Resource) -> Client:
         return self._clients.for_region(GA_REGION)
 
-    def _read(self, resource: Resource) -> BoundState[str]:
+    def _read(self, resource: Resource) -> BoundState[Any]:
         listener = self._describe(resource)
         listener_id = str(listener.listener_id)
         if listener.accelerator_id and listener.accelerator_id != resource.instance_id:
@@ -76,17 +84,25 @@ class GaDeployer(CasBoundDeployer["Client", str]):
                 "StateError.Listener",
                 f"GA listener {listener_id} is {listener.state}; it can be changed once it is active.",
             )
-        return BoundState(target=listener_id, identifier=default.id if default else None, busy=busy)
+        return BoundState(target=listener, identifier=default.id if default else None, busy=busy)
 
-    def _write(self, resource: Resource, state: BoundState[str], identifier: str) -> None:
+    def _write(self, resource: Resource, state: BoundState[Any], identifier: str) -> None:
         from alibabacloud_ga20191120 import models
 
+        listener = state.target
+        forwarded_for = listener.xforwarded_for_config
         request = models.UpdateListenerRequest(
-            listener_id=state.target,
+            listener_id=str(listener.listener_id),
             region_id=GA_REGION,
             certificates=[models.UpdateListenerRequestCertificates(id=identifier)],
+            xforwarded_for_config=(
+                models.UpdateListenerRequestXForwardedForConfig().from_map(forwarded_for.to_map())
+                if forwarded_for is not None
+                else None
+            ),
+            proxy_protocol=listener.proxy_protocol,
         )
-        with product_call("GA UpdateListener"):
+        with product_call("GA UpdateListener", _TRANSIENT_CODES):
             self._client(resource).update_listener(request)
 
     def _describe(self, resource: Resource) -> Any:
@@ -95,7 +111,7 @@ class GaDeployer(CasBoundDeployer["Client", str]):
         listener_id = listener_id_of(resource)
         if listener_id is not None:
             request = models.DescribeListenerRequest(listener_id=listener_id, region_id=GA_REGION)
-            with product_call("GA DescribeListener"):
+            with product_call("GA DescribeListener", _TRANSIENT_CODES):
                 return self._client(resource).describe_listener(request).body
         port = resource.port
         if port is not None:
@@ -115,7 +131,7 @@ class GaDeployer(CasBoundDeployer["Client", str]):
             request = models.ListListenersRequest(
                 accelerator_id=resource.instance_id, region_id=GA_REGION, page_number=page_number, page_size=_PAGE_SIZE
             )
-            with product_call("GA ListListeners"):
+            with product_call("GA ListListeners", _TRANSIENT_CODES):
                 page = self._client(resource).list_listeners(request).body
             listeners.extend(page.listeners or [])
             if not page.listeners or len(listeners) >= (page.total_count or 0):

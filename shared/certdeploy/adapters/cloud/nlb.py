@@ -8,10 +8,16 @@ listener on `port`. ListListeners carries everything the deployer reads, so no G
 
 How each call maps to NLB:
 - read: `ListListeners` (`LoadBalancerIds.1`; only a TCPSSL listener serves a certificate). `CertificateIds` holds
-  the one server certificate NLB allows; `ListenerStatus` other than `Running` defers a write (transient failure).
+  the one server certificate NLB allows. `ListenerStatus` `Provisioning`, `Configuring`, `Starting`, `Stopping` or
+  `Deleting` defers a write (transient failure); `Running` and `Stopped` are steady states that take the update (the
+  SDK's `ListListenersResponseBodyListeners` lists the states; terraform-provider-alicloud
+  alicloud/resource_alicloud_nlb_listener.go stops a listener, then updates it).
 - bind / restore: `UpdateListenerAttribute` with `ListenerId` and `CertificateIds.1` = the CAS identifier
   (`<cas id>-cn-hangzhou`, e.g. `8697931-cn-hangzhou` in the Terraform provider's NLB example) and nothing else, so
   the other listener settings stay as they are. Asynchronous (JobId); accepted counts as done (see `cas_bound`).
+- Retried besides the common codes: `OperationFailed.ResourceIsConfiguring` and `Conflict.Lock` (the load balancer is
+  being changed), as the provider retries NLB writes (alicloud/resource_alicloud_nlb_server_group_server_attachment.go,
+  alicloud/resource_alicloud_nlb_load_balancer_security_group_attachment.go).
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ if TYPE_CHECKING:
     from alibabacloud_nlb20220430.client import Client
 
 _TLS_PROTOCOL = "TCPSSL"
-_SETTLED = "Running"
+_SETTLED = frozenset({"Running", "Stopped"})
 _PAGE_SIZE = 100
+# NLB's busy codes beyond the common ones (see the module docstring).
+_TRANSIENT_CODES = frozenset({"OperationFailed.ResourceIsConfiguring", "Conflict.Lock"})
 
 
 class NlbDeployer(CasBoundDeployer["Client", str]):
@@ -45,10 +53,11 @@ class NlbDeployer(CasBoundDeployer["Client", str]):
         listener = self._find_listener(resource)
         listener_id = str(listener.listener_id)
         busy = None
-        if listener.listener_status and listener.listener_status != _SETTLED:
+        if listener.listener_status and listener.listener_status not in _SETTLED:
             busy = TransientDeployFailure(
                 "IncorrectStatus.Listener",
-                f"NLB listener {listener_id} is {listener.listener_status}; it can be changed once it is Running.",
+                f"NLB listener {listener_id} is {listener.listener_status}; it can be changed once it is Running or "
+                "Stopped.",
             )
         identifier = first(listener.certificate_ids, bool)
         return BoundState(target=listener_id, identifier=identifier, busy=busy)
@@ -59,7 +68,7 @@ class NlbDeployer(CasBoundDeployer["Client", str]):
         request = models.UpdateListenerAttributeRequest(
             listener_id=state.target, certificate_ids=[identifier], region_id=resource.region
         )
-        with product_call("NLB UpdateListenerAttribute"):
+        with product_call("NLB UpdateListenerAttribute", _TRANSIENT_CODES):
             self._client(resource).update_listener_attribute(request)
 
     def _find_listener(self, resource: Resource) -> Any:
@@ -100,7 +109,7 @@ class NlbDeployer(CasBoundDeployer["Client", str]):
                 next_token=next_token,
                 region_id=resource.region,
             )
-            with product_call("NLB ListListeners"):
+            with product_call("NLB ListListeners", _TRANSIENT_CODES):
                 page = client.list_listeners(request).body
             listeners.extend(page.listeners or [])
             next_token = page.next_token

@@ -2,14 +2,19 @@
 mode. The resource's `instance_id` is the WAF instance, `region` its region (`cn-hangzhou` or `ap-southeast-1`).
 
 - Read: `DescribeDomainDetail` (InstanceId, Domain, RegionId): `Listen.CertId` is the certificate identifier
-  ("<CAS id>-<region>"), `CertDetail.Name` its name.
-- Bind: `ModifyDomain` with the domain's whole `Listen` and `Redirect` as read, only `Listen.CertId` changed: the
-  action replaces both objects, so everything else (ports, TLS, HSTS, back-ends, timeouts…) is sent back as it was.
-  The read model names back-ends `Backends[].Backend` / `BackendList`, the write model takes a list of strings, so
-  they are converted. A certificate outside CAS is first added with `CreateCerts` (CertName, CertContent, CertKey),
-  which answers its `CertIdentifier`. Sources: SDK models `DescribeDomainDetailResponseBody`, `ModifyDomainRequest`,
-  `CreateCertsRequest`/`CreateCertsResponseBody`.
-- A CAS certificate is bound as "<CAS id>-<WAF region>": WAF in a region takes certificates of that CAS region.
+  ("<CAS id>-<CAS region>"), `CertDetail.Name` its name.
+- Bind: `ModifyDomainCert` (InstanceId, Domain, RegionId, CertId), with the TLS settings of `Listen` sent back as read
+  (TLSVersion, EnableTLSv3, CipherSuite, CustomCiphers): the action changes the certificate of a CNAME-mode domain and
+  nothing else. `ModifyDomain` is never used: it replaces the whole `Redirect`, and DescribeDomainDetail does not
+  return all of it (`Redirect.CnameEnabled`, `Redirect.RoutingRules`, nor `AccessType`), so resending what was read
+  would reset hybrid-cloud and disaster-recovery settings. Sources: WAF 3.0 API reference, ModifyDomainCert
+  (https://help.aliyun.com/zh/waf/web-application-firewall-3-0/developer-reference/api-waf-openapi-2021-10-01-modifydomaincert),
+  SDK models `ModifyDomainCertRequest`, `DescribeDomainDetailResponseBody`.
+- A CAS certificate is bound by the `CertIdentifier` CAS gives it (GetUserCertificateDetail, e.g. `123-cn-hangzhou`),
+  whatever the WAF instance's region. A certificate outside CAS is first added with `CreateCerts` (CertName,
+  CertContent, CertKey), which answers its `CertIdentifier`.
+- Retried: `Waf.Pullin.ResourceProcessing` (the domain is being changed), as terraform-provider-alicloud
+  alicloud/resource_alicloud_wafv3_domain.go retries its domain updates.
 - SM certificates are refused (certdeploy deploys SM only to CDN, DCDN and Anti-DDoS, docs/decisions.md#certificates).
 """
 
@@ -21,6 +26,9 @@ from certdeploy.adapters.cloud.cdn import parse_cert_id
 from certdeploy.adapters.cloud.common import ApiTarget, CloudCredentials, RegionalClients, sdk_errors, tea_config
 from certdeploy.domain.deployment import Binding, DeployableCertificate, PermanentDeployFailure
 from certdeploy.domain.models import CertAlgorithm, Product, Resource
+
+# Codes WAF answers for "try again later" beyond the common ones (see the module docstring).
+_TRANSIENT_CODES = frozenset({"Waf.Pullin.ResourceProcessing"})
 
 
 class WafDeployer:
@@ -50,7 +58,7 @@ class WafDeployer:
         detail = self._detail(resource)
         current = _cert_identifier(detail)
         if certificate.cas_cert_id is not None:
-            identifier = f"{certificate.cas_cert_id}-{resource.region}"
+            identifier = _cas_identifier(certificate)
             if current == identifier:
                 return
         else:
@@ -63,8 +71,6 @@ class WafDeployer:
         detail = self._detail(resource)
         current = _cert_identifier(detail)
         identifier = binding.detail("cert_identifier")
-        if identifier is None and binding.cas_cert_id is not None:
-            identifier = f"{binding.cas_cert_id}-{resource.region}"
         if identifier is None:
             if not current:
                 return
@@ -87,7 +93,7 @@ class WafDeployer:
         request = models.DescribeDomainDetailRequest(
             instance_id=resource.instance_id, domain=resource.domain, region_id=resource.region
         )
-        with sdk_errors(f"reading WAF domain {resource.domain}"):
+        with sdk_errors(f"reading WAF domain {resource.domain}", _TRANSIENT_CODES):
             return client.describe_domain_detail(request).body
 
     def _upload(self, resource: Resource, certificate: DeployableCertificate) -> str:
@@ -101,7 +107,7 @@ class WafDeployer:
             cert_content=certificate.cert_pem,
             cert_key=certificate.key_pem.get_secret_value(),
         )
-        with sdk_errors(f"adding certificate {certificate.name} to WAF"):
+        with sdk_errors(f"adding certificate {certificate.name} to WAF", _TRANSIENT_CODES):
             identifier = client.create_certs(request).body.cert_identifier
         if not identifier:
             raise PermanentDeployFailure("CreateCertsFailed", f"WAF gave no identifier for {certificate.name}.")
@@ -110,35 +116,36 @@ class WafDeployer:
     def _modify(self, resource: Resource, detail: Any, identifier: str) -> None:
         from alibabacloud_waf_openapi20211001 import models
 
-        if detail.listen is None or not detail.listen.https_ports:
+        listen = detail.listen
+        if listen is None or not listen.https_ports:
             raise PermanentDeployFailure(
                 "HttpsDisabled", f"WAF domain {resource.domain} listens on no HTTPS port, so it takes no certificate."
             )
-        listen = {**detail.listen.to_map(), "CertId": identifier}
-        request = models.ModifyDomainRequest(
+        request = models.ModifyDomainCertRequest(
             instance_id=resource.instance_id,
             domain=resource.domain,
             region_id=resource.region,
-            listen=models.ModifyDomainRequestListen().from_map(listen),
-            redirect=models.ModifyDomainRequestRedirect().from_map(_redirect_for_write(detail.redirect)),
+            cert_id=identifier,
+            tlsversion=listen.tlsversion,
+            enable_tlsv_3=listen.enable_tlsv_3,
+            cipher_suite=None if listen.cipher_suite is None else str(listen.cipher_suite),
+            custom_ciphers=listen.custom_ciphers or None,
         )
         client = self._clients.for_region(resource.region)
-        with sdk_errors(f"setting the certificate of WAF domain {resource.domain}"):
-            client.modify_domain(request)
+        with sdk_errors(f"setting the certificate of WAF domain {resource.domain}", _TRANSIENT_CODES):
+            client.modify_domain_cert(request)
 
 
 def _cert_identifier(detail: Any) -> str:
     return str(detail.listen.cert_id or "") if detail.listen is not None else ""
 
 
-def _redirect_for_write(redirect: Any) -> dict[str, Any]:
-    """The read model's Redirect in the shape ModifyDomain takes: back-ends as lists of addresses."""
-    if redirect is None:
-        return {}
-    read = redirect.to_map()
-    written = {name: value for name, value in read.items() if name not in {"BackendList", "BackUpBackendList"}}
-    written["Backends"] = read.get("BackendList") or [item.get("Backend") for item in read.get("Backends") or []]
-    written["BackupBackends"] = read.get("BackUpBackendList") or [
-        item.get("Backend") for item in read.get("BackupBackends") or []
-    ]
-    return written
+def _cas_identifier(certificate: DeployableCertificate) -> str:
+    """The `CertIdentifier` CAS gave the certificate: WAF names CAS certificates by it."""
+    if not certificate.cas_identifier:
+        raise PermanentDeployFailure(
+            "CertificateIdentifierUnknown",
+            f"CAS gave no certificate identifier for certificate '{certificate.name}' ({certificate.cas_cert_id}), "
+            "and WAF binds CAS certificates by it.",
+        )
+    return certificate.cas_identifier
