@@ -108,6 +108,8 @@ def handle(api: ApiDeps, request: RpcRequest) -> ApiResponse:
         store = api.deps.store
         caller = authenticate(request, StoreAccessKeys(store), StoreNonces(store), api.deps.clock)
         call.account_id = caller.account_id
+        if api.rate_limit is not None:
+            api.rate_limit.check(caller.account_id)
         return dispatch(api, caller.account_id, request, call.request_id)
 
     return _respond(call, work)
