@@ -41,8 +41,20 @@ def test_rate_zero_admits_everything() -> None:
 
 def test_over_the_rate_is_the_gateways_throttling_error() -> None:
     limiter = RateLimiter(rate=1, burst=1, monotonic=Ticker())
-    limiter.check(7)
-    with pytest.raises(ApiError) as caught:
-        limiter.check(7)
+    with limiter.admitted(7):
+        pass
+    with pytest.raises(ApiError) as caught, limiter.admitted(7):
+        pass
     assert (caught.value.status, caught.value.code, caught.value.message) == (400, THROTTLING_CODE, THROTTLING_MESSAGE)
     assert THROTTLING_MESSAGE == "Request was denied due to user flow control."
+
+
+def test_at_most_concurrency_requests_of_an_account_run_at_once() -> None:
+    limiter = RateLimiter(rate=1000, burst=1000, concurrency=2, monotonic=Ticker())
+    with limiter.admitted(1), limiter.admitted(1):
+        with pytest.raises(ApiError), limiter.admitted(1):
+            pass
+        with limiter.admitted(2):
+            pass
+    with limiter.admitted(1), limiter.admitted(1):
+        pass

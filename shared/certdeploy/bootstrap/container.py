@@ -205,6 +205,8 @@ def build_container(
     api = ApiDeps(
         deps,
         webhook_refusal(WebhookSettings(allowed_hosts=settings.webhook_allow_hosts)),
-        RateLimiter(settings.api_rate_per_account, settings.api_burst_per_account),
+        RateLimiter(
+            settings.api_rate_per_account, settings.api_burst_per_account, settings.api_concurrency_per_account
+        ),
     )
     return Container(settings, deps, _notifier(settings, context), cloud.local, api, closers)

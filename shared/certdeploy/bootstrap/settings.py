@@ -59,9 +59,12 @@ class Settings(BaseSettings):
     stuck_after_seconds: int = Field(900, ge=30)
 
     api_rate_per_account: float = Field(
-        20, ge=0, description="API requests per second per account, on average (docs/protocol.md#throttling); 0: none"
+        50, ge=0, description="API requests per second per account, on average (docs/protocol.md#throttling); 0: none"
     )
-    api_burst_per_account: int = Field(40, ge=1, description="API requests per account at once, past the average")
+    api_burst_per_account: int = Field(100, ge=1, description="API requests per account in a row, past the average")
+    api_concurrency_per_account: int = Field(
+        4, ge=0, description="API requests of one account running at once, per process; 0: none"
+    )
     notify_per_account_per_hour: int = Field(
         100, ge=0, description="notification deliveries per account per hour (docs/decisions.md#notifications); 0: none"
     )
