@@ -23,8 +23,9 @@ from certdeploy.app.accounts import Credentials
 from certdeploy.local.http_front import EventHandler
 from certdeploy.local.http_server import ApiHttpServer
 from tests.certgen import make_cert
-from tests.functional.api_support import raw_call, sdk_client_at, upload
+from tests.functional.api_support import sdk_client_at, upload
 from tests.hostile_inputs import huge_modulus, huge_rsa_key_pem, repeated_begin_lines
+from tests.rpc_calls import raw_call
 
 NESTED = "[" * 20_000 + "]" * 20_000
 WILDCARD_NAMES = 2_000
