@@ -22,7 +22,7 @@ from certdeploy.domain.errors import NotFound
 from certdeploy.domain.failures import NotificationFailed, Retry
 from certdeploy.domain.models import Job
 from certdeploy.domain.notifications import NotificationEvent, build_job_report
-from certdeploy.ports.notifier import Channel, Notifier
+from certdeploy.ports.notifier import Notifier
 from certdeploy.ports.store.messages import SentNotifications
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class _Budget:
         self._account = sent.count(account_id, since) if limits.per_account_per_hour else 0
         self._addresses: dict[str, int] = {}
 
-    def admit(self, channel: Channel, address_digest: str) -> bool:
+    def admit(self, address_digest: str) -> bool:
         limits = self._limits
         if limits.per_account_per_hour and self._account >= limits.per_account_per_hour:
             return False

@@ -20,8 +20,8 @@ class Channel(TextEnum):
     SMS = "sms"
 
 
-# Whether a delivery on a channel to the address of a digest may be sent now (the notification rate limits).
-Admit = Callable[[Channel, str], bool]
+# Whether a delivery to the address of a digest may be sent now (the notification rate limits).
+Admit = Callable[[str], bool]
 RATE_LIMITED = "over the notification rate limit"
 
 
@@ -48,6 +48,6 @@ class Notifier(Protocol):
     def notify(
         self, contact: Contact, report: JobReport, *, skip_keys: Collection[str] = (), admit: Admit | None = None
     ) -> list[DeliveryResult]:
-        """`admit(channel, address_digest)` is asked before each send: False refuses the delivery (a permanent
+        """`admit(address_digest)` is asked before each send: False refuses the delivery (a permanent
         failure, `RATE_LIMITED`) without sending it."""
         ...

@@ -137,7 +137,7 @@ class ContactNotifier:
             label=delivery.label,
             address_digest=delivery.address_digest,
         )
-        if admit is not None and not admit(delivery.channel, delivery.address_digest):
+        if admit is not None and not admit(delivery.address_digest):
             return result.model_copy(update={"failure": PermanentNotificationFailure(RATE_LIMITED)})
         sender = self._senders.get(delivery.channel)
         if sender is None:
