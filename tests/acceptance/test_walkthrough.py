@@ -27,7 +27,6 @@ from tests.acceptance.conftest import (
     create_job,
     job,
     progress,
-    refused,
     resources_by_domain,
     submit,
     upload,
@@ -36,6 +35,7 @@ from tests.acceptance.conftest import (
 )
 from tests.certgen import make_cert
 from tests.functional.serve_process import wait_for
+from tests.rpc_calls import refused
 
 INVENTORY = """
 resources:

@@ -11,7 +11,8 @@ from alibabacloud_cas20200407 import models as cas
 from certdeploy.api.throttle import RateLimiter
 from certdeploy.app.accounts import Credentials, create_account
 from certdeploy.bootstrap.container import Container
-from tests.functional.api_support import api_server, refused, sdk_client
+from tests.functional.api_support import api_server, sdk_client
+from tests.rpc_calls import refused
 
 
 def test_calls_over_the_accounts_rate_are_throttled_and_another_account_is_served(
