@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import os
 import statistics
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.http_client import REPO, Outcome, SignedCall, fresh_call, read_response, serve_process, signed_call
+from bench.measure import ms, percentile, verdict
 from certdeploy.bootstrap.container import build_container
 from certdeploy.bootstrap.settings import Settings
 from certdeploy.local.context import FcContext, FunctionMeta
@@ -44,15 +44,6 @@ KEPT_ALIVE_OVERHEAD_GOAL_MS = 2.0
 IDLE_PROBE_GOAL_RATIO = 2.0
 SERVE_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # certdeploy.cli.main's
 HALF_SENT_HEAD = b"POST / HTTP/1.1\r\nHost: bench\r\nx-acs-action: ListDeploymentJob\r\n"
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 2)
 
 
 def _failures(outcomes: list[Outcome]) -> dict[str, int]:
@@ -155,10 +146,6 @@ def _handler_seconds(data: Path, host: str, count: int) -> list[float]:
     return seconds
 
 
-def _verdict(passed: bool) -> str:
-    return "PASS" if passed else "FAIL"
-
-
 def run() -> dict[str, object]:
     load = os.getloadavg()
     with serve_process() as service:
@@ -177,22 +164,22 @@ def run() -> dict[str, object]:
     overhead = kept_alive_p50 - handler_p50
     return {
         "load_average_1_5_15": ", ".join(f"{value:.2f}" for value in load),
-        "sequential_fresh": f"{len(fresh)}/{CALLS} ok in {sequential_wall:.2f} s, p50 {_ms(fresh_p50)} ms",
-        "burst": f"{burst_ok}/{CALLS} ok in {burst_wall:.2f} s, p50 {_ms(statistics.median(burst_seconds))} ms, "
-        f"p99 {_ms(_percentile(burst_seconds, 0.99))} ms, failures {_failures(burst) or 'none'}",
+        "sequential_fresh": f"{len(fresh)}/{CALLS} ok in {sequential_wall:.2f} s, p50 {ms(fresh_p50)} ms",
+        "burst": f"{burst_ok}/{CALLS} ok in {burst_wall:.2f} s, p50 {ms(statistics.median(burst_seconds))} ms, "
+        f"p99 {ms(percentile(burst_seconds, 0.99))} ms, failures {_failures(burst) or 'none'}",
         "burst_wall_ratio_to_sequential": round(burst_wall / sequential_wall, 2),
-        "kept_alive_p50_ms": _ms(kept_alive_p50),
-        "fresh_p50_ms": _ms(fresh_p50),
-        "handler_p50_ms": _ms(handler_p50),
-        "kept_alive_overhead_over_handler_ms": _ms(overhead),
-        "with_idle_half_sent_sockets": f"{probes_ok}/{PROBE_CALLS} ok, p50 {_ms(probe_p50)} ms "
+        "kept_alive_p50_ms": ms(kept_alive_p50),
+        "fresh_p50_ms": ms(fresh_p50),
+        "handler_p50_ms": ms(handler_p50),
+        "kept_alive_overhead_over_handler_ms": ms(overhead),
+        "with_idle_half_sent_sockets": f"{probes_ok}/{PROBE_CALLS} ok, p50 {ms(probe_p50)} ms "
         f"({probe_p50 / fresh_p50:.2f}× fresh), failures {_failures(probes) or 'none'}",
-        "goal_burst_all_succeed": _verdict(burst_ok == CALLS),
-        "goal_burst_p99_le_2s": _verdict(_percentile(burst_seconds, 0.99) <= BURST_P99_GOAL_SECONDS),
-        "goal_burst_wall_le_1.5x_sequential": _verdict(burst_wall <= BURST_WALL_GOAL_RATIO * sequential_wall),
-        "goal_kept_alive_no_slower_than_fresh": _verdict(kept_alive_p50 <= fresh_p50),
-        "goal_kept_alive_overhead_le_2ms": _verdict(overhead * 1000 <= KEPT_ALIVE_OVERHEAD_GOAL_MS),
-        "goal_idle_sockets_do_not_starve": _verdict(
+        "goal_burst_all_succeed": verdict(burst_ok == CALLS),
+        "goal_burst_p99_le_2s": verdict(percentile(burst_seconds, 0.99) <= BURST_P99_GOAL_SECONDS),
+        "goal_burst_wall_le_1.5x_sequential": verdict(burst_wall <= BURST_WALL_GOAL_RATIO * sequential_wall),
+        "goal_kept_alive_no_slower_than_fresh": verdict(kept_alive_p50 <= fresh_p50),
+        "goal_kept_alive_overhead_le_2ms": verdict(overhead * 1000 <= KEPT_ALIVE_OVERHEAD_GOAL_MS),
+        "goal_idle_sockets_do_not_starve": verdict(
             probes_ok == PROBE_CALLS and probe_p50 <= IDLE_PROBE_GOAL_RATIO * fresh_p50
         ),
     }

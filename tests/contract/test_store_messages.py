@@ -90,6 +90,22 @@ def test_sent_notifications_are_listed_per_event_and_account(store: SqlStore) ->
     assert store.notifications.sent(other.id, "1:0:job_finished:0") == set()
 
 
+def test_sent_notifications_are_counted_per_account_and_per_address_since_a_time(
+    store: SqlStore, clock: SettableClock
+) -> None:
+    acme, other = store.accounts.create("acme"), store.accounts.create("other")
+    store.notifications.record(acme.id, "1:0:job_finished:0", 7, "1:email:aa", address_digest="aa")
+    clock.advance(hours=2)
+    since = clock.now()
+    store.notifications.record(acme.id, "2:0:job_finished:0", 7, "2:email:aa", address_digest="aa")
+    store.notifications.record(acme.id, "2:0:job_finished:0", 7, "2:sms:bb", address_digest="bb")
+    store.notifications.record(other.id, "3:0:job_finished:0", 9, "3:email:aa", address_digest="aa")
+
+    assert (store.notifications.count(acme.id, since), store.notifications.count(other.id, since)) == (2, 1)
+    assert (store.notifications.count_to("aa", since), store.notifications.count_to("bb", since)) == (2, 1)
+    assert store.notifications.count_to("aa", since - timedelta(hours=3)) == 3
+
+
 def test_unsent_outbox_gives_back_just_the_asked_rows_not_yet_sent(store: SqlStore) -> None:
     ids = store.outbox.add([OutboxMessage(queue="deploy", body=f"m{i}", key=f"k{i}") for i in range(4)])
     store.outbox.mark_sent([ids[1]])

@@ -35,7 +35,7 @@ from certdeploy.domain.models import Contact, Product, Resource
 from certdeploy.domain.notifications import JobReport
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.domain.text_enum import TextEnum
-from certdeploy.ports.notifier import Channel, DeliveryResult, Notifier
+from certdeploy.ports.notifier import Admit, Channel, DeliveryResult, Notifier
 from certdeploy.ports.queue import QueueUnavailable, ReceiptHandleInvalid, ReceivedMessage
 from certdeploy.ports.store.unit_of_work import Store
 
@@ -220,8 +220,10 @@ class RecordingNotifier:
         self.event_key = ""
         self.delivered: list[Notified] = []
 
-    def notify(self, contact: Contact, report: JobReport, *, skip_keys: Collection[str] = ()) -> list[DeliveryResult]:
-        results = self._inner.notify(contact, report, skip_keys=skip_keys)
+    def notify(
+        self, contact: Contact, report: JobReport, *, skip_keys: Collection[str] = (), admit: Admit | None = None
+    ) -> list[DeliveryResult]:
+        results = self._inner.notify(contact, report, skip_keys=skip_keys, admit=admit)
         self.delivered += [Notified(self.event_key, r.key, r.contact_id, r.channel) for r in results if r.delivered]
         return results
 

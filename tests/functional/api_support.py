@@ -51,9 +51,14 @@ def api_server(container: Container, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 
 def sdk_client(server: ApiHttpServer, credentials: Credentials, **config: Any) -> CasClient:
+    return sdk_client_at(server.endpoint, credentials, **config)
+
+
+def sdk_client_at(endpoint: str, credentials: Credentials, **config: Any) -> CasClient:
+    """The SDK client of `credentials` for the front at `endpoint` (`host:port`)."""
     return CasClient(
         Config(
-            endpoint=server.endpoint,
+            endpoint=endpoint,
             protocol="http",
             access_key_id=credentials.access_key_id,
             access_key_secret=credentials.access_key_secret,

@@ -20,6 +20,7 @@ from certdeploy.api.errors import invalid_parameter
 from certdeploy.api.replies import WireModel
 from certdeploy.api.replies.resources import CloudResource
 from certdeploy.api.rpc import RpcParameters
+from certdeploy.api.throttle import RateLimiter
 from certdeploy.app.contacts import WebhookCheck
 from certdeploy.app.deps import Deps
 from certdeploy.domain.models import LISTENER_PRODUCTS, Certificate, Job, Product, Resource
@@ -43,10 +44,12 @@ _PRODUCT_ALIASES = {product.value.lower(): product for product in Product}
 @dataclass(frozen=True)
 class ApiDeps:
     """What the API needs besides the use cases' ports: how a contact's webhook URL is checked (the webhook notifier's
-    rule, handed in by the composition root so the API never reaches into an adapter)."""
+    rule, handed in by the composition root so the API never reaches into an adapter), and the per-account rate limit
+    (`certdeploy.api.throttle`; none: unlimited)."""
 
     deps: Deps
     webhook_check: WebhookCheck
+    rate_limit: RateLimiter | None = None
 
 
 @dataclass(frozen=True)

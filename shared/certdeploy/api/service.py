@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -119,7 +120,8 @@ def handle(api: ApiDeps, request: RpcRequest) -> ApiResponse:
         store = api.deps.store
         caller = authenticate(request, StoreAccessKeys(store), StoreNonces(store), api.deps.clock)
         call.account_id = caller.account_id
-        return dispatch(api, caller.account_id, request, call.request_id)
+        with api.rate_limit.admitted(caller.account_id) if api.rate_limit else nullcontext():
+            return dispatch(api, caller.account_id, request, call.request_id)
 
     return _respond(call, work)
 

@@ -23,6 +23,15 @@ class CertificateEventKind:
 
 
 @dataclass(frozen=True)
+class NotifyLimits:
+    """Notification deliveries allowed per hour, per account and per address (docs/decisions.md#notifications); 0 is
+    no limit."""
+
+    per_account_per_hour: int = 100
+    per_address_per_hour: int = 10
+
+
+@dataclass(frozen=True)
 class Deps:
     store: Store
     clock: Clock
@@ -39,4 +48,5 @@ class Deps:
     # Seconds a worker may stay in `scheduling`/`processing` before the scheduler sends its message again.
     stuck_after_seconds: int = 900
     certificate_event: CertificateEventKind = field(default_factory=CertificateEventKind)
+    notify_limits: NotifyLimits = field(default_factory=NotifyLimits)
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)

@@ -4,13 +4,17 @@ A delivery is recorded as sent right after it succeeds, under the event's key; a
 skips what was recorded, so only failed deliveries are tried again. Failures follow docs/failures.md: while a
 transient one may be retried, the message is sent again at its next attempt; a permanent one, or the last
 attempt's, is logged with its cause and that delivery is not tried again.
+
+Deliveries are rate-limited per account and per address over the last hour (`NotifyLimits`, counted in the store's
+sent notifications, docs/decisions.md#notifications): one over a limit is not sent, and is a permanent failure.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
-from certdeploy.app.deps import Deps
+from certdeploy.app.deps import Deps, NotifyLimits
 from certdeploy.app.messages import NotifyContacts
 from certdeploy.app.retry import resend
 from certdeploy.app.unit_of_work import run_step
@@ -19,6 +23,7 @@ from certdeploy.domain.failures import NotificationFailed, Retry
 from certdeploy.domain.models import Job
 from certdeploy.domain.notifications import NotificationEvent, build_job_report
 from certdeploy.ports.notifier import Notifier
+from certdeploy.ports.store.messages import SentNotifications
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +45,48 @@ def notify_contacts(deps: Deps, notifier: Notifier, command: NotifyContacts) -> 
     resources = {r.id: r for r in store.resources.get_many(job.account_id, {w.resource_id for w in workers})}
     report = build_job_report(job, workers, resources, command.event, job.end_time or deps.clock.now())
     already = store.notifications.sent(job.account_id, command.key)
+    budget = _Budget(store.notifications, deps.notify_limits, job.account_id, deps.clock.now() - _HOUR)
     delivered = 0
     failed: list[tuple[str, NotificationFailed]] = []
     for contact in store.contacts.get_many(job.account_id, job.contact_ids):
-        for result in notifier.notify(contact, report, skip_keys=already):
+        for result in notifier.notify(contact, report, skip_keys=already, admit=budget.admit):
             if result.failure is None:
-                store.notifications.record(job.account_id, command.key, contact.id, result.key)
+                store.notifications.record(
+                    job.account_id, command.key, contact.id, result.key, address_digest=result.address_digest
+                )
                 delivered += 1
             else:
                 failed.append((result.label, result.failure))
     _after_failures(deps, command, job, failed)
     return delivered
+
+
+_HOUR = timedelta(hours=1)
+
+
+class _Budget:
+    """What the notification rate limits leave for this message: the deliveries of the last hour are counted once
+    per account and once per address, and each delivery admitted counts against both."""
+
+    def __init__(self, sent: SentNotifications, limits: NotifyLimits, account_id: int, since: datetime) -> None:
+        self._sent = sent
+        self._limits = limits
+        self._since = since
+        self._account = sent.count(account_id, since) if limits.per_account_per_hour else 0
+        self._addresses: dict[str, int] = {}
+
+    def admit(self, address_digest: str) -> bool:
+        limits = self._limits
+        if limits.per_account_per_hour and self._account >= limits.per_account_per_hour:
+            return False
+        if limits.per_address_per_hour:
+            if address_digest not in self._addresses:
+                self._addresses[address_digest] = self._sent.count_to(address_digest, self._since)
+            if self._addresses[address_digest] >= limits.per_address_per_hour:
+                return False
+            self._addresses[address_digest] += 1
+        self._account += 1
+        return True
 
 
 def _after_failures(

@@ -18,7 +18,8 @@ from certdeploy.adapters.notify.webhook import WebhookSender, WebhookSettings, w
 from certdeploy.adapters.sql.migrate import upgrade
 from certdeploy.adapters.sql.store import SqlStore
 from certdeploy.api.actions_common import ApiDeps
-from certdeploy.app.deps import CertificateEventKind, Deps
+from certdeploy.api.throttle import RateLimiter
+from certdeploy.app.deps import CertificateEventKind, Deps, NotifyLimits
 from certdeploy.app.messages import QueueRole
 from certdeploy.bootstrap.settings import CloudBackend, QueueBackend, Settings
 from certdeploy.domain.failures import RetryPolicy
@@ -202,6 +203,13 @@ def build_container(
         ),
         stuck_after_seconds=settings.stuck_after_seconds,
         certificate_event=CertificateEventKind(settings.certificate_event_source, settings.certificate_event_type),
+        notify_limits=NotifyLimits(settings.notify_per_account_per_hour, settings.notify_per_address_per_hour),
     )
-    api = ApiDeps(deps, webhook_refusal(WebhookSettings(allowed_hosts=settings.webhook_allow_hosts)))
+    api = ApiDeps(
+        deps,
+        webhook_refusal(WebhookSettings(allowed_hosts=settings.webhook_allow_hosts)),
+        RateLimiter(
+            settings.api_rate_per_account, settings.api_burst_per_account, settings.api_concurrency_per_account
+        ),
+    )
     return Container(settings, deps, _notifier(settings, context), cloud.local, api, closers)

@@ -77,6 +77,20 @@ class Settings(BaseSettings):
     deploy_retry_base_seconds: int = Field(5, ge=1)
     stuck_after_seconds: int = Field(900, ge=30)
 
+    api_rate_per_account: float = Field(
+        50, ge=0, description="API requests per second per account, on average (docs/protocol.md#throttling); 0: none"
+    )
+    api_burst_per_account: int = Field(100, ge=1, description="API requests per account in a row, past the average")
+    api_concurrency_per_account: int = Field(
+        4, ge=0, description="API requests of one account running at once, per process; 0: none"
+    )
+    notify_per_account_per_hour: int = Field(
+        100, ge=0, description="notification deliveries per account per hour (docs/decisions.md#notifications); 0: none"
+    )
+    notify_per_address_per_hour: int = Field(
+        10, ge=0, description="notification deliveries per address per hour; 0: none"
+    )
+
     certificate_event_source: str = "certdeploy.cas"
     certificate_event_type: str = "cas:Certificate:Issued"
 

@@ -3,7 +3,7 @@ if any, is a `Transient` or `Permanent` one of `certdeploy.domain.failures`)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -20,6 +20,11 @@ class Channel(TextEnum):
     SMS = "sms"
 
 
+# Whether a delivery to the address of a digest may be sent now (the notification rate limits).
+Admit = Callable[[str], bool]
+RATE_LIMITED = "over the notification rate limit"
+
+
 class DeliveryResult(BaseModel):
     """One delivery attempted: made, or failed with a `Transient` or `Permanent` `NotificationFailed`."""
 
@@ -29,6 +34,7 @@ class DeliveryResult(BaseModel):
     contact_id: int
     channel: Channel
     label: str
+    address_digest: str = ""
     failure: NotificationFailed | None = None
 
     @property
@@ -40,5 +46,8 @@ class Notifier(Protocol):
     """What the notify use case calls: tell one contact about one report, skipping deliveries already made."""
 
     def notify(
-        self, contact: Contact, report: JobReport, *, skip_keys: Collection[str] = ()
-    ) -> list[DeliveryResult]: ...
+        self, contact: Contact, report: JobReport, *, skip_keys: Collection[str] = (), admit: Admit | None = None
+    ) -> list[DeliveryResult]:
+        """`admit(address_digest)` is asked before each send: False refuses the delivery (a permanent
+        failure, `RATE_LIMITED`) without sending it."""
+        ...

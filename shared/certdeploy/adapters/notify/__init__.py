@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from certdeploy.domain.failures import NotificationFailed, PermanentNotificationFailure
 from certdeploy.domain.models import Contact
 from certdeploy.domain.notifications import JobReport
-from certdeploy.ports.notifier import Channel, DeliveryResult
+from certdeploy.ports.notifier import RATE_LIMITED, Admit, Channel, DeliveryResult
 
 
 def redact_mobile(number: str) -> str:
@@ -111,8 +111,11 @@ class ContactNotifier:
     def __init__(self, senders: Mapping[Channel, Sender]) -> None:
         self._senders = dict(senders)
 
-    def notify(self, contact: Contact, report: JobReport, *, skip_keys: Collection[str] = ()) -> list[DeliveryResult]:
-        """One result per delivery attempted; deliveries whose key is in `skip_keys` are neither sent nor listed."""
+    def notify(
+        self, contact: Contact, report: JobReport, *, skip_keys: Collection[str] = (), admit: Admit | None = None
+    ) -> list[DeliveryResult]:
+        """One result per delivery attempted; deliveries whose key is in `skip_keys` are neither sent nor listed, those
+        `admit` refuses are listed failed for good and not sent."""
         # Imported here: only the notify function renders, so only it ships Jinja2 (packaging/build.py).
         from certdeploy.adapters.notify.render import render_notification
 
@@ -121,11 +124,21 @@ class ContactNotifier:
         for delivery in deliveries_for(contact):
             key = delivery_key(report, delivery)
             if key not in skip_keys:
-                results.append(self._deliver(key, delivery, message))
+                results.append(self._deliver(key, delivery, message, admit))
         return results
 
-    def _deliver(self, key: str, delivery: Delivery, message: RenderedNotification) -> DeliveryResult:
-        result = DeliveryResult(key=key, contact_id=delivery.contact_id, channel=delivery.channel, label=delivery.label)
+    def _deliver(
+        self, key: str, delivery: Delivery, message: RenderedNotification, admit: Admit | None
+    ) -> DeliveryResult:
+        result = DeliveryResult(
+            key=key,
+            contact_id=delivery.contact_id,
+            channel=delivery.channel,
+            label=delivery.label,
+            address_digest=delivery.address_digest,
+        )
+        if admit is not None and not admit(delivery.address_digest):
+            return result.model_copy(update={"failure": PermanentNotificationFailure(RATE_LIMITED)})
         sender = self._senders.get(delivery.channel)
         if sender is None:
             failure = PermanentNotificationFailure(f"no {delivery.channel} sender configured")

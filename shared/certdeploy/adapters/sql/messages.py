@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import ColumnElement, Row, delete, func, insert, select, update
 
 from certdeploy.adapters.sql.repository import SqlRepository, check_key, chunks
 from certdeploy.adapters.sql.schema import notifications_sent, outbox, processed_messages
@@ -99,10 +99,15 @@ class SqlProcessedMessages(SqlRepository):
 class SqlSentNotifications(SqlRepository):
     """The `SentNotifications` port."""
 
-    def record(self, account_id: int, event_key: str, contact_id: int, channel: str) -> bool:
+    def record(self, account_id: int, event_key: str, contact_id: int, channel: str, address_digest: str = "") -> bool:
         check_key(event_key, "notification event key")
         statement = insert(notifications_sent).values(
-            account_id=account_id, event_key=event_key, contact_id=contact_id, channel=channel, sent_at=self._now()
+            account_id=account_id,
+            event_key=event_key,
+            contact_id=contact_id,
+            channel=channel,
+            sent_at=self._now(),
+            address_digest=address_digest or None,
         )
         with self._connection(write=True) as conn:
             return self._insert_if_absent(conn, statement)
@@ -113,3 +118,16 @@ class SqlSentNotifications(SqlRepository):
         )
         with self._connection(write=False) as conn:
             return set(conn.execute(query).scalars())
+
+    def count(self, account_id: int, since: datetime) -> int:
+        table = notifications_sent
+        return self._count(table.c.account_id == account_id, table.c.sent_at >= since)
+
+    def count_to(self, address_digest: str, since: datetime) -> int:
+        table = notifications_sent
+        return self._count(table.c.address_digest == address_digest, table.c.sent_at >= since)
+
+    def _count(self, *conditions: ColumnElement[bool]) -> int:
+        query = select(func.count()).select_from(notifications_sent).where(*conditions)
+        with self._connection(write=False) as conn:
+            return int(conn.execute(query).scalar_one())

@@ -290,6 +290,9 @@ notifications_sent = Table(
     Column("contact_id", BigInteger, nullable=False),
     Column("channel", String(160), nullable=False),
     Column("sent_at", UtcDateTime, nullable=False),
+    Column("address_digest", String(64), nullable=True),
     UniqueConstraint("event_key", "contact_id", "channel", name="uq_notifications_sent_event_contact_channel"),
+    Index("ix_notifications_sent_account_sent_at", "account_id", "sent_at"),
+    Index("ix_notifications_sent_address_sent_at", "address_digest", "sent_at"),
     **_table_options(),
 )

@@ -55,9 +55,18 @@ class ProcessedMessages(Protocol):
 
 
 class SentNotifications(Protocol):
-    def record(self, account_id: int, event_key: str, contact_id: int, channel: str) -> bool:
+    def record(self, account_id: int, event_key: str, contact_id: int, channel: str, address_digest: str = "") -> bool:
         """Insert-if-absent on (event_key, contact_id, channel): True if this notification was not sent before.
-        `channel` identifies one delivery (channel and address), at most 160 characters."""
+        `channel` identifies one delivery (channel and address), at most 160 characters; `address_digest` (at most
+        64 characters) the address alone, for `count_to`."""
+        ...
+
+    def count(self, account_id: int, since: datetime) -> int:
+        """Deliveries recorded for the account since `since`."""
+        ...
+
+    def count_to(self, address_digest: str, since: datetime) -> int:
+        """Deliveries recorded to the address of `address_digest` since `since`, in every account."""
         ...
 
     def sent(self, account_id: int, event_key: str) -> set[str]:
