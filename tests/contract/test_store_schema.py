@@ -8,16 +8,17 @@ import inspect
 import time
 import typing
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, insert, select, text
 
 from certdeploy.adapters.sql import SqlStore, create_store_engine, generate_key_encryption_key, upgrade
 from certdeploy.adapters.sql.migrate import current_revision, head_revision
-from certdeploy.adapters.sql.schema import metadata
+from certdeploy.adapters.sql.schema import api_nonces, metadata, processed_messages
 from certdeploy.domain.errors import NotFound
 from certdeploy.domain.models import CertOrigin, Product
 from certdeploy.domain.quota import charge_entries
@@ -52,12 +53,35 @@ def test_migrations_build_exactly_the_declared_schema_and_rerun_as_a_no_op(datab
     upgrade(database)
 
     # THEN the database is at head and matches schema.py column for column
-    assert current_revision(database) == head_revision() == "0001"
+    assert current_revision(database) == head_revision() == "0002"
     with database.connect() as conn:
         context = MigrationContext.configure(
             conn, opts={"compare_type": True, "include_object": declared_or_not_implicit}
         )
         assert compare_metadata(context, metadata) == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_migrating_moves_nonces_still_in_their_window_out_of_the_processed_keys(backend: str, tmp_path: Any) -> None:
+    # GIVEN a database of the first schema whose processed keys hold nonces, old and recent, and a consumer's key
+    recent = datetime.now(timezone.utc) - timedelta(minutes=5)
+    marks = {"nonce:AK1:recent": recent, "nonce:AK1:old": recent - timedelta(hours=1), "1:2:deploy:1": recent}
+    with fresh_database(backend, tmp_path) as url:
+        upgrade(url, "0001")
+        engine = create_store_engine(url)
+        with engine.begin() as conn:
+            conn.execute(insert(processed_messages), [{"message_key": k, "processed_at": t} for k, t in marks.items()])
+
+        # WHEN it is migrated
+        upgrade(engine)
+
+        # THEN the recent nonce is kept until its window surely ended, the old one is gone, the consumer's key stays
+        with engine.connect() as conn:
+            nonces = conn.execute(select(api_nonces)).all()
+            processed = conn.execute(select(processed_messages.c.message_key)).scalars().all()
+        engine.dispose()
+    assert [tuple(row) for row in nonces] == [("nonce:AK1:recent", "AK1", recent + timedelta(minutes=30))]
+    assert processed == ["1:2:deploy:1"]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -78,7 +102,7 @@ def test_sql_store_and_transaction_offer_every_repository_of_the_port(tmp_path: 
     )
     repositories = typing.get_type_hints(UnitOfWork)
     assert set(repositories) == {"accounts", "quota", "certificates", "contacts", "resources", "jobs", "workers",
-                                 "outbox", "processed", "notifications"}  # fmt: skip
+                                 "outbox", "processed", "nonces", "notifications"}  # fmt: skip
     with store.transaction() as unit:
         for attr, port in repositories.items():
             for name, member in inspect.getmembers(port, inspect.isfunction):
