@@ -84,3 +84,22 @@ def test_files_of_an_older_data_directory_are_narrowed_to_their_owner(tmp_path: 
     assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in data.iterdir()} == {
         path.name: 0o600 for path in data.iterdir()
     }
+
+
+def test_a_contacts_webhook_token_is_nowhere_in_the_database_files(tmp_path: Path) -> None:
+    # GIVEN a contact whose DingTalk webhook carries its access token
+    data = tmp_path / "data"
+    container = build_container(Settings(data=data))
+    account = create_account(container.store, "acme", quota=1).account.id
+    token = "f00dfeedTOKENc0ffee"
+    url = f"https://oapi.dingtalk.com/robot/send?access_token={token}"
+    contact = container.store.contacts.add(account, name="ops", webhooks=[url])
+
+    # WHEN the database files are read as they lie on disk (the WAL included)
+    stored = b"".join(path.read_bytes() for path in data.glob("certdeploy.sqlite*"))
+    kept = container.store.contacts.get(account, contact.id).webhooks
+    container.close()
+
+    # THEN the token is not there, and the owner still gets the webhook back
+    assert token.encode() not in stored
+    assert kept == (url,)

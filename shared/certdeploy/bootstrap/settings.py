@@ -102,6 +102,14 @@ class Settings(BaseSettings):
             return self.key_encryption_key.get_secret_value()
         return read_or_create(self.data / "key-encryption-key", generate_key_encryption_key).strip()
 
+    def known_encryption_key(self) -> str | None:
+        """The key-encryption key when there is one to use without making one: configured, or the embedded store's.
+        A configured database whose key is not given (e.g. `certdeploy migrate` run from an admin's machine) has
+        none here, rather than a new one in a local data directory."""
+        if self.key_encryption_key is None and self.database_url is not None:
+            return None
+        return self.encryption_key()
+
     def bootstrap_access_key(self) -> tuple[str, str] | None:
         if self.access_key_id and self.access_key_secret:
             return self.access_key_id, self.access_key_secret.get_secret_value()

@@ -162,7 +162,8 @@ contacts = Table(
     Column("email", String(254), nullable=True),
     Column("email_lower", String(254), nullable=True),
     Column("mobile", String(32), nullable=True),
-    Column("webhooks", JsonList, nullable=False),
+    # JSON list of URLs sealed like private keys (their tokens and signing secrets are credentials); NULL: none.
+    Column("webhooks_sealed", LargeBinary, nullable=True),
     UniqueConstraint("account_id", "email_lower", name="uq_contacts_account_email_lower"),
     UniqueConstraint("account_id", "mobile", name="uq_contacts_account_mobile"),
     **table_options(),
