@@ -16,7 +16,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -29,12 +29,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from alibabacloud_cas20200407 import models as cas
 from alibabacloud_cas20200407.client import Client as CasClient
-from alibabacloud_tea_openapi.exceptions import ClientException
-from alibabacloud_tea_openapi.utils_models import Config, OpenApiRequest, Params
-from darabonba.runtime import RuntimeOptions
+from alibabacloud_tea_openapi.utils_models import Config
 
 from tests.certgen import GeneratedCert
 from tests.functional.serve_process import ServeProcess, child_environment, run_cli, serve
+from tests.rpc_calls import raw_call
 
 MAIL_FROM = "certdeploy <noreply@certdeploy.test>"
 BOT_TOKEN = "acceptance-token"
@@ -242,25 +241,7 @@ def rival(service: Service) -> AccountKeys:
 def call(client: CasClient, action: str, **query: Any) -> dict[str, Any]:
     """An action through the SDK's generic path, for the whole JSON body (the typed models drop a worker's
     ErrorCode/ErrorMessage and the preview's ExcludedResources)."""
-    params = Params(
-        action=action,
-        version="2020-04-07",
-        protocol="HTTP",
-        pathname="/",
-        method="POST",
-        auth_type="AK",
-        style="RPC",
-        req_body_type="formData",
-        body_type="json",
-    )
-    request = OpenApiRequest(query={name: str(value) for name, value in query.items()})
-    return client.call_api(params, request, RuntimeOptions())["body"]
-
-
-def refused(action: Callable[[], Any]) -> ClientException:
-    with pytest.raises(ClientException) as caught:
-        action()
-    return caught.value
+    return raw_call(client, action, query)
 
 
 def upload(client: CasClient, name: str, generated: GeneratedCert) -> int:

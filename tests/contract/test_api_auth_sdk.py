@@ -20,6 +20,7 @@ from certdeploy.api.auth import AccessKeySecret, Caller
 from certdeploy.api.errors import invalid_api
 from certdeploy.api.rpc import RpcRequest
 from tests.fakes.auth import InMemoryAccessKeys, InMemoryNonceRegistry
+from tests.rpc_calls import rpc_params
 from tests.servers.cas_stub import MAX_REQUEST_LINE, CasStubServer, ShiftedClock
 
 ACCESS_KEY_ID = "LTAI-test-key"
@@ -353,17 +354,7 @@ def test_malformed_integer_reaches_the_sdk_as_invalid_parameter_of_that_name(ser
 
 
 def test_unknown_action_is_invalid_api_not_found_with_status_404(server: CasStubServer) -> None:
-    params = Params(
-        action="NoSuchAction",
-        version="2020-04-07",
-        protocol="HTTP",
-        pathname="/",
-        method="POST",
-        auth_type="AK",
-        style="RPC",
-        req_body_type="formData",
-        body_type="json",
-    )
+    params = rpc_params("NoSuchAction")
 
     error = raises_client_error(lambda: cas_client(server).call_api(params, OpenApiRequest(query={}), RuntimeOptions()))
 

@@ -14,6 +14,7 @@ from darabonba.runtime import RuntimeOptions
 
 from certdeploy.adapters.cloud.common import ApiTarget, CloudCredentials, classify_sdk_error, sdk_errors, tea_config
 from certdeploy.domain.deployment import PermanentDeployFailure, TransientDeployFailure
+from tests.rpc_calls import raw_call
 from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer
 
 VERSION = "2024-01-01"
@@ -50,18 +51,7 @@ def _client(server: OpenApiServer, credentials: CloudCredentials | None = None, 
 
 
 def _rpc(client: OpenApiClient, action: str, query: dict[str, str]) -> dict[str, Any]:
-    params = Params(
-        action=action,
-        version=VERSION,
-        protocol="HTTP",
-        pathname="/",
-        method="POST",
-        auth_type="AK",
-        style="RPC",
-        req_body_type="formData",
-        body_type="json",
-    )
-    return client.call_api(params, OpenApiRequest(query=query), RuntimeOptions())["body"]
+    return raw_call(client, action, query, VERSION)
 
 
 def test_rpc_call_signed_with_acs3_reaches_its_handler_with_its_parameters(server: OpenApiServer) -> None:

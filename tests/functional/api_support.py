@@ -7,7 +7,7 @@ more than 15 minutes off its own.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
@@ -15,15 +15,14 @@ from typing import Any
 import pytest
 from alibabacloud_cas20200407 import models as cas
 from alibabacloud_cas20200407.client import Client as CasClient
-from alibabacloud_tea_openapi.exceptions import ClientException
-from alibabacloud_tea_openapi.utils_models import Config, OpenApiRequest, Params
-from darabonba.runtime import RuntimeOptions
+from alibabacloud_tea_openapi.utils_models import Config
 
 from certdeploy.app.accounts import Credentials
 from certdeploy.bootstrap.container import Container
 from certdeploy.local.http_server import ApiHttpServer, serving
 from tests.certgen import GeneratedCert, make_cert
 from tests.functional.conftest import ManualClock
+from tests.rpc_calls import raw_call
 
 PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
 
@@ -62,30 +61,6 @@ def sdk_client(server: ApiHttpServer, credentials: Credentials, **config: Any) -
             **config,
         )
     )
-
-
-def raw_call(client: CasClient, action: str, query: dict[str, Any], version: str = "2020-04-07") -> dict[str, Any]:
-    """Call an action through the SDK's generic path and return the whole JSON body, keys the models drop included."""
-    params = Params(
-        action=action,
-        version=version,
-        protocol="HTTP",
-        pathname="/",
-        method="POST",
-        auth_type="AK",
-        style="RPC",
-        req_body_type="formData",
-        body_type="json",
-    )
-    request = OpenApiRequest(query={name: str(value) for name, value in query.items()})
-    return client.call_api(params, request, RuntimeOptions())["body"]
-
-
-def refused(call: Callable[[], Any]) -> ClientException:
-    """The SDK's exception for a 4xx reply."""
-    with pytest.raises(ClientException) as caught:
-        call()
-    return caught.value
 
 
 def upload(client: CasClient, name: str, generated: GeneratedCert | None = None) -> int:

@@ -65,7 +65,7 @@ def _finish_rollback(deps: Deps, worker: Worker, failure: Failure | None) -> Non
             ops.resources.set_binding(
                 current.account_id, current.resource_id, current.resource_cert_id, current.resource_cert_name
             )
-            job = ops.jobs.get(current.account_id, current.job_id)
+            job = ops.jobs.lock(current.account_id, current.job_id)
             if job.status is not JobStatus.ROLLED_BACK:
                 ops.jobs.transition(
                     job.account_id,

@@ -15,15 +15,9 @@ from certdeploy.domain.certificates import parse_certificate
 from certdeploy.domain.models import CertOrigin
 from certdeploy.local.http_server import ApiHttpServer
 from tests.certgen import make_ca, make_cert
-from tests.functional.api_support import (
-    INVENTORY,
-    create_job,
-    refused,
-    resource_ids,
-    sdk_client,
-    upload,
-)
+from tests.functional.api_support import INVENTORY, create_job, resource_ids, sdk_client, upload
 from tests.functional.conftest import load_inventory
+from tests.rpc_calls import refused
 
 SM2_DIR = Path(__file__).parents[2] / "fixtures" / "sm2"
 

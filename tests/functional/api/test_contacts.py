@@ -18,8 +18,9 @@ from certdeploy.app.accounts import create_account
 from certdeploy.bootstrap.container import Container, build_container
 from certdeploy.bootstrap.settings import Settings
 from tests.contract.store_fixtures import BACKENDS, fresh_database
-from tests.functional.api_support import api_server, refused, sdk_client, webhooks_text
+from tests.functional.api_support import api_server, sdk_client, webhooks_text
 from tests.functional.conftest import ManualClock
+from tests.rpc_calls import refused
 
 LARK = "https://open.feishu.cn/open-apis/bot/v2/hook/0123abcd"
 DINGTALK = "https://oapi.dingtalk.com/robot/send?access_token=abc"

@@ -9,7 +9,8 @@ from alibabacloud_cas20200407 import models as cas
 from alibabacloud_cas20200407.client import Client as CasClient
 
 from tests.certgen import make_cert
-from tests.functional.api_support import raw_call, refused, upload
+from tests.functional.api_support import upload
+from tests.rpc_calls import raw_call, refused
 
 pytestmark = pytest.mark.usefixtures("inventory")
 

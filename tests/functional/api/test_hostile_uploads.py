@@ -8,8 +8,8 @@ from alibabacloud_cas20200407 import models as cas
 from alibabacloud_cas20200407.client import Client as CasClient
 
 from tests.certgen import make_cert
-from tests.functional.api_support import refused
 from tests.hostile_inputs import huge_modulus, huge_rsa_key_pem, repeated_begin_lines, rsa_certificate_with_modulus
+from tests.rpc_calls import refused
 
 SITE = make_cert(["www.example.com"], common_name="www.example.com", key="rsa")
 

@@ -18,18 +18,9 @@ from certdeploy.domain.models import CertOrigin
 from certdeploy.local.http_server import ApiHttpServer
 from tests.certgen import make_cert
 from tests.fakes.queue_drain import drain
-from tests.functional.api_support import (
-    INVENTORY,
-    create_job,
-    job_status,
-    raw_call,
-    refused,
-    resource_ids,
-    sdk_client,
-    upload,
-    workers,
-)
+from tests.functional.api_support import INVENTORY, create_job, job_status, resource_ids, sdk_client, upload, workers
 from tests.functional.conftest import ManualClock, load_inventory
+from tests.rpc_calls import raw_call, refused
 
 
 @pytest.fixture

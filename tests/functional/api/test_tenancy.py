@@ -14,15 +14,8 @@ from certdeploy.app.accounts import Credentials, create_account
 from certdeploy.bootstrap.container import Container
 from certdeploy.local.http_server import ApiHttpServer
 from tests.fakes.queue_drain import drain
-from tests.functional.api_support import (
-    create_job,
-    raw_call,
-    refused,
-    resource_ids,
-    sdk_client,
-    upload,
-    workers,
-)
+from tests.functional.api_support import create_job, resource_ids, sdk_client, upload, workers
+from tests.rpc_calls import raw_call, refused
 
 
 @pytest.fixture
