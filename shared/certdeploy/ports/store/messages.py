@@ -9,7 +9,7 @@ from typing import Protocol
 
 from certdeploy.ports.store.errors import StoreError
 
-# Unexpired nonces one AccessKey may hold: well above a key signing at the API's rate limit for the whole window
+# Unexpired nonces one AccessKey may hold: 28 requests a second for the whole 30-minute window
 # (docs/protocol.md#clock-skew-and-nonces).
 MAX_NONCES_PER_ACCESS_KEY = 50_000
 # Expired nonces deleted per statement.
