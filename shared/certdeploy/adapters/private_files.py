@@ -8,6 +8,7 @@ import os
 import secrets
 import stat
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 DIRECTORY_MODE = 0o700
@@ -40,7 +41,10 @@ def private_database_file(path: Path) -> Path:
     WAL and shared-memory files it creates the mode of the database file. An existing file (and companions) left
     readable by an older version is narrowed to 0600."""
     private_directory(path.parent)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+    # O_EXCL: an existing file is never opened here. Closing a descriptor drops every POSIX lock the process holds
+    # on the file, so opening one another connection of this process uses would break SQLite's locking.
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
     for companion in ("", *_SQLITE_COMPANIONS):
         _narrow(path.with_name(path.name + companion))
     return path
