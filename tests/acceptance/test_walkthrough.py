@@ -27,7 +27,6 @@ from tests.acceptance.conftest import (
     create_job,
     job,
     progress,
-    refused,
     resources_by_domain,
     submit,
     upload,
@@ -36,6 +35,7 @@ from tests.acceptance.conftest import (
 )
 from tests.certgen import make_cert
 from tests.functional.serve_process import wait_for
+from tests.rpc_calls import refused
 
 INVENTORY = """
 resources:
@@ -350,7 +350,7 @@ def test_another_account_sees_and_touches_nothing(service: Service, world: World
     assert codes == {
         "DescribeDeploymentJob": "NotFound",
         "DeleteDeploymentJob": "NotFound",
-        "GetUserCertificateDetail": "NotFound",
+        "GetUserCertificateDetail": "InvalidCertId.NotFound",
         "CreateDeploymentJob": "InvalidCertId.NotFound",
     }
     assert job(world.client, acme_job).status == "editing"
@@ -367,5 +367,5 @@ def test_a_bad_signature_or_unknown_key_is_refused_and_changes_nothing(service: 
     unknown_key = refused(lambda: stranger.list_deployment_job(cas.ListDeploymentJobRequest()))
 
     assert (bad_signature.code, bad_signature.status_code) == ("SignatureDoesNotMatch", 400)
-    assert (unknown_key.code, unknown_key.status_code) == ("InvalidAccessKeyId.NotFound", 400)
+    assert (unknown_key.code, unknown_key.status_code) == ("InvalidAccessKeyId.NotFound", 404)
     assert world.client.list_contact(cas.ListContactRequest()).body.total_count == contacts_before

@@ -222,7 +222,7 @@ def test_unknown_access_key_is_not_found(server: CasStubServer, signing: dict[st
         lambda: client.describe_deployment_job(cas_models.DescribeDeploymentJobRequest(job_id=1))
     )
 
-    assert (error.status_code, error.code) == (400, "InvalidAccessKeyId.NotFound")
+    assert (error.status_code, error.code) == (404, "InvalidAccessKeyId.NotFound")
 
 
 @pytest.mark.parametrize("signing", [V3, V1], ids=["acs3-hmac-sha256", "hmac-sha1"])

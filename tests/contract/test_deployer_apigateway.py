@@ -15,6 +15,7 @@ from tests.certgen import GeneratedCert, make_cert
 from tests.contract.deployer_support import pem_certificate
 from tests.servers.apigateway import (
     DELETE_DOMAIN_CERTIFICATE,
+    DESCRIBE_API_GROUP,
     DESCRIBE_DOMAIN,
     SET_DOMAIN_CERTIFICATE,
     ApiGatewayCloud,
@@ -179,3 +180,44 @@ def test_restoring_onto_a_domain_that_serves_nothing_now_is_a_no_op(
     deployer.restore(_resource(BARE_DOMAIN), Binding(domain=BARE_DOMAIN))
 
     assert gateway.api.actions() == [DESCRIBE_DOMAIN]
+
+
+def _with_mutual_tls(gateway: ApiGatewayCloud, legacy: GeneratedCert) -> GroupDomain:
+    domain = gateway.domains[(GROUP, DOMAIN)]
+    domain.ca_certificate_body, domain.ssl_verify_depth = legacy.cert_pem, 2
+    domain.client_cert_sdn_pass_through = True
+    return domain
+
+
+def test_a_domain_with_mutual_tls_is_refused_with_the_cause_and_nothing_written(
+    gateway: ApiGatewayCloud, deployer: ApiGatewayDeployer, legacy: GeneratedCert, renewed: GeneratedCert
+) -> None:
+    domain = _with_mutual_tls(gateway, legacy)
+
+    with pytest.raises(PermanentDeployFailure) as failure:
+        deployer.bind(_resource(), _certificate(renewed))
+
+    assert failure.value.code == "MutualTlsNotKept"
+    assert "SslVerifyDepth=2" in failure.value.message and "ClientCertSDnPassThrough" in failure.value.message
+    assert gateway.api.calls_of(SET_DOMAIN_CERTIFICATE) == []
+    assert (domain.ca_certificate_body, domain.certificate_name) == (legacy.cert_pem, "legacy")
+
+
+def test_told_to_replace_mutual_tls_the_bind_goes_ahead_without_it(
+    gateway: ApiGatewayCloud, legacy: GeneratedCert, renewed: GeneratedCert
+) -> None:
+    domain = _with_mutual_tls(gateway, legacy)
+    deployer = ApiGatewayDeployer(gateway.api.credentials(), gateway.api.target(), replace_mutual_tls=True)
+
+    deployer.bind(_resource(), _certificate(renewed))
+
+    assert (domain.certificate_name, domain.ca_certificate_body, domain.ssl_verify_depth) == ("api-2026", None, None)
+    assert DESCRIBE_API_GROUP not in gateway.api.actions()
+
+
+def test_a_domain_without_mutual_tls_is_checked_then_bound(
+    gateway: ApiGatewayCloud, deployer: ApiGatewayDeployer, renewed: GeneratedCert
+) -> None:
+    deployer.bind(_resource(), _certificate(renewed))
+
+    assert gateway.api.actions() == [DESCRIBE_DOMAIN, DESCRIBE_API_GROUP, SET_DOMAIN_CERTIFICATE]

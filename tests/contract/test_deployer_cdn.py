@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -232,3 +233,23 @@ def test_restore_of_what_is_served_already_makes_no_write_call(
     deployer.restore(resource, Binding(cas_cert_id=OLD_CAS_ID, cert_name="old-cert", domain=DOMAIN))
 
     assert _writes(cloud) == []
+
+
+@pytest.mark.parametrize("flavour", [CDN, DCDN], ids=["cdn", "dcdn"])
+def test_an_international_site_account_binds_cas_certificates_in_ap_southeast_1(flavour: Any) -> None:
+    cloud = DomainCertificateCloud(flavour, cas_region="ap-southeast-1")
+    cloud.add_cas_certificate(NEW_CAS_ID, "new-cert", SITE.cert_pem)
+    cloud.add_cas_certificate(3003, "sm-site", (SM2_FIXTURES / "sm2.pem").read_text())
+    cloud.domains[DOMAIN] = AcceleratedDomain(https=True)
+    with cloud.api:
+        target = cloud.api.target().model_copy(update={"cas_region": "ap-southeast-1"})
+        deployer = (CdnDeployer if flavour is CDN else DcdnDeployer)(cloud.api.credentials(), target)
+        resource = _resource(cloud)
+
+        deployer.bind(resource, _certificate(cas_cert_id=NEW_CAS_ID))
+        deployer.bind(resource, _sm_certificate(cas_cert_id=3003))
+
+    [set_call] = cloud.api.calls_of(flavour.set_ssl)
+    assert set_call.parameters["CertRegion"] == "ap-southeast-1"
+    assert cloud.domains[DOMAIN].cert_id == NEW_CAS_ID
+    assert cloud.domains[DOMAIN].sm_identifiers == {"3003-ap-southeast-1"}

@@ -129,3 +129,13 @@ def test_a_previous_certificate_without_cas_id_cannot_be_restored(cloud: DdosClo
 
     assert failure.value.code == "PreviousCertificateNotRestorable"
     assert cloud.rules[DOMAIN].cert_id == 2002
+
+
+def test_the_rule_is_found_past_the_first_page_of_loose_matches(cloud: DdosCloud, deployer: DdosDeployer) -> None:
+    for index in range(12):  # sorted before DOMAIN, so they fill the first pages
+        cloud.rules[f"a{index:02}.{DOMAIN}"] = WebRule()
+
+    binding = deployer.current_binding(_resource())
+
+    assert (binding.cert_name, binding.cas_cert_id) == ("old-cert", 2001)
+    assert [call.get("PageNumber") for call in cloud.api.calls_of("DescribeWebRules")] == ["1", "2"]

@@ -493,6 +493,8 @@ def _display(default: Any) -> str:
         return "(unset)"
     if default == ():
         return "(empty)"
+    if isinstance(default, bool):
+        return str(default).lower()
     return str(getattr(default, "value", default))
 
 

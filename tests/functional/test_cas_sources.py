@@ -24,7 +24,7 @@ from certdeploy.app.jobs import JobDraft, change_job_status, create_job
 from certdeploy.app.rollback import request_rollback
 from certdeploy.app.scheduler import tick
 from certdeploy.bootstrap.container import CloudTargets, Container, build_container
-from certdeploy.bootstrap.settings import CloudBackend, Settings
+from certdeploy.bootstrap.settings import CloudBackend, Settings, Site
 from certdeploy.domain.models import Certificate, CertOrigin, Product, Resource
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from tests.certgen import make_cert
@@ -89,10 +89,16 @@ def cas() -> Iterator[CasCloud]:
 
 
 @pytest.fixture
-def alb() -> Iterator[AlbCloud]:
+def cloud_site() -> Site:
+    """The account's site (CERTDEPLOY_SITE): China unless a test says otherwise."""
+    return Site.CHINA
+
+
+@pytest.fixture
+def alb(cloud_site: Site) -> Iterator[AlbCloud]:
     cloud = AlbCloud()
-    cloud.cas_identifiers |= {f"{OLD_CAS_ID}-cn-hangzhou", f"{SITE_CAS_ID}-cn-hangzhou"}
-    cloud.listeners["lsn-1"] = AlbListener("alb-1", 443, certificate_id=f"{OLD_CAS_ID}-cn-hangzhou")
+    cloud.cas_identifiers |= {f"{OLD_CAS_ID}-{cloud_site.cas_region}", f"{SITE_CAS_ID}-{cloud_site.cas_region}"}
+    cloud.listeners["lsn-1"] = AlbListener("alb-1", 443, certificate_id=f"{OLD_CAS_ID}-{cloud_site.cas_region}")
     yield from cloud.serving()
 
 
@@ -104,7 +110,9 @@ def gateway() -> Iterator[ApiGatewayCloud]:
 
 
 @pytest.fixture
-def build(tmp_path: Path, clock: ManualClock, cas: CasCloud, alb: AlbCloud, gateway: ApiGatewayCloud) -> Iterator[Any]:
+def build(
+    tmp_path: Path, clock: ManualClock, cas: CasCloud, alb: AlbCloud, gateway: ApiGatewayCloud, cloud_site: Site
+) -> Iterator[Any]:
     """Build containers of the cloud backend on one store, as each FC instance builds its own."""
     credentials = cas.api.credentials()
     # FC hands the function role's credentials to the handler in its context (python3.10).
@@ -115,7 +123,7 @@ def build(tmp_path: Path, clock: ManualClock, cas: CasCloud, alb: AlbCloud, gate
             security_token=None,
         )
     )
-    settings = Settings(data=tmp_path / "data", cloud=CloudBackend.ALIYUN, deploy_max_attempts=3)
+    settings = Settings(data=tmp_path / "data", cloud=CloudBackend.ALIYUN, deploy_max_attempts=3, site=cloud_site)
     targets = CloudTargets(
         cas=cas.api.target(), products={Product.ALB: alb.api.target(), Product.APIGATEWAY: gateway.api.target()}
     )
@@ -213,8 +221,9 @@ def test_resources_are_synced_with_cas_bindings_mapped_to_our_certificates(
     assert (cdn.bound_cert_id, cdn.bound_cert_name) == (None, "someone-elses")  # not a certificate we mirror
 
 
+@pytest.mark.parametrize("cloud_site", [Site.CHINA, Site.INTERNATIONAL])
 def test_a_cas_certificate_deploys_to_an_alb_listener_by_cas_id_without_fetching_its_content(
-    container: Container, account_id: int, cas: CasCloud, alb: AlbCloud
+    container: Container, account_id: int, cas: CasCloud, alb: AlbCloud, cloud_site: Site
 ) -> None:
     tick(container.deps)
     site, old = _mirrored(container, account_id, SITE_CAS_ID), _mirrored(container, account_id, OLD_CAS_ID)
@@ -225,15 +234,16 @@ def test_a_cas_certificate_deploys_to_an_alb_listener_by_cas_id_without_fetching
     [worker] = container.store.workers.of_job(account_id, job_id)
     assert container.store.jobs.get(account_id, job_id).status is JobStatus.SUCCESS
     assert worker.status is WorkerStatus.SUCCESS
-    assert alb.listeners["lsn-1"].certificate_id == f"{SITE_CAS_ID}-cn-hangzhou"
+    assert alb.listeners["lsn-1"].certificate_id == f"{SITE_CAS_ID}-{cloud_site.cas_region}"
     assert worker.resource_cert_id == old.id  # what a rollback binds again
     assert _resource(container, account_id, Product.ALB).bound_cert_id == site.id
     assert cas.api.calls_of(DETAIL) == []
     assert container.store.quota.balance(account_id).use_count == 0  # official certificates cost no quota
 
 
+@pytest.mark.parametrize("cloud_site", [Site.CHINA, Site.INTERNATIONAL])
 def test_rolling_back_puts_the_previous_cas_certificate_back_by_its_cas_id(
-    container: Container, account_id: int, cas: CasCloud, alb: AlbCloud
+    container: Container, account_id: int, cas: CasCloud, alb: AlbCloud, cloud_site: Site
 ) -> None:
     tick(container.deps)
     site = _mirrored(container, account_id, SITE_CAS_ID)
@@ -245,7 +255,7 @@ def test_rolling_back_puts_the_previous_cas_certificate_back_by_its_cas_id(
     drain(container)
 
     assert container.store.workers.get(account_id, worker.id).status is WorkerStatus.ROLLBACK_SUCCESS
-    assert alb.listeners["lsn-1"].certificate_id == f"{OLD_CAS_ID}-cn-hangzhou"
+    assert alb.listeners["lsn-1"].certificate_id == f"{OLD_CAS_ID}-{cloud_site.cas_region}"
     assert cas.api.calls_of(DETAIL) == []
 
 

@@ -118,7 +118,8 @@ def test_a_transient_rollback_failure_is_retried_with_backoff_then_succeeds(
     # AND the third attempt, after the doubled delay, puts the previous certificate back
     clock.advance(2)
     drain(container)
-    assert world.worker().status is W.ROLLBACK_SUCCESS
+    worker = world.worker()
+    assert (worker.status, worker.error_code, worker.error_message) == (W.ROLLBACK_SUCCESS, None, None)
     assert world.served() == "legacy-www"
     assert container.store.jobs.get(world.account_id, world.job_id).status is JobStatus.ROLLED_BACK
 
@@ -175,6 +176,18 @@ def test_a_permanent_deploy_failure_is_recorded_without_retry_and_refunded(
     assert container.store.quota.balance(world.account_id).use_count == 0
     clock.advance(container.deps.retry.max_delay_seconds)
     assert container.deps.queues[QueueRole.DEPLOY].receive_batch(16) == []
+
+
+def test_a_deploy_that_succeeds_after_a_throttled_attempt_carries_no_error(
+    container: Container, account: Credentials, tmp_path: Path, clock: ManualClock
+) -> None:
+    world = _one_worker_job(container, account, tmp_path, ", flaky: 1")
+    drain(container)
+    assert world.worker().error_code == "Throttling.User"
+    clock.advance(container.deps.retry.max_delay_seconds)
+    drain(container)
+    worker = world.worker()
+    assert (worker.status, worker.attempt, worker.error_code, worker.error_message) == (W.SUCCESS, 1, None, None)
 
 
 # --------------------------------------------------------------------------------------------------------- notify

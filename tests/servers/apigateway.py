@@ -8,6 +8,11 @@ What the real service does that the deployer relies on, as the SDK's models desc
   string) and gives the certificate a new `CertificateId`; a key that does not belong to the certificate is
   `InvalidCertificate` (checked with certdeploy's own parser).
 - `DeleteDomainCertificate` (`CertificateId`) removes it; another id is `NotFoundCertificate`.
+- Mutual TLS: `SetDomainCertificate` also takes `CaCertificateBody`, `SslVerifyDepth`, `ClientCertSDnPassThrough`,
+  `SslOcspEnable` and `SslOcspCacheEnable` (SDK model `SetDomainCertificateRequest`; the API reference says they are
+  for mutual TLS). `DescribeDomain` returns none of them; `DescribeApiGroup` (`GroupId`) lists the group's
+  `CustomDomains.DomainItem[]` with all but the CA certificate. Nothing documents that a call without them keeps them,
+  so this server sets the whole TLS configuration from each call: one without a CA certificate clears mutual TLS.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, Prod
 DESCRIBE_DOMAIN = "DescribeDomain"
 SET_DOMAIN_CERTIFICATE = "SetDomainCertificate"
 DELETE_DOMAIN_CERTIFICATE = "DeleteDomainCertificate"
+DESCRIBE_API_GROUP = "DescribeApiGroup"
 
 
 @dataclass
@@ -32,6 +38,11 @@ class GroupDomain:
     certificate_body: str | None = None
     certificate_private_key: str | None = None
     web_socket_status: str = "CLOSE"
+    ca_certificate_body: str | None = None
+    ssl_verify_depth: int | None = None
+    client_cert_sdn_pass_through: bool = False
+    ssl_ocsp_enable: bool = False
+    ssl_ocsp_cache_enable: bool = False
 
 
 class ApiGatewayCloud(ProductCloud):
@@ -43,6 +54,7 @@ class ApiGatewayCloud(ProductCloud):
         self.api.rpc(DESCRIBE_DOMAIN, self._describe)
         self.api.rpc(SET_DOMAIN_CERTIFICATE, self._set)
         self.api.rpc(DELETE_DOMAIN_CERTIFICATE, self._delete)
+        self.api.rpc(DESCRIBE_API_GROUP, self._describe_group)
 
     def _domain(self, call: OpenApiCall) -> tuple[str, GroupDomain]:
         group_id, name = call.require("GroupId"), call.require("DomainName")
@@ -80,7 +92,32 @@ class ApiGatewayCloud(ProductCloud):
             raise OpenApiError("InvalidCertificate", f"The certificate is invalid: {error}") from error
         domain.certificate_id = uuid.uuid4().hex
         domain.certificate_name, domain.certificate_body, domain.certificate_private_key = name, body, key
+        depth = call.get("SslVerifyDepth")
+        domain.ca_certificate_body = call.get("CaCertificateBody")
+        domain.ssl_verify_depth = int(depth) if depth else None
+        domain.client_cert_sdn_pass_through = call.get("ClientCertSDnPassThrough") == "true"
+        domain.ssl_ocsp_enable = call.get("SslOcspEnable") == "true"
+        domain.ssl_ocsp_cache_enable = call.get("SslOcspCacheEnable") == "true"
         return {}
+
+    def _describe_group(self, call: OpenApiCall) -> dict[str, Any]:
+        group_id = call.require("GroupId")
+        items = [
+            {
+                "DomainName": name,
+                "CertificateId": domain.certificate_id or "",
+                "CertificateName": domain.certificate_name or "",
+                "ClientCertSDnPassThrough": domain.client_cert_sdn_pass_through,
+                "SslOcspEnable": domain.ssl_ocsp_enable,
+                "SslOcspCacheEnable": domain.ssl_ocsp_cache_enable,
+            }
+            | ({"SslVerifyDepth": domain.ssl_verify_depth} if domain.ssl_verify_depth is not None else {})
+            for (group, name), domain in sorted(self.domains.items())
+            if group == group_id
+        ]
+        if not items:
+            raise OpenApiError("NotFoundGroup", f"Cannot find the group {group_id}.", 404)
+        return {"GroupId": group_id, "CustomDomains": {"DomainItem": items}}
 
     def _delete(self, call: OpenApiCall) -> dict[str, Any]:
         _, domain = self._domain(call)

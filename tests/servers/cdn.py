@@ -2,6 +2,9 @@
 certificates, over the generic OpenAPI server. Both products have the same actions under different names and a few
 different response fields (CDN `ServerCertificateStatus`/`ServerCertificate`, DCDN `SSLProtocol`/`SSLPub`; CDN nests
 its SM list as `CertList.Cert[]`, DCDN as `CertList[]`), as their SDK response models read them.
+
+`cas_region` is the account's site: CAS certificates live in cn-hangzhou (China site) or ap-southeast-1 (international
+site); a `CertRegion` or a `CertIdentifier` suffix naming another region finds no certificate.
 """
 
 from __future__ import annotations
@@ -54,8 +57,9 @@ DCDN = _Flavour(
 class DomainCertificateCloud(ProductCloud):
     """In-memory domains plus the CAS certificates they can take by id (`cas`: id -> (name, PEM))."""
 
-    def __init__(self, flavour: _Flavour) -> None:
+    def __init__(self, flavour: _Flavour, cas_region: str = "cn-hangzhou") -> None:
         self.flavour = flavour
+        self.cas_region = cas_region
         self.domains: dict[str, AcceleratedDomain] = {}
         self.cas: dict[int, tuple[str, str]] = {}
         self._next_cas_id = 90_000
@@ -112,7 +116,7 @@ class DomainCertificateCloud(ProductCloud):
         cert_type = call.require("CertType")
         if cert_type == "cas":
             cert_id = int(call.require("CertId"))
-            if cert_id not in self.cas:
+            if cert_id not in self.cas or call.require("CertRegion") != self.cas_region:
                 raise OpenApiError("InvalidCertificate.NotFound", f"The certificate {cert_id} does not exist.")
             domain.cert_name, domain.cert_pem = self.cas[cert_id]
             domain.cert_id, domain.cert_region = cert_id, call.require("CertRegion")
@@ -121,7 +125,7 @@ class DomainCertificateCloud(ProductCloud):
             if "BEGIN CERTIFICATE" not in pem or "PRIVATE KEY" not in key:
                 raise OpenApiError("InvalidSSLPub.Malformed", "The certificate or the private key is malformed.")
             self._next_cas_id += 1
-            domain.cert_id, domain.cert_region = self._next_cas_id, "cn-hangzhou"
+            domain.cert_id, domain.cert_region = self._next_cas_id, self.cas_region
             domain.cert_name, domain.cert_pem = call.require("CertName"), pem
             self.cas[domain.cert_id] = (domain.cert_name, pem)
         else:
@@ -133,7 +137,7 @@ class DomainCertificateCloud(ProductCloud):
         domain = self._domain(call)
         identifier = call.require("CertIdentifier")
         cas_id, _, region = identifier.partition("-")
-        if not cas_id.isdigit() or int(cas_id) not in self.cas or region != "cn-hangzhou":
+        if not cas_id.isdigit() or int(cas_id) not in self.cas or region != self.cas_region:
             raise OpenApiError(
                 "InvalidCertIdentifier.ValueNotSupported",
                 "The specified value of parameter CertIdentifier is not valid.",

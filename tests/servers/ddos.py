@@ -1,6 +1,7 @@
 """Anti-DDoS Proxy (ddoscoo 2020-01-01) test server: website rules and the certificates they can take, with the
 response shapes the SDK models read (`WebRules[]` with `CertName`/`CertRegion`/`GmCert`, `Certs[]` with `Id` and
-`DomainRelated`)."""
+`DomainRelated`).
+`DescribeWebRules` pages its answer (`PageNumber` from 1, `PageSize`) and gives the `TotalCount` of all matches."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ class DdosCloud(ProductCloud):
         return rule
 
     def _describe_rules(self, call: OpenApiCall) -> dict[str, Any]:
-        call.require("PageSize")
+        size, number = int(call.require("PageSize")), int(call.get("PageNumber") or 1)
         wanted = call.get("Domain") or ""
         rules = []
         for domain, rule in sorted(self.rules.items()):
@@ -52,7 +53,8 @@ class DdosCloud(ProductCloud):
                         "GmCert": gm,
                     }
                 )
-        return {"WebRules": rules, "TotalCount": len(rules)}
+        page = rules[(number - 1) * size : number * size]
+        return {"WebRules": page, "TotalCount": len(rules)}
 
     def _describe_certs(self, call: OpenApiCall) -> dict[str, Any]:
         rule = self._rule(call)

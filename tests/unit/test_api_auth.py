@@ -114,7 +114,7 @@ def rpc_v1_query(
 def refusal(request: RpcRequest, clock: FixedClock, nonces: RecordingNonces) -> ApiError:
     with pytest.raises(ApiError) as caught:
         authenticate(request, KEYS, nonces, clock)
-    assert caught.value.status == 400
+    assert caught.value.status == (404 if caught.value.code == "InvalidAccessKeyId.NotFound" else 400)
     return caught.value
 
 

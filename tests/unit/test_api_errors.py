@@ -14,6 +14,7 @@ from certdeploy.domain.errors import (
     KeyMismatch,
     NotFound,
     QuotaExceeded,
+    Thing,
 )
 
 
@@ -26,8 +27,9 @@ def test_error_body_has_exactly_the_gateway_fields() -> None:
 @pytest.mark.parametrize(
     ("error", "status", "code"),
     [
-        (NotFound("job 5 does not exist"), 404, "NotFound"),
-        (DomainError("no such certificate", code="InvalidCertId.NotFound"), 404, "InvalidCertId.NotFound"),
+        (NotFound.of(Thing.JOB, 5), 404, "NotFound"),
+        (NotFound.of(Thing.CERTIFICATE, 5), 404, "InvalidCertId.NotFound"),
+        (DomainError("no such resource", code="InvalidResourceId.NotFound"), 404, "InvalidResourceId.NotFound"),
         (InvalidParameter("JobType", "must be user or cloud"), 400, "InvalidParameter.JobType"),
         (InvalidStatus("job is processing"), 400, "InvalidStatus"),
         (QuotaExceeded("needs 3, has 1"), 400, "QuotaExceeded"),

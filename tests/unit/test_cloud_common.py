@@ -84,3 +84,13 @@ def test_a_product_without_deployer_is_a_permanent_failure_naming_it() -> None:
 
 def test_an_unrelated_exception_is_left_alone() -> None:
     assert classify_sdk_error(KeyError("bug")) is None
+
+
+def test_a_products_options_reach_its_deployer() -> None:
+    credentials = CloudCredentials(access_key_id="id", access_key_secret="secret")
+    options = {Product.APIGATEWAY: {"replace_mutual_tls": True}}
+
+    told = CloudDeployers(credentials, options=options).for_product(Product.APIGATEWAY)
+    default = CloudDeployers(credentials).for_product(Product.APIGATEWAY)
+
+    assert (vars(told)["_replace_mutual_tls"], vars(default)["_replace_mutual_tls"]) == (True, False)

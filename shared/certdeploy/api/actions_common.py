@@ -197,6 +197,8 @@ def cloud_resource(resource: Resource, ours: Mapping[int, Certificate], remark: 
         cert_start_time=millis_text(bound.not_before) if bound is not None else None,
         cert_end_time=millis_text(bound.not_after) if bound is not None else None,
         status="offline" if resource.gone else "online",
+        gmt_create=millis_text(resource.created_at),
+        gmt_modified=millis_text(resource.modified_at),
         remark=remark,
     )
 

@@ -1,4 +1,4 @@
-"""Contact actions: CreateContact, ListContact, UpdateContact, DeleteContact (docs/protocol.md#contacts).
+"""Contact actions: CreateContact, GetContact, ListContact, UpdateContact, DeleteContact (docs/protocol.md#contacts).
 
 `Webhooks` is a "string in list format": JSON text of a list of URLs. Each URL must be one the webhook notifier
 would call (a DingTalk, WeCom or Lark bot over https, or a host the operator allowed). `Idcard` (CFCA certificates
@@ -74,6 +74,10 @@ def delete_contact_action(ctx: ActionContext, params: RpcParameters) -> Empty:
     return Empty()
 
 
+def get_contact(ctx: ActionContext, params: RpcParameters) -> Contact:
+    return contact_reply(ctx.deps.store.contacts.get(ctx.account_id, params.integer("ContactId")))
+
+
 def list_contact(ctx: ActionContext, params: RpcParameters) -> ContactPage:
     keyword = params.optional_keyword("Keyword")
     page, size = paging(params, DEFAULT_SHOW_SIZE)
@@ -89,6 +93,7 @@ def list_contact(ctx: ActionContext, params: RpcParameters) -> ContactPage:
 
 HANDLERS = {
     "CreateContact": create_contact_action,
+    "GetContact": get_contact,
     "ListContact": list_contact,
     "UpdateContact": update_contact_action,
     "DeleteContact": delete_contact_action,

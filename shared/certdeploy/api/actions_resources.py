@@ -1,4 +1,5 @@
-"""Resource actions: ListCloudResources and GetMatchedResources (docs/protocol.md#cloud-resources).
+"""Resource actions: ListCloudResources, GetMatchedResources, DescribeCloudResourceStatus, and the multi-cloud and
+package ones answered as CAS does for an account without them (docs/protocol.md#cloud-resources).
 
 Only Alibaba Cloud resources of the twelve products are managed here: `CloudName` other than `aliyun`, the
 multi-cloud product codes (`TencentCDN`, `AwsCloudFront`, …) and the China-site-only ones (`SLB`, `LIVE`, …) list
@@ -9,12 +10,22 @@ GetMatchedResources answers `Data` as a JSON list of CloudResource objects, at m
 
 from __future__ import annotations
 
-from certdeploy.api.actions_common import ActionContext, cloud_resources, paging, parse_product
+from certdeploy.api.actions_common import CLOUD_NAME, ActionContext, cloud_resources, paging, parse_product
 from certdeploy.api.errors import invalid_parameter
-from certdeploy.api.replies import Page
-from certdeploy.api.replies.resources import CloudResource, MatchedResources
+from certdeploy.api.replies import Empty, Page
+from certdeploy.api.replies.resources import (
+    CloudAccessPage,
+    CloudResource,
+    MatchedResources,
+    PackageState,
+    ResourceStatus,
+    ResourceStatusList,
+    TrusteeOrderPage,
+)
 from certdeploy.api.rpc import RpcParameters
 from certdeploy.app.resources import list_resources, matched_resources
+from certdeploy.domain.errors import NotFound, Thing
+from certdeploy.domain.models import Product
 
 DEFAULT_SHOW_SIZE = 20
 DEFAULT_MAX_RESULTS = 20
@@ -74,7 +85,56 @@ def get_matched_resources(ctx: ActionContext, params: RpcParameters) -> MatchedR
     )
 
 
+def describe_cloud_resource_status(ctx: ActionContext, params: RpcParameters) -> ResourceStatusList:
+    """The account's resources counted per product, the products it has any of. `SecretId` names a multi-cloud
+    AccessKey, of which there are none here: with one, nothing is counted."""
+    if params.optional_text("SecretId") is not None:
+        return ResourceStatusList(data=[])
+    counts = {
+        product: list_resources(ctx.deps, ctx.account_id, product=product, page_size=1).total for product in Product
+    }
+    return ResourceStatusList(
+        data=[
+            ResourceStatus(cloud_name=CLOUD_NAME, cloud_product=str(product), total_count=count)
+            for product, count in counts.items()
+            if count
+        ]
+    )
+
+
+def list_cloud_access(ctx: ActionContext, params: RpcParameters) -> CloudAccessPage:
+    """Multi-cloud AccessKeys (Tencent, Huawei, AWS) are not managed here: the list is empty."""
+    page, size = paging(params, DEFAULT_SHOW_SIZE)
+    return CloudAccessPage(total_count=0, current_page=page, show_size=size, cloud_access_list=[])
+
+
+def add_cloud_access(ctx: ActionContext, params: RpcParameters) -> Empty:
+    """Refused: this server deploys to Alibaba Cloud only, so it keeps no other cloud's AccessKey."""
+    raise invalid_parameter(
+        "CloudName", f"{params.text('CloudName')!r} cannot be added: this server deploys to Alibaba Cloud only"
+    )
+
+
+def delete_cloud_access(ctx: ActionContext, params: RpcParameters) -> Empty:
+    raise NotFound.of(Thing.CLOUD_ACCESS, params.integer("AccessId"))
+
+
+def list_trustee_order(ctx: ActionContext, params: RpcParameters) -> TrusteeOrderPage:
+    return TrusteeOrderPage(max_results=params.optional_integer("MaxResults"))
+
+
+def describe_package_state(ctx: ActionContext, params: RpcParameters) -> PackageState:
+    """Certificate resource plans are not sold here: none bought, used or issued, as for an account without any."""
+    return PackageState(product_code=params.text("ProductCode"))
+
+
 HANDLERS = {
     "ListCloudResources": list_cloud_resources,
     "GetMatchedResources": get_matched_resources,
+    "DescribeCloudResourceStatus": describe_cloud_resource_status,
+    "ListCloudAccess": list_cloud_access,
+    "AddCloudAccess": add_cloud_access,
+    "DeleteCloudAccess": delete_cloud_access,
+    "ListTrusteeOrder": list_trustee_order,
+    "DescribePackageState": describe_package_state,
 }

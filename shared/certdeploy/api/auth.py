@@ -3,7 +3,8 @@ its nonce, and find the account of its AccessKey.
 
 Codes and messages are the gateway's (docs/protocol.md#error-codes, from help.aliyun.com/document_detail/48054.html;
 `IncompleteSignature` and `IllegalTimestamp` from the POP client error table,
-help.aliyun.com/document_detail/51132.html), all with status 400 so the SDK raises `ClientException`.
+help.aliyun.com/document_detail/51132.html), all with status 400 so the SDK raises `ClientException`, but for
+an unknown AccessKey: `InvalidAccessKeyId.NotFound` is 404, as the gateway answers it.
 
 Decisions where the gateway's behaviour is not published:
 - STS credentials (`x-acs-security-token` header or `SecurityToken` query) are refused with `InvalidSecurityToken`: a
@@ -30,7 +31,7 @@ from datetime import datetime, timedelta, timezone
 from typing import NamedTuple, Protocol
 
 from certdeploy.api import signature
-from certdeploy.api.errors import BAD_REQUEST, ApiError
+from certdeploy.api.errors import BAD_REQUEST, NOT_FOUND, ApiError
 from certdeploy.api.rpc import RpcRequest
 from certdeploy.ports.clock import Clock
 
@@ -89,7 +90,8 @@ class _SignedClaim:
 
 
 def authenticate(request: RpcRequest, keys: AccessKeyLookup, nonces: NonceRegistry, clock: Clock) -> Caller:
-    """The caller of a correctly signed, fresh, first-seen request; otherwise an `ApiError` (status 400)."""
+    """The caller of a correctly signed, fresh, first-seen request; otherwise an `ApiError` (status 400, or 404 for an
+    unknown AccessKey)."""
     _refuse_unsupported_credentials(request)
     authorization = request.header("authorization")
     if authorization is not None and authorization.strip().startswith("ACS3-"):
@@ -149,8 +151,6 @@ def _authenticate_acs3(
     signed_at = _check_fresh(claim.timestamp, clock)
     secret = _secret_of(claim.access_key_id, keys)
     payload_sha256 = hashlib.sha256(request.body).hexdigest()
-    if request.header("x-acs-content-sha256") != payload_sha256:
-        raise _mismatch("x-acs-content-sha256 is not the SHA-256 of the request body.")
     canonical_request = signature.acs3_canonical_request(
         method=request.method,
         path=request.path,
@@ -159,9 +159,12 @@ def _authenticate_acs3(
         signed_headers=parsed.signed_headers,
         payload_sha256=payload_sha256,
     )
-    expected = signature.acs3_signature(secret.secret, signature.acs3_string_to_sign(canonical_request))
-    if not signature.signatures_match(expected, parsed.signature):
-        raise _mismatch("Specified signature is not matched with our calculation.")
+    string_to_sign = signature.acs3_string_to_sign(canonical_request)
+    expected = signature.acs3_signature(secret.secret, string_to_sign)
+    if request.header("x-acs-content-sha256") != payload_sha256 or not signature.signatures_match(
+        expected, parsed.signature
+    ):
+        raise _mismatch(string_to_sign)
     _remember_nonce(claim, signed_at, nonces)
     return Caller(secret.account_id, claim.access_key_id, signature.ACS3_HMAC_SHA256)
 
@@ -192,9 +195,10 @@ def _authenticate_rpc_v1(request: RpcRequest, keys: AccessKeyLookup, nonces: Non
     )
     signed_at = _check_fresh(claim.timestamp, clock)
     secret = _secret_of(claim.access_key_id, keys)
-    expected = signature.rpc_v1_signature(secret.secret, signature.rpc_v1_string_to_sign(request.method, parameters))
+    string_to_sign = signature.rpc_v1_string_to_sign(request.method, parameters)
+    expected = signature.rpc_v1_signature(secret.secret, string_to_sign)
     if not signature.signatures_match(expected, request.query_value("Signature") or ""):
-        raise _mismatch("Specified signature is not matched with our calculation.")
+        raise _mismatch(string_to_sign)
     _remember_nonce(claim, signed_at, nonces)
     return Caller(secret.account_id, claim.access_key_id, HMAC_SHA1)
 
@@ -249,7 +253,7 @@ def _parse_utc_seconds(text: str) -> datetime | None:
 def _secret_of(access_key_id: str, keys: AccessKeyLookup) -> AccessKeySecret:
     found = keys.find(access_key_id)
     if found is None:
-        raise ApiError(BAD_REQUEST, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+        raise ApiError(NOT_FOUND, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
     return found
 
 
@@ -265,5 +269,11 @@ def _incomplete(detail: str) -> ApiError:
     )
 
 
-def _mismatch(message: str) -> ApiError:
-    return ApiError(BAD_REQUEST, "SignatureDoesNotMatch", message)
+def _mismatch(string_to_sign: str) -> ApiError:
+    """The gateway's text: the legacy SDK splits it at `:` and compares our string to sign with its own (equal means
+    a wrong secret), docs/protocol.md#error-codes. The string to sign holds no secret."""
+    return ApiError(
+        BAD_REQUEST,
+        "SignatureDoesNotMatch",
+        f"Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}",
+    )

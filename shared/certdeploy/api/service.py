@@ -34,6 +34,7 @@ from certdeploy.api.errors import (
     new_request_id,
 )
 from certdeploy.api.rpc import RpcRequest
+from certdeploy.api.xml import ERROR_ROOT, XML_CONTENT_TYPE, success_root, xml_text
 from certdeploy.domain.errors import DomainError, NotFound
 from certdeploy.ports.store.errors import StaleState, StoreUnavailable
 from certdeploy.ports.store.messages import TooManyNonces
@@ -56,8 +57,12 @@ class ApiResponse:
     status: int
     headers: dict[str, str]
     body: Reply
+    # The root element when the caller asked for `Format=XML`; None for JSON.
+    xml_root: str | None = None
 
     def body_text(self) -> str:
+        if self.xml_root is not None:
+            return xml_text(self.xml_root, self.body)
         return json.dumps(self.body, ensure_ascii=False)
 
 
@@ -102,12 +107,18 @@ class _Call:
     request_id: str
     action: str | None
     account_id: int | None = None
+    wants_xml: bool = False
     started: float = field(default_factory=time.perf_counter)
+
+
+def _call_of(request: RpcRequest, account_id: int | None = None) -> _Call:
+    wants_xml = (request.query_value("Format") or "").upper() == "XML"
+    return _Call(new_request_id(), request.action, account_id, wants_xml)
 
 
 def handle(api: ApiDeps, request: RpcRequest) -> ApiResponse:
     """Answer one signed request."""
-    call = _Call(new_request_id(), request.action)
+    call = _call_of(request)
 
     def work() -> Reply:
         store = api.deps.store
@@ -120,7 +131,7 @@ def handle(api: ApiDeps, request: RpcRequest) -> ApiResponse:
 
 def answer(api: ApiDeps, account_id: int, request: RpcRequest) -> ApiResponse:
     """Answer a request already known to come from `account_id` (no signature check)."""
-    call = _Call(new_request_id(), request.action, account_id)
+    call = _call_of(request, account_id)
     return _respond(call, lambda: dispatch(api, account_id, request, call.request_id))
 
 
@@ -165,7 +176,7 @@ def _is_utf8_encodable(text: str) -> bool:
 
 def _respond(call: _Call, work: Callable[[], Reply]) -> ApiResponse:
     try:
-        response = _success(call.request_id, work())
+        response = _success(call, work())
     except Exception as error:  # every failure becomes a CAS error reply; the mapping decides who is at fault
         response = _failure(call, _api_error(call, error))
     _log(call, response)
@@ -188,18 +199,18 @@ def _api_error(call: _Call, error: Exception) -> ApiError:
     return internal_error()
 
 
-def _headers(request_id: str) -> dict[str, str]:
-    return {"Content-Type": JSON_CONTENT_TYPE, "x-acs-request-id": request_id}
+def _reply(call: _Call, status: int, body: Reply, xml_root: str) -> ApiResponse:
+    content_type = XML_CONTENT_TYPE if call.wants_xml else JSON_CONTENT_TYPE
+    headers = {"Content-Type": content_type, "x-acs-request-id": call.request_id}
+    return ApiResponse(status, headers, body, xml_root if call.wants_xml else None)
 
 
-def _success(request_id: str, reply: Reply) -> ApiResponse:
-    return ApiResponse(200, _headers(request_id), {"RequestId": request_id, **reply})
+def _success(call: _Call, reply: Reply) -> ApiResponse:
+    return _reply(call, 200, {"RequestId": call.request_id, **reply}, success_root(call.action or ""))
 
 
 def _failure(call: _Call, error: ApiError) -> ApiResponse:
-    return ApiResponse(
-        error.status, _headers(call.request_id), error_body(error, request_id=call.request_id, host_id=HOST_ID)
-    )
+    return _reply(call, error.status, error_body(error, request_id=call.request_id, host_id=HOST_ID), ERROR_ROOT)
 
 
 def _loggable_action(action: str | None) -> str:

@@ -18,7 +18,7 @@ from certdeploy.app.deps import Deps
 from certdeploy.app.messages import DeployWorker, NotifyContacts, outbox_message
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.domain.completion import WorkerEnd, end_worker, finish_job
-from certdeploy.domain.errors import InvalidParameter, InvalidStatus, NotFound
+from certdeploy.domain.errors import InvalidParameter, InvalidStatus, NotFound, Thing
 from certdeploy.domain.failures import Permanent
 from certdeploy.domain.matching import Exclusion, MatchResult, match
 from certdeploy.domain.models import (
@@ -102,7 +102,7 @@ def _certificates(ops: UnitOfWork, account_id: int, cert_ids: Sequence[int]) -> 
     found = ops.certificates.get_many(account_id, cert_ids)
     missing = sorted(set(cert_ids) - {c.id for c in found})
     if missing:
-        raise NotFound(f"Certificate(s) {missing} do not exist.", code="InvalidCertId.NotFound")
+        raise NotFound(Thing.CERTIFICATE, f"Certificate(s) {missing} do not exist.")
     return found
 
 
@@ -110,7 +110,7 @@ def _resources(ops: UnitOfWork, account_id: int, resource_ids: Sequence[int]) ->
     found = [r for r in ops.resources.get_many(account_id, resource_ids) if not r.gone]
     missing = sorted(set(resource_ids) - {r.id for r in found})
     if missing:
-        raise NotFound(f"Resource(s) {missing} do not exist.", code="InvalidResourceId.NotFound")
+        raise NotFound(Thing.RESOURCE, f"Resource(s) {missing} do not exist.")
     return found
 
 
@@ -121,7 +121,7 @@ def _check_contacts(ops: UnitOfWork, account_id: int, contact_ids: Sequence[int]
         )
     missing = sorted(set(contact_ids) - {c.id for c in ops.contacts.get_many(account_id, contact_ids)})
     if missing:
-        raise NotFound(f"Contact(s) {missing} do not exist.", code="InvalidContactId.NotFound")
+        raise NotFound(Thing.CONTACT, f"Contact(s) {missing} do not exist.")
 
 
 def _job_origin(certificates: Sequence[Certificate]) -> CertOrigin:
@@ -228,7 +228,7 @@ def delete_worker(deps: Deps, account_id: int, job_id: int, worker_id: int) -> N
             raise InvalidStatus(f"Job {job_id} is '{job.status}': workers can be removed only while it is 'editing'.")
         workers = ops.workers.of_job(account_id, job_id)
         if worker_id not in {w.id for w in workers}:
-            raise NotFound(f"Worker {worker_id} does not exist in job {job_id}.", code="InvalidWorkerId.NotFound")
+            raise NotFound(Thing.WORKER, f"Worker {worker_id} does not exist in job {job_id}.")
         keep = [WorkerSpec(w.cert_id, w.resource_id, w.product) for w in workers if w.id != worker_id]
         _replace_workers(ops, job, keep)
 
@@ -364,6 +364,7 @@ def apply_worker_end(unit: Step, worker: Worker, end: WorkerEnd) -> None:
         end.move,
         error_code=None if failure is None else failure.code,
         error_message=None if failure is None else failure.message,
+        clear_error=failure is None,
     )
     if end.refund is not None:
         ops.quota.credit(worker.account_id, [end.refund])

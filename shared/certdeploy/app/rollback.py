@@ -16,7 +16,7 @@ from certdeploy.app.messages import NotifyContacts, RollbackWorker, outbox_messa
 from certdeploy.app.retry import retry_worker
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.domain.deployment import Binding, DeployableCertificate, PermanentDeployFailure
-from certdeploy.domain.errors import InvalidStatus, NotFound
+from certdeploy.domain.errors import InvalidStatus, NotFound, Thing
 from certdeploy.domain.failures import Failure, Permanent
 from certdeploy.domain.models import Worker
 from certdeploy.domain.notifications import NotificationEvent
@@ -35,7 +35,7 @@ def request_rollback(deps: Deps, account_id: int, job_id: int, worker_id: int) -
         job = ops.jobs.get(account_id, job_id)
         worker = ops.workers.get(account_id, worker_id)
         if worker.job_id != job.id:
-            raise NotFound(f"Worker {worker_id} does not exist in job {job_id}.", code="InvalidWorkerId.NotFound")
+            raise NotFound(Thing.WORKER, f"Worker {worker_id} does not exist in job {job_id}.")
         if job.status not in JOB_FINISHED:
             raise InvalidStatus(f"Job {job_id} is '{job.status}': a rollback is possible once the job has run.")
         if worker.status not in _ROLLABLE:
@@ -61,7 +61,9 @@ def _finish_rollback(deps: Deps, worker: Worker, failure: Failure | None) -> Non
         if current.status is not W.ROLLBACK:
             return
         if failure is None:
-            ended = ops.workers.transition(current.account_id, current.id, move_worker(W.ROLLBACK, W.ROLLBACK_SUCCESS))
+            ended = ops.workers.transition(
+                current.account_id, current.id, move_worker(W.ROLLBACK, W.ROLLBACK_SUCCESS), clear_error=True
+            )
             ops.resources.set_binding(
                 current.account_id, current.resource_id, current.resource_cert_id, current.resource_cert_name
             )
@@ -126,7 +128,7 @@ def rollback_worker(deps: Deps, command: RollbackWorker) -> None:
     try:
         resources = [r for r in deps.store.resources.get_many(worker.account_id, [worker.resource_id]) if not r.gone]
         if not resources:
-            raise NotFound(f"Resource {worker.resource_id} no longer exists.")
+            raise NotFound(Thing.RESOURCE, f"Resource {worker.resource_id} no longer exists.")
         deployer = deps.deployers.for_product(resources[0].product)
         ours = _our_previous_certificate(deps, worker)
         if ours is not None:

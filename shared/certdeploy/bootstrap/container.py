@@ -155,11 +155,14 @@ def _cloud(settings: Settings, context: Any | None, closers: list, targets: Clou
     if settings.cloud is CloudBackend.ALIYUN:
         from certdeploy.adapters.cloud import CloudDeployers
         from certdeploy.adapters.cloud.cas_source import CasSource
-        from certdeploy.adapters.cloud.common import CloudCredentials
+        from certdeploy.adapters.cloud.common import ApiTarget, CloudCredentials
 
         credentials = CloudCredentials.from_fc_context(context)
-        source = CasSource(credentials, targets.cas)
-        return _Cloud(CloudDeployers(credentials, targets.products), source, source)
+        site = {"cas_region": settings.site.cas_region}
+        source = CasSource(credentials, (targets.cas or ApiTarget()).model_copy(update=site))
+        products = {product: targets.products.get(product, ApiTarget()).model_copy(update=site) for product in Product}
+        options = {Product.APIGATEWAY: {"replace_mutual_tls": settings.apigateway_replace_mutual_tls}}
+        return _Cloud(CloudDeployers(credentials, products, options=options), source, source)
     local = LocalCloud(settings.data / "cloud.sqlite")
     closers.append(local.close)
     return _Cloud(local, local, local=local)

@@ -8,11 +8,12 @@ from the environment, filled from KMS-encrypted values — never written in s.ya
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from certdeploy.adapters.cloud.common import CHINA_CAS_REGION, INTERNATIONAL_CAS_REGION
 from certdeploy.adapters.private_files import private_directory, read_or_create
 from certdeploy.adapters.sql.crypto import generate_key_encryption_key
 from certdeploy.app.accounts import DEFAULT_ACCOUNT
@@ -27,6 +28,17 @@ class QueueBackend(TextEnum):
 class CloudBackend(TextEnum):
     LOCAL = "local"
     ALIYUN = "aliyun"
+
+
+class Site(TextEnum):
+    """The Alibaba Cloud site of the account: where CAS keeps its certificates (`cas_region`)."""
+
+    CHINA = "china"
+    INTERNATIONAL = "international"
+
+    @property
+    def cas_region(self) -> Literal["cn-hangzhou", "ap-southeast-1"]:
+        return CHINA_CAS_REGION if self is Site.CHINA else INTERNATIONAL_CAS_REGION
 
 
 class Settings(BaseSettings):
@@ -53,6 +65,13 @@ class Settings(BaseSettings):
         DEFAULT_ACCOUNT,
         min_length=1,
         description="cloud backend: the account that mirrors the function role's CAS certificates and cloud resources",
+    )
+
+    site: Site = Field(
+        Site.CHINA, description="aliyun cloud: the account's site, china (CAS in cn-hangzhou) or international"
+    )
+    apigateway_replace_mutual_tls: bool = Field(
+        False, description="bind API Gateway domains that have mutual TLS anyway, turning it off (it cannot be kept)"
     )
 
     deploy_max_attempts: int = Field(5, ge=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from certdeploy.domain.text_enum import TextEnum
+
 
 class DomainError(Exception):
     """A rule of the domain was broken by the caller's input; never our own fault."""
@@ -35,10 +37,46 @@ class QuotaExceeded(DomainError):
     code = "QuotaExceeded"
 
 
+class Thing(TextEnum):
+    """What a `NotFound` is about."""
+
+    ACCOUNT = "Account"
+    CLOUD_ACCESS = "Cloud access"
+    CERTIFICATE = "Certificate"
+    CONTACT = "Contact"
+    JOB = "Job"
+    RESOURCE = "Resource"
+    WORKER = "Worker"
+
+
+# The one table of not-found codes (docs/protocol.md#error-codes), whichever action meets the missing thing: CAS's
+# documented `InvalidCertId.NotFound` and `InvalidResourceId.NotFound`, the same family for contacts and workers,
+# plain `NotFound` for a job or an account.
+NOT_FOUND_CODES: dict[Thing, str] = {
+    Thing.ACCOUNT: "NotFound",
+    Thing.CLOUD_ACCESS: "NotFound",
+    Thing.CERTIFICATE: "InvalidCertId.NotFound",
+    Thing.CONTACT: "InvalidContactId.NotFound",
+    Thing.JOB: "NotFound",
+    Thing.RESOURCE: "InvalidResourceId.NotFound",
+    Thing.WORKER: "InvalidWorkerId.NotFound",
+}
+
+
 class NotFound(DomainError):
-    """The thing does not exist for this account (other accounts' things do not exist either)."""
+    """The thing does not exist for this account (other accounts' things do not exist either); its code comes from
+    `NOT_FOUND_CODES`."""
 
     code = "NotFound"
+
+    def __init__(self, thing: Thing, message: str) -> None:
+        super().__init__(message, code=NOT_FOUND_CODES[thing])
+        self.thing = thing
+
+    @classmethod
+    def of(cls, thing: Thing, what: object) -> NotFound:
+        """`<Thing> <what> does not exist.`"""
+        return cls(thing, f"{thing} {what} does not exist.")
 
 
 class CertificateError(DomainError):

@@ -138,6 +138,8 @@ class Resource(_Model):
     bound_cert_id: int | None = None
     bound_cert_name: str | None = None
     gone: bool = False
+    created_at: UtcDatetime | None = None
+    modified_at: UtcDatetime | None = None
 
 
 class Contact(_Model):

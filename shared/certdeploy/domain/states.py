@@ -50,7 +50,8 @@ JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
 
 WORKER_TRANSITIONS: dict[WorkerStatus, frozenset[WorkerStatus]] = {
     W.EDITING: frozenset({W.PENDING}),
-    W.PENDING: frozenset({W.SCHEDULING, W.ERROR}),
+    # Back to editing with its job (UpdateDeploymentJobStatus editing on a pending job).
+    W.PENDING: frozenset({W.EDITING, W.SCHEDULING, W.ERROR}),
     W.SCHEDULING: frozenset({W.PROCESSING, W.ERROR}),
     W.PROCESSING: frozenset({W.SUCCESS, W.ERROR}),
     W.SUCCESS: frozenset({W.ROLLBACK}),

@@ -128,7 +128,7 @@ def test_both_sm2_pairs_are_kept_and_answered_to_their_owner_only(
     assert (detail.encrypt_cert, detail.encrypt_private_key) == (_sm2("sm2-encrypt.pem"), _sm2("sm2-encrypt.key"))
     assert (filtered.common, filtered.sign_cert, filtered.sign_private_key) == ("sm.example.com", None, None)
     assert (filtered.encrypt_cert, filtered.encrypt_private_key) == (None, None)
-    assert (hidden.code, hidden.status_code) == ("NotFound", 404)
+    assert (hidden.code, hidden.status_code) == ("InvalidCertId.NotFound", 404)
 
 
 def test_an_sm2_signing_pair_alone_is_answered_without_an_encryption_pair(client: CasClient) -> None:
@@ -246,5 +246,5 @@ def test_delete_is_refused_while_a_job_would_deploy_the_certificate(
 
     assert in_use.code == "InvalidStatus"
     missing = refused(lambda: client.get_user_certificate_detail(cas.GetUserCertificateDetailRequest(cert_id=spare)))
-    assert (missing.code, missing.status_code) == ("NotFound", 404)
+    assert (missing.code, missing.status_code) == ("InvalidCertId.NotFound", 404)
     assert [e.certificate_id for e in _orders(client, order_type="CERT").certificate_order_list] == [cert_id]

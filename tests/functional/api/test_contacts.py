@@ -57,7 +57,7 @@ def test_a_contact_is_created_listed_updated_and_deleted(client: CasClient) -> N
     client.delete_contact(cas.DeleteContactRequest(contact_id=contact_id))
     assert _contacts(client).total_count == 0
     gone = refused(lambda: client.delete_contact(cas.DeleteContactRequest(contact_id=contact_id)))
-    assert (gone.code, gone.status_code) == ("NotFound", 404)
+    assert (gone.code, gone.status_code) == ("InvalidContactId.NotFound", 404)
 
 
 def test_email_and_mobile_are_unique_in_the_account(client: CasClient) -> None:
@@ -169,3 +169,23 @@ def test_paging_of_contacts(client: CasClient) -> None:
 
     assert (page.total_count, [c.name for c in page.contact_list]) == (3, ["c2"])
     assert bad.code == "InvalidParameter.ShowSize"
+
+
+def test_one_contact_is_read_by_its_id(client: CasClient) -> None:
+    created = client.create_contact(
+        cas.CreateContactRequest(
+            name="Ops", mobile="13800001234", email="ops@example.com", webhooks=webhooks_text(LARK)
+        )
+    ).body.contact_id
+
+    contact = client.get_contact(cas.GetContactRequest(contact_id=created)).body
+
+    assert (contact.contact_id, contact.name, contact.email, contact.mobile) == (
+        created,
+        "Ops",
+        "ops@example.com",
+        "13800001234",
+    )
+    assert (contact.email_status, contact.mobile_status, contact.webhook_list) == (1, 1, [LARK])
+    missing = refused(lambda: client.get_contact(cas.GetContactRequest(contact_id=created + 1)))
+    assert (missing.code, missing.status_code) == ("InvalidContactId.NotFound", 404)

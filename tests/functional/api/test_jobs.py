@@ -303,3 +303,17 @@ def test_job_certificates_and_resources_are_listed(client: CasClient, world: dic
     remarks = {r["CloudProduct"]: r["Remark"] for r in resources}
     assert remarks["CDN"].startswith("worker") and "HTTPS is disabled" in remarks["OSS"]
     assert [j.id for j in by_cert.data] == [job_id] == [j.id for j in by_instance.data]
+
+
+def test_a_pending_job_goes_back_to_editing_with_its_charge_released(
+    client: CasClient, world: dict[str, int], clock: ManualClock
+) -> None:
+    later = clock.now() + timedelta(hours=1)
+    job_id = create_job(client, [world["cert"]], [world["ALB"]], schedule_time=int(later.timestamp() * 1000))
+    _submit(client, job_id, "pending")
+
+    _submit(client, job_id, "editing")
+
+    status = client.describe_deployment_job_status(cas.DescribeDeploymentJobStatusRequest(job_id=job_id)).body
+    assert (job_status(client, job_id), status.worker_count, status.use_count) == ("editing", 1, 0)
+    assert [w["Status"] for w in workers(client, job_id).values()] == ["editing"]

@@ -4,6 +4,8 @@
 `for_product` asks for it, from `DEPLOYER_FACTORIES`: "module:attribute" paths of `DeployerFactory` callables
 (`(CloudCredentials, ApiTarget) -> Deployer`, usually the deployer class itself). Paths, not imports, so that asking
 for one product loads only that product's module and SDK. Each product adds its one line to the table.
+`options={Product.APIGATEWAY: {"replace_mutual_tls": True}}` gives a product's factory keyword arguments from
+settings.
 
 A product without a line gets `PermanentDeployFailure("UnsupportedProduct", …)`, so its workers end in `error` with a
 cause the user can read instead of crashing the function.
@@ -11,11 +13,12 @@ cause the user can read instead of crashing the function.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import import_module
 from threading import Lock
+from typing import Any
 
-from certdeploy.adapters.cloud.common import ApiTarget, CloudCredentials, DeployerFactory
+from certdeploy.adapters.cloud.common import ApiTarget, CloudCredentials
 from certdeploy.domain.deployment import PermanentDeployFailure
 from certdeploy.domain.models import Product
 from certdeploy.ports.cloud import Deployer
@@ -44,10 +47,13 @@ class CloudDeployers:
         credentials: CloudCredentials,
         targets: Mapping[Product, ApiTarget] | None = None,
         factories: Mapping[Product, str] = DEPLOYER_FACTORIES,
+        *,
+        options: Mapping[Product, Mapping[str, Any]] | None = None,
     ) -> None:
         self._credentials = credentials
         self._targets = dict(targets or {})
         self._factories = factories
+        self._options = dict(options or {})
         self._deployers: dict[Product, Deployer] = {}
         self._lock = Lock()
 
@@ -56,19 +62,21 @@ class CloudDeployers:
             deployer = self._deployers.get(product)
             if deployer is None:
                 factory = _load_factory(product, self._factories)
-                deployer = factory(self._credentials, self._targets.get(product, ApiTarget()))
+                target = self._targets.get(product, ApiTarget())
+                deployer = factory(self._credentials, target, **self._options.get(product, {}))
                 self._deployers[product] = deployer
             return deployer
 
 
-def _load_factory(product: Product, factories: Mapping[Product, str]) -> DeployerFactory:
+def _load_factory(product: Product, factories: Mapping[Product, str]) -> Callable[..., Deployer]:
+    """The product's `DeployerFactory`; it also takes the product's `options` as keyword arguments."""
     path = factories.get(product)
     if path is None:
         raise PermanentDeployFailure(
             "UnsupportedProduct", f"certdeploy has no cloud deployer for {product}: its resources cannot be deployed."
         )
     module_name, _, attribute = path.partition(":")
-    factory: DeployerFactory = getattr(import_module(module_name), attribute)
+    factory: Callable[..., Deployer] = getattr(import_module(module_name), attribute)
     return factory
 
 

@@ -7,8 +7,17 @@ How each call maps to API Gateway:
   `CertificateId` and the SHA-256 of its PEM (`CertificateBody`, whitespace removed) so two readings can be compared.
   DescribeDomain may also return the private key: it is never read into a binding, a log or a message.
 - bind: `SetDomainCertificate` with `CertificateName`, `CertificateBody` (the PEM chain) and
-  `CertificatePrivateKey`: API Gateway takes PEM, not a CAS certificate id. Nothing else about the domain is sent, so
-  its other settings stay. Binding the certificate the domain already serves (same PEM) makes no write.
+  `CertificatePrivateKey`: API Gateway takes PEM, not a CAS certificate id. Binding the certificate the domain already
+  serves (same PEM) makes no write.
+- mutual TLS: the same call takes the domain's mutual-TLS settings (`CaCertificateBody`, `SslVerifyDepth`,
+  `ClientCertSDnPassThrough`, `SslOcspEnable`, `SslOcspCacheEnable`: SDK model `SetDomainCertificateRequest`; the
+  SetDomainCertificate reference, help.aliyun.com/zh/api-gateway/developer-reference/api-cloudapi-2016-07-14-
+  setdomaincertificate, says they are for mutual TLS). Nothing documents that a call without them keeps them, and no
+  API returns the CA certificate to send again (`DescribeDomain` returns none of them, `DescribeApiGroup`'s
+  `CustomDomains.DomainItem` all but the CA), so a bind can turn mutual TLS off. Before a write, `DescribeApiGroup`
+  tells whether the domain has any of them (a verify depth above 0, client DN pass-through or OCSP); if so the bind
+  fails with `MutualTlsNotKept` and writes nothing, unless the deployer was built with `replace_mutual_tls=True`
+  (setting `CERTDEPLOY_APIGATEWAY_REPLACE_MUTUAL_TLS`), which binds without them.
 - restore: certdeploy keeps no private key of a certificate it did not deploy, so a previous certificate cannot be
   put back from what API Gateway tells us. What can be restored: "no certificate" (`DeleteDomainCertificate` of the
   one bound now) and a binding the domain still serves (nothing to do). Anything else fails with
@@ -37,9 +46,12 @@ CERTIFICATE_SHA256 = "certificate_sha256"
 class ApiGatewayDeployer:
     """The `Deployer` of API Gateway custom domains."""
 
-    def __init__(self, credentials: CloudCredentials, target: ApiTarget | None = None) -> None:
+    def __init__(
+        self, credentials: CloudCredentials, target: ApiTarget | None = None, *, replace_mutual_tls: bool = False
+    ) -> None:
         self._credentials = credentials
         self._target = target or ApiTarget()
+        self._replace_mutual_tls = replace_mutual_tls
         self._clients: RegionalClients[Client] = RegionalClients(self._client_for)
 
     def current_binding(self, resource: Resource) -> Binding:
@@ -51,6 +63,8 @@ class ApiGatewayDeployer:
         current = self._describe(resource)
         if current.certificate_body and _fingerprint(current.certificate_body) == _fingerprint(certificate.cert_pem):
             return
+        if not self._replace_mutual_tls:
+            self._refuse_mutual_tls(resource)
         request = models.SetDomainCertificateRequest(
             group_id=resource.instance_id,
             domain_name=resource.domain,
@@ -85,6 +99,24 @@ class ApiGatewayDeployer:
             "Deploy that certificate to the domain again.",
         )
 
+    def _refuse_mutual_tls(self, resource: Resource) -> None:
+        from alibabacloud_cloudapi20160714 import models
+
+        request = models.DescribeApiGroupRequest(group_id=resource.instance_id)
+        with sdk_errors("API Gateway DescribeApiGroup"):
+            group = self._clients.for_region(resource.region).describe_api_group(request).body
+        items = group.custom_domains.domain_item if group.custom_domains else None
+        item = next((item for item in items or [] if item.domain_name == resource.domain), None)
+        settings = _mutual_tls_settings(item) if item is not None else []
+        if settings:
+            raise PermanentDeployFailure(
+                "MutualTlsNotKept",
+                f"API Gateway domain {resource.domain} of group {describe(resource)} has mutual TLS "
+                f"({', '.join(settings)}). SetDomainCertificate sets it with the certificate and no API returns the "
+                "CA certificate to send again, so binding would turn mutual TLS off. Bind the certificate in the API "
+                "Gateway console, or set CERTDEPLOY_APIGATEWAY_REPLACE_MUTUAL_TLS=true to bind without mutual TLS.",
+            )
+
     def _client_for(self, region: str) -> Client:
         from alibabacloud_cloudapi20160714.client import Client
 
@@ -106,6 +138,17 @@ def _binding(resource: Resource, domain: Any) -> Binding:
         details.append((CERTIFICATE_SHA256, _fingerprint(domain.certificate_body)))
     name = domain.certificate_name or domain.certificate_id or "unnamed certificate"
     return Binding(cert_name=str(name), domain=resource.domain, details=tuple(details))
+
+
+def _mutual_tls_settings(item: Any) -> list[str]:
+    """The mutual-TLS settings a `DescribeApiGroup` domain item shows, as `Name=value` texts (empty: none)."""
+    shown = [
+        ("SslVerifyDepth", item.ssl_verify_depth),
+        ("ClientCertSDnPassThrough", item.client_cert_sdn_pass_through),
+        ("SslOcspEnable", item.ssl_ocsp_enable),
+        ("SslOcspCacheEnable", item.ssl_ocsp_cache_enable),
+    ]
+    return [f"{name}={value}" for name, value in shown if value]
 
 
 def _fingerprint(cert_pem: str) -> str:

@@ -42,10 +42,8 @@ from certdeploy.domain.deployment import (
 )
 from certdeploy.domain.models import Resource
 
-# CAS's region in a certificate identifier: the China site keeps every certificate in cn-hangzhou
-# (docs/protocol.md#wire-quirks, `CertIdentifier`); a deployment on the international site passes its own
-# (`ap-southeast-1`).
-CAS_REGION = "cn-hangzhou"
+# CAS's region in a certificate identifier is the site's (`ApiTarget.cas_region`): the China site keeps every
+# certificate in cn-hangzhou (docs/protocol.md#wire-quirks, `CertIdentifier`), the international site in ap-southeast-1.
 # Binding detail: the identifier exactly as the product reported it.
 CERTIFICATE_IDENTIFIER = "certificate_identifier"
 # Error code families Alibaba products answer while a resource is being changed by another operation (a listener
@@ -72,12 +70,9 @@ class CasBoundDeployer(ABC, Generic[_Client, _Target]):
 
     product_name: str = ""
 
-    def __init__(
-        self, credentials: CloudCredentials, target: ApiTarget | None = None, *, cas_region: str = CAS_REGION
-    ) -> None:
+    def __init__(self, credentials: CloudCredentials, target: ApiTarget | None = None) -> None:
         self._credentials = credentials
         self._target = target or ApiTarget()
-        self._cas_region = cas_region
         self._clients: RegionalClients[_Client] = RegionalClients(self._client_for)
 
     @abstractmethod
@@ -100,12 +95,12 @@ class CasBoundDeployer(ABC, Generic[_Client, _Target]):
                 f"{self.product_name} binds certificates kept in CAS only, and certificate '{certificate.name}' "
                 f"({certificate.cert_id}) has no CAS certificate id: upload it to CAS first.",
             )
-        self._rebind(resource, f"{certificate.cas_cert_id}-{self._cas_region}")
+        self._rebind(resource, self._target.cas_identifier(certificate.cas_cert_id))
 
     def restore(self, resource: Resource, binding: Binding) -> None:
         identifier = binding.detail(CERTIFICATE_IDENTIFIER)
         if identifier is None and binding.cas_cert_id is not None:
-            identifier = f"{binding.cas_cert_id}-{self._cas_region}"
+            identifier = self._target.cas_identifier(binding.cas_cert_id)
         if identifier is not None:
             self._rebind(resource, identifier)
             return

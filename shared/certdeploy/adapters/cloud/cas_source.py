@@ -1,5 +1,6 @@
 """Certificates and resources as Certificate Management Service (CAS 2020-04-07) knows them, read with
-`alibabacloud-cas20200407` for the account whose credentials it is given.
+`alibabacloud-cas20200407` for the account whose credentials it is given, in the CAS region of the account's site
+(`ApiTarget.cas_region`: cn-hangzhou on the China site, ap-southeast-1 on the international site).
 
 - `list_certificates()`: official and uploaded certificates, `ListUserCertificateOrder` with `OrderType=CERT` (issued
   and uploaded certificates; no `Status` means the valid ones), every page. Validity: `CertStartTime`/`CertEndTime`
@@ -33,7 +34,6 @@ from certdeploy.domain.models import CertAlgorithm, Product
 from certdeploy.ports.cloud import SourceCertificate, SourceCertificateContent
 from certdeploy.ports.store.resources import ResourceSpec
 
-CAS_REGION = "cn-hangzhou"
 CERTIFICATE_PAGE_SIZE = 50  # ListUserCertificateOrder's default ShowSize
 RESOURCE_PAGE_SIZE = 50
 _PRODUCTS_BY_CODE = {product.value.lower(): product for product in Product}
@@ -52,13 +52,11 @@ class CasSource:
         credentials: CloudCredentials,
         target: ApiTarget | None = None,
         *,
-        region: str = CAS_REGION,
         certificate_page_size: int = CERTIFICATE_PAGE_SIZE,
         resource_page_size: int = RESOURCE_PAGE_SIZE,
     ) -> None:
         self._credentials = credentials
         self._target = target or ApiTarget()
-        self._region = region
         self._certificate_page_size = certificate_page_size
         self._resource_page_size = resource_page_size
         self._client: Any = None
@@ -123,7 +121,7 @@ class CasSource:
             if self._client is None:
                 from alibabacloud_cas20200407.client import Client
 
-                self._client = Client(tea_config(self._credentials, self._region, self._target))
+                self._client = Client(tea_config(self._credentials, self._target.cas_region, self._target))
             return self._client
 
 

@@ -25,9 +25,6 @@ from certdeploy.adapters.cloud.common import ApiTarget, CloudCredentials, Region
 from certdeploy.domain.deployment import Binding, DeployableCertificate, PermanentDeployFailure
 from certdeploy.domain.models import CertAlgorithm, Product, Resource
 
-# CertRegion of a CAS certificate: "cn-hangzhou" (China site) or "ap-southeast-1" (international site).
-DEFAULT_CAS_REGION = "cn-hangzhou"
-
 
 @dataclass(frozen=True)
 class DomainCertificates:
@@ -48,12 +45,9 @@ class DomainCertificateDeployer:
 
     product: Product
 
-    def __init__(
-        self, credentials: CloudCredentials, target: ApiTarget, *, cas_region: str = DEFAULT_CAS_REGION
-    ) -> None:
+    def __init__(self, credentials: CloudCredentials, target: ApiTarget) -> None:
         self._credentials = credentials
         self._target = target
-        self._cas_region = cas_region
         self._clients: RegionalClients[Any] = RegionalClients(self._new_client)
 
     # ------------------------------------------------------------------ the product's SDK calls
@@ -110,7 +104,7 @@ class DomainCertificateDeployer:
             fields = {
                 "CertType": "cas",
                 "CertId": str(certificate.cas_cert_id),
-                "CertRegion": self._cas_region,
+                "CertRegion": self._target.cas_region,
                 "SSLProtocol": "on",
             }
         else:
@@ -157,7 +151,7 @@ class DomainCertificateDeployer:
             return {
                 "CertType": "cas",
                 "CertId": str(binding.cas_cert_id),
-                "CertRegion": binding.detail("cert_region") or self._cas_region,
+                "CertRegion": binding.detail("cert_region") or self._target.cas_region,
                 "SSLProtocol": "on",
             }
         if state.https_enabled and state.cert_name == binding.cert_name:
@@ -175,7 +169,7 @@ class DomainCertificateDeployer:
 
     def _sm_identifier(self, cas_cert_id: int) -> str:
         # "证书 ID+"-cn-hangzhou"。 如果证书 ID=123,CertIdentifier="123-cn-hangzhou"" (SetCdnDomainSMCertificate doc).
-        return f"{cas_cert_id}-{self._cas_region}"
+        return self._target.cas_identifier(cas_cert_id)
 
 
 class CdnDeployer(DomainCertificateDeployer):

@@ -4,8 +4,12 @@
 Stable interface (other deployers build on it):
 - `CloudCredentials(access_key_id, access_key_secret: SecretStr, security_token: SecretStr | None)`,
   `.from_environment(environ=os.environ)`, `.from_fc_context(context, environ=os.environ)`.
-- `ApiTarget(endpoint=None, protocol="https", connect_timeout_ms=5000, read_timeout_ms=10000)`: `endpoint=None` lets
-  the product SDK pick its endpoint for the region; tests set `endpoint="127.0.0.1:PORT", protocol="http"`.
+- `ApiTarget(endpoint=None, protocol="https", connect_timeout_ms=5000, read_timeout_ms=10000,
+  cas_region="cn-hangzhou")`: `endpoint=None` lets the product SDK pick its endpoint for the region; tests set
+  `endpoint="127.0.0.1:PORT", protocol="http"`. `cas_region` is the CAS region of the account's site (cn-hangzhou:
+  China site, ap-southeast-1: international site, as CDN SetCdnDomainSSLCertificate's `CertRegion` reference and SDK
+  model give them): products take a CAS certificate as `<id>-<cas_region>` (`.cas_identifier(id)`) or with
+  `CertRegion`.
 - `tea_config(credentials, region, target) -> alibabacloud_tea_openapi.models.Config` (imports the Tea SDK lazily).
 - `classify_sdk_error(error) -> DeployFailed | None` and the context manager `sdk_errors(what)`, which turns any SDK
   failure raised inside it into a Transient/PermanentDeployFailure carrying the product's code and message.
@@ -38,6 +42,8 @@ if TYPE_CHECKING:
 ACCESS_KEY_ID_VARIABLE = "ALIBABA_CLOUD_ACCESS_KEY_ID"
 ACCESS_KEY_SECRET_VARIABLE = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
 SECURITY_TOKEN_VARIABLE = "ALIBABA_CLOUD_SECURITY_TOKEN"
+CHINA_CAS_REGION = "cn-hangzhou"
+INTERNATIONAL_CAS_REGION = "ap-southeast-1"
 
 # Codes the OpenAPI gateway and products use for "try again later" (flow control, overload, a product's own busy
 # state). Anything starting with "Throttling" counts too (Throttling.User, Throttling.Api, Throttling.Concurrent, …).
@@ -114,6 +120,11 @@ class ApiTarget(BaseModel):
     protocol: Literal["https", "http"] = "https"
     connect_timeout_ms: int = Field(5_000, ge=1)
     read_timeout_ms: int = Field(10_000, ge=1)
+    cas_region: Literal["cn-hangzhou", "ap-southeast-1"] = CHINA_CAS_REGION
+
+    def cas_identifier(self, cas_cert_id: int) -> str:
+        """How products name a CAS certificate of this site: `<id>-<cas_region>`."""
+        return f"{cas_cert_id}-{self.cas_region}"
 
 
 def tea_config(credentials: CloudCredentials, region: str, target: ApiTarget) -> Config:

@@ -1,7 +1,8 @@
 """Anti-DDoS Proxy deployer (`alibabacloud-ddoscoo20200101`): the certificate of a website forwarding rule.
 
-- Read: `DescribeWebRules` (Domain) gives the rule's `CertName` and `CertRegion`; it carries no certificate id, so
-  `DescribeCerts` (Domain) supplies the CAS id of the certificate marked `DomainRelated`.
+- Read: `DescribeWebRules` (Domain, paged until the rule of exactly that domain is found) gives the rule's
+  `CertName` and `CertRegion`; it carries no certificate id, so `DescribeCerts` (Domain) supplies the CAS id of the
+  certificate marked `DomainRelated`.
 - Write: `AssociateWebCert` with `CertId` + `CertRegion` (a CAS certificate) or `CertName` + `Cert` + `Key` (PEM, sent
   in the form body). Source: SDK model `AssociateWebCertRequest`; help.aliyun.com/document_detail/474312.htm.
 - SM certificates: the API reads a rule's SM configuration (`GmCert` in DescribeWebRules) but no request of the
@@ -16,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from certdeploy.adapters.cloud.cdn import DEFAULT_CAS_REGION
 from certdeploy.adapters.cloud.common import ApiTarget, CloudCredentials, RegionalClients, sdk_errors, tea_config
 from certdeploy.domain.deployment import Binding, DeployableCertificate, PermanentDeployFailure
 from certdeploy.domain.models import CertAlgorithm, Product, Resource
 
-# One domain has one website rule; a page of 10 leaves room for the API's prefix matching of `Domain`.
+# `Domain` in DescribeWebRules matches loosely (every rule whose name contains it), so the exact rule can be on any
+# page: pages are read until it is found or `TotalCount` rules have been seen.
 _RULES_PAGE_SIZE = 10
 
 
@@ -36,12 +37,9 @@ class _RuleCertificate:
 class DdosDeployer:
     product = Product.DDOS
 
-    def __init__(
-        self, credentials: CloudCredentials, target: ApiTarget, *, cas_region: str = DEFAULT_CAS_REGION
-    ) -> None:
+    def __init__(self, credentials: CloudCredentials, target: ApiTarget) -> None:
         self._credentials = credentials
         self._target = target
-        self._cas_region = cas_region
         self._clients: RegionalClients[Any] = RegionalClients(self._new_client)
 
     def current_binding(self, resource: Resource) -> Binding:
@@ -65,7 +63,7 @@ class DdosDeployer:
         if certificate.cas_cert_id is not None:
             if state.cas_cert_id == certificate.cas_cert_id:
                 return
-            self._associate(resource, {"cert_id": certificate.cas_cert_id, "cert_region": self._cas_region})
+            self._associate(resource, {"cert_id": certificate.cas_cert_id, "cert_region": self._target.cas_region})
             return
         if state.cert_name == certificate.name:
             return
@@ -82,7 +80,7 @@ class DdosDeployer:
         state = self._read(resource)
         if binding.cas_cert_id is not None:
             if state.cas_cert_id != binding.cas_cert_id:
-                region = binding.detail("cert_region") or self._cas_region
+                region = binding.detail("cert_region") or self._target.cas_region
                 self._associate(resource, {"cert_id": binding.cas_cert_id, "cert_region": region})
             return
         if state.cert_name == binding.cert_name:
@@ -104,10 +102,7 @@ class DdosDeployer:
 
         client = self._clients.for_region(resource.region)
         with sdk_errors(f"reading the website rule of {resource.domain}"):
-            rules = client.describe_web_rules(
-                models.DescribeWebRulesRequest(domain=resource.domain, page_number=1, page_size=_RULES_PAGE_SIZE)
-            ).body.web_rules
-            rule = next((rule for rule in rules or [] if rule.domain == resource.domain), None)
+            rule = _find_rule(client, resource.domain)
             if rule is None:
                 raise PermanentDeployFailure(
                     "WebRuleNotFound",
@@ -129,3 +124,20 @@ class DdosDeployer:
         client = self._clients.for_region(resource.region)
         with sdk_errors(f"associating a certificate with {resource.domain}"):
             client.associate_web_cert(models.AssociateWebCertRequest(domain=resource.domain, **fields))
+
+
+def _find_rule(client: Any, domain: str) -> Any | None:
+    """The website rule of exactly `domain`, paging through DescribeWebRules; None when no page has it."""
+    from alibabacloud_ddoscoo20200101 import models
+
+    page_number, seen = 1, 0
+    while True:
+        body = client.describe_web_rules(
+            models.DescribeWebRulesRequest(domain=domain, page_number=page_number, page_size=_RULES_PAGE_SIZE)
+        ).body
+        rules = body.web_rules or []
+        rule = next((rule for rule in rules if rule.domain == domain), None)
+        seen += len(rules)
+        if rule is not None or not rules or seen >= (body.total_count or 0):
+            return rule
+        page_number += 1

@@ -35,9 +35,8 @@ from certdeploy.domain.models import Resource
 if TYPE_CHECKING:
     import oss2
 
-# The CAS region OSS appends to a CAS certificate id ("493****-cn-hangzhou", PutCname doc); ap-southeast-1 on the
-# international site.
-DEFAULT_CAS_REGION = "cn-hangzhou"
+# OSS takes a CAS certificate id with the site's CAS region appended ("493****-cn-hangzhou", PutCname doc; see
+# `ApiTarget.cas_identifier`).
 # Binding details (name, value) pairs.
 CERT_ID = "cert_id"
 CERT_TYPE = "cert_type"
@@ -49,12 +48,9 @@ _Result = TypeVar("_Result")
 class OssDeployer:
     """The `Deployer` of OSS bucket custom domains."""
 
-    def __init__(
-        self, credentials: CloudCredentials, target: ApiTarget | None = None, *, cas_region: str = DEFAULT_CAS_REGION
-    ) -> None:
+    def __init__(self, credentials: CloudCredentials, target: ApiTarget | None = None) -> None:
         self._credentials = credentials
         self._target = target or ApiTarget()
-        self._cas_region = cas_region
 
     def current_binding(self, resource: Resource) -> Binding:
         return _binding(resource.domain, self._cname(resource))
@@ -67,7 +63,7 @@ class OssDeployer:
         if certificate.cas_cert_id is not None:
             if served is not None and _cas_id(served.cert_id) == certificate.cas_cert_id:
                 return
-            cert_info = oss2.models.CertInfo(cert_id=f"{certificate.cas_cert_id}-{self._cas_region}", force=True)
+            cert_info = oss2.models.CertInfo(cert_id=self._target.cas_identifier(certificate.cas_cert_id), force=True)
         else:
             if served is not None and _same_certificate(served.fingerprint, certificate.cert_pem):
                 return
@@ -87,7 +83,7 @@ class OssDeployer:
             return
         previous_id = binding.detail(CERT_ID)
         if previous_id is None and binding.cas_cert_id is not None:
-            previous_id = f"{binding.cas_cert_id}-{self._cas_region}"
+            previous_id = self._target.cas_identifier(binding.cas_cert_id)
         if previous_id is None:
             raise PermanentDeployFailure(
                 "PreviousCertificateUnavailable",

@@ -8,7 +8,7 @@ from sqlalchemy import Row, insert, select, update
 
 from certdeploy.adapters.sql.repository import SqlRepository
 from certdeploy.adapters.sql.schema import access_keys, accounts
-from certdeploy.domain.errors import NotFound
+from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.ports.store.accounts import AccessKey, Account
 
 
@@ -42,14 +42,14 @@ class SqlAccounts(SqlRepository):
         with self._connection(write=False) as conn:
             row = conn.execute(select(accounts).where(accounts.c.id == account_id)).one_or_none()
         if row is None:
-            raise NotFound(f"Account {account_id} does not exist.")
+            raise NotFound.of(Thing.ACCOUNT, account_id)
         return _account(row)
 
     def find(self, name: str) -> Account:
         with self._connection(write=False) as conn:
             row = conn.execute(select(accounts).where(accounts.c.name == name)).one_or_none()
         if row is None:
-            raise NotFound(f"There is no account named '{name}'.")
+            raise NotFound(Thing.ACCOUNT, f"There is no account named '{name}'.")
         return _account(row)
 
     def all(self) -> list[Account]:
@@ -61,7 +61,7 @@ class SqlAccounts(SqlRepository):
             conn.execute(update(accounts).where(accounts.c.id == account_id).values(hosting=enabled))
             row = conn.execute(select(accounts).where(accounts.c.id == account_id)).one_or_none()
         if row is None:
-            raise NotFound(f"Account {account_id} does not exist.")
+            raise NotFound.of(Thing.ACCOUNT, account_id)
         return _account(row)
 
     def add_access_key(self, account_id: int, access_key_id: str, secret: str) -> AccessKey:
@@ -82,6 +82,6 @@ class SqlAccounts(SqlRepository):
                 )
             ).one_or_none()
         if row is None:
-            raise NotFound(f"AccessKeyId '{access_key_id}' does not exist.")
+            raise NotFound(Thing.ACCOUNT, f"AccessKeyId '{access_key_id}' does not exist.")
         secret = self._cipher.open(row.secret_sealed, _access_key_context(access_key_id))
         return AccessKey(access_key_id=access_key_id, account_id=row.account_id, secret=secret)

@@ -9,7 +9,7 @@ from sqlalchemy import Row, Text, delete, insert, or_, select, type_coerce, upda
 
 from certdeploy.adapters.sql.repository import SqlRepository
 from certdeploy.adapters.sql.schema import certificates
-from certdeploy.domain.errors import NotFound
+from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.domain.models import CertAlgorithm, Certificate, CertificateInfo, CertificateTag, CertOrigin
 from certdeploy.ports.store.certificates import EncryptionPair
 from certdeploy.ports.store.paging import Page
@@ -117,7 +117,7 @@ class SqlCertificates(SqlRepository):
             conn.execute(update(certificates).where(*mine, certificates.c.cert_pem == "").values(values))
             row = conn.execute(select(certificates).where(*mine)).one_or_none()
         if row is None:
-            raise NotFound(f"Certificate {cert_id} does not exist.")
+            raise NotFound.of(Thing.CERTIFICATE, cert_id)
         return _certificate(row)
 
     def get(self, account_id: int, cert_id: int) -> Certificate:
@@ -126,7 +126,7 @@ class SqlCertificates(SqlRepository):
                 select(certificates).where(certificates.c.id == cert_id, certificates.c.account_id == account_id)
             ).one_or_none()
         if row is None:
-            raise NotFound(f"Certificate {cert_id} does not exist.")
+            raise NotFound.of(Thing.CERTIFICATE, cert_id)
         return _certificate(row)
 
     def get_many(self, account_id: int, cert_ids: Collection[int]) -> list[Certificate]:
@@ -163,7 +163,7 @@ class SqlCertificates(SqlRepository):
                 )
             ).one_or_none()
         if row is None:
-            raise NotFound(f"Certificate {cert_id} does not exist.")
+            raise NotFound.of(Thing.CERTIFICATE, cert_id)
         if row.private_key_sealed is None:
             return None
         return self._cipher.open(row.private_key_sealed, _private_key_context(account_id, row.fingerprint_sha256))
@@ -176,7 +176,7 @@ class SqlCertificates(SqlRepository):
         with self._connection(write=False) as conn:
             row = conn.execute(query).one_or_none()
         if row is None:
-            raise NotFound(f"Certificate {cert_id} does not exist.")
+            raise NotFound.of(Thing.CERTIFICATE, cert_id)
         if row.encrypt_cert_pem is None:
             return None
         context = _encrypt_private_key_context(account_id, row.fingerprint_sha256)
@@ -190,7 +190,7 @@ class SqlCertificates(SqlRepository):
                 delete(certificates).where(certificates.c.id == cert_id, certificates.c.account_id == account_id)
             )
         if result.rowcount == 0:
-            raise NotFound(f"Certificate {cert_id} does not exist.")
+            raise NotFound.of(Thing.CERTIFICATE, cert_id)
 
     def _sealed_private_key(self, account_id: int, info: CertificateInfo, private_key_pem: str | None) -> bytes | None:
         if private_key_pem is None:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from certdeploy.adapters.sql.crypto import KeyCipher
 from certdeploy.adapters.sql.repository import SqlRepository
 from certdeploy.adapters.sql.schema import contacts
-from certdeploy.domain.errors import NotFound
+from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.domain.models import Contact
 from certdeploy.ports.store.contacts import ContactField, ContactTaken
 from certdeploy.ports.store.paging import Page
@@ -99,7 +99,7 @@ class SqlContacts(SqlRepository):
                 select(contacts).where(contacts.c.id == contact_id, contacts.c.account_id == account_id)
             ).one_or_none()
         if row is None:
-            raise NotFound(f"Contact {contact_id} does not exist.")
+            raise NotFound.of(Thing.CONTACT, contact_id)
         return self._contact(row)
 
     def get_many(self, account_id: int, contact_ids: Collection[int]) -> list[Contact]:
@@ -114,7 +114,7 @@ class SqlContacts(SqlRepository):
         with self._connection(write=True) as conn:
             result = self._write_contact(conn, statement, contact)
         if result.rowcount == 0:
-            raise NotFound(f"Contact {contact.id} does not exist.")
+            raise NotFound.of(Thing.CONTACT, contact.id)
         return contact
 
     def delete(self, account_id: int, contact_id: int) -> None:
@@ -123,7 +123,7 @@ class SqlContacts(SqlRepository):
                 delete(contacts).where(contacts.c.id == contact_id, contacts.c.account_id == account_id)
             )
         if result.rowcount == 0:
-            raise NotFound(f"Contact {contact_id} does not exist.")
+            raise NotFound.of(Thing.CONTACT, contact_id)
 
     def search(
         self, account_id: int, *, keyword: str | None = None, page: int = 1, page_size: int = 20

@@ -10,6 +10,7 @@ from sqlalchemy import Row, delete, func, insert, or_, select, update
 
 from certdeploy.adapters.sql.repository import SqlRepository
 from certdeploy.adapters.sql.schema import jobs, workers
+from certdeploy.domain.errors import Thing
 from certdeploy.domain.models import CertOrigin, Job, JobType
 from certdeploy.domain.states import JobMove, JobStatus
 from certdeploy.ports.store.errors import StaleState
@@ -119,7 +120,7 @@ class SqlJobs(SqlRepository):
                 )
             )
             if result.rowcount == 0:
-                raise self._stale(conn, jobs, "job", job.id, job.account_id)
+                raise self._stale(conn, jobs, Thing.JOB, job.id, job.account_id)
             return _job(self._job_row(conn, job.account_id, job.id))
 
     def transition(
@@ -142,7 +143,7 @@ class SqlJobs(SqlRepository):
         with self._connection(write=True) as conn:
             result = conn.execute(update(jobs).where(*conditions).values(changes))
             if result.rowcount == 0:
-                raise self._stale(conn, jobs, "job", job_id, account_id)
+                raise self._stale(conn, jobs, Thing.JOB, job_id, account_id)
             return _job(self._job_row(conn, account_id, job_id))
 
     def delete(self, account_id: int, job_id: int, *, expected_version: int | None = None) -> Job:

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 
 from certdeploy.adapters.sql.repository import SqlRepository, chunks
 from certdeploy.adapters.sql.schema import accounts, quota_ledger
-from certdeploy.domain.errors import NotFound
+from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.domain.quota import Ledger, LedgerDirection, LedgerEntry, LedgerEntryKind, check_entries
 from certdeploy.ports.store.accounts import QuotaBalance
 
@@ -44,7 +44,7 @@ class SqlQuota(SqlRepository):
             row = conn.execute(select(accounts.c.buy_count, accounts.c.use_count).where(accounts.c.id == account_id))
             account = row.one_or_none()
         if account is None:
-            raise NotFound(f"Account {account_id} does not exist.")
+            raise NotFound.of(Thing.ACCOUNT, account_id)
         return QuotaBalance(buy_count=account.buy_count, use_count=account.use_count)
 
     def charge(self, account_id: int, entries: Sequence[LedgerEntry]) -> int:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from certdeploy.adapters.sql.crypto import KeyCipher
 from certdeploy.adapters.sql.schema import accounts, jobs
-from certdeploy.domain.errors import NotFound
+from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.ports.clock import Clock
 from certdeploy.ports.store.errors import AlreadyExists, StaleState
 
@@ -93,25 +93,25 @@ class SqlRepository:
         return total, rows
 
     @staticmethod
-    def _stale(conn: Connection, table: Table, entity: str, entity_id: int, account_id: int) -> StaleState:
+    def _stale(conn: Connection, table: Table, thing: Thing, entity_id: int, account_id: int) -> StaleState:
         """Why a conditional update of one row matched nothing: NotFound (raised) or the row's real state."""
         row = conn.execute(
             select(table.c.status, table.c.version).where(table.c.id == entity_id, table.c.account_id == account_id)
         ).one_or_none()
         if row is None:
-            raise NotFound(f"{entity.capitalize()} {entity_id} does not exist.")
-        return StaleState(entity, entity_id, row.status, row.version)
+            raise NotFound.of(thing, entity_id)
+        return StaleState(thing.value.lower(), entity_id, row.status, row.version)
 
     @staticmethod
     def _require_account(conn: Connection, account_id: int) -> None:
         if conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is None:
-            raise NotFound(f"Account {account_id} does not exist.")
+            raise NotFound.of(Thing.ACCOUNT, account_id)
 
     @staticmethod
     def _lock_account(conn: Connection, account_id: int) -> Row[Any]:
         row = conn.execute(select(accounts).where(accounts.c.id == account_id).with_for_update()).one_or_none()
         if row is None:
-            raise NotFound(f"Account {account_id} does not exist.")
+            raise NotFound.of(Thing.ACCOUNT, account_id)
         return row
 
     @staticmethod
@@ -119,5 +119,5 @@ class SqlRepository:
         query = select(jobs).where(jobs.c.id == job_id, jobs.c.account_id == account_id)
         row = conn.execute(query.with_for_update() if for_update else query).one_or_none()
         if row is None:
-            raise NotFound(f"Job {job_id} does not exist.")
+            raise NotFound.of(Thing.JOB, job_id)
         return row

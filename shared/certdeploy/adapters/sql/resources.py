@@ -9,7 +9,7 @@ from sqlalchemy import Row, bindparam, insert, or_, select, update
 
 from certdeploy.adapters.sql.repository import SqlRepository, chunks
 from certdeploy.adapters.sql.schema import resources
-from certdeploy.domain.errors import NotFound
+from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.domain.models import Product, Resource
 from certdeploy.ports.store.paging import Page
 from certdeploy.ports.store.resources import ResourceSpec
@@ -47,6 +47,8 @@ def _resource(row: Row[Any]) -> Resource:
         bound_cert_id=row.bound_cert_id,
         bound_cert_name=row.bound_cert_name,
         gone=row.gone,
+        created_at=row.created_at,
+        modified_at=row.modified_at,
     )
 
 
@@ -159,7 +161,7 @@ class SqlResources(SqlRepository):
                 select(resources).where(resources.c.id == resource_id, resources.c.account_id == account_id)
             ).one_or_none()
         if row is None:
-            raise NotFound(f"Resource {resource_id} does not exist.")
+            raise NotFound.of(Thing.RESOURCE, resource_id)
         return _resource(row)
 
     def set_gone(self, account_id: int, resource_ids: Collection[int], gone: bool = True) -> int:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from certdeploy.adapters.sql.repository import SqlRepository
 from certdeploy.adapters.sql.schema import workers
-from certdeploy.domain.errors import NotFound
+from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.domain.models import Product, Worker
 from certdeploy.domain.states import WorkerMove, WorkerStatus
 from certdeploy.ports.store.jobs import WorkerSpec
@@ -59,7 +59,7 @@ class SqlWorkers(SqlRepository):
                 select(workers).where(workers.c.id == worker_id, workers.c.account_id == account_id)
             ).one_or_none()
         if row is None:
-            raise NotFound(f"Worker {worker_id} does not exist.")
+            raise NotFound.of(Thing.WORKER, worker_id)
         return _worker(row)
 
     def search(
@@ -115,6 +115,7 @@ class SqlWorkers(SqlRepository):
         resource_binding: str | None = None,
         error_code: str | None = None,
         error_message: str | None = None,
+        clear_error: bool = False,
         attempt: int | None = None,
     ) -> Worker:
         changes: dict[str, Any] = {"status": str(move.to), "version": workers.c.version + 1, "modified_at": self._now()}
@@ -128,6 +129,8 @@ class SqlWorkers(SqlRepository):
             "attempt": attempt,
         }
         changes.update({column: value for column, value in optional.items() if value is not None})
+        if clear_error:
+            changes.update(error_code=None, error_message=None)
         conditions = [
             workers.c.id == worker_id,
             workers.c.account_id == account_id,
@@ -138,7 +141,7 @@ class SqlWorkers(SqlRepository):
         with self._connection(write=True) as conn:
             result = conn.execute(update(workers).where(*conditions).values(changes))
             if result.rowcount == 0:
-                raise self._stale(conn, workers, "worker", worker_id, account_id)
+                raise self._stale(conn, workers, Thing.WORKER, worker_id, account_id)
             row = conn.execute(select(workers).where(workers.c.id == worker_id)).one()
         return _worker(row)
 

@@ -1,4 +1,4 @@
-"""Contact replies: CreateContact, UpdateContact, ListContact."""
+"""Contact replies: CreateContact, UpdateContact, GetContact, ListContact."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ class ContactId(WireModel):
 
 
 class Contact(WireModel):
-    """`Webhooks` is the URL list as JSON text, `WebhookList` the same list."""
+    """GetContact, and each contact of ListContact. `Webhooks` is the URL list as JSON text, `WebhookList` the same
+    list."""
 
     contact_id: int
     name: str

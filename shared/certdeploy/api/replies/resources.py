@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import Field
+
 from certdeploy.api.replies import WireModel
 
 
@@ -26,6 +30,8 @@ class CloudResource(WireModel):
     cert_start_time: str | None = None
     cert_end_time: str | None = None
     status: str
+    gmt_create: str | None = None
+    gmt_modified: str | None = None
     remark: str | None = None
 
 
@@ -33,6 +39,56 @@ class CloudResourceList(WireModel):
     """ListDeploymentJobResource."""
 
     data: list[CloudResource]
+
+
+class ResourceStatus(WireModel):
+    """How many resources of one product the account has."""
+
+    cloud_name: str
+    cloud_product: str
+    total_count: int
+
+
+class ResourceStatusList(WireModel):
+    """DescribeCloudResourceStatus."""
+
+    data: list[ResourceStatus]
+
+
+class CloudAccess(WireModel):
+    """A multi-cloud AccessKey (none exist here)."""
+
+    access_id: int
+    cloud_name: str
+    secret_id: str
+    service_status: str
+
+
+class CloudAccessPage(WireModel):
+    """ListCloudAccess."""
+
+    total_count: int
+    current_page: int
+    show_size: int
+    cloud_access_list: list[CloudAccess]
+
+
+class TrusteeOrderPage(WireModel):
+    """ListTrusteeOrder: hosted deployments (China site only) are not offered here, so the list is always empty."""
+
+    total_count: int = 0
+    max_results: int | None = None
+    next_token: str = ""
+    trustee_order_list: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class PackageState(WireModel):
+    """DescribePackageState: the certificate resource plans of one specification (none are sold here)."""
+
+    product_code: str
+    total_count: int = 0
+    used_count: int = 0
+    issued_count: int = 0
 
 
 class MatchedResources(WireModel):

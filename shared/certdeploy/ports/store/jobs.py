@@ -134,9 +134,12 @@ class Workers(Protocol):
         resource_binding: str | None = None,
         error_code: str | None = None,
         error_message: str | None = None,
+        clear_error: bool = False,
         attempt: int | None = None,
     ) -> Worker:
-        """As `Jobs.transition`, for one worker; a move that keeps the status updates fields (and modified_at) only."""
+        """As `Jobs.transition`, for one worker; a move that keeps the status updates fields (and modified_at) only.
+        A field given as None is left as it is; `clear_error` empties `error_code` and `error_message` (a success
+        has no error fields)."""
         ...
 
     def transition_all(self, account_id: int, job_id: int, move: WorkerMove) -> int:
