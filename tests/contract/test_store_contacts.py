@@ -7,13 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, update
+from sqlalchemy import Engine, event, select, update
 
 from certdeploy.adapters.sql import SqlStore
 from certdeploy.adapters.sql.schema import contacts
 from certdeploy.domain.models import Contact
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.ports.store.contacts import ContactField, ContactTaken
+from certdeploy.ports.store.errors import KeyDecryptionFailed
 from tests.contract.store_fixtures import (
     race,
 )
@@ -117,3 +118,47 @@ def test_a_contact_write_is_tried_again_when_the_holder_lets_the_value_go_before
     assert released == [True]
     assert store.contacts.get(account.id, taker.id).mobile == "13800000001"
     assert store.contacts.get(account.id, holder.id).mobile is None
+
+
+TOKEN = "0123456789abcdefTOKEN"
+SIGNING_SECRET = "SECabcdefSIGNINGSECRET"
+DINGTALK = f"https://oapi.dingtalk.com/robot/send?access_token={TOKEN}"
+
+
+def _raw_contact_rows(store: SqlStore) -> list[str]:
+    """Every contact row as the database holds it, each value as text (bytes decoded as Latin-1)."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(contacts)).all()
+    return [repr([v.decode("latin-1") if isinstance(v, bytes) else v for v in row]) for row in rows]
+
+
+def test_webhook_tokens_and_secrets_are_sealed_at_rest(store: SqlStore) -> None:
+    # GIVEN contacts whose bot webhooks carry an access token and a signing secret
+    account = store.accounts.create("acme")
+    alice = store.contacts.add(account.id, name="Alice", webhooks=[DINGTALK, f"{DINGTALK}&secret={SIGNING_SECRET}"])
+    bob = store.contacts.add(account.id, name="Bob", email="bob@example.com")
+    bob = store.contacts.update(bob.model_copy(update={"webhooks": (f"{DINGTALK}&secret={SIGNING_SECRET}",)}))
+
+    # WHEN the database's rows are read as they are stored
+    rows = _raw_contact_rows(store)
+
+    # THEN neither token nor secret is there in clear, and the store still gives the webhooks back to their owner
+    assert len(rows) == 2 and not any(TOKEN in row or SIGNING_SECRET in row for row in rows), rows
+    assert store.contacts.get(account.id, alice.id).webhooks == alice.webhooks
+    assert [c.webhooks for c in store.contacts.get_many(account.id, [alice.id, bob.id])] == [
+        alice.webhooks,
+        bob.webhooks,
+    ]
+    assert store.contacts.search(account.id, keyword="bob").items == [bob]
+
+
+def test_sealed_webhooks_cannot_be_moved_to_another_contact(store: SqlStore) -> None:
+    account = store.accounts.create("acme")
+    alice = store.contacts.add(account.id, name="Alice", webhooks=[DINGTALK])
+    bob = store.contacts.add(account.id, name="Bob", webhooks=["https://oapi.dingtalk.com/robot/send?access_token=b"])
+    with store.engine.begin() as conn:
+        sealed = conn.execute(select(contacts.c.webhooks_sealed).where(contacts.c.id == alice.id)).scalar_one()
+        conn.execute(update(contacts).where(contacts.c.id == bob.id).values(webhooks_sealed=sealed))
+
+    with pytest.raises(KeyDecryptionFailed):
+        store.contacts.get(account.id, bob.id)

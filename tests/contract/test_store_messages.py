@@ -1,5 +1,5 @@
 """The SQL store on real databases (SQLite, PostgreSQL, MySQL/MariaDB; see `store_fixtures`):
-The outbox, processed message keys and sent notifications; what one transaction commits.
+The outbox, processed message keys, API nonces and sent notifications; what one transaction commits.
 """
 
 from __future__ import annotations
@@ -8,11 +8,13 @@ import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from certdeploy.adapters.sql import SqlStore
+from certdeploy.adapters.sql.schema import api_nonces
 from certdeploy.domain.states import JobStatus, WorkerStatus, move_job
 from certdeploy.ports.store.errors import StaleState
-from certdeploy.ports.store.messages import OutboxMessage
+from certdeploy.ports.store.messages import OutboxMessage, TooManyNonces
 from tests.contract.store_fixtures import (
     SettableClock,
     new_job,
@@ -134,3 +136,55 @@ def test_concurrent_first_deliveries_of_one_message_are_processed_once(store: Sq
             return first
 
     assert sorted(race(3, attempt)) == [False, False, True]
+
+
+def _kept_nonces(store: SqlStore) -> list[str]:
+    with store.engine.connect() as conn:
+        return list(conn.execute(select(api_nonces.c.nonce_key).order_by(api_nonces.c.nonce_key)).scalars())
+
+
+def test_a_nonce_is_refused_until_it_expires_and_forgotten_after(store: SqlStore, clock: SettableClock) -> None:
+    until = clock.now() + timedelta(minutes=15)
+    assert store.nonces.remember("AK1", "nonce:AK1:n", until) is True
+    assert store.nonces.remember("AK1", "nonce:AK1:n", until) is False
+    assert store.nonces.remember("AK2", "nonce:AK2:n", clock.now() + timedelta(minutes=30)) is True
+
+    clock.advance(minutes=14)
+    assert store.nonces.forget_expired() == 0
+    assert store.nonces.remember("AK1", "nonce:AK1:n", until) is False
+
+    clock.advance(minutes=2)
+    assert store.nonces.forget_expired() == 1
+    assert _kept_nonces(store) == ["nonce:AK2:n"]
+
+
+def test_expired_nonces_are_forgotten_in_batches(store: SqlStore, clock: SettableClock) -> None:
+    until = clock.now() + timedelta(minutes=1)
+    for n in range(1203):
+        store.nonces.remember(f"AK{n % 3}", f"nonce:{n}", until)
+
+    clock.advance(minutes=2)
+
+    assert store.nonces.forget_expired(batch=500) == 1203
+    assert _kept_nonces(store) == []
+
+
+def test_an_access_key_holds_a_bounded_number_of_nonces(store: SqlStore, clock: SettableClock) -> None:
+    until = clock.now() + timedelta(minutes=15)
+    for n in range(3):
+        assert store.nonces.remember("AK1", f"nonce:AK1:{n}", until, limit=3) is True
+
+    with pytest.raises(TooManyNonces):
+        store.nonces.remember("AK1", "nonce:AK1:3", until, limit=3)
+    assert store.nonces.remember("AK2", "nonce:AK2:0", until, limit=3) is True
+
+    # Once its nonces expire the key may sign again, without waiting for the scheduler: they are deleted first.
+    clock.advance(minutes=16)
+    assert store.nonces.remember("AK1", "nonce:AK1:3", clock.now() + timedelta(minutes=15), limit=3) is True
+    assert _kept_nonces(store) == ["nonce:AK1:3", "nonce:AK2:0"]
+
+
+def test_concurrent_first_uses_of_one_nonce_let_one_through(store: SqlStore, clock: SettableClock) -> None:
+    until = clock.now() + timedelta(minutes=15)
+
+    assert sorted(race(3, lambda _: store.nonces.remember("AK1", "nonce:AK1:n", until))) == [False, False, True]

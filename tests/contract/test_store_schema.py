@@ -5,19 +5,21 @@ The store's schema, migrations and engines, and the repositories every unit of w
 from __future__ import annotations
 
 import inspect
+import json
 import time
 import typing
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, insert, select, text
 
 from certdeploy.adapters.sql import SqlStore, create_store_engine, generate_key_encryption_key, upgrade
 from certdeploy.adapters.sql.migrate import current_revision, head_revision
-from certdeploy.adapters.sql.schema import metadata
+from certdeploy.adapters.sql.schema import api_nonces, contacts, metadata, processed_messages
 from certdeploy.domain.errors import NotFound
 from certdeploy.domain.models import CertOrigin, Product
 from certdeploy.domain.quota import charge_entries
@@ -52,12 +54,70 @@ def test_migrations_build_exactly_the_declared_schema_and_rerun_as_a_no_op(datab
     upgrade(database)
 
     # THEN the database is at head and matches schema.py column for column
-    assert current_revision(database) == head_revision() == "0002"
+    assert current_revision(database) == head_revision() == "0004"
     with database.connect() as conn:
         context = MigrationContext.configure(
             conn, opts={"compare_type": True, "include_object": declared_or_not_implicit}
         )
         assert compare_metadata(context, metadata) == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_migrating_moves_nonces_still_in_their_window_out_of_the_processed_keys(backend: str, tmp_path: Any) -> None:
+    # GIVEN a database of the first schema whose processed keys hold nonces, old and recent, and a consumer's key
+    recent = datetime.now(timezone.utc) - timedelta(minutes=5)
+    marks = {"nonce:AK1:recent": recent, "nonce:AK1:old": recent - timedelta(hours=1), "1:2:deploy:1": recent}
+    with fresh_database(backend, tmp_path) as url:
+        upgrade(url, "0001")
+        engine = create_store_engine(url)
+        with engine.begin() as conn:
+            conn.execute(insert(processed_messages), [{"message_key": k, "processed_at": t} for k, t in marks.items()])
+
+        # WHEN it is migrated
+        upgrade(engine)
+
+        # THEN the recent nonce is kept until its window surely ended, the old one is gone, the consumer's key stays
+        with engine.connect() as conn:
+            nonces = conn.execute(select(api_nonces)).all()
+            processed = conn.execute(select(processed_messages.c.message_key)).scalars().all()
+        engine.dispose()
+    assert [tuple(row) for row in nonces] == [("nonce:AK1:recent", "AK1", recent + timedelta(minutes=30))]
+    assert processed == ["1:2:deploy:1"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_migrating_seals_the_webhooks_contacts_kept_in_clear(backend: str, tmp_path: Any) -> None:
+    # GIVEN a database of the second schema with a contact whose webhook holds a token in clear
+    url_with_token = "https://oapi.dingtalk.com/robot/send?access_token=CLEARTOKEN"
+    with fresh_database(backend, tmp_path) as url:
+        upgrade(url, "0002")
+        engine = create_store_engine(url)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO accounts (name, buy_count, use_count, hosting, created_at)"
+                    " VALUES ('acme', 0, 0, false, '2026-11-28 09:00:00')"
+                )
+            )
+            conn.execute(
+                text("INSERT INTO contacts (account_id, name, webhooks) VALUES (1, 'ops', :hooks), (1, 'none', '[]')"),
+                {"hooks": json.dumps([url_with_token])},
+            )
+
+        # WHEN it is migrated without the key-encryption key, THEN it refuses and stays as it was
+        with pytest.raises(RuntimeError, match="CERTDEPLOY_KEY_ENCRYPTION_KEY"):
+            upgrade(engine)
+        assert current_revision(engine) == "0002"
+
+        # WHEN it is migrated with the key, THEN the webhooks are sealed under it and read back
+        upgrade(engine, key_encryption_key=KEK)
+        with engine.connect() as conn:
+            stored = conn.execute(select(contacts.c.webhooks_sealed).order_by(contacts.c.id)).scalars().all()
+        store = SqlStore(engine, key_encryption_key=KEK, clock=SettableClock(T0))
+        kept = [contact.webhooks for contact in store.contacts.search(1).items]
+        engine.dispose()
+    assert b"CLEARTOKEN" not in stored[0] and stored[1] is None
+    assert kept == [(url_with_token,), ()]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -78,7 +138,7 @@ def test_sql_store_and_transaction_offer_every_repository_of_the_port(tmp_path: 
     )
     repositories = typing.get_type_hints(UnitOfWork)
     assert set(repositories) == {"accounts", "quota", "certificates", "contacts", "resources", "jobs", "workers",
-                                 "outbox", "processed", "notifications"}  # fmt: skip
+                                 "outbox", "processed", "nonces", "notifications"}  # fmt: skip
     with store.transaction() as unit:
         for attr, port in repositories.items():
             for name, member in inspect.getmembers(port, inspect.isfunction):

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from certdeploy.adapters.private_files import private_database_file
 from certdeploy.domain.deployment import (
     Binding,
     DeployableCertificate,
@@ -80,7 +81,7 @@ class LocalCloud:
     """Inventory and deployer of the local cloud, for one SQLite file."""
 
     def __init__(self, path: Path) -> None:
-        self._engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
+        self._engine = sa.create_engine(f"sqlite:///{private_database_file(path)}", connect_args={"timeout": 30})
         with self._engine.begin() as connection:
             connection.exec_driver_sql("PRAGMA journal_mode=WAL")
             _metadata.create_all(connection)

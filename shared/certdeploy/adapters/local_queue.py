@@ -18,6 +18,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 
+from certdeploy.adapters.private_files import private_database_file
 from certdeploy.ports.clock import Clock, SystemClock
 from certdeploy.ports.queue import (
     MAX_BODY_BYTES,
@@ -86,8 +87,7 @@ class LocalQueue:
         self._poll_interval_seconds = poll_interval_seconds
         self._max_body_bytes = max_body_bytes
         self._lock = threading.Lock()
-        path = Path(db_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = private_database_file(Path(db_path))
         try:
             self._db = sqlite3.connect(
                 path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False

@@ -24,6 +24,7 @@ from certdeploy.api.actions import ACTIONS
 from certdeploy.api.actions_common import ActionContext, ApiDeps
 from certdeploy.api.auth import AccessKeySecret, authenticate
 from certdeploy.api.errors import (
+    BAD_REQUEST,
     ApiError,
     api_error_from_domain,
     error_body,
@@ -37,6 +38,7 @@ from certdeploy.api.rpc import RpcRequest
 from certdeploy.api.xml import ERROR_ROOT, XML_CONTENT_TYPE, success_root, xml_text
 from certdeploy.domain.errors import DomainError, NotFound
 from certdeploy.ports.store.errors import StaleState, StoreUnavailable
+from certdeploy.ports.store.messages import TooManyNonces
 from certdeploy.ports.store.unit_of_work import Store
 
 API_VERSION = "2020-04-07"
@@ -45,7 +47,7 @@ SERVICE_UNAVAILABLE = 503
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
 # A reply body as it goes on the wire (`WireModel.wire()`, or an error body).
 Reply = dict[str, Any]
-# The store's idempotency keys hold at most 191 characters.
+# The store's nonce keys hold at most 191 characters.
 _MAX_NONCE_KEY = 191
 
 log = logging.getLogger("certdeploy.api")
@@ -88,14 +90,17 @@ def nonce_key(access_key_id: str, nonce: str) -> str:
 
 
 class StoreNonces:
-    """`NonceRegistry` on the store's insert-if-absent keys; the scheduler forgets old keys, which must be kept at
-    least 30 minutes (a request may be signed up to 15 minutes ahead of or behind our clock)."""
+    """`NonceRegistry` on the store's nonces, each kept until `expires_at` (docs/protocol.md#clock-skew-and-nonces);
+    an AccessKey holding too many is throttled."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
 
     def remember(self, access_key_id: str, nonce: str, expires_at: datetime) -> bool:
-        return self._store.processed.mark(nonce_key(access_key_id, nonce))
+        try:
+            return self._store.nonces.remember(access_key_id, nonce_key(access_key_id, nonce), expires_at)
+        except TooManyNonces as exc:
+            raise ApiError(BAD_REQUEST, "Throttling.User", "Request was denied due to user flow control.") from exc
 
 
 @dataclass

@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 W = WorkerStatus
 
 
-# Processed-message keys (API nonces, hosted-event marks) and sent outbox rows are kept this long: well past any
-# redelivery window, short enough that the tables stay small.
+# Processed-message keys (consumers' and hosted-event marks) and sent outbox rows are kept this long: well past any
+# redelivery window, short enough that the tables stay small. API nonces are kept only until they expire.
 RETENTION = timedelta(days=2)
 
 
@@ -145,6 +145,7 @@ def refresh_sources(deps: Deps) -> tuple[int, int]:
 def forget_old_records(deps: Deps) -> None:
     cutoff = deps.clock.now() - RETENTION
     deps.store.processed.forget(cutoff)
+    deps.store.nonces.forget_expired()
     deps.store.outbox.delete_sent(cutoff)
 
 

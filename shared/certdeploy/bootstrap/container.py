@@ -184,9 +184,10 @@ def build_container(
     clock = clock or SystemClock()
     closers: list[Callable[[], None]] = []
     url = settings.store_url
+    key_encryption_key = settings.encryption_key()
     if migrate if migrate is not None else settings.database_url is None:
-        upgrade(url)
-    store = SqlStore.from_url(url, key_encryption_key=settings.encryption_key(), clock=clock)
+        upgrade(url, key_encryption_key=key_encryption_key)
+    store = SqlStore.from_url(url, key_encryption_key=key_encryption_key, clock=clock)
     closers.append(store.close)
     queues = _queues(settings, clock, context, closers)
     cloud = _cloud(settings, context, closers, cloud_targets or CloudTargets())

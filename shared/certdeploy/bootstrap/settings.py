@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from certdeploy.adapters.cloud.common import CHINA_CAS_REGION, INTERNATIONAL_CAS_REGION
+from certdeploy.adapters.private_files import private_directory, read_or_create
 from certdeploy.adapters.sql.crypto import generate_key_encryption_key
 from certdeploy.app.accounts import DEFAULT_ACCOUNT
 from certdeploy.domain.text_enum import TextEnum
@@ -124,19 +125,23 @@ class Settings(BaseSettings):
     def store_url(self) -> str:
         if self.database_url:
             return self.database_url
-        self.data.mkdir(parents=True, exist_ok=True)
+        private_directory(self.data)
         return f"sqlite:///{(self.data / 'certdeploy.sqlite').resolve()}"
 
     def encryption_key(self) -> str:
-        """The key-encryption key; the embedded default keeps one in the data directory, readable by its owner only."""
+        """The key-encryption key; the embedded default keeps one in the data directory, readable by its owner only,
+        made by whichever process starts first (all others read that one)."""
         if self.key_encryption_key is not None:
             return self.key_encryption_key.get_secret_value()
-        path = self.data / "key-encryption-key"
-        if not path.exists():
-            self.data.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600)
-            path.write_text(generate_key_encryption_key())
-        return path.read_text().strip()
+        return read_or_create(self.data / "key-encryption-key", generate_key_encryption_key).strip()
+
+    def known_encryption_key(self) -> str | None:
+        """The key-encryption key when there is one to use without making one: configured, or the embedded store's.
+        A configured database whose key is not given (e.g. `certdeploy migrate` run from an admin's machine) has
+        none here, rather than a new one in a local data directory."""
+        if self.key_encryption_key is None and self.database_url is not None:
+            return None
+        return self.encryption_key()
 
     def bootstrap_access_key(self) -> tuple[str, str] | None:
         if self.access_key_id and self.access_key_secret:

@@ -237,7 +237,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _migrate(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    upgrade(settings.store_url)
+    upgrade(settings.store_url, key_encryption_key=settings.known_encryption_key())
     _emit(args, {"Migrated": True}, "The database schema is up to date.")
     return 0
 

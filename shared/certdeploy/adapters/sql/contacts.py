@@ -1,13 +1,16 @@
-"""Contacts; a unique key per account on the lower-cased email and on the mobile."""
+"""Contacts; a unique key per account on the lower-cased email and on the mobile. Webhook URLs carry the bots'
+access tokens and signing secrets, so they are sealed, under a context naming their account and contact."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Executable, Row, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from certdeploy.adapters.sql.crypto import KeyCipher
 from certdeploy.adapters.sql.repository import SqlRepository
 from certdeploy.adapters.sql.schema import contacts
 from certdeploy.domain.errors import NotFound, Thing
@@ -18,14 +21,24 @@ from certdeploy.ports.store.paging import Page
 _CONTACT_WRITE_ATTEMPTS = 3
 
 
+def webhooks_context(account_id: int, contact_id: int) -> str:
+    return f"certdeploy:contact-webhooks:{account_id}:{contact_id}"
+
+
+def seal_webhooks(cipher: KeyCipher, account_id: int, contact_id: int, webhooks: Sequence[str]) -> bytes | None:
+    """The `webhooks_sealed` value of a contact's webhooks (NULL for none)."""
+    if not webhooks:
+        return None
+    return cipher.seal(json.dumps(list(webhooks)), webhooks_context(account_id, contact_id))
+
+
 def _contact_values(contact: Contact) -> dict[str, Any]:
-    """The row of a contact but its id and account."""
+    """The row of a contact but its id, account and webhooks."""
     return {
         "name": contact.name,
         "email": contact.email,
         "email_lower": None if contact.email is None else contact.email.lower(),
         "mobile": contact.mobile,
-        "webhooks": list(contact.webhooks),
     }
 
 
@@ -43,19 +56,23 @@ def _contact_holding(conn: Connection, contact: Contact) -> ContactTaken | None:
     return None
 
 
-def _contact(row: Row[Any]) -> Contact:
-    return Contact(
-        id=row.id,
-        account_id=row.account_id,
-        name=row.name,
-        email=row.email,
-        mobile=row.mobile,
-        webhooks=tuple(row.webhooks),
-    )
-
-
 class SqlContacts(SqlRepository):
     """The `Contacts` port."""
+
+    def _contact(self, row: Row[Any]) -> Contact:
+        sealed = row.webhooks_sealed
+        context = webhooks_context(row.account_id, row.id)
+        return Contact(
+            id=row.id,
+            account_id=row.account_id,
+            name=row.name,
+            email=row.email,
+            mobile=row.mobile,
+            webhooks=() if sealed is None else tuple(json.loads(self._cipher.open(sealed, context))),
+        )
+
+    def _sealed(self, contact: Contact) -> dict[str, bytes | None]:
+        return {"webhooks_sealed": seal_webhooks(self._cipher, contact.account_id, contact.id, contact.webhooks)}
 
     def add(
         self,
@@ -71,7 +88,10 @@ class SqlContacts(SqlRepository):
         with self._connection(write=True) as conn:
             self._require_account(conn, account_id)
             result = self._write_contact(conn, statement, contact)
-        return contact.model_copy(update={"id": result.inserted_primary_key[0]})
+            # The sealed webhooks name the row's id, known once it is inserted.
+            contact = contact.model_copy(update={"id": result.inserted_primary_key[0]})
+            conn.execute(update(contacts).where(contacts.c.id == contact.id).values(**self._sealed(contact)))
+        return contact
 
     def get(self, account_id: int, contact_id: int) -> Contact:
         with self._connection(write=False) as conn:
@@ -80,16 +100,16 @@ class SqlContacts(SqlRepository):
             ).one_or_none()
         if row is None:
             raise NotFound.of(Thing.CONTACT, contact_id)
-        return _contact(row)
+        return self._contact(row)
 
     def get_many(self, account_id: int, contact_ids: Collection[int]) -> list[Contact]:
-        return [_contact(row) for row in self._owned_rows(contacts, contacts.c.id, account_id, contact_ids)]
+        return [self._contact(row) for row in self._owned_rows(contacts, contacts.c.id, account_id, contact_ids)]
 
     def update(self, contact: Contact) -> Contact:
         statement = (
             update(contacts)
             .where(contacts.c.id == contact.id, contacts.c.account_id == contact.account_id)
-            .values(**_contact_values(contact))
+            .values(**_contact_values(contact), **self._sealed(contact))
         )
         with self._connection(write=True) as conn:
             result = self._write_contact(conn, statement, contact)
@@ -120,7 +140,7 @@ class SqlContacts(SqlRepository):
             )
         with self._connection(write=False) as conn:
             total, rows = self._page(conn, query, [contacts.c.id], page, page_size)
-        return Page(items=[_contact(row) for row in rows], total=total)
+        return Page(items=[self._contact(row) for row in rows], total=total)
 
     @staticmethod
     def _write_contact(conn: Connection, statement: Executable, contact: Contact) -> CursorResult[Any]:

@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
+from certdeploy.adapters.private_files import private_database_file, private_directory
+
 # Execution option that marks a connection's transaction as one that will write.
 WRITE_OPTION = "certdeploy_write"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
@@ -28,7 +30,7 @@ _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql"
 
 def sqlite_url(path: Path) -> str:
     """The URL of a SQLite database file, creating its directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_directory(path.parent)
     return f"sqlite:///{path.resolve()}"
 
 
@@ -55,6 +57,8 @@ def create_store_engine(url: str | URL, **engine_options: Any) -> Engine:
 
 
 def _sqlite_engine(url: URL, engine_options: dict[str, Any]) -> Engine:
+    if url.database and url.database != ":memory:":
+        private_database_file(Path(url.database))
     connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
     engine = create_engine(url, connect_args=connect_args, **engine_options)
 

@@ -1,4 +1,4 @@
-"""The transactional outbox, processed message keys and sent notifications."""
+"""The transactional outbox, processed message keys, API nonces and sent notifications."""
 
 from __future__ import annotations
 
@@ -9,8 +9,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, delete, func, insert, select, update
 
 from certdeploy.adapters.sql.repository import SqlRepository, check_key, chunks
-from certdeploy.adapters.sql.schema import notifications_sent, outbox, processed_messages
-from certdeploy.ports.store.messages import OutboxMessage, OutboxRecord
+from certdeploy.adapters.sql.schema import api_nonces, notifications_sent, outbox, processed_messages
+from certdeploy.ports.store.messages import (
+    MAX_NONCES_PER_ACCESS_KEY,
+    NONCE_BATCH,
+    OutboxMessage,
+    OutboxRecord,
+    TooManyNonces,
+)
 
 
 def _outbox_record(row: Row[Any]) -> OutboxRecord:
@@ -94,6 +100,40 @@ class SqlProcessedMessages(SqlRepository):
                 delete(processed_messages).where(processed_messages.c.processed_at < processed_before)
             )
         return result.rowcount
+
+
+class SqlNonces(SqlRepository):
+    """The `Nonces` port."""
+
+    def remember(
+        self, access_key_id: str, key: str, expires_at: datetime, *, limit: int = MAX_NONCES_PER_ACCESS_KEY
+    ) -> bool:
+        check_key(key, "nonce key")
+        mine = api_nonces.c.access_key_id == access_key_id
+        with self._connection(write=True) as conn:
+            conn.execute(delete(api_nonces).where(mine, api_nonces.c.expires_at < self._now()))
+            held = select(api_nonces.c.nonce_key).where(mine).limit(limit).subquery()
+            if conn.execute(select(func.count()).select_from(held)).scalar_one() >= limit:
+                raise TooManyNonces(f"AccessKey {access_key_id} holds {limit} unexpired nonces.")
+            statement = insert(api_nonces).values(nonce_key=key, access_key_id=access_key_id, expires_at=expires_at)
+            return self._insert_if_absent(conn, statement)
+
+    def forget_expired(self, *, batch: int = NONCE_BATCH) -> int:
+        expired = (
+            select(api_nonces.c.nonce_key)
+            .where(api_nonces.c.expires_at < self._now())
+            .order_by(api_nonces.c.expires_at)
+            .limit(batch)
+        )
+        forgotten = 0
+        while True:
+            with self._connection(write=True) as conn:
+                keys = list(conn.execute(expired).scalars())
+                if keys:
+                    conn.execute(delete(api_nonces).where(api_nonces.c.nonce_key.in_(keys)))
+            forgotten += len(keys)
+            if len(keys) < batch:
+                return forgotten
 
 
 class SqlSentNotifications(SqlRepository):

@@ -26,10 +26,11 @@ _PG_LOCK_KEY = 0x63657274  # any constant shared by every certdeploy process; "c
 _MYSQL_LOCK_WAIT_SECONDS = 300
 
 
-def _config(connection: Connection | None = None) -> Config:
+def _config(connection: Connection | None = None, key_encryption_key: str | bytes | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
+    config.attributes["key_encryption_key"] = key_encryption_key
     return config
 
 
@@ -62,14 +63,17 @@ def _migration_lock(conn: Connection) -> Iterator[None]:
         yield  # SQLite: the IMMEDIATE transaction already holds the database's single write lock
 
 
-def upgrade(target: str | URL | Engine, revision: str = "head") -> None:
-    """Bring the database at `target` (a URL or an engine) to `revision`."""
+def upgrade(
+    target: str | URL | Engine, revision: str = "head", *, key_encryption_key: str | bytes | None = None
+) -> None:
+    """Bring the database at `target` (a URL or an engine) to `revision`. A migration that seals values kept in clear
+    (0003, contacts' webhooks) needs `key_encryption_key` when there are any."""
     engine = target if isinstance(target, Engine) else create_store_engine(target)
     try:
         with engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin(), _migration_lock(conn):
-                command.upgrade(_config(conn), revision)
+                command.upgrade(_config(conn, key_encryption_key), revision)
     finally:
         if engine is not target:
             engine.dispose()

@@ -84,7 +84,7 @@ class JsonList(TypeDecorator[list[Any]]):
         return None if value is None else list(json.loads(value))
 
 
-def _table_options(*, autoincrement: bool = True) -> dict[str, Any]:
+def table_options(*, autoincrement: bool = True) -> dict[str, Any]:
     return {
         "sqlite_autoincrement": autoincrement,
         "mysql_engine": "InnoDB",
@@ -105,7 +105,7 @@ accounts = Table(
     Column("hosting", Boolean, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("name", name="uq_accounts_name"),
-    **_table_options(),
+    **table_options(),
 )
 
 access_keys = Table(
@@ -118,7 +118,7 @@ access_keys = Table(
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("access_key_id", name="uq_access_keys_access_key_id"),
     Index("ix_access_keys_account_id", "account_id"),
-    **_table_options(),
+    **table_options(),
 )
 
 certificates = Table(
@@ -150,7 +150,7 @@ certificates = Table(
     Column("encrypt_private_key_sealed", LargeBinary, nullable=True),
     UniqueConstraint("account_id", "name", name="uq_certificates_account_name"),
     UniqueConstraint("account_id", "cas_cert_id", name="uq_certificates_account_cas_cert_id"),
-    **_table_options(),
+    **table_options(),
 )
 
 contacts = Table(
@@ -162,10 +162,11 @@ contacts = Table(
     Column("email", String(254), nullable=True),
     Column("email_lower", String(254), nullable=True),
     Column("mobile", String(32), nullable=True),
-    Column("webhooks", JsonList, nullable=False),
+    # JSON list of URLs sealed like private keys (their tokens and signing secrets are credentials); NULL: none.
+    Column("webhooks_sealed", LargeBinary, nullable=True),
     UniqueConstraint("account_id", "email_lower", name="uq_contacts_account_email_lower"),
     UniqueConstraint("account_id", "mobile", name="uq_contacts_account_mobile"),
-    **_table_options(),
+    **table_options(),
 )
 
 resources = Table(
@@ -189,7 +190,7 @@ resources = Table(
         "account_id", "product", "region", "instance_id", "domain", "port", name="uq_resources_natural_key"
     ),
     Index("ix_resources_account_domain", "account_id", "domain"),
-    **_table_options(),
+    **table_options(),
 )
 
 jobs = Table(
@@ -213,7 +214,7 @@ jobs = Table(
     Column("modified_at", UtcDateTime, nullable=False),
     Index("ix_jobs_account_status", "account_id", "status"),
     Index("ix_jobs_status_schedule_time", "status", "schedule_time"),
-    **_table_options(),
+    **table_options(),
 )
 
 workers = Table(
@@ -238,7 +239,7 @@ workers = Table(
     Column("modified_at", UtcDateTime, nullable=False),
     UniqueConstraint("job_id", "resource_id", name="uq_workers_job_resource"),
     Index("ix_workers_status_modified_at", "status", "modified_at"),
-    **_table_options(),
+    **table_options(),
 )
 
 # No foreign keys to jobs or workers: the ledger is history and outlives deleted jobs.
@@ -255,7 +256,7 @@ quota_ledger = Table(
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("worker_id", "direction", name="uq_quota_ledger_worker_direction"),
     Index("ix_quota_ledger_account_job", "account_id", "job_id"),
-    **_table_options(),
+    **table_options(),
 )
 
 outbox = Table(
@@ -269,7 +270,7 @@ outbox = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime, nullable=True),
     Index("ix_outbox_sent_at_created_at", "sent_at", "created_at"),
-    **_table_options(),
+    **table_options(),
 )
 
 processed_messages = Table(
@@ -278,7 +279,20 @@ processed_messages = Table(
     Column("message_key", String(191), primary_key=True),
     Column("processed_at", UtcDateTime, nullable=False),
     Index("ix_processed_messages_processed_at", "processed_at"),
-    **_table_options(autoincrement=False),
+    **table_options(autoincrement=False),
+)
+
+# API nonces, each kept until the signing time it came with is no longer accepted
+# (docs/protocol.md#clock-skew-and-nonces).
+api_nonces = Table(
+    "api_nonces",
+    metadata,
+    Column("nonce_key", String(191), primary_key=True),
+    Column("access_key_id", String(64), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Index("ix_api_nonces_expires_at", "expires_at"),
+    Index("ix_api_nonces_access_key_id_expires_at", "access_key_id", "expires_at"),
+    **table_options(autoincrement=False),
 )
 
 notifications_sent = Table(
@@ -294,5 +308,5 @@ notifications_sent = Table(
     UniqueConstraint("event_key", "contact_id", "channel", name="uq_notifications_sent_event_contact_channel"),
     Index("ix_notifications_sent_account_sent_at", "account_id", "sent_at"),
     Index("ix_notifications_sent_address_sent_at", "address_digest", "sent_at"),
-    **_table_options(),
+    **table_options(),
 )

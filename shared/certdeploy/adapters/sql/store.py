@@ -20,7 +20,7 @@ from certdeploy.adapters.sql.contacts import SqlContacts
 from certdeploy.adapters.sql.crypto import KeyCipher
 from certdeploy.adapters.sql.engine import WRITE_OPTION, create_store_engine
 from certdeploy.adapters.sql.jobs import SqlJobs
-from certdeploy.adapters.sql.messages import SqlOutbox, SqlProcessedMessages, SqlSentNotifications
+from certdeploy.adapters.sql.messages import SqlNonces, SqlOutbox, SqlProcessedMessages, SqlSentNotifications
 from certdeploy.adapters.sql.quota import SqlQuota
 from certdeploy.adapters.sql.repository import Connect
 from certdeploy.adapters.sql.resources import SqlResources
@@ -42,6 +42,7 @@ class SqlTransaction:
         self.workers = SqlWorkers(connect, cipher, clock)
         self.outbox = SqlOutbox(connect, cipher, clock)
         self.processed = SqlProcessedMessages(connect, cipher, clock)
+        self.nonces = SqlNonces(connect, cipher, clock)
         self.notifications = SqlSentNotifications(connect, cipher, clock)
 
 

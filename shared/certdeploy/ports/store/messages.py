@@ -1,4 +1,4 @@
-"""The transactional outbox, consumer idempotency and notification dedupe."""
+"""The transactional outbox, consumer idempotency, API nonces and notification dedupe."""
 
 from __future__ import annotations
 
@@ -6,6 +6,14 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+
+from certdeploy.ports.store.errors import StoreError
+
+# Unexpired nonces one AccessKey may hold: 28 requests a second for the whole 30-minute window
+# (docs/protocol.md#clock-skew-and-nonces).
+MAX_NONCES_PER_ACCESS_KEY = 50_000
+# Expired nonces deleted per statement.
+NONCE_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,24 @@ class ProcessedMessages(Protocol):
         ...
 
     def forget(self, processed_before: datetime) -> int: ...
+
+
+class TooManyNonces(StoreError):
+    """The AccessKey holds as many unexpired nonces as it may; it may sign again once some expire."""
+
+
+class Nonces(Protocol):
+    def remember(
+        self, access_key_id: str, key: str, expires_at: datetime, *, limit: int = MAX_NONCES_PER_ACCESS_KEY
+    ) -> bool:
+        """Insert-if-absent of `key`, a nonce of `access_key_id`, kept until `expires_at`: True the first time, False
+        while it is kept (also under concurrency). The key's expired nonces are deleted first; raises `TooManyNonces`
+        when it still holds `limit`."""
+        ...
+
+    def forget_expired(self, *, batch: int = NONCE_BATCH) -> int:
+        """Delete every nonce past its expiry, `batch` at a time; returns how many."""
+        ...
 
 
 class SentNotifications(Protocol):

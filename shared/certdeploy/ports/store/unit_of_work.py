@@ -9,7 +9,7 @@ from certdeploy.ports.store.accounts import Accounts, Quota
 from certdeploy.ports.store.certificates import Certificates
 from certdeploy.ports.store.contacts import Contacts
 from certdeploy.ports.store.jobs import Jobs, Workers
-from certdeploy.ports.store.messages import Outbox, ProcessedMessages, SentNotifications
+from certdeploy.ports.store.messages import Nonces, Outbox, ProcessedMessages, SentNotifications
 from certdeploy.ports.store.resources import Resources
 
 
@@ -25,6 +25,7 @@ class UnitOfWork(Protocol):
     workers: Workers
     outbox: Outbox
     processed: ProcessedMessages
+    nonces: Nonces
     notifications: SentNotifications
 
 

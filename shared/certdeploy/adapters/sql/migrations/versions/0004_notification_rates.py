@@ -1,8 +1,8 @@
 """Notification rate limits: the address digest of each delivery sent, and indexes to count deliveries per account
 and per address over the last hour (docs/decisions.md#notifications).
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-04
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
