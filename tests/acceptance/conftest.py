@@ -215,7 +215,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             # The whole suite's walk, logged at debug: no private key, certificate or AccessKey secret in it.
             leaks = [marker for marker in ("-----BEGIN", "PRIVATE KEY", *service.secrets) if marker in process.output]
             assert not leaks, f"the service logged {leaks}"
-            assert "Key=***" in process.output  # the uploads were logged, redacted
+            # Uploads sent in the query string (the walkthrough's) are logged with the key's value redacted.
+            assert all(value.startswith("***") for value in process.output.split("Key=")[1:])
     finally:
         bots.shutdown()
         bots.server_close()
