@@ -24,7 +24,6 @@ from certdeploy.api.actions import ACTIONS
 from certdeploy.api.actions_common import ActionContext, ApiDeps
 from certdeploy.api.auth import AccessKeySecret, authenticate
 from certdeploy.api.errors import (
-    BAD_REQUEST,
     ApiError,
     api_error_from_domain,
     error_body,
@@ -35,6 +34,7 @@ from certdeploy.api.errors import (
     new_request_id,
 )
 from certdeploy.api.rpc import RpcRequest
+from certdeploy.api.throttle import throttled
 from certdeploy.api.xml import ERROR_ROOT, XML_CONTENT_TYPE, success_root, xml_text
 from certdeploy.domain.errors import DomainError, NotFound
 from certdeploy.ports.store.errors import StaleState, StoreUnavailable
@@ -100,7 +100,7 @@ class StoreNonces:
         try:
             return self._store.nonces.remember(access_key_id, nonce_key(access_key_id, nonce), expires_at)
         except TooManyNonces as exc:
-            raise ApiError(BAD_REQUEST, "Throttling.User", "Request was denied due to user flow control.") from exc
+            raise throttled() from exc
 
 
 @dataclass
