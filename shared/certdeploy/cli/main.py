@@ -1,8 +1,10 @@
 """The `certdeploy` command: `serve` (the local runner), admin commands on the data directory, user commands over
-the API (`jobs …`, in `cli_jobs`).
+the API (`certs`, `resources`, `contacts`, `jobs`, one module each), and `completion` for the shells.
 
 Admin commands open the same store, queues and local cloud as a running `serve` with the same `--data` (SQLite in
-WAL mode lets several processes share them). Every failure is one line on stderr and a non-zero exit status.
+WAL mode lets several processes share them). Every failure is one line on stderr and a non-zero exit status: an
+error the API answered reads `Code: Message (RequestId)`; with `--json` the line is a JSON object with those fields
+(only `Message` when nothing answered).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import shtab
 from pydantic import ValidationError
 
 from certdeploy.adapters.local_ca import LocalCa, LocalCaError
@@ -29,7 +32,11 @@ from certdeploy.app.accounts import DEFAULT_ACCOUNT, create_account
 from certdeploy.app.certificates import add_certificate
 from certdeploy.bootstrap.container import Container, build_container
 from certdeploy.bootstrap.settings import Settings
+from certdeploy.cli import certs as cli_certs
+from certdeploy.cli import contacts as cli_contacts
 from certdeploy.cli import jobs as cli_jobs
+from certdeploy.cli import resources as cli_resources
+from certdeploy.cli.api import ApiCallError
 from certdeploy.domain.errors import DomainError
 from certdeploy.domain.models import CertAlgorithm, CertOrigin
 from certdeploy.local.runner import FunctionsNotFound, InventoryNotLocal, RunnerOptions, load_inventory, serve
@@ -56,7 +63,7 @@ _USER_ERRORS: tuple[type[BaseException], ...] = (
     QueueError,
     ValidationError,
     OSError,
-    cli_jobs.ApiCallError,
+    ApiCallError,
 )
 
 
@@ -142,7 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     key_type.add_argument("--sm2", action="store_true", help="an SM2 certificate (needs the openssl command)")
     key_type.add_argument("--ecc", action="store_true", help="an ECDSA P-256 certificate (default RSA 2048)")
 
-    cli_jobs.add_commands(commands, command)
+    for noun in (cli_certs, cli_resources, cli_contacts, cli_jobs):
+        noun.add_commands(commands, command)
+
+    completion = command(
+        commands, "completion", _completion, "print the completion script of a shell, e.g. for ~/.bashrc", data=False
+    )
+    completion.add_argument("shell", choices=shtab.SUPPORTED_SHELLS)
     return parser
 
 
@@ -151,7 +164,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except _USER_ERRORS as exc:
-        print(f"{PROGRAM}: error: {_one_line(exc)}", file=sys.stderr)
+        if args.json:
+            fields = exc.as_json() if isinstance(exc, ApiCallError) else {"Message": _one_line(exc)}
+            print(json.dumps(fields, ensure_ascii=False), file=sys.stderr)
+        else:
+            print(f"{PROGRAM}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROGRAM}: interrupted", file=sys.stderr)
@@ -162,7 +179,8 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         first = exc.errors(include_url=False)[0]
         return f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    message = str(exc) if isinstance(exc, ApiCallError) else getattr(exc, "message", None) or str(exc)
+    message = message or type(exc).__name__
     return " ".join(str(message).split())
 
 
@@ -232,6 +250,11 @@ def _serve(args: argparse.Namespace) -> int:
         inventory=args.inventory,
         stop=stop,
     )
+    return 0
+
+
+def _completion(args: argparse.Namespace) -> int:
+    print(shtab.complete(build_parser(), shell=args.shell))
     return 0
 
 
