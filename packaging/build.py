@@ -15,7 +15,7 @@ What each function imports (the Alibaba Cloud SDKs are all imported lazily, wher
   and fetch a CAS certificate's content for products that take PEM (`cas_source`);
 - `notify` also sends SMS (`adapters/notify/sms.py`: the Dysmsapi SDK on tea-openapi) and renders the reports it
   sends (`adapters/notify/render.py`: Jinja2 and MarkupSafe, with the templates beside it);
-- `rich` is the CLI's alone, `uvicorn` and `h11` the local runner's HTTP front's (`certdeploy serve`): no
+- `rich` and `shtab` are the CLI's alone, `uvicorn` and `h11` the local runner's HTTP front's (`certdeploy serve`): no
   function imports `certdeploy.local`, and FC serves HTTP itself.
 Every dependency in pyproject must be placed in one of these sets: a new one fails the build until it is.
 
@@ -75,7 +75,7 @@ CORE = frozenset(
         "pymysql",
     }
 )
-LOCAL_ONLY = frozenset({"rich", "uvicorn", "h11"})
+LOCAL_ONLY = frozenset({"rich", "shtab", "uvicorn", "h11"})
 SMS_SDK = frozenset({"alibabacloud-dysmsapi20170525", "alibabacloud-tea-openapi"})
 TEMPLATES = frozenset({"jinja2", "markupsafe"})
 CAS_SDK = frozenset({"alibabacloud-cas20200407", "alibabacloud-tea-openapi"})

@@ -56,7 +56,7 @@ SAMPLES = {
     "certificate_issued": ("certificate_issued.json", True),
 }
 # What the test environment and `certdeploy serve` alone use: no function carries it (FC serves HTTP itself).
-LOCAL_ONLY_MODULES = ("pytest", "uvicorn", "h11", "rich")
+LOCAL_ONLY_MODULES = ("pytest", "uvicorn", "h11", "rich", "shtab")
 _SDK_IMPORT = re.compile(r"^\s*(?:from|import) ((?:alibabacloud_\w+|oss2|fc2)(?:\.\w+)*)", re.MULTILINE)
 
 
