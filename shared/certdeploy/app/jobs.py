@@ -288,9 +288,9 @@ def change_job_status_in(unit: Step, deps: Deps, account_id: int, job_id: int, t
         job = _leave_editing(unit, job, target, now)
     elif not (job.status is J.PENDING and target is J.SCHEDULING):
         raise InvalidStatus(f"Job {job_id} is '{job.status}': it cannot move to '{target}'.")
-    if job.status is J.SCHEDULING or (
-        job.status is J.PENDING and (job.schedule_time is None or job.schedule_time <= now)
-    ):
+    # `scheduling` starts a pending job now, before its ScheduleTime (docs/protocol.md#deployment-jobs).
+    due = target is J.SCHEDULING or job.schedule_time is None or job.schedule_time <= now
+    if job.status is J.SCHEDULING or (job.status is J.PENDING and due):
         job = start_job(unit, job, now)
     return job
 

@@ -247,7 +247,9 @@ def test_jobs_cancel_edit_and_submit_move_a_job_as_the_api_does(user, tmp_path: 
     assert _json(user("jobs", "edit", str(job_id), "--json"))["Status"] == "editing"  # pending → editing
     assert _job(user, job_id)["Status"] == "editing"
 
-    submitted = _json(user("jobs", "submit", str(job_id), "--now", "--json"))
+    user("jobs", "submit", str(job_id))
+    assert _job(user, job_id)["Status"] == "pending"
+    submitted = _json(user("jobs", "submit", str(job_id), "--now", "--json"))  # pending, started before its time
     assert (submitted["Submitted"], submitted["Preview"]["CostCount"]) == (True, 1)
     assert _job(user, job_id)["Status"] in ("scheduling", "processing")
 
