@@ -36,7 +36,7 @@ from certdeploy.cli import certs as cli_certs
 from certdeploy.cli import contacts as cli_contacts
 from certdeploy.cli import jobs as cli_jobs
 from certdeploy.cli import resources as cli_resources
-from certdeploy.cli.api import ApiCallError
+from certdeploy.cli.api import ApiCallError, positive_int
 from certdeploy.domain.errors import DomainError
 from certdeploy.domain.models import CertAlgorithm, CertOrigin
 from certdeploy.local.runner import FunctionsNotFound, InventoryNotLocal, RunnerOptions, load_inventory, serve
@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     quota_add = command(quota, "add", _quota_add, "add purchased deployment quota to an account")
     quota_add.add_argument("name")
-    quota_add.add_argument("count", type=_positive_int)
+    quota_add.add_argument("count", type=positive_int)
 
     cloud = commands.add_parser("cloud", help="the local cloud").add_subparsers(
         dest="cloud_command", required=True, metavar="ACTION"
@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     issue = command(cert, "issue", _cert_issue, "issue an official (free) certificate from the local CA")
     issue.add_argument("--account", required=True, help="account name")
     issue.add_argument("--domains", required=True, help="comma-separated, e.g. a.example.com,*.example.com")
-    issue.add_argument("--days", type=_positive_int, default=90, help="validity in days (default 90)")
+    issue.add_argument("--days", type=positive_int, default=90, help="validity in days (default 90)")
     issue.add_argument("--name", help="certificate name (default: from the first domain and the time)")
     key_type = issue.add_mutually_exclusive_group()
     key_type.add_argument("--sm2", action="store_true", help="an SM2 certificate (needs the openssl command)")
@@ -185,13 +185,6 @@ def _one_line(exc: BaseException) -> str:
 
 
 # --------------------------------------------------------------------------------------------- argument types
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
-    return value
 
 
 def _non_negative_int(text: str) -> int:
