@@ -7,7 +7,9 @@ import json
 import re
 import shlex
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,12 +24,14 @@ from tests.certgen import make_cert
 DINGTALK = "https://oapi.dingtalk.com/robot/send?access_token=abc"
 LARK = "https://open.feishu.cn/open-apis/bot/v2/hook/0123abcd"
 REQUEST_ID = r"\([0-9A-F-]{36}\)"
+# `certdeploy ARGUMENT…` → (exit status, stdout, stderr)
+Run = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
 def user(
     server: ApiHttpServer, account: Credentials, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-):  # type: ignore[no-untyped-def]
+) -> Run:
     """Run `certdeploy …` as the test account's user, with the endpoint and AccessKey in the environment."""
     monkeypatch.setenv("CERTDEPLOY_ENDPOINT", f"http://{server.endpoint}")
     monkeypatch.setenv("CERTDEPLOY_ACCESS_KEY_ID", account.access_key_id)
@@ -42,7 +46,7 @@ def user(
     return run
 
 
-def _json(result: tuple[int, str, str]) -> object:
+def _json(result: tuple[int, str, str]) -> Any:
     code, out, err = result
     assert code == 0, err
     return json.loads(out)
@@ -56,7 +60,7 @@ def _pem_files(tmp_path: Path, names: list[str], stem: str = "site") -> tuple[st
     return str(cert), str(key)
 
 
-def _upload(user, tmp_path: Path, name: str, names: list[str]) -> int:  # type: ignore[no-untyped-def]
+def _upload(user, tmp_path: Path, name: str, names: list[str]) -> int:
     cert, key = _pem_files(tmp_path, names, stem=name)
     uploaded = _json(user("certs", "upload", "--name", name, "--cert", cert, "--key", key, "--json"))
     assert isinstance(uploaded, dict) and uploaded["ResourceId"] == f"cas-upload-{uploaded['CertId']}"
@@ -71,7 +75,7 @@ def _line(out: str, start: str) -> str:
 # --------------------------------------------------------------------------------------------- certs
 
 
-def test_certs_upload_list_and_delete(user, tmp_path: Path, container: Container, account: Credentials) -> None:  # type: ignore[no-untyped-def]
+def test_certs_upload_list_and_delete(user: Run, tmp_path: Path, container: Container, account: Credentials) -> None:
     cert, key = _pem_files(tmp_path, ["www.example.com", "api.example.com"])
     code, out, _ = user("certs", "upload", "--name", "web", "--cert", cert, "--key", key)
     uploaded_id = int(re.fullmatch(r"Certificate (\d+) uploaded \(cas-upload-\d+\)\.\n", out).group(1))
@@ -101,7 +105,7 @@ def test_certs_upload_list_and_delete(user, tmp_path: Path, container: Container
     assert [item["CertificateId"] for item in _json(user("certs", "list", "--json"))] == [official.id]
 
 
-def test_certs_list_reads_every_page_unless_one_is_asked_for(user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_certs_list_reads_every_page_unless_one_is_asked_for(user: Run, tmp_path: Path) -> None:
     ids = [_upload(user, tmp_path, f"cert-{n}", [f"n{n}.example.com"]) for n in range(5)]
 
     every = _json(user("certs", "list", "--size", "2", "--json"))
@@ -111,7 +115,7 @@ def test_certs_list_reads_every_page_unless_one_is_asked_for(user, tmp_path: Pat
     assert len(second) == 2 and {item["CertificateId"] for item in second} < set(ids)
 
 
-def test_certs_upload_refused_shows_the_api_error(user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_certs_upload_refused_shows_the_api_error(user: Run, tmp_path: Path) -> None:
     _upload(user, tmp_path, "web", ["www.example.com"])
     cert, key = _pem_files(tmp_path, ["api.example.com"], stem="other")
 
@@ -126,7 +130,7 @@ def test_certs_upload_refused_shows_the_api_error(user, tmp_path: Path) -> None:
     assert error["Message"] in err and re.fullmatch(REQUEST_ID, f"({error['RequestId']})")
 
 
-def test_a_bad_secret_is_refused_with_the_api_error_line(user, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_secret_is_refused_with_the_api_error_line(user: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CERTDEPLOY_ACCESS_KEY_SECRET", "not-the-secret")
 
     code, out, err = user("certs", "list")
@@ -139,7 +143,7 @@ def test_a_bad_secret_is_refused_with_the_api_error_line(user, monkeypatch: pyte
 
 
 @pytest.mark.usefixtures("inventory")
-def test_resources_list_shows_product_domain_https_and_the_bound_certificate(user) -> None:  # type: ignore[no-untyped-def]
+def test_resources_list_shows_product_domain_https_and_the_bound_certificate(user: Run) -> None:
     code, out, _ = user("resources", "list")
 
     assert code == 0 and "Resources (5)" in out
@@ -156,7 +160,7 @@ def test_resources_list_shows_product_domain_https_and_the_bound_certificate(use
 
 
 @pytest.mark.usefixtures("inventory")
-def test_resources_list_with_certs_shows_each_resource_s_match(user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_resources_list_with_certs_shows_each_resource_s_match(user: Run, tmp_path: Path) -> None:
     www = _upload(user, tmp_path, "www", ["www.example.com"])
     wildcard = _upload(user, tmp_path, "wildcard", ["*.example.com"])
 
@@ -182,7 +186,7 @@ def test_resources_list_with_certs_shows_each_resource_s_match(user, tmp_path: P
 # --------------------------------------------------------------------------------------------- contacts
 
 
-def test_contacts_add_list_update_and_delete(user) -> None:  # type: ignore[no-untyped-def]
+def test_contacts_add_list_update_and_delete(user: Run) -> None:
     code, out, _ = user(
         "contacts", "add", "--name", "Ops", "--mobile", "13800000000", "--email", "ops@example.com",
         "--webhook", DINGTALK, "--webhook", LARK,
@@ -205,7 +209,7 @@ def test_contacts_add_list_update_and_delete(user) -> None:  # type: ignore[no-u
     assert code == 1 and refused["Ok"] is False and refused["Error"]["Code"].endswith("NotFound")
 
 
-def test_contacts_add_with_a_webhook_the_server_refuses(user) -> None:  # type: ignore[no-untyped-def]
+def test_contacts_add_with_a_webhook_the_server_refuses(user: Run) -> None:
     code, out, err = user(
         "contacts", "add", "--name", "Ops", "--mobile", "13800000000", "--webhook", "http://127.0.0.1:9/hook"
     )
@@ -220,7 +224,7 @@ def test_contacts_add_with_a_webhook_the_server_refuses(user) -> None:  # type: 
 
 
 @pytest.mark.usefixtures("inventory")
-def test_jobs_cancel_edit_and_submit_move_a_job_as_the_api_does(user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_jobs_cancel_edit_and_submit_move_a_job_as_the_api_does(user: Run, tmp_path: Path) -> None:
     cert_id = _upload(user, tmp_path, "wildcard", ["*.example.com"])
     resources = {item["CloudProduct"]: item["Id"] for item in _json(user("resources", "list", "--json"))}
     later = "2099-01-01T00:00:00Z"
@@ -254,12 +258,12 @@ def test_jobs_cancel_edit_and_submit_move_a_job_as_the_api_does(user, tmp_path: 
     assert _job(user, job_id)["Status"] in ("scheduling", "processing")
 
 
-def _job(user, job_id: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _job(user, job_id: int) -> dict[str, object]:
     return _json(user("jobs", "show", str(job_id), "--json"))["Job"]
 
 
 @pytest.mark.usefixtures("inventory")
-def test_jobs_list_pages_and_json_is_the_list_of_jobs(user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_jobs_list_pages_and_json_is_the_list_of_jobs(user: Run, tmp_path: Path) -> None:
     cert_id = _upload(user, tmp_path, "wildcard", ["*.example.com"])
     for name in ("one", "two", "three"):
         code, _, err = user(
