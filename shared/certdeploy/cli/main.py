@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -163,6 +164,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
+    except BrokenPipeError:
+        # The reader stopped reading (`certdeploy certs list | head`): nothing to say, and stdout goes to devnull so
+        # that the interpreter's last flush does not fail again (the Python docs' advice for SIGPIPE).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except _USER_ERRORS as exc:
         if args.json:
             fields = exc.as_json() if isinstance(exc, ApiCallError) else {"Message": _one_line(exc)}
