@@ -64,29 +64,38 @@ class JobEvent(NewJobEvent):
     time: UtcDatetime
 
 
-def job_event(account_id: int, job_id: int, event_type: JobEventType, detail: str) -> NewJobEvent:
-    return NewJobEvent(account_id=account_id, job_id=job_id, type=event_type, detail=_cut(detail, MAX_DETAIL))
-
-
-def worker_event(worker: Worker, event_type: JobEventType, detail: str, failure: Failure | None = None) -> NewJobEvent:
-    """An event about one worker, with the failure that caused it (if any) as its error code and message."""
+def job_event(
+    account_id: int,
+    job_id: int,
+    event_type: JobEventType,
+    detail: str,
+    failure: Failure | None = None,
+    *,
+    worker_id: int | None = None,
+) -> NewJobEvent:
+    """An event about the job, with the failure that caused it (if any) as its error code and message."""
     return NewJobEvent(
-        account_id=worker.account_id,
-        job_id=worker.job_id,
+        account_id=account_id,
+        job_id=job_id,
         type=event_type,
         detail=_cut(detail, MAX_DETAIL),
-        worker_id=worker.id,
-        product=worker.product,
-        resource_id=worker.resource_id,
+        worker_id=worker_id,
         error_code=None if failure is None else _cut(failure.code, MAX_ERROR_CODE),
         error_message=None if failure is None else _cut(failure.message, MAX_DETAIL),
     )
 
 
-def retry_detail(what: str, attempt: int, max_attempts: int, delay_seconds: int, at: datetime) -> str:
-    """`deployment attempt 1 failed; attempt 2 of 5 at 2026-12-04T12:00:10Z (in 5 s)`; `attempt` counts from 0."""
+def worker_event(worker: Worker, event_type: JobEventType, detail: str, failure: Failure | None = None) -> NewJobEvent:
+    """An event about one worker and its resource, with the failure that caused it (if any)."""
+    event = job_event(worker.account_id, worker.job_id, event_type, detail, failure, worker_id=worker.id)
+    return event.model_copy(update={"product": worker.product, "resource_id": worker.resource_id})
+
+
+def retry_detail(what: str, failed: int, max_attempts: int, delay_seconds: int, at: datetime) -> str:
+    """`deployment attempt 1 failed; attempt 2 of 5 at 2026-12-04T12:00:10Z (in 5 s)`: attempt `failed` (from 1)
+    failed, the next one is due `at`."""
     when = at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"{what} attempt {attempt} failed; attempt {attempt + 1} of {max_attempts} at {when} (in {delay_seconds} s)"
+    return f"{what} attempt {failed} failed; attempt {failed + 1} of {max_attempts} at {when} (in {delay_seconds} s)"
 
 
 def mask_address(channel: str, address: str) -> str:
