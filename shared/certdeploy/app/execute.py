@@ -28,7 +28,6 @@ from certdeploy.domain.errors import NotFound
 from certdeploy.domain.failures import Failure
 from certdeploy.domain.models import Product, Resource, Worker
 from certdeploy.domain.states import WorkerStatus, move_worker
-from certdeploy.domain.timeline import JobEventType, worker_event
 
 log = logging.getLogger(__name__)
 W = WorkerStatus
@@ -47,16 +46,13 @@ def _claim(deps: Deps, command: DeployWorker) -> Worker | None:
             return None
         if worker.status is W.PROCESSING and command.attempt == worker.attempt:
             return worker  # a redelivery of the message being worked on: carry on, every step is idempotent
-        claimed = unit.ops.workers.transition(
+        return unit.ops.workers.transition(
             command.account_id,
             worker.id,
             move_worker(worker.status, W.PROCESSING),
             expected_version=worker.version,
             attempt=command.attempt,
         )
-        detail = f"deployment attempt {command.attempt + 1} of {deps.retry.max_attempts} started"
-        unit.ops.job_events.append([worker_event(claimed, JobEventType.WORKER_ATTEMPT, detail)])
-        return claimed
 
     return run_step(deps, step)
 

@@ -396,10 +396,12 @@ def apply_worker_end(unit: Step, worker: Worker, end: WorkerEnd) -> None:
     if end.binds_certificate:
         cert = ops.certificates.get(worker.account_id, worker.cert_id)
         ops.resources.set_binding(worker.account_id, worker.resource_id, cert.id, cert.name)
-        _tell(unit, worker_event(worker, E.WORKER_SUCCEEDED, f"certificate {cert.id} '{cert.name}' bound"))
+        detail = f"certificate {cert.id} '{cert.name}' bound on attempt {worker.attempt + 1}"
+        _tell(unit, worker_event(worker, E.WORKER_SUCCEEDED, detail))
     else:
+        ran = f"on attempt {worker.attempt + 1}" if worker.status is W.PROCESSING else "before it ran"
         refund = "" if end.refund is None else ", its quota unit given back"
-        _tell(unit, worker_event(worker, E.WORKER_FAILED, f"deployment failed{refund}", failure))
+        _tell(unit, worker_event(worker, E.WORKER_FAILED, f"deployment failed {ran}{refund}", failure))
 
 
 def finish_if_done(unit: Step, job: Job, now: datetime) -> Job:

@@ -27,7 +27,6 @@ class JobEventType(TextEnum):
     BACK_TO_EDITING = "back_to_editing"
     SUBMITTED = "submitted"
     STARTED = "started"
-    WORKER_ATTEMPT = "worker_attempt"
     RETRY_SCHEDULED = "retry_scheduled"
     WORKER_SUCCEEDED = "worker_succeeded"
     WORKER_FAILED = "worker_failed"
