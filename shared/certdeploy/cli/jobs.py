@@ -135,6 +135,9 @@ def add_commands(commands: Any, command: Callable[..., argparse.ArgumentParser])
     create.add_argument("--yes", action="store_true", help="submit without asking")
     create.add_argument("--no-wait", action="store_true", help="return once the job is submitted")
 
+    events = api_command("events", _events, "a job's timeline, oldest first")
+    events.add_argument("job_id", type=int, metavar="JOB_ID")
+
     rollback = api_command("rollback", _rollback, "roll back workers of a job")
     rollback.add_argument("job_id", type=int, metavar="JOB")
     rollback.add_argument("worker_ids", type=int, nargs="+", metavar="WORKER")
@@ -284,6 +287,29 @@ def _show(args: argparse.Namespace) -> int:
             )
         console.print(table)
     _print_exclusions(console, status)
+    return 0
+
+
+def _events(args: argparse.Namespace) -> int:
+    # ListDeploymentJobEvents is ours (no SDK model): its parameters are ListWorkerResource's JobId and paging.
+    events = list(
+        _api(args).pages(
+            "ListDeploymentJobEvents",
+            lambda page: cas.ListWorkerResourceRequest(job_id=args.job_id, current_page=page, show_size=_PAGE_SIZE),
+        )
+    )
+    if args.json:
+        _print_json({"JobId": args.job_id, "Data": events})
+        return 0
+    table = Table(title=f"Timeline of job {args.job_id} ({len(events)} events)", title_justify="left")
+    for column in ("Time", "Event", "Worker", "Resource", "Detail", "Cause"):
+        table.add_column(column)
+    for event in events:
+        worker = f"{event['WorkerId']} {event.get('CloudProduct') or ''}" if event.get("WorkerId") else ""
+        cause = ": ".join(str(event[key]) for key in ("ErrorCode", "ErrorMessage") if event.get(key))
+        _row(table, _time(event.get("Time")), event.get("Type"), worker, event.get("ResourceId") or "",
+             event.get("Detail"), cause)  # fmt: skip
+    _console().print(table)
     return 0
 
 

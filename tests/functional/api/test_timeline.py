@@ -4,6 +4,7 @@ masked addresses; paging, tenancy and bad parameters."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from alibabacloud_cas20200407.client import Client as CasClient
 
 from certdeploy.app.accounts import create_account
 from certdeploy.bootstrap.container import Container
+from certdeploy.cli.main import main
 from certdeploy.local.http_server import ApiHttpServer
 from tests.fakes.queue_drain import drain
 from tests.functional.api_support import create_job, resource_ids, sdk_client, upload, workers
@@ -195,3 +197,28 @@ def test_an_editing_job_sent_back_from_pending_tells_what_was_released(
     assert "submitted as 'pending'" in events[1]["Detail"]
     assert "1 unit(s) released" in events[2]["Detail"]
     assert "removed, 0 left" in events[3]["Detail"]
+
+
+def test_the_cli_prints_the_timeline_as_a_table_or_json(
+    client: CasClient,
+    finished_job: int,
+    server: ApiHttpServer,
+    account: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    keys = ["--endpoint", f"http://{server.endpoint}", "--access-key-id", account.access_key_id]
+    keys += ["--access-key-secret", account.access_key_secret]
+
+    as_json = main(["jobs", "events", str(finished_job), *keys, "--json"])
+    printed = json.loads(capsys.readouterr().out)
+    as_table = main(["jobs", "events", str(finished_job), *keys])
+    table = capsys.readouterr().out
+    missing = main(["jobs", "events", str(finished_job + 1000), *keys])
+
+    assert (as_json, as_table, missing) == (0, 0, 1)
+    assert printed == {"JobId": finished_job, "Data": _all_events(client, finished_job)}
+    assert f"Timeline of job {finished_job}" in table
+    assert "retry_scheduled" in table and "Throttling.User" in table and "o***@example.com" in table
+    assert "NotFound" in capsys.readouterr().err
