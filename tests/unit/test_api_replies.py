@@ -20,7 +20,7 @@ from certdeploy.api.replies import WireModel
 
 # Wire names we answer that the SDK model has not: the SDK ignores them, scripts read them from the raw body.
 EXTENSIONS = {
-    "DescribeDeploymentJobStatus": {"ExcludedResources"},
+    "DescribeDeploymentJobStatus": {"ExcludedResources", "BindingChanges"},
     "ListWorkerResource.Data": {"ErrorCode", "ErrorMessage"},
     # A CloudResource's `Remark` is set only by ListDeploymentJobResource, whose SDK model has it.
     "ListCloudResources.Data": {"Remark"},
@@ -31,6 +31,7 @@ UNTYPED_IN_SDK: dict[str, type | None] = {
     "GetMatchedResources.Data": sdk.ListCloudResourcesResponseBodyData,
     "ListDeploymentJob.Data.Certificates": None,
     "DescribeDeploymentJobStatus.ExcludedResources": None,
+    "DescribeDeploymentJobStatus.BindingChanges": None,
     "ListDeploymentJobEvents.Data": None,
 }
 # Actions of ours beyond CAS (docs/protocol.md#job-timeline): the SDK has no model for them, only the generic call.

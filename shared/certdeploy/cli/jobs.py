@@ -307,8 +307,15 @@ def _events(args: argparse.Namespace) -> int:
     for event in events:
         worker = f"{event['WorkerId']} {event.get('CloudProduct') or ''}" if event.get("WorkerId") else ""
         cause = ": ".join(str(event[key]) for key in ("ErrorCode", "ErrorMessage") if event.get(key))
-        _row(table, _time(event.get("Time")), event.get("Type"), worker, event.get("ResourceId") or "",
-             event.get("Detail"), cause)  # fmt: skip
+        _row(
+            table,
+            _time(event.get("Time")),
+            event.get("Type"),
+            worker,
+            event.get("ResourceId") or "",
+            event.get("Detail"),
+            cause,
+        )
     _console().print(table)
     return 0
 
@@ -398,9 +405,32 @@ def _print_preview(console: Console, job_id: int, preview: dict[str, Any]) -> No
     for row in preview.get("ProductWorkerCount") or []:
         _row(table, f"  {row.get('ProductName')}", row.get("Count"))
     console.print(table)
+    _print_binding_changes(console, preview)
     _print_exclusions(console, preview)
     if not preview.get("WorkerCount"):
         console.print("[yellow]Nothing matches: submitted, this job ends in error.[/yellow]")
+
+
+def _print_binding_changes(console: Console, preview: dict[str, Any]) -> None:
+    changes = preview.get("BindingChanges") or []
+    if not changes:
+        return
+    table = Table(title="Certificates now → after the job", title_justify="left")
+    for column in ("Resource", "Product", "Domain", "Now", "Expires", "After", "Expires"):
+        table.add_column(column)
+    for change in changes:
+        now = change.get("CurrentCertName") or "(none)"
+        _row(
+            table,
+            change.get("ResourceId"),
+            change.get("CloudProduct"),
+            change.get("Domain"),
+            now,
+            _time(change.get("CurrentCertEndTime")),
+            change.get("CertName"),
+            _time(change.get("CertEndTime")),
+        )
+    console.print(table)
 
 
 def _follow(api: CasApi, job_id: int, worker_count: int, console: Console, *, show_progress: bool) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from certdeploy.bootstrap.container import Container
 from certdeploy.cli.main import main
 from certdeploy.local.http_server import ApiHttpServer
 from tests.fakes.queue_drain import drain
-from tests.functional.api_support import create_job, resource_ids, sdk_client, upload, workers
+from tests.functional.api_support import cli_api_flags, create_job, resource_ids, sdk_client, upload, workers
 from tests.functional.conftest import ManualClock, load_inventory
 from tests.rpc_calls import raw_call, refused
 
@@ -208,8 +208,7 @@ def test_the_cli_prints_the_timeline_as_a_table_or_json(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("COLUMNS", "250")
-    keys = ["--endpoint", f"http://{server.endpoint}", "--access-key-id", account.access_key_id]
-    keys += ["--access-key-secret", account.access_key_secret]
+    keys = cli_api_flags(server, account)
 
     as_json = main(["jobs", "events", str(finished_job), *keys, "--json"])
     printed = json.loads(capsys.readouterr().out)
