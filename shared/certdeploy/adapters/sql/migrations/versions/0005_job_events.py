@@ -1,6 +1,6 @@
 """Job timelines: the `job_events` table (docs/decisions.md#timeline).
 
-Revision ID: 0008
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-04
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 from certdeploy.adapters.sql.schema import Id, UtcDateTime, table_options
 
-revision = "0008"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
