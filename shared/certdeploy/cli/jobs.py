@@ -57,6 +57,9 @@ def add_commands(commands: Any, command: CommandMaker) -> None:
     )
     cancel.add_argument("job_id", type=int, metavar="ID")
 
+    events = api_command("events", _events, "a job's timeline, oldest first")
+    events.add_argument("job_id", type=int, metavar="JOB_ID")
+
     rollback = api_command("rollback", _rollback, "roll back workers of a job")
     rollback.add_argument("job_id", type=int, metavar="JOB")
     rollback.add_argument("worker_ids", type=int, nargs="+", metavar="WORKER")
@@ -178,6 +181,37 @@ def _show(args: argparse.Namespace) -> int:
             )
         out.print(shown)
     jobs_run.print_exclusions(out, status)
+    return 0
+
+
+def _events(args: argparse.Namespace) -> int:
+    # ListDeploymentJobEvents is ours (no SDK model): its parameters are ListWorkerResource's JobId and paging.
+    events = list(
+        api_from(args).pages(
+            Listing(
+                "ListDeploymentJobEvents",
+                lambda page, size: cas.ListWorkerResourceRequest(job_id=args.job_id, current_page=page, show_size=size),
+            )
+        )
+    )
+    if args.json:
+        print_json({"JobId": args.job_id, "Data": events})
+        return 0
+    columns = ("Time", "Event", "Worker", "Resource", "Detail", "Cause")
+    shown = table(f"Timeline of job {args.job_id} ({len(events)} events)", columns)
+    for event in events:
+        worker = f"{event['WorkerId']} {event.get('CloudProduct') or ''}" if event.get("WorkerId") else ""
+        cause = ": ".join(str(event[key]) for key in ("ErrorCode", "ErrorMessage") if event.get(key))
+        row(
+            shown,
+            time_text(event.get("Time")),
+            event.get("Type"),
+            worker,
+            event.get("ResourceId") or "",
+            event.get("Detail"),
+            cause,
+        )
+    console().print(shown)
     return 0
 
 

@@ -116,9 +116,31 @@ def print_preview(console: Console, job_id: int, preview: dict[str, Any]) -> Non
     for product in preview.get("ProductWorkerCount") or []:
         row(summary, f"  {product.get('ProductName')}", product.get("Count"))
     console.print(summary)
+    _print_binding_changes(console, preview)
     print_exclusions(console, preview)
     if not preview.get("WorkerCount"):
         console.print("[yellow]Nothing matches: submitted, this job ends in error.[/yellow]")
+
+
+def _print_binding_changes(console: Console, preview: dict[str, Any]) -> None:
+    changes = preview.get("BindingChanges") or []
+    if not changes:
+        return
+    shown = table(
+        "Certificates now → after the job", ("Resource", "Product", "Domain", "Now", "Expires", "After", "Expires")
+    )
+    for change in changes:
+        row(
+            shown,
+            change.get("ResourceId"),
+            change.get("CloudProduct"),
+            change.get("Domain"),
+            change.get("CurrentCertName") or "(none)",
+            time_text(change.get("CurrentCertEndTime")),
+            change.get("CertName"),
+            time_text(change.get("CertEndTime")),
+        )
+    console.print(shown)
 
 
 def print_exclusions(console: Console, status: dict[str, Any]) -> None:
