@@ -10,10 +10,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from certdeploy.app.accounts import Credentials
+from alibabacloud_cas20200407.client import Client as CasClient
+from alibabacloud_tea_openapi.utils_models import Config
+
 from tests.browser.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, QUOTA, Console
 from tests.certgen import make_cert
-from tests.functional.api_support import sdk_client_at
 from tests.rpc_calls import raw_call
 
 pytestmark = pytest.mark.slow
@@ -27,8 +28,16 @@ FAILING_CAUSE = "the listener is locked by a change window"
 TIMEOUT_MS = 20_000
 
 
-def _api(console: Console):  # the SDK as a second client, to read back what the console sent
-    return sdk_client_at(f"127.0.0.1:{console.server.port}", Credentials(ACCESS_KEY_ID, ACCESS_KEY_SECRET))
+def api_client(console: Console) -> CasClient:
+    """The SDK as a second client, to read back what the console sent."""
+    return CasClient(
+        Config(
+            endpoint=f"127.0.0.1:{console.server.port}",
+            protocol="http",
+            access_key_id=ACCESS_KEY_ID,
+            access_key_secret=ACCESS_KEY_SECRET,
+        )
+    )
 
 
 def sign_in(page, console: Console, secret: str = ACCESS_KEY_SECRET) -> None:
@@ -36,6 +45,10 @@ def sign_in(page, console: Console, secret: str = ACCESS_KEY_SECRET) -> None:
     page.get_by_label("AccessKey ID").fill(ACCESS_KEY_ID)
     page.get_by_label("AccessKey secret").fill(secret)
     page.get_by_role("button", name="Sign in").click()
+
+
+def nav(page, name: str) -> None:
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
 
 
 def test_the_console_round(console: Console, browser, artifacts) -> None:
@@ -54,25 +67,25 @@ def test_the_console_round(console: Console, browser, artifacts) -> None:
 
     # Upload a certificate by pasting its PEM.
     generated = make_cert(["*.example.com", "www.example.com"], common_name="*.example.com")
-    page.get_by_role("link", name="Certificates").click()
+    nav(page, "Certificates")
     page.get_by_label("Certificate name").fill(CERT_NAME)
     page.get_by_label("Certificate (PEM)", exact=True).fill(generated.cert_pem)
     page.get_by_label("Private key (PEM)", exact=True).fill(generated.key_pem)
     page.get_by_role("button", name="Upload certificate").click()
     page.get_by_role("status").filter(has_text=f"Uploaded certificate {CERT_NAME}.").wait_for()
-    page.get_by_role("cell", name=CERT_NAME).wait_for()
+    page.get_by_role("cell", name=CERT_NAME, exact=True).wait_for()
 
     # Add a contact with a webhook.
-    page.get_by_role("link", name="Contacts").click()
+    nav(page, "Contacts")
     page.get_by_label("Name", exact=True).fill("Ops on call")
     page.get_by_label("Email").fill("ops@example.com")
     page.get_by_label("Mobile").fill("13800000000")
     page.get_by_label(re.compile("Webhooks")).fill("https://oapi.dingtalk.com/robot/send?access_token=abc")
     page.get_by_role("button", name="Save").click()
-    page.get_by_role("cell", name="ops@example.com").wait_for()
+    page.get_by_role("cell", name="ops@example.com", exact=True).wait_for()
 
     # The wizard: basic information with a custom time a few seconds ahead (the browser's time zone).
-    page.get_by_role("link", name="Deployment to Cloud Services").click()
+    nav(page, "Deployment to Cloud Services")
     page.get_by_role("link", name="Create Task").click()
     page.get_by_label("Task name").fill(TASK_NAME)
     page.get_by_label(re.compile("Ops on call")).check()
@@ -102,7 +115,7 @@ def test_the_console_round(console: Console, browser, artifacts) -> None:
     page.get_by_role("tabpanel").filter(has_text=FAILING_CAUSE).wait_for(timeout=45_000)
     page.get_by_role("tab", name=re.compile("^All")).click()
     page.locator(".live-hint[hidden]").wait_for(state="attached", timeout=45_000)
-    job = raw_call(_api(console), "ListDeploymentJob", {})["Data"][0]
+    job = raw_call(api_client(console), "ListDeploymentJob", {})["Data"][0]
     assert job["Name"] == TASK_NAME
     assert int(job["ScheduleTime"]) == int(scheduled.timestamp() * 1000)
 
@@ -118,11 +131,11 @@ def test_the_console_round(console: Console, browser, artifacts) -> None:
     timeline.first.wait_for()
 
     # The list, then a batch delete of this task and a draft made through the SDK.
-    raw_call(_api(console), "CreateDeploymentJob", {
+    raw_call(api_client(console), "CreateDeploymentJob", {
         "Name": "draft-from-sdk", "JobType": "user", "CertIds": job["Certificates"][0]["CertId"], "ResourceIds": "1",
     })
-    page.get_by_role("link", name="Deployment to Cloud Services").click()
-    page.get_by_role("link", name="draft-from-sdk").wait_for()
+    nav(page, "Deployment to Cloud Services")
+    page.get_by_role("link", name="draft-from-sdk", exact=True).wait_for()
     page.screenshot(path=artifacts / "task-list-1280.png", full_page=True)
     page.get_by_label("Select all on this page").check()
     page.get_by_role("button", name="Delete selected (2)").click()
@@ -130,7 +143,7 @@ def test_the_console_round(console: Console, browser, artifacts) -> None:
     assert dialog.inner_text().startswith("Delete 2 task(s)? This cannot be undone.")
     dialog.get_by_role("button", name="Confirm").click()
     page.get_by_text("Nothing to show.").wait_for()
-    assert raw_call(_api(console), "ListDeploymentJob", {})["Total"] == 0
+    assert raw_call(api_client(console), "ListDeploymentJob", {})["Total"] == 0
 
     # Chinese: the navigation, headings and the document language switch.
     page.get_by_role("button", name="Switch language").click()

@@ -26,7 +26,7 @@ let cleanup = null;
 
 function languageButton() {
   return el("button", {
-    type: "button", class: "link", "aria-label": t("languageLabel"), lang: lang() === "zh" ? "en" : "zh-CN",
+    type: "button", class: "link", "aria-label": `${t("languageLabel")}: ${t("language")}`,
     onclick: () => { setLang(lang() === "zh" ? "en" : "zh"); route(); },
   }, t("language"));
 }

@@ -23,10 +23,10 @@ function summary(job) {
     el("dt", {}, t("ended")), el("dd", {}, formatTime(job.EndTime)));
 }
 
-function workersTable(product, workers, job, rollBack) {
+function workersTable(product, workers, job, domains, rollBack) {
   return table(product, [
     [t("product"), (w) => w.CloudProduct],
-    [t("domain"), (w) => w.ResourceDomain || w.CertDomain || "—"],
+    [t("domain"), (w) => domains.get(w.ResourceId) || w.ResourceDomain || "—"],
     [t("instance"), (w) => [w.InstanceId, w.Port].filter(Boolean).join(":") || "—"],
     [t("region"), (w) => w.RegionId || "—"],
     [t("certificate"), (w) => w.CertName || "—"],
@@ -34,7 +34,7 @@ function workersTable(product, workers, job, rollBack) {
     [t("failureCause"), (w) => (w.ErrorCode || w.ErrorMessage
       ? el("span", { class: "cause" }, el("code", {}, w.ErrorCode || ""), " ", w.ErrorMessage || "") : "—")],
     [t("actions"), (w) => (ROLLABLE.has(w.Status) && !MOVING_JOB.has(job.Status)
-      ? el("button", { type: "button", class: "link", "aria-label": `${t("rollBack")}: ${w.ResourceDomain || w.ResourceId}`,
+      ? el("button", { type: "button", class: "link", "aria-label": `${t("rollBack")}: ${domains.get(w.ResourceId) || w.ResourceId}`,
         onclick: () => rollBack(w) }, t("rollBack"))
       : "—")],
   ], workers);
@@ -69,12 +69,14 @@ export function render(main, [jobId]) {
   let timer = null;
   let stopped = false;
   let timeline = null;
+  let domains = null;
 
   async function rollBack(worker) {
-    if (!(await confirmDialog(t("confirmRollback", { domain: worker.ResourceDomain || worker.ResourceId })))) return;
+    const domain = domains.get(worker.ResourceId) || worker.ResourceId;
+    if (!(await confirmDialog(t("confirmRollback", { domain })))) return;
     const done = await attempt(errors, () => call("CreateRollbackTask", { JobId: jobId, WorkerId: worker.Id }));
     if (done) {
-      messages.replaceChildren(notice(`${t("rollBack")}: ${worker.ResourceDomain || worker.ResourceId}`));
+      messages.replaceChildren(notice(`${t("rollBack")}: ${domain}`));
       refresh();
     }
   }
@@ -90,13 +92,17 @@ export function render(main, [jobId]) {
     });
     if (stopped || !found) return;
     const { job, workers } = found;
+    if (!domains) {
+      const listed = await attempt(errors, () => call("ListDeploymentJobResource", { JobId: jobId }));
+      domains = new Map((listed ? listed.Data || [] : []).map((r) => [r.Id, r.Domain]));
+    }
     head.replaceChildren(heading(`${t("taskDetails")}: ${job.Name}`,
       el("a", { class: "button", href: "#/jobs" }, t("navJobs"))), summary(job));
     const products = [...new Set(workers.map((w) => w.CloudProduct))].sort();
     timeline = timeline || timelinePanel(jobId);
-    const panels = [[ALL, `${t("all")} (${workers.length})`, workersTable(t("all"), workers, job, rollBack)]];
+    const panels = [[ALL, `${t("all")} (${workers.length})`, workersTable(t("all"), workers, job, domains, rollBack)]];
     panels.push(...products.map((product) => [product, `${product} (${workers.filter((w) => w.CloudProduct === product).length})`,
-      workersTable(product, workers.filter((w) => w.CloudProduct === product), job, rollBack)]));
+      workersTable(product, workers.filter((w) => w.CloudProduct === product), job, domains, rollBack)]));
     panels.push([TIMELINE, t("timeline"), timeline]);
     if (!selected || !panels.some(([key]) => key === selected)) selected = panels[0][0];
     body.replaceChildren(tabs(panels, selected, (key) => { selected = key; }));

@@ -92,7 +92,8 @@ export function statusBadge(status) {
 // A table with a caption; `columns` are [header, row => cell content].
 export function table(caption, columns, rows) {
   if (!rows.length) return el("p", { class: "empty" }, t("noRows"));
-  return el("div", { class: "table-wrap" },
+  // A table wider than the screen scrolls in its own region, which keyboard users reach with Tab.
+  return el("div", { class: "table-wrap", role: "region", "aria-label": caption, tabindex: "0" },
     el("table", {},
       el("caption", { class: "visually-hidden" }, caption),
       el("thead", {}, el("tr", {}, columns.map(([header]) => el("th", { scope: "col" }, header)))),

@@ -62,6 +62,7 @@ export function resourcesStep(draft, body, errors, next, back) {
     const found = await attempt(errors, () => matchAll(draft));
     if (!found) return;
     const domains = new Map(found.resources.map((r) => [r.Id, r]));
+    draft.resources = domains;
     const keep = new Set(draft.resourceIds.length ? draft.resourceIds : found.workers.map((w) => w.ResourceId));
     boxes = [];
     const groups = byProduct([...found.workers.map((w) => ({ ...w, matched: true })),
@@ -121,9 +122,12 @@ export function previewStep(draft, body, errors, back) {
         el("dt", {}, t("quotaBought")), el("dd", {}, String(status.BuyCount)),
         el("dt", {}, t("quotaUsed")), el("dd", {}, String(status.UseCount))),
       el("h3", {}, t("resourcesPerProduct")),
-      ...byProduct(workers).map(([product, items]) => el("section", { class: "product" }, el("h4", {}, `${product} (${items.length})`),
-        table(product, [[t("domain"), (w) => w.ResourceDomain || w.CertDomain || "—"], [t("instance"), (w) => w.InstanceId || "—"],
-          [t("region"), (w) => w.RegionId || "—"], [t("certificate"), (w) => w.CertName]], items))));
+      table(t("resourcesPerProduct"), [
+        [t("product"), ([product]) => product],
+        [t("resourceCount"), ([, items]) => String(items.length)],
+        [t("domains"), ([, items]) => items.map((w) => (draft.resources.get(w.ResourceId) || {}).Domain || w.ResourceId).join(", ")],
+        [t("certificate"), ([, items]) => [...new Set(items.map((w) => w.CertName))].join(", ")],
+      ], byProduct(workers)));
     if (!workers.length) {
       blocked.replaceChildren(el("div", { class: "error", role: "alert" }, t("noMatchedResource")));
       return;
