@@ -109,5 +109,5 @@ def test_keyboard_alone_signs_in_and_reaches_a_page(console: Console, browser) -
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none", "the focused link shows no focus outline"
     page.keyboard.press("Enter")
-    page.get_by_role("heading", name="Contacts").wait_for()
+    page.get_by_role("heading", name="Contacts", level=1).wait_for()
     context.close()
