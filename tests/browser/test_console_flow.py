@@ -106,7 +106,7 @@ def test_the_console_round(console: Console, browser, artifacts) -> None:
     # Task Preview: the quota it consumes and what is left.
     page.locator(".quota-cost").filter(has_text=str(MATCHED)).wait_for()
     assert page.locator(".quota-left").inner_text() == str(QUOTA - MATCHED)
-    page.screenshot(path=artifacts / "wizard-preview-1280.png", full_page=True)
+    page.screenshot(path=artifacts / "readme-wizard-preview.png", full_page=True)
     page.get_by_role("button", name="Submit").click()
 
     # Details: live until done, the NLB listener failed with its cause.
@@ -123,7 +123,7 @@ def test_the_console_round(console: Console, browser, artifacts) -> None:
     page.get_by_role("button", name="Roll Back: www.example.com").first.click()
     page.get_by_role("dialog").get_by_role("button", name="Confirm").click()
     page.get_by_role("tabpanel").locator(".status-rollback_success").first.wait_for(timeout=45_000)
-    page.screenshot(path=artifacts / "details-failed-and-rolled-back-1280.png", full_page=True)
+    page.screenshot(path=artifacts / "readme-details.png", full_page=True)
 
     # The timeline: the job's events, or the API's own error when the server has no such action.
     page.get_by_role("tab", name="Timeline").click()
@@ -136,7 +136,7 @@ def test_the_console_round(console: Console, browser, artifacts) -> None:
     })
     nav(page, "Deployment to Cloud Services")
     page.get_by_role("link", name="draft-from-sdk", exact=True).wait_for()
-    page.screenshot(path=artifacts / "task-list-1280.png", full_page=True)
+    page.screenshot(path=artifacts / "readme-task-list.png", full_page=True)
     page.get_by_label("Select all on this page").check()
     page.get_by_role("button", name="Delete selected (2)").click()
     dialog = page.get_by_role("dialog")

@@ -21,7 +21,6 @@ import base64
 import hashlib
 import json
 from collections.abc import Mapping
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -75,18 +74,14 @@ def console_reply(method: str, path: str, headers: Mapping[str, Any]) -> dict[st
     return _reply(200, file_headers, content)
 
 
-def console_file(relative: str) -> tuple[bytes, str] | None:
-    """The bytes and content type of the console file at `relative` (a `/`-separated path), or None."""
+def console_file(relative: str, directory: Path = CONSOLE_DIR) -> tuple[bytes, str] | None:
+    """The bytes and content type of the file at `relative` (a `/`-separated path) in `directory`, or None. Read on
+    each request (the files are small), so an edited console file is served at once."""
     segments = relative.split("/")
     for segment in segments:
         if not segment or segment.startswith(".") or any(c in segment for c in _REFUSED_CHARACTERS):
             return None
-    return _read(tuple(segments))
-
-
-@lru_cache(maxsize=64)
-def _read(segments: tuple[str, ...]) -> tuple[bytes, str] | None:
-    root = CONSOLE_DIR.resolve()
+    root = directory.resolve()
     candidate = root.joinpath(*segments).resolve()
     content_type = CONTENT_TYPES.get(candidate.suffix)
     if content_type is None or not candidate.is_relative_to(root) or not candidate.is_file():
