@@ -24,11 +24,20 @@ SERIOUS = ("serious", "critical")
 def _submitted_task(console: Console) -> int:
     client = api_client(console)
     generated = make_cert(["*.example.com"], common_name="*.example.com")
-    cert_id = raw_call(client, "UploadUserCertificate", {"Name": "pages-cert", "Cert": generated.cert_pem, "Key": generated.key_pem})["CertId"]
+    cert_id = raw_call(
+        client, "UploadUserCertificate", {"Name": "pages-cert", "Cert": generated.cert_pem, "Key": generated.key_pem}
+    )["CertId"]
     resources = raw_call(client, "ListCloudResources", {"ShowSize": 100})["Data"]
-    job_id = raw_call(client, "CreateDeploymentJob", {
-        "Name": "pages-task", "JobType": "user", "CertIds": cert_id, "ResourceIds": ",".join(str(r["Id"]) for r in resources),
-    })["JobId"]
+    job_id = raw_call(
+        client,
+        "CreateDeploymentJob",
+        {
+            "Name": "pages-task",
+            "JobType": "user",
+            "CertIds": cert_id,
+            "ResourceIds": ",".join(str(r["Id"]) for r in resources),
+        },
+    )["JobId"]
     raw_call(client, "UpdateDeploymentJobStatus", {"JobId": job_id, "Status": "scheduling"})
     return int(job_id)
 
@@ -45,7 +54,9 @@ def task_id(console: Console) -> int:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_every_page_is_readable_and_accessible(console: Console, browser, artifacts: Path, task_id: int, width: int) -> None:
+def test_every_page_is_readable_and_accessible(
+    console: Console, browser, artifacts: Path, task_id: int, width: int
+) -> None:
     # bypass_csp lets the test inject axe-core inline; the console itself never loads it.
     context = browser.new_context(viewport={"width": width, "height": 900}, locale="en-GB", bypass_csp=True)
     context.set_default_timeout(20_000)
