@@ -119,12 +119,13 @@ function locale() {
   return language === "zh" ? "zh-CN" : "en-GB";
 }
 
-// Epoch milliseconds (a number or the API's decimal text) as a date and time in the browser's time zone.
-export function formatTime(millis) {
+// Epoch milliseconds (a number or the API's decimal text) as a date and time in the browser's time zone; `style`
+// is Intl's ("short" in the task list).
+export function formatTime(millis, style = "medium") {
   if (millis === undefined || millis === null || millis === "") return "—";
   const value = Number(millis);
   if (!Number.isFinite(value)) return String(millis);
-  return new Intl.DateTimeFormat(locale(), { dateStyle: "medium", timeStyle: "medium" }).format(new Date(value));
+  return new Intl.DateTimeFormat(locale(), { dateStyle: style, timeStyle: style }).format(new Date(value));
 }
 
 export function formatDay(text) {

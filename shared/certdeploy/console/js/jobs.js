@@ -14,6 +14,11 @@ function select(label, name, values, prefix, current) {
     values.map((v) => el("option", { value: v, selected: v === current }, t(`${prefix}.${v}`)))));
 }
 
+// The API's comma-joined lists with room to wrap.
+function spaced(list) {
+  return list ? list.split(",").join(", ") : "—";
+}
+
 // A search box value as ListDeploymentJob filters: a certificate's numeric ID, or a task's InstanceId.
 function searchParams(text) {
   const value = text.trim();
@@ -95,11 +100,11 @@ export function render(main) {
       [t("status"), (row) => statusBadge(row.Status)],
       [t("type"), (row) => t(`type.${row.JobType}`)],
       [t("certificates"), (row) => (row.Certificates || []).map((c) => c.CertName).join(", ") || "—"],
-      [t("products"), (row) => row.ProductName || "—"],
-      [t("domains"), (row) => row.CertDomain || "—"],
-      [t("scheduled"), (row) => formatTime(row.ScheduleTime)],
-      [t("started"), (row) => formatTime(row.StartTime)],
-      [t("ended"), (row) => formatTime(row.EndTime)],
+      [t("products"), (row) => spaced(row.ProductName)],
+      [t("domains"), (row) => spaced(row.CertDomain)],
+      [t("scheduled"), (row) => formatTime(row.ScheduleTime, "short")],
+      [t("started"), (row) => formatTime(row.StartTime, "short")],
+      [t("ended"), (row) => formatTime(row.EndTime, "short")],
       [t("actions"), (row) => el("span", { class: "row-actions" },
         el("a", { href: `#/jobs/${row.Id}`, "aria-label": `${t("details")}: ${row.Name}` }, t("details")),
         el("button", { type: "button", class: "link danger", "aria-label": `${t("delete")}: ${row.Name}`, onclick: async () => {
