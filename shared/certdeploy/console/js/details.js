@@ -40,23 +40,25 @@ function workersTable(product, workers, job, domains, rollBack) {
   ], workers);
 }
 
+// The Timeline tab's content and its loader (read again whenever the tab is shown, and on each poll while it is).
 function timelinePanel(jobId) {
   const panel = el("div");
   const errors = el("div");
+  let current = 1;
   async function load(page) {
+    current = page;
     const body = await attempt(errors, () => call("ListDeploymentJobEvents", { JobId: jobId, CurrentPage: page, ShowSize: EVENTS_PER_PAGE }));
     if (!body) return;
     panel.replaceChildren(
       table(t("timeline"), [
         [t("time"), (e) => formatTime(e.Time)],
-        [t("event"), (e) => e.Type],
+        [t("event"), (e) => t(`event.${e.Type}`)],
         [t("resource"), (e) => [e.CloudProduct, e.ResourceId].filter((v) => v !== undefined && v !== null).join(" ") || "—"],
         [t("detail"), (e) => [e.Detail, e.ErrorCode ? el("code", {}, ` ${e.ErrorCode}`) : null, e.ErrorMessage ? ` ${e.ErrorMessage}` : null]],
       ], body.Data || []),
       pager(body.CurrentPage || page, body.ShowSize || EVENTS_PER_PAGE, body.Total || 0, load));
   }
-  load(1);
-  return el("div", {}, errors, panel);
+  return { node: el("div", {}, errors, panel), reload: () => load(current) };
 }
 
 export function render(main, [jobId]) {
@@ -103,9 +105,14 @@ export function render(main, [jobId]) {
     const panels = [[ALL, `${t("all")} (${workers.length})`, workersTable(t("all"), workers, job, domains, rollBack)]];
     panels.push(...products.map((product) => [product, `${product} (${workers.filter((w) => w.CloudProduct === product).length})`,
       workersTable(product, workers.filter((w) => w.CloudProduct === product), job, domains, rollBack)]));
-    panels.push([TIMELINE, t("timeline"), timeline]);
+    panels.push([TIMELINE, t("timeline"), timeline.node]);
     if (!selected || !panels.some(([key]) => key === selected)) selected = panels[0][0];
-    body.replaceChildren(tabs(panels, selected, (key) => { selected = key; }));
+    body.replaceChildren(tabs(panels, selected, (key) => {
+      const opened = key === TIMELINE && selected !== TIMELINE;
+      selected = key;
+      if (opened) timeline.reload();
+    }));
+    if (selected === TIMELINE) timeline.reload();
     const moving = MOVING_JOB.has(job.Status) || workers.some((w) => MOVING_WORKER.has(w.Status));
     live.hidden = !moving;
     if (moving) timer = setTimeout(refresh, POLL_MS);

@@ -53,6 +53,13 @@ const MESSAGES = {
     on: "On", off: "Off", allProducts: "All products", count: "{n} resource(s)", resourceCount: "Resources",
     syncNote: "Resources are synchronised by the server (the scheduler, or `certdeploy cloud load`); Refresh reads them again.",
     skipToContent: "Skip to content", saved: "Saved.", deleted: "Deleted.",
+    "event.created": "Created", "event.edited": "Edited", "event.back_to_editing": "Back to editing",
+    "event.submitted": "Submitted", "event.started": "Started", "event.retry_scheduled": "Retry scheduled",
+    "event.worker_succeeded": "Resource deployed", "event.worker_failed": "Resource failed", "event.finished": "Finished",
+    "event.rollback_requested": "Rollback requested", "event.rolled_back": "Rolled back",
+    "event.rollback_failed": "Rollback failed", "event.notification_sent": "Notification sent",
+    "event.notification_failed": "Notification failed", bindingChanges: "What each resource serves now and will get",
+    nowBound: "Now", nothingBound: "nothing",
   },
   zh: {
     appName: "certdeploy 控制台", language: "English", languageLabel: "切换语言",
@@ -94,6 +101,12 @@ const MESSAGES = {
     off: "未开启", allProducts: "全部云产品", count: "{n} 个资源", resourceCount: "资源数",
     syncNote: "云资源由服务端同步（定时任务或 `certdeploy cloud load`）；“刷新”会重新读取。",
     skipToContent: "跳到正文", saved: "已保存。", deleted: "已删除。",
+    "event.created": "已创建", "event.edited": "已编辑", "event.back_to_editing": "退回编辑", "event.submitted": "已提交",
+    "event.started": "开始部署", "event.retry_scheduled": "已安排重试", "event.worker_succeeded": "资源部署成功",
+    "event.worker_failed": "资源部署失败", "event.finished": "已结束", "event.rollback_requested": "已请求回滚",
+    "event.rolled_back": "已回滚", "event.rollback_failed": "回滚失败", "event.notification_sent": "已发送通知",
+    "event.notification_failed": "通知发送失败", bindingChanges: "各资源当前证书与将部署的证书", nowBound: "当前",
+    nothingBound: "无",
   },
 };
 

@@ -2,7 +2,7 @@
 // account: the server matches them, so its workers are the matched resources (each with the certificate it will
 // get, ListWorkerResource) and DescribeDeploymentJobStatus's ExcludedResources are the others with their reason.
 // Step 4 narrows the draft to the resources kept (UpdateDeploymentJob) and shows what DescribeDeploymentJobStatus
-// counts; Submit is UpdateDeploymentJobStatus (`scheduling` to deploy now, `pending` to wait for ScheduleTime).
+// counts, with its BindingChanges (what each resource serves now and will get); Submit is UpdateDeploymentJobStatus (`scheduling` to deploy now, `pending` to wait for ScheduleTime).
 import { call, callAll } from "./api.js";
 import { t, formatTime } from "./i18n.js";
 import { el, attempt, table, uid } from "./ui.js";
@@ -127,7 +127,16 @@ export function previewStep(draft, body, errors, back) {
         [t("resourceCount"), ([, items]) => String(items.length)],
         [t("domains"), ([, items]) => items.map((w) => (draft.resources.get(w.ResourceId) || {}).Domain || w.ResourceId).join(", ")],
         [t("certificate"), ([, items]) => [...new Set(items.map((w) => w.CertName))].join(", ")],
-      ], byProduct(workers)));
+      ], byProduct(workers)),
+      el("h3", {}, t("bindingChanges")),
+      table(t("bindingChanges"), [
+        [t("product"), (c) => c.CloudProduct],
+        [t("domain"), (c) => c.Domain],
+        [t("nowBound"), (c) => (c.CurrentCertName
+          ? `${c.CurrentCertName}${c.CurrentCertEndTime ? ` (${t("expires")} ${formatTime(c.CurrentCertEndTime, "short")})` : ""}`
+          : t("nothingBound"))],
+        [t("willGet"), (c) => `${c.CertName}${c.CertEndTime ? ` (${t("expires")} ${formatTime(c.CertEndTime, "short")})` : ""}`],
+      ], status.BindingChanges || []));
     if (!workers.length) {
       blocked.replaceChildren(el("div", { class: "error", role: "alert" }, t("noMatchedResource")));
       return;
