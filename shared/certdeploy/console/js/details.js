@@ -41,7 +41,7 @@ function workersTable(product, workers, job, domains, rollBack) {
 }
 
 // The Timeline tab's content and its loader (read again whenever the tab is shown, and on each poll while it is).
-function timelinePanel(jobId) {
+function timelinePanel(jobId, domains) {
   const panel = el("div");
   const errors = el("div");
   let current = 1;
@@ -53,7 +53,7 @@ function timelinePanel(jobId) {
       table(t("timeline"), [
         [t("time"), (e) => formatTime(e.Time)],
         [t("event"), (e) => t(`event.${e.Type}`)],
-        [t("resource"), (e) => [e.CloudProduct, e.ResourceId].filter((v) => v !== undefined && v !== null).join(" ") || "—"],
+        [t("resource"), (e) => (e.CloudProduct ? `${e.CloudProduct} ${domains.get(e.ResourceId) || e.ResourceId || ""}` : "—")],
         [t("detail"), (e) => [e.Detail, e.ErrorCode ? el("code", {}, ` ${e.ErrorCode}`) : null, e.ErrorMessage ? ` ${e.ErrorMessage}` : null]],
       ], body.Data || []),
       pager(body.CurrentPage || page, body.ShowSize || EVENTS_PER_PAGE, body.Total || 0, load));
@@ -101,7 +101,7 @@ export function render(main, [jobId]) {
     head.replaceChildren(heading(`${t("taskDetails")}: ${job.Name}`,
       el("a", { class: "button", href: "#/jobs" }, t("navJobs"))), summary(job));
     const products = [...new Set(workers.map((w) => w.CloudProduct))].sort();
-    timeline = timeline || timelinePanel(jobId);
+    timeline = timeline || timelinePanel(jobId, domains);
     const panels = [[ALL, `${t("all")} (${workers.length})`, workersTable(t("all"), workers, job, domains, rollBack)]];
     panels.push(...products.map((product) => [product, `${product} (${workers.filter((w) => w.CloudProduct === product).length})`,
       workersTable(product, workers.filter((w) => w.CloudProduct === product), job, domains, rollBack)]));
