@@ -117,6 +117,8 @@ def test_the_console_round(console: Console, browser, artifacts) -> None:
     page.get_by_role("heading", name=re.compile(f"Task details: {TASK_NAME}")).wait_for()
     page.get_by_role("tab", name=re.compile("^NLB")).click()
     page.get_by_role("tabpanel").filter(has_text=FAILING_CAUSE).wait_for(timeout=45_000)
+    # The polls that brought the failure in rebuilt the tabs, and the focused tab kept the focus.
+    assert page.evaluate("document.activeElement.dataset.key") == "NLB"
     page.get_by_role("tab", name=re.compile("^All")).click()
     page.locator(".live-hint[hidden]").wait_for(state="attached", timeout=45_000)
     job = raw_call(api_client(console), "ListDeploymentJob", {})["Data"][0]

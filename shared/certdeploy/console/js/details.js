@@ -107,11 +107,17 @@ export function render(main, [jobId]) {
       workersTable(product, workers.filter((w) => w.CloudProduct === product), job, domains, rollBack)]));
     panels.push([TIMELINE, t("timeline"), timeline.node]);
     if (!selected || !panels.some(([key]) => key === selected)) selected = panels[0][0];
+    // A poll rebuilds the tabs: the control that had focus (a tab or a Roll Back button) gets it back.
+    const focused = body.contains(document.activeElement)
+      ? document.activeElement.dataset.key || document.activeElement.getAttribute("aria-label") : null;
     body.replaceChildren(tabs(panels, selected, (key) => {
       const opened = key === TIMELINE && selected !== TIMELINE;
       selected = key;
       if (opened) timeline.reload();
     }));
+    const again = focused && [...body.querySelectorAll("[data-key], button[aria-label]")]
+      .find((node) => node.dataset.key === focused || node.getAttribute("aria-label") === focused);
+    if (again) again.focus();
     if (selected === TIMELINE) timeline.reload();
     const moving = MOVING_JOB.has(job.Status) || workers.some((w) => MOVING_WORKER.has(w.Status));
     live.hidden = !moving;
