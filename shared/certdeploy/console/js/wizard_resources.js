@@ -71,7 +71,7 @@ export function resourcesStep(draft, body, errors, next, back) {
       el("legend", {}, product),
       items.map((item) => {
         const resource = domains.get(item.ResourceId) || {};
-        const where = `${resource.Domain || item.ResourceId} · ${resource.InstanceId || ""} · ${resource.RegionId || ""}`;
+        const where = [resource.Domain || item.ResourceId, resource.InstanceId, resource.RegionId].filter(Boolean).join(" · ");
         if (!item.matched) {
           return el("div", { class: "choice unmatched" }, el("span", { class: "badge" }, t("notMatched")),
             el("span", {}, where, " — ", el("em", {}, `${t("reason")}: ${item.ReasonText}`)));
