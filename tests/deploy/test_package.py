@@ -270,3 +270,10 @@ def test_queue_consumers_handle_every_message_of_their_sample_without_poison(
 
 def test_certificate_issued_takes_the_sample_event(invocations: dict[str, tuple[dict[str, Any], str]]) -> None:
     assert invocations["certificate_issued"][0]["result"] == "ok"
+
+
+def test_the_api_function_carries_the_web_console(built: Path) -> None:
+    # The api function serves /console/ from its own code directory (docs/console.md).
+    console = built / "api" / "certdeploy" / "console"
+    assert (console / "index.html").is_file()
+    assert {path.name for path in (console / "js").glob("*.js")} >= {"app.js", "api.js", "jobs.js", "wizard.js"}
