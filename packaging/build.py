@@ -7,9 +7,10 @@ FC packages each resource's `code:` directory and puts it on `sys.path`, so noth
 product SDKs into `api` and `notify`, which never load them.
 
 What each function imports (the Alibaba Cloud SDKs are all imported lazily, where a call needs them):
-- every function builds the container (`certdeploy.bootstrap.container`): the store (SQLAlchemy, Alembic, both database
-  drivers), settings and messages (pydantic), certificates (cryptography, asn1crypto, idna), the local cloud module
-  (PyYAML) and the MNS queue (aliyun-mns-sdk): `CORE`;
+- every function builds the container (`certdeploy.bootstrap.container`): the store (SQLAlchemy, both database
+  drivers; Alembic for the embedded store's migrations, never imported by a function's cold start), settings and
+  messages (pydantic), certificates (cryptography, asn1crypto, idna), the local cloud module (PyYAML) and the MNS
+  queue (aliyun-mns-sdk): `CORE`; each is imported where it is used (docs/runtime.md#cold-starts);
 - `scheduler` also refreshes resources from CAS (`adapters/cloud/cas_source.py`: the CAS SDK on tea-openapi);
 - `execute` and `rollback` also call the products' deployers (`adapters/cloud/*`: every product SDK, fc2 and oss2)
   and fetch a CAS certificate's content for products that take PEM (`cas_source`);
@@ -28,12 +29,12 @@ too. Wheels are kept in `build/wheelhouse/` (a stamp records what it holds), so 
 network. The few distributions published only as sdists are pure Python: they are built into `py3-none-any` wheels,
 with C compilation disabled (crcmod then installs its pure-Python CRC).
 
-Bytecode is shipped: FC's code directory is read-only, so Python cannot write `__pycache__` there and a package
-without `.pyc` files compiles every module it imports again on every cold start (2–3× the start, docs/runtime.md#cold-
-starts). pip installs with `--no-compile` and the whole directory is then compiled by an interpreter of the target's
-version (`.pyc` files are per version: `--python`, else this one when it matches, else `python3.X` on PATH), with
-`--invalidation-mode unchecked-hash`: the `.pyc` is used without looking at the source's modification time, which
-the zip FC deploys from does not keep exactly (and the code never changes under a deployed function).
+Bytecode is shipped: FC's code directory is read-only, so Python cannot write `__pycache__` there, and a package
+without `.pyc` files compiles every module it imports again on every cold start (2–3× the start; see
+docs/runtime.md#cold-starts). pip installs with `--no-compile`, then the whole directory is compiled by an interpreter
+of the target's version (`.pyc` files are per version: `--python`, else this one when it matches, else `python3.X` on
+PATH) with `--invalidation-mode unchecked-hash`: the `.pyc` is used without looking at the source's modification time,
+which the zip FC deploys from does not keep exactly (and the code never changes under a deployed function).
 `--no-bytecode` builds without, for a machine with no such interpreter, at the cost of those slow starts.
 """
 

@@ -255,3 +255,14 @@ def test_queue_consumers_handle_every_message_of_their_sample_without_poison(
 
 def test_certificate_issued_takes_the_sample_event(invocations: dict[str, tuple[dict[str, Any], str]]) -> None:
     assert invocations["certificate_issued"][0]["result"] == "ok"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_ships_the_bytecode_of_its_runtime(built: Path, runtime: tuple[str, str], function: str) -> None:
+    # FC's code directory is read-only: a module without its .pyc is compiled again on every cold start.
+    tag = "cpython-" + runtime[0].removeprefix("python").replace(".", "")
+    sources = [path for path in (built / function).rglob("*.py") if "__pycache__" not in path.parts]
+
+    missing = [path for path in sources if not (path.parent / "__pycache__" / f"{path.stem}.{tag}.pyc").exists()]
+
+    assert sources and missing == []
