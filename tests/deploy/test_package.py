@@ -277,3 +277,14 @@ def test_the_api_function_carries_the_web_console(built: Path) -> None:
     console = built / "api" / "certdeploy" / "console"
     assert (console / "index.html").is_file()
     assert {path.name for path in (console / "js").glob("*.js")} >= {"app.js", "api.js", "jobs.js", "wizard.js"}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_ships_the_bytecode_of_its_runtime(built: Path, runtime: tuple[str, str], function: str) -> None:
+    # FC's code directory is read-only: a module without its .pyc is compiled again on every cold start.
+    tag = "cpython-" + runtime[0].removeprefix("python").replace(".", "")
+    sources = [path for path in (built / function).rglob("*.py") if "__pycache__" not in path.parts]
+
+    missing = [path for path in sources if not (path.parent / "__pycache__" / f"{path.stem}.{tag}.pyc").exists()]
+
+    assert sources and missing == []

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from certdeploy.adapters.private_files import private_database_file
@@ -67,6 +66,8 @@ class Inventory(BaseModel):
 
     @classmethod
     def from_file(cls, path: Path) -> Inventory:
+        import yaml  # only `certdeploy serve --inventory` reads a file: the functions do not load the YAML parser
+
         try:
             document = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
