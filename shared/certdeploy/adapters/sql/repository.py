@@ -93,6 +93,28 @@ class SqlRepository:
         return total, rows
 
     @staticmethod
+    def _indexed_page(
+        conn: Connection, table: Table, conditions: Sequence[ColumnElement[bool]], page: int, page_size: int
+    ) -> tuple[int, Sequence[Row[Any]]]:
+        """A page of `table`'s rows meeting `conditions`, in id order, and how many rows meet them.
+
+        Written for an index on the conditions' columns followed by `id` (docs/decisions.md#indexed-reads): the count
+        and the page's ids are read from that index alone, and only the page's rows from the table, so a page costs
+        the same whatever the rows before it; a condition the index lacks makes both scan instead."""
+        _check_page(page, page_size)
+        total = conn.execute(select(func.count()).select_from(table).where(*conditions)).scalar_one()
+        ids = (
+            select(table.c.id)
+            .where(*conditions)
+            .order_by(table.c.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+            .subquery()
+        )
+        rows = conn.execute(select(table).join(ids, table.c.id == ids.c.id).order_by(table.c.id)).all()
+        return total, rows
+
+    @staticmethod
     def _stale(conn: Connection, table: Table, thing: Thing, entity_id: int, account_id: int) -> StaleState:
         """Why a conditional update of one row matched nothing: NotFound (raised) or the row's real state."""
         row = conn.execute(
@@ -113,6 +135,12 @@ class SqlRepository:
         if row is None:
             raise NotFound.of(Thing.ACCOUNT, account_id)
         return row
+
+    @staticmethod
+    def _require_job(conn: Connection, account_id: int, job_id: int) -> None:
+        """NotFound unless the job is the account's; reads the id alone, not the job's lists."""
+        if conn.execute(select(jobs.c.id).where(jobs.c.id == job_id, jobs.c.account_id == account_id)).first() is None:
+            raise NotFound.of(Thing.JOB, job_id)
 
     @staticmethod
     def _job_row(conn: Connection, account_id: int, job_id: int, *, for_update: bool = False) -> Row[Any]:

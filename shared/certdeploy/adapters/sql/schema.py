@@ -190,6 +190,9 @@ resources = Table(
         "account_id", "product", "region", "instance_id", "domain", "port", name="uq_resources_natural_key"
     ),
     Index("ix_resources_account_domain", "account_id", "domain"),
+    # Pages of ListCloudResources, all products or one (docs/decisions.md#indexed-reads).
+    Index("ix_resources_account_gone_id", "account_id", "gone", "id"),
+    Index("ix_resources_account_product_gone_id", "account_id", "product", "gone", "id"),
     **table_options(),
 )
 
@@ -239,6 +242,9 @@ workers = Table(
     Column("modified_at", UtcDateTime, nullable=False),
     UniqueConstraint("job_id", "resource_id", name="uq_workers_job_resource"),
     Index("ix_workers_status_modified_at", "status", "modified_at"),
+    # Pages of ListWorkerResource, all statuses or one (docs/decisions.md#indexed-reads).
+    Index("ix_workers_job_id", "job_id", "id"),
+    Index("ix_workers_job_status_id", "job_id", "status", "id"),
     **table_options(),
 )
 
