@@ -3,8 +3,9 @@
 `certdeploy serve` runs as a child process with an inventory of `RESOURCES` resources spread over the twelve
 products (all under one zone, so one wildcard certificate matches every one) and the per-account API limits off (this
 measures the reads, not the throttle). Through the official CAS SDK, each call is timed end to end; its handler time
-is the `ms=` of the service's log line for it (docs/runbook.md#logs), which leaves out the HTTP front and the
-kept-alive connection's delays. Measured, p50 and p99 over `CALLS` calls (`WHOLE_CALLS` for job creation):
+is the `ms=` of the line the service logs for it (`api/service.py`), which leaves out the HTTP front and the
+kept-alive connection's delays. Measured, p50 and p99 over `CALLS` calls of a page, `WHOLE_CALLS` of those reading
+every resource (the matched list, job creation, the preview):
 
 - ListCloudResources, a page of 50: the first page and the last one (offset paging pays for the pages it skips);
 - ListCloudResources narrowed by `CertIds` to what the wildcard matches (the preview's resource list), page of 50;

@@ -111,8 +111,9 @@ class SqlRepository:
             .limit(page_size)
             .subquery()
         )
-        rows = conn.execute(select(table).join(ids, table.c.id == ids.c.id).order_by(table.c.id)).all()
-        return total, rows
+        # The page is put in order here: at most `page_size` rows, where the database would sort in a temporary table.
+        rows = conn.execute(select(table).join(ids, table.c.id == ids.c.id)).all()
+        return total, sorted(rows, key=lambda row: row.id)
 
     @staticmethod
     def _stale(conn: Connection, table: Table, thing: Thing, entity_id: int, account_id: int) -> StaleState:
