@@ -68,7 +68,7 @@ def _plan_lines(engine: Engine, statement: str, parameters: Any) -> list[str]:
 def _grows_with_rows(dialect: str, table: str, line: str) -> bool:
     """Whether a line of a plan reads or sorts every row of `table` the query's conditions allow."""
     if dialect == "sqlite":
-        return "TEMP B-TREE" in line or line.startswith(f"SCAN {table}") and "INDEX" not in line
+        return "TEMP B-TREE" in line or (line.startswith(f"SCAN {table}") and "INDEX" not in line)
     if dialect == "postgresql":
         return line.lstrip(" ->").startswith("Sort") or f"Seq Scan on {table}" in line
     read_table, key, extra = line.split("|")
