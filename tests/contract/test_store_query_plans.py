@@ -97,6 +97,7 @@ def _analyze(engine: Engine) -> None:
 @pytest.fixture
 def account_with_resources(store: SqlStore) -> tuple[int, list[int]]:
     """Two accounts' resources over the twelve products (some gone); the first account's id and its resource ids."""
+
     def specs(name: str) -> list[ResourceSpec]:
         return [
             ResourceSpec(
