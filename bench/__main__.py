@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from bench import availability, coldstart, hostile, http_front, matching
+from bench import availability, coldstart, hostile, http_front, matching, reads
 
 BENCHMARKS: dict[str, Callable[[], dict[str, object]]] = {
     "matching": matching.run,
@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, Callable[[], dict[str, object]]] = {
     "http_front": http_front.run,
     "availability": availability.run,
     "coldstart": coldstart.run,
+    "reads": reads.run,
 }
 
 

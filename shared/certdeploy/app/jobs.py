@@ -260,9 +260,13 @@ def job_progress(deps: Deps, account_id: int, job_id: int) -> JobProgress:
     exclusions: tuple[Exclusion, ...] = ()
     if job.status is J.EDITING:
         cost = job_cost(job.cert_origin, len(workers))
-        certs = store.certificates.get_many(account_id, job.cert_ids)
-        resources = [r for r in store.resources.get_many(account_id, job.resource_ids) if not r.gone]
-        exclusions = _match(deps, account_id, certs, resources, job.schedule_time).exclusions
+        # Each resource matches on its own, so only those left without a worker are matched again to say why: a
+        # preview of 10,000 resources does not read and match them all.
+        left_out = set(job.resource_ids) - {w.resource_id for w in workers}
+        resources = [r for r in store.resources.get_many(account_id, left_out) if not r.gone] if left_out else []
+        if resources:
+            certs = store.certificates.get_many(account_id, job.cert_ids)
+            exclusions = _match(deps, account_id, certs, resources, job.schedule_time).exclusions
     else:
         entries = store.quota.entries(account_id, job_id=job_id)
         charged = {e.worker_id for e in entries if e.direction is LedgerDirection.DEBIT}
