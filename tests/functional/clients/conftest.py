@@ -4,9 +4,10 @@ below loaded by the admin CLI."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -35,9 +36,11 @@ class RunningService:
     process: ServeProcess
     data: Path
     inventory: Path
+    _numbers: Iterator[int] = field(default_factory=itertools.count)
 
-    def account(self, name: str) -> ClientAccount:
+    def account(self, prefix: str) -> ClientAccount:
         """A new account with the inventory loaded, through the admin CLI beside the running server."""
+        name = f"{prefix}-{next(self._numbers)}"
         created = self._admin("account", "create", name, "--quota", "100")
         self._admin("cloud", "load", str(self.inventory), "--account", name)
         keys = json.loads(created)
@@ -68,4 +71,3 @@ def wildcard() -> GeneratedCert:
 @pytest.fixture(scope="package")
 def spare() -> GeneratedCert:
     return make_cert(["spare.example.net"], common_name="spare.example.net")
-

@@ -70,5 +70,11 @@ def test_the_node_sdk_walks_every_action(
     failed = [step for step in report["steps"] if not step["ok"]]
     assert not failed, json.dumps(failed, indent=1)
     walked = {step["step"] for step in report["steps"]}
-    assert {"upload certificate", "pending back to editing", "job finished", "rollbacks finished", "delete job"} <= walked
+    assert {
+        "upload certificate",
+        "pending back to editing",
+        "job finished",
+        "rollbacks finished",
+        "delete job",
+    } <= walked
     assert {"bad signature", "unknown AccessKeyId", "missing parameter", "bad parameter", "unknown job"} <= walked
