@@ -98,3 +98,20 @@ def test_binding_a_certificate_to_a_resource(store: SqlStore) -> None:
 
     assert (bound.bound_cert_id, bound.bound_cert_name) == (42, "web")
     assert store.resources.set_binding(account.id, resource_id, None, None).bound_cert_id is None
+
+
+def test_an_sae_resource_keeps_its_namespace_and_a_sync_refreshes_it(store: SqlStore) -> None:
+    account = store.accounts.create("acme")
+    sae = ResourceSpec(
+        product=Product.SAE,
+        region="cn-hangzhou",
+        instance_id="1234",
+        domain="app.example.com",
+        namespace_id="cn-hangzhou:prod",
+    )
+    [resource_id] = store.resources.upsert(account.id, [sae])
+    assert store.resources.get_many(account.id, [resource_id])[0].namespace_id == "cn-hangzhou:prod"
+
+    store.resources.upsert(account.id, [ResourceSpec(**{**sae.__dict__, "namespace_id": "cn-hangzhou:staging"})])
+
+    assert store.resources.get_many(account.id, [resource_id])[0].namespace_id == "cn-hangzhou:staging"

@@ -222,6 +222,8 @@ class Walk {
     });
     await this.typed('list jobs', 'ListDeploymentJob', {});
     const workers = await this.typed('list workers', 'ListWorkerResource', { jobId, showSize: 100 });
+    const sae = workers.Data.find((worker) => worker.CloudProduct === 'SAE');
+    this.record('SAE worker has its namespace', sae && sae.NamespaceId === input.saeNamespace, sae);
     const [first, second] = workers.Data;
     await this.genericStep('rollback a worker (CreateRollbackTask)', 'CreateRollbackTask', {
       JobId: String(jobId), WorkerId: String(first.Id),

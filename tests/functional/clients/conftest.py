@@ -15,13 +15,14 @@ import pytest
 from tests.certgen import GeneratedCert, make_cert
 from tests.functional.serve_process import ServeProcess, child_environment, run_cli, serve
 
+SAE_NAMESPACE = "cn-hangzhou:prod"
 # Every resource below is matched by a certificate for *.example.com and deploys; the CDN and the ALB listener
 # are bound to another certificate now, so a rollback has something to go back to.
-INVENTORY = """
+INVENTORY = f"""
 resources:
-  - {product: CDN, region: cn-hangzhou, instance: cdn-www, domain: www.example.com, cert: legacy-www}
-  - {product: ALB, region: cn-shanghai, instance: alb-api, domain: api.example.com, port: 443, cert: legacy-api}
-  - {product: SAE, region: cn-hangzhou, instance: sae-app, domain: app.example.com}
+  - {{product: CDN, region: cn-hangzhou, instance: cdn-www, domain: www.example.com, cert: legacy-www}}
+  - {{product: ALB, region: cn-shanghai, instance: alb-api, domain: api.example.com, port: 443, cert: legacy-api}}
+  - {{product: SAE, region: cn-hangzhou, instance: sae-app, domain: app.example.com, namespace: "{SAE_NAMESPACE}"}}
 """
 
 

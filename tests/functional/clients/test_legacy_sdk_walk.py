@@ -15,7 +15,7 @@ from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import CommonRequest
 
 from tests.certgen import GeneratedCert
-from tests.functional.clients.conftest import ClientAccount, RunningService
+from tests.functional.clients.conftest import SAE_NAMESPACE, ClientAccount, RunningService
 from tests.functional.clients.typed_models import reply_problems
 
 pytestmark = pytest.mark.slow
@@ -109,7 +109,10 @@ def test_the_legacy_sdk_walks_every_action(legacy: LegacyClient, wildcard: Gener
     assert legacy("DescribeDeploymentJobStatus", JobId=job_id)["SuccessCount"] == len(matched)
     assert [job["Id"] for job in legacy("ListDeploymentJob")["Data"]] == [job_id]
 
-    first, second = legacy("ListWorkerResource", JobId=job_id)["Data"][:2]
+    listed = legacy("ListWorkerResource", JobId=job_id)["Data"]
+    namespaces = {worker["CloudProduct"]: worker.get("NamespaceId") for worker in listed}
+    assert namespaces == {"SAE": SAE_NAMESPACE, "CDN": None, "ALB": None}
+    first, second = listed[:2]
     legacy("CreateRollbackTask", JobId=job_id, WorkerId=first["Id"])
     legacy("UpdateWorkerResourceStatus", JobId=job_id, WorkerId=second["Id"], Status="rollback")
 

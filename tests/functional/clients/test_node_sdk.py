@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.certgen import GeneratedCert
-from tests.functional.clients.conftest import RunningService
+from tests.functional.clients.conftest import SAE_NAMESPACE, RunningService
 from tests.functional.serve_process import REPO, child_environment
 
 NODE_PROJECT = REPO / "tests" / "clients" / "node"
@@ -47,6 +47,7 @@ def walk(project: Path, service: RunningService, mode: str, cert: GeneratedCert,
         "key": cert.key_pem,
         "spareCert": spare.chain_pem,
         "spareKey": spare.key_pem,
+        "saeNamespace": SAE_NAMESPACE,
     }
     done = subprocess.run(
         ["node", "walk.js"],
