@@ -6,13 +6,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from certdeploy.api import actions_certificates, actions_contacts, actions_jobs, actions_resources, actions_workers
+from certdeploy.api import (
+    actions_certificates,
+    actions_contacts,
+    actions_jobs,
+    actions_packages,
+    actions_resources,
+    actions_workers,
+)
 from certdeploy.api.actions_common import Handler
 
 ACTIONS: Mapping[str, Handler] = {
     **actions_certificates.HANDLERS,
     **actions_contacts.HANDLERS,
     **actions_jobs.HANDLERS,
+    **actions_packages.HANDLERS,
     **actions_resources.HANDLERS,
     **actions_workers.HANDLERS,
 }
