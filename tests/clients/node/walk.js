@@ -140,7 +140,7 @@ class Walk {
   }
 
   // A call that must be refused with `code` and HTTP `status`, in the CAS error format.
-  async refused(step, call, status, code) {
+  async refused(step, call, status, code, messageHas = '') {
     try {
       await call();
       return this.record(step, false, `answered, expected ${status} ${code}`);
@@ -150,6 +150,7 @@ class Walk {
       if (error.statusCode !== status) problems.push(`HTTP ${error.statusCode}, expected ${status}`);
       if (error.code !== code) problems.push(`code ${error.code}, expected ${code}`);
       for (const field of ['Code', 'Message', 'RequestId']) if (!data[field]) problems.push(`no ${field} in the error`);
+      if (!String(data.Message).includes(messageHas)) problems.push(`message ${data.Message} lacks ${messageHas}`);
       return this.record(step, problems.length === 0, problems.length ? problems : `${status} ${code}`);
     }
   }
@@ -252,8 +253,10 @@ class Walk {
   async errors() {
     const input = this.input;
     const wrongSecret = client(input, { accessKeySecret: 'not-the-secret' });
+    // The server's string to sign shows which signature it checked: V1 (HMAC-SHA1) or ACS3.
+    const signed = input.mode === 'hmac-sha1' ? 'string to sign is:POST&%2F&' : 'string to sign is:ACS3-HMAC-SHA256\n';
     await this.refused('bad signature', () => wrongSecret.listContact(new cas.ListContactRequest({})),
-      400, 'SignatureDoesNotMatch');
+      400, 'SignatureDoesNotMatch', signed);
     const unknownKey = client(input, { accessKeyId: 'LTAI-unknown-key' });
     await this.refused('unknown AccessKeyId', () => unknownKey.listContact(new cas.ListContactRequest({})),
       404, 'InvalidAccessKeyId.NotFound');
@@ -272,6 +275,11 @@ class Walk {
       404, 'InvalidCertId.NotFound');
     await this.refused('unknown contact', () => this.generic('DeleteContact', { ContactId: '987654321' }),
       404, 'InvalidContactId.NotFound');
+    await this.refused('no package to apply from', () => this.sdk.createCertificateForPackageRequest(
+      new cas.CreateCertificateForPackageRequestRequest({ productCode: 'digicert-free-1-free', domain: 'a.example.com' })),
+    400, 'QuotaExceeded');
+    await this.refused('unknown certificate order', () => this.sdk.describeCertificateState(
+      new cas.DescribeCertificateStateRequest({ orderId: 987654321 })), 404, 'NotFound');
     await this.refused('unknown action', () => this.generic('DescribeNothing', {}), 404, 'InvalidApi.NotFound');
   }
 }

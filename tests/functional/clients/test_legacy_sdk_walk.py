@@ -91,6 +91,9 @@ def test_the_legacy_sdk_walks_every_action(legacy: LegacyClient, wildcard: Gener
     legacy("DescribeCloudResourceStatus")
     legacy("ListCloudAccess")
     legacy("DescribePackageState", ProductCode="digicert-free-1-free")
+    legacy("GetCertificatePackageCount")
+    assert legacy("GetAssetCount")["AliyunAssetCount"] == len(resources)
+    assert legacy("ListAssetCount")["AssetCountList"][0]["CertificateCount"] == 2
 
     ids = ",".join(map(str, resources))
     job_id = legacy(
@@ -148,4 +151,6 @@ def test_the_legacy_sdk_reads_every_refusal(legacy: LegacyClient) -> None:
         "InvalidCertId.NotFound",
     )
     assert legacy.refusal("DeleteContact", ContactId=UNKNOWN_ID) == (404, "InvalidContactId.NotFound")
+    assert legacy.refusal("CreateCertificateForPackageRequest", ProductCode="x") == (400, "QuotaExceeded")
+    assert legacy.refusal("DescribeCertificateState", OrderId=UNKNOWN_ID) == (404, "NotFound")
     assert legacy.refusal("DescribeNothing") == (404, "InvalidApi.NotFound")
