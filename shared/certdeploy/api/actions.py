@@ -1,6 +1,6 @@
-"""The CAS 2020-04-07 actions this server answers, by name: one handler each, which reads typed parameters, calls
-one use case or store query and shapes the reply as docs/protocol.md#actions describes it (without `RequestId`, which
-the service adds)."""
+"""The CAS 2020-04-07 actions this server answers, and ours beyond CAS (`actions_timeline`), by name: one handler
+each, which reads typed parameters, calls one use case or store query and shapes the reply as
+docs/protocol.md#actions describes it (without `RequestId`, which the service adds)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from certdeploy.api import (
     actions_jobs,
     actions_packages,
     actions_resources,
+    actions_timeline,
     actions_workers,
 )
 from certdeploy.api.actions_common import Handler
@@ -22,5 +23,6 @@ ACTIONS: Mapping[str, Handler] = {
     **actions_jobs.HANDLERS,
     **actions_packages.HANDLERS,
     **actions_resources.HANDLERS,
+    **actions_timeline.HANDLERS,
     **actions_workers.HANDLERS,
 }
