@@ -115,6 +115,12 @@ class SqlRepository:
         return row
 
     @staticmethod
+    def _require_job(conn: Connection, account_id: int, job_id: int) -> None:
+        """NotFound unless the account has the job; reads only its id (a job row holds lists as long as the job)."""
+        if conn.execute(select(jobs.c.id).where(jobs.c.id == job_id, jobs.c.account_id == account_id)).first() is None:
+            raise NotFound.of(Thing.JOB, job_id)
+
+    @staticmethod
     def _job_row(conn: Connection, account_id: int, job_id: int, *, for_update: bool = False) -> Row[Any]:
         query = select(jobs).where(jobs.c.id == job_id, jobs.c.account_id == account_id)
         row = conn.execute(query.with_for_update() if for_update else query).one_or_none()
