@@ -173,7 +173,9 @@ def run_job(process: ServeProcess, sdk: CasClient, cert_id: int, resources: list
     job_id = create_job(sdk, cert_id, resources, name)
     started = time.perf_counter()
     submit = timed(
-        lambda: sdk.update_deployment_job_status(cas.UpdateDeploymentJobStatusRequest(job_id=job_id, status="scheduling"))
+        lambda: sdk.update_deployment_job_status(
+            cas.UpdateDeploymentJobStatusRequest(job_id=job_id, status="scheduling")
+        )
     )
     peak = 0.0
     while True:
@@ -194,7 +196,9 @@ def read_latencies(sdk: CasClient, job_id: int, rounds: int = READ_ROUNDS) -> di
             cas.DescribeDeploymentJobStatusRequest(job_id=job_id)
         ),
         "DescribeDeploymentJob": lambda: sdk.describe_deployment_job(cas.DescribeDeploymentJobRequest(job_id=job_id)),
-        "ListDeploymentJob": lambda: sdk.list_deployment_job(cas.ListDeploymentJobRequest(current_page=1, show_size=10)),
+        "ListDeploymentJob": lambda: sdk.list_deployment_job(
+            cas.ListDeploymentJobRequest(current_page=1, show_size=10)
+        ),
     }
     return {name: [timed(call) for _ in range(rounds)] for name, call in calls.items()}
 

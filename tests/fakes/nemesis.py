@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -236,10 +236,17 @@ class FlakyQueue:
         self.failing_sends = 0
 
     def send(self, body: str, delay_seconds: int = 0) -> str:
+        self._fail_while_out()
+        return self._inner.send(body, delay_seconds)
+
+    def send_batch(self, bodies: Sequence[str], delay_seconds: int = 0) -> list[str]:
+        self._fail_while_out()
+        return self._inner.send_batch(bodies, delay_seconds)
+
+    def _fail_while_out(self) -> None:
         if self.failing_sends > 0:
             self.failing_sends -= 1
             raise QueueUnavailable("simulated queue outage")
-        return self._inner.send(body, delay_seconds)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

@@ -6,7 +6,8 @@ the SDK's Content-MD5 form, the `security-token` header of STS credentials, the 
 errors. Queue semantics (delay, visibility timeout, fresh receipt handles, dequeue count, dead-letter after
 N receives, long polling) come from the local queue engine, over one SQLite file under `data_dir`.
 
-Operations: CreateQueue, SendMessage, BatchSendMessage, ReceiveMessage, BatchReceiveMessage, DeleteMessage, ChangeMessageVisibility.
+Operations: CreateQueue, SendMessage, BatchSendMessage, ReceiveMessage, BatchReceiveMessage, DeleteMessage,
+ChangeMessageVisibility.
 Anything else is refused with an MNS error. The dead-letter policy cannot be set through the SDK, so `create_queue`
 sets it from Python. Message priority is accepted and reported but does not reorder delivery.
 """

@@ -12,8 +12,11 @@ from typing import TypeVar
 
 from certdeploy.app.deps import Deps
 from certdeploy.app.execute import deploy_worker
+from certdeploy.app.fanout import fan_out_job
 from certdeploy.app.hosting import deploy_renewal, relevant_certificate_issued
 from certdeploy.app.messages import (
+    Command,
+    DeployJob,
     DeployWorker,
     InvalidMessage,
     NotifyContacts,
@@ -36,7 +39,11 @@ def _certificate_issued(deps: Deps, notifier: Notifier, body: str) -> None:
 
 
 def _deploy(deps: Deps, notifier: Notifier, body: str) -> None:
-    deploy_worker(deps, _command(body, DeployWorker))
+    command = parse_command(body)
+    if isinstance(command, DeployJob):
+        fan_out_job(deps, command)
+    else:
+        deploy_worker(deps, _checked(command, DeployWorker))
 
 
 def _rollback(deps: Deps, notifier: Notifier, body: str) -> None:
@@ -56,7 +63,10 @@ _CONSUMERS: dict[QueueRole, Consumer] = {
 
 
 def _command(body: str, expected: type[_Command]) -> _Command:
-    command = parse_command(body)
+    return _checked(parse_command(body), expected)
+
+
+def _checked(command: Command, expected: type[_Command]) -> _Command:
     if not isinstance(command, expected):
         raise InvalidMessage(f"a {command.kind} message on the {expected.model_fields['kind'].default} queue")
     return command

@@ -18,10 +18,12 @@ from certdeploy.domain.errors import NotFound, Thing
 CountKey = tuple[str, str]
 
 
-def locked_counts(conn: Connection, job_id: int) -> Counter[CountKey]:
-    """The job's counters, its row locked until the transaction ends."""
-    counts = conn.execute(select(jobs.c.worker_counts).where(jobs.c.id == job_id).with_for_update()).scalar_one()
-    return Counter(counts or {})
+def locked_counts(conn: Connection, account_id: int, job_id: int) -> Counter[CountKey] | None:
+    """The job's counters, its row locked until the transaction ends; None if the account has no such job."""
+    row = conn.execute(
+        select(jobs.c.worker_counts).where(jobs.c.id == job_id, jobs.c.account_id == account_id).with_for_update()
+    ).one_or_none()
+    return None if row is None else Counter(row.worker_counts or {})
 
 
 def read_counts(conn: Connection, account_id: int, job_id: int) -> dict[CountKey, int]:

@@ -44,23 +44,31 @@ def current_revision(engine: Engine) -> str | None:
 
 
 @contextmanager
-def _migration_lock(conn: Connection) -> Iterator[None]:
+def _migrating(conn: Connection) -> Iterator[None]:
+    """A transaction holding the database-wide migration lock. MySQL's named lock belongs to the session and is
+    released only after the transaction committed: MySQL commits each ALTER TABLE at once, so a migration that writes
+    rows after its last ALTER (a backfill) would otherwise let the next process read the old revision and migrate
+    again."""
     backend = conn.dialect.name
-    if backend == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-        yield
-    elif backend in ("mysql", "mariadb"):
-        got = conn.execute(
-            text("SELECT GET_LOCK(:name, :wait)"), {"name": _LOCK_NAME, "wait": _MYSQL_LOCK_WAIT_SECONDS}
-        ).scalar()
-        if got != 1:
-            raise TimeoutError(f"Another process has held the migration lock for {_MYSQL_LOCK_WAIT_SECONDS} s.")
-        try:
+    if backend not in ("mysql", "mariadb"):
+        with conn.begin():
+            if backend == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+            # SQLite: the IMMEDIATE transaction already holds the database's single write lock
             yield
-        finally:
-            conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": _LOCK_NAME})
-    else:
-        yield  # SQLite: the IMMEDIATE transaction already holds the database's single write lock
+        return
+    got = conn.execute(
+        text("SELECT GET_LOCK(:name, :wait)"), {"name": _LOCK_NAME, "wait": _MYSQL_LOCK_WAIT_SECONDS}
+    ).scalar()
+    conn.commit()
+    if got != 1:
+        raise TimeoutError(f"Another process has held the migration lock for {_MYSQL_LOCK_WAIT_SECONDS} s.")
+    try:
+        with conn.begin():
+            yield
+    finally:
+        conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": _LOCK_NAME})
+        conn.commit()
 
 
 def upgrade(
@@ -72,7 +80,7 @@ def upgrade(
     try:
         with engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin(), _migration_lock(conn):
+            with _migrating(conn):
                 command.upgrade(_config(conn, key_encryption_key), revision)
     finally:
         if engine is not target:

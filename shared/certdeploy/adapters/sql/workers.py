@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from certdeploy.adapters.sql import job_counters
 from certdeploy.adapters.sql.repository import SqlRepository
-from certdeploy.adapters.sql.schema import workers
+from certdeploy.adapters.sql.schema import jobs, workers
 from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.domain.models import Product, Worker
 from certdeploy.domain.states import WorkerMove, WorkerStatus
@@ -100,6 +100,14 @@ class SqlWorkers(SqlRepository):
             counts = job_counters.read_counts(conn, account_id, job_id)
         return {(Product(product), WorkerStatus(status)): count for (product, status), count in counts.items()}
 
+    def cert_count(self, account_id: int, job_id: int) -> int:
+        query = select(jobs.c.worker_cert_count).where(jobs.c.id == job_id, jobs.c.account_id == account_id)
+        with self._connection(write=False) as conn:
+            count = conn.execute(query).scalar_one_or_none()
+        if count is None:
+            raise NotFound.of(Thing.JOB, job_id)
+        return int(count)
+
     def ids_after(self, account_id: int, job_id: int, status: WorkerStatus, after_id: int, limit: int) -> list[int]:
         query = (
             select(workers.c.id)
@@ -156,7 +164,7 @@ class SqlWorkers(SqlRepository):
             if owner is None:
                 raise NotFound.of(Thing.WORKER, worker_id)
             counted = move.expected is not move.to
-            counts = job_counters.locked_counts(conn, owner.job_id) if counted else None
+            counts = job_counters.locked_counts(conn, account_id, owner.job_id) if counted else None
             result = conn.execute(update(workers).where(*conditions).values(changes))
             if result.rowcount == 0:
                 raise self._stale(conn, workers, Thing.WORKER, worker_id, account_id)
@@ -177,8 +185,9 @@ class SqlWorkers(SqlRepository):
         if cert_ids is not None:
             conditions.append(workers.c.cert_id.in_(sorted(cert_ids)))
         with self._connection(write=True) as conn:
-            self._require_job(conn, account_id, job_id)
-            counts = job_counters.locked_counts(conn, job_id)
+            counts = job_counters.locked_counts(conn, account_id, job_id)
+            if counts is None:
+                return 0
             per_product = conn.execute(
                 select(workers.c.product, func.count()).where(*conditions).group_by(workers.c.product)
             ).all()
