@@ -35,7 +35,7 @@ from alibabacloud_tea_openapi.utils_models import Config
 from tests.certgen import make_cert
 from tests.functional.serve_process import ServeProcess, child_environment, run_cli, serve
 
-from bench.measure import ms, percentile, verdict
+from bench.measure import Row, ms, percentile, row, verdict
 
 PRODUCTS = ("SAE", "MSE", "APIGateway", "GA", "FC", "OSS", "WAF", "ALB", "NLB", "CDN", "DCDN", "DDOS")
 LISTENER_PRODUCTS = {"GA", "ALB", "NLB"}
@@ -53,13 +53,6 @@ PER_WORKER_GOAL_RATIO = 7.0
 READ_P99_GOAL_SECONDS = 0.02
 READ_GOAL_RATIO = 1.5
 RSS_GOAL_MIB = 150.0
-
-Row = dict[str, str]
-
-
-def row(goal: str, result: str, baseline: str = "") -> Row:
-    return {"goal": goal, "result": result, "baseline": baseline}
-
 
 def write_inventory(path: Path, size: int) -> None:
     """`size` resources, round-robin over the twelve products, each under `*.bench.example.com`."""
