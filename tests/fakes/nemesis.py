@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from certdeploy.adapters.local_cloud import LocalCloud
 from certdeploy.adapters.notify import ContactNotifier, RenderedNotification
 from certdeploy.app.consumers import consume
-from certdeploy.app.messages import DeployWorker, NotifyContacts, QueueRole, RollbackWorker, parse_command
+from certdeploy.app.messages import DeployJob, DeployWorker, NotifyContacts, QueueRole, RollbackWorker, parse_command
 from certdeploy.app.scheduler import tick
 from certdeploy.bootstrap.container import Container
 from certdeploy.domain.deployment import (
@@ -475,7 +475,9 @@ class Nemesis:
             self.history.append("  crashed")
             return False
         except Exception as exc:
-            self.raised.append(type(exc).__name__)
+            # A job's fan-out that cannot send leaves its message to come back: the queue's retry is its retry.
+            if not (isinstance(command, DeployJob) and isinstance(exc, QueueUnavailable)):
+                self.raised.append(type(exc).__name__)
             self.history.append(f"  raised {type(exc).__name__}: {exc}")
             return False
         finally:
