@@ -11,8 +11,8 @@ What each function imports (the Alibaba Cloud SDKs are all imported lazily, wher
   drivers), settings and messages (pydantic), certificates (cryptography, asn1crypto, idna), the local cloud module
   (PyYAML) and the MNS queue (aliyun-mns-sdk): `CORE`;
 - `scheduler` also refreshes resources from CAS (`adapters/cloud/cas_source.py`: the CAS SDK on tea-openapi);
-- `execute` and `rollback` also call the products' deployers (`adapters/cloud/*`: every product SDK, fc2 and oss2)
-  and fetch a CAS certificate's content for products that take PEM (`cas_source`);
+- `execute` and `rollback` also call the products' deployers (`adapters/cloud/*`: every product SDK, fc2 and the FC 3.0
+  SDK, oss2) and fetch a CAS certificate's content for products that take PEM (`cas_source`);
 - `notify` also sends SMS (`adapters/notify/sms.py`: the Dysmsapi SDK on tea-openapi) and renders the reports it
   sends (`adapters/notify/render.py`: Jinja2 and MarkupSafe, with the templates beside it);
 - `rich` is the CLI's alone, `uvicorn` and `h11` the local runner's HTTP front's (`certdeploy serve`): no
@@ -82,6 +82,7 @@ CAS_SDK = frozenset({"alibabacloud-cas20200407", "alibabacloud-tea-openapi"})
 PRODUCT_SDKS = frozenset(
     {
         "aliyun-fc2",
+        "alibabacloud-fc20230330",
         "oss2",
         "alibabacloud-tea-openapi",
         "alibabacloud-sae20190506",

@@ -1,4 +1,6 @@
-"""The FC deployer, driven through the real `aliyun-fc2` client against an FC 2016-08-15 test server."""
+"""The FC deployer on FC 2.0 custom domains, driven through the real `aliyun-fc2` client against the FC test server
+(the domains here were created with the 2016-08-15 API, so the FC 3.0 API only reads them; tests/contract/
+test_deployer_fc3.py binds FC 3.0 ones)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,13 @@ from pydantic import SecretStr
 
 from certdeploy.adapters.cloud import ApiTarget, CloudCredentials
 from certdeploy.adapters.cloud.fc import FcDeployer
+from certdeploy.adapters.cloud.fc2_domains import Fc2CustomDomains
 from certdeploy.domain.deployment import DeployableCertificate, PermanentDeployFailure, TransientDeployFailure
 from certdeploy.domain.models import CertAlgorithm, Product, Resource
 from tests.certgen import GeneratedCert, make_cert
 from tests.contract.deployer_support import assert_refused_without_the_key, mismatched_certificate, pem_certificate
 from tests.servers.fc2_server import GET_CUSTOM_DOMAIN, REDACTED, UPDATE_CUSTOM_DOMAIN, Fc2TestServer
+from tests.servers.fc3_server import FcCloud
 
 DOMAIN = "www.example.com"
 ROUTES = [
@@ -34,14 +38,19 @@ def renewed() -> GeneratedCert:
 
 
 @pytest.fixture
-def fc() -> Iterator[Fc2TestServer]:
-    with Fc2TestServer(security_token="sts-token-of-the-function-role") as server:
-        yield server
+def cloud() -> Iterator[FcCloud]:
+    yield from FcCloud(security_token="sts-token-of-the-function-role").serving()
 
 
 @pytest.fixture
-def deployer(fc: Fc2TestServer) -> FcDeployer:
-    return FcDeployer(fc.credentials(), fc.target())
+def fc(cloud: FcCloud) -> Fc2TestServer:
+    """The FC 2.0 API of the cloud: the domains it adds are FC 2.0 domains."""
+    return cloud.fc2
+
+
+@pytest.fixture
+def deployer(cloud: FcCloud) -> FcDeployer:
+    return FcDeployer(cloud.api.credentials(), cloud.api.target())
 
 
 def _resource(domain: str = DOMAIN) -> Resource:
@@ -68,18 +77,18 @@ def test_reads_the_certificate_a_custom_domain_serves(
 def test_bind_puts_the_pem_certificate_and_key_and_keeps_routes_and_protocol(
     fc: Fc2TestServer, deployer: FcDeployer, legacy: GeneratedCert, renewed: GeneratedCert
 ) -> None:
-    fc.add_domain(DOMAIN, protocol="HTTPS", routes=ROUTES, certificate=("legacy-www", legacy.cert_pem, legacy.key_pem))
+    fc.add_domain(DOMAIN, routes=ROUTES, certificate=("legacy-www", legacy.cert_pem, legacy.key_pem))
 
     deployer.bind(_resource(), _deployable(renewed))
 
     served = fc.domain(DOMAIN)
     assert served["certConfig"] == {"certName": "www-2026", "certificate": renewed.chain_pem}
     assert fc.private_key(DOMAIN) == renewed.key_pem
-    assert served["protocol"] == "HTTPS"
+    assert served["protocol"] == "HTTP,HTTPS"
     assert served["routeConfig"] == {"routes": ROUTES}
     (update,) = fc.calls_of(UPDATE_CUSTOM_DOMAIN)
     assert update.body == {
-        "protocol": "HTTPS",
+        "protocol": "HTTP,HTTPS",
         "routeConfig": {"routes": ROUTES},
         "certConfig": {"certName": "www-2026", "certificate": renewed.chain_pem, "privateKey": REDACTED},
     }
@@ -212,26 +221,29 @@ def test_a_refused_certificate_is_permanent_and_the_message_holds_no_key(
     assert_refused_without_the_key(failure.value, code="InvalidArgument")
 
 
-def test_requests_are_signed_the_fc_way(fc: Fc2TestServer, legacy: GeneratedCert) -> None:
+def test_requests_are_signed_the_fc_way(cloud: FcCloud, fc: Fc2TestServer, legacy: GeneratedCert) -> None:
     fc.add_domain(DOMAIN, routes=ROUTES, certificate=("legacy-www", legacy.cert_pem, legacy.key_pem))
     wrong_secret = CloudCredentials(
         access_key_id=fc.access_key_id,
         access_key_secret=SecretStr("not-the-secret"),
         security_token=SecretStr("sts-token-of-the-function-role"),
     )
-    target = ApiTarget(endpoint=fc.endpoint, protocol="http")
+    target = ApiTarget(endpoint=cloud.api.endpoint, protocol="http")
 
-    with pytest.raises(PermanentDeployFailure) as failure:
+    with pytest.raises(PermanentDeployFailure) as fc3_failure:
         FcDeployer(wrong_secret, target).current_binding(_resource())
+    with pytest.raises(PermanentDeployFailure) as fc2_failure:
+        Fc2CustomDomains(wrong_secret, target, account_id=None).get_domain(_resource())
 
-    assert failure.value.code == "SignatureNotMatch"
-    assert fc.calls == []
+    assert fc3_failure.value.code == "SignatureDoesNotMatch"
+    assert fc2_failure.value.code == "SignatureNotMatch"
+    assert (cloud.api.calls, fc.calls) == ([], [])
 
 
-def test_without_an_endpoint_the_account_id_is_required() -> None:
+def test_without_an_endpoint_the_fc2_api_needs_the_account_id() -> None:
     credentials = CloudCredentials(access_key_id="ak", access_key_secret=SecretStr("secret"))
 
     with pytest.raises(PermanentDeployFailure) as failure:
-        FcDeployer(credentials, environ={}).current_binding(_resource())
+        Fc2CustomDomains(credentials, ApiTarget(), account_id=None).get_domain(_resource())
 
     assert failure.value.code == "MissingAccountId"

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from certdeploy.adapters.cloud.waf import WafDeployer
+from certdeploy.bootstrap.settings import Site
 from certdeploy.domain.deployment import DeployableCertificate, PermanentDeployFailure, TransientDeployFailure
 from certdeploy.domain.models import CertAlgorithm, Product, Resource
 from tests.certgen import make_cert
@@ -48,9 +49,19 @@ UNREAD = {
 
 
 @pytest.fixture
-def cloud() -> Iterator[WafCloud]:
-    cloud = WafCloud()
-    cloud.certs = {"4001-cn-hangzhou": "old-cert", "4002-cn-hangzhou": "new-cert"}
+def site() -> Site:
+    """The account's site (CERTDEPLOY_SITE): China unless a test says otherwise."""
+    return Site.CHINA
+
+
+@pytest.fixture
+def cloud(site: Site) -> Iterator[WafCloud]:
+    cloud = WafCloud(cas_region=site.cas_region)
+    cloud.certs = {
+        "4001-cn-hangzhou": "old-cert",
+        "4002-cn-hangzhou": "new-cert",
+        "4002-ap-southeast-1": "new-cert-international",
+    }
     cloud.domains[(INSTANCE, DOMAIN)] = WafDomain(
         listen=copy.deepcopy(LISTEN), redirect=copy.deepcopy(REDIRECT), unread=dict(UNREAD)
     )
@@ -58,8 +69,8 @@ def cloud() -> Iterator[WafCloud]:
 
 
 @pytest.fixture
-def deployer(cloud: WafCloud) -> WafDeployer:
-    return WafDeployer(cloud.api.credentials(), cloud.api.target())
+def deployer(cloud: WafCloud, site: Site) -> WafDeployer:
+    return WafDeployer(cloud.api.credentials(), cloud.api.target(cas_region=site.cas_region))
 
 
 def _resource(domain: str = DOMAIN, *, region: str = "cn-hangzhou") -> Resource:
@@ -118,20 +129,30 @@ def test_a_waf_instance_outside_the_mainland_binds_the_identifier_cas_gave(
     assert deployer.current_binding(resource).cas_cert_id == 4002
 
 
-def test_a_cas_certificate_without_its_identifier_is_refused_before_any_write(
-    cloud: WafCloud, deployer: WafDeployer
+@pytest.mark.parametrize("site", [Site.CHINA, Site.INTERNATIONAL])
+def test_the_identifier_cas_gave_is_bound_on_either_site(cloud: WafCloud, deployer: WafDeployer, site: Site) -> None:
+    deployer.bind(_resource(), _certificate(cas_cert_id=4002, cas_region=site.cas_region))
+
+    assert cloud.domains[(INSTANCE, DOMAIN)].listen["CertId"] == f"4002-{site.cas_region}"
+    assert deployer.current_binding(_resource()).cas_cert_id == 4002
+
+
+@pytest.mark.parametrize("site", [Site.CHINA, Site.INTERNATIONAL])
+def test_without_the_identifier_from_cas_a_cas_certificate_is_named_with_the_sites_cas_region(
+    cloud: WafCloud, deployer: WafDeployer, site: Site
 ) -> None:
     certificate = _certificate(cas_cert_id=4002).model_copy(update={"cas_identifier": None})
 
-    with pytest.raises(PermanentDeployFailure) as failure:
-        deployer.bind(_resource(), certificate)
+    deployer.bind(_resource(), certificate)
 
-    assert failure.value.code == "CertificateIdentifierUnknown"
-    assert cloud.api.actions() == ["DescribeDomainDetail"]
+    [modify] = cloud.api.calls_of("ModifyDomainCert")
+    assert modify.parameters["CertId"] == f"4002-{site.cas_region}"
+    assert cloud.domains[(INSTANCE, DOMAIN)].listen["CertId"] == f"4002-{site.cas_region}"
 
 
+@pytest.mark.parametrize("site", [Site.CHINA, Site.INTERNATIONAL])
 def test_a_certificate_outside_cas_is_added_then_bound_and_a_second_bind_writes_nothing(
-    cloud: WafCloud, deployer: WafDeployer
+    cloud: WafCloud, deployer: WafDeployer, site: Site
 ) -> None:
     deployer.bind(_resource(), _certificate())
     deployer.bind(_resource(), _certificate())
@@ -139,7 +160,8 @@ def test_a_certificate_outside_cas_is_added_then_bound_and_a_second_bind_writes_
     [create] = cloud.api.calls_of("CreateCerts")
     assert (create.parameters["CertName"], create.parameters["CertKey"]) == ("api-2025", SITE.key_pem)
     assert len(cloud.api.calls_of("ModifyDomainCert")) == 1
-    assert cloud.certs[cloud.domains[(INSTANCE, DOMAIN)].listen["CertId"]] == "api-2025"
+    bound = cloud.domains[(INSTANCE, DOMAIN)].listen["CertId"]
+    assert (cloud.certs[bound], bound.endswith(f"-{site.cas_region}")) == ("api-2025", True)
 
 
 def test_binding_the_certificate_already_served_makes_no_write_call(cloud: WafCloud, deployer: WafDeployer) -> None:

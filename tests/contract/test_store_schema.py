@@ -122,9 +122,9 @@ def test_migrating_seals_the_webhooks_contacts_kept_in_clear(backend: str, tmp_p
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_migrating_counts_the_workers_of_existing_jobs(backend: str, tmp_path: Any) -> None:
-    # GIVEN a database of the fourth schema with a running job: two CDN workers done, one ALB still deploying
+    # GIVEN a database of the fifth schema with a running job: two CDN workers done, one ALB still deploying
     with fresh_database(backend, tmp_path) as url:
-        upgrade(url, "0004")
+        upgrade(url, "0005")
         engine = create_store_engine(url)
         with engine.begin() as conn:
             conn.execute(
@@ -182,7 +182,7 @@ def test_sql_store_and_transaction_offer_every_repository_of_the_port(tmp_path: 
     )
     repositories = typing.get_type_hints(UnitOfWork)
     assert set(repositories) == {"accounts", "quota", "certificates", "contacts", "resources", "jobs", "workers",
-                                 "outbox", "processed", "nonces", "notifications"}  # fmt: skip
+                                 "outbox", "processed", "nonces", "notifications", "job_events"}  # fmt: skip
     with store.transaction() as unit:
         for attr, port in repositories.items():
             for name, member in inspect.getmembers(port, inspect.isfunction):

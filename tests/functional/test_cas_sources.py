@@ -60,8 +60,8 @@ def _cloud_resource(product: str, domain: str, **fields: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def cas() -> Iterator[CasCloud]:
-    cloud = CasCloud()
+def cas(cloud_site: Site) -> Iterator[CasCloud]:
+    cloud = CasCloud(cas_region=cloud_site.cas_region)
     cloud.certificates = [
         _listed(OLD_CAS_ID, "site-2025", "www.example.com"),
         _listed(SITE_CAS_ID, "site-2026", "www.example.com,api.example.com", SerialNo="0A1B"),
@@ -70,7 +70,6 @@ def cas() -> Iterator[CasCloud]:
         "Name": "site-2026",
         "Cert": SITE.chain_pem,
         "Key": SITE.key_pem,
-        "CertIdentifier": f"{SITE_CAS_ID}-cn-hangzhou",
     }
     cloud.resources = [
         _cloud_resource(
@@ -111,10 +110,11 @@ def gateway() -> Iterator[ApiGatewayCloud]:
 
 
 @pytest.fixture
-def waf() -> Iterator[WafCloud]:
-    cloud = WafCloud()
-    cloud.certs = {f"{OLD_CAS_ID}-cn-hangzhou": "site-2025", f"{SITE_CAS_ID}-cn-hangzhou": "site-2026"}
-    listen = {"CertId": f"{OLD_CAS_ID}-cn-hangzhou", "HttpsPorts": [443]}
+def waf(cloud_site: Site) -> Iterator[WafCloud]:
+    cloud = WafCloud(cas_region=cloud_site.cas_region)
+    region = cloud_site.cas_region
+    cloud.certs = {f"{OLD_CAS_ID}-{region}": "site-2025", f"{SITE_CAS_ID}-{region}": "site-2026"}
+    listen = {"CertId": f"{OLD_CAS_ID}-{region}", "HttpsPorts": [443]}
     cloud.domains[("waf-intl", "www.example.com")] = WafDomain(listen=listen, redirect={"Backends": ["10.0.0.1"]})
     yield from cloud.serving()
 
@@ -280,8 +280,9 @@ def test_rolling_back_puts_the_previous_cas_certificate_back_by_its_cas_id(
     assert cas.api.calls_of(DETAIL) == []
 
 
+@pytest.mark.parametrize("cloud_site", [Site.CHINA, Site.INTERNATIONAL])
 def test_a_waf_instance_outside_the_mainland_is_given_the_identifier_cas_gave_the_certificate(
-    container: Container, account_id: int, cas: CasCloud, waf: WafCloud
+    container: Container, account_id: int, cas: CasCloud, waf: WafCloud, cloud_site: Site
 ) -> None:
     cas.resources.append(
         _cloud_resource(
@@ -294,7 +295,8 @@ def test_a_waf_instance_outside_the_mainland_is_given_the_identifier_cas_gave_th
     job_id = _deploy(container, account_id, site.id, _resource(container, account_id, Product.WAF))
 
     assert container.store.jobs.get(account_id, job_id).status is JobStatus.SUCCESS
-    assert waf.domains[("waf-intl", "www.example.com")].listen["CertId"] == f"{SITE_CAS_ID}-cn-hangzhou"
+    assert waf.domains[("waf-intl", "www.example.com")].listen["CertId"] == f"{SITE_CAS_ID}-{cloud_site.cas_region}"
+    assert cas.api.calls_of(DETAIL)  # the identifier came from CAS (GetUserCertificateDetail)
 
 
 def test_a_pem_product_fetches_the_content_once_and_the_store_keeps_it(

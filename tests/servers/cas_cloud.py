@@ -10,10 +10,12 @@ from tests.servers.openapi import OpenApiCall, OpenApiError, OpenApiServer, Prod
 
 
 class CasCloud(ProductCloud):
-    """`certificates`: ListUserCertificateOrder rows; `details`: CertId -> GetUserCertificateDetail body;
-    `resources`: ListCloudResources rows."""
+    """`certificates`: ListUserCertificateOrder rows; `details`: CertId -> GetUserCertificateDetail body (its
+    `CertIdentifier` is `<id>-<cas_region>` unless the body gives one); `resources`: ListCloudResources rows;
+    `cas_region`: where the account's site keeps its certificates (cn-hangzhou, or ap-southeast-1 internationally)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, cas_region: str = "cn-hangzhou") -> None:
+        self.cas_region = cas_region
         self.certificates: list[dict[str, Any]] = []
         self.details: dict[int, dict[str, Any]] = {}
         self.resources: list[dict[str, Any]] = []
@@ -38,7 +40,7 @@ class CasCloud(ProductCloud):
         detail = self.details.get(cert_id)
         if detail is None:
             raise OpenApiError("NotFound", f"The certificate {cert_id} does not exist.", 404)
-        return {"Id": cert_id, **detail}
+        return {"Id": cert_id, "CertIdentifier": f"{cert_id}-{self.cas_region}", **detail}
 
     def _list_resources(self, call: OpenApiCall) -> dict[str, Any]:
         page, size = _paging(call, default_size=20)

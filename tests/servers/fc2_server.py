@@ -7,7 +7,12 @@ real service does that a deployer relies on:
   Base64(HMAC-SHA256(secret, METHOD\\nContent-MD5\\nContent-Type\\nDate\\n<sorted x-fc-* headers><path>))`, the `date`
   within 15 minutes, and the `x-fc-security-token` header when the server was given an STS token.
 - A PUT changes only the fields its body carries (the SDK sends only the non-empty ones); a `certConfig` needs a name,
-  a PEM certificate and the private key of that certificate; `HTTPS` in `protocol` needs a certificate.
+  a PEM certificate and the private key of that certificate; `HTTPS` in `protocol` needs a certificate. The protocol
+  is `HTTP` or `HTTP,HTTPS`, the only values of the 2016-08-15 UpdateCustomDomain reference
+  (https://www.alibabacloud.com/help/doc-detail/191168.htm): `HTTPS` alone, which an FC 3.0 domain may have, is
+  refused with `InvalidArgument`.
+- The domains are those of the account's region, which the FC 3.0 API of `tests.servers.fc3_server` serves as well
+  (`state()`); a domain records the API version it was created with (`apiVersion`).
 - Reads never return the private key (docs/runtime.md#fc-custom-domains; the official test sees `certConfig.privateKey`
   None).
 - Errors answer FC's body `{"ErrorCode", "ErrorMessage"}` with the `X-Fc-Request-Id` header.
@@ -26,7 +31,8 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
@@ -72,6 +78,15 @@ def fc_signature(access_key_secret: str, method: str, headers: Mapping[str, str]
     return base64.b64encode(digest).decode("ascii")
 
 
+def cert_config_problem(cert_config: Mapping[str, Any]) -> str | None:
+    """Why a `certConfig` (certName, certificate, privateKey) cannot be served, or None when it can."""
+    name, cert_pem, key_pem = (cert_config.get(part) for part in ("certName", "certificate", "privateKey"))
+    if not (name and cert_pem and key_pem):
+        return "certConfig needs certName, certificate and privateKey"
+    problem = key_pair_problem(cert_pem, key_pem)
+    return None if problem is None else f"certConfig is invalid: {problem}"
+
+
 def key_pair_problem(cert_pem: str, key_pem: str) -> str | None:
     """Why a PEM certificate and private key cannot be served together, or None when they can."""
     try:
@@ -88,12 +103,16 @@ def key_pair_problem(cert_pem: str, key_pem: str) -> str | None:
     return None
 
 
+def reply(handler: LoopbackRequestHandler, fc: Fc2TestServer) -> None:
+    """Answer the request `handler` holds as `fc` does."""
+    status, answer = fc.answer(handler.command, handler.path, handler.lowered_headers(), handler.read_body())
+    headers = {"Content-Type": "application/json", "X-Fc-Request-Id": str(uuid.uuid4())}
+    handler.send_reply(status, json.dumps(answer).encode("utf-8"), headers)
+
+
 class _Handler(LoopbackRequestHandler):
     def serve(self) -> None:
-        fc: Fc2TestServer = self.server.test_server
-        status, answer = fc._answer(self.command, self.path, self.lowered_headers(), self.read_body())
-        headers = {"Content-Type": "application/json", "X-Fc-Request-Id": str(uuid.uuid4())}
-        self.send_reply(status, json.dumps(answer).encode("utf-8"), headers)
+        reply(self, self.server.test_server)
 
 
 class Fc2TestServer(CloudApiTestServer[FcCall, FcApiError]):
@@ -128,17 +147,21 @@ class Fc2TestServer(CloudApiTestServer[FcCall, FcApiError]):
         protocol: str = "HTTP,HTTPS",
         routes: list[dict[str, str]] | None = None,
         certificate: tuple[str, str, str] | None = None,
+        api_version: str = API_VERSION,
+        settings: Mapping[str, Any] | None = None,
     ) -> None:
-        """A custom domain; `certificate` is (certName, certificate PEM, private key PEM)."""
+        """A custom domain; `certificate` is (certName, certificate PEM, private key PEM), `api_version` the API it
+        was created with, `settings` more blocks of an FC 3.0 domain (`tlsConfig`, `wafConfig`, `authConfig`)."""
         now = _fc_time()
         domain: dict[str, Any] = {
             "domainName": domain_name,
             "accountId": "1234567890123456",
-            "apiVersion": API_VERSION,
+            "apiVersion": api_version,
             "protocol": protocol,
             "routeConfig": {"routes": routes or [{"path": "/*", "serviceName": "svc", "functionName": "fn"}]},
             "createdTime": now,
             "lastModifiedTime": now,
+            **copy.deepcopy(dict(settings or {})),
         }
         with self._lock:
             self._domains[domain_name] = domain
@@ -157,12 +180,19 @@ class Fc2TestServer(CloudApiTestServer[FcCall, FcApiError]):
         with self._lock:
             return self._private_keys.get(domain_name)
 
+    @contextmanager
+    def state(self) -> Iterator[tuple[dict[str, dict[str, Any]], dict[str, str]]]:
+        """The domains and their private keys, locked: what the FC 3.0 API reads and changes as well."""
+        with self._lock:
+            yield self._domains, self._private_keys
+
     def fail_next(self, operation: str, *, times: int = 1, status: int = 429, code: str, message: str) -> None:
         self._faults.add(operation, FcApiError(status, code, message), times=times)
 
     # ------------------------------------------------------------------ requests
 
-    def _answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+    def answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+        """(status, JSON body) for one request."""
         path = unquote(urlsplit(target).path)
         try:
             self._authenticate(method, path, headers)
@@ -217,16 +247,12 @@ class Fc2TestServer(CloudApiTestServer[FcCall, FcApiError]):
         if unknown:
             raise FcApiError(400, "InvalidArgument", f"unknown fields {sorted(unknown)}")
         protocol = changes.get("protocol", domain["protocol"])
-        if protocol not in ("HTTP", "HTTPS", "HTTP,HTTPS"):
-            raise FcApiError(400, "InvalidArgument", f"protocol '{protocol}' is not HTTP, HTTPS or HTTP,HTTPS")
+        if protocol not in ("HTTP", "HTTP,HTTPS"):
+            raise FcApiError(400, "InvalidArgument", f"protocol '{protocol}' is not HTTP or HTTP,HTTPS")
         cert_config = changes.get("certConfig")
-        if cert_config is not None:
-            name, cert_pem, key_pem = (cert_config.get(part) for part in ("certName", "certificate", "privateKey"))
-            if not (name and cert_pem and key_pem):
-                raise FcApiError(400, "InvalidArgument", "certConfig needs certName, certificate and privateKey")
-            problem = key_pair_problem(cert_pem, key_pem)
-            if problem is not None:
-                raise FcApiError(400, "InvalidArgument", f"certConfig is invalid: {problem}")
+        problem = None if cert_config is None else cert_config_problem(cert_config)
+        if problem is not None:
+            raise FcApiError(400, "InvalidArgument", problem)
         if "HTTPS" in protocol and cert_config is None and "certConfig" not in domain:
             raise FcApiError(400, "InvalidArgument", "an HTTPS custom domain needs a certConfig")
         domain["protocol"] = protocol

@@ -184,7 +184,7 @@ class _State:
     nonces: set[str] = field(default_factory=set)
 
 
-class _RequestHandler(LoopbackRequestHandler):
+class OpenApiRequestHandler(LoopbackRequestHandler):
     def serve(self) -> None:
         raw_path, _, raw_query = self.path.partition("?")
         grouped: dict[str, tuple[str, ...]] = {}
@@ -206,7 +206,7 @@ class _RequestHandler(LoopbackRequestHandler):
 class OpenApiServer(CloudApiTestServer[OpenApiCall, OpenApiError]):
     """Threaded HTTP server on 127.0.0.1 (ephemeral port) speaking the Alibaba OpenAPI gateway protocol."""
 
-    handler_class = _RequestHandler
+    handler_class = OpenApiRequestHandler
     thread_name = "openapi-test-server"
 
     def __init__(

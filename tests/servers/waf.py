@@ -10,6 +10,8 @@ What the real service does that the deployer relies on, as WAF's API reference a
   optional) changes the certificate (and the TLS settings it carries) only; a domain without an HTTPS port refuses it
   with `Waf.Pullin.MustListenHTTPS`.
 - A certificate identifier WAF does not know is `Cert.NotExist`.
+- `CreateCerts` adds the certificate to CAS and answers its identifier, `<id>-<CAS region>`: the CAS region of the
+  account's site (`cas_region`), not the WAF instance's region.
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ class WafDomain:
 
 
 class WafCloud(ProductCloud):
-    """`domains`: (instance id, domain) -> configuration; `certs`: identifier -> name."""
+    """`domains`: (instance id, domain) -> configuration; `certs`: identifier -> name; `cas_region`: the CAS region of
+    the account's site."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, cas_region: str = "cn-hangzhou") -> None:
+        self.cas_region = cas_region
         self.domains: dict[tuple[str, str], WafDomain] = {}
         self.certs: dict[str, str] = {}
         self._next_id = 70_000
@@ -111,6 +115,6 @@ class WafCloud(ProductCloud):
         if "BEGIN CERTIFICATE" not in pem or "PRIVATE KEY" not in key:
             raise OpenApiError("Cert.Invalid", "The certificate or its private key is invalid.")
         self._next_id += 1
-        identifier = f"{self._next_id}-cn-hangzhou"
+        identifier = f"{self._next_id}-{self.cas_region}"
         self.certs[identifier] = name
         return {"CertIdentifier": identifier}

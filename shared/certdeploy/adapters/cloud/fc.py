@@ -1,97 +1,59 @@
-"""Function Compute deployer: the certificate of an FC custom domain, through `aliyun-fc2` (FC API 2016-08-15).
+"""Function Compute deployer: the certificate of an FC custom domain, through the FC 3.0 API
+(`alibabacloud-fc20230330`, `fc3_domains`) for a domain of FC 3.0 and through `aliyun-fc2` (FC API 2016-08-15,
+`fc2_domains`) for a domain of FC 2.0.
 
 A resource is one custom domain: its name is `resource.domain` (FC names a custom domain by the domain itself, and
-CAS lists FC resources without an instance id). The endpoint is `https://<account id>.<region>.fc.aliyuncs.com`;
-the account id comes from the constructor or the `FC_ACCOUNT_ID` variable FC sets in every function.
+CAS lists FC resources without an instance id, nor which API version the domain belongs to).
 
-How each call maps to FC (docs/runtime.md#fc-custom-domains):
+Which API (docs/runtime.md#fc-custom-domains): every operation first reads the domain with the 3.0 API's
+`GetCustomDomain`, which answers its `apiVersion`. `2016-08-15` (a domain created through the 2.0 API, whose routes
+name a service, which the 3.0 API's route model has no field for), or a 3.0 answer `DomainNameNotFound`: the domain
+is read again and written through the 2.0 API, as before. Any other answer is a domain of FC 3.0 and is written
+through the 3.0 API: it may serve `HTTPS` alone, which the 2.0 API does not accept, and has TLS and WAF settings the
+2.0 API cannot send.
+
+How each call maps to FC:
 - read: `GetCustomDomain`. The domain serves a certificate when its protocol includes HTTPS and it has a `certConfig`;
   the binding records the certificate's name, its SHA-256 fingerprint and the protocol.
-- bind: `UpdateCustomDomain` with `certConfig` (name, PEM certificate, PEM key: FC takes no CAS certificate id). The
-  online `routeConfig` is sent back unchanged, as the fc3 tooling does (get → merge → put), because FC does not
-  document that a PUT without it keeps the routes. The protocol is kept when it already includes HTTPS; an HTTP-only
-  domain becomes `HTTP,HTTPS` (a certificate on a domain that serves no HTTPS would change nothing, and plain HTTP
-  keeps working). Binding the certificate the domain already serves (same fingerprint) makes no write.
+- bind: `UpdateCustomDomain` with `certConfig` (name, PEM certificate, PEM key: FC takes no CAS certificate id); the
+  2.0 API is sent the routes back, the 3.0 API the `tlsConfig` as read (each module says why). The protocol is kept
+  when it already includes HTTPS; an HTTP-only domain becomes `HTTP,HTTPS` (a certificate on a domain that serves no
+  HTTPS would change nothing, and plain HTTP keeps working). Binding the certificate the domain already serves (same
+  fingerprint) makes no write.
 - restore: FC never returns a private key, so a previous certificate cannot be put back from what FC tells us.
   What can be restored: "no certificate" (the domain served HTTP only before: its protocol is set back), and a
   binding the domain still serves (nothing to do). Anything else fails with `PreviousCertificateUnavailable`; when
   the previous certificate is one of certdeploy's own (`binding.cert_id`), the caller binds it again with `bind`.
-
-Errors: FC answers `{"ErrorCode", "ErrorMessage"}` with an HTTP status (FC error codes page). 5xx, 429
-`ResourceExhausted`, 499 `ClientClosedRequest`, `ConcurrentUpdateError` ("update one after another"), throttling
-codes and network failures are transient; every other FC error is permanent with FC's code and message. fc2 logs a
-failed request with its headers (STS token, signature): a filter on the root logger withholds them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import logging
 import os
-import re
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Mapping
+from typing import Any, Protocol
 
-from certdeploy.adapters.cloud.common import ApiTarget, CloudCredentials, is_transient_code
-from certdeploy.domain.deployment import (
-    Binding,
-    DeployableCertificate,
-    DeployFailed,
-    PermanentDeployFailure,
-    TransientDeployFailure,
-)
+from certdeploy.adapters.cloud.common import ApiTarget, CloudCredentials
+from certdeploy.adapters.cloud.fc2_domains import ACCOUNT_ID_VARIABLE, FC2_API_VERSION, Fc2CustomDomains
+from certdeploy.adapters.cloud.fc3_domains import Fc3CustomDomains
+from certdeploy.domain.deployment import Binding, DeployableCertificate, PermanentDeployFailure
 from certdeploy.domain.models import Resource
 
-if TYPE_CHECKING:
-    import fc2
-
-ACCOUNT_ID_VARIABLE = "FC_ACCOUNT_ID"
 HTTP_ONLY = "HTTP"
 HTTP_AND_HTTPS = "HTTP,HTTPS"
 # Binding details (name, value) pairs.
 PROTOCOL = "protocol"
 CERTIFICATE_SHA256 = "certificate_sha256"
-# FC codes that mean "try again later" besides 5xx (FC error codes page: 409 ConcurrentUpdateError "update them one
-# after another", 429 ResourceExhausted, 499 ClientClosedRequest, 503 ResourceThrottled).
-_TRANSIENT_FC_CODES = frozenset(
-    {"ConcurrentUpdateError", "ResourceExhausted", "ClientClosedRequest", "ResourceThrottled"}
-)
-_TRANSIENT_STATUSES = frozenset({429, 499})
-
-_Result = TypeVar("_Result")
-# fc2 logs every failed request with its headers (`logging.error(... Request headers: {...})` on the root logger in
-# `Client._do_request`), and those carry the STS token and the signature; its debug records (string to sign, headers)
-# carry the same.
-_LOGGED_HEADERS = re.compile(r"([Hh]eaders: )\{[^}]*\}")
 
 
-class _WithholdFc2Headers(logging.Filter):
-    """Drops fc2's debug records and rewrites its others without headers; every other record passes untouched."""
-
-    def __init__(self, fc2_directory: str) -> None:
-        super().__init__()
-        self._fc2_directory = fc2_directory
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.pathname.startswith(self._fc2_directory):
-            if record.levelno < logging.WARNING:
-                return False
-            record.msg = _LOGGED_HEADERS.sub(r"\1{withheld}", record.getMessage())
-            record.args = ()
-        return True
-
-
-def _withhold_fc2_headers_from_logs() -> None:
-    import fc2
-
-    root = logging.getLogger()
-    if not any(isinstance(existing, _WithholdFc2Headers) for existing in root.filters):
-        root.addFilter(_WithholdFc2Headers(os.path.dirname(fc2.__file__)))
+class _CustomDomainApi(Protocol):
+    def update_domain(
+        self, resource: Resource, read: Mapping[str, Any], *, protocol: str, cert_config: dict[str, str] | None
+    ) -> None: ...
 
 
 class FcDeployer:
-    """The `Deployer` of FC custom domains."""
+    """The `Deployer` of FC custom domains (FC 3.0 and FC 2.0 alike)."""
 
     def __init__(
         self,
@@ -101,16 +63,16 @@ class FcDeployer:
         account_id: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        self._credentials = credentials
-        self._target = target or ApiTarget()
+        target = target or ApiTarget()
         values = os.environ if environ is None else environ
-        self._account_id = account_id or values.get(ACCOUNT_ID_VARIABLE) or None
+        self._fc3 = Fc3CustomDomains(credentials, target)
+        self._fc2 = Fc2CustomDomains(credentials, target, account_id or values.get(ACCOUNT_ID_VARIABLE) or None)
 
     def current_binding(self, resource: Resource) -> Binding:
-        return _binding(resource.domain, self._get_domain(resource))
+        return _binding(resource.domain, self._domain(resource)[1])
 
     def bind(self, resource: Resource, certificate: DeployableCertificate) -> None:
-        domain = self._get_domain(resource)
+        api, domain = self._domain(resource)
         if _serves_https(domain) and _fingerprint(_cert_config(domain).get("certificate")) == _fingerprint(
             certificate.cert_pem
         ):
@@ -121,22 +83,22 @@ class FcDeployer:
             "certificate": certificate.cert_pem,
             "privateKey": certificate.key_pem.get_secret_value(),
         }
-        self._update_domain(
+        api.update_domain(
             resource,
+            domain,
             protocol=protocol if "HTTPS" in protocol else HTTP_AND_HTTPS,
-            route_config=domain.get("routeConfig"),
             cert_config=cert_config,
         )
 
     def restore(self, resource: Resource, binding: Binding) -> None:
-        domain = self._get_domain(resource)
+        api, domain = self._domain(resource)
         current = _binding(resource.domain, domain)
         if binding.is_empty:
             if current.is_empty:
                 return
-            # FC cannot unset a certConfig (the SDK sends only non-empty fields): serving HTTP only is what "no
+            # FC cannot unset a certConfig (the SDKs send only non-empty fields): serving HTTP only is what "no
             # certificate" means for a custom domain (HTTPS needs one), and such a domain reads back as unbound.
-            self._update_domain(resource, protocol=HTTP_ONLY, route_config=domain.get("routeConfig"), cert_config=None)
+            api.update_domain(resource, domain, protocol=HTTP_ONLY, cert_config=None)
             return
         previous_fingerprint = binding.detail(CERTIFICATE_SHA256)
         if previous_fingerprint is not None and previous_fingerprint == current.detail(CERTIFICATE_SHA256):
@@ -148,51 +110,12 @@ class FcDeployer:
             f"'{binding.cert_name}' that {resource.domain} served before cannot be put back{ours}.",
         )
 
-    # ------------------------------------------------------------------ FC calls
-
-    def _get_domain(self, resource: Resource) -> dict[str, Any]:
-        client = self._client(resource)
-        response = _call(lambda: client.get_custom_domain(resource.domain))
-        return _as_domain(response.data)
-
-    def _update_domain(
-        self,
-        resource: Resource,
-        *,
-        protocol: str,
-        route_config: Any,
-        cert_config: dict[str, str] | None,
-    ) -> None:
-        client = self._client(resource)
-        _call(
-            lambda: client.update_custom_domain(
-                resource.domain, protocol=protocol, routeConfig=route_config or None, certConfig=cert_config
-            )
-        )
-
-    def _client(self, resource: Resource) -> fc2.Client:
-        import fc2
-
-        _withhold_fc2_headers_from_logs()
-        token = self._credentials.security_token
-        return fc2.Client(
-            endpoint=self._endpoint(resource.region),
-            accessKeyID=self._credentials.access_key_id,
-            accessKeySecret=self._credentials.access_key_secret.get_secret_value(),
-            securityToken=token.get_secret_value() if token is not None else "",
-            # requests applies one timeout to the connect and to each read.
-            Timeout=max(self._target.connect_timeout_ms, self._target.read_timeout_ms) / 1000,
-        )
-
-    def _endpoint(self, region: str) -> str:
-        if self._target.endpoint:
-            return f"{self._target.protocol}://{self._target.endpoint}"
-        if not self._account_id:
-            raise PermanentDeployFailure(
-                "MissingAccountId",
-                f"The FC endpoint needs the account id: set {ACCOUNT_ID_VARIABLE} (FC sets it in every function).",
-            )
-        return f"{self._target.protocol}://{self._account_id}.{region}.fc.aliyuncs.com"
+    def _domain(self, resource: Resource) -> tuple[_CustomDomainApi, dict[str, Any]]:
+        """The API that owns the domain (see the module docstring) and the domain as that API reads it."""
+        domain = self._fc3.get_domain(resource)
+        if domain is not None and domain.get("apiVersion") != FC2_API_VERSION:
+            return self._fc3, domain
+        return self._fc2, self._fc2.get_domain(resource)
 
 
 def _binding(domain_name: str, domain: Mapping[str, Any]) -> Binding:
@@ -233,45 +156,3 @@ def _fingerprint(cert_pem: Any) -> str | None:
     except ValueError:
         return hashlib.sha256("".join(cert_pem.split()).encode("utf-8")).hexdigest()
     return leaf.fingerprint(hashes.SHA256()).hex()
-
-
-def _as_domain(data: Any) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise TransientDeployFailure("BadResponse", "FC answered a custom domain that is not a JSON object.")
-    return data
-
-
-def _call(operation: Callable[[], _Result]) -> _Result:
-    """Run one fc2 call, turning its errors into deploy failures (never chained: the request may hold the key)."""
-    import fc2
-    import requests
-
-    try:
-        return operation()
-    except DeployFailed:
-        raise
-    except fc2.FcError as error:
-        raise _fc_failure(error) from None
-    except requests.exceptions.JSONDecodeError:
-        raise TransientDeployFailure("BadResponse", "FC answered with something that is not JSON.") from None
-    except requests.exceptions.Timeout as error:
-        raise TransientDeployFailure("Timeout", f"FC did not answer in time ({type(error).__name__}).") from None
-    except requests.exceptions.RequestException as error:
-        # fc2 retries connection errors and 500/502/504 itself (5 times with backoff) before raising these.
-        raise TransientDeployFailure("ConnectionError", f"FC could not be reached ({type(error).__name__}).") from None
-
-
-def _fc_failure(error: fc2.FcError) -> DeployFailed:
-    try:
-        body = json.loads(error.message)
-    except (TypeError, ValueError):
-        body = {}
-    body = body if isinstance(body, dict) else {}
-    code = str(error.err_code or body.get("ErrorCode") or body.get("errorCode") or "UnknownError")
-    message = str(body.get("ErrorMessage") or body.get("errorMessage") or f"FC answered HTTP {error.status_code}")
-    request_id = error.request_id or body.get("RequestId")
-    if request_id and request_id != "unknown":
-        message = f"{message} (RequestId {request_id})"
-    status = error.status_code if isinstance(error.status_code, int) else 0
-    transient = status >= 500 or status in _TRANSIENT_STATUSES or code in _TRANSIENT_FC_CODES or is_transient_code(code)
-    return TransientDeployFailure(code, message) if transient else PermanentDeployFailure(code, message)

@@ -10,9 +10,12 @@ mode. The resource's `instance_id` is the WAF instance, `region` its region (`cn
   would reset hybrid-cloud and disaster-recovery settings. Sources: WAF 3.0 API reference, ModifyDomainCert
   (https://help.aliyun.com/zh/waf/web-application-firewall-3-0/developer-reference/api-waf-openapi-2021-10-01-modifydomaincert),
   SDK models `ModifyDomainCertRequest`, `DescribeDomainDetailResponseBody`.
-- A CAS certificate is bound by the `CertIdentifier` CAS gives it (GetUserCertificateDetail, e.g. `123-cn-hangzhou`),
-  whatever the WAF instance's region. A certificate outside CAS is first added with `CreateCerts` (CertName,
-  CertContent, CertKey), which answers its `CertIdentifier`.
+- A CAS certificate is bound by the `CertIdentifier` CAS gives it (GetUserCertificateDetail), whatever the WAF
+  instance's region: `<id>-<CAS region>`, the CAS region being the account's site's (`CERTDEPLOY_SITE`,
+  `ApiTarget.cas_region`: `123-cn-hangzhou` on the China site, `123-ap-southeast-1` on the international site). When
+  CAS gave none, the identifier is built the same way from the site's CAS region, as every other deployer names CAS
+  certificates. A certificate outside CAS is first added with `CreateCerts` (CertName, CertContent, CertKey), which
+  answers its `CertIdentifier`.
 - Retried: `Waf.Pullin.ResourceProcessing` (the domain is being changed), as terraform-provider-alicloud
   alicloud/resource_alicloud_wafv3_domain.go retries its domain updates.
 - SM certificates are refused (certdeploy deploys SM only to CDN, DCDN and Anti-DDoS, docs/decisions.md#certificates).
@@ -58,7 +61,7 @@ class WafDeployer:
         detail = self._detail(resource)
         current = _cert_identifier(detail)
         if certificate.cas_cert_id is not None:
-            identifier = _cas_identifier(certificate)
+            identifier = certificate.cas_identifier or self._target.cas_identifier(certificate.cas_cert_id)
             if current == identifier:
                 return
         else:
@@ -139,13 +142,3 @@ class WafDeployer:
 def _cert_identifier(detail: Any) -> str:
     return str(detail.listen.cert_id or "") if detail.listen is not None else ""
 
-
-def _cas_identifier(certificate: DeployableCertificate) -> str:
-    """The `CertIdentifier` CAS gave the certificate: WAF names CAS certificates by it."""
-    if not certificate.cas_identifier:
-        raise PermanentDeployFailure(
-            "CertificateIdentifierUnknown",
-            f"CAS gave no certificate identifier for certificate '{certificate.name}' ({certificate.cas_cert_id}), "
-            "and WAF binds CAS certificates by it.",
-        )
-    return certificate.cas_identifier

@@ -4,7 +4,7 @@ deploy, so a finishing worker and the status reads answer from one row instead o
 workers in one status.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-04
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from certdeploy.adapters.sql.schema import WorkerCounts
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
