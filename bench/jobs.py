@@ -54,6 +54,7 @@ READ_P99_GOAL_SECONDS = 0.02
 READ_GOAL_RATIO = 1.5
 RSS_GOAL_MIB = 150.0
 
+
 def write_inventory(path: Path, size: int) -> None:
     """`size` resources, round-robin over the twelve products, each under `*.bench.example.com`."""
     resources = []

@@ -361,9 +361,7 @@ def _back_to_editing(deps: Deps, unit: Step, job: Job) -> Job:
         raise InvalidStatus(f"Job {job.id} is '{job.status}': only a pending job can go back to 'editing'.")
     released = _release(ops, job)
     ops.workers.transition_all(job.account_id, job.id, move_worker(W.PENDING, W.EDITING))
-    _tell(
-        unit, job_event(job.account_id, job.id, E.BACK_TO_EDITING, f"back to editing: {released} unit(s) released")
-    )
+    _tell(unit, job_event(job.account_id, job.id, E.BACK_TO_EDITING, f"back to editing: {released} unit(s) released"))
     job = ops.jobs.transition(job.account_id, job.id, move_job(J.PENDING, J.EDITING), expected_version=job.version)
     # New worker ids: the released units belong to the old workers, so submitting again charges again.
     certs = ops.certificates.get_many(job.account_id, job.cert_ids)
