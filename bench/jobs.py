@@ -104,6 +104,8 @@ class Account:
 
 
 def create_account(data: Path, env: dict[str, str], name: str, quota: int, inventory: Path) -> Account:
+    migrated = run_cli(["--data", str(data), "migrate"], env=env)
+    assert migrated.returncode == 0, migrated.stderr
     created = run_cli(["--data", str(data), "account", "create", name, "--quota", str(quota)], env=env)
     assert created.returncode == 0, created.stderr
     keys = json.loads(created.stdout)
