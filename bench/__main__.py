@@ -60,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run: {', '.join(BENCHMARKS)}")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS_FILE, help="where to write the goals' table (default bench/results.md)"
+    )
     arguments = parser.parse_args(argv)
     unknown = [name for name in arguments.names if name not in BENCHMARKS]
     if unknown:
@@ -78,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if rows:
             print(results_table(rows))
     if rows:
-        write_results(rows, names)
+        write_results(rows, names, arguments.results)
     return 0
 
 
