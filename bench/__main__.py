@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import availability, hostile, http_front, jobs, matching
+from bench import availability, coldstart, hostile, http_front, jobs, matching, reads
 from bench.measure import Row
 
 Result = dict[str, object] | list[Row]
@@ -26,6 +26,8 @@ BENCHMARKS: dict[str, Callable[[], Result]] = {
     "hostile": hostile.run,
     "http_front": http_front.run,
     "availability": availability.run,
+    "coldstart": coldstart.run,
+    "reads": reads.run,
     "jobs": jobs.run,
 }
 RESULTS_FILE = Path(__file__).resolve().parent / "results.md"

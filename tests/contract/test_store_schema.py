@@ -54,7 +54,7 @@ def test_migrations_build_exactly_the_declared_schema_and_rerun_as_a_no_op(datab
     upgrade(database)
 
     # THEN the database is at head and matches schema.py column for column
-    assert current_revision(database) == head_revision() == "0006"
+    assert current_revision(database) == head_revision() == "0008"
     with database.connect() as conn:
         context = MigrationContext.configure(
             conn, opts={"compare_type": True, "include_object": declared_or_not_implicit}
@@ -122,9 +122,9 @@ def test_migrating_seals_the_webhooks_contacts_kept_in_clear(backend: str, tmp_p
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_migrating_counts_the_workers_of_existing_jobs(backend: str, tmp_path: Any) -> None:
-    # GIVEN a database of the fifth schema with a running job: two CDN workers done, one ALB still deploying
+    # GIVEN a database of the seventh schema with a running job: two CDN workers done, one ALB still deploying
     with fresh_database(backend, tmp_path) as url:
-        upgrade(url, "0005")
+        upgrade(url, "0007")
         engine = create_store_engine(url)
         with engine.begin() as conn:
             conn.execute(

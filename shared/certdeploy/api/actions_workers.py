@@ -55,6 +55,7 @@ def worker_reply(worker: models.Worker, certs: Mapping[int, Certificate], resour
         listener_id=listener.listener_id if listener else None,
         port=listener.port if listener else None,
         default_resource=True if listener else None,
+        namespace_id=resource.namespace_id if resource is not None else None,
         resource_cert_id=worker.resource_cert_id,
         resource_domain=worker.resource_domain,
         user_id=worker.account_id,
@@ -73,7 +74,6 @@ def list_worker_resource(ctx: ActionContext, params: RpcParameters) -> Page[Work
     product = None if product_text is None else parse_product("CloudProduct", product_text)
     page, size = paging(params, DEFAULT_SHOW_SIZE)
     store = ctx.deps.store
-    store.jobs.get(ctx.account_id, job_id)
     found = store.workers.search(ctx.account_id, job_id, status=status, product=product, page=page, page_size=size)
     certs = certificates_by_id(ctx, (w.cert_id for w in found.items))
     resource_ids = {w.resource_id for w in found.items}

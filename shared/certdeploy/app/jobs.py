@@ -266,9 +266,14 @@ def job_progress(deps: Deps, account_id: int, job_id: int) -> JobProgress:
     worker_count = sum(statuses.values())
     exclusions: tuple[Exclusion, ...] = ()
     if job.status is J.EDITING:
-        certs = store.certificates.get_many(account_id, job.cert_ids)
-        resources = [r for r in store.resources.get_many(account_id, job.resource_ids) if not r.gone]
-        exclusions = _match(deps, account_id, certs, resources, job.schedule_time).exclusions
+        # Each resource matches on its own, so only those left without a worker are matched again to say why: a
+        # preview of 10,000 resources does not read and match them all.
+        matched = {w.resource_id for w in store.workers.of_job(account_id, job_id)}
+        left_out = set(job.resource_ids) - matched
+        resources = [r for r in store.resources.get_many(account_id, left_out) if not r.gone] if left_out else []
+        if resources:
+            certs = store.certificates.get_many(account_id, job.cert_ids)
+            exclusions = _match(deps, account_id, certs, resources, job.schedule_time).exclusions
     # Submitting charged one unit per worker (uploaded certificates); each worker that ended in `error` got its unit
     # back, and nothing else refunds: so the job costs its workers less its errors.
     charged = worker_count if job.status is J.EDITING else worker_count - statuses[W.ERROR]
@@ -305,9 +310,9 @@ def change_job_status_in(unit: Step, deps: Deps, account_id: int, job_id: int, t
         job = _leave_editing(unit, job, target, now)
     elif not (job.status is J.PENDING and target is J.SCHEDULING):
         raise InvalidStatus(f"Job {job_id} is '{job.status}': it cannot move to '{target}'.")
-    if job.status is J.SCHEDULING or (
-        job.status is J.PENDING and (job.schedule_time is None or job.schedule_time <= now)
-    ):
+    # `scheduling` starts a pending job now, before its ScheduleTime (docs/protocol.md#deployment-jobs).
+    due = target is J.SCHEDULING or job.schedule_time is None or job.schedule_time <= now
+    if job.status is J.SCHEDULING or (job.status is J.PENDING and due):
         job = start_job(unit, job, now)
     return job
 

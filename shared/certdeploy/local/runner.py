@@ -346,6 +346,7 @@ def serve(
                 )
         runner.start()
         print(f"certdeploy is serving the CAS API on {endpoint} (data: {settings.data.resolve()})", file=out)
+        print(f"the web console is at {endpoint}/console/", file=out)
         print(f"Health: {endpoint}/health  ·  stop with Ctrl-C", file=out, flush=True)
         try:
             while not stop.wait(1.0):

@@ -1,10 +1,9 @@
 """Job counters: each job row keeps its workers counted per product and status, and how many certificates they
 deploy, so a finishing worker and the status reads answer from one row instead of aggregating the workers
-(docs/runtime.md#job-execution). Existing jobs are counted once here. An index lets the fan-out page through a job's
-workers in one status.
+(docs/runtime.md#job-execution). Existing jobs are counted once here.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-04
 """
 
@@ -15,8 +14,8 @@ from alembic import op
 
 from certdeploy.adapters.sql.schema import WorkerCounts
 
-revision = "0006"
-down_revision = "0005"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -39,7 +38,6 @@ _workers = sa.table(
 def upgrade() -> None:
     op.add_column("jobs", sa.Column("worker_counts", sa.Text().with_variant(sa.Text(), "mysql"), nullable=True))
     op.add_column("jobs", sa.Column("worker_cert_count", sa.Integer(), nullable=False, server_default="0"))
-    op.create_index("ix_workers_job_status_id", "workers", ["job_id", "status", "id"])
     conn = op.get_bind()
     counts: dict[int, dict[tuple[str, str], int]] = {}
     query = sa.select(_workers.c.job_id, _workers.c.product, _workers.c.status, sa.func.count()).group_by(
@@ -58,6 +56,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_workers_job_status_id", table_name="workers")
     op.drop_column("jobs", "worker_cert_count")
     op.drop_column("jobs", "worker_counts")
