@@ -15,6 +15,8 @@ from typing import TypeVar
 
 from certdeploy.app.deps import Deps
 from certdeploy.app.messages import (
+    Command,
+    DeployJob,
     DeployWorker,
     InvalidMessage,
     NotifyContacts,
@@ -37,9 +39,15 @@ def _certificate_issued(deps: Deps, notifier: Notifier, body: str) -> None:
 
 
 def _deploy(deps: Deps, notifier: Notifier, body: str) -> None:
-    from certdeploy.app.execute import deploy_worker
+    command = parse_command(body)
+    if isinstance(command, DeployJob):
+        from certdeploy.app.fanout import fan_out_job
 
-    deploy_worker(deps, _command(body, DeployWorker))
+        fan_out_job(deps, command)
+    else:
+        from certdeploy.app.execute import deploy_worker
+
+        deploy_worker(deps, _checked(command, DeployWorker))
 
 
 def _rollback(deps: Deps, notifier: Notifier, body: str) -> None:
@@ -63,7 +71,10 @@ _CONSUMERS: dict[QueueRole, Consumer] = {
 
 
 def _command(body: str, expected: type[_Command]) -> _Command:
-    command = parse_command(body)
+    return _checked(parse_command(body), expected)
+
+
+def _checked(command: Command, expected: type[_Command]) -> _Command:
     if not isinstance(command, expected):
         raise InvalidMessage(f"a {command.kind} message on the {expected.model_fields['kind'].default} queue")
     return command
