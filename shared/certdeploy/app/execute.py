@@ -8,6 +8,7 @@ binding is recorded on the worker, so rollback always knows what to put back. Fa
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from certdeploy.app.deps import Deps
 from certdeploy.app.jobs import apply_worker_end, finish_if_done
@@ -34,8 +35,9 @@ W = WorkerStatus
 _RUNNING = (W.SCHEDULING, W.PROCESSING)
 
 
-def _claim(deps: Deps, command: DeployWorker) -> Worker | None:
-    """Mark the worker `processing` at this attempt; None if it is not this message's turn any more."""
+def _claim(deps: Deps, command: DeployWorker, previous: dict[str, Any]) -> Worker | None:
+    """Mark the worker `processing` at this attempt, recording `previous` (what its resource served) unless an attempt
+    already did; None if it is not this message's turn any more. One transaction: it is durable before the bind."""
 
     def step(unit: Step) -> Worker | None:
         try:
@@ -44,7 +46,10 @@ def _claim(deps: Deps, command: DeployWorker) -> Worker | None:
             return None  # its job was deleted
         if worker.status not in _RUNNING or command.attempt < worker.attempt:
             return None
-        if worker.status is W.PROCESSING and command.attempt == worker.attempt:
+        # An attempt records before it binds, so while nothing is recorded no attempt reached the cloud and what was
+        # read before this transaction is still the previous binding; once recorded, a retry must not record again.
+        record = previous if worker.resource_domain is None else {}
+        if worker.status is W.PROCESSING and command.attempt == worker.attempt and not record:
             return worker  # a redelivery of the message being worked on: carry on, every step is idempotent
         return unit.ops.workers.transition(
             command.account_id,
@@ -52,9 +57,21 @@ def _claim(deps: Deps, command: DeployWorker) -> Worker | None:
             move_worker(worker.status, W.PROCESSING),
             expected_version=worker.version,
             attempt=command.attempt,
+            **record,
         )
 
     return run_step(deps, step)
+
+
+def _its_turn(deps: Deps, command: DeployWorker) -> Worker | None:
+    """The worker as it is now, if this message may still deploy it."""
+    try:
+        worker = deps.store.workers.get(command.account_id, command.worker_id)
+    except NotFound:
+        return None
+    if worker.status not in _RUNNING or command.attempt < worker.attempt:
+        return None
+    return worker
 
 
 def _resource(deps: Deps, worker: Worker) -> Resource:
@@ -101,22 +118,19 @@ def _our_certificate_id(deps: Deps, worker: Worker, resource: Resource, binding:
     return None
 
 
-def _record_binding(deps: Deps, worker: Worker, resource: Resource) -> Worker:
-    """Record what the resource serves now, once: a retry must not record our own certificate as the previous one."""
+def _previous_binding(deps: Deps, worker: Worker, resource: Resource) -> dict[str, Any]:
+    """What the resource serves now, as the claim records it; nothing when an attempt recorded it already."""
     if worker.resource_domain is not None:
-        return worker
+        return {}
     binding = deps.deployers.for_product(resource.product).current_binding(resource)
     # Known as ours, the previous certificate is what a rollback binds again.
     cert_id = _our_certificate_id(deps, worker, resource, binding)
-    return deps.store.workers.transition(
-        worker.account_id,
-        worker.id,
-        move_worker(W.PROCESSING, W.PROCESSING),
-        resource_cert_id=cert_id,
-        resource_cert_name=binding.cert_name,
-        resource_domain=binding.domain or resource.domain,
-        resource_binding=binding.model_copy(update={"cert_id": cert_id}).model_dump_json(),
-    )
+    return {
+        "resource_cert_id": cert_id,
+        "resource_cert_name": binding.cert_name,
+        "resource_domain": binding.domain or resource.domain,
+        "resource_binding": binding.model_copy(update={"cert_id": cert_id}).model_dump_json(),
+    }
 
 
 def end_worker(deps: Deps, worker: Worker, *, failure: Failure | None, expected: tuple[WorkerStatus, ...]) -> None:
@@ -157,17 +171,29 @@ def give_up_worker(deps: Deps, worker: Worker, failure: Failure, expected: tuple
 
 
 def deploy_worker(deps: Deps, command: DeployWorker) -> None:
-    """Deploy one worker: record the current binding, bind the certificate, end the worker (and maybe the job).
+    """Deploy one worker: claim it recording the current binding, bind the certificate, end it (and maybe the job).
 
     A failure follows the retry policy (docs/failures.md): retried by re-sending the message, or the worker ends in
     `error` with the cause. Other exceptions propagate to the queue's own retry and dead-letter queue.
     """
-    worker = _claim(deps, command)
+    seen = _its_turn(deps, command)
+    if seen is None:
+        return
+    # Read before the claim so that the claim records it in the same transaction; a failure to read is the attempt's
+    # failure once the worker is claimed.
+    read_failure: Failure | None = None
+    previous: dict[str, Any] = {}
+    try:
+        resource = _resource(deps, seen)
+        previous = _previous_binding(deps, seen, resource)
+    except Failure as failure:
+        read_failure = failure
+    worker = _claim(deps, command, previous)
     if worker is None:
         return
     try:
-        resource = _resource(deps, worker)
-        worker = _record_binding(deps, worker, resource)
+        if read_failure is not None:
+            raise read_failure
         deps.deployers.for_product(resource.product).bind(
             resource, load_deployable(deps, worker.account_id, worker.cert_id, resource.product)
         )
