@@ -75,6 +75,26 @@ def test_charge_is_all_or_nothing_and_applies_each_worker_once(store: SqlStore) 
     assert store.quota.entries(account.id, job_id=2) == []
 
 
+def test_charging_a_jobs_workers_writes_one_debit_each_once_and_all_or_nothing(store: SqlStore) -> None:
+    account = store.accounts.create("acme", buy_count=3)
+    job, other = new_job(store, account.id), new_job(store, account.id)
+    specs = [WorkerSpec(cert_id=1, resource_id=r, product=Product.CDN) for r in (1, 2)]
+    workers = store.workers.create(account.id, job.id, specs)
+    store.workers.create(account.id, other.id, [*specs, WorkerSpec(cert_id=1, resource_id=3, product=Product.CDN)])
+
+    assert store.quota.charge_workers(account.id, job.id, W.EDITING) == 2
+    assert store.quota.charge_workers(account.id, job.id, W.EDITING) == 0
+    with pytest.raises(QuotaExceeded):
+        store.quota.charge_workers(account.id, other.id, W.EDITING)
+
+    assert store.quota.balance(account.id).use_count == 2 == ledger_net(store, account.id)
+    charged = store.quota.entries(account.id, job_id=job.id)
+    assert sorted(e.worker_id for e in charged) == sorted(w.id for w in workers)
+    assert {(e.kind, e.units) for e in charged} == {("charge", 1)}
+    assert store.quota.entries(account.id, job_id=other.id) == []
+    assert store.quota.credit(account.id, [refund_entry(account.id, job.id, workers[0].id)]) == 1
+
+
 def test_refund_and_release_give_a_unit_back_at_most_once(store: SqlStore) -> None:
     account = store.accounts.create("acme", buy_count=5)
     store.quota.charge(account.id, charge_entries(account.id, 1, CertOrigin.UPLOAD, [11, 12, 13]))

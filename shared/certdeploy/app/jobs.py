@@ -32,7 +32,7 @@ from certdeploy.domain.models import (
     Worker,
 )
 from certdeploy.domain.notifications import NotificationEvent
-from certdeploy.domain.quota import charge_entries, job_cost, release_entries
+from certdeploy.domain.quota import job_cost, release_entries
 from certdeploy.domain.states import (
     JobStatus,
     WorkerStatus,
@@ -337,11 +337,7 @@ def _leave_editing(unit: Step, job: Job, target: JobStatus, now: datetime) -> Jo
         return ops.jobs.transition(
             job.account_id, job.id, move_job(J.EDITING, J.ERROR), expected_version=job.version, end_time=now
         )
-    units = 0
-    for worker_ids in _worker_id_pages(ops, job, W.EDITING):
-        charges = charge_entries(job.account_id, job.id, job.cert_origin, worker_ids)
-        ops.quota.charge(job.account_id, charges)
-        units += sum(entry.units for entry in charges)
+    units = 0 if job.cert_origin.is_official else ops.quota.charge_workers(job.account_id, job.id, W.EDITING)
     ops.workers.transition_all(job.account_id, job.id, move_worker(W.EDITING, W.PENDING))
     _tell(
         unit, job_event(job.account_id, job.id, E.SUBMITTED, f"submitted as '{target}': {units} quota unit(s) charged")

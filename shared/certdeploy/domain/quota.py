@@ -139,13 +139,16 @@ class Ledger:
     def charge(self, entries: Iterable[LedgerEntry]) -> Ledger:
         """Apply a job's charges all or nothing; raise `QuotaExceeded` if they do not fit in what was bought."""
         new = {e.key: e for e in entries if self.accepts(e)}
-        cost = sum(e.units for e in new.values())
+        self.check_fits(sum(e.units for e in new.values()))
+        return self.apply_all(new.values())
+
+    def check_fits(self, cost: int) -> None:
+        """Raise `QuotaExceeded` unless `cost` more units fit in what was bought (a charge is all or nothing)."""
         if cost > self.available:
             raise QuotaExceeded(
                 f"The job needs {cost} deployment quota units but only {max(self.available, 0)} of "
                 f"{self.buy_count} are left."
             )
-        return self.apply_all(new.values())
 
     def apply_all(self, entries: Iterable[LedgerEntry]) -> Ledger:
         """Apply entries one by one (refunds, releases); each that changes nothing is a no-op. One copy of the

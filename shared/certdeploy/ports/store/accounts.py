@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from certdeploy.domain.quota import LedgerEntry
+from certdeploy.domain.states import WorkerStatus
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,11 @@ class Quota(Protocol):
         """Apply a job's debit entries all or nothing, as the domain's `Ledger.charge` decides; returns the units
         charged now. Raises `QuotaExceeded` (nothing applied) when they do not fit; concurrent charges of one account
         are serialised (its row is locked), so quota is never oversold."""
+        ...
+
+    def charge_workers(self, account_id: int, job_id: int, status: WorkerStatus) -> int:
+        """`charge` with one unit per worker of the job in `status` not charged yet, written by the database in one
+        statement whatever the job's size; returns the units charged now. Same guarantees as `charge`."""
         ...
 
     def credit(self, account_id: int, entries: Sequence[LedgerEntry]) -> int:
