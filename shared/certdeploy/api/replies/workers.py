@@ -7,7 +7,8 @@ from certdeploy.api.replies import WireModel
 
 class Worker(WireModel):
     """`Port` is an int and `DefaultResource` a bool here (a CloudResource has them as string and int); times are
-    Unix milliseconds as strings. `ErrorCode` and `ErrorMessage` are ours: the SDK model has no such fields."""
+    Unix milliseconds as strings. `NamespaceId` is an SAE worker's (the Ingress's namespace, when the inventory has
+    it). `ErrorCode` and `ErrorMessage` are ours: the SDK model has no such fields."""
 
     id: int
     job_id: int
@@ -24,6 +25,7 @@ class Worker(WireModel):
     listener_id: str | None = None
     port: int | None = None
     default_resource: bool | None = None
+    namespace_id: str | None = None
     resource_cert_id: int | None = None
     resource_domain: str | None = None
     user_id: int
