@@ -177,3 +177,21 @@ def test_the_console_round(console: Console, browser, artifacts) -> None:
     page.get_by_label("AccessKey secret").wait_for()
     assert page_errors == []
     context.close()
+
+
+def test_a_pasted_private_key_or_bot_webhook_is_kept_by_no_form_history(console: Console, browser) -> None:
+    # A browser restores (and writes to its session file) what a form held unless the field opts out; the AccessKey
+    # secret is a password field, which no browser restores, and neither a private key nor a bot URL (its token is
+    # the bot's credential) may be restored either.
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    sign_in(page, console)
+    page.get_by_role("link", name="Certificates").click()
+
+    key = page.get_by_label("Private key (PEM)", exact=True).get_attribute("autocomplete")
+    page.get_by_role("link", name="Contacts").click()
+    webhooks = page.get_by_label("Webhooks (DingTalk, WeCom, Lark), one URL a line").get_attribute("autocomplete")
+
+    assert (key, webhooks) == ("off", "off")
+    context.close()
