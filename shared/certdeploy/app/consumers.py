@@ -14,15 +14,18 @@ from certdeploy.app.deps import Deps
 from certdeploy.app.execute import deploy_worker
 from certdeploy.app.hosting import deploy_renewal, relevant_certificate_issued
 from certdeploy.app.messages import (
+    Command,
     DeployWorker,
     InvalidMessage,
     NotifyContacts,
     QueueRole,
     RollbackWorker,
+    VerifyWorker,
     parse_command,
 )
 from certdeploy.app.notify import notify_contacts
 from certdeploy.app.rollback import rollback_worker
+from certdeploy.app.verify import verify_worker
 from certdeploy.ports.notifier import Notifier
 
 Consumer = Callable[[Deps, Notifier, str], None]
@@ -36,7 +39,11 @@ def _certificate_issued(deps: Deps, notifier: Notifier, body: str) -> None:
 
 
 def _deploy(deps: Deps, notifier: Notifier, body: str) -> None:
-    deploy_worker(deps, _command(body, DeployWorker))
+    command = parse_command(body)
+    if isinstance(command, VerifyWorker):
+        verify_worker(deps, command)
+    else:
+        deploy_worker(deps, _expected(command, DeployWorker))
 
 
 def _rollback(deps: Deps, notifier: Notifier, body: str) -> None:
@@ -56,7 +63,10 @@ _CONSUMERS: dict[QueueRole, Consumer] = {
 
 
 def _command(body: str, expected: type[_Command]) -> _Command:
-    command = parse_command(body)
+    return _expected(parse_command(body), expected)
+
+
+def _expected(command: Command, expected: type[_Command]) -> _Command:
     if not isinstance(command, expected):
         raise InvalidMessage(f"a {command.kind} message on the {expected.model_fields['kind'].default} queue")
     return command

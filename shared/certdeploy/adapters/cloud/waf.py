@@ -141,4 +141,3 @@ class WafDeployer:
 
 def _cert_identifier(detail: Any) -> str:
     return str(detail.listen.cert_id or "") if detail.listen is not None else ""
-

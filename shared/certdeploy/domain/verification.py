@@ -1,0 +1,169 @@
+"""Verification of what a resource serves after a deployment: the rules, with no I/O.
+
+A check reads the chain a resource serves for a name (TLS with SNI) and judges it against the worker's certificate:
+- `verified`: the served leaf is the job's certificate (same SHA-256 fingerprint of the DER) and the served chain
+  validates to that certificate's issuer: every served certificate's signature verifies with the public key of the
+  next one, the leaf's issuer is served (unless the leaf is self-signed), and when the job's own chain names the
+  issuer, the served issuer is that certificate. SM2 signatures cannot be verified with `cryptography`; for them the
+  links are checked by name, as at upload.
+- `mismatch`: something else is served (its fingerprint, subject and expiry are kept), or the chain does not validate;
+- `unreachable`: no TLS handshake (the error is kept); `skipped`: nothing to check (the reason is kept).
+Products that propagate slowly are checked again after each delay of the schedule before a mismatch or an unreachable
+resource is final.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import pairwise
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from pydantic import BaseModel, ConfigDict, Field
+
+from certdeploy.domain.models import Product, UtcDatetime
+from certdeploy.domain.text_enum import TextEnum
+
+
+class VerifyStatus(TextEnum):
+    PENDING = "pending"
+    VERIFIED = "verified"
+    MISMATCH = "mismatch"
+    UNREACHABLE = "unreachable"
+    SKIPPED = "skipped"
+
+
+class VerifyMismatch(TextEnum):
+    """What a final mismatch does (the job option `VerifyMismatch`)."""
+
+    REPORT = "report"
+    FAIL = "fail"
+    ROLLBACK = "rollback"
+
+    @property
+    def holds_worker(self) -> bool:
+        """Whether the worker waits for its verification before it ends (it may still fail)."""
+        return self is not VerifyMismatch.REPORT
+
+
+# CDN edges, OSS and WAF/GA/Anti-DDoS points of presence take minutes to serve a new certificate everywhere.
+SLOW_PRODUCTS: frozenset[Product] = frozenset(
+    {Product.CDN, Product.DCDN, Product.OSS, Product.WAF, Product.GA, Product.DDOS}
+)
+DEFAULT_RECHECK_SECONDS: tuple[int, ...] = (30, 120, 600)
+
+
+class ServedCertificate(BaseModel):
+    """What a resource served instead of the job's certificate."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fingerprint_sha256: str
+    subject: str
+    not_after: UtcDatetime
+
+
+class Verification(BaseModel):
+    """One worker's verification, as it stands after its last check."""
+
+    model_config = ConfigDict(frozen=True)
+
+    worker_id: int
+    job_id: int
+    account_id: int
+    status: VerifyStatus
+    checks: int = Field(0, ge=0, description="checks made so far")
+    server_name: str | None = Field(None, description="the SNI name checked")
+    detail: str | None = Field(None, description="why: the error, the reason skipped, or what did not match")
+    served: ServedCertificate | None = None
+    checked_at: UtcDatetime | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.status is not VerifyStatus.PENDING
+
+
+class Judgement(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    status: VerifyStatus
+    detail: str | None = None
+    served: ServedCertificate | None = None
+
+
+def fingerprint(certificate: x509.Certificate) -> str:
+    return certificate.fingerprint(hashes.SHA256()).hex()
+
+
+def _served(certificate: x509.Certificate) -> ServedCertificate:
+    return ServedCertificate(
+        fingerprint_sha256=fingerprint(certificate),
+        subject=certificate.subject.rfc4514_string(),
+        not_after=certificate.not_valid_after_utc,
+    )
+
+
+def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
+    if child.issuer != parent.subject:
+        return False
+    try:
+        child.verify_directly_issued_by(parent)
+    except UnsupportedAlgorithm:
+        return True  # SM2: the name link above is all `cryptography` can check
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def _chain_problem(served: list[x509.Certificate], expected: list[x509.Certificate]) -> str | None:
+    leaf = served[0]
+    for position, (child, parent) in enumerate(pairwise(served), start=1):
+        if not _issued_by(child, parent):
+            return f"served certificate {position + 1} did not issue certificate {position}"
+    if leaf.issuer == leaf.subject:
+        return None if _issued_by(leaf, leaf) else "the self-signed leaf's signature does not verify"
+    if len(served) == 1:
+        return f"the issuer ({leaf.issuer.rfc4514_string()}) is not served: incomplete chain"
+    if len(expected) > 1 and fingerprint(served[1]) != fingerprint(expected[1]):
+        return "the served issuer is not the certificate's issuer"
+    return None
+
+
+def judge(served_der: Sequence[bytes], expected_pem: str) -> Judgement:
+    """Judge a served chain (DER, leaf first) against the job's certificate chain (PEM, leaf first)."""
+    if not served_der:
+        return Judgement(status=VerifyStatus.UNREACHABLE, detail="the server sent no certificate")
+    try:
+        served = [x509.load_der_x509_certificate(der) for der in served_der]
+    except ValueError as exc:
+        return Judgement(status=VerifyStatus.MISMATCH, detail=f"the server sent an unreadable certificate: {exc}")
+    expected = x509.load_pem_x509_certificates(expected_pem.encode())
+    if fingerprint(served[0]) != fingerprint(expected[0]):
+        return Judgement(
+            status=VerifyStatus.MISMATCH, detail="another certificate is served", served=_served(served[0])
+        )
+    problem = _chain_problem(served, expected)
+    if problem is not None:
+        return Judgement(status=VerifyStatus.MISMATCH, detail=problem, served=_served(served[0]))
+    return Judgement(status=VerifyStatus.VERIFIED)
+
+
+def concrete_name(resource_domain: str, certificate_names: Sequence[str]) -> str | None:
+    """The name to send as SNI for a resource's domain: the domain itself, or for a wildcard domain (`*.example.com`)
+    one concrete name of the certificate it covers (`www.example.com`); None when the job knows none."""
+    if not resource_domain.startswith("*."):
+        return resource_domain
+    suffix = resource_domain[1:].lower()
+    for name in certificate_names:
+        label, _, rest = name.lower().partition(".")
+        if label and label != "*" and f".{rest}" == suffix:
+            return name.lower()
+    return None
+
+
+def next_recheck(product: Product, checks_done: int, schedule: Sequence[int]) -> int | None:
+    """Seconds until the next check of a resource whose last check was not `verified`; None when it is final."""
+    if product not in SLOW_PRODUCTS or checks_done > len(schedule):
+        return None
+    return schedule[checks_done - 1]
