@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from certdeploy.adapters.local_cloud import LocalCloud
+from certdeploy.adapters.local_tls import LocalTlsRouter
 from certdeploy.adapters.notify import ContactNotifier, Sender
 from certdeploy.adapters.notify.log import LogSender
 from certdeploy.adapters.notify.smtp import SmtpSender, SmtpSettings
 from certdeploy.adapters.notify.webhook import WebhookSender, WebhookSettings, webhook_refusal
 from certdeploy.adapters.sql.migrate import upgrade
 from certdeploy.adapters.sql.store import SqlStore
+from certdeploy.adapters.tls_probe import AddressGuard, TlsProbe, parse_ranges
 from certdeploy.api.actions_common import ApiDeps
 from certdeploy.api.throttle import RateLimiter
 from certdeploy.app.deps import CertificateEventKind, Deps, NotifyLimits
@@ -28,6 +30,7 @@ from certdeploy.ports.clock import Clock, SystemClock
 from certdeploy.ports.cloud import CertificateSource, Deployers, Inventory
 from certdeploy.ports.notifier import Channel, Notifier
 from certdeploy.ports.queue import Queue, QueueAttributes
+from certdeploy.ports.verify import ServedChains
 
 if TYPE_CHECKING:
     from certdeploy.adapters.cloud.common import ApiTarget
@@ -43,6 +46,8 @@ class Container:
     local_cloud: LocalCloud | None
     api: ApiDeps
     _closers: list[Callable[[], None]] = field(default_factory=list)
+    # The local cloud's TLS (SNI router), when `local_tls_port` is set.
+    local_tls: LocalTlsRouter | None = None
 
     @property
     def store(self) -> SqlStore:
@@ -150,9 +155,10 @@ class _Cloud:
     inventory: Inventory | None
     certificate_source: CertificateSource | None = None
     local: LocalCloud | None = None
+    local_tls: LocalTlsRouter | None = None
 
 
-def _cloud(settings: Settings, context: Any | None, closers: list, targets: CloudTargets) -> _Cloud:
+def _cloud(settings: Settings, context: Any | None, closers: list, targets: CloudTargets, clock: Clock) -> _Cloud:
     if settings.cloud is CloudBackend.ALIYUN:
         from certdeploy.adapters.cloud import CloudDeployers
         from certdeploy.adapters.cloud.cas_source import CasSource
@@ -164,9 +170,29 @@ def _cloud(settings: Settings, context: Any | None, closers: list, targets: Clou
         products = {product: targets.products.get(product, ApiTarget()).model_copy(update=site) for product in Product}
         options = {Product.APIGATEWAY: {"replace_mutual_tls": settings.apigateway_replace_mutual_tls}}
         return _Cloud(CloudDeployers(credentials, products, options=options), source, source)
-    local = LocalCloud(settings.data / "cloud.sqlite")
+    local = LocalCloud(settings.data / "cloud.sqlite", now=lambda: clock.now().timestamp())
     closers.append(local.close)
-    return _Cloud(local, local, local=local)
+    router = None
+    if settings.local_tls_port is not None:
+        router = LocalTlsRouter(local.served_certificate, port=settings.local_tls_port)
+        router.start()
+        closers.append(router.close)
+    return _Cloud(local, local, local=local, local_tls=router)
+
+
+def _served_chains(settings: Settings, cloud: _Cloud) -> ServedChains | None:
+    """What verification reads served chains with: the local cloud's router, or each resource's domain; None when
+    verification is off (docs/verification.md)."""
+    on = settings.verify_served if settings.verify_served is not None else cloud.local_tls is not None
+    if not on:
+        return None
+    guard = AddressGuard(
+        allow=parse_ranges(settings.verify_allow_ranges),
+        deny=parse_ranges(settings.verify_deny_ranges),
+        public_only=settings.verify_guard,
+    )
+    connect_to = cloud.local_tls.address if cloud.local_tls is not None else None
+    return TlsProbe(guard=guard, connect_to=connect_to, timeout_seconds=settings.verify_timeout_seconds)
 
 
 def build_container(
@@ -190,7 +216,7 @@ def build_container(
     store = SqlStore.from_url(url, key_encryption_key=key_encryption_key, clock=clock)
     closers.append(store.close)
     queues = _queues(settings, clock, context, closers)
-    cloud = _cloud(settings, context, closers, cloud_targets or CloudTargets())
+    cloud = _cloud(settings, context, closers, cloud_targets or CloudTargets(), clock)
     deps = Deps(
         store=store,
         clock=clock,
@@ -205,6 +231,8 @@ def build_container(
         stuck_after_seconds=settings.stuck_after_seconds,
         certificate_event=CertificateEventKind(settings.certificate_event_source, settings.certificate_event_type),
         notify_limits=NotifyLimits(settings.notify_per_account_per_hour, settings.notify_per_address_per_hour),
+        served_chains=_served_chains(settings, cloud),
+        verify_recheck_seconds=settings.verify_recheck_seconds,
     )
     api = ApiDeps(
         deps,
@@ -213,4 +241,4 @@ def build_container(
             settings.api_rate_per_account, settings.api_burst_per_account, settings.api_concurrency_per_account
         ),
     )
-    return Container(settings, deps, _notifier(settings, context), cloud.local, api, closers)
+    return Container(settings, deps, _notifier(settings, context), cloud.local, api, closers, local_tls=cloud.local_tls)
