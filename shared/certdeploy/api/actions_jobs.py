@@ -9,6 +9,8 @@ Decisions:
   (`Reason` code, `ReasonText`, and the certificate the reason is about). SDK models ignore the extra key; scripts and
   the CLI read it from the raw body. `ResourceCount` is the number of resources the job names; `MatchWorkerCount`
   equals `WorkerCount`, as a worker exists only for a matched resource.
+- CreateDeploymentJob and UpdateDeploymentJob also take `VerifyMismatch` (ours, docs/verification.md): `report`
+  (default), `fail` or `rollback`, what a worker whose resource does not serve its certificate after the bind comes to.
 - Job `Config` is JSON text with the job's `certIds` (as CAS shows) and its `resourceIds` and `contactIds`.
 """
 
@@ -60,6 +62,7 @@ from certdeploy.app.jobs import (
 from certdeploy.domain import models
 from certdeploy.domain.models import Certificate, CertOrigin, JobType, Product, Resource
 from certdeploy.domain.states import JobStatus, WorkerStatus
+from certdeploy.domain.verification import VerifyMismatch
 
 DEFAULT_SHOW_SIZE = 50
 API_JOB_TYPES = (JobType.USER, JobType.CLOUD)
@@ -72,7 +75,14 @@ _DRAFT_PARAMETERS = {
     "resource_ids": "ResourceIds",
     "contact_ids": "ContactIds",
     "schedule_time": "ScheduleTime",
+    "verify_mismatch": "VerifyMismatch",
 }
+
+
+def _verify_mismatch(params: RpcParameters) -> VerifyMismatch | None:
+    """Ours (docs/verification.md): what a verification mismatch does to a worker, `report` by default."""
+    text = params.optional_text("VerifyMismatch")
+    return None if text is None else parse_choice(VerifyMismatch, "VerifyMismatch", text)
 
 
 def _api_job_type(params: RpcParameters) -> JobType:
@@ -118,6 +128,7 @@ def create_deployment_job(ctx: ActionContext, params: RpcParameters) -> JobCreat
         resource_ids=tuple(params.integer_list("ResourceIds")),
         contact_ids=tuple(params.optional_integer_list("ContactIds") or ()),
         schedule_time=schedule_time(params),
+        verify_mismatch=_verify_mismatch(params),
     )
     return JobCreated(job_id=create_job(ctx.deps, ctx.account_id, draft).id)
 
@@ -135,6 +146,7 @@ def update_deployment_job(ctx: ActionContext, params: RpcParameters) -> Empty:
         resource_ids=None if resource_ids is None else tuple(resource_ids),
         contact_ids=None if contact_ids is None else tuple(contact_ids),
         schedule_time=schedule_time(params),
+        verify_mismatch=_verify_mismatch(params),
     )
     update_job(ctx.deps, ctx.account_id, job_id, changes)
     return Empty()

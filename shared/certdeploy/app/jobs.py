@@ -41,6 +41,7 @@ from certdeploy.domain.states import (
     move_job,
     move_worker,
 )
+from certdeploy.domain.verification import VerifyMismatch
 from certdeploy.ports.store.accounts import QuotaBalance
 from certdeploy.ports.store.jobs import WorkerSpec
 from certdeploy.ports.store.unit_of_work import UnitOfWork
@@ -59,6 +60,7 @@ class JobDraft(BaseModel):
     resource_ids: tuple[int, ...] = Field(min_length=1)
     contact_ids: tuple[int, ...] = ()
     schedule_time: datetime | None = None
+    verify_mismatch: VerifyMismatch | None = Field(None, description="what a verification mismatch does; ours")
 
 
 class JobChanges(BaseModel):
@@ -71,6 +73,7 @@ class JobChanges(BaseModel):
     resource_ids: tuple[int, ...] | None = Field(None, min_length=1)
     contact_ids: tuple[int, ...] | None = None
     schedule_time: datetime | None = None
+    verify_mismatch: VerifyMismatch | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,8 @@ def create_job_in(unit: Step, deps: Deps, account_id: int, draft: JobDraft) -> J
     ops.workers.create(
         account_id, job.id, _worker_specs(_match(deps, account_id, certs, resources, draft.schedule_time))
     )
+    if draft.verify_mismatch is not None:
+        ops.verifications.set_mismatch_policy(account_id, job.id, draft.verify_mismatch)
     return job
 
 
@@ -206,6 +211,8 @@ def update_job(deps: Deps, account_id: int, job_id: int, changes: JobChanges) ->
             )
         )
         _replace_workers(ops, job, _worker_specs(_match(deps, account_id, certs, resources, schedule_time)))
+        if changes.verify_mismatch is not None:
+            ops.verifications.set_mismatch_policy(account_id, job.id, changes.verify_mismatch)
         return job
 
     return run_step(deps, step)
