@@ -208,8 +208,10 @@ class LocalCloud:
 
     def bind(self, resource: Resource, certificate: DeployableCertificate) -> None:
         """Bind `certificate`; binding what is already bound succeeds without counting as a deploy."""
-        if certificate.cert_pem and certificate.key_pem:
-            self._keep_content(resource.account_id, certificate.name, certificate.cert_pem, certificate.key_pem)
+        key_pem = certificate.key_pem.get_secret_value()
+        if certificate.cert_pem and key_pem:
+            # The local cloud keeps what a product keeps, the key too, in its owner-only file: its TLS serves them.
+            self._keep_content(resource.account_id, certificate.name, certificate.cert_pem, key_pem)
         self._rebind(resource, Binding(cert_id=certificate.cert_id, cert_name=certificate.name))
 
     def restore(self, resource: Resource, binding: Binding) -> None:
