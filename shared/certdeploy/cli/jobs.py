@@ -4,7 +4,8 @@
 
 Requests are built with the SDK's typed request models and sent through its generic `call_api`, which returns the
 response body as the server sent it: the typed responses drop fields the SDK does not know, and certdeploy returns
-some (`ExcludedResources` in DescribeDeploymentJobStatus, `ErrorCode`/`ErrorMessage` on workers).
+some (`ExcludedResources` in DescribeDeploymentJobStatus, `ErrorCode`/`ErrorMessage` and the `Verify*` fields on
+workers). Parameters of ours (CreateDeploymentJob's `VerifyMismatch`) are added to the typed request's query.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ class CasApi:
             )
         )
 
-    def call(self, action: str, request: DaraModel) -> dict[str, Any]:
+    def call(self, action: str, request: DaraModel, extra: dict[str, str] | None = None) -> dict[str, Any]:
+        """Call `action`; `extra` adds parameters of ours that the SDK's request model has not."""
         params = Params(
             action=action,
             version=API_VERSION,
@@ -77,7 +79,7 @@ class CasApi:
         )
         try:
             response = self._client.call_api(
-                params, OpenApiRequest(query=Utils.query(request.to_map())), RuntimeOptions()
+                params, OpenApiRequest(query={**Utils.query(request.to_map()), **(extra or {})}), RuntimeOptions()
             )
         except AlibabaCloudException as exc:
             data = exc.data if isinstance(exc.data, dict) else {}
@@ -132,6 +134,11 @@ def add_commands(commands: Any, command: Callable[..., argparse.ArgumentParser])
     create.add_argument("--resources", required=True, type=_id_list, help="cloud resource ids, e.g. 3,4")
     create.add_argument("--contacts", type=_id_list, default=(), help="contact ids to notify")
     create.add_argument("--at", type=_schedule_time, help="run at this time (ISO 8601, or Unix seconds/ms)")
+    create.add_argument(
+        "--verify-mismatch",
+        choices=("report", "fail", "rollback"),
+        help="what a worker whose resource serves another certificate after the bind comes to (docs/verification.md)",
+    )
     create.add_argument("--yes", action="store_true", help="submit without asking")
     create.add_argument("--no-wait", action="store_true", help="return once the job is submitted")
 
@@ -269,7 +276,7 @@ def _show(args: argparse.Namespace) -> int:
         by_product.setdefault(str(worker.get("CloudProduct", "?")), []).append(worker)
     for product in sorted(by_product):
         table = Table(title=f"{product} ({len(by_product[product])})", title_justify="left")
-        for column in ("Worker", "Resource", "Domain", "Instance", "Status", "Cause"):
+        for column in ("Worker", "Resource", "Domain", "Instance", "Status", "Cause", "Verify"):
             table.add_column(column)
         for worker in by_product[product]:
             port = f":{worker['Port']}" if worker.get("Port") else ""
@@ -281,6 +288,7 @@ def _show(args: argparse.Namespace) -> int:
                 worker.get("InstanceId") or "",
                 worker.get("Status", ""),
                 _cause(worker),
+                _verification(worker),
             )
         console.print(table)
     _print_exclusions(console, status)
@@ -293,6 +301,21 @@ def _cause(worker: dict[str, Any]) -> str:
         return ""
     code, message = worker.get("ErrorCode"), worker.get("ErrorMessage")
     return ": ".join(str(part) for part in (code, message) if part)
+
+
+def _verification(worker: dict[str, Any]) -> str:
+    """The worker's verification (docs/verification.md): its status, and what was served or why."""
+    status = worker.get("VerifyStatus")
+    if not status:
+        return ""
+    if status == "pending":
+        return f"pending (check {worker.get('VerifyChecks', 0)})"
+    if worker.get("ServedFingerprint"):
+        served = f"served {worker.get('ServedSubject')}, sha256 {str(worker['ServedFingerprint'])[:16]}…"
+        expires = _time(worker.get("ServedNotAfter"))
+        return f"{status}: {served}" + (f", expires {expires}" if expires else "")
+    detail = worker.get("VerifyDetail")
+    return f"{status}: {detail}" if detail else str(status)
 
 
 def _print_exclusions(console: Console, status: dict[str, Any]) -> None:
@@ -328,6 +351,7 @@ def _create(args: argparse.Namespace) -> int:
             contact_ids=",".join(str(i) for i in args.contacts),
             schedule_time=args.at,
         ),
+        {"VerifyMismatch": args.verify_mismatch} if args.verify_mismatch else None,
     )
     job_id = int(created["JobId"])
     preview = api.call("DescribeDeploymentJobStatus", cas.DescribeDeploymentJobStatusRequest(job_id=job_id))
