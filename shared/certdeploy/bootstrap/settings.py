@@ -93,7 +93,7 @@ class Settings(BaseSettings):
         DEFAULT_RECHECK_SECONDS,
         description="delays between the checks of a slowly propagating product (comma-separated seconds)",
     )
-    verify_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    verify_timeout_seconds: float = Field(5, gt=0, le=60)
     verify_guard: bool = Field(
         False, description="checks connect only to public addresses, or to those in verify_allow_ranges"
     )
