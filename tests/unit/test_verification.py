@@ -45,6 +45,12 @@ def test_the_right_leaf_without_its_issuer_is_an_incomplete_chain(root, leaf) ->
     assert (judgement.status, "incomplete chain" in (judgement.detail or "")) == (VerifyStatus.MISMATCH, True)
 
 
+def test_a_certificate_uploaded_without_its_chain_and_served_so_is_verified_with_a_note(leaf) -> None:
+    judgement = judge(_der(leaf), leaf.cert_pem)
+    assert judgement.status is VerifyStatus.VERIFIED
+    assert "only the leaf" in (judgement.detail or "")
+
+
 def test_an_issuer_of_the_same_name_with_another_key_does_not_validate(leaf) -> None:
     impostor = make_ca("Judge Root")
     judgement = judge(_der(leaf, impostor), leaf.chain_pem)

@@ -4,7 +4,8 @@ A check reads the chain a resource serves for a name (TLS with SNI) and judges i
 - `verified`: the served leaf is the job's certificate (same SHA-256 fingerprint of the DER) and the served chain
   validates to that certificate's issuer: every served certificate's signature verifies with the public key of the
   next one, the leaf's issuer is served (unless the leaf is self-signed), and when the job's own chain names the
-  issuer, the served issuer is that certificate. SM2 signatures cannot be verified with `cryptography`; for them the
+  issuer, the served issuer is that certificate. A certificate uploaded without its chain and served alone is what
+  was deployed: `verified`, with a note that only the leaf was compared. SM2 signatures cannot be verified with `cryptography`; for them the
   links are checked by name, as at upload.
 - `mismatch`: something else is served (its fingerprint, subject and expiry are kept), or the chain does not validate;
 - `unreachable`: no TLS handshake (the error is kept); `skipped`: nothing to check (the reason is kept).
@@ -52,6 +53,7 @@ SLOW_PRODUCTS: frozenset[Product] = frozenset(
     {Product.CDN, Product.DCDN, Product.OSS, Product.WAF, Product.GA, Product.DDOS}
 )
 DEFAULT_RECHECK_SECONDS: tuple[int, ...] = (30, 120, 600)
+_NO_CHAIN = "the certificate was deployed without its issuer (uploaded alone), so only the leaf was compared"
 
 
 class ServedCertificate(BaseModel):
@@ -125,6 +127,8 @@ def _chain_problem(served: list[x509.Certificate], expected: list[x509.Certifica
         return None if _issued_by(leaf, leaf) else "the self-signed leaf's signature does not verify"
     if len(served) == 1:
         return f"the issuer ({leaf.issuer.rfc4514_string()}) is not served: incomplete chain"
+    if len(expected) == 1:
+        return None  # the served issuer signed the leaf; the job's PEM names no issuer to compare it with
     if len(expected) > 1 and fingerprint(served[1]) != fingerprint(expected[1]):
         return "the served issuer is not the certificate's issuer"
     return None
@@ -143,6 +147,9 @@ def judge(served_der: Sequence[bytes], expected_pem: str) -> Judgement:
         return Judgement(
             status=VerifyStatus.MISMATCH, detail="another certificate is served", served=_served(served[0])
         )
+    if len(served) == 1 and len(expected) == 1 and served[0].issuer != served[0].subject:
+        # Served exactly as deployed: the certificate was uploaded without its chain, so none can be checked.
+        return Judgement(status=VerifyStatus.VERIFIED, detail=_NO_CHAIN)
     problem = _chain_problem(served, expected)
     if problem is not None:
         return Judgement(status=VerifyStatus.MISMATCH, detail=problem, served=_served(served[0]))
