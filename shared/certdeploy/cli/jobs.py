@@ -276,7 +276,11 @@ def _show(args: argparse.Namespace) -> int:
         by_product.setdefault(str(worker.get("CloudProduct", "?")), []).append(worker)
     for product in sorted(by_product):
         table = Table(title=f"{product} ({len(by_product[product])})", title_justify="left")
-        for column in ("Worker", "Resource", "Domain", "Instance", "Status", "Cause", "Verify"):
+        # The Verify column only where verification is on (docs/verification.md).
+        verified = any(worker.get("VerifyStatus") for worker in by_product[product])
+        for column in ("Worker", "Resource", "Domain", "Instance", "Status", "Cause") + (
+            ("Verify",) if verified else ()
+        ):
             table.add_column(column)
         for worker in by_product[product]:
             port = f":{worker['Port']}" if worker.get("Port") else ""
@@ -288,7 +292,7 @@ def _show(args: argparse.Namespace) -> int:
                 worker.get("InstanceId") or "",
                 worker.get("Status", ""),
                 _cause(worker),
-                _verification(worker),
+                *((_verification(worker),) if verified else ()),
             )
         console.print(table)
     _print_exclusions(console, status)

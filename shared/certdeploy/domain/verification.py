@@ -5,8 +5,8 @@ A check reads the chain a resource serves for a name (TLS with SNI) and judges i
   validates to that certificate's issuer: every served certificate's signature verifies with the public key of the
   next one, the leaf's issuer is served (unless the leaf is self-signed), and when the job's own chain names the
   issuer, the served issuer is that certificate. A certificate uploaded without its chain and served alone is what
-  was deployed: `verified`, with a note that only the leaf was compared. SM2 signatures cannot be verified with `cryptography`; for them the
-  links are checked by name, as at upload.
+  was deployed: `verified`, with a note that only the leaf was compared. SM2 signatures cannot be verified with
+  `cryptography`; for them the links are checked by name, as at upload.
 - `mismatch`: something else is served (its fingerprint, subject and expiry are kept), or the chain does not validate;
 - `unreachable`: no TLS handshake (the error is kept); `skipped`: nothing to check (the reason is kept).
 Products that propagate slowly are checked again after each delay of the schedule before a mismatch or an unreachable
