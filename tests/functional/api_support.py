@@ -105,3 +105,15 @@ def workers(client: CasClient, job_id: int) -> dict[str, dict[str, Any]]:
 
 def webhooks_text(*urls: str) -> str:
     return json.dumps(list(urls))
+
+
+def cli_api_flags(server: ApiHttpServer, credentials: Credentials) -> list[str]:
+    """The `certdeploy jobs …` flags that point the CLI at `server` as `credentials`' account."""
+    return [
+        "--endpoint",
+        f"http://{server.endpoint}",
+        "--access-key-id",
+        credentials.access_key_id,
+        "--access-key-secret",
+        credentials.access_key_secret,
+    ]

@@ -102,16 +102,16 @@ def schedule_time(params: RpcParameters, name: str = "ScheduleTime") -> datetime
     return EPOCH + (timedelta(milliseconds=value) if digits == 13 else timedelta(seconds=value))
 
 
-def paging(params: RpcParameters, default_size: int) -> tuple[int, int]:
-    """`CurrentPage` (from 1) and `ShowSize` (1 to MAX_SHOW_SIZE)."""
+def paging(params: RpcParameters, default_size: int, max_size: int = MAX_SHOW_SIZE) -> tuple[int, int]:
+    """`CurrentPage` (from 1) and `ShowSize` (1 to `max_size`)."""
     page = params.optional_integer("CurrentPage")
     size = params.optional_integer("ShowSize")
     page = 1 if page is None else page
     size = default_size if size is None else size
     if not 1 <= page <= MAX_CURRENT_PAGE:
         raise invalid_parameter("CurrentPage", f"it must be from 1 to {MAX_CURRENT_PAGE}, not {page}")
-    if not 1 <= size <= MAX_SHOW_SIZE:
-        raise invalid_parameter("ShowSize", f"it must be from 1 to {MAX_SHOW_SIZE}, not {size}")
+    if not 1 <= size <= max_size:
+        raise invalid_parameter("ShowSize", f"it must be from 1 to {max_size}, not {size}")
     return page, size
 
 

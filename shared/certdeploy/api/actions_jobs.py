@@ -8,7 +8,9 @@ Decisions:
 - DescribeDeploymentJobStatus also answers `ExcludedResources`: the job's resources that got no worker and why
   (`Reason` code, `ReasonText`, and the certificate the reason is about). SDK models ignore the extra key; scripts and
   the CLI read it from the raw body. `ResourceCount` is the number of resources the job names; `MatchWorkerCount`
-  equals `WorkerCount`, as a worker exists only for a matched resource.
+  equals `WorkerCount`, as a worker exists only for a matched resource. On an `editing` job it also answers
+  `BindingChanges`: per worker, the certificate its resource serves now → the one the job will bind (the preview's
+  diff, `app/preview.py`); empty once the job is submitted.
 - CreateDeploymentJob and UpdateDeploymentJob also take `VerifyMismatch` (ours, docs/verification.md): `report`
   (default), `fail` or `rollback`, what a worker whose resource does not serve its certificate after the bind comes to.
 - Job `Config` is JSON text with the job's `certIds` (as CAS shows) and its `resourceIds` and `contactIds`.
@@ -27,6 +29,7 @@ from certdeploy.api.actions_common import (
     certificates_by_id,
     cloud_resources,
     job_instance_id,
+    millis,
     millis_text,
     page_slice,
     paging,
@@ -36,6 +39,7 @@ from certdeploy.api.actions_common import (
 from certdeploy.api.errors import invalid_parameter
 from certdeploy.api.replies import Empty, Page, StatusData
 from certdeploy.api.replies.jobs import (
+    BindingChange,
     CasContact,
     ExcludedResource,
     Job,
@@ -59,6 +63,7 @@ from certdeploy.app.jobs import (
     job_progress,
     update_job,
 )
+from certdeploy.app.preview import binding_changes
 from certdeploy.domain import models
 from certdeploy.domain.models import Certificate, CertOrigin, JobType, Product, Resource
 from certdeploy.domain.states import JobStatus, WorkerStatus
@@ -180,6 +185,26 @@ def describe_deployment_job(ctx: ActionContext, params: RpcParameters) -> JobDet
     )
 
 
+def _binding_changes(ctx: ActionContext, job: models.Job) -> list[BindingChange]:
+    if job.status is not JobStatus.EDITING:
+        return []
+    return [
+        BindingChange(
+            worker_id=change.worker_id,
+            resource_id=change.resource.id,
+            cloud_product=str(change.resource.product),
+            domain=change.resource.domain,
+            current_cert_id=None if change.current is None else change.current.id,
+            current_cert_name=None if change.current is None else change.current.name,
+            current_cert_end_time=None if change.current is None else millis_text(change.current.not_after),
+            cert_id=change.planned.id,
+            cert_name=change.planned.name,
+            cert_end_time=str(millis(change.planned.not_after)),
+        )
+        for change in binding_changes(ctx.deps, job)
+    ]
+
+
 def describe_deployment_job_status(ctx: ActionContext, params: RpcParameters) -> JobStatusCounts:
     progress = job_progress(ctx.deps, ctx.account_id, params.integer("JobId"))
     return JobStatusCounts(
@@ -209,6 +234,7 @@ def describe_deployment_job_status(ctx: ActionContext, params: RpcParameters) ->
             )
             for exclusion in progress.exclusions
         ],
+        binding_changes=_binding_changes(ctx, progress.job),
     )
 
 

@@ -41,12 +41,13 @@ from certdeploy.domain.states import (
     move_job,
     move_worker,
 )
+from certdeploy.domain.timeline import JobEventType, NewJobEvent, job_event, worker_event
 from certdeploy.domain.verification import VerifyMismatch
 from certdeploy.ports.store.accounts import QuotaBalance
 from certdeploy.ports.store.jobs import WorkerSpec
 from certdeploy.ports.store.unit_of_work import UnitOfWork
 
-J, W = JobStatus, WorkerStatus
+J, W, E = JobStatus, WorkerStatus, JobEventType
 
 
 class JobDraft(BaseModel):
@@ -171,9 +172,9 @@ def create_job_in(unit: Step, deps: Deps, account_id: int, draft: JobDraft) -> J
         job_type=draft.job_type,
         schedule_time=draft.schedule_time,
     )
-    ops.workers.create(
-        account_id, job.id, _worker_specs(_match(deps, account_id, certs, resources, draft.schedule_time))
-    )
+    matched = _match(deps, account_id, certs, resources, draft.schedule_time)
+    ops.workers.create(account_id, job.id, _worker_specs(matched))
+    _tell(unit, job_event(account_id, job.id, E.CREATED, f"created: {_matched_text(matched)}"))
     if draft.verify_mismatch is not None:
         ops.verifications.set_mismatch_policy(account_id, job.id, draft.verify_mismatch)
     return job
@@ -210,12 +211,23 @@ def update_job(deps: Deps, account_id: int, job_id: int, changes: JobChanges) ->
                 }
             )
         )
-        _replace_workers(ops, job, _worker_specs(_match(deps, account_id, certs, resources, schedule_time)))
+        matched = _match(deps, account_id, certs, resources, schedule_time)
+        _replace_workers(ops, job, _worker_specs(matched))
+        _tell(unit, job_event(account_id, job.id, E.EDITED, f"edited: {_matched_text(matched)}"))
         if changes.verify_mismatch is not None:
             ops.verifications.set_mismatch_policy(account_id, job.id, changes.verify_mismatch)
         return job
 
     return run_step(deps, step)
+
+
+def _tell(unit: Step, *events: NewJobEvent) -> None:
+    """Append to the job's timeline in the transaction of the change the events tell of."""
+    unit.ops.job_events.append(events)
+
+
+def _matched_text(matched: MatchResult) -> str:
+    return f"{len(matched.assignments)} worker(s), {len(matched.exclusions)} resource(s) left out"
 
 
 def _replace_workers(ops: UnitOfWork, job: Job, specs: list[WorkerSpec]) -> None:
@@ -238,6 +250,7 @@ def delete_worker(deps: Deps, account_id: int, job_id: int, worker_id: int) -> N
             raise NotFound(Thing.WORKER, f"Worker {worker_id} does not exist in job {job_id}.")
         keep = [WorkerSpec(w.cert_id, w.resource_id, w.product) for w in workers if w.id != worker_id]
         _replace_workers(ops, job, keep)
+        _tell(unit, job_event(account_id, job_id, E.EDITED, f"edited: worker {worker_id} removed, {len(keep)} left"))
 
     run_step(deps, step)
 
@@ -311,11 +324,17 @@ def _leave_editing(unit: Step, job: Job, target: JobStatus, now: datetime) -> Jo
     ops = unit.ops
     workers = ops.workers.of_job(job.account_id, job.id)
     if not workers:
+        _tell(unit, job_event(job.account_id, job.id, E.FINISHED, "finished: error, no resource to deploy to"))
         return ops.jobs.transition(
             job.account_id, job.id, move_job(J.EDITING, J.ERROR), expected_version=job.version, end_time=now
         )
-    ops.quota.charge(job.account_id, charge_entries(job.account_id, job.id, job.cert_origin, [w.id for w in workers]))
+    charges = charge_entries(job.account_id, job.id, job.cert_origin, [w.id for w in workers])
+    ops.quota.charge(job.account_id, charges)
     ops.workers.transition_all(job.account_id, job.id, move_worker(W.EDITING, W.PENDING))
+    units = sum(entry.units for entry in charges)
+    _tell(
+        unit, job_event(job.account_id, job.id, E.SUBMITTED, f"submitted as '{target}': {units} quota unit(s) charged")
+    )
     return ops.jobs.transition(job.account_id, job.id, move_job(J.EDITING, target), expected_version=job.version)
 
 
@@ -325,8 +344,12 @@ def _back_to_editing(deps: Deps, unit: Step, job: Job) -> Job:
     if job.status is not J.PENDING:
         raise InvalidStatus(f"Job {job.id} is '{job.status}': only a pending job can go back to 'editing'.")
     workers = ops.workers.of_job(job.account_id, job.id)
-    ops.quota.credit(job.account_id, release_entries(job.account_id, job.id, [w.id for w in workers]))
+    released = release_entries(job.account_id, job.id, [w.id for w in workers])
+    ops.quota.credit(job.account_id, released)
     ops.workers.transition_all(job.account_id, job.id, move_worker(W.PENDING, W.EDITING))
+    _tell(
+        unit, job_event(job.account_id, job.id, E.BACK_TO_EDITING, f"back to editing: {len(released)} unit(s) released")
+    )
     job = ops.jobs.transition(job.account_id, job.id, move_job(J.PENDING, J.EDITING), expected_version=job.version)
     # New worker ids: the released units belong to the old workers, so submitting again charges again.
     certs = ops.certificates.get_many(job.account_id, job.cert_ids)
@@ -347,7 +370,9 @@ def start_job(unit: Step, job: Job, now: datetime) -> Job:
         job.account_id, job.id, move_job(J.SCHEDULING, J.PROCESSING), expected_version=job.version, start_time=now
     )
     certs = {c.id: c for c in ops.certificates.get_many(job.account_id, job.cert_ids)}
-    for worker in ops.workers.of_job(job.account_id, job.id):
+    workers = ops.workers.of_job(job.account_id, job.id)
+    _tell(unit, job_event(job.account_id, job.id, E.STARTED, f"started: {len(workers)} worker(s)"))
+    for worker in workers:
         if worker.status is not W.PENDING:
             continue
         cert = certs.get(worker.cert_id)
@@ -378,16 +403,35 @@ def apply_worker_end(unit: Step, worker: Worker, end: WorkerEnd) -> None:
     if end.binds_certificate:
         cert = ops.certificates.get(worker.account_id, worker.cert_id)
         ops.resources.set_binding(worker.account_id, worker.resource_id, cert.id, cert.name)
+        detail = f"certificate {cert.id} '{cert.name}' bound on attempt {worker.attempt + 1}"
+        _tell(unit, worker_event(worker, E.WORKER_SUCCEEDED, detail))
+    else:
+        ran = f"on attempt {worker.attempt + 1}" if worker.status is W.PROCESSING else "before it ran"
+        refund = "" if end.refund is None else ", its quota unit given back"
+        _tell(unit, worker_event(worker, E.WORKER_FAILED, f"deployment failed {ran}{refund}", failure))
 
 
 def finish_if_done(unit: Step, job: Job, now: datetime) -> Job:
     """A processing job whose workers have all ended becomes `success` or `error`, and its contacts are told."""
     ops = unit.ops
-    move = finish_job(job, [status for _, status in ops.workers.counts(job.account_id, job.id)])
+    counts = ops.workers.counts(job.account_id, job.id)
+    move = finish_job(job, [status for _, status in counts])
     if move is None:
         return job
     job = ops.jobs.transition(job.account_id, job.id, move, expected_version=job.version, end_time=now)
     outcome = move.to
+    ended: Counter[WorkerStatus] = Counter()
+    for (_, status), count in counts.items():
+        ended[status] += count
+    _tell(
+        unit,
+        job_event(
+            job.account_id,
+            job.id,
+            E.FINISHED,
+            f"finished: {outcome}, {ended[W.SUCCESS]} worker(s) succeeded, {ended[W.ERROR]} failed",
+        ),
+    )
     unit.send(
         outbox_message(
             NotifyContacts(

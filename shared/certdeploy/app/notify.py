@@ -17,12 +17,13 @@ from datetime import datetime, timedelta
 from certdeploy.app.deps import Deps, NotifyLimits
 from certdeploy.app.messages import NotifyContacts
 from certdeploy.app.retry import resend
-from certdeploy.app.unit_of_work import run_step
+from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.domain.errors import NotFound
 from certdeploy.domain.failures import NotificationFailed, Retry
 from certdeploy.domain.models import Job
 from certdeploy.domain.notifications import NotificationEvent, build_job_report
-from certdeploy.ports.notifier import Notifier
+from certdeploy.domain.timeline import JobEventType, NewJobEvent, job_event, mask_address
+from certdeploy.ports.notifier import DeliveryResult, Notifier
 from certdeploy.ports.store.messages import SentNotifications
 
 log = logging.getLogger(__name__)
@@ -47,18 +48,33 @@ def notify_contacts(deps: Deps, notifier: Notifier, command: NotifyContacts) -> 
     already = store.notifications.sent(job.account_id, command.key)
     budget = _Budget(store.notifications, deps.notify_limits, job.account_id, deps.clock.now() - _HOUR)
     delivered = 0
-    failed: list[tuple[str, NotificationFailed]] = []
+    failed: list[tuple[DeliveryResult, NotificationFailed]] = []
     for contact in store.contacts.get_many(job.account_id, job.contact_ids):
         for result in notifier.notify(contact, report, skip_keys=already, admit=budget.admit):
             if result.failure is None:
-                store.notifications.record(
-                    job.account_id, command.key, contact.id, result.key, address_digest=result.address_digest
-                )
+                _record_delivery(deps, command, job, result)
                 delivered += 1
             else:
-                failed.append((result.label, result.failure))
+                failed.append((result, result.failure))
     _after_failures(deps, command, job, failed)
     return delivered
+
+
+def _delivery_event(command: NotifyContacts, job: Job, result: DeliveryResult, outcome: str) -> NewJobEvent:
+    where = f"{result.channel} to {mask_address(str(result.channel), result.label)}"
+    event_type = JobEventType.NOTIFICATION_SENT if result.failure is None else JobEventType.NOTIFICATION_FAILED
+    detail = f"{command.event} report {outcome} by {where}"
+    return job_event(job.account_id, job.id, event_type, detail, result.failure, worker_id=command.worker_id)
+
+
+def _record_delivery(deps: Deps, command: NotifyContacts, job: Job, result: DeliveryResult) -> None:
+    """Record the delivery made, and tell the job's timeline the first time only."""
+    with deps.store.transaction() as ops:
+        first = ops.notifications.record(
+            job.account_id, command.key, result.contact_id, result.key, address_digest=result.address_digest
+        )
+        if first:
+            ops.job_events.append([_delivery_event(command, job, result, "sent")])
 
 
 _HOUR = timedelta(hours=1)
@@ -90,16 +106,27 @@ class _Budget:
 
 
 def _after_failures(
-    deps: Deps, command: NotifyContacts, job: Job, failed: list[tuple[str, NotificationFailed]]
+    deps: Deps, command: NotifyContacts, job: Job, failed: list[tuple[DeliveryResult, NotificationFailed]]
 ) -> None:
-    """Send the message again when a failed delivery (by its label) is to be retried; log the ones given up on."""
+    """Send the message again when a failed delivery is to be retried; log the ones given up on. Each failure goes
+    on the job's timeline, with whether it is retried, in the transaction that queues the retry."""
+    if not failed:
+        return
     retries: list[Retry] = []
-    for label, failure in failed:
+    events: list[NewJobEvent] = []
+    for result, failure in failed:
         outcome = deps.retry.after(failure, command.attempt)
         if isinstance(outcome, Retry):
-            log.info("notification to %s for job %s will be retried: %s", label, job.id, failure.message)
+            log.info("notification to %s for job %s will be retried: %s", result.label, job.id, failure.message)
             retries.append(outcome)
+            events.append(_delivery_event(command, job, result, f"not sent (retried in {outcome.delay_seconds} s)"))
         else:
-            log.warning("notification to %s for job %s failed for good: %s", label, job.id, outcome.message)
-    if retries:
-        run_step(deps, lambda unit: resend(unit, command, retries[0]))
+            log.warning("notification to %s for job %s failed for good: %s", result.label, job.id, outcome.message)
+            events.append(_delivery_event(command, job, result, "not sent (given up)"))
+
+    def step(unit: Step) -> None:
+        unit.ops.job_events.append(events)
+        if retries:
+            resend(unit, command, retries[0])
+
+    run_step(deps, step)

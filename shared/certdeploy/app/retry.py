@@ -4,11 +4,14 @@ own message again at the next attempt, after the policy's delay; a `Permanent` o
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from certdeploy.app.deps import Deps
 from certdeploy.app.messages import Command, DeployWorker, RollbackWorker, outbox_message
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.domain.failures import Failure, Permanent, Retry
 from certdeploy.domain.states import WorkerStatus, move_worker
+from certdeploy.domain.timeline import JobEventType, retry_detail, worker_event
 
 WorkerCommand = DeployWorker | RollbackWorker
 
@@ -26,7 +29,7 @@ def _retry_worker(deps: Deps, command: WorkerCommand, status: WorkerStatus, fail
         current = unit.ops.workers.get(command.account_id, command.worker_id)
         if current.status is not status or current.attempt != command.attempt:
             return
-        unit.ops.workers.transition(
+        moved = unit.ops.workers.transition(
             current.account_id,
             current.id,
             move_worker(status, status),
@@ -36,6 +39,10 @@ def _retry_worker(deps: Deps, command: WorkerCommand, status: WorkerStatus, fail
             error_message=f"{failure.message} (attempt {retry.attempt + 1} of {deps.retry.max_attempts} "
             f"in {retry.delay_seconds} s)",
         )
+        what = "rollback" if status is WorkerStatus.ROLLBACK else "deployment"
+        at = deps.clock.now() + timedelta(seconds=retry.delay_seconds)
+        detail = retry_detail(what, command.attempt + 1, deps.retry.max_attempts, retry.delay_seconds, at)
+        unit.ops.job_events.append([worker_event(moved, JobEventType.RETRY_SCHEDULED, detail, failure)])
         resend(unit, command, retry)
 
     run_step(deps, step)

@@ -21,6 +21,7 @@ from certdeploy.domain.failures import Failure, Permanent
 from certdeploy.domain.models import Worker
 from certdeploy.domain.notifications import NotificationEvent
 from certdeploy.domain.states import JOB_FINISHED, JobStatus, WorkerStatus, move_job, move_worker
+from certdeploy.domain.timeline import JobEventType, worker_event
 
 log = logging.getLogger(__name__)
 W = WorkerStatus
@@ -48,6 +49,7 @@ def request_rollback(deps: Deps, account_id: int, job_id: int, worker_id: int) -
         worker = ops.workers.transition(
             account_id, worker_id, move_worker(worker.status, W.ROLLBACK), expected_version=worker.version, attempt=0
         )
+        ops.job_events.append([worker_event(worker, JobEventType.ROLLBACK_REQUESTED, "rollback requested")])
         unit.send(outbox_message(RollbackWorker(account_id=account_id, job_id=job_id, worker_id=worker_id)))
         return worker
 
@@ -76,6 +78,8 @@ def _finish_rollback(deps: Deps, worker: Worker, failure: Failure | None) -> Non
                     expected_version=job.version,
                     rolled_back=True,
                 )
+            restored = current.resource_cert_name or "the recorded binding"
+            ops.job_events.append([worker_event(ended, JobEventType.ROLLED_BACK, f"rolled back to {restored}")])
         else:
             ended = ops.workers.transition(
                 current.account_id,
@@ -84,6 +88,7 @@ def _finish_rollback(deps: Deps, worker: Worker, failure: Failure | None) -> Non
                 error_code=failure.code,
                 error_message=failure.message,
             )
+            ops.job_events.append([worker_event(ended, JobEventType.ROLLBACK_FAILED, "rollback failed", failure)])
         unit.send(
             outbox_message(
                 NotifyContacts(

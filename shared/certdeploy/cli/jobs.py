@@ -142,6 +142,9 @@ def add_commands(commands: Any, command: Callable[..., argparse.ArgumentParser])
     create.add_argument("--yes", action="store_true", help="submit without asking")
     create.add_argument("--no-wait", action="store_true", help="return once the job is submitted")
 
+    events = api_command("events", _events, "a job's timeline, oldest first")
+    events.add_argument("job_id", type=int, metavar="JOB_ID")
+
     rollback = api_command("rollback", _rollback, "roll back workers of a job")
     rollback.add_argument("job_id", type=int, metavar="JOB")
     rollback.add_argument("worker_ids", type=int, nargs="+", metavar="WORKER")
@@ -299,6 +302,36 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _events(args: argparse.Namespace) -> int:
+    # ListDeploymentJobEvents is ours (no SDK model): its parameters are ListWorkerResource's JobId and paging.
+    events = list(
+        _api(args).pages(
+            "ListDeploymentJobEvents",
+            lambda page: cas.ListWorkerResourceRequest(job_id=args.job_id, current_page=page, show_size=_PAGE_SIZE),
+        )
+    )
+    if args.json:
+        _print_json({"JobId": args.job_id, "Data": events})
+        return 0
+    table = Table(title=f"Timeline of job {args.job_id} ({len(events)} events)", title_justify="left")
+    for column in ("Time", "Event", "Worker", "Resource", "Detail", "Cause"):
+        table.add_column(column)
+    for event in events:
+        worker = f"{event['WorkerId']} {event.get('CloudProduct') or ''}" if event.get("WorkerId") else ""
+        cause = ": ".join(str(event[key]) for key in ("ErrorCode", "ErrorMessage") if event.get(key))
+        _row(
+            table,
+            _time(event.get("Time")),
+            event.get("Type"),
+            worker,
+            event.get("ResourceId") or "",
+            event.get("Detail"),
+            cause,
+        )
+    _console().print(table)
+    return 0
+
+
 def _cause(worker: dict[str, Any]) -> str:
     """Why a worker failed; a worker that succeeded after a retry keeps its last error, which is no cause."""
     if worker.get("Status") not in ("error", "rollback_error"):
@@ -400,9 +433,32 @@ def _print_preview(console: Console, job_id: int, preview: dict[str, Any]) -> No
     for row in preview.get("ProductWorkerCount") or []:
         _row(table, f"  {row.get('ProductName')}", row.get("Count"))
     console.print(table)
+    _print_binding_changes(console, preview)
     _print_exclusions(console, preview)
     if not preview.get("WorkerCount"):
         console.print("[yellow]Nothing matches: submitted, this job ends in error.[/yellow]")
+
+
+def _print_binding_changes(console: Console, preview: dict[str, Any]) -> None:
+    changes = preview.get("BindingChanges") or []
+    if not changes:
+        return
+    table = Table(title="Certificates now → after the job", title_justify="left")
+    for column in ("Resource", "Product", "Domain", "Now", "Expires", "After", "Expires"):
+        table.add_column(column)
+    for change in changes:
+        now = change.get("CurrentCertName") or "(none)"
+        _row(
+            table,
+            change.get("ResourceId"),
+            change.get("CloudProduct"),
+            change.get("Domain"),
+            now,
+            _time(change.get("CurrentCertEndTime")),
+            change.get("CertName"),
+            _time(change.get("CertEndTime")),
+        )
+    console.print(table)
 
 
 def _follow(api: CasApi, job_id: int, worker_count: int, console: Console, *, show_progress: bool) -> dict[str, Any]:

@@ -78,6 +78,7 @@ def test_another_account_finds_nothing_of_the_first_and_changes_nothing(
         "UpdateContact": lambda: stranger.update_contact(cas.UpdateContactRequest(contact_id=contact_id, name="mine")),
         "DeleteContact": lambda: stranger.delete_contact(cas.DeleteContactRequest(contact_id=contact_id)),
         "CreateDeploymentJob": lambda: create_job(stranger, [cert_id], [resources["CDN"]]),
+        "ListDeploymentJobEvents": lambda: raw_call(stranger, "ListDeploymentJobEvents", {"JobId": ran}),
     }
     for action, call in calls.items():
         error = refused(call)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, delete, func, insert, or_, select, update
 
 from certdeploy.adapters.sql.repository import SqlRepository
-from certdeploy.adapters.sql.schema import jobs, workers
+from certdeploy.adapters.sql.schema import job_events, jobs, workers
 from certdeploy.domain.errors import Thing
 from certdeploy.domain.models import CertOrigin, Job, JobType
 from certdeploy.domain.states import JobMove, JobStatus
@@ -151,6 +151,7 @@ class SqlJobs(SqlRepository):
             row = self._job_row(conn, account_id, job_id, for_update=True)
             if expected_version is not None and row.version != expected_version:
                 raise StaleState("job", job_id, row.status, row.version)
+            conn.execute(delete(job_events).where(job_events.c.job_id == job_id))
             conn.execute(delete(workers).where(workers.c.job_id == job_id))
             conn.execute(delete(jobs).where(jobs.c.id == job_id))
         return _job(row)

@@ -242,6 +242,25 @@ workers = Table(
     **table_options(),
 )
 
+# A job's timeline (docs/decisions.md#timeline): rows are only inserted, and go with their job when it is deleted.
+job_events = Table(
+    "job_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("job_id", Id, ForeignKey("jobs.id", name="fk_job_events_job"), nullable=False),
+    Column("account_id", Id, nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("worker_id", BigInteger, nullable=True),
+    Column("product", String(16), nullable=True),
+    Column("resource_id", BigInteger, nullable=True),
+    Column("detail", Text, nullable=False),
+    Column("error_code", String(128), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_job_events_job_id_id", "job_id", "id"),
+    **table_options(),
+)
+
 # No foreign keys to jobs or workers: the ledger is history and outlives deleted jobs.
 quota_ledger = Table(
     "quota_ledger",

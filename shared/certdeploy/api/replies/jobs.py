@@ -75,6 +75,23 @@ class ExcludedResource(WireModel):
     cert_id: int | None = None
 
 
+class BindingChange(WireModel):
+    """Ours: on an `editing` job, what one worker will change on its resource (docs/protocol.md#preview-diff). The
+    `Current…` fields are left out when nothing is bound now; `CurrentCertId` and `CurrentCertEndTime` when what is
+    bound is not one of our certificates. Times are Unix milliseconds as strings, as CloudResource's."""
+
+    worker_id: int
+    resource_id: int
+    cloud_product: str
+    domain: str
+    current_cert_id: int | None = None
+    current_cert_name: str | None = None
+    current_cert_end_time: str | None = None
+    cert_id: int
+    cert_name: str
+    cert_end_time: str
+
+
 class JobStatusCounts(WireModel):
     """DescribeDeploymentJobStatus."""
 
@@ -92,6 +109,7 @@ class JobStatusCounts(WireModel):
     cert_count: int
     product_worker_count: list[ProductWorkerCount]
     excluded_resources: list[ExcludedResource]
+    binding_changes: list[BindingChange]
 
 
 class JobCertificate(WireModel):

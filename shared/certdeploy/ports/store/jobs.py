@@ -71,7 +71,7 @@ class Jobs(Protocol):
         ...
 
     def delete(self, account_id: int, job_id: int, *, expected_version: int | None = None) -> Job:
-        """Delete the job and its workers; returns what was deleted. Raises `StaleState` if it is not at
+        """Delete the job, its workers and its timeline; returns what was deleted. Raises `StaleState` if it is not at
         `expected_version`. Whether it may be deleted is the domain's `check_job_deletable`; ledger entries stay
         (release them in the same transaction)."""
         ...

@@ -8,6 +8,7 @@ from typing import Protocol
 from certdeploy.ports.store.accounts import Accounts, Quota
 from certdeploy.ports.store.certificates import Certificates
 from certdeploy.ports.store.contacts import Contacts
+from certdeploy.ports.store.job_events import JobEvents
 from certdeploy.ports.store.jobs import Jobs, Workers
 from certdeploy.ports.store.messages import Nonces, Outbox, ProcessedMessages, SentNotifications
 from certdeploy.ports.store.resources import Resources
@@ -24,6 +25,7 @@ class UnitOfWork(Protocol):
     resources: Resources
     jobs: Jobs
     workers: Workers
+    job_events: JobEvents
     outbox: Outbox
     processed: ProcessedMessages
     nonces: Nonces

@@ -1,0 +1,58 @@
+"""What a job will change, resource by resource, before it is submitted (docs/decisions.md#preview): the certificate
+each resource serves now and the one the job will bind there, so the user sees the difference before the quota is
+charged.
+
+What a resource serves now is what the inventory last reported (or what a job of ours bound since). Its name is always
+known when something is bound; its expiry only when it is one of our certificates (a cloud product reports the name of
+what it serves, not its dates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from certdeploy.app.deps import Deps
+from certdeploy.domain.models import Certificate, Job, Resource
+
+
+@dataclass(frozen=True)
+class CertificateFacts:
+    """A certificate as the preview names it; `id` and `not_after` are None when it is not one of ours."""
+
+    id: int | None
+    name: str
+    not_after: datetime | None
+
+
+@dataclass(frozen=True)
+class BindingChange:
+    """One worker's resource: what it serves now (None: nothing) → what the job binds."""
+
+    worker_id: int
+    resource: Resource
+    current: CertificateFacts | None
+    planned: Certificate
+
+
+def _current(resource: Resource, ours: dict[int, Certificate]) -> CertificateFacts | None:
+    bound = ours.get(resource.bound_cert_id) if resource.bound_cert_id is not None else None
+    if bound is not None:
+        return CertificateFacts(bound.id, resource.bound_cert_name or bound.name, bound.not_after)
+    return CertificateFacts(None, resource.bound_cert_name, None) if resource.bound_cert_name else None
+
+
+def binding_changes(deps: Deps, job: Job) -> list[BindingChange]:
+    """Per worker of `job`, by worker id: the resource's certificate now and the one the job will bind."""
+    store = deps.store
+    workers = store.workers.of_job(job.account_id, job.id)
+    resources = {r.id: r for r in store.resources.get_many(job.account_id, {w.resource_id for w in workers})}
+    cert_ids = {w.cert_id for w in workers} | {
+        r.bound_cert_id for r in resources.values() if r.bound_cert_id is not None
+    }
+    ours = {c.id: c for c in store.certificates.get_many(job.account_id, cert_ids)}
+    return [
+        BindingChange(w.id, resources[w.resource_id], _current(resources[w.resource_id], ours), ours[w.cert_id])
+        for w in workers
+        if w.resource_id in resources and w.cert_id in ours
+    ]
