@@ -18,6 +18,7 @@ from certdeploy.bootstrap.container import Container, build_container
 from certdeploy.bootstrap.settings import Settings
 from certdeploy.domain.models import Product, Worker
 from certdeploy.domain.states import JobStatus, WorkerStatus
+from certdeploy.domain.timeline import JobEventType
 from certdeploy.domain.verification import Verification, VerifyMismatch, VerifyStatus
 from tests.certgen import GeneratedCert, make_ca, make_cert
 from tests.fakes.queue_drain import drain
@@ -102,7 +103,7 @@ def test_a_deployment_is_verified_over_a_real_handshake(tls_container, tls_accou
 
 
 def test_a_slow_product_is_verified_on_the_second_check(tls_container, tls_account, issued, clock) -> None:
-    _, worker = _deploy(tls_container, tls_account, issued, Product.CDN)
+    job_id, worker = _deploy(tls_container, tls_account, issued, Product.CDN)
     first = _verification(tls_container, worker)
     assert (first.status, first.checks) == (VerifyStatus.PENDING, 1)
     assert first.served is not None and first.served.subject == "CN=legacy-www"  # still the old one (propagating)
@@ -110,6 +111,12 @@ def test_a_slow_product_is_verified_on_the_second_check(tls_container, tls_accou
     drain(tls_container)
     second = _verification(tls_container, worker)
     assert (second.status, second.checks, second.served) == (VerifyStatus.VERIFIED, 2, None)
+    events = tls_container.store.job_events.page(worker.account_id, job_id, page_size=100).items
+    checks = [event.detail for event in events if event.type is JobEventType.VERIFY_CHECKED]
+    assert checks == [
+        "check 1 of www.example.com: not yet: another certificate is served (CN=legacy-www); check 2 in 30 s",
+        "check 2 of www.example.com: verified",
+    ]
 
 
 def test_a_mismatch_fails_the_worker_refunds_and_rolls_it_back(tls_container, tls_account, issued, clock) -> None:

@@ -28,6 +28,7 @@ from certdeploy.domain.errors import InvalidStatus, NotFound
 from certdeploy.domain.failures import Failure
 from certdeploy.domain.models import Worker
 from certdeploy.domain.states import JOB_FINISHED, WorkerStatus
+from certdeploy.domain.timeline import JobEventType, worker_event
 from certdeploy.domain.verification import (
     Judgement,
     Verification,
@@ -99,6 +100,9 @@ def verify_worker(deps: Deps, command: VerifyWorker) -> None:
 
     def step(unit: Step) -> None:
         unit.ops.verifications.record(verification)
+        unit.ops.job_events.append(
+            [worker_event(worker, JobEventType.VERIFY_CHECKED, _check_text(verification, delay))]
+        )
         if delay is not None:
             again = command.model_copy(update={"check": command.check + 1})
             unit.send(outbox_message(again, delay_seconds=delay))
@@ -107,6 +111,17 @@ def verify_worker(deps: Deps, command: VerifyWorker) -> None:
     log.info("worker %s check %s: %s %s", worker.id, command.check, judgement.status, judgement.detail or "")
     if verification.final:
         _act(deps, worker, verification)
+
+
+def _check_text(verification: Verification, delay: int | None) -> str:
+    """`check 1 of www.example.com: mismatch: another certificate is served (CN=legacy-www); check 2 in 30 s`."""
+    found = verification.detail or ""
+    if verification.served is not None:
+        found += f" ({verification.served.subject})"
+    status = str(verification.status) if delay is None else "not yet"
+    text = f"check {verification.checks} of {verification.server_name or 'no name'}: {status}"
+    text += f": {found}" if found else ""
+    return text + (f"; check {verification.checks + 1} in {delay} s" if delay is not None else "")
 
 
 def _act(deps: Deps, worker: Worker, verification: Verification) -> None:
