@@ -13,7 +13,9 @@ from cryptography import x509
 from certdeploy.app.accounts import Credentials, create_account
 from certdeploy.app.certificates import CertificateUpload, upload_certificate
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job
+from certdeploy.app.messages import QueueRole, VerifyWorker
 from certdeploy.app.rollback import request_rollback
+from certdeploy.app.scheduler import drain_dead_letters
 from certdeploy.bootstrap.container import Container, build_container
 from certdeploy.bootstrap.settings import Settings
 from certdeploy.domain.models import Product, Worker
@@ -194,3 +196,18 @@ def test_the_router_shows_a_deployment_then_its_rollback(tls_container, tls_acco
     request_rollback(tls_container.deps, worker.account_id, job_id, worker.id)
     drain(tls_container)
     assert _served_leaf(tls_container, "api.example.com") == before
+
+
+def test_a_dead_lettered_check_ends_a_held_worker_as_its_api_said(tls_container, tls_account, issued, clock) -> None:
+    aid = tls_account.account.id
+    _, worker = _deploy(tls_container, tls_account, issued, Product.DCDN, verify_mismatch=VerifyMismatch.FAIL)
+    assert worker.status is WorkerStatus.PROCESSING
+    lost = VerifyWorker(account_id=aid, job_id=worker.job_id, worker_id=worker.id, check=2)
+    tls_container.deps.queues[QueueRole.DEAD_LETTER].send(lost.model_dump_json())
+    assert drain_dead_letters(tls_container.deps) == 1
+    verification = _verification(tls_container, worker)
+    assert verification.status is VerifyStatus.UNREACHABLE and "given up" in (verification.detail or "")
+    assert tls_container.store.workers.get(aid, worker.id).status is WorkerStatus.SUCCESS
+    clock.advance(30)
+    drain(tls_container)  # the delayed check that was still queued finds the verification final and does nothing
+    assert _verification(tls_container, worker) == verification
