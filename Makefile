@@ -26,6 +26,7 @@ check: $(STAMP)
 
 run: $(STAMP)
 	@echo "Starting certdeploy on http://127.0.0.1:8787 with the demo inventory (state in ./.certdeploy)."
+	@echo "Web console: http://127.0.0.1:8787/console/ (sign in with the AccessKey)."
 	@echo "Point the CAS SDK at it: Config(endpoint='127.0.0.1:8787', protocol='http', access_key_id=<id>, access_key_secret=<secret>)"
 	@echo "or the CLI: CERTDEPLOY_ENDPOINT=http://127.0.0.1:8787 CERTDEPLOY_ACCESS_KEY_ID=<id> CERTDEPLOY_ACCESS_KEY_SECRET=<secret> $(BIN)/certdeploy jobs list"
 	@echo "The AccessKey is printed once, on first start (or set CERTDEPLOY_ACCESS_KEY_ID/_SECRET before the first start)."

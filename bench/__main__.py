@@ -10,13 +10,15 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from bench import availability, hostile, http_front, matching
+from bench import availability, coldstart, hostile, http_front, matching, reads
 
 BENCHMARKS: dict[str, Callable[[], dict[str, object]]] = {
     "matching": matching.run,
     "hostile": hostile.run,
     "http_front": http_front.run,
     "availability": availability.run,
+    "coldstart": coldstart.run,
+    "reads": reads.run,
 }
 
 

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -107,20 +107,25 @@ class ServeProcess:
     host: str
     port: int
     data: Path
+    log: Path
     process: subprocess.Popen[bytes]
 
 
 @contextmanager
-def serve_process(timeout: float = 60.0) -> Iterator[ServeProcess]:
-    """`certdeploy serve` on a free loopback port with a fresh data directory and the benchmark's AccessKey."""
+def serve_process(
+    timeout: float = 60.0, arguments: Sequence[str] = (), settings: Mapping[str, str] | None = None
+) -> Iterator[ServeProcess]:
+    """`certdeploy serve` on a free loopback port with a fresh data directory and the benchmark's AccessKey;
+    `arguments` are added to its command line, `settings` (`CERTDEPLOY_*` variables) to its environment."""
     with tempfile.TemporaryDirectory(prefix="certdeploy-bench-") as directory:
         data = Path(directory) / "data"
         log = Path(directory) / "serve.log"
         environment = {key: value for key, value in os.environ.items() if not key.startswith("CERTDEPLOY_")}
         environment |= {"CERTDEPLOY_ACCESS_KEY_ID": ACCESS_KEY[0], "CERTDEPLOY_ACCESS_KEY_SECRET": ACCESS_KEY[1]}
+        environment |= dict(settings or {})
         with log.open("wb") as output:
             process = subprocess.Popen(
-                [str(CERTDEPLOY), "serve", "--data", str(data), "--port", "0", "--tick", "3600"],
+                [str(CERTDEPLOY), "serve", "--data", str(data), "--port", "0", "--tick", "3600", *arguments],
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 env=environment,
@@ -132,7 +137,7 @@ def serve_process(timeout: float = 60.0) -> Iterator[ServeProcess]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"certdeploy serve did not start:\n{log.read_text(errors='replace')}")
                 time.sleep(0.05)
-            yield ServeProcess(match.group(1), int(match.group(2)), data, process)
+            yield ServeProcess(match.group(1), int(match.group(2)), data, log, process)
         finally:
             process.terminate()
             process.wait(30)

@@ -7,15 +7,16 @@ FC packages each resource's `code:` directory and puts it on `sys.path`, so noth
 product SDKs into `api` and `notify`, which never load them.
 
 What each function imports (the Alibaba Cloud SDKs are all imported lazily, where a call needs them):
-- every function builds the container (`certdeploy.bootstrap.container`): the store (SQLAlchemy, Alembic, both database
-  drivers), settings and messages (pydantic), certificates (cryptography, asn1crypto, idna), the local cloud module
-  (PyYAML) and the MNS queue (aliyun-mns-sdk): `CORE`;
+- every function builds the container (`certdeploy.bootstrap.container`): the store (SQLAlchemy, both database
+  drivers; Alembic for the embedded store's migrations, never imported by a function's cold start), settings and
+  messages (pydantic), certificates (cryptography, asn1crypto, idna), the local cloud module (PyYAML) and the MNS
+  queue (aliyun-mns-sdk): `CORE`; each is imported where it is used (docs/runtime.md#cold-starts);
 - `scheduler` also refreshes resources from CAS (`adapters/cloud/cas_source.py`: the CAS SDK on tea-openapi);
 - `execute` and `rollback` also call the products' deployers (`adapters/cloud/*`: every product SDK, fc2 and the FC 3.0
   SDK, oss2) and fetch a CAS certificate's content for products that take PEM (`cas_source`);
 - `notify` also sends SMS (`adapters/notify/sms.py`: the Dysmsapi SDK on tea-openapi) and renders the reports it
   sends (`adapters/notify/render.py`: Jinja2 and MarkupSafe, with the templates beside it);
-- `rich` is the CLI's alone, `uvicorn` and `h11` the local runner's HTTP front's (`certdeploy serve`): no
+- `rich` and `shtab` are the CLI's alone, `uvicorn` and `h11` the local runner's HTTP front's (`certdeploy serve`): no
   function imports `certdeploy.local`, and FC serves HTTP itself.
 Every dependency in pyproject must be placed in one of these sets: a new one fails the build until it is.
 
@@ -27,6 +28,14 @@ installed distribution are evaluated for the target and what they add (tomli, as
 too. Wheels are kept in `build/wheelhouse/` (a stamp records what it holds), so a rebuild with the same pins needs no
 network. The few distributions published only as sdists are pure Python: they are built into `py3-none-any` wheels,
 with C compilation disabled (crcmod then installs its pure-Python CRC).
+
+Bytecode is shipped: FC's code directory is read-only, so Python cannot write `__pycache__` there, and a package
+without `.pyc` files compiles every module it imports again on every cold start (2–3× the start; see
+docs/runtime.md#cold-starts). pip installs with `--no-compile`, then the whole directory is compiled by an interpreter
+of the target's version (`.pyc` files are per version: `--python`, else this one when it matches, else `python3.X` on
+PATH) with `--invalidation-mode unchecked-hash`: the `.pyc` is used without looking at the source's modification time,
+which the zip FC deploys from does not keep exactly (and the code never changes under a deployed function).
+`--no-bytecode` builds without, for a machine with no such interpreter, at the cost of those slow starts.
 """
 
 from __future__ import annotations
@@ -75,7 +84,7 @@ CORE = frozenset(
         "pymysql",
     }
 )
-LOCAL_ONLY = frozenset({"rich", "uvicorn", "h11"})
+LOCAL_ONLY = frozenset({"rich", "shtab", "uvicorn", "h11"})
 SMS_SDK = frozenset({"alibabacloud-dysmsapi20170525", "alibabacloud-tea-openapi"})
 TEMPLATES = frozenset({"jinja2", "markupsafe"})
 CAS_SDK = frozenset({"alibabacloud-cas20200407", "alibabacloud-tea-openapi"})
@@ -308,12 +317,46 @@ def install_set(target: Target, requirements: Sequence[str], constraints: Path, 
     shutil.rmtree(destination / "bin", ignore_errors=True)
 
 
+def bytecode_interpreter(version: str, given: str | None = None) -> str:
+    """An interpreter of Python `version` to compile the bytecode with: `given`, this one, or `python<version>`."""
+    if given is None and sys.version_info[:2] == tuple(int(part) for part in version.split(".")):
+        return sys.executable
+    interpreter = given or shutil.which(f"python{version}")
+    if interpreter is None:
+        raise BuildError(
+            f"the bytecode for Python {version} needs a python{version} interpreter: install one, name it with "
+            "--python, or build --no-bytecode (every cold start then compiles the code again)"
+        )
+    found = subprocess.run(
+        [interpreter, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True
+    )
+    if found.returncode != 0 or found.stdout.strip() != version:
+        raise BuildError(f"{interpreter} is not Python {version}: {found.stdout.strip() or found.stderr.strip()}")
+    return interpreter
+
+
+def compile_bytecode(directory: Path, interpreter: str) -> None:
+    """Write `__pycache__/*.pyc` for every module under `directory`, valid whatever the files' times."""
+    command = [interpreter, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+    result = subprocess.run([*command, str(directory)], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BuildError(f"compiling {directory} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+
+
 def _ignore_caches(_directory: str, names: list[str]) -> list[str]:
     return [name for name in names if name == "__pycache__" or name.endswith(".pyc")]
 
 
-def build(runtime: str, output: Path, wheelhouse: Path, functions: Sequence[str] = FUNCTIONS) -> dict[str, Path]:
-    """Build `output/<function>/` for each function; returns the directories."""
+def build(
+    runtime: str,
+    output: Path,
+    wheelhouse: Path,
+    functions: Sequence[str] = FUNCTIONS,
+    *,
+    bytecode_with: str | None = None,
+) -> dict[str, Path]:
+    """Build `output/<function>/` for each function, compiled by the interpreter `bytecode_with` (none: no bytecode);
+    returns the directories."""
     target = Target(runtime, wheelhouse)
     requirements = function_requirements()
     output.mkdir(parents=True, exist_ok=True)
@@ -329,6 +372,9 @@ def build(runtime: str, output: Path, wheelhouse: Path, functions: Sequence[str]
             staging = output / ".staging" / f"set-{len(staged)}"
             shutil.rmtree(staging, ignore_errors=True)
             install_set(target, wanted, constraints, staging)
+            if bytecode_with:
+                # Compiled once per set: the functions sharing it get the same `.pyc` files through the hard links.
+                compile_bytecode(staging, bytecode_with)
             staged[wanted] = staging
         directory = output / function
         shutil.rmtree(directory, ignore_errors=True)
@@ -336,6 +382,9 @@ def build(runtime: str, output: Path, wheelhouse: Path, functions: Sequence[str]
         shutil.copytree(staged[wanted], directory, copy_function=os.link)
         shutil.copy2(REPO / "functions" / function / "handler.py", directory / "handler.py")
         shutil.copytree(REPO / "shared" / "certdeploy", directory / "certdeploy", ignore=_ignore_caches)
+        if bytecode_with:
+            compile_bytecode(directory / "certdeploy", bytecode_with)
+            compile_bytecode(directory / "handler.py", bytecode_with)
         built[function] = directory
     shutil.rmtree(output / ".staging", ignore_errors=True)
     return built
@@ -358,12 +407,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--any-python", action="store_true", help="allow a runtime FC does not offer (tests build for this Python)"
     )
+    parser.add_argument("--python", help="interpreter of the runtime's Python version that compiles the bytecode")
+    parser.add_argument("--no-bytecode", action="store_true", help="ship no .pyc (every cold start compiles)")
     args = parser.parse_args(argv)
     if args.runtime not in SUPPORTED_RUNTIMES and not args.any_python:
         parser.error(f"--runtime must be one of {', '.join(SUPPORTED_RUNTIMES)}")
     output = args.output or REPO / "build" / "fc" / args.runtime
     try:
-        built = build(args.runtime, output, args.wheelhouse, tuple(args.function or FUNCTIONS))
+        interpreter = None if args.no_bytecode else bytecode_interpreter(python_version(args.runtime), args.python)
+        built = build(
+            args.runtime, output, args.wheelhouse, tuple(args.function or FUNCTIONS), bytecode_with=interpreter
+        )
     except BuildError as exc:
         print(f"build failed: {exc}", file=sys.stderr)
         return 1

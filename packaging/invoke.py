@@ -7,8 +7,9 @@ script's folder as the first `sys.path` entry, as `/code` is in FC, so only what
 It builds a context shaped like FC's python3.10 one (docs/runtime.md#credentials; credentials from
 `ALIBABA_CLOUD_ACCESS_KEY_ID`, `ALIBABA_CLOUD_ACCESS_KEY_SECRET`, `ALIBABA_CLOUD_SECURITY_TOKEN`, as FC also sets them),
 calls `handler.initialize(context)` once and then `handler.handler(event_bytes, context)`, and prints one JSON object:
-`result` (the handler's return value), `loaded_from` (where `handler` and its packages were imported from) and, for
-each `--check-import`, whether the module imports.
+`result` (the handler's return value), `loaded_from` (where `handler` and its packages were imported from), for
+each `--check-import`, whether the module imports, and with `--list-modules`, every module the cold start loaded
+(`modules`, taken before any `--check-import`).
 
 Standard library only: it must run where nothing but the build is importable.
 """
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("event", type=Path, help="the event file, e.g. events/http_trigger_request.json")
     parser.add_argument("--timeout", type=int, default=60, help="the function's timeout in seconds (context)")
     parser.add_argument("--check-import", action="append", default=[], help="report whether MODULE imports")
+    parser.add_argument("--list-modules", action="store_true", help="report the modules the cold start loaded")
     args = parser.parse_args(argv)
 
     code_dir = args.code_dir.resolve()
@@ -99,15 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     handler = importlib.import_module("handler")
     handler.initialize(context)
     result: Any = handler.handler(args.event.read_bytes(), context)
-    print(
-        json.dumps(
-            {
-                "result": result,
-                "loaded_from": {name: _origin(name) for name in ("handler", "certdeploy", "pydantic", "sqlalchemy")},
-                "imports": {module: _importable(module) for module in args.check_import},
-            }
-        )
-    )
+    loaded = sorted(sys.modules) if args.list_modules else None
+    output = {
+        "result": result,
+        "loaded_from": {name: _origin(name) for name in ("handler", "certdeploy", "pydantic", "sqlalchemy")},
+        "imports": {module: _importable(module) for module in args.check_import},
+    }
+    if loaded is not None:
+        output["modules"] = loaded
+    print(json.dumps(output))
     return 0
 
 

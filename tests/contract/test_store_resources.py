@@ -98,3 +98,26 @@ def test_binding_a_certificate_to_a_resource(store: SqlStore) -> None:
 
     assert (bound.bound_cert_id, bound.bound_cert_name) == (42, "web")
     assert store.resources.set_binding(account.id, resource_id, None, None).bound_cert_id is None
+
+
+@pytest.mark.parametrize("step", [1, 3], ids=["close-together", "spread-out"])
+def test_thousands_of_resources_read_by_id_are_the_accounts_only(store: SqlStore, step: int) -> None:
+    # GIVEN two accounts whose resources were created in turns, so their ids interleave
+    acme, other = store.accounts.create("acme"), store.accounts.create("other")
+    ours: list[int] = []
+    theirs: list[int] = []
+    for batch in range(4):
+        specs = [
+            ResourceSpec(product=Product.CDN, region="cn-hangzhou", instance_id=f"cdn-{batch}-{i}", domain="a.example")
+            for i in range(400)
+        ]
+        ours += store.resources.upsert(acme.id, specs)
+        theirs += store.resources.upsert(other.id, specs[:5])
+
+    # WHEN one account asks for many of its ids (close together, or spread out) and some of the other's
+    wanted = ours[::step]
+    found = store.resources.get_many(acme.id, [*reversed(wanted), *theirs])
+
+    # THEN it gets exactly its own, in id order
+    assert [r.id for r in found] == sorted(wanted)
+    assert {r.account_id for r in found} == {acme.id}

@@ -56,7 +56,7 @@ SAMPLES = {
     "certificate_issued": ("certificate_issued.json", True),
 }
 # What the test environment and `certdeploy serve` alone use: no function carries it (FC serves HTTP itself).
-LOCAL_ONLY_MODULES = ("pytest", "uvicorn", "h11", "rich")
+LOCAL_ONLY_MODULES = ("pytest", "uvicorn", "h11", "rich", "shtab")
 _SDK_IMPORT = re.compile(r"^\s*(?:from|import) ((?:alibabacloud_\w+|oss2|fc2)(?:\.\w+)*)", re.MULTILINE)
 
 
@@ -270,3 +270,21 @@ def test_queue_consumers_handle_every_message_of_their_sample_without_poison(
 
 def test_certificate_issued_takes_the_sample_event(invocations: dict[str, tuple[dict[str, Any], str]]) -> None:
     assert invocations["certificate_issued"][0]["result"] == "ok"
+
+
+def test_the_api_function_carries_the_web_console(built: Path) -> None:
+    # The api function serves /console/ from its own code directory (docs/console.md).
+    console = built / "api" / "certdeploy" / "console"
+    assert (console / "index.html").is_file()
+    assert {path.name for path in (console / "js").glob("*.js")} >= {"app.js", "api.js", "jobs.js", "wizard.js"}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_ships_the_bytecode_of_its_runtime(built: Path, runtime: tuple[str, str], function: str) -> None:
+    # FC's code directory is read-only: a module without its .pyc is compiled again on every cold start.
+    tag = "cpython-" + runtime[0].removeprefix("python").replace(".", "")
+    sources = [path for path in (built / function).rglob("*.py") if "__pycache__" not in path.parts]
+
+    missing = [path for path in sources if not (path.parent / "__pycache__" / f"{path.stem}.{tag}.pyc").exists()]
+
+    assert sources and missing == []

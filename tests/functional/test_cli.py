@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -199,7 +200,7 @@ def test_a_job_from_the_command_line(capsys: pytest.CaptureFixture[str], server:
     job_id = result["JobId"]
 
     code, out, _ = run(capsys, "jobs", "list", *api(server), "--json")
-    assert code == 0 and [job["Id"] for job in json.loads(out)["Data"]] == [job_id]
+    assert code == 0 and [job["Id"] for job in json.loads(out)] == [job_id]
 
     code, out, _ = run(capsys, "jobs", "show", str(job_id), *api(server), "--json")
     workers = json.loads(out)["Workers"]
@@ -218,7 +219,8 @@ def test_a_job_from_the_command_line(capsys: pytest.CaptureFixture[str], server:
     code, out, _ = run(capsys, "jobs", "delete", str(job_id), "999999", *api(server), "--json")
     deleted, refused = json.loads(out)
     assert code == 1 and deleted == {"JobId": job_id, "Ok": True}
-    assert refused["JobId"] == 999999 and refused["Ok"] is False and "NotFound" in refused["Error"]
+    assert refused["JobId"] == 999999 and refused["Ok"] is False and refused["Error"]["Code"].endswith("NotFound")
+    assert set(refused["Error"]) == {"Code", "Message", "RequestId"}
 
 
 def _job_status(capsys: pytest.CaptureFixture[str], server: ServeProcess, job_id: int) -> str:
@@ -264,3 +266,29 @@ def test_user_commands_need_an_access_key(capsys: pytest.CaptureFixture[str], mo
     code, _, err = run(capsys, "jobs", "list", "--endpoint", "http://127.0.0.1:9")
 
     assert code == 1 and "CERTDEPLOY_ACCESS_KEY_ID" in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_submit_now_and_wait_follows_a_scheduled_job_to_its_end(
+    capsys: pytest.CaptureFixture[str], server: ServeProcess
+) -> None:
+    issue = ("cert", "issue", "--account", DEFAULT_ACCOUNT, "--domains", "*.example.com", "--name", "cli-wildcard")
+    cert_id = int(run(capsys, "--data", str(server.data), *issue)[1])
+    listed = json.loads(run(capsys, "certs", "list", "--keyword", "cli-wildcard", *api(server), "--json")[1])
+    assert [(c["CertificateId"], c["Upload"]) for c in listed] == [(cert_id, False)]
+    matched = run(capsys, "resources", "list", "--cert", str(cert_id), "--matched", *api(server), "--json")[1]
+    alb_and_nlb = [r["Id"] for r in json.loads(matched) if r["CloudProduct"] in ("ALB", "NLB")]
+    tomorrow = datetime.now(timezone.utc) + timedelta(days=1)  # within the certificate's 90 days
+    code, out, err = run(
+        capsys, "jobs", "create", *api(server), "--name", "tomorrow", "--certs", str(cert_id),
+        "--resources", ",".join(map(str, alb_and_nlb)), "--at", tomorrow.isoformat(), "--yes", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    job_id = json.loads(out)["JobId"]
+
+    code, out, err = run(capsys, "jobs", "submit", str(job_id), "--now", "--wait", *api(server), "--json")
+
+    assert code == 1 and out, err  # the NLB listener always fails
+    result = json.loads(out)
+    assert result["Job"]["Status"] == "error"
+    assert (result["Status"]["SuccessCount"], result["Status"]["FailedCount"]) == (1, 1)

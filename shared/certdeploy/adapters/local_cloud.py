@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Literal
 
 import sqlalchemy as sa
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from certdeploy.adapters.local_ca import stand_in_certificate
@@ -107,6 +106,8 @@ class Inventory(BaseModel):
 
     @classmethod
     def from_file(cls, path: Path) -> Inventory:
+        import yaml  # only `certdeploy serve --inventory` reads a file: the functions do not load the YAML parser
+
         try:
             document = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:

@@ -21,9 +21,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
-
 from certdeploy.api.actions_common import (
     CERT_REGION,
     ActionContext,
@@ -92,6 +89,10 @@ def _issuer(cert: Certificate) -> str:
 
 def _subject_fields(cert: Certificate) -> SubjectFields:
     """OrgName/Country/Province/City of the subject, when the certificate names them."""
+    # X.509 parsing is imported by the actions that read a certificate, not with the API: other calls' cold starts.
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     try:
         leaf = x509.load_pem_x509_certificates(cert.cert_pem.encode("ascii"))[0]
     except ValueError:
@@ -244,6 +245,9 @@ def list_user_certificate_order(ctx: ActionContext, params: RpcParameters) -> Ce
 
 
 def _chain(cert: Certificate, now: datetime) -> list[ChainMember]:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     try:
         chain = x509.load_pem_x509_certificates(cert.cert_pem.encode("ascii"))
     except ValueError:

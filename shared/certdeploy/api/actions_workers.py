@@ -99,7 +99,6 @@ def list_worker_resource(ctx: ActionContext, params: RpcParameters) -> Page[Work
     product = None if product_text is None else parse_product("CloudProduct", product_text)
     page, size = paging(params, DEFAULT_SHOW_SIZE)
     store = ctx.deps.store
-    store.jobs.get(ctx.account_id, job_id)
     found = store.workers.search(ctx.account_id, job_id, status=status, product=product, page=page, page_size=size)
     certs = certificates_by_id(ctx, (w.cert_id for w in found.items))
     resource_ids = {w.resource_id for w in found.items}

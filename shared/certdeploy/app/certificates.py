@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from certdeploy.app.deps import Deps
 from certdeploy.app.hosting import certificate_issued_event
 from certdeploy.app.unit_of_work import Step, run_step
-from certdeploy.domain.certificates import check_key_matches, ensure_not_expired, parse_certificate
 from certdeploy.domain.errors import CertificateError, DomainError, InvalidParameter, InvalidStatus
 from certdeploy.domain.models import (
     MAX_CERTIFICATE_TAGS,
@@ -71,6 +70,8 @@ def _check_encryption_pair(pair: EncryptionPair, signing: CertificateInfo, now: 
     """An encryption pair goes with an SM2 signing certificate, and is itself an SM2 certificate with its key."""
     if signing.algorithm is not CertAlgorithm.SM2:
         raise InvalidParameter("EncryptCert", "An encryption certificate goes only with an SM2 signing certificate.")
+    from certdeploy.domain.certificates import check_key_matches, ensure_not_expired, parse_certificate
+
     try:
         info = parse_certificate(pair.cert_pem)
         if info.algorithm is not CertAlgorithm.SM2:
@@ -95,6 +96,10 @@ def add_certificate(
 ) -> Certificate:
     """Check, parse and store a certificate with its key (and an SM2 certificate's encryption pair, if given); then
     raise the certificate-issued event."""
+    # Imported here, not with the module: X.509 parsing (cryptography, asn1crypto) is an upload's, and the API
+    # function's cold start should not pay for it on every other call.
+    from certdeploy.domain.certificates import check_key_matches, ensure_not_expired, parse_certificate
+
     info = parse_certificate(cert_pem)
     check_key_matches(cert_pem, key_pem)
     ensure_not_expired(info, deps.clock.now())

@@ -3,6 +3,9 @@
 The FC handlers (fed by EventBridge) and the local runner (fed by the local queues) both come here, so the two
 runtimes share one code path. A body that is not one of our messages, or one on the wrong queue, is poison:
 `InvalidMessage`.
+
+Each consumer imports its use case when it runs: an FC function serves one queue, so its cold start loads that queue's
+use case alone (the deployers' certificate handling is not the notifier's, nor the reverse).
 """
 
 from __future__ import annotations
@@ -11,8 +14,6 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from certdeploy.app.deps import Deps
-from certdeploy.app.execute import deploy_worker
-from certdeploy.app.hosting import deploy_renewal, relevant_certificate_issued
 from certdeploy.app.messages import (
     Command,
     DeployWorker,
@@ -23,9 +24,6 @@ from certdeploy.app.messages import (
     VerifyWorker,
     parse_command,
 )
-from certdeploy.app.notify import notify_contacts
-from certdeploy.app.rollback import rollback_worker
-from certdeploy.app.verify import verify_worker
 from certdeploy.ports.notifier import Notifier
 
 Consumer = Callable[[Deps, Notifier, str], None]
@@ -33,12 +31,17 @@ _Command = TypeVar("_Command", DeployWorker, RollbackWorker, NotifyContacts)
 
 
 def _certificate_issued(deps: Deps, notifier: Notifier, body: str) -> None:
+    from certdeploy.app.hosting import deploy_renewal, relevant_certificate_issued
+
     event = relevant_certificate_issued(deps, body)
     if event is not None:
         deploy_renewal(deps, event)
 
 
 def _deploy(deps: Deps, notifier: Notifier, body: str) -> None:
+    from certdeploy.app.execute import deploy_worker
+    from certdeploy.app.verify import verify_worker
+
     command = parse_command(body)
     if isinstance(command, VerifyWorker):
         verify_worker(deps, command)
@@ -47,10 +50,14 @@ def _deploy(deps: Deps, notifier: Notifier, body: str) -> None:
 
 
 def _rollback(deps: Deps, notifier: Notifier, body: str) -> None:
+    from certdeploy.app.rollback import rollback_worker
+
     rollback_worker(deps, _command(body, RollbackWorker))
 
 
 def _notify(deps: Deps, notifier: Notifier, body: str) -> None:
+    from certdeploy.app.notify import notify_contacts
+
     notify_contacts(deps, notifier, _command(body, NotifyContacts))
 
 

@@ -267,9 +267,13 @@ def job_progress(deps: Deps, account_id: int, job_id: int) -> JobProgress:
     exclusions: tuple[Exclusion, ...] = ()
     if job.status is J.EDITING:
         cost = job_cost(job.cert_origin, len(workers))
-        certs = store.certificates.get_many(account_id, job.cert_ids)
-        resources = [r for r in store.resources.get_many(account_id, job.resource_ids) if not r.gone]
-        exclusions = _match(deps, account_id, certs, resources, job.schedule_time).exclusions
+        # Each resource matches on its own, so only those left without a worker are matched again to say why: a
+        # preview of 10,000 resources does not read and match them all.
+        left_out = set(job.resource_ids) - {w.resource_id for w in workers}
+        resources = [r for r in store.resources.get_many(account_id, left_out) if not r.gone] if left_out else []
+        if resources:
+            certs = store.certificates.get_many(account_id, job.cert_ids)
+            exclusions = _match(deps, account_id, certs, resources, job.schedule_time).exclusions
     else:
         entries = store.quota.entries(account_id, job_id=job_id)
         charged = {e.worker_id for e in entries if e.direction is LedgerDirection.DEBIT}
@@ -308,9 +312,9 @@ def change_job_status_in(unit: Step, deps: Deps, account_id: int, job_id: int, t
         job = _leave_editing(unit, job, target, now)
     elif not (job.status is J.PENDING and target is J.SCHEDULING):
         raise InvalidStatus(f"Job {job_id} is '{job.status}': it cannot move to '{target}'.")
-    if job.status is J.SCHEDULING or (
-        job.status is J.PENDING and (job.schedule_time is None or job.schedule_time <= now)
-    ):
+    # `scheduling` starts a pending job now, before its ScheduleTime (docs/protocol.md#deployment-jobs).
+    due = target is J.SCHEDULING or job.schedule_time is None or job.schedule_time <= now
+    if job.status is J.SCHEDULING or (job.status is J.PENDING and due):
         job = start_job(unit, job, now)
     return job
 

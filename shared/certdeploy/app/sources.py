@@ -21,10 +21,10 @@ import logging
 from certdeploy.app.deps import Deps
 from certdeploy.app.hosting import certificate_issued_event
 from certdeploy.app.unit_of_work import Step, run_step
-from certdeploy.domain.certificates import covered_names
 from certdeploy.domain.deployment import PermanentDeployFailure
 from certdeploy.domain.errors import NotFound
 from certdeploy.domain.models import CertAlgorithm, Certificate, CertificateInfo, CertOrigin
+from certdeploy.domain.names import covered_names
 from certdeploy.ports.cloud import SourceCertificate
 from certdeploy.ports.store.accounts import Account
 from certdeploy.ports.store.errors import AlreadyExists

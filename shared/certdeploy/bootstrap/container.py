@@ -1,26 +1,19 @@
 """The composition root: settings in, ports and use-case dependencies out. The only place adapters are chosen.
 
-Built once per process (an FC instance's initializer, or `certdeploy serve`), never at import.
+Built once per process (an FC instance's initializer, or `certdeploy serve`), never at import. Each FC function
+imports and builds only what it uses (docs/runtime.md#cold-starts): adapters are imported where they are chosen, the
+API's dependencies and the notifier's channels are built on first use, so the API's reply models are only loaded by
+the `api` function, the senders only by the consumers that notify, and Alembic only where the schema is migrated.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from certdeploy.adapters.local_cloud import LocalCloud
-from certdeploy.adapters.local_tls import LocalTlsRouter
-from certdeploy.adapters.notify import ContactNotifier, Sender
-from certdeploy.adapters.notify.log import LogSender
-from certdeploy.adapters.notify.smtp import SmtpSender, SmtpSettings
-from certdeploy.adapters.notify.webhook import WebhookSender, WebhookSettings, webhook_refusal
-from certdeploy.adapters.sql.migrate import upgrade
-from certdeploy.adapters.sql.store import SqlStore
-from certdeploy.adapters.tls_probe import AddressGuard, TlsProbe, parse_ranges
-from certdeploy.api.actions_common import ApiDeps
-from certdeploy.api.throttle import RateLimiter
 from certdeploy.app.deps import CertificateEventKind, Deps, NotifyLimits
 from certdeploy.app.messages import QueueRole
 from certdeploy.bootstrap.settings import CloudBackend, QueueBackend, Settings
@@ -28,12 +21,19 @@ from certdeploy.domain.failures import RetryPolicy
 from certdeploy.domain.models import Product
 from certdeploy.ports.clock import Clock, SystemClock
 from certdeploy.ports.cloud import CertificateSource, Deployers, Inventory
-from certdeploy.ports.notifier import Channel, Notifier
+from certdeploy.ports.notifier import Admit, Channel, DeliveryResult, Notifier
 from certdeploy.ports.queue import Queue, QueueAttributes
 from certdeploy.ports.verify import ServedChains
 
 if TYPE_CHECKING:
     from certdeploy.adapters.cloud.common import ApiTarget
+    from certdeploy.adapters.local_cloud import LocalCloud
+    from certdeploy.adapters.local_tls import LocalTlsRouter
+    from certdeploy.adapters.notify import Sender
+    from certdeploy.adapters.sql.store import SqlStore
+    from certdeploy.api.actions_common import ApiDeps
+    from certdeploy.domain.models import Contact
+    from certdeploy.domain.notifications import JobReport
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,9 @@ class Container:
     deps: Deps
     notifier: Notifier
     local_cloud: LocalCloud | None
-    api: ApiDeps
     _closers: list[Callable[[], None]] = field(default_factory=list)
+    _api: ApiDeps | None = None
+    _api_lock: threading.Lock = field(default_factory=threading.Lock)
     # The local cloud's TLS (SNI router), when `local_tls_port` is set.
     local_tls: LocalTlsRouter | None = None
 
@@ -53,9 +54,40 @@ class Container:
     def store(self) -> SqlStore:
         return self.deps.store  # type: ignore[return-value]
 
+    @property
+    def api(self) -> ApiDeps:
+        """What the API's actions are given, built on first use: only the `api` function (and `certdeploy serve`)
+        loads the API; the lock keeps one rate limiter when the first requests arrive together."""
+        with self._api_lock:
+            if self._api is None:
+                self._api = _api(self.settings, self.deps)
+            return self._api
+
+    @api.setter
+    def api(self, api: ApiDeps) -> None:
+        self._api = api
+
     def close(self) -> None:
         for close in reversed(self._closers):
             close()
+
+
+class NotifierOnFirstUse:
+    """The contacts' notifier, built when the first report is sent: every queue consumer is handed a notifier, but
+    only the notify function sends, so only it loads the senders (SMTP, webhooks, SMS)."""
+
+    def __init__(self, build: Callable[[], Notifier]) -> None:
+        self._build = build
+        self._notifier: Notifier | None = None
+        self._lock = threading.Lock()
+
+    def notify(
+        self, contact: Contact, report: JobReport, *, skip_keys: Collection[str] = (), admit: Admit | None = None
+    ) -> list[DeliveryResult]:
+        with self._lock:
+            if self._notifier is None:
+                self._notifier = self._build()
+        return self._notifier.notify(contact, report, skip_keys=skip_keys, admit=admit)
 
 
 def _queue_names(settings: Settings) -> dict[QueueRole, str]:
@@ -111,10 +143,10 @@ def _queues(settings: Settings, clock: Clock, context: Any | None, closers: list
 def _sms_sender(settings: Settings, context: Any | None) -> Sender:
     """Alibaba Cloud SMS when a signature, a template and cloud credentials are all there; otherwise SMS is logged
     like unsent email (contacts always have a mobile, so a missing sender would fail every report)."""
+    from certdeploy.adapters.notify.log import LogSender
+
     if not settings.sms_sign_name and not settings.sms_template_code:
         return LogSender(Channel.SMS)
-    if not (settings.sms_sign_name and settings.sms_template_code):
-        raise RuntimeError("SMS needs both CERTDEPLOY_SMS_SIGN_NAME and CERTDEPLOY_SMS_TEMPLATE_CODE.")
     from certdeploy.adapters.cloud.common import CloudCredentials
     from certdeploy.adapters.notify.sms import SmsSender, SmsSettings
 
@@ -128,7 +160,18 @@ def _sms_sender(settings: Settings, context: Any | None) -> Sender:
     )
 
 
+def _check_sms(settings: Settings) -> None:
+    """At start, not at the first report: a half-configured SMS is a deployment error to see at once."""
+    if bool(settings.sms_sign_name) != bool(settings.sms_template_code):
+        raise RuntimeError("SMS needs both CERTDEPLOY_SMS_SIGN_NAME and CERTDEPLOY_SMS_TEMPLATE_CODE.")
+
+
 def _notifier(settings: Settings, context: Any | None) -> Notifier:
+    from certdeploy.adapters.notify import ContactNotifier
+    from certdeploy.adapters.notify.log import LogSender
+    from certdeploy.adapters.notify.smtp import SmtpSender, SmtpSettings
+    from certdeploy.adapters.notify.webhook import WebhookSender, WebhookSettings
+
     senders: dict[Channel, Sender] = {
         Channel.WEBHOOK: WebhookSender(WebhookSettings(allowed_hosts=settings.webhook_allow_hosts)),
         Channel.EMAIL: (
@@ -170,10 +213,14 @@ def _cloud(settings: Settings, context: Any | None, closers: list, targets: Clou
         products = {product: targets.products.get(product, ApiTarget()).model_copy(update=site) for product in Product}
         options = {Product.APIGATEWAY: {"replace_mutual_tls": settings.apigateway_replace_mutual_tls}}
         return _Cloud(CloudDeployers(credentials, products, options=options), source, source)
+    from certdeploy.adapters.local_cloud import LocalCloud
+
     local = LocalCloud(settings.data / "cloud.sqlite", now=lambda: clock.now().timestamp())
     closers.append(local.close)
     router = None
     if settings.local_tls_port is not None:
+        from certdeploy.adapters.local_tls import LocalTlsRouter
+
         router = LocalTlsRouter(local.served_certificate, port=settings.local_tls_port)
         router.start()
         closers.append(router.close)
@@ -186,6 +233,8 @@ def _served_chains(settings: Settings, cloud: _Cloud) -> ServedChains | None:
     on = settings.verify_served if settings.verify_served is not None else cloud.local_tls is not None
     if not on:
         return None
+    from certdeploy.adapters.tls_probe import AddressGuard, TlsProbe, parse_ranges
+
     guard = AddressGuard(
         allow=parse_ranges(settings.verify_allow_ranges),
         deny=parse_ranges(settings.verify_deny_ranges),
@@ -212,7 +261,11 @@ def build_container(
     url = settings.store_url
     key_encryption_key = settings.encryption_key()
     if migrate if migrate is not None else settings.database_url is None:
+        from certdeploy.adapters.sql.migrate import upgrade
+
         upgrade(url, key_encryption_key=key_encryption_key)
+    from certdeploy.adapters.sql.store import SqlStore
+
     store = SqlStore.from_url(url, key_encryption_key=key_encryption_key, clock=clock)
     closers.append(store.close)
     queues = _queues(settings, clock, context, closers)
@@ -234,11 +287,20 @@ def build_container(
         served_chains=_served_chains(settings, cloud),
         verify_recheck_seconds=settings.verify_recheck_seconds,
     )
-    api = ApiDeps(
+    _check_sms(settings)
+    notifier = NotifierOnFirstUse(lambda: _notifier(settings, context))
+    return Container(settings, deps, notifier, cloud.local, closers, local_tls=cloud.local_tls)
+
+
+def _api(settings: Settings, deps: Deps) -> ApiDeps:
+    from certdeploy.adapters.notify.webhook import WebhookSettings, webhook_refusal
+    from certdeploy.api.actions_common import ApiDeps
+    from certdeploy.api.throttle import RateLimiter
+
+    return ApiDeps(
         deps,
         webhook_refusal(WebhookSettings(allowed_hosts=settings.webhook_allow_hosts)),
         RateLimiter(
             settings.api_rate_per_account, settings.api_burst_per_account, settings.api_concurrency_per_account
         ),
     )
-    return Container(settings, deps, _notifier(settings, context), cloud.local, api, closers, local_tls=cloud.local_tls)

@@ -1,8 +1,10 @@
 """The `certdeploy` command: `serve` (the local runner), admin commands on the data directory, user commands over
-the API (`jobs …`, in `cli_jobs`).
+the API (`certs`, `resources`, `contacts`, `jobs`, one module each), and `completion` for the shells.
 
 Admin commands open the same store, queues and local cloud as a running `serve` with the same `--data` (SQLite in
-WAL mode lets several processes share them). Every failure is one line on stderr and a non-zero exit status.
+WAL mode lets several processes share them). Every failure is one line on stderr and a non-zero exit status: an
+error the API answered reads `Code: Message (RequestId)`; with `--json` the line is a JSON object with those fields
+(only `Message` when nothing answered).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -20,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import shtab
 from pydantic import ValidationError
 
 from certdeploy.adapters.local_ca import LocalCa, LocalCaError
@@ -29,7 +33,11 @@ from certdeploy.app.accounts import DEFAULT_ACCOUNT, create_account
 from certdeploy.app.certificates import add_certificate
 from certdeploy.bootstrap.container import Container, build_container
 from certdeploy.bootstrap.settings import Settings
+from certdeploy.cli import certs as cli_certs
+from certdeploy.cli import contacts as cli_contacts
 from certdeploy.cli import jobs as cli_jobs
+from certdeploy.cli import resources as cli_resources
+from certdeploy.cli.api import ApiCallError, positive_int
 from certdeploy.domain.errors import DomainError
 from certdeploy.domain.models import CertAlgorithm, CertOrigin
 from certdeploy.local.runner import FunctionsNotFound, InventoryNotLocal, RunnerOptions, load_inventory, serve
@@ -56,7 +64,7 @@ _USER_ERRORS: tuple[type[BaseException], ...] = (
     QueueError,
     ValidationError,
     OSError,
-    cli_jobs.ApiCallError,
+    ApiCallError,
 )
 
 
@@ -121,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     quota_add = command(quota, "add", _quota_add, "add purchased deployment quota to an account")
     quota_add.add_argument("name")
-    quota_add.add_argument("count", type=_positive_int)
+    quota_add.add_argument("count", type=positive_int)
 
     cloud = commands.add_parser("cloud", help="the local cloud").add_subparsers(
         dest="cloud_command", required=True, metavar="ACTION"
@@ -136,13 +144,19 @@ def build_parser() -> argparse.ArgumentParser:
     issue = command(cert, "issue", _cert_issue, "issue an official (free) certificate from the local CA")
     issue.add_argument("--account", required=True, help="account name")
     issue.add_argument("--domains", required=True, help="comma-separated, e.g. a.example.com,*.example.com")
-    issue.add_argument("--days", type=_positive_int, default=90, help="validity in days (default 90)")
+    issue.add_argument("--days", type=positive_int, default=90, help="validity in days (default 90)")
     issue.add_argument("--name", help="certificate name (default: from the first domain and the time)")
     key_type = issue.add_mutually_exclusive_group()
     key_type.add_argument("--sm2", action="store_true", help="an SM2 certificate (needs the openssl command)")
     key_type.add_argument("--ecc", action="store_true", help="an ECDSA P-256 certificate (default RSA 2048)")
 
-    cli_jobs.add_commands(commands, command)
+    for noun in (cli_certs, cli_resources, cli_contacts, cli_jobs):
+        noun.add_commands(commands, command)
+
+    completion = command(
+        commands, "completion", _completion, "print the completion script of a shell, e.g. for ~/.bashrc", data=False
+    )
+    completion.add_argument("shell", choices=shtab.SUPPORTED_SHELLS)
     return parser
 
 
@@ -150,8 +164,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
+    except BrokenPipeError:
+        # The reader stopped reading (`certdeploy certs list | head`): nothing to say, and stdout goes to devnull so
+        # that the interpreter's last flush does not fail again (the Python docs' advice for SIGPIPE).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except _USER_ERRORS as exc:
-        print(f"{PROGRAM}: error: {_one_line(exc)}", file=sys.stderr)
+        if args.json:
+            fields = exc.as_json() if isinstance(exc, ApiCallError) else {"Message": _one_line(exc)}
+            print(json.dumps(fields, ensure_ascii=False), file=sys.stderr)
+        else:
+            print(f"{PROGRAM}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROGRAM}: interrupted", file=sys.stderr)
@@ -162,18 +185,12 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         first = exc.errors(include_url=False)[0]
         return f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    message = str(exc) if isinstance(exc, ApiCallError) else getattr(exc, "message", None) or str(exc)
+    message = message or type(exc).__name__
     return " ".join(str(message).split())
 
 
 # --------------------------------------------------------------------------------------------- argument types
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
-    return value
 
 
 def _non_negative_int(text: str) -> int:
@@ -232,6 +249,11 @@ def _serve(args: argparse.Namespace) -> int:
         inventory=args.inventory,
         stop=stop,
     )
+    return 0
+
+
+def _completion(args: argparse.Namespace) -> int:
+    print(shtab.complete(build_parser(), shell=args.shell))
     return 0
 
 

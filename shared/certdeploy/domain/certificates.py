@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from certdeploy.domain.errors import CertificateError, CertificateExpired, InvalidKey, InvalidPem, KeyMismatch
 from certdeploy.domain.models import CertAlgorithm, CertificateInfo
-from certdeploy.domain.names import try_normalise_name
+from certdeploy.domain.names import covered_names
 from certdeploy.domain.pem import PemBlock, pem_blocks
 
 SM2_CURVE_OID = "1.2.156.10197.1.301"
@@ -110,16 +110,6 @@ def _dns_sans(certificate: x509.Certificate) -> tuple[str, ...]:
             f"The certificate has {len(sans):,} names; at most {MAX_CERTIFICATE_NAMES:,} names are accepted."
         )
     return sans
-
-
-def covered_names(sans: tuple[str, ...], common_name: str | None) -> tuple[str, ...]:
-    """Normalised SANs, then the CN if it is a host name; de-duplicated, first occurrence kept.
-
-    A SAN that is not a usable host name (e.g. `*.com`) cannot match any resource, so it is left out.
-    """
-    candidates = [*sans, common_name] if common_name is not None else list(sans)
-    normalised = (try_normalise_name(candidate) for candidate in candidates)
-    return tuple(dict.fromkeys(name for name in normalised if name is not None))
 
 
 def _subject_public_key_info(certificate_der: bytes) -> asn1_keys.PublicKeyInfo:

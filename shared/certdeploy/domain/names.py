@@ -80,3 +80,13 @@ def covers(certificate_name: str, resource_domain: str) -> bool:
     if is_wildcard(certificate_name) and not is_wildcard(resource_domain):
         return parent_domain(resource_domain) == certificate_name[2:]
     return False
+
+
+def covered_names(sans: tuple[str, ...], common_name: str | None) -> tuple[str, ...]:
+    """Normalised SANs, then the CN if it is a host name; de-duplicated, first occurrence kept.
+
+    A SAN that is not a usable host name (e.g. `*.com`) cannot match any resource, so it is left out.
+    """
+    candidates = [*sans, common_name] if common_name is not None else list(sans)
+    normalised = (try_normalise_name(candidate) for candidate in candidates)
+    return tuple(dict.fromkeys(name for name in normalised if name is not None))

@@ -24,6 +24,7 @@ from certdeploy.api.actions_common import ApiDeps
 from certdeploy.api.errors import BAD_REQUEST, ApiError
 from certdeploy.api.rpc import RpcRequest
 from certdeploy.api.service import ApiResponse, handle, refusal
+from certdeploy.fc.console_files import console_reply, is_console_request
 from certdeploy.fc.events import InvalidEvent, validate_event
 
 Values = dict[str, str | list[str]]
@@ -135,11 +136,14 @@ def event_response(response: ApiResponse) -> dict[str, Any]:
 
 
 def answer_event(api: ApiDeps, event: bytes | str) -> dict[str, Any]:
-    """Read the event, answer the request, shape the reply; an unreadable event is answered 400."""
+    """Read the event, answer the request, shape the reply; an unreadable event is answered 400. The web console's
+    files are answered here too (`certdeploy.fc.console_files`), before any signature check."""
     try:
         request = parse_api_event(event)
     except InvalidEvent as error:
         return event_response(
             refusal(ApiError(BAD_REQUEST, "InvalidRequest", f"The request could not be read: {error}"))
         )
+    if is_console_request(request.method, request.path, request.query, request.headers):
+        return console_reply(request.method, request.path, request.headers)
     return event_response(handle(api, request))

@@ -333,6 +333,7 @@ def serve(
                 f"openssl s_client -connect {tls_host}:{tls_port} -servername <domain>",
                 file=out,
             )
+        print(f"the web console is at {endpoint}/console/", file=out)
         print(f"Health: {endpoint}/health  ·  stop with Ctrl-C", file=out, flush=True)
         try:
             while not stop.wait(1.0):

@@ -233,6 +233,20 @@ def test_a_scheduled_job_waits_for_its_time_given_in_seconds(
     assert job.status == "success" and job.schedule_time == str(int(at.timestamp()) * 1000)
 
 
+def test_scheduling_starts_a_pending_job_before_its_time(
+    client: CasClient, world: dict[str, int], container: Container, clock: ManualClock
+) -> None:
+    later = clock.now() + timedelta(hours=1)
+    job_id = create_job(client, [world["cert"]], [world["ALB"]], schedule_time=int(later.timestamp() * 1000))
+    _submit(client, job_id, "pending")
+
+    _submit(client, job_id, "scheduling")
+    drain(container)
+
+    job = client.describe_deployment_job(cas.DescribeDeploymentJobRequest(job_id=job_id)).body
+    assert job.status == "success" and int(job.start_time) < int(later.timestamp() * 1000)
+
+
 def test_bad_job_parameters_are_refused_and_create_nothing(client: CasClient, world: dict[str, int]) -> None:
     cases = {
         "InvalidParameter.JobType": {"job_type": "USER"},

@@ -11,11 +11,13 @@ import base64
 import binascii
 import hashlib
 import os
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from certdeploy.ports.store.errors import KeyDecryptionFailed
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _FORMAT_VERSION = b"\x01"
 _KEY_ID_BYTES = 8
@@ -46,9 +48,15 @@ class KeyCipher:
     """Seals and opens small secrets with one KEK."""
 
     def __init__(self, key_encryption_key: str | bytes) -> None:
-        key = parse_key_encryption_key(key_encryption_key)
-        self._aead = AESGCM(key)
-        self.key_id = hashlib.sha256(key).digest()[:_KEY_ID_BYTES]
+        self._key = parse_key_encryption_key(key_encryption_key)
+        self.key_id = hashlib.sha256(self._key).digest()[:_KEY_ID_BYTES]
+
+    @cached_property
+    def _aead(self) -> AESGCM:
+        # Loaded on the first secret sealed or opened: the cryptography library's ~7 MiB are not every cold start's.
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        return AESGCM(self._key)
 
     def seal(self, plaintext: str, associated_data: str) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
@@ -66,6 +74,8 @@ class KeyCipher:
                 f"{self.key_id.hex()}: configure the key it was written with."
             )
         nonce, sealed = blob[header : header + _NONCE_BYTES], blob[header + _NONCE_BYTES :]
+        from cryptography.exceptions import InvalidTag
+
         try:
             return self._aead.decrypt(nonce, sealed, associated_data.encode("utf-8")).decode("utf-8")
         except InvalidTag as exc:

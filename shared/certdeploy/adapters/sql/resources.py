@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, or_, select, update
+from sqlalchemy import Row, bindparam, false, insert, or_, select, update
 
 from certdeploy.adapters.sql.repository import SqlRepository, chunks
 from certdeploy.adapters.sql.schema import resources
@@ -111,28 +111,28 @@ class SqlResources(SqlRepository):
         page: int = 1,
         page_size: int = 20,
     ) -> Page[Resource]:
-        query = select(resources).where(resources.c.account_id == account_id)
+        conditions = [resources.c.account_id == account_id]
+        if not include_gone:
+            conditions.append(resources.c.gone == false())
         if product is not None:
-            query = query.where(resources.c.product == str(product))
+            conditions.append(resources.c.product == str(product))
         if keyword:
-            query = query.where(
+            conditions.append(
                 or_(
                     resources.c.domain.icontains(keyword, autoescape=True),
                     resources.c.instance_id.icontains(keyword, autoescape=True),
                 )
             )
         if resource_ids is not None:
-            query = query.where(resources.c.id.in_(sorted(set(resource_ids))))
-        if not include_gone:
-            query = query.where(resources.c.gone.is_(False))
+            conditions.append(resources.c.id.in_(sorted(set(resource_ids))))
         with self._connection(write=False) as conn:
-            total, rows = self._page(conn, query, [resources.c.id], page, page_size)
+            total, rows = self._indexed_page(conn, resources, conditions, page, page_size)
         return Page(items=[_resource(row) for row in rows], total=total)
 
     def for_names(self, account_id: int, names: Collection[str]) -> list[Resource]:
         exact = sorted(set(names))
         wildcard_bases = frozenset(name[2:] for name in exact if name.startswith("*."))
-        live = select(resources).where(resources.c.account_id == account_id, resources.c.gone.is_(False))
+        live = select(resources).where(resources.c.account_id == account_id, resources.c.gone == false())
         # Never one SQL expression per name over all names: SQLite refuses an expression tree deeper than 1000, and a
         # certificate may hold 10,000 names (README "Limits"). Exact names go by the domain index, a batch at a time.
         queries = [live.where(resources.c.domain.in_(chunk)) for chunk in chunks(exact)]

@@ -58,6 +58,9 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if value.tzinfo is timezone.utc:
+            # What the store's clock gives: no conversion (a job's 10,000 new workers bind 20,000 of these).
+            return value.replace(tzinfo=None)
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("The store only takes timezone-aware datetimes.")
         return value.astimezone(timezone.utc).replace(tzinfo=None)
@@ -190,6 +193,9 @@ resources = Table(
         "account_id", "product", "region", "instance_id", "domain", "port", name="uq_resources_natural_key"
     ),
     Index("ix_resources_account_domain", "account_id", "domain"),
+    # Pages of ListCloudResources, all products or one (docs/decisions.md#indexed-reads).
+    Index("ix_resources_account_gone_id", "account_id", "gone", "id"),
+    Index("ix_resources_account_product_gone_id", "account_id", "product", "gone", "id"),
     **table_options(),
 )
 
@@ -239,6 +245,9 @@ workers = Table(
     Column("modified_at", UtcDateTime, nullable=False),
     UniqueConstraint("job_id", "resource_id", name="uq_workers_job_resource"),
     Index("ix_workers_status_modified_at", "status", "modified_at"),
+    # Pages of ListWorkerResource, all statuses or one (docs/decisions.md#indexed-reads).
+    Index("ix_workers_job_id", "job_id", "id"),
+    Index("ix_workers_job_status_id", "job_id", "status", "id"),
     **table_options(),
 )
 

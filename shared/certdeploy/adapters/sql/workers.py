@@ -72,19 +72,20 @@ class SqlWorkers(SqlRepository):
         page: int = 1,
         page_size: int = 50,
     ) -> Page[Worker]:
-        query = select(workers).where(workers.c.account_id == account_id, workers.c.job_id == job_id)
+        # The job row says whose the job is; its workers are then found by job alone, all from one index.
+        conditions = [workers.c.job_id == job_id]
         if status is not None:
-            query = query.where(workers.c.status == str(status))
+            conditions.append(workers.c.status == str(status))
         if product is not None:
-            query = query.where(workers.c.product == str(product))
+            conditions.append(workers.c.product == str(product))
         with self._connection(write=False) as conn:
-            self._job_row(conn, account_id, job_id)
-            total, rows = self._page(conn, query, [workers.c.id], page, page_size)
+            self._require_job(conn, account_id, job_id)
+            total, rows = self._indexed_page(conn, workers, conditions, page, page_size)
         return Page(items=[_worker(row) for row in rows], total=total)
 
     def of_job(self, account_id: int, job_id: int) -> list[Worker]:
         with self._connection(write=False) as conn:
-            self._job_row(conn, account_id, job_id)
+            self._require_job(conn, account_id, job_id)
             rows = conn.execute(
                 select(workers)
                 .where(workers.c.account_id == account_id, workers.c.job_id == job_id)
@@ -174,21 +175,21 @@ class SqlWorkers(SqlRepository):
         if not specs:
             return []
         now = self._now()
+        written = {
+            "job_id": job_id,
+            "account_id": account_id,
+            "status": WorkerStatus.EDITING,
+            "attempt": 0,
+            "version": 0,
+            "created_at": now,
+            "modified_at": now,
+        }
         rows = [
-            {
-                "job_id": job_id,
-                "account_id": account_id,
-                "cert_id": spec.cert_id,
-                "resource_id": spec.resource_id,
-                "product": str(spec.product),
-                "status": str(WorkerStatus.EDITING),
-                "attempt": 0,
-                "version": 0,
-                "created_at": now,
-                "modified_at": now,
-            }
+            {**written, "cert_id": spec.cert_id, "resource_id": spec.resource_id, "product": spec.product}
             for spec in specs
         ]
         self._insert_unique(conn, insert(workers), f"A resource has two workers in job {job_id}.", rows)
-        by_resource = {row.resource_id: row for row in conn.execute(select(workers).where(workers.c.job_id == job_id))}
-        return [_worker(by_resource[spec.resource_id]) for spec in specs]
+        # Only the new ids are read back: the rest of each worker is what was just written.
+        query = select(workers.c.resource_id, workers.c.id).where(workers.c.job_id == job_id)
+        ids = {resource_id: worker_id for resource_id, worker_id in conn.execute(query)}
+        return [Worker(id=ids[row["resource_id"]], **row) for row in rows]

@@ -1,0 +1,99 @@
+"""Each FC function's cold start imports only what that function uses (docs/runtime.md#cold-starts).
+
+A fresh interpreter runs each function as FC does (`packaging/invoke.py`: import `handler`, `initialize`, serve the
+function's `events/` sample once) and reports every module it loaded. This interpreter has every dependency
+installed, so a module a function must not load would be imported here if its code reached for it: the API without
+templates, cloud SDKs or migrations; the queue consumers without the API; only the notifier with the senders. What a
+function loads is what its every cold start pays, in time and memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from certdeploy.adapters.sql.crypto import generate_key_encryption_key
+from certdeploy.adapters.sql.migrate import upgrade
+
+REPO = Path(__file__).resolve().parent.parent.parent
+SAMPLES = {
+    "api": ("http_trigger_request.json", True),
+    "scheduler": ("timer.json", True),
+    "execute": ("mns_execute.json", True),
+    "notify": ("mns_batch.json", False),
+    "rollback": ("mns_rollback.json", True),
+    "certificate_issued": ("certificate_issued.json", True),
+}
+# X.509 parsing and the key-encryption cipher load when a certificate is read or a sealed secret opened, which none of
+# the samples does: the cryptography library's ~16 MiB are not every cold start's.
+X509 = {"cryptography", "asn1crypto", "certdeploy.domain.certificates"}
+# No function loads these: schema migrations run once per deploy (`certdeploy migrate`), YAML is the local inventory's,
+# the rest is the CLI's and `certdeploy serve`'s.
+NEVER = {
+    "alembic",
+    "certdeploy.adapters.sql.migrate",
+    "yaml",
+    "rich",
+    "uvicorn",
+    "h11",
+    "certdeploy.cli",
+    "certdeploy.local",
+    *X509,
+}
+CLOUD_SDK_PREFIXES = ("alibabacloud_", "Tea", "darabonba", "oss2", "fc2", "aliyunsdkcore")
+API = {"certdeploy.api", "certdeploy.api.replies", "certdeploy.api.service"}
+TEMPLATES = {"jinja2", "markupsafe", "certdeploy.adapters.notify.render"}
+SENDERS = {"smtplib", "certdeploy.adapters.notify.smtp", "certdeploy.app.notify"}
+MUST_NOT_LOAD = {
+    "api": NEVER | TEMPLATES | SENDERS,
+    "scheduler": NEVER | API | TEMPLATES | SENDERS,
+    "execute": NEVER | API | TEMPLATES | SENDERS,
+    "notify": NEVER | API | {"certdeploy.app.execute", "certdeploy.app.rollback"},
+    "rollback": NEVER | API | TEMPLATES | SENDERS,
+    "certificate_issued": NEVER | API | TEMPLATES | SENDERS,
+}
+
+
+@pytest.fixture(scope="module")
+def environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A SQLite database migrated beforehand, as a deployment's `certdeploy migrate` does; local queues and cloud."""
+    workdir = tmp_path_factory.mktemp("cold-start")
+    key = generate_key_encryption_key()
+    url = f"sqlite:///{workdir / 'certdeploy.sqlite'}"
+    upgrade(url, key_encryption_key=key)
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(workdir),
+        "CERTDEPLOY_DATA": str(workdir / "data"),
+        "CERTDEPLOY_DATABASE_URL": url,
+        "CERTDEPLOY_KEY_ENCRYPTION_KEY": key,
+    }
+
+
+def loaded_modules(function: str, environment: dict[str, str]) -> set[str]:
+    event, base64_decoded = SAMPLES[function]
+    invoke = [str(REPO / "packaging" / "invoke.py"), str(REPO / "functions" / function), str(REPO / "events" / event)]
+    result = subprocess.run(
+        [sys.executable, *invoke, "--list-modules"],
+        env={**environment, "CERTDEPLOY_MNS_TRIGGER_BASE64_DECODE": str(base64_decoded).lower()},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout)["modules"])
+
+
+@pytest.mark.parametrize("function", SAMPLES)
+def test_a_cold_start_loads_only_what_the_function_uses(function: str, environment: dict[str, str]) -> None:
+    loaded = loaded_modules(function, environment)
+
+    assert "certdeploy.adapters.sql.store" in loaded  # it did serve its sample from the store
+    assert sorted(loaded & MUST_NOT_LOAD[function]) == []
+    assert sorted(module for module in loaded if module.startswith(CLOUD_SDK_PREFIXES)) == []
