@@ -1,7 +1,7 @@
 """Indexes for the reads a console or SDK polls: pages of an account's resources (all products or one) and of a
 job's workers (all statuses or one), each in id order, counted from the same index (docs/decisions.md#indexed-reads).
 
-Revision ID: 0007
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-04
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0007"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
