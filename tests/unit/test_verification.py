@@ -9,7 +9,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from certdeploy.adapters.tls_probe import AddressGuard, TlsProbe, parse_ranges
 from certdeploy.domain.models import Product
-from certdeploy.domain.verification import VerifyStatus, concrete_name, judge, next_recheck
+from certdeploy.domain.served_chain import judge
+from certdeploy.domain.verification import VerifyStatus, concrete_name, next_recheck
 from certdeploy.ports.verify import Unreachable
 from tests.certgen import GeneratedCert, make_ca, make_cert
 

@@ -15,7 +15,6 @@ from typing import Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from certdeploy.adapters.local_ca import stand_in_certificate
 from certdeploy.adapters.private_files import private_database_file
 from certdeploy.domain.deployment import (
     Binding,
@@ -278,6 +277,9 @@ class LocalCloud:
             ).first()
         if found is not None:
             return found.cert_pem, found.key_pem
+        # Only the local TLS asks for content: the functions that load the local cloud need not load the CA's x509.
+        from certdeploy.adapters.local_ca import stand_in_certificate
+
         cert_pem, key_pem = stand_in_certificate(cert_name, domain)
         self._keep_content(account_id, cert_name, cert_pem, key_pem)
         return cert_pem, key_pem

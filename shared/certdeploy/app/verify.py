@@ -35,7 +35,6 @@ from certdeploy.domain.verification import (
     VerifyMismatch,
     VerifyStatus,
     concrete_name,
-    judge,
     next_recheck,
 )
 from certdeploy.ports.verify import Unreachable
@@ -61,6 +60,9 @@ def _check(deps: Deps, worker: Worker) -> tuple[str | None, Judgement]:
     if name is None:
         reason = f"the resource's domain {domain} is a wildcard and the certificate names no host under it"
         return None, Judgement(status=VerifyStatus.SKIPPED, detail=reason)
+    # X.509 parsing loads where a check runs, not at each cold start of the functions that import this module.
+    from certdeploy.domain.served_chain import judge
+
     try:
         chain = deps.served_chains.served_chain(name, resource.port)
     except Unreachable as exc:
