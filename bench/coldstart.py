@@ -18,6 +18,7 @@ of the same interpreter (the baseline). Goal: at most 300 ms and
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -31,14 +32,10 @@ from bench.measure import verdict
 
 REPO = Path(__file__).resolve().parent.parent
 EVENTS = REPO / "events"
-# Each function's sample event, and the `IsBase64Decode` of the trigger that delivers it (as tests/deploy runs them).
+# Each function's sample event and the `IsBase64Decode` of the trigger that delivers it (events/samples.json).
 SAMPLES = {
-    "api": ("http_trigger_request.json", True),
-    "scheduler": ("timer.json", True),
-    "execute": ("mns_execute.json", True),
-    "notify": ("mns_batch.json", False),
-    "rollback": ("mns_rollback.json", True),
-    "certificate_issued": ("certificate_issued.json", True),
+    function: (sample["event"], sample["base64_decoded"])
+    for function, sample in json.loads((REPO / "events" / "samples.json").read_text()).items()
 }
 GOAL_SECONDS = 0.300
 GOAL_RSS_MIB = 40.0

@@ -1,6 +1,7 @@
 """The local cloud: an inventory file of resources that deployments really rebind."""
 
 import dataclasses
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -154,6 +155,10 @@ def test_a_deploy_to_a_resource_that_is_gone_fails_permanently(cloud: LocalCloud
         ("resources:\n  - product: CDN\n    region: r\n    instance: i\n    domain: d\n    colour: red\n", "colour"),
         ("resources: [\n", "while parsing"),
         ("resources:\n  - product: ALB\n    region: r\n    instance: i\n    domain: d\n    port: 70000\n", "port"),
+        (
+            "resources:\n  - product: CDN\n    region: r\n    instance: i\n    domain: d\n    namespace: r:n\n",
+            "namespace",
+        ),
     ],
 )
 def test_a_bad_inventory_file_is_refused_with_the_reason(tmp_path: Path, text: str, complaint: str) -> None:
@@ -161,6 +166,38 @@ def test_a_bad_inventory_file_is_refused_with_the_reason(tmp_path: Path, text: s
     path.write_text(text)
     with pytest.raises(InventoryError, match=complaint):
         Inventory.from_file(path)
+
+
+def test_an_sae_ingress_has_the_namespace_the_inventory_gives(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.yaml"
+    path.write_text(
+        "resources:\n"
+        "  - {product: SAE, region: r, instance: '1', domain: a.example.com, namespace: 'cn-hangzhou:prod'}\n"
+    )
+    cloud = LocalCloud(tmp_path / "cloud.sqlite")
+    cloud.load(ACCOUNT, Inventory.from_file(path))
+    [sae] = cloud.discover(ACCOUNT)
+    cloud.close()
+    assert sae.namespace_id == "cn-hangzhou:prod"
+
+
+def test_a_local_cloud_file_from_before_namespaces_still_opens(tmp_path: Path) -> None:
+    file = tmp_path / "cloud.sqlite"
+    with sqlite3.connect(file) as connection:
+        connection.execute(
+            "CREATE TABLE cloud_resource (account_id INTEGER, product VARCHAR(16), region VARCHAR(64),"
+            " instance_id VARCHAR(128), domain VARCHAR(255), port INTEGER, https_enabled BOOLEAN NOT NULL,"
+            " cert_id INTEGER, cert_name VARCHAR(255), fail TEXT, flaky_remaining INTEGER NOT NULL,"
+            " deploy_count INTEGER NOT NULL,"
+            " PRIMARY KEY (account_id, product, region, instance_id, domain, port))"
+        )
+        connection.execute(
+            "INSERT INTO cloud_resource VALUES (1, 'CDN', 'r', 'cdn-1', 'a.example.com', 0, 1, NULL, NULL, NULL, 0, 0)"
+        )
+    cloud = LocalCloud(file)
+    [cdn] = cloud.discover(1)
+    cloud.close()
+    assert (cdn.domain, cdn.namespace_id) == ("a.example.com", None)
 
 
 def test_the_key_never_shows_in_a_repr() -> None:

@@ -121,3 +121,20 @@ def test_thousands_of_resources_read_by_id_are_the_accounts_only(store: SqlStore
     # THEN it gets exactly its own, in id order
     assert [r.id for r in found] == sorted(wanted)
     assert {r.account_id for r in found} == {acme.id}
+
+
+def test_an_sae_resource_keeps_its_namespace_and_a_sync_refreshes_it(store: SqlStore) -> None:
+    account = store.accounts.create("acme")
+    sae = ResourceSpec(
+        product=Product.SAE,
+        region="cn-hangzhou",
+        instance_id="1234",
+        domain="app.example.com",
+        namespace_id="cn-hangzhou:prod",
+    )
+    [resource_id] = store.resources.upsert(account.id, [sae])
+    assert store.resources.get_many(account.id, [resource_id])[0].namespace_id == "cn-hangzhou:prod"
+
+    store.resources.upsert(account.id, [ResourceSpec(**{**sae.__dict__, "namespace_id": "cn-hangzhou:staging"})])
+
+    assert store.resources.get_many(account.id, [resource_id])[0].namespace_id == "cn-hangzhou:staging"

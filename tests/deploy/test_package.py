@@ -46,14 +46,10 @@ def _runtimes() -> list[tuple[str, str]]:
 
 
 FUNCTIONS = ("api", "scheduler", "execute", "notify", "rollback", "certificate_issued")
-# Each function's sample event, and the `IsBase64Decode` of the trigger that delivered it.
+# Each function's sample event and the `IsBase64Decode` of the trigger that delivers it (events/samples.json).
 SAMPLES = {
-    "api": ("http_trigger_request.json", True),
-    "scheduler": ("timer.json", True),
-    "execute": ("mns_execute.json", True),
-    "notify": ("mns_batch.json", False),
-    "rollback": ("mns_rollback.json", True),
-    "certificate_issued": ("certificate_issued.json", True),
+    function: (sample["event"], sample["base64_decoded"])
+    for function, sample in json.loads((REPO / "events" / "samples.json").read_text()).items()
 }
 # What the test environment and `certdeploy serve` alone use: no function carries it (FC serves HTTP itself).
 LOCAL_ONLY_MODULES = ("pytest", "uvicorn", "h11", "rich", "shtab")

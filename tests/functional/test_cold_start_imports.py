@@ -22,12 +22,8 @@ from certdeploy.adapters.sql.migrate import upgrade
 
 REPO = Path(__file__).resolve().parent.parent.parent
 SAMPLES = {
-    "api": ("http_trigger_request.json", True),
-    "scheduler": ("timer.json", True),
-    "execute": ("mns_execute.json", True),
-    "notify": ("mns_batch.json", False),
-    "rollback": ("mns_rollback.json", True),
-    "certificate_issued": ("certificate_issued.json", True),
+    function: (sample["event"], sample["base64_decoded"])
+    for function, sample in json.loads((REPO / "events" / "samples.json").read_text()).items()
 }
 # X.509 parsing and the key-encryption cipher load when a certificate is read or a sealed secret opened, which none of
 # the samples does: the cryptography library's ~16 MiB are not every cold start's.

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from certdeploy.adapters.private_files import private_database_file
 from certdeploy.domain.deployment import (
@@ -35,6 +35,7 @@ _cloud_resource = sa.Table(
     sa.Column("instance_id", sa.String(128), primary_key=True),
     sa.Column("domain", sa.String(255), primary_key=True),
     sa.Column("port", sa.Integer, primary_key=True),  # 0 when the product has no listener port
+    sa.Column("namespace", sa.String(128), nullable=True),
     sa.Column("https_enabled", sa.Boolean, nullable=False),
     sa.Column("cert_id", sa.Integer, nullable=True),
     sa.Column("cert_name", sa.String(255), nullable=True),
@@ -77,6 +78,7 @@ class InventoryEntry(BaseModel):
     domain: str = Field(min_length=1)
     https: bool = True
     port: int | None = Field(None, ge=1, le=65535)
+    namespace: str | None = Field(None, min_length=1, max_length=128, description="SAE namespace, `<region>:<name>`")
     cert: str | None = Field(None, description="name of the certificate bound now")
     fail: str | None = Field(None, description="every deploy here fails permanently with this message")
     flaky: int = Field(0, ge=0, description="the first N deploys here fail with a transient throttling error")
@@ -96,6 +98,12 @@ class InventoryEntry(BaseModel):
     @property
     def serve_old_seconds(self) -> int | None:
         return SERVE_OLD_FOREVER if self.serve_old == "forever" else self.serve_old
+
+    @model_validator(mode="after")
+    def _namespace_only_for_sae(self) -> InventoryEntry:
+        if self.namespace is not None and self.product is not Product.SAE:
+            raise ValueError(f"namespace is an SAE Ingress's; {self.product} has none")
+        return self
 
 
 class Inventory(BaseModel):
@@ -126,6 +134,10 @@ class LocalCloud:
         with self._engine.begin() as connection:
             connection.exec_driver_sql("PRAGMA journal_mode=WAL")
             _metadata.create_all(connection)
+            # A local cloud file written before resources had a namespace gets the column (create_all adds none).
+            columns = {column["name"] for column in sa.inspect(connection).get_columns(_cloud_resource.name)}
+            if "namespace" not in columns:
+                connection.exec_driver_sql("ALTER TABLE cloud_resource ADD COLUMN namespace VARCHAR(128)")
 
     def close(self) -> None:
         self._engine.dispose()
@@ -159,7 +171,12 @@ class LocalCloud:
                     connection.execute(
                         sa.insert(_cloud_serving).values({**dict(zip(_KEY_COLUMNS, key, strict=True)), **serving})
                     )
-                settings = {"https_enabled": entry.https, "fail": entry.fail, "flaky_remaining": entry.flaky}
+                settings = {
+                    "namespace": entry.namespace,
+                    "https_enabled": entry.https,
+                    "fail": entry.fail,
+                    "flaky_remaining": entry.flaky,
+                }
                 if key in existing:
                     # What a deployment bound is the cloud's truth now; a reload describes, it does not revert.
                     connection.execute(sa.update(_cloud_resource).where(*_key_clause(key)).values(**settings))
@@ -187,6 +204,7 @@ class LocalCloud:
                     https_enabled=row["https_enabled"],
                     port=row["port"] or None,
                     listener_id=f"lsn-{row['instance_id']}@{row['port']}" if row["port"] else None,
+                    namespace_id=row["namespace"],
                     bound_cert_id=row["cert_id"],
                     bound_cert_name=row["cert_name"],
                 )

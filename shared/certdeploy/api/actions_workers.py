@@ -80,6 +80,7 @@ def worker_reply(
         listener_id=listener.listener_id if listener else None,
         port=listener.port if listener else None,
         default_resource=True if listener else None,
+        namespace_id=resource.namespace_id if resource is not None else None,
         resource_cert_id=worker.resource_cert_id,
         resource_domain=worker.resource_domain,
         user_id=worker.account_id,

@@ -4,11 +4,11 @@ that keeps the store's copy of the cloud inventory fresh (the scheduler runs it)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from certdeploy.app.deps import Deps
 from certdeploy.domain.matching import MatchResult, match
-from certdeploy.domain.models import Product, Resource
+from certdeploy.domain.models import CertOrigin, Product, Resource
 from certdeploy.ports.store.paging import Page
 from certdeploy.ports.store.resources import ResourceSpec
 
@@ -43,6 +43,33 @@ def list_resources(
         start = (page - 1) * page_size
         return Page(items=resources[start : start + page_size], total=len(resources))
     return deps.store.resources.search(account_id, product=product, keyword=keyword, page=page, page_size=page_size)
+
+
+@dataclass(frozen=True)
+class AssetCounts:
+    """What GetAssetCount and ListAssetCount count: the account's resources (not gone), their distinct domain names,
+    and its certificates by origin."""
+
+    resources: int
+    domains: int
+    certificates: dict[CertOrigin, int]
+
+
+_COUNTING_PAGE = 1000
+
+
+def count_assets(deps: Deps, account_id: int) -> AssetCounts:
+    store = deps.store
+    domains: set[str] = set()
+    page = store.resources.search(account_id, page=1, page_size=_COUNTING_PAGE)
+    domains.update(resource.domain for resource in page.items)
+    for number in range(2, -(-page.total // _COUNTING_PAGE) + 1):
+        more = store.resources.search(account_id, page=number, page_size=_COUNTING_PAGE)
+        domains.update(resource.domain for resource in more.items)
+    certificates = {
+        origin: store.certificates.search(account_id, origin=origin, page_size=1).total for origin in CertOrigin
+    }
+    return AssetCounts(resources=page.total, domains=len(domains), certificates=certificates)
 
 
 def _with_our_certificate_ids(deps: Deps, account_id: int, specs: Sequence[ResourceSpec]) -> list[ResourceSpec]:

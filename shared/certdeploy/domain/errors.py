@@ -45,19 +45,23 @@ class Thing(TextEnum):
     CERTIFICATE = "Certificate"
     CONTACT = "Contact"
     JOB = "Job"
+    NOTICE = "Notice"
+    ORDER = "Certificate order"
     RESOURCE = "Resource"
     WORKER = "Worker"
 
 
 # The one table of not-found codes (docs/protocol.md#error-codes), whichever action meets the missing thing: CAS's
 # documented `InvalidCertId.NotFound` and `InvalidResourceId.NotFound`, the same family for contacts and workers,
-# plain `NotFound` for a job or an account.
+# plain `NotFound` for a job, an account, a certificate order or a notice (of which there are none here).
 NOT_FOUND_CODES: dict[Thing, str] = {
     Thing.ACCOUNT: "NotFound",
     Thing.CLOUD_ACCESS: "NotFound",
     Thing.CERTIFICATE: "InvalidCertId.NotFound",
     Thing.CONTACT: "InvalidContactId.NotFound",
     Thing.JOB: "NotFound",
+    Thing.NOTICE: "NotFound",
+    Thing.ORDER: "NotFound",
     Thing.RESOURCE: "InvalidResourceId.NotFound",
     Thing.WORKER: "InvalidWorkerId.NotFound",
 }

@@ -135,6 +135,8 @@ class Resource(_Model):
     https_enabled: bool = True
     port: int | None = Field(None, ge=1, le=65535)
     listener_id: str | None = None
+    # The SAE namespace of an Ingress (`<region>:<name>`), which CAS shows on SAE workers; None for other products.
+    namespace_id: str | None = Field(None, max_length=128)
     bound_cert_id: int | None = None
     bound_cert_name: str | None = None
     gone: bool = False

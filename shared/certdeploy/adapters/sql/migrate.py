@@ -45,22 +45,26 @@ def current_revision(engine: Engine) -> str | None:
 
 @contextmanager
 def _migration_lock(conn: Connection) -> Iterator[None]:
-    backend = conn.dialect.name
-    if backend == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    """Held around the migrations' transaction, from before it begins until after it is committed, so a process
+    waiting for it sees the new revision. MySQL's named lock belongs to the session: it is taken and released in
+    transactions of their own, because every ALTER there commits by itself and the revision's update would otherwise
+    be committed after the release (the waiting process would then run the last migration again). PostgreSQL's
+    advisory lock is taken inside the transaction and ends with its commit; SQLite's IMMEDIATE transaction is the
+    lock."""
+    if conn.dialect.name not in ("mysql", "mariadb"):
         yield
-    elif backend in ("mysql", "mariadb"):
-        got = conn.execute(
-            text("SELECT GET_LOCK(:name, :wait)"), {"name": _LOCK_NAME, "wait": _MYSQL_LOCK_WAIT_SECONDS}
-        ).scalar()
-        if got != 1:
-            raise TimeoutError(f"Another process has held the migration lock for {_MYSQL_LOCK_WAIT_SECONDS} s.")
-        try:
-            yield
-        finally:
-            conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": _LOCK_NAME})
-    else:
-        yield  # SQLite: the IMMEDIATE transaction already holds the database's single write lock
+        return
+    got = conn.execute(
+        text("SELECT GET_LOCK(:name, :wait)"), {"name": _LOCK_NAME, "wait": _MYSQL_LOCK_WAIT_SECONDS}
+    ).scalar()
+    conn.commit()
+    if got != 1:
+        raise TimeoutError(f"Another process has held the migration lock for {_MYSQL_LOCK_WAIT_SECONDS} s.")
+    try:
+        yield
+    finally:
+        conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": _LOCK_NAME})
+        conn.commit()
 
 
 def upgrade(
@@ -72,7 +76,9 @@ def upgrade(
     try:
         with engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin(), _migration_lock(conn):
+            with _migration_lock(conn), conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
                 command.upgrade(_config(conn, key_encryption_key), revision)
     finally:
         if engine is not target:

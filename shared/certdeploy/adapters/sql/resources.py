@@ -44,6 +44,7 @@ def _resource(row: Row[Any]) -> Resource:
         https_enabled=row.https_enabled,
         port=row.port or None,
         listener_id=row.listener_id,
+        namespace_id=row.namespace_id,
         bound_cert_id=row.bound_cert_id,
         bound_cert_name=row.bound_cert_name,
         gone=row.gone,
@@ -192,6 +193,7 @@ class SqlResources(SqlRepository):
     def _refreshed_columns() -> list[Any]:
         return [
             resources.c.listener_id,
+            resources.c.namespace_id,
             resources.c.https_enabled,
             resources.c.bound_cert_id,
             resources.c.bound_cert_name,
@@ -202,6 +204,7 @@ class SqlResources(SqlRepository):
     def _refreshed_values(spec: ResourceSpec) -> dict[str, Any]:
         return {
             "listener_id": spec.listener_id,
+            "namespace_id": spec.namespace_id,
             "https_enabled": spec.https_enabled,
             "bound_cert_id": spec.bound_cert_id,
             "bound_cert_name": spec.bound_cert_name,
@@ -212,6 +215,7 @@ class SqlResources(SqlRepository):
     def _refreshed_values_of(row: Row[Any]) -> dict[str, Any]:
         return {
             "listener_id": row.listener_id,
+            "namespace_id": row.namespace_id,
             "https_enabled": bool(row.https_enabled),
             "bound_cert_id": row.bound_cert_id,
             "bound_cert_name": row.bound_cert_name,

@@ -183,6 +183,7 @@ resources = Table(
     Column("domain", String(255), nullable=False),
     Column("port", Integer, nullable=False),
     Column("listener_id", String(128), nullable=True),
+    Column("namespace_id", String(128), nullable=True),
     Column("https_enabled", Boolean, nullable=False),
     Column("bound_cert_id", BigInteger, nullable=True),
     Column("bound_cert_name", String(255), nullable=True),

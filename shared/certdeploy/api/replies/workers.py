@@ -7,8 +7,9 @@ from certdeploy.api.replies import WireModel
 
 class Worker(WireModel):
     """`Port` is an int and `DefaultResource` a bool here (a CloudResource has them as string and int); times are
-    Unix milliseconds as strings. `ErrorCode` and `ErrorMessage` are ours: the SDK model has no such fields; so are
-    the `Verify*` and `Served*` fields, the worker's verification (absent when there is none)."""
+    Unix milliseconds as strings. `NamespaceId` is an SAE worker's (the Ingress's namespace, when the inventory has
+    it). `ErrorCode` and `ErrorMessage` are ours: the SDK model has no such fields; so are the `Verify*` and `Served*`
+    fields, the worker's verification (absent when there is none)."""
 
     id: int
     job_id: int
@@ -25,6 +26,7 @@ class Worker(WireModel):
     listener_id: str | None = None
     port: int | None = None
     default_resource: bool | None = None
+    namespace_id: str | None = None
     resource_cert_id: int | None = None
     resource_domain: str | None = None
     user_id: int

@@ -20,6 +20,7 @@ class ResourceSpec:
     domain: str
     port: int | None = None
     listener_id: str | None = None
+    namespace_id: str | None = None
     https_enabled: bool = True
     bound_cert_id: int | None = None
     bound_cert_name: str | None = None
