@@ -160,7 +160,6 @@ class LocalCloud:
             }
             for key in existing - wanted.keys():
                 connection.execute(sa.delete(_cloud_resource).where(*_key_clause(key)))
-            for key in existing - wanted.keys():
                 connection.execute(sa.delete(_cloud_serving).where(*_key_clause(key, _cloud_serving)))
             for key, entry in wanted.items():
                 serving = {"serve_old": entry.serve_old_seconds}
