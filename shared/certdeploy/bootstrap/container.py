@@ -145,7 +145,8 @@ def _sms_sender(settings: Settings, context: Any | None) -> Sender:
     like unsent email (contacts always have a mobile, so a missing sender would fail every report)."""
     from certdeploy.adapters.notify.log import LogSender
 
-    if not settings.sms_sign_name and not settings.sms_template_code:
+    _check_sms(settings)
+    if not settings.sms_sign_name:
         return LogSender(Channel.SMS)
     from certdeploy.adapters.cloud.common import CloudCredentials
     from certdeploy.adapters.notify.sms import SmsSender, SmsSettings
