@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup test check run lint bench clean package
+.PHONY: setup test check run lint bench profile clean package
 
 setup: $(STAMP)
 
@@ -43,6 +43,13 @@ package: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Sample the job benchmark (bench/jobs.py) and `certdeploy serve` under it with py-spy: a flame graph of where a
+# job's time goes, in bench/profile-jobs.svg (its table in bench/profile-jobs.txt, as sampling slows it down). Sizes
+# as for the bench (CERTDEPLOY_BENCH_JOB_SIZES, default 1000).
+profile: $(STAMP)
+	$(BIN)/py-spy record --subprocesses --rate 200 --output bench/profile-jobs.svg -- \
+		$(BIN)/python -m bench jobs --results bench/profile-jobs.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+Row = dict[str, str]
+
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
@@ -16,3 +18,8 @@ def ms(seconds: float) -> float:
 
 def verdict(passed: bool) -> str:
     return "PASS" if passed else "FAIL"
+
+
+def row(goal: str, result: str, baseline: str = "") -> Row:
+    """One line of the goals' table (bench/results.md): the goal, what was measured, the baseline of the same run."""
+    return {"goal": goal, "result": result, "baseline": baseline}

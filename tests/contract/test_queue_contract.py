@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from certdeploy.ports.queue import (
+    MAX_BATCH_MESSAGES,
     MAX_BODY_BYTES,
     MAX_DELAY_SECONDS,
     InvalidArgument,
@@ -88,6 +89,42 @@ def test_message_ids_are_distinct(backend: QueueBackend) -> None:
     queue = backend.open()
 
     assert len({queue.send("same body") for _ in range(5)}) == 5
+
+
+def test_a_batch_of_sixteen_is_sent_in_one_call_and_received_in_order(backend: QueueBackend) -> None:
+    queue = backend.open()
+    bodies = [json.dumps({"worker": index}) for index in range(MAX_BATCH_MESSAGES)]
+
+    message_ids = queue.send_batch(bodies)
+
+    received = queue.receive_batch(MAX_BATCH_MESSAGES)
+    assert len(set(message_ids)) == MAX_BATCH_MESSAGES
+    assert [(message.message_id, message.body) for message in received] == list(zip(message_ids, bodies, strict=True))
+
+
+def test_a_delayed_batch_stays_invisible_until_its_delay_has_passed(backend: QueueBackend, clock: ManualClock) -> None:
+    queue = backend.open()
+    queue.send_batch(["a", "b"], delay_seconds=10)
+
+    assert queue.receive_batch(16) == []
+    clock.advance(10)
+    assert sorted(message.body for message in queue.receive_batch(16)) == ["a", "b"]
+
+
+@pytest.mark.parametrize("count", [0, MAX_BATCH_MESSAGES + 1])
+def test_a_batch_outside_what_mns_allows_is_refused(backend: QueueBackend, count: int) -> None:
+    queue = backend.open()
+
+    with pytest.raises(InvalidArgument):
+        queue.send_batch(["x"] * count)
+
+
+def test_a_batch_with_one_body_too_large_sends_nothing(backend: QueueBackend) -> None:
+    queue = backend.open()
+
+    with pytest.raises(MessageTooLarge):
+        queue.send_batch(["fine", "x" * (MAX_BODY_BYTES + 1)])
+    assert queue.receive_batch(16) == []
 
 
 # ------------------------------------------------------------------------------------------------------------ delay

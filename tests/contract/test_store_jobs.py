@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -222,6 +223,33 @@ def test_worker_counts_group_the_job_s_workers_by_product_and_status(store: SqlS
     other = store.accounts.create("other")
     with pytest.raises(NotFound):
         store.workers.counts(other.id, job.id)
+
+
+def test_the_counters_follow_every_worker_write_and_tell_what_an_aggregate_would(store: SqlStore) -> None:
+    account = store.accounts.create("acme")
+    job = new_job(store, account.id)
+    products = [Product.CDN, Product.ALB, Product.CDN, Product.WAF, Product.CDN]
+    specs = [WorkerSpec(cert_id=1 + i % 2, resource_id=100 + i, product=p) for i, p in enumerate(products)]
+    first, second, *_ = store.workers.create(account.id, job.id, specs)
+    store.workers.transition_all(account.id, job.id, move_worker(W.EDITING, W.PENDING))
+    store.workers.transition_all(account.id, job.id, move_worker(W.PENDING, W.SCHEDULING), cert_ids=[1])
+    store.workers.transition(account.id, first.id, move_worker(W.SCHEDULING, W.PROCESSING))
+    store.workers.transition(account.id, first.id, move_worker(W.PROCESSING, W.PROCESSING), resource_domain="x")
+    store.workers.transition(account.id, first.id, move_worker(W.PROCESSING, W.SUCCESS))
+    store.workers.transition(account.id, second.id, move_worker(W.PENDING, W.ERROR))
+    with pytest.raises(StaleState):  # a move that loses its race counts nothing
+        store.workers.transition(account.id, second.id, move_worker(W.PENDING, W.ERROR))
+
+    aggregate = Counter((w.product, w.status) for w in store.workers.of_job(account.id, job.id))
+    assert store.workers.counts(account.id, job.id) == dict(aggregate)
+    assert store.workers.cert_count(account.id, job.id) == 2
+    scheduled = store.workers.ids_after(account.id, job.id, W.SCHEDULING, 0, 10)
+    assert scheduled == sorted(w.id for w in store.workers.of_job(account.id, job.id) if w.status is W.SCHEDULING)
+    assert store.workers.ids_after(account.id, job.id, W.SCHEDULING, scheduled[0], 1) == scheduled[1:2]
+
+    store.workers.replace(account.id, job.id, specs[:1])
+    assert store.workers.counts(account.id, job.id) == {(Product.CDN, W.EDITING): 1}
+    assert store.workers.cert_count(account.id, job.id) == 1
 
 
 def test_worker_list_filters_and_paging(store: SqlStore) -> None:

@@ -54,7 +54,7 @@ def test_migrations_build_exactly_the_declared_schema_and_rerun_as_a_no_op(datab
     upgrade(database)
 
     # THEN the database is at head and matches schema.py column for column
-    assert current_revision(database) == head_revision() == "0008"
+    assert current_revision(database) == head_revision() == "0009"
     with database.connect() as conn:
         context = MigrationContext.configure(
             conn, opts={"compare_type": True, "include_object": declared_or_not_implicit}
@@ -118,6 +118,50 @@ def test_migrating_seals_the_webhooks_contacts_kept_in_clear(backend: str, tmp_p
         engine.dispose()
     assert b"CLEARTOKEN" not in stored[0] and stored[1] is None
     assert kept == [(url_with_token,), ()]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_migrating_counts_the_workers_of_existing_jobs(backend: str, tmp_path: Any) -> None:
+    # GIVEN a database of the seventh schema with a running job: two CDN workers done, one ALB still deploying
+    with fresh_database(backend, tmp_path) as url:
+        upgrade(url, "0007")
+        engine = create_store_engine(url)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO accounts (name, buy_count, use_count, hosting, created_at)"
+                    " VALUES ('acme', 0, 0, false, '2026-11-28 09:00:00')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO jobs (account_id, name, job_type, status, cert_origin, cert_ids, resource_ids,"
+                    " contact_ids, rolled_back, version, created_at, modified_at) VALUES (1, 'j', 'user',"
+                    " 'processing', 'upload', '[7, 8]', '[1, 2, 3]', '[]', false, 3, '2026-11-28 09:00:00',"
+                    " '2026-11-28 09:00:00'), (1, 'empty', 'user', 'editing', 'upload', '[7]', '[]', '[]', false, 0,"
+                    " '2026-11-28 09:00:00', '2026-11-28 09:00:00')"
+                )
+            )
+            for resource_id, cert_id, product, status in (
+                (1, 7, "CDN", "success"),
+                (2, 8, "CDN", "success"),
+                (3, 7, "ALB", "processing"),
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO workers (job_id, account_id, cert_id, resource_id, product, status, attempt,"
+                        " version, created_at, modified_at) VALUES (1, 1, :cert, :resource, :product, :status, 0, 0,"
+                        " '2026-11-28 09:00:00', '2026-11-28 09:00:00')"
+                    ),
+                    {"cert": cert_id, "resource": resource_id, "product": product, "status": status},
+                )
+
+        # WHEN it is migrated, THEN each job's counters say what its workers are
+        upgrade(engine)
+        store = SqlStore(engine, key_encryption_key=KEK, clock=SettableClock(T0))
+        counted = store.workers.counts(1, 1), store.workers.cert_count(1, 1), store.workers.counts(1, 2)
+        engine.dispose()
+    assert counted == ({(Product.CDN, WorkerStatus.SUCCESS): 2, (Product.ALB, WorkerStatus.PROCESSING): 1}, 2, {})
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -110,8 +110,8 @@ def built(workdir: Path, runtime: tuple[str, str]) -> Path:
     output = workdir / "build"
     name, interpreter = runtime
     command = [sys.executable, str(REPO / "packaging" / "build.py"), "--runtime", name]
-    if interpreter == sys.executable:
-        command.append("--any-python")
+    # The runtime's own interpreter compiles the bytecode the package ships (packaging/build.py --python).
+    command += ["--any-python"] if interpreter == sys.executable else ["--python", interpreter]
     result = subprocess.run(
         [*command, "--output", str(output), "--wheelhouse", str(WHEELHOUSE)],
         capture_output=True,

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from certdeploy.adapters.local_cloud import LocalCloud
 from certdeploy.adapters.notify import ContactNotifier, RenderedNotification
 from certdeploy.app.consumers import consume
-from certdeploy.app.messages import DeployWorker, NotifyContacts, QueueRole, RollbackWorker, parse_command
+from certdeploy.app.messages import DeployJob, DeployWorker, NotifyContacts, QueueRole, RollbackWorker, parse_command
 from certdeploy.app.scheduler import tick
 from certdeploy.bootstrap.container import Container
 from certdeploy.domain.deployment import (
@@ -236,10 +236,17 @@ class FlakyQueue:
         self.failing_sends = 0
 
     def send(self, body: str, delay_seconds: int = 0) -> str:
+        self._fail_while_out()
+        return self._inner.send(body, delay_seconds)
+
+    def send_batch(self, bodies: Sequence[str], delay_seconds: int = 0) -> list[str]:
+        self._fail_while_out()
+        return self._inner.send_batch(bodies, delay_seconds)
+
+    def _fail_while_out(self) -> None:
         if self.failing_sends > 0:
             self.failing_sends -= 1
             raise QueueUnavailable("simulated queue outage")
-        return self._inner.send(body, delay_seconds)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -468,7 +475,9 @@ class Nemesis:
             self.history.append("  crashed")
             return False
         except Exception as exc:
-            self.raised.append(type(exc).__name__)
+            # A job's fan-out that cannot send leaves its message to come back: the queue's retry is its retry.
+            if not (isinstance(command, DeployJob) and isinstance(exc, QueueUnavailable)):
+                self.raised.append(type(exc).__name__)
             self.history.append(f"  raised {type(exc).__name__}: {exc}")
             return False
         finally:

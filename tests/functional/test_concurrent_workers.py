@@ -19,6 +19,7 @@ from certdeploy.domain.notifications import NotificationEvent
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from tests.certgen import make_cert
 from tests.contract.store_fixtures import BACKENDS, fresh_database
+from tests.fakes.queue_drain import deploy_messages
 from tests.functional.conftest import load_inventory
 
 WORKERS = 8
@@ -53,7 +54,7 @@ def test_the_last_worker_to_end_finishes_the_job_even_when_all_end_together(
         draft = JobDraft(name=f"burst {round_number}", cert_ids=(cert.id,), resource_ids=resource_ids)
         job = create_job(container.deps, aid, draft)
         change_job_status(container.deps, aid, job.id, JobStatus.SCHEDULING)
-        commands = [parse_command(m.body) for m in container.deps.queues[QueueRole.DEPLOY].receive_batch(16)]
+        commands = [parse_command(m.body) for m in deploy_messages(container)]
         assert len(commands) == WORKERS and all(isinstance(c, DeployWorker) for c in commands)
 
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:

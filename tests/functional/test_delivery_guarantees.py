@@ -17,7 +17,7 @@ from certdeploy.bootstrap.container import Container
 from certdeploy.domain.models import Product
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from tests.certgen import make_cert
-from tests.fakes.queue_drain import drain
+from tests.fakes.queue_drain import deploy_messages, drain
 from tests.functional.conftest import ManualClock, load_inventory
 
 INVENTORY = """
@@ -68,8 +68,7 @@ def test_transient_failures_are_retried_with_backoff_then_give_up_with_the_cause
 def test_a_duplicate_deploy_message_deploys_once(container: Container, account: Credentials, job_id: int) -> None:
     aid = account.account.id
     change_job_status(container.deps, aid, job_id, JobStatus.SCHEDULING)
-    queue = container.deps.queues[QueueRole.DEPLOY]
-    messages = queue.receive_batch(16)
+    messages = deploy_messages(container)
     commands = [parse_command(m.body) for m in messages]
     for command in commands + commands:  # every message delivered twice
         assert isinstance(command, DeployWorker)
@@ -86,7 +85,7 @@ def test_a_lost_message_is_sent_again_by_the_scheduler(
     aid = account.account.id
     change_job_status(container.deps, aid, job_id, JobStatus.SCHEDULING)
     queue = container.deps.queues[QueueRole.DEPLOY]
-    for message in queue.receive_batch(16):  # the messages vanish: a consumer died after taking them
+    for message in deploy_messages(container):  # the messages vanish: a consumer died after taking them
         queue.delete(message.receipt_handle)
     clock.advance(container.deps.stuck_after_seconds + 1)
     assert tick(container.deps).resent_workers == 3
@@ -100,7 +99,7 @@ def test_a_dead_lettered_message_ends_its_worker_with_the_cause(
     aid = account.account.id
     change_job_status(container.deps, aid, job_id, JobStatus.SCHEDULING)
     deploy, dead = container.deps.queues[QueueRole.DEPLOY], container.deps.queues[QueueRole.DEAD_LETTER]
-    for message in deploy.receive_batch(16):
+    for message in deploy_messages(container):
         dead.send(message.body)  # what the queue does after too many failed receives
         deploy.delete(message.receipt_handle)
     assert tick(container.deps).dead_letters == 3

@@ -29,7 +29,7 @@ from tests.fakes.nemesis import (
     RecordingNotifier,
     SimulatedCrash,
 )
-from tests.fakes.queue_drain import drain
+from tests.fakes.queue_drain import deploy_messages, drain
 from tests.functional.conftest import ManualClock, load_inventory
 
 J, W = JobStatus, WorkerStatus
@@ -75,9 +75,10 @@ def _one_worker_job(container: Container, tmp_path: Path) -> SmallWorld:
 
 def _consume_all(container: Container, role: QueueRole) -> None:
     queue = container.deps.queues[role]
-    for message in queue.receive_batch(16):
-        consume(container.deps, container.notifier, role, message.body)
-        queue.delete(message.receipt_handle)
+    while batch := queue.receive_batch(16):  # until empty: a job's fan-out sends its workers' messages to this queue
+        for message in batch:
+            consume(container.deps, container.notifier, role, message.body)
+            queue.delete(message.receipt_handle)
 
 
 def _told(world: SmallWorld, event: NotificationEvent) -> list[Notified]:
@@ -139,7 +140,7 @@ def test_a_worker_given_up_on_after_its_certificate_was_bound_ends_in_success(
     assert container.local_cloud is not None
     cloud = RecordingCloud(container.local_cloud, container.store)
     container.deps = replace(container.deps, deployers=cloud)
-    [message] = container.deps.queues[QueueRole.DEPLOY].receive_batch(16)
+    [message] = deploy_messages(container)
     cloud.after_change = Nemesis.crash
     with pytest.raises(SimulatedCrash):
         consume(container.deps, container.notifier, QueueRole.DEPLOY, message.body)

@@ -6,7 +6,8 @@ the SDK's Content-MD5 form, the `security-token` header of STS credentials, the 
 errors. Queue semantics (delay, visibility timeout, fresh receipt handles, dequeue count, dead-letter after
 N receives, long polling) come from the local queue engine, over one SQLite file under `data_dir`.
 
-Operations: CreateQueue, SendMessage, ReceiveMessage, BatchReceiveMessage, DeleteMessage, ChangeMessageVisibility.
+Operations: CreateQueue, SendMessage, BatchSendMessage, ReceiveMessage, BatchReceiveMessage, DeleteMessage,
+ChangeMessageVisibility.
 Anything else is refused with an MNS error. The dead-letter policy cannot be set through the SDK, so `create_queue`
 sets it from Python. Message priority is accepted and reported but does not reorder delivery.
 """
@@ -260,17 +261,46 @@ class MnsTestServer(LoopbackHttpServer):
         return 201, "", location
 
     def _send(self, queue: _ServedQueue, body: bytes) -> tuple[int, str, dict[str, str]]:
-        fields = _children(_parse(body, "Message"))
+        try:
+            root = ElementTree.fromstring(body)
+        except ElementTree.ParseError as exc:
+            raise MnsErrorResponse(400, "MalformedXML", f"The XML you provided is not well-formed: {exc}") from exc
+        if _local_name(root.tag) == "Messages":
+            return self._batch_send(queue, [_children(child) for child in root])
+        message_body, delay = self._message(queue, _children(_parse(body, "Message")))
+        message_id = self._enqueue(queue, message_body, delay)
+        return 201, _xml("Message", {"MessageId": message_id, "MessageBodyMD5": _body_md5(message_body)}), {}
+
+    def _batch_send(self, queue: _ServedQueue, messages: list[dict[str, str]]) -> tuple[int, str, dict[str, str]]:
+        """BatchSendMessage: 1–16 messages, all checked before any is enqueued."""
+        if not 1 <= len(messages) <= MAX_BATCH_MESSAGES:
+            raise MnsErrorResponse(400, "InvalidArgument", f"A batch holds 1 to {MAX_BATCH_MESSAGES} messages.")
+        checked = [self._message(queue, fields) for fields in messages]
+        sent = [
+            {"MessageId": self._enqueue(queue, message_body, delay), "MessageBodyMD5": _body_md5(message_body)}
+            for message_body, delay in checked
+        ]
+        return 201, _xml_list("Messages", "Message", sent), {}
+
+    @staticmethod
+    def _message(queue: _ServedQueue, fields: dict[str, str]) -> tuple[str, int]:
         message_body = fields.get("MessageBody", "")
         delay = _bounded_int(fields.get("DelaySeconds", str(queue.delay_seconds)), "DelaySeconds", MAX_DELAY_SECONDS)
         _bounded_int(fields.get("Priority", str(_DEFAULT_PRIORITY)), "Priority", 16, low=1)
+        if not message_body or len(message_body.encode("utf-8")) > MAX_MESSAGE_BYTES:
+            raise MnsErrorResponse(
+                400, "InvalidArgument", f"The value of MessageBody should between 1 and {MAX_MESSAGE_BYTES} bytes."
+            )
+        return message_body, delay
+
+    @staticmethod
+    def _enqueue(queue: _ServedQueue, message_body: str, delay: int) -> str:
         try:
-            message_id = queue.engine.send(message_body, delay)
+            return queue.engine.send(message_body, delay)
         except (InvalidArgument, MessageTooLarge) as exc:
             raise MnsErrorResponse(
                 400, "InvalidArgument", f"The value of MessageBody should between 1 and {MAX_MESSAGE_BYTES} bytes."
             ) from exc
-        return 201, _xml("Message", {"MessageId": message_id, "MessageBodyMD5": _body_md5(message_body)}), {}
 
     def _receive(self, queue: _ServedQueue, query: dict[str, str]) -> tuple[int, str, dict[str, str]]:
         wait = _bounded_int(query.get("waitseconds", str(queue.polling_wait_seconds)), "waitseconds", MAX_WAIT_SECONDS)

@@ -6,7 +6,7 @@ import pytest
 
 from certdeploy.domain.completion import Failure, end_worker, finish_job
 from certdeploy.domain.errors import InvalidStatus
-from certdeploy.domain.models import CertOrigin, Job, Product, Worker
+from certdeploy.domain.models import CertOrigin, Product, Worker
 from certdeploy.domain.quota import Ledger, LedgerEntryKind, charge_entries
 from certdeploy.domain.states import JobMove, JobStatus, WorkerMove, WorkerStatus
 
@@ -23,19 +23,6 @@ def _worker(status: WorkerStatus, worker_id: int = 7) -> Worker:
         resource_id=9,
         product=Product.CDN,
         status=status,
-        created_at=T0,
-        modified_at=T0,
-    )
-
-
-def _job(status: JobStatus) -> Job:
-    return Job(
-        id=3,
-        account_id=1,
-        name="j",
-        status=status,
-        cert_origin=CertOrigin.UPLOAD,
-        cert_ids=(5,),
         created_at=T0,
         modified_at=T0,
     )
@@ -77,13 +64,12 @@ def test_a_worker_that_is_not_running_cannot_end_again(status: WorkerStatus) -> 
 
 
 def test_a_processing_job_finishes_when_its_last_worker_ends() -> None:
-    job = _job(J.PROCESSING)
-    assert finish_job(job, [W.SUCCESS, W.PROCESSING]) is None
-    assert finish_job(job, [W.SUCCESS, W.SUCCESS]) == JobMove(J.PROCESSING, J.SUCCESS)
-    assert finish_job(job, [W.SUCCESS, W.ERROR]) == JobMove(J.PROCESSING, J.ERROR)
-    assert finish_job(job, []) == JobMove(J.PROCESSING, J.ERROR)
+    assert finish_job(J.PROCESSING, [W.SUCCESS, W.PROCESSING]) is None
+    assert finish_job(J.PROCESSING, [W.SUCCESS, W.SUCCESS]) == JobMove(J.PROCESSING, J.SUCCESS)
+    assert finish_job(J.PROCESSING, [W.SUCCESS, W.ERROR]) == JobMove(J.PROCESSING, J.ERROR)
+    assert finish_job(J.PROCESSING, []) == JobMove(J.PROCESSING, J.ERROR)
 
 
 @pytest.mark.parametrize("status", sorted(set(JobStatus) - {J.PROCESSING}))
 def test_only_a_processing_job_is_finished_by_its_workers(status: JobStatus) -> None:
-    assert finish_job(_job(status), [W.SUCCESS]) is None
+    assert finish_job(status, [W.SUCCESS]) is None

@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +27,7 @@ from certdeploy.ports.queue import (
     QueueUnavailable,
     ReceiptHandleInvalid,
     ReceivedMessage,
+    check_batch_send_arguments,
     check_receive_arguments,
     check_send_arguments,
     check_visibility_timeout,
@@ -122,6 +123,22 @@ class LocalQueue:
                 (self.name, message_id, body, now, now + delay_seconds * 1000),
             )
         return message_id
+
+    def send_batch(self, bodies: Sequence[str], delay_seconds: int = 0) -> list[str]:
+        """All of `bodies` in one transaction: one durable commit for the batch."""
+        check_batch_send_arguments(bodies, delay_seconds, max_body_bytes=self._max_body_bytes)
+        message_ids = [uuid.uuid4().hex.upper() for _ in bodies]
+        now = self._now_ms()
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO queue_messages (queue, message_id, body, enqueue_time_ms, visible_at_ms)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (self.name, message_id, body, now, now + delay_seconds * 1000)
+                    for message_id, body in zip(message_ids, bodies, strict=True)
+                ],
+            )
+        return message_ids
 
     def receive(self, wait_seconds: int = 0) -> ReceivedMessage | None:
         received = self.receive_batch(1, wait_seconds)

@@ -12,6 +12,7 @@ import base64
 import binascii
 import re
 import threading
+from collections.abc import Sequence
 
 from mns.account import Account
 from mns.mns_exception import (
@@ -31,6 +32,7 @@ from certdeploy.ports.queue import (
     QueueUnavailable,
     ReceiptHandleInvalid,
     ReceivedMessage,
+    check_batch_send_arguments,
     check_receive_arguments,
     check_send_arguments,
     check_visibility_timeout,
@@ -79,6 +81,18 @@ class MnsQueue:
         except MNSExceptionBase as exc:
             raise _queue_error(exc) from exc
         return str(sent.message_id)
+
+    def send_batch(self, bodies: Sequence[str], delay_seconds: int = 0) -> list[str]:
+        check_batch_send_arguments(bodies, delay_seconds)
+        messages = [
+            Message(base64.b64encode(body.encode("utf-8")).decode("ascii"), delay_seconds=delay_seconds)
+            for body in bodies
+        ]
+        try:
+            sent = self._sdk_queue().batch_send_message(messages)
+        except MNSExceptionBase as exc:
+            raise _queue_error(exc) from exc
+        return [str(message.message_id) for message in sent]
 
     def receive(self, wait_seconds: int = 0) -> ReceivedMessage | None:
         check_receive_arguments(1, wait_seconds)

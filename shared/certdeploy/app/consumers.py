@@ -16,6 +16,7 @@ from typing import TypeVar
 from certdeploy.app.deps import Deps
 from certdeploy.app.messages import (
     Command,
+    DeployJob,
     DeployWorker,
     InvalidMessage,
     NotifyContacts,
@@ -39,14 +40,19 @@ def _certificate_issued(deps: Deps, notifier: Notifier, body: str) -> None:
 
 
 def _deploy(deps: Deps, notifier: Notifier, body: str) -> None:
-    from certdeploy.app.execute import deploy_worker
-    from certdeploy.app.verify import verify_worker
-
     command = parse_command(body)
-    if isinstance(command, VerifyWorker):
+    if isinstance(command, DeployJob):
+        from certdeploy.app.fanout import fan_out_job
+
+        fan_out_job(deps, command)
+    elif isinstance(command, VerifyWorker):
+        from certdeploy.app.verify import verify_worker
+
         verify_worker(deps, command)
     else:
-        deploy_worker(deps, _expected(command, DeployWorker))
+        from certdeploy.app.execute import deploy_worker
+
+        deploy_worker(deps, _checked(command, DeployWorker))
 
 
 def _rollback(deps: Deps, notifier: Notifier, body: str) -> None:
@@ -70,10 +76,10 @@ _CONSUMERS: dict[QueueRole, Consumer] = {
 
 
 def _command(body: str, expected: type[_Command]) -> _Command:
-    return _expected(parse_command(body), expected)
+    return _checked(parse_command(body), expected)
 
 
-def _expected(command: Command, expected: type[_Command]) -> _Command:
+def _checked(command: Command, expected: type[_Command]) -> _Command:
     if not isinstance(command, expected):
         raise InvalidMessage(f"a {command.kind} message on the {expected.model_fields['kind'].default} queue")
     return command

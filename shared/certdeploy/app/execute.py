@@ -130,7 +130,7 @@ def end_worker(deps: Deps, worker: Worker, *, failure: Failure | None, expected:
             return
         # Locked first: concurrent completions of one job queue on its row (rather than fail and retry), and each
         # reads the others' outcomes only after they committed, so the last one always finishes the job.
-        job = unit.ops.jobs.lock(current.account_id, current.job_id)
+        job = unit.ops.jobs.lock_state(current.account_id, current.job_id)
         apply_worker_end(unit, current, domain_end_worker(current, failure))
         finish_if_done(unit, job, deps.clock.now())
 

@@ -8,14 +8,14 @@ only) in the same transaction as the status change; starting re-checks each cert
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from certdeploy.app.deps import Deps
-from certdeploy.app.messages import DeployWorker, NotifyContacts, outbox_message
+from certdeploy.app.messages import DeployJob, NotifyContacts, outbox_message
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.domain.completion import WorkerEnd, end_worker, finish_job
 from certdeploy.domain.errors import InvalidParameter, InvalidStatus, NotFound, Thing
@@ -32,7 +32,7 @@ from certdeploy.domain.models import (
     Worker,
 )
 from certdeploy.domain.notifications import NotificationEvent
-from certdeploy.domain.quota import LedgerDirection, charge_entries, job_cost, release_entries
+from certdeploy.domain.quota import charge_entries, job_cost, release_entries
 from certdeploy.domain.states import (
     JobStatus,
     WorkerStatus,
@@ -44,10 +44,12 @@ from certdeploy.domain.states import (
 from certdeploy.domain.timeline import JobEventType, NewJobEvent, job_event, worker_event
 from certdeploy.domain.verification import VerifyMismatch
 from certdeploy.ports.store.accounts import QuotaBalance
-from certdeploy.ports.store.jobs import WorkerSpec
+from certdeploy.ports.store.jobs import JobState, WorkerSpec
 from certdeploy.ports.store.unit_of_work import UnitOfWork
 
 J, W, E = JobStatus, WorkerStatus, JobEventType
+# Worker ids read at once when a job's workers are charged, released or failed: a bound on memory, not a limit.
+_ID_PAGE = 1000
 
 
 class JobDraft(BaseModel):
@@ -259,39 +261,42 @@ def delete_worker(deps: Deps, account_id: int, job_id: int, worker_id: int) -> N
 
 
 def job_progress(deps: Deps, account_id: int, job_id: int) -> JobProgress:
-    """DescribeDeploymentJobStatus. For an `editing` job: the preview, with the resources left out and why."""
+    """DescribeDeploymentJobStatus, from the job's counters: constant in its size. For an `editing` job: the preview,
+    with the resources left out and why."""
     store = deps.store
     job = store.jobs.get(account_id, job_id)
-    workers = store.workers.of_job(account_id, job_id)
-    statuses = Counter(w.status for w in workers)
+    statuses: Counter[WorkerStatus] = Counter()
+    per_product: Counter[Product] = Counter()
+    for (product, status), count in store.workers.counts(account_id, job_id).items():
+        statuses[status] += count
+        per_product[product] += count
+    worker_count = sum(statuses.values())
     exclusions: tuple[Exclusion, ...] = ()
     if job.status is J.EDITING:
-        cost = job_cost(job.cert_origin, len(workers))
         # Each resource matches on its own, so only those left without a worker are matched again to say why: a
         # preview of 10,000 resources does not read and match them all.
-        left_out = set(job.resource_ids) - {w.resource_id for w in workers}
+        matched = {w.resource_id for w in store.workers.of_job(account_id, job_id)}
+        left_out = set(job.resource_ids) - matched
         resources = [r for r in store.resources.get_many(account_id, left_out) if not r.gone] if left_out else []
         if resources:
             certs = store.certificates.get_many(account_id, job.cert_ids)
             exclusions = _match(deps, account_id, certs, resources, job.schedule_time).exclusions
-    else:
-        entries = store.quota.entries(account_id, job_id=job_id)
-        charged = {e.worker_id for e in entries if e.direction is LedgerDirection.DEBIT}
-        credited = {e.worker_id for e in entries if e.direction is LedgerDirection.CREDIT}
-        cost = len(charged - credited)
+    # Submitting charged one unit per worker (uploaded certificates); each worker that ended in `error` got its unit
+    # back, and nothing else refunds: so the job costs its workers less its errors.
+    charged = worker_count if job.status is J.EDITING else worker_count - statuses[W.ERROR]
     rollback_states = (W.ROLLBACK, W.ROLLBACK_SUCCESS, W.ROLLBACK_ERROR)
     return JobProgress(
         job=job,
-        worker_count=len(workers),
-        cert_count=len({w.cert_id for w in workers}),
-        cost_count=cost,
+        worker_count=worker_count,
+        cert_count=store.workers.cert_count(account_id, job_id),
+        cost_count=job_cost(job.cert_origin, charged),
         quota=store.quota.balance(account_id),
         success_count=statuses[W.SUCCESS],
         failed_count=statuses[W.ERROR],
         rollback_count=sum(statuses[s] for s in rollback_states),
         rollback_success_count=statuses[W.ROLLBACK_SUCCESS],
         rollback_failed_count=statuses[W.ROLLBACK_ERROR],
-        workers_per_product=dict(Counter(w.product for w in workers)),
+        workers_per_product=dict(per_product),
         exclusions=exclusions,
     )
 
@@ -323,23 +328,42 @@ def change_job_status(deps: Deps, account_id: int, job_id: int, target: JobStatu
     return run_step(deps, lambda unit: change_job_status_in(unit, deps, account_id, job_id, target))
 
 
+def _worker_id_pages(ops: UnitOfWork, job: Job, status: WorkerStatus) -> Iterator[list[int]]:
+    """The ids of the job's workers in `status`, a page at a time: never the whole job in memory."""
+    after = 0
+    while page := ops.workers.ids_after(job.account_id, job.id, status, after, _ID_PAGE):
+        yield page
+        after = page[-1]
+
+
 def _leave_editing(unit: Step, job: Job, target: JobStatus, now: datetime) -> Job:
     """Charge the quota and submit the workers; a job with nothing to deploy ends in `error` at once."""
     ops = unit.ops
-    workers = ops.workers.of_job(job.account_id, job.id)
-    if not workers:
+    if not ops.workers.counts(job.account_id, job.id):
         _tell(unit, job_event(job.account_id, job.id, E.FINISHED, "finished: error, no resource to deploy to"))
         return ops.jobs.transition(
             job.account_id, job.id, move_job(J.EDITING, J.ERROR), expected_version=job.version, end_time=now
         )
-    charges = charge_entries(job.account_id, job.id, job.cert_origin, [w.id for w in workers])
-    ops.quota.charge(job.account_id, charges)
+    units = 0
+    for worker_ids in _worker_id_pages(ops, job, W.EDITING):
+        charges = charge_entries(job.account_id, job.id, job.cert_origin, worker_ids)
+        ops.quota.charge(job.account_id, charges)
+        units += sum(entry.units for entry in charges)
     ops.workers.transition_all(job.account_id, job.id, move_worker(W.EDITING, W.PENDING))
-    units = sum(entry.units for entry in charges)
     _tell(
         unit, job_event(job.account_id, job.id, E.SUBMITTED, f"submitted as '{target}': {units} quota unit(s) charged")
     )
     return ops.jobs.transition(job.account_id, job.id, move_job(J.EDITING, target), expected_version=job.version)
+
+
+def _release(ops: UnitOfWork, job: Job) -> int:
+    """Give back what a pending job's workers were charged; returns the ledger entries written."""
+    released = 0
+    for worker_ids in _worker_id_pages(ops, job, W.PENDING):
+        entries = release_entries(job.account_id, job.id, worker_ids)
+        ops.quota.credit(job.account_id, entries)
+        released += len(entries)
+    return released
 
 
 def _back_to_editing(deps: Deps, unit: Step, job: Job) -> Job:
@@ -347,13 +371,9 @@ def _back_to_editing(deps: Deps, unit: Step, job: Job) -> Job:
     ops = unit.ops
     if job.status is not J.PENDING:
         raise InvalidStatus(f"Job {job.id} is '{job.status}': only a pending job can go back to 'editing'.")
-    workers = ops.workers.of_job(job.account_id, job.id)
-    released = release_entries(job.account_id, job.id, [w.id for w in workers])
-    ops.quota.credit(job.account_id, released)
+    released = _release(ops, job)
     ops.workers.transition_all(job.account_id, job.id, move_worker(W.PENDING, W.EDITING))
-    _tell(
-        unit, job_event(job.account_id, job.id, E.BACK_TO_EDITING, f"back to editing: {len(released)} unit(s) released")
-    )
+    _tell(unit, job_event(job.account_id, job.id, E.BACK_TO_EDITING, f"back to editing: {released} unit(s) released"))
     job = ops.jobs.transition(job.account_id, job.id, move_job(J.PENDING, J.EDITING), expected_version=job.version)
     # New worker ids: the released units belong to the old workers, so submitting again charges again.
     certs = ops.certificates.get_many(job.account_id, job.cert_ids)
@@ -363,8 +383,9 @@ def _back_to_editing(deps: Deps, unit: Step, job: Job) -> Job:
 
 
 def start_job(unit: Step, job: Job, now: datetime) -> Job:
-    """pending|scheduling → processing: each worker whose certificate is valid now is queued for deployment; the
-    others fail at once with the reason (and get their quota unit back)."""
+    """pending|scheduling → processing: the workers whose certificate is valid now move to `scheduling` in one
+    statement and one `DeployJob` message fans them out behind this call (app/fanout.py); the others fail at once with
+    the reason (and get their quota unit back)."""
     ops = unit.ops
     if job.status is J.PENDING:
         job = ops.jobs.transition(
@@ -374,20 +395,31 @@ def start_job(unit: Step, job: Job, now: datetime) -> Job:
         job.account_id, job.id, move_job(J.SCHEDULING, J.PROCESSING), expected_version=job.version, start_time=now
     )
     certs = {c.id: c for c in ops.certificates.get_many(job.account_id, job.cert_ids)}
-    workers = ops.workers.of_job(job.account_id, job.id)
-    _tell(unit, job_event(job.account_id, job.id, E.STARTED, f"started: {len(workers)} worker(s)"))
-    for worker in workers:
-        if worker.status is not W.PENDING:
-            continue
-        cert = certs.get(worker.cert_id)
-        if cert is None or not cert.is_valid_at(now):
+    started = sum(ops.workers.counts(job.account_id, job.id).values())
+    _tell(unit, job_event(job.account_id, job.id, E.STARTED, f"started: {started} worker(s)"))
+    valid = {cert_id for cert_id, cert in certs.items() if cert.is_valid_at(now)}
+    if set(job.cert_ids) - valid:
+        _fail_invalid_certificates(unit, job, certs, valid)
+    if valid and ops.workers.transition_all(
+        job.account_id, job.id, move_worker(W.PENDING, W.SCHEDULING), cert_ids=valid
+    ):
+        unit.send(outbox_message(DeployJob(account_id=job.account_id, job_id=job.id)))
+    return finish_if_done(unit, job, now) or job
+
+
+def _fail_invalid_certificates(unit: Step, job: Job, certs: dict[int, Certificate], valid: set[int]) -> None:
+    page = 1
+    while workers := unit.ops.workers.search(job.account_id, job.id, status=W.PENDING, page=page, page_size=_ID_PAGE):
+        for worker in workers.items:
+            if worker.cert_id in valid:
+                continue
+            cert = certs.get(worker.cert_id)
             reason = "was deleted" if cert is None else "is expired or not yet valid at deployment time"
             failure = Permanent("CertificateNotValid", f"Certificate {worker.cert_id} {reason}.")
             apply_worker_end(unit, worker, end_worker(worker, failure))
-            continue
-        ops.workers.transition(job.account_id, worker.id, move_worker(W.PENDING, W.SCHEDULING))
-        unit.send(outbox_message(DeployWorker(account_id=job.account_id, job_id=job.id, worker_id=worker.id)))
-    return finish_if_done(unit, job, now)
+        if len(workers.items) < _ID_PAGE:
+            return
+        page += 1
 
 
 def apply_worker_end(unit: Step, worker: Worker, end: WorkerEnd) -> None:
@@ -415,14 +447,15 @@ def apply_worker_end(unit: Step, worker: Worker, end: WorkerEnd) -> None:
         _tell(unit, worker_event(worker, E.WORKER_FAILED, f"deployment failed {ran}{refund}", failure))
 
 
-def finish_if_done(unit: Step, job: Job, now: datetime) -> Job:
-    """A processing job whose workers have all ended becomes `success` or `error`, and its contacts are told."""
+def finish_if_done(unit: Step, job: Job | JobState, now: datetime) -> Job | None:
+    """A processing job whose workers have all ended becomes `success` or `error` (decided from its counters), and
+    its contacts are told; returns the finished job, or None while it runs."""
     ops = unit.ops
     counts = ops.workers.counts(job.account_id, job.id)
-    move = finish_job(job, [status for _, status in counts])
+    move = finish_job(job.status, [status for _, status in counts])
     if move is None:
-        return job
-    job = ops.jobs.transition(job.account_id, job.id, move, expected_version=job.version, end_time=now)
+        return None
+    finished = ops.jobs.transition(job.account_id, job.id, move, expected_version=job.version, end_time=now)
     outcome = move.to
     ended: Counter[WorkerStatus] = Counter()
     for (_, status), count in counts.items():
@@ -439,11 +472,11 @@ def finish_if_done(unit: Step, job: Job, now: datetime) -> Job:
     unit.send(
         outbox_message(
             NotifyContacts(
-                account_id=job.account_id, job_id=job.id, event=NotificationEvent.JOB_FINISHED, outcome=outcome
+                account_id=job.account_id, job_id=job.id, event=NotificationEvent.JOB_FINISHED, outcome=move.to
             )
         )
     )
-    return job
+    return finished
 
 
 def start_due_jobs(deps: Deps, limit: int = 100) -> int:
@@ -474,8 +507,7 @@ def delete_job(deps: Deps, account_id: int, job_id: int) -> None:
         job = ops.jobs.lock(account_id, job_id)
         check_job_deletable(job.status, [status for _, status in ops.workers.counts(account_id, job_id)])
         if job.status is J.PENDING:
-            workers = ops.workers.of_job(account_id, job_id)
-            ops.quota.credit(account_id, release_entries(account_id, job_id, [w.id for w in workers]))
+            _release(ops, job)
         ops.jobs.delete(account_id, job_id, expected_version=job.version)
 
     run_step(deps, step)

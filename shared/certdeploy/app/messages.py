@@ -50,6 +50,19 @@ class DeployWorker(_Message):
         return f"{self.job_id}:{self.worker_id}:deploy:{self.attempt}"
 
 
+class DeployJob(_Message):
+    """Fan a started job out: send a `DeployWorker` for each of its `scheduling` workers after `after_worker_id`, a
+    page at a time (app/fanout.py). One such message is what starting a job writes, whatever the job's size."""
+
+    kind: Literal["deploy_job"] = "deploy_job"
+    job_id: int
+    after_worker_id: int = Field(0, ge=0)
+
+    @property
+    def key(self) -> str:
+        return f"{self.job_id}:{self.after_worker_id}:deploy_job:0"
+
+
 class RollbackWorker(_Message):
     kind: Literal["rollback"] = "rollback"
     job_id: int
@@ -97,11 +110,14 @@ class VerifyWorker(_Message):
         return f"{self.job_id}:{self.worker_id}:{step}:{self.check}"
 
 
-Command = Annotated[DeployWorker | RollbackWorker | NotifyContacts | VerifyWorker, Field(discriminator="kind")]
+Command = Annotated[
+    DeployWorker | DeployJob | RollbackWorker | NotifyContacts | VerifyWorker, Field(discriminator="kind")
+]
 _command_adapter: TypeAdapter[Command] = TypeAdapter(Command)
 
 QUEUE_OF: dict[str, QueueRole] = {
     "deploy": QueueRole.DEPLOY,
+    "deploy_job": QueueRole.DEPLOY,
     "verify": QueueRole.DEPLOY,
     "rollback": QueueRole.ROLLBACK,
     "notify": QueueRole.NOTIFY,

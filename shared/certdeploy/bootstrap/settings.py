@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     deploy_max_attempts: int = Field(5, ge=1)
     deploy_retry_base_seconds: int = Field(5, ge=1)
     stuck_after_seconds: int = Field(900, ge=30)
+    local_consumers: int | None = Field(
+        None, ge=1, le=64, description="threads of `certdeploy serve` consuming the deploy queue; default: CPU count"
+    )
 
     api_rate_per_account: float = Field(
         50, ge=0, description="API requests per second per account, on average (docs/protocol.md#throttling); 0: none"

@@ -243,9 +243,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    settings = settings_from(args)
+    consumers = {} if settings.local_consumers is None else {"deploy_consumers": settings.local_consumers}
     serve(
-        settings_from(args),
-        RunnerOptions(host=args.host, port=args.port, tick_seconds=args.tick),
+        settings,
+        RunnerOptions(host=args.host, port=args.port, tick_seconds=args.tick, **consumers),
         inventory=args.inventory,
         stop=stop,
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from certdeploy.domain.errors import InvalidStatus
 from certdeploy.domain.failures import Failure
-from certdeploy.domain.models import Job, Worker
+from certdeploy.domain.models import Worker
 from certdeploy.domain.quota import LedgerEntry, refund_entry
 from certdeploy.domain.states import (
     WORKER_FINISHED,
@@ -50,10 +50,10 @@ def end_worker(worker: Worker, failure: Failure | None) -> WorkerEnd:
     return WorkerEnd(move_worker(worker.status, WorkerStatus.ERROR), failure, refund)
 
 
-def finish_job(job: Job, worker_statuses: Iterable[WorkerStatus]) -> JobMove | None:
+def finish_job(job_status: JobStatus, worker_statuses: Iterable[WorkerStatus]) -> JobMove | None:
     """The move that finishes a processing job once every worker ended (`success` only if all succeeded); None while
     one still runs, or when the job is not processing."""
-    if job.status is not JobStatus.PROCESSING:
+    if job_status is not JobStatus.PROCESSING:
         return None
     outcome = job_outcome(list(worker_statuses))
-    return None if outcome is None else move_job(job.status, outcome)
+    return None if outcome is None else move_job(job_status, outcome)

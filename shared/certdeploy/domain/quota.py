@@ -126,26 +126,15 @@ class Ledger:
 
     def holds(self, worker_id: int) -> bool:
         """Whether the worker's unit is currently consumed (charged and not given back)."""
-        return (worker_id, LedgerDirection.DEBIT) in self._entries and (
-            worker_id,
-            LedgerDirection.CREDIT,
-        ) not in self._entries
+        return _holds(self._entries, worker_id)
 
     def accepts(self, entry: LedgerEntry) -> bool:
         """Whether applying `entry` changes anything: a new debit, or a credit for a unit still held."""
-        if entry.account_id != self.account_id or entry.key in self._entries:
-            return False
-        if entry.direction is LedgerDirection.CREDIT:
-            return self.holds(entry.worker_id)
-        return True
+        return _accepts(self.account_id, self._entries, entry)
 
     def apply(self, entry: LedgerEntry) -> Ledger:
         """Apply one entry; a duplicate, or a credit for a worker never charged, is a no-op."""
-        if not self.accepts(entry):
-            return self
-        units = entry.units if entry.direction is LedgerDirection.DEBIT else -entry.units
-        entries = {**self._entries, entry.key: entry}
-        return Ledger(self.account_id, self.buy_count, entries, use_count=self.use_count + units)
+        return self.apply_all([entry])
 
     def charge(self, entries: Iterable[LedgerEntry]) -> Ledger:
         """Apply a job's charges all or nothing; raise `QuotaExceeded` if they do not fit in what was bought."""
@@ -159,11 +148,15 @@ class Ledger:
         return self.apply_all(new.values())
 
     def apply_all(self, entries: Iterable[LedgerEntry]) -> Ledger:
-        """Apply entries one by one (refunds, releases); each that changes nothing is a no-op."""
-        ledger = self
+        """Apply entries one by one (refunds, releases); each that changes nothing is a no-op. One copy of the
+        entries for the whole batch: a job's charge is one entry per worker."""
+        applied = dict(self._entries)
+        use_count = self.use_count
         for entry in entries:
-            ledger = ledger.apply(entry)
-        return ledger
+            if _accepts(self.account_id, applied, entry):
+                use_count += entry.units if entry.direction is LedgerDirection.DEBIT else -entry.units
+                applied[entry.key] = entry
+        return Ledger(self.account_id, self.buy_count, applied, use_count=use_count)
 
     def added_since(self, earlier: Ledger) -> list[LedgerEntry]:
         """The entries this ledger has that `earlier` had not: what to write."""
@@ -172,3 +165,15 @@ class Ledger:
 
 def _net_units(entries: Iterable[LedgerEntry]) -> int:
     return sum(e.units if e.direction is LedgerDirection.DEBIT else -e.units for e in entries)
+
+
+def _holds(entries: Mapping[tuple[int, LedgerDirection], LedgerEntry], worker_id: int) -> bool:
+    return (worker_id, LedgerDirection.DEBIT) in entries and (worker_id, LedgerDirection.CREDIT) not in entries
+
+
+def _accepts(account_id: int, entries: Mapping[tuple[int, LedgerDirection], LedgerEntry], entry: LedgerEntry) -> bool:
+    if entry.account_id != account_id or entry.key in entries:
+        return False
+    if entry.direction is LedgerDirection.CREDIT:
+        return _holds(entries, entry.worker_id)
+    return True

@@ -6,8 +6,10 @@ from enum import Enum
 
 
 class TextEnum(str, Enum):
+    # A member is the str of its value, so str's own methods give the value without going through `Enum.value` (a
+    # descriptor lookup per call, and the store turns an enum into text for every row it writes).
     def __str__(self) -> str:
-        return str(self.value)
+        return str.__str__(self)
 
     def __format__(self, format_spec: str) -> str:
-        return format(str(self.value), format_spec)
+        return str.__format__(self, format_spec)

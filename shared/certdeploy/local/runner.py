@@ -3,7 +3,8 @@
 - `functions/api` behind the HTTP front (`certdeploy.local.http_front` on uvicorn, `certdeploy.local.http_server`),
   which also answers `GET /health`;
 - `functions/scheduler` on a timer, with a timer-trigger event every `tick` seconds;
-- `functions/execute`, `notify` and `rollback` on the local deploy/notify/rollback queues, each message wrapped into
+- `functions/execute`, `notify` and `rollback` on the local deploy/notify/rollback queues (the deploy queue by
+  `deploy_consumers` threads taking batches of 16), each message wrapped into
   the EventBridge MNS CloudEvent array a queue trigger delivers; `functions/certificate_issued` on its queue, whose
   body already is the CloudEvent.
 
@@ -19,11 +20,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import sys
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
@@ -39,7 +41,7 @@ from certdeploy.fc.function import trigger_decodes_base64, use_container
 from certdeploy.local.context import LOCAL_ACCOUNT_ID, LOCAL_REGION, FcContext, FunctionMeta
 from certdeploy.local.http_front import load_function
 from certdeploy.local.http_server import ApiHttpServer
-from certdeploy.ports.queue import QueueError, ReceiptHandleInvalid, ReceivedMessage
+from certdeploy.ports.queue import MAX_BATCH_MESSAGES, Queue, QueueError, ReceiptHandleInvalid, ReceivedMessage
 
 log = logging.getLogger(__name__)
 
@@ -160,12 +162,24 @@ class Functions:
 # --------------------------------------------------------------------------------------------- the runner
 
 
+def cpu_count() -> int:
+    return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class RunnerOptions:
     host: str = "127.0.0.1"
     port: int = 8787
     tick_seconds: float = 10.0
     receive_wait_seconds: int = 1
+    # Threads consuming the deploy queue, each taking MNS batches of up to 16: deployments wait on the store's
+    # commits and on the clouds, so several overlap even under one interpreter lock (docs/runtime.md#job-execution).
+    deploy_consumers: int = field(default_factory=cpu_count)
+
+
+# How many messages one receive takes, per queue: the deploy queue's messages are short and many; the others are few,
+# and a notification may take long enough that a batch would outlive its visibility timeout.
+RECEIVE_BATCH: dict[QueueRole, int] = {QueueRole.DEPLOY: MAX_BATCH_MESSAGES}
 
 
 class LocalRunner:
@@ -187,7 +201,9 @@ class LocalRunner:
     def start(self) -> None:
         self._spawn("timer", self._tick_forever)
         for role, (spec, mns_trigger) in QUEUE_CONSUMERS.items():
-            self._spawn(f"consume-{role}", self._consume_forever, role, spec, mns_trigger)
+            threads = self._options.deploy_consumers if role is QueueRole.DEPLOY else 1
+            for index in range(threads):
+                self._spawn(f"consume-{role}-{index}", self._consume_forever, role, spec, mns_trigger)
         self._spawn("http", self._http.serve_forever)
 
     def stop(self, timeout_seconds: float = 10.0) -> None:
@@ -216,44 +232,48 @@ class LocalRunner:
     def _consume_forever(self, role: QueueRole, spec: FunctionSpec, mns_trigger: bool) -> None:
         queue = self._container.deps.queues[role]
         queue_name = getattr(queue, "name", str(role))
+        batch = RECEIVE_BATCH.get(role, 1)
         while not self._stopping.is_set():
             try:
-                message = queue.receive(wait_seconds=self._options.receive_wait_seconds)
+                messages = queue.receive_batch(batch, wait_seconds=self._options.receive_wait_seconds)
             except QueueError:
                 log.warning("cannot receive from the %s queue; retrying", role, exc_info=True)
                 self._stopping.wait(1.0)
                 continue
-            if message is None:
-                continue
-            event = (
-                mns_queue_event(
-                    message,
-                    queue_name,
-                    spec,
-                    self._container.deps.clock.now(),
-                    base64_body=not trigger_decodes_base64(),
-                )
-                if mns_trigger
-                else message.body.encode()
+            for message in messages:
+                self._deliver(queue, queue_name, spec, mns_trigger, message)
+
+    def _deliver(
+        self, queue: Queue, queue_name: str, spec: FunctionSpec, mns_trigger: bool, message: ReceivedMessage
+    ) -> None:
+        """One invocation per message, as an MNS trigger makes; the message is deleted once the function returned."""
+        event = (
+            mns_queue_event(
+                message,
+                queue_name,
+                spec,
+                self._container.deps.clock.now(),
+                base64_body=not trigger_decodes_base64(),
             )
-            try:
-                self._functions.invoke(spec, event)
-            except Exception:
-                log.exception(
-                    "function %s failed on message %s (receive %d); it will be delivered again",
-                    spec.name,
-                    message.message_id,
-                    message.receive_count,
-                )
-                continue
-            try:
-                queue.delete(message.receipt_handle)
-            except ReceiptHandleInvalid:
-                log.warning(
-                    "message %s outlived its visibility timeout; it will be delivered again", message.message_id
-                )
-            except QueueError:
-                log.warning("cannot delete message %s; it will be delivered again", message.message_id, exc_info=True)
+            if mns_trigger
+            else message.body.encode()
+        )
+        try:
+            self._functions.invoke(spec, event)
+        except Exception:
+            log.exception(
+                "function %s failed on message %s (receive %d); it will be delivered again",
+                spec.name,
+                message.message_id,
+                message.receive_count,
+            )
+            return
+        try:
+            queue.delete(message.receipt_handle)
+        except ReceiptHandleInvalid:
+            log.warning("message %s outlived its visibility timeout; it will be delivered again", message.message_id)
+        except QueueError:
+            log.warning("cannot delete message %s; it will be delivered again", message.message_id, exc_info=True)
 
 
 # --------------------------------------------------------------------------------------------- serve

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -73,6 +74,16 @@ def check_send_arguments(body: str, delay_seconds: int, *, max_body_bytes: int =
         raise InvalidArgument(f"delay_seconds must be 0–{MAX_DELAY_SECONDS}, not {delay_seconds}")
 
 
+def check_batch_send_arguments(
+    bodies: Sequence[str], delay_seconds: int, *, max_body_bytes: int = MAX_BODY_BYTES
+) -> None:
+    """A batch holds 1–16 bodies, each within the single-message limits."""
+    if not 1 <= len(bodies) <= MAX_BATCH_MESSAGES:
+        raise InvalidArgument(f"a batch holds 1–{MAX_BATCH_MESSAGES} messages, not {len(bodies)}")
+    for body in bodies:
+        check_send_arguments(body, delay_seconds, max_body_bytes=max_body_bytes)
+
+
 def check_receive_arguments(max_messages: int, wait_seconds: int) -> None:
     if not 1 <= max_messages <= MAX_BATCH_MESSAGES:
         raise InvalidArgument(f"max_messages must be 1–{MAX_BATCH_MESSAGES}, not {max_messages}")
@@ -107,6 +118,10 @@ class Queue(Protocol):
 
     def send(self, body: str, delay_seconds: int = 0) -> str:
         """Enqueue `body`; it becomes visible after `delay_seconds`. Returns the message id."""
+        ...
+
+    def send_batch(self, bodies: Sequence[str], delay_seconds: int = 0) -> list[str]:
+        """Enqueue 1–16 bodies in one request (MNS BatchSendMessage); returns their message ids, in order."""
         ...
 
     def receive(self, wait_seconds: int = 0) -> ReceivedMessage | None:

@@ -11,6 +11,7 @@ and InnoDB takes no gap locks that would deadlock concurrent inserts.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from certdeploy.adapters.private_files import private_database_file, private_dir
 # Execution option that marks a connection's transaction as one that will write.
 WRITE_OPTION = "certdeploy_write"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+_HOLDS_WRITER = "certdeploy_holds_writer"
 
 # A bare scheme picks the driver we ship (SQLAlchemy's defaults, psycopg2 and mysqlclient, are not installed).
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
@@ -72,10 +74,30 @@ def _sqlite_engine(url: URL, engine_options: dict[str, Any]) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
         cursor.close()
 
+    # One writer at a time per process, queued here rather than in SQLite: a writer that finds the write lock taken
+    # waits in SQLite's busy handler, which sleeps 1 to 100 ms between tries whenever the lock is freed, so threads
+    # writing at once (the runner's deploy consumers) would spend most of their time asleep. Other processes still
+    # meet at the busy handler.
+    writer = threading.RLock()
+
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
         write = connection.get_execution_options().get(WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        if write:
+            writer.acquire()
+            connection.info[_HOLDS_WRITER] = True
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        except BaseException:
+            _release(connection)
+            raise
+
+    def _release(connection: Connection, *_: Any) -> None:
+        if connection.info.pop(_HOLDS_WRITER, False):
+            writer.release()
+
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)
 
     return engine
 

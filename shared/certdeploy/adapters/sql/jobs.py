@@ -10,10 +10,11 @@ from sqlalchemy import Row, delete, func, insert, or_, select, update
 
 from certdeploy.adapters.sql.repository import SqlRepository
 from certdeploy.adapters.sql.schema import job_events, jobs, workers
-from certdeploy.domain.errors import Thing
+from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.domain.models import CertOrigin, Job, JobType
 from certdeploy.domain.states import JobMove, JobStatus
 from certdeploy.ports.store.errors import StaleState
+from certdeploy.ports.store.jobs import JobState
 from certdeploy.ports.store.paging import Page
 
 
@@ -159,6 +160,16 @@ class SqlJobs(SqlRepository):
     def lock(self, account_id: int, job_id: int) -> Job:
         with self._connection(write=True) as conn:
             return _job(self._job_row(conn, account_id, job_id, for_update=True))
+
+    def lock_state(self, account_id: int, job_id: int) -> JobState:
+        query = select(jobs.c.id, jobs.c.account_id, jobs.c.status, jobs.c.version).where(
+            jobs.c.id == job_id, jobs.c.account_id == account_id
+        )
+        with self._connection(write=True) as conn:
+            row = conn.execute(query.with_for_update()).one_or_none()
+        if row is None:
+            raise NotFound.of(Thing.JOB, job_id)
+        return JobState(id=row.id, account_id=row.account_id, status=JobStatus(row.status), version=row.version)
 
     def due(self, now: datetime, limit: int = 100) -> list[Job]:
         query = (

@@ -87,6 +87,31 @@ class JsonList(TypeDecorator[list[Any]]):
         return None if value is None else list(json.loads(value))
 
 
+class WorkerCounts(TypeDecorator[dict[tuple[str, str], int]]):
+    """Counts per (product, status) as a small JSON object `{"product": {"status": count}}` in a TEXT column."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: dict[tuple[str, str], int] | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        nested: dict[str, dict[str, int]] = {}
+        for (product, status), count in sorted(value.items()):
+            if count:
+                nested.setdefault(product, {})[status] = count
+        return json.dumps(nested, separators=(",", ":"))
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> dict[tuple[str, str], int] | None:
+        if value is None:
+            return None
+        return {
+            (product, status): count
+            for product, statuses in json.loads(value).items()
+            for status, count in statuses.items()
+        }
+
+
 def table_options(*, autoincrement: bool = True) -> dict[str, Any]:
     return {
         "sqlite_autoincrement": autoincrement,
@@ -219,6 +244,10 @@ jobs = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("modified_at", UtcDateTime, nullable=False),
+    # The job's workers counted per product and status, kept by every worker write (adapters/sql/job_counters.py),
+    # so completion and status reads never aggregate the workers; and how many certificates they deploy.
+    Column("worker_counts", WorkerCounts, nullable=True),
+    Column("worker_cert_count", Integer, nullable=False, server_default="0"),
     Index("ix_jobs_account_status", "account_id", "status"),
     Index("ix_jobs_status_schedule_time", "status", "schedule_time"),
     **table_options(),

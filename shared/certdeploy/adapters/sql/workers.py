@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
+from certdeploy.adapters.sql import job_counters
 from certdeploy.adapters.sql.repository import SqlRepository
-from certdeploy.adapters.sql.schema import workers
+from certdeploy.adapters.sql.schema import jobs, workers
 from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.domain.models import Product, Worker
 from certdeploy.domain.states import WorkerMove, WorkerStatus
@@ -44,13 +46,14 @@ class SqlWorkers(SqlRepository):
 
     def create(self, account_id: int, job_id: int, specs: Sequence[WorkerSpec]) -> list[Worker]:
         with self._connection(write=True) as conn:
-            self._job_row(conn, account_id, job_id)
+            self._require_job(conn, account_id, job_id)
             return self._insert_workers(conn, account_id, job_id, specs)
 
     def replace(self, account_id: int, job_id: int, specs: Sequence[WorkerSpec]) -> list[Worker]:
         with self._connection(write=True) as conn:
-            self._job_row(conn, account_id, job_id)
+            self._require_job(conn, account_id, job_id)
             conn.execute(delete(workers).where(workers.c.job_id == job_id))
+            job_counters.recount(conn, job_id)
             return self._insert_workers(conn, account_id, job_id, specs)
 
     def get(self, account_id: int, worker_id: int) -> Worker:
@@ -94,14 +97,28 @@ class SqlWorkers(SqlRepository):
             return [_worker(row) for row in rows]
 
     def counts(self, account_id: int, job_id: int) -> dict[tuple[Product, WorkerStatus], int]:
+        with self._connection(write=False) as conn:
+            counts = job_counters.read_counts(conn, account_id, job_id)
+        return {(Product(product), WorkerStatus(status)): count for (product, status), count in counts.items()}
+
+    def cert_count(self, account_id: int, job_id: int) -> int:
+        query = select(jobs.c.worker_cert_count).where(jobs.c.id == job_id, jobs.c.account_id == account_id)
+        with self._connection(write=False) as conn:
+            count = conn.execute(query).scalar_one_or_none()
+        if count is None:
+            raise NotFound.of(Thing.JOB, job_id)
+        return int(count)
+
+    def ids_after(self, account_id: int, job_id: int, status: WorkerStatus, after_id: int, limit: int) -> list[int]:
         query = (
-            select(workers.c.product, workers.c.status, func.count())
-            .where(workers.c.account_id == account_id, workers.c.job_id == job_id)
-            .group_by(workers.c.product, workers.c.status)
+            select(workers.c.id)
+            .where(workers.c.job_id == job_id, workers.c.status == str(status), workers.c.id > after_id)
+            .where(workers.c.account_id == account_id)
+            .order_by(workers.c.id)
+            .limit(limit)
         )
         with self._connection(write=False) as conn:
-            self._job_row(conn, account_id, job_id)
-            return {(Product(product), WorkerStatus(status)): count for product, status, count in conn.execute(query)}
+            return list(conn.execute(query).scalars())
 
     def transition(
         self,
@@ -140,23 +157,51 @@ class SqlWorkers(SqlRepository):
         if expected_version is not None:
             conditions.append(workers.c.version == expected_version)
         with self._connection(write=True) as conn:
+            owner = conn.execute(
+                select(workers.c.job_id, workers.c.product).where(
+                    workers.c.id == worker_id, workers.c.account_id == account_id
+                )
+            ).one_or_none()
+            if owner is None:
+                raise NotFound.of(Thing.WORKER, worker_id)
+            counted = move.expected is not move.to
+            counts = job_counters.locked_counts(conn, account_id, owner.job_id) if counted else None
             result = conn.execute(update(workers).where(*conditions).values(changes))
             if result.rowcount == 0:
                 raise self._stale(conn, workers, Thing.WORKER, worker_id, account_id)
+            if counts is not None:
+                moved = {(owner.product, str(move.expected)): -1, (owner.product, str(move.to)): 1}
+                job_counters.adjust(conn, owner.job_id, counts, moved)
             row = conn.execute(select(workers).where(workers.c.id == worker_id)).one()
         return _worker(row)
 
-    def transition_all(self, account_id: int, job_id: int, move: WorkerMove) -> int:
+    def transition_all(
+        self, account_id: int, job_id: int, move: WorkerMove, *, cert_ids: Collection[int] | None = None
+    ) -> int:
+        conditions = [
+            workers.c.account_id == account_id,
+            workers.c.job_id == job_id,
+            workers.c.status == str(move.expected),
+        ]
+        if cert_ids is not None:
+            conditions.append(workers.c.cert_id.in_(sorted(cert_ids)))
         with self._connection(write=True) as conn:
+            counts = job_counters.locked_counts(conn, account_id, job_id)
+            if counts is None:
+                return 0
+            per_product = conn.execute(
+                select(workers.c.product, func.count()).where(*conditions).group_by(workers.c.product)
+            ).all()
             result = conn.execute(
                 update(workers)
-                .where(
-                    workers.c.account_id == account_id,
-                    workers.c.job_id == job_id,
-                    workers.c.status == str(move.expected),
-                )
+                .where(*conditions)
                 .values(status=str(move.to), version=workers.c.version + 1, modified_at=self._now())
             )
+            moved: Counter[job_counters.CountKey] = Counter()
+            for product, count in per_product:
+                moved[(product, str(move.expected))] -= count
+                moved[(product, str(move.to))] += count
+            job_counters.adjust(conn, job_id, counts, moved)
         return result.rowcount
 
     def stuck(self, statuses: Collection[WorkerStatus], modified_before: datetime, limit: int = 100) -> list[Worker]:
@@ -189,6 +234,7 @@ class SqlWorkers(SqlRepository):
             for spec in specs
         ]
         self._insert_unique(conn, insert(workers), f"A resource has two workers in job {job_id}.", rows)
+        job_counters.recount(conn, job_id)
         # Only the new ids are read back: the rest of each worker is what was just written.
         query = select(workers.c.resource_id, workers.c.id).where(workers.c.job_id == job_id)
         ids = {resource_id: worker_id for resource_id, worker_id in conn.execute(query)}

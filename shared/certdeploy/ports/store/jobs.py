@@ -20,6 +20,16 @@ class WorkerSpec:
     product: Product
 
 
+@dataclass(frozen=True)
+class JobState:
+    """Where a job is, without its lists (which are as long as the job): what a finishing worker needs."""
+
+    id: int
+    account_id: int
+    status: JobStatus
+    version: int
+
+
 class Jobs(Protocol):
     def create(
         self,
@@ -81,6 +91,10 @@ class Jobs(Protocol):
         transaction holds the whole database already): concurrent writers of one job queue behind it."""
         ...
 
+    def lock_state(self, account_id: int, job_id: int) -> JobState:
+        """`lock`, reading only the job's state: constant in the job's size."""
+        ...
+
     def due(self, now: datetime, limit: int = 100) -> list[Job]:
         """Pending jobs of every account whose schedule time is unset or not after `now`, oldest schedule first."""
         ...
@@ -117,8 +131,16 @@ class Workers(Protocol):
         ...
 
     def counts(self, account_id: int, job_id: int) -> dict[tuple[Product, WorkerStatus], int]:
-        """How many of the job's workers are in each (product, status); absent pairs have none. One aggregate
-        query: what a finishing worker and a job listing need, without reading every worker."""
+        """How many of the job's workers are in each (product, status); absent pairs have none. Counters kept with
+        every worker write, read in constant time: what a finishing worker and a job listing need."""
+        ...
+
+    def cert_count(self, account_id: int, job_id: int) -> int:
+        """How many distinct certificates the job's workers deploy (kept when its workers are written)."""
+        ...
+
+    def ids_after(self, account_id: int, job_id: int, status: WorkerStatus, after_id: int, limit: int) -> list[int]:
+        """A page of the ids of the job's workers in `status` after `after_id`, ascending."""
         ...
 
     def transition(
@@ -142,8 +164,11 @@ class Workers(Protocol):
         has no error fields)."""
         ...
 
-    def transition_all(self, account_id: int, job_id: int, move: WorkerMove) -> int:
-        """Apply `move` to every worker of the job in `move.expected`; returns how many moved."""
+    def transition_all(
+        self, account_id: int, job_id: int, move: WorkerMove, *, cert_ids: Collection[int] | None = None
+    ) -> int:
+        """Apply `move` to every worker of the job in `move.expected` (deploying one of `cert_ids`, when given) in
+        one statement; returns how many moved."""
         ...
 
     def stuck(self, statuses: Collection[WorkerStatus], modified_before: datetime, limit: int = 100) -> list[Worker]:

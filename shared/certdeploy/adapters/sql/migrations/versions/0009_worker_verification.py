@@ -1,8 +1,8 @@
 """Verification of what each resource serves: the job's `VerifyMismatch` option and each worker's verification
 (docs/verification.md).
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-04
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from certdeploy.adapters.sql.schema import Id, UtcDateTime, table_options
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
