@@ -77,7 +77,8 @@ class CasApi:
             )
         )
 
-    def call(self, action: str, request: DaraModel) -> dict[str, Any]:
+    def call(self, action: str, request: DaraModel, extra: dict[str, str] | None = None) -> dict[str, Any]:
+        """Call `action`; `extra` adds parameters of ours that the SDK's request model has not."""
         params = Params(
             action=action,
             version=API_VERSION,
@@ -91,7 +92,7 @@ class CasApi:
         )
         try:
             response = self._client.call_api(
-                params, OpenApiRequest(query=Utils.query(request.to_map())), RuntimeOptions()
+                params, OpenApiRequest(query={**Utils.query(request.to_map()), **(extra or {})}), RuntimeOptions()
             )
         except AlibabaCloudException as exc:
             # The SDK's own message adds the HTTP status and the request id to the API's; the body has them apart.

@@ -39,6 +39,11 @@ def add_commands(commands: Any, command: CommandMaker) -> None:
     create = api_command("create", jobs_run.create, "preview, confirm, submit a job and follow it")
     create.add_argument("--name", required=True)
     _job_fields(create, required=True)
+    create.add_argument(
+        "--verify-mismatch",
+        choices=("report", "fail", "rollback"),
+        help="what a worker whose resource serves another certificate after the bind comes to (docs/verification.md)",
+    )
     create.add_argument("--yes", action="store_true", help="submit without asking")
     create.add_argument("--no-wait", action="store_true", help="return once the job is submitted")
 
@@ -165,9 +170,10 @@ def _show(args: argparse.Namespace) -> int:
     for worker in workers:
         by_product.setdefault(str(worker.get("CloudProduct", "?")), []).append(worker)
     for product in sorted(by_product):
-        shown = table(
-            f"{product} ({len(by_product[product])})", ("Worker", "Resource", "Domain", "Instance", "Status", "Cause")
-        )
+        # The Verify column only where verification is on (docs/verification.md).
+        verified = any(worker.get("VerifyStatus") for worker in by_product[product])
+        columns = ("Worker", "Resource", "Domain", "Instance", "Status", "Cause") + (("Verify",) if verified else ())
+        shown = table(f"{product} ({len(by_product[product])})", columns)
         for worker in by_product[product]:
             port = f":{worker['Port']}" if worker.get("Port") else ""
             row(
@@ -178,6 +184,7 @@ def _show(args: argparse.Namespace) -> int:
                 worker.get("InstanceId") or "",
                 worker.get("Status", ""),
                 _cause(worker),
+                *((_verification(worker),) if verified else ()),
             )
         out.print(shown)
     jobs_run.print_exclusions(out, status)
@@ -221,6 +228,21 @@ def _cause(worker: dict[str, Any]) -> str:
         return ""
     code, message = worker.get("ErrorCode"), worker.get("ErrorMessage")
     return ": ".join(str(part) for part in (code, message) if part)
+
+
+def _verification(worker: dict[str, Any]) -> str:
+    """The worker's verification (docs/verification.md): its status, and what was served or why."""
+    status = worker.get("VerifyStatus")
+    if not status:
+        return ""
+    if status == "pending":
+        return f"pending (check {worker.get('VerifyChecks', 0)})"
+    if worker.get("ServedFingerprint"):
+        served = f"served {worker.get('ServedSubject')}, sha256 {str(worker['ServedFingerprint'])[:16]}…"
+        expires = time_text(worker.get("ServedNotAfter"))
+        return f"{status}: {served}" + (f", expires {expires}" if expires else "")
+    detail = worker.get("VerifyDetail")
+    return f"{status}: {detail}" if detail else str(status)
 
 
 # --------------------------------------------------------------------------------------------- rollback / delete

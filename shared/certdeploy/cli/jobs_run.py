@@ -64,6 +64,7 @@ def create(args: argparse.Namespace) -> int:
             contact_ids=_ids(args.contacts),
             schedule_time=args.at,
         ),
+        {"VerifyMismatch": args.verify_mismatch} if args.verify_mismatch else None,
     )
     job_id = int(created["JobId"])
     preview = _preview(api, job_id)
