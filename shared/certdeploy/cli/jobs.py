@@ -39,11 +39,7 @@ def add_commands(commands: Any, command: CommandMaker) -> None:
     create = api_command("create", jobs_run.create, "preview, confirm, submit a job and follow it")
     create.add_argument("--name", required=True)
     _job_fields(create, required=True)
-    create.add_argument(
-        "--verify-mismatch",
-        choices=("report", "fail", "rollback"),
-        help="what a worker whose resource serves another certificate after the bind comes to (docs/verification.md)",
-    )
+    _verify_mismatch_option(create)
     create.add_argument("--yes", action="store_true", help="submit without asking")
     create.add_argument("--no-wait", action="store_true", help="return once the job is submitted")
 
@@ -51,6 +47,7 @@ def add_commands(commands: Any, command: CommandMaker) -> None:
     edit.add_argument("job_id", type=int, metavar="ID")
     edit.add_argument("--name", help="a new name")
     _job_fields(edit, required=False)
+    _verify_mismatch_option(edit)
 
     submit = api_command("submit", jobs_run.submit, "submit an editing job: it runs at its schedule time, or now")
     submit.add_argument("job_id", type=int, metavar="ID")
@@ -80,6 +77,14 @@ def _job_fields(parser: argparse.ArgumentParser, *, required: bool) -> None:
         "--contacts", type=id_list, default=() if required else None, help="contact ids to notify, e.g. 5,6"
     )
     parser.add_argument("--at", type=_schedule_time, help="run at this time (ISO 8601, or Unix seconds/ms)")
+
+
+def _verify_mismatch_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--verify-mismatch",
+        choices=("report", "fail", "rollback"),
+        help="what a worker whose resource serves another certificate after the bind comes to (docs/verification.md)",
+    )
 
 
 def _schedule_time(text: str) -> int:
