@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from certdeploy.adapters.notify import ContactNotifier, RenderedNotification
 from certdeploy.app.accounts import Credentials, create_account
 from certdeploy.app.certificates import CertificateUpload, upload_certificate
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job
@@ -22,6 +23,7 @@ from certdeploy.domain.models import Product, Worker
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.domain.timeline import JobEventType
 from certdeploy.domain.verification import Verification, VerifyMismatch, VerifyStatus
+from certdeploy.ports.notifier import Channel
 from tests.certgen import GeneratedCert, make_ca, make_cert
 from tests.fakes.queue_drain import drain
 from tests.functional.conftest import ManualClock, load_inventory
@@ -141,9 +143,26 @@ def test_a_mismatch_fails_the_worker_refunds_and_rolls_it_back(tls_container, tl
     assert dcdn.bound_cert_name == "legacy-img"
 
 
-def test_a_mismatch_with_fail_ends_the_worker_in_error(tls_container, tls_account, issued, clock) -> None:
+class _Mailbox:
+    """The email channel, keeping what it was asked to send."""
+
+    def __init__(self) -> None:
+        self.messages: list[RenderedNotification] = []
+
+    def send(self, address: str, message: RenderedNotification) -> None:
+        self.messages.append(message)
+
+
+def test_a_mismatch_with_fail_ends_the_worker_in_error_and_the_email_says_what_was_served(
+    tls_container, tls_account, issued, clock
+) -> None:
     aid = tls_account.account.id
-    job_id, worker = _deploy(tls_container, tls_account, issued, Product.DCDN, verify_mismatch=VerifyMismatch.FAIL)
+    contact = tls_container.store.contacts.add(aid, name="ops", email="ops@example.com")
+    mailbox = _Mailbox()
+    tls_container.notifier = ContactNotifier({Channel.EMAIL: mailbox})
+    job_id, worker = _deploy(
+        tls_container, tls_account, issued, Product.DCDN, verify_mismatch=VerifyMismatch.FAIL, contact_ids=(contact.id,)
+    )
     for delay in (30, 120):
         clock.advance(delay)
         drain(tls_container)
@@ -151,6 +170,9 @@ def test_a_mismatch_with_fail_ends_the_worker_in_error(tls_container, tls_accoun
     assert (ended.status, ended.error_code) == (WorkerStatus.ERROR, "VerifyMismatch")
     assert tls_container.store.jobs.get(aid, job_id).status is JobStatus.ERROR
     assert tls_container.store.quota.balance(aid).use_count == 0
+    (email,) = mailbox.messages
+    assert "    Verify: mismatch: another certificate is served: CN=legacy-img, SHA-256 " in email.text
+    assert "DCDN cn-hangzhou dcdn-stuck img.example.com" in email.text
 
 
 def test_report_only_keeps_the_worker_successful(tls_container, tls_account, issued, clock) -> None:
