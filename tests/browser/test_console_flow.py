@@ -1,7 +1,8 @@
 """The console's whole round in Chromium, as a user clicks it: sign in (a wrong secret first, shown with its CAS
 code), upload a certificate, add a contact, create a task through the wizard at a custom time, watch it finish with
-the demo inventory's failing NLB listener, roll back one resource, read the timeline, batch-delete, switch to
-Chinese. Each step asserts what the page shows; the ScheduleTime the API got is read back through the SDK."""
+the demo inventory's failing NLB listener and each deployed resource's verification, roll back one resource, read
+the timeline, batch-delete, switch to Chinese. Each step asserts what the page shows; the ScheduleTime the API got
+is read back through the SDK."""
 
 from __future__ import annotations
 
@@ -128,6 +129,9 @@ def test_the_console_round(console: Console, browser, artifacts) -> None:
     assert page.evaluate("document.activeElement.dataset.key") == "NLB"
     page.get_by_role("tab", name=re.compile("^All")).click()
     page.locator(".live-hint[hidden]").wait_for(state="attached", timeout=45_000)
+    # Each deployed resource was checked over TLS: the MSE gateway serves the uploaded certificate.
+    gateway = page.get_by_role("tabpanel").get_by_role("row").filter(has_text="gateway.example.com")
+    assert gateway.locator(".verify-verified").inner_text() == "Verified"
     job = raw_call(api_client(console), "ListDeploymentJob", {})["Data"][0]
     assert job["Name"] == TASK_NAME
     assert int(job["ScheduleTime"]) == int(scheduled.timestamp() * 1000)
