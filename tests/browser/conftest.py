@@ -35,7 +35,14 @@ class Console:
 @pytest.fixture(scope="session")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     data = tmp_path_factory.mktemp("console-data")
-    env = child_environment(CERTDEPLOY_ACCESS_KEY_ID=ACCESS_KEY_ID, CERTDEPLOY_ACCESS_KEY_SECRET=ACCESS_KEY_SECRET)
+    # The local cloud serves TLS, so deployments are verified (docs/verification.md); slow products' re-checks come
+    # after 1 s and 2 s instead of minutes, so a task's details stop updating within seconds.
+    env = child_environment(
+        CERTDEPLOY_ACCESS_KEY_ID=ACCESS_KEY_ID,
+        CERTDEPLOY_ACCESS_KEY_SECRET=ACCESS_KEY_SECRET,
+        CERTDEPLOY_LOCAL_TLS_PORT="0",
+        CERTDEPLOY_VERIFY_RECHECK_SECONDS="1,2",
+    )
     with serve(data, "--inventory", str(REPO / "demo" / "inventory.yaml"), "--tick", "1", env=env) as server:
         added = run_cli(["--data", str(data), "quota", "add", "default", str(QUOTA)], env=env)
         assert added.returncode == 0, added.stderr

@@ -1,7 +1,8 @@
 """The console's whole round in Chromium, as a user clicks it: sign in (a wrong secret first, shown with its CAS
 code), upload a certificate, add a contact, create a task through the wizard at a custom time, watch it finish with
-the demo inventory's failing NLB listener, roll back one resource, read the timeline, batch-delete, switch to
-Chinese. Each step asserts what the page shows; the ScheduleTime the API got is read back through the SDK."""
+the demo inventory's failing NLB listener and each deployed resource's verification, roll back one resource, read
+the timeline, batch-delete, switch to Chinese. Each step asserts what the page shows; the ScheduleTime the API got
+is read back through the SDK."""
 
 from __future__ import annotations
 
@@ -128,6 +129,9 @@ def test_the_console_round(console: Console, browser, artifacts) -> None:
     assert page.evaluate("document.activeElement.dataset.key") == "NLB"
     page.get_by_role("tab", name=re.compile("^All")).click()
     page.locator(".live-hint[hidden]").wait_for(state="attached", timeout=45_000)
+    # Each deployed resource was checked over TLS: the MSE gateway serves the uploaded certificate.
+    gateway = page.get_by_role("tabpanel").get_by_role("row").filter(has_text="gateway.example.com")
+    assert gateway.locator(".verify-verified").inner_text() == "Verified"
     job = raw_call(api_client(console), "ListDeploymentJob", {})["Data"][0]
     assert job["Name"] == TASK_NAME
     assert int(job["ScheduleTime"]) == int(scheduled.timestamp() * 1000)
@@ -176,4 +180,22 @@ def test_the_console_round(console: Console, browser, artifacts) -> None:
     page.get_by_role("button", name="Sign out").click()
     page.get_by_label("AccessKey secret").wait_for()
     assert page_errors == []
+    context.close()
+
+
+def test_a_pasted_private_key_or_bot_webhook_is_kept_by_no_form_history(console: Console, browser) -> None:
+    # A browser restores (and writes to its session file) what a form held unless the field opts out; the AccessKey
+    # secret is a password field, which no browser restores, and neither a private key nor a bot URL (its token is
+    # the bot's credential) may be restored either.
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    sign_in(page, console)
+    page.get_by_role("link", name="Certificates").click()
+
+    key = page.get_by_label("Private key (PEM)", exact=True).get_attribute("autocomplete")
+    page.get_by_role("link", name="Contacts").click()
+    webhooks = page.get_by_label("Webhooks (DingTalk, WeCom, Lark), one URL a line").get_attribute("autocomplete")
+
+    assert (key, webhooks) == ("off", "off")
     context.close()

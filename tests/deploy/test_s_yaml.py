@@ -495,6 +495,8 @@ def _display(default: Any) -> str:
         return "(empty)"
     if isinstance(default, bool):
         return str(default).lower()
+    if isinstance(default, tuple):
+        return ",".join(str(item) for item in default)
     return str(getattr(default, "value", default))
 
 

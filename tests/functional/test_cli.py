@@ -268,6 +268,24 @@ def test_user_commands_need_an_access_key(capsys: pytest.CaptureFixture[str], mo
     assert code == 1 and "CERTDEPLOY_ACCESS_KEY_ID" in err and err.count("\n") == 1
 
 
+def test_an_unreachable_endpoint_is_one_line_without_the_request_s_parameters(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The SDK's connection error repeats the request URL, whose query holds UploadUserCertificate's private key.
+    (tmp_path / "cert.pem").write_text("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    (tmp_path / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\nKEYMATERIAL\n-----END PRIVATE KEY-----\n")
+    keys = ["--endpoint", "http://127.0.0.1:9", "--access-key-id", "id", "--access-key-secret", "secret"]
+
+    files = ["--cert", str(tmp_path / "cert.pem"), "--key", str(tmp_path / "key.pem")]
+
+    code, out, err = run(capsys, "certs", "upload", "--name", "x", *files, *keys)
+
+    assert (code, out) == (1, "")
+    assert err.startswith("certdeploy: error: UploadUserCertificate: cannot reach http://127.0.0.1:9")
+    assert "refused" in err and err.count("\n") == 1
+    assert "KEYMATERIAL" not in err and "PRIVATE" not in err and "secret" not in err
+
+
 @pytest.mark.slow
 def test_submit_now_and_wait_follows_a_scheduled_job_to_its_end(
     capsys: pytest.CaptureFixture[str], server: ServeProcess

@@ -100,6 +100,8 @@ def test_an_unchanged_file_is_answered_304(front: ApiHttpServer) -> None:
         "/console/js/",
         "/console/../fc/console_files.py",
         "/console/missing.js",
+        "/console/" + "a" * 300 + ".js",
+        "/console/" + "a/" * 3000 + "app.js",
     ],
 )
 def test_nothing_outside_the_console_files_is_served(front: ApiHttpServer, target: str) -> None:
@@ -113,6 +115,7 @@ def test_nothing_outside_the_console_files_is_served(front: ApiHttpServer, targe
 def test_only_get_is_allowed_on_the_console(front: ApiHttpServer) -> None:
     reply = _get(front, "/console/", method="POST")
     assert reply.status == 405
+    assert reply.getheader("Allow") == "GET"
     assert json.loads(reply.body)["Code"] == "MethodNotAllowed"  # type: ignore[attr-defined]
 
 

@@ -21,7 +21,19 @@ from certdeploy.api.replies import WireModel
 # Wire names we answer that the SDK model has not: the SDK ignores them, scripts read them from the raw body.
 EXTENSIONS = {
     "DescribeDeploymentJobStatus": {"ExcludedResources", "BindingChanges"},
-    "ListWorkerResource.Data": {"ErrorCode", "ErrorMessage"},
+    "ListWorkerResource.Data": {
+        "ErrorCode",
+        "ErrorMessage",
+        # The worker's verification (docs/verification.md).
+        "VerifyStatus",
+        "VerifyDetail",
+        "VerifyServerName",
+        "VerifyChecks",
+        "VerifyCheckedAt",
+        "ServedFingerprint",
+        "ServedSubject",
+        "ServedNotAfter",
+    },
     # A CloudResource's `Remark` is set only by ListDeploymentJobResource, whose SDK model has it.
     "ListCloudResources.Data": {"Remark"},
     "GetMatchedResources.Data": {"Remark"},

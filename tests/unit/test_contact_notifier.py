@@ -117,3 +117,17 @@ def test_log_sender_logs_the_message_with_a_redacted_address(caplog: pytest.LogC
     assert rendered.subject in caplog.text
     assert "access_token=***" in caplog.text
     assert "secret-token" not in caplog.text
+
+
+def test_a_refusal_that_echoes_the_address_keeps_its_kind_but_not_the_address() -> None:
+    # GIVEN a mail server whose refusal quotes the recipient (Postfix does) and a bot whose error quotes its URL
+    email = RecordingSender(
+        {"ops@example.com": TransientNotificationFailure("450 4.2.0 <OPS@example.com>: greylisted")}
+    )
+    webhook = RecordingSender({DINGTALK: TransientNotificationFailure(f"{DINGTALK} answered HTTP 503")})
+    # WHEN the contact is notified
+    results = ContactNotifier({Channel.EMAIL: email, Channel.WEBHOOK: webhook}).notify(CONTACT, REPORT)
+    # THEN the failures, which the job's timeline shows, still say what and whether to retry, without the address
+    messages = [r.failure.message for r in results if r.failure is not None]
+    assert messages == ["450 4.2.0 <o***@example.com>: greylisted", "oapi.dingtalk.com answered HTTP 503"]
+    assert all(isinstance(r.failure, Transient) for r in results if r.failure is not None)

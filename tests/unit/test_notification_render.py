@@ -16,6 +16,7 @@ from certdeploy.domain.notifications import (
     build_job_report,
 )
 from certdeploy.domain.states import JobStatus, WorkerStatus
+from certdeploy.domain.verification import ServedCertificate, Verification, VerifyStatus
 
 STARTED = datetime(2024, 1, 30, 10, 0, 0, tzinfo=timezone.utc)
 FINISHED = datetime(2024, 1, 30, 10, 5, 12, tzinfo=timezone.utc)
@@ -321,3 +322,99 @@ def test_failed_worker_whose_resource_is_gone_is_still_reported() -> None:
     assert [(f.product, f.instance_id, f.error_message) for f in report.failures] == [
         (Product.NLB, "resource 99", "not found")
     ]
+
+
+# ----------------------------------------------------------------------------------------- verification
+
+
+def verification(worker_id: int, status: VerifyStatus, detail: str | None = None, **served: object) -> Verification:
+    return Verification(
+        worker_id=worker_id,
+        job_id=7,
+        account_id=1,
+        status=status,
+        checks=1,
+        detail=detail,
+        served=ServedCertificate.model_validate(served) if served else None,
+    )
+
+
+def verified_report() -> JobReport:
+    """A successful job of three resources: one verified, one serving another certificate, one unreachable."""
+    workers = [make_worker(worker_id, RESOURCES[worker_id], WorkerStatus.SUCCESS) for worker_id in (1, 2, 3)]
+    verifications = {
+        1: verification(1, VerifyStatus.VERIFIED),
+        2: verification(
+            2,
+            VerifyStatus.MISMATCH,
+            "another certificate is served",
+            subject="CN=<old>.example.com",
+            fingerprint_sha256="AB:CD",
+            not_after=FINISHED,
+        ),
+        3: verification(3, VerifyStatus.UNREACHABLE, "connection refused"),
+    }
+    job = make_job(JobStatus.SUCCESS)
+    return build_job_report(job, workers, RESOURCES, NotificationEvent.JOB_FINISHED, NOW, verifications)
+
+
+def test_the_email_lists_each_resources_verification_with_what_was_served_or_why() -> None:
+    rendered = render_notification(verified_report())
+    assert rendered.text.endswith(
+        "Verification of what each resource serves:\n"
+        "  - ALB cn-hangzhou alb-1 a.example.com\n"
+        "    Verify: verified\n"
+        "  - CDN cn-hangzhou cdn-1 a.example.com\n"
+        "    Verify: mismatch: another certificate is served: CN=<old>.example.com, SHA-256 AB:CD, "
+        "expires 2024-01-30 10:05:12 UTC\n"
+        "  - CDN cn-hangzhou cdn-2 a.example.com\n"
+        "    Verify: unreachable: connection refused\n"
+        "\n"
+        "Sent by certdeploy to the contacts of this job.\n"
+    )
+    assert (
+        "<tr><td>CDN</td><td>cn-hangzhou</td><td>cdn-1</td><td>a.example.com</td><td>mismatch: another certificate "
+        "is served: CN=&lt;old&gt;.example.com, SHA-256 AB:CD, expires 2024-01-30 10:05:12 UTC</td></tr>"
+    ) in rendered.html
+    assert "<td>verified</td>" in rendered.html and "<td>unreachable: connection refused</td>" in rendered.html
+
+
+def test_bots_count_verifications_by_status_and_list_those_not_verified() -> None:
+    rendered = render_notification(verified_report())
+    assert rendered.bot_lines[-5:] == (
+        "CDN: 2 total, 2 succeeded, 0 failed",
+        "Verification: 1 verified, 1 mismatch, 1 unreachable",
+        "Resources not verified:",
+        "CDN cn-hangzhou cdn-1 a.example.com: mismatch: another certificate is served: CN=<old>.example.com, "
+        "SHA-256 AB:CD, expires 2024-01-30 10:05:12 UTC",
+        "CDN cn-hangzhou cdn-2 a.example.com: unreachable: connection refused",
+    )
+    assert "- Verification: 1 verified, 1 mismatch, 1 unreachable" in rendered.bot_markdown
+    assert "**Resources not verified**" in rendered.bot_markdown
+    assert r"CN=\<old\>.example.com" in rendered.bot_markdown  # inert in markdown
+    assert "alb-1" not in rendered.bot_markdown.split("**Resources not verified**")[1]
+
+
+def test_a_skipped_verification_gives_its_reason_and_a_rollback_report_lists_none() -> None:
+    worker = make_worker(1, RESOURCES[1], WorkerStatus.SUCCESS)
+    skipped = {1: verification(1, VerifyStatus.SKIPPED, "no concrete name under *.example.com")}
+    finished = build_job_report(
+        make_job(JobStatus.SUCCESS), [worker], RESOURCES, NotificationEvent.JOB_FINISHED, NOW, skipped
+    )
+    assert "Verify: skipped: no concrete name under *.example.com" in render_notification(finished).text
+
+    rolled_back = make_worker(1, RESOURCES[1], WorkerStatus.ROLLBACK_SUCCESS)
+    job = make_job(JobStatus.ROLLED_BACK)
+    report = build_job_report(job, [rolled_back], RESOURCES, NotificationEvent.ROLLBACK_FINISHED, NOW, skipped)
+    assert report.verifications == ()
+    assert "Verif" not in render_notification(report).text
+
+
+def test_without_verification_the_report_is_as_before() -> None:
+    workers = [make_worker(1, RESOURCES[1], WorkerStatus.SUCCESS)]
+    job = make_job(JobStatus.SUCCESS)
+    plain = render_notification(build_job_report(job, workers, RESOURCES, NotificationEvent.JOB_FINISHED, NOW))
+    empty = render_notification(build_job_report(job, workers, RESOURCES, NotificationEvent.JOB_FINISHED, NOW, {}))
+    assert plain == empty
+    for body in (plain.text, plain.html, plain.bot_markdown, "\n".join(plain.bot_lines)):
+        assert "Verif" not in body

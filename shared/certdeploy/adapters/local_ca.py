@@ -284,3 +284,26 @@ def _publish(path: Path, content: bytes) -> None:
         pass
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def stand_in_certificate(name: str, domain: str) -> tuple[str, str]:
+    """A self-signed certificate (PEM, key PEM) named `name` for `domain`: what the local cloud serves for a
+    certificate its inventory names but whose content it never saw (it was there before certdeploy)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name[:64])])
+    now = datetime.now().astimezone()
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(domain)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()

@@ -7,10 +7,13 @@ file so `certdeploy cloud load` and a running `serve` can share it. A resource i
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from certdeploy.adapters.private_files import private_database_file
 from certdeploy.domain.deployment import (
@@ -40,6 +43,26 @@ _cloud_resource = sa.Table(
     sa.Column("flaky_remaining", sa.Integer, nullable=False, default=0),
     sa.Column("deploy_count", sa.Integer, nullable=False, default=0),
 )
+# What the local TLS router serves (docs/verification.md#local-tls), in tables of their own so that a cloud file of an
+# older version gains them: the content of each certificate bound here, and per resource the previous certificate,
+# when the binding changed, and for how long the resource keeps serving the previous one.
+_cloud_certificate = sa.Table(
+    "cloud_certificate",
+    _metadata,
+    sa.Column("account_id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("cert_pem", sa.Text, nullable=False),
+    sa.Column("key_pem", sa.Text, nullable=False),
+)
+_cloud_serving = sa.Table(
+    "cloud_serving",
+    _metadata,
+    *(sa.Column(column.name, column.type, primary_key=True) for column in _cloud_resource.primary_key.columns),
+    sa.Column("serve_old", sa.Integer, nullable=True),  # seconds; -1 for ever; NULL: the new one at once
+    sa.Column("previous_cert_name", sa.String(255), nullable=True),
+    sa.Column("changed_at", sa.Float, nullable=True),
+)
+SERVE_OLD_FOREVER = -1
 
 
 class InventoryError(ValueError):
@@ -59,6 +82,22 @@ class InventoryEntry(BaseModel):
     cert: str | None = Field(None, description="name of the certificate bound now")
     fail: str | None = Field(None, description="every deploy here fails permanently with this message")
     flaky: int = Field(0, ge=0, description="the first N deploys here fail with a transient throttling error")
+    serve_old: int | Literal["forever"] | None = Field(
+        None,
+        description="after a change, keep serving the previous certificate for this many seconds (propagation), or "
+        "for ever (a broken product)",
+    )
+
+    @field_validator("serve_old")
+    @classmethod
+    def _non_negative(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, int) and value < 0:
+            raise ValueError("serve_old is a number of seconds (0 or more) or 'forever'")
+        return value
+
+    @property
+    def serve_old_seconds(self) -> int | None:
+        return SERVE_OLD_FOREVER if self.serve_old == "forever" else self.serve_old
 
     @model_validator(mode="after")
     def _namespace_only_for_sae(self) -> InventoryEntry:
@@ -89,7 +128,8 @@ class Inventory(BaseModel):
 class LocalCloud:
     """Inventory and deployer of the local cloud, for one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, now: Callable[[], float] = time.time) -> None:
+        self._now = now
         self._engine = sa.create_engine(f"sqlite:///{private_database_file(path)}", connect_args={"timeout": 30})
         with self._engine.begin() as connection:
             connection.exec_driver_sql("PRAGMA journal_mode=WAL")
@@ -120,7 +160,16 @@ class LocalCloud:
             }
             for key in existing - wanted.keys():
                 connection.execute(sa.delete(_cloud_resource).where(*_key_clause(key)))
+                connection.execute(sa.delete(_cloud_serving).where(*_key_clause(key, _cloud_serving)))
             for key, entry in wanted.items():
+                serving = {"serve_old": entry.serve_old_seconds}
+                kept = connection.execute(
+                    sa.update(_cloud_serving).where(*_key_clause(key, _cloud_serving)).values(serving)
+                ).rowcount
+                if not kept:
+                    connection.execute(
+                        sa.insert(_cloud_serving).values({**dict(zip(_KEY_COLUMNS, key, strict=True)), **serving})
+                    )
                 settings = {
                     "namespace": entry.namespace,
                     "https_enabled": entry.https,
@@ -176,6 +225,10 @@ class LocalCloud:
 
     def bind(self, resource: Resource, certificate: DeployableCertificate) -> None:
         """Bind `certificate`; binding what is already bound succeeds without counting as a deploy."""
+        key_pem = certificate.key_pem.get_secret_value()
+        if certificate.cert_pem and key_pem:
+            # The local cloud keeps what a product keeps, the key too, in its owner-only file: its TLS serves them.
+            self._keep_content(resource.account_id, certificate.name, certificate.cert_pem, key_pem)
         self._rebind(resource, Binding(cert_id=certificate.cert_id, cert_name=certificate.name))
 
     def restore(self, resource: Resource, binding: Binding) -> None:
@@ -189,6 +242,64 @@ class LocalCloud:
                 sa.select(_cloud_resource.c.deploy_count).where(*_key_clause(_resource_key(resource)))
             ).scalar_one_or_none()
         return count or 0
+
+    def _keep_content(self, account_id: int, name: str, cert_pem: str, key_pem: str) -> None:
+        with self._engine.begin() as connection:
+            where = (_cloud_certificate.c.account_id == account_id, _cloud_certificate.c.name == name)
+            connection.execute(sa.delete(_cloud_certificate).where(*where))
+            connection.execute(
+                sa.insert(_cloud_certificate).values(
+                    account_id=account_id, name=name, cert_pem=cert_pem, key_pem=key_pem
+                )
+            )
+
+    def served_certificate(self, server_name: str) -> tuple[str, str] | None:
+        """The certificate (PEM chain, PEM key) the HTTPS resource of `server_name` serves now: the one bound, or
+        the previous one while its `serve_old` lasts. A resource whose domain is that name wins over a wildcard one;
+        among several, the one changed last. A certificate named in the inventory and never bound here gets a
+        self-signed stand-in under its name. None when no HTTPS resource with a certificate has that name."""
+        name = server_name.lower().rstrip(".")
+        wildcard = "*." + name.partition(".")[2]
+        same_resource = sa.and_(*(_cloud_resource.c[k] == _cloud_serving.c[k] for k in _KEY_COLUMNS))
+        joined = sa.join(_cloud_resource, _cloud_serving, same_resource, isouter=True)
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(
+                    _cloud_resource.c.account_id,
+                    _cloud_resource.c.domain,
+                    _cloud_resource.c.cert_name,
+                    _cloud_serving.c.serve_old,
+                    _cloud_serving.c.previous_cert_name,
+                    _cloud_serving.c.changed_at,
+                )
+                .select_from(joined)
+                .where(
+                    _cloud_resource.c.https_enabled.is_(True),
+                    sa.func.lower(_cloud_resource.c.domain).in_([name, wildcard]),
+                )
+            ).all()
+        candidates = sorted(rows, key=lambda r: (r.domain.lower() == name, r.changed_at or 0.0), reverse=True)
+        for row in candidates:
+            serving = _served_name(row.cert_name, row.previous_cert_name, row.changed_at, row.serve_old, self._now())
+            if serving is not None:
+                return self._content(row.account_id, serving, row.domain)
+        return None
+
+    def _content(self, account_id: int, cert_name: str, domain: str) -> tuple[str, str]:
+        with self._engine.connect() as connection:
+            found = connection.execute(
+                sa.select(_cloud_certificate.c.cert_pem, _cloud_certificate.c.key_pem).where(
+                    _cloud_certificate.c.account_id == account_id, _cloud_certificate.c.name == cert_name
+                )
+            ).first()
+        if found is not None:
+            return found.cert_pem, found.key_pem
+        # Only the local TLS asks for content: the functions that load the local cloud need not load the CA's x509.
+        from certdeploy.adapters.local_ca import stand_in_certificate
+
+        cert_pem, key_pem = stand_in_certificate(cert_name, domain)
+        self._keep_content(account_id, cert_name, cert_pem, key_pem)
+        return cert_pem, key_pem
 
     def _rebind(self, resource: Resource, binding: Binding) -> None:
         key_clause = _key_clause(_resource_key(resource))
@@ -235,11 +346,27 @@ class LocalCloud:
                     .where(*key_clause)
                     .values(cert_id=binding.cert_id, cert_name=binding.cert_name, deploy_count=row["deploy_count"] + 1)
                 )
+                connection.execute(
+                    sa.update(_cloud_serving)
+                    .where(*_key_clause(_resource_key(resource), _cloud_serving))
+                    .values(previous_cert_name=row["cert_name"], changed_at=self._now())
+                )
         if throttled:
             raise TransientDeployFailure("Throttling.User", "Request was denied due to user flow control.")
 
 
 _KEY_COLUMNS = ("account_id", "product", "region", "instance_id", "domain", "port")
+
+
+def _served_name(
+    current: str | None, previous: str | None, changed_at: float | None, serve_old: int | None, now: float
+) -> str | None:
+    """The certificate a resource serves now: the previous one while its `serve_old` lasts after the change."""
+    if serve_old is None or changed_at is None:
+        return current
+    if serve_old == SERVE_OLD_FOREVER or now < changed_at + serve_old:
+        return previous
+    return current
 
 
 def _entry_key(account_id: int, entry: InventoryEntry) -> tuple[int, str, str, str, str, int]:
@@ -257,8 +384,8 @@ def _resource_key(resource: Resource) -> tuple[int, str, str, str, str, int]:
     )
 
 
-def _key_clause(key: tuple) -> list[sa.ColumnElement[bool]]:
-    return [_cloud_resource.c[name] == value for name, value in zip(_KEY_COLUMNS, key, strict=True)]
+def _key_clause(key: tuple, table: sa.Table = _cloud_resource) -> list[sa.ColumnElement[bool]]:
+    return [table.c[name] == value for name, value in zip(_KEY_COLUMNS, key, strict=True)]
 
 
 def _describe(resource: Resource) -> str:

@@ -11,6 +11,8 @@ Decisions:
   equals `WorkerCount`, as a worker exists only for a matched resource. On an `editing` job it also answers
   `BindingChanges`: per worker, the certificate its resource serves now → the one the job will bind (the preview's
   diff, `app/preview.py`); empty once the job is submitted.
+- CreateDeploymentJob and UpdateDeploymentJob also take `VerifyMismatch` (ours, docs/verification.md): `report`
+  (default), `fail` or `rollback`, what a worker whose resource does not serve its certificate after the bind comes to.
 - Job `Config` is JSON text with the job's `certIds` (as CAS shows) and its `resourceIds` and `contactIds`.
 """
 
@@ -65,6 +67,7 @@ from certdeploy.app.preview import binding_changes
 from certdeploy.domain import models
 from certdeploy.domain.models import Certificate, CertOrigin, JobType, Product, Resource
 from certdeploy.domain.states import JobStatus, WorkerStatus
+from certdeploy.domain.verification import VerifyMismatch
 
 DEFAULT_SHOW_SIZE = 50
 API_JOB_TYPES = (JobType.USER, JobType.CLOUD)
@@ -77,7 +80,14 @@ _DRAFT_PARAMETERS = {
     "resource_ids": "ResourceIds",
     "contact_ids": "ContactIds",
     "schedule_time": "ScheduleTime",
+    "verify_mismatch": "VerifyMismatch",
 }
+
+
+def _verify_mismatch(params: RpcParameters) -> VerifyMismatch | None:
+    """Ours (docs/verification.md): what a verification mismatch does to a worker, `report` by default."""
+    text = params.optional_text("VerifyMismatch")
+    return None if text is None else parse_choice(VerifyMismatch, "VerifyMismatch", text)
 
 
 def _api_job_type(params: RpcParameters) -> JobType:
@@ -123,6 +133,7 @@ def create_deployment_job(ctx: ActionContext, params: RpcParameters) -> JobCreat
         resource_ids=tuple(params.integer_list("ResourceIds")),
         contact_ids=tuple(params.optional_integer_list("ContactIds") or ()),
         schedule_time=schedule_time(params),
+        verify_mismatch=_verify_mismatch(params),
     )
     return JobCreated(job_id=create_job(ctx.deps, ctx.account_id, draft).id)
 
@@ -140,6 +151,7 @@ def update_deployment_job(ctx: ActionContext, params: RpcParameters) -> Empty:
         resource_ids=None if resource_ids is None else tuple(resource_ids),
         contact_ids=None if contact_ids is None else tuple(contact_ids),
         schedule_time=schedule_time(params),
+        verify_mismatch=_verify_mismatch(params),
     )
     update_job(ctx.deps, ctx.account_id, job_id, changes)
     return Empty()

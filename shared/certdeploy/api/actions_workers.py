@@ -3,6 +3,9 @@
 Decisions:
 - A Worker also answers `ErrorCode` and `ErrorMessage` (the failure cause the console shows; the SDK model has no
   such fields and ignores them).
+- A Worker also answers its verification (docs/verification.md), ours too: `VerifyStatus` (pending, verified,
+  mismatch, unreachable, skipped), `VerifyDetail`, `VerifyServerName`, `VerifyChecks`, `VerifyCheckedAt`, and on a
+  mismatch `ServedFingerprint`, `ServedSubject`, `ServedNotAfter`; absent when the worker has none.
 - UpdateWorkerResourceStatus accepts only `rollback` (the zh/tc documentation's single value): deployments start
   with UpdateDeploymentJobStatus, and the other statuses the SDK lists are outcomes, not requests.
 """
@@ -31,11 +34,33 @@ from certdeploy.app.rollback import request_rollback
 from certdeploy.domain import models
 from certdeploy.domain.models import Certificate, Resource
 from certdeploy.domain.states import WorkerStatus
+from certdeploy.domain.verification import Verification
 
 DEFAULT_SHOW_SIZE = 50
 
 
-def worker_reply(worker: models.Worker, certs: Mapping[int, Certificate], resources: Mapping[int, Resource]) -> Worker:
+def _verification_fields(verification: Verification | None) -> dict[str, object]:
+    if verification is None:
+        return {}
+    served = verification.served
+    return {
+        "verify_status": str(verification.status),
+        "verify_detail": verification.detail,
+        "verify_server_name": verification.server_name,
+        "verify_checks": verification.checks,
+        "verify_checked_at": millis_text(verification.checked_at),
+        "served_fingerprint": served.fingerprint_sha256 if served else None,
+        "served_subject": served.subject if served else None,
+        "served_not_after": millis_text(served.not_after) if served else None,
+    }
+
+
+def worker_reply(
+    worker: models.Worker,
+    certs: Mapping[int, Certificate],
+    resources: Mapping[int, Resource],
+    verification: Verification | None = None,
+) -> Worker:
     cert = certs.get(worker.cert_id)
     resource = resources.get(worker.resource_id)
     listener = listener_of(resource) if resource is not None else None
@@ -63,6 +88,7 @@ def worker_reply(worker: models.Worker, certs: Mapping[int, Certificate], resour
         gmt_modified=millis_text(worker.modified_at),
         error_code=worker.error_code,
         error_message=worker.error_message,
+        **_verification_fields(verification),
     )
 
 
@@ -78,11 +104,12 @@ def list_worker_resource(ctx: ActionContext, params: RpcParameters) -> Page[Work
     certs = certificates_by_id(ctx, (w.cert_id for w in found.items))
     resource_ids = {w.resource_id for w in found.items}
     resources = {r.id: r for r in store.resources.get_many(ctx.account_id, resource_ids)} if resource_ids else {}
+    verifications = store.verifications.of_workers(ctx.account_id, [w.id for w in found.items])
     return Page[Worker](
         total=found.total,
         current_page=page,
         show_size=size,
-        data=[worker_reply(w, certs, resources) for w in found.items],
+        data=[worker_reply(w, certs, resources, verifications.get(w.id)) for w in found.items],
     )
 
 

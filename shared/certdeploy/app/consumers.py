@@ -22,6 +22,7 @@ from certdeploy.app.messages import (
     NotifyContacts,
     QueueRole,
     RollbackWorker,
+    VerifyWorker,
     parse_command,
 )
 from certdeploy.ports.notifier import Notifier
@@ -44,6 +45,10 @@ def _deploy(deps: Deps, notifier: Notifier, body: str) -> None:
         from certdeploy.app.fanout import fan_out_job
 
         fan_out_job(deps, command)
+    elif isinstance(command, VerifyWorker):
+        from certdeploy.app.verify import verify_worker
+
+        verify_worker(deps, command)
     else:
         from certdeploy.app.execute import deploy_worker
 

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 
 from certdeploy.app.messages import QueueRole
 from certdeploy.domain.failures import RetryPolicy
+from certdeploy.domain.verification import DEFAULT_RECHECK_SECONDS
 from certdeploy.ports.clock import Clock
 from certdeploy.ports.cloud import CertificateSource, Deployers, Inventory
 from certdeploy.ports.queue import Queue
 from certdeploy.ports.store.unit_of_work import Store
+from certdeploy.ports.verify import ServedChains
 
 
 @dataclass(frozen=True)
@@ -50,3 +52,7 @@ class Deps:
     certificate_event: CertificateEventKind = field(default_factory=CertificateEventKind)
     notify_limits: NotifyLimits = field(default_factory=NotifyLimits)
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
+    # Reads what resources serve, to verify deployments (docs/verification.md); None: no verification.
+    served_chains: ServedChains | None = None
+    # Seconds between the checks of a slowly propagating product, before its result is final.
+    verify_recheck_seconds: tuple[int, ...] = DEFAULT_RECHECK_SECONDS

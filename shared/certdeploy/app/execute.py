@@ -16,6 +16,7 @@ from certdeploy.app.messages import DeployWorker
 from certdeploy.app.retry import retry_worker
 from certdeploy.app.sources import cas_identifier, certificate_with_content
 from certdeploy.app.unit_of_work import Step, run_step
+from certdeploy.app.verification import start_verification
 from certdeploy.domain.completion import end_worker as domain_end_worker
 from certdeploy.domain.deployment import (
     CAS_ID_PRODUCTS,
@@ -171,7 +172,8 @@ def give_up_worker(deps: Deps, worker: Worker, failure: Failure, expected: tuple
 
 
 def deploy_worker(deps: Deps, command: DeployWorker) -> None:
-    """Deploy one worker: claim it recording the current binding, bind the certificate, end it (and maybe the job).
+    """Deploy one worker: claim it recording the current binding, bind the certificate, start its verification, end
+    the worker (and maybe the job) — or leave that to its verification when the job's `VerifyMismatch` option says so.
 
     A failure follows the retry policy (docs/failures.md): retried by re-sending the message, or the worker ends in
     `error` with the cause. Other exceptions propagate to the queue's own retry and dead-letter queue.
@@ -203,7 +205,8 @@ def deploy_worker(deps: Deps, command: DeployWorker) -> None:
         if given_up is not None:
             end_worker(deps, worker, failure=given_up, expected=(W.PROCESSING,))
         return
-    end_worker(deps, worker, failure=None, expected=(W.PROCESSING,))
+    if not start_verification(deps, worker):
+        end_worker(deps, worker, failure=None, expected=(W.PROCESSING,))
 
 
 def give_up_dead_lettered(deps: Deps, command: DeployWorker, receive_count: int) -> None:

@@ -42,6 +42,7 @@ from certdeploy.domain.states import (
     move_worker,
 )
 from certdeploy.domain.timeline import JobEventType, NewJobEvent, job_event, worker_event
+from certdeploy.domain.verification import VerifyMismatch
 from certdeploy.ports.store.accounts import QuotaBalance
 from certdeploy.ports.store.jobs import JobState, WorkerSpec
 from certdeploy.ports.store.unit_of_work import UnitOfWork
@@ -62,6 +63,7 @@ class JobDraft(BaseModel):
     resource_ids: tuple[int, ...] = Field(min_length=1)
     contact_ids: tuple[int, ...] = ()
     schedule_time: datetime | None = None
+    verify_mismatch: VerifyMismatch | None = Field(None, description="what a verification mismatch does; ours")
 
 
 class JobChanges(BaseModel):
@@ -74,6 +76,7 @@ class JobChanges(BaseModel):
     resource_ids: tuple[int, ...] | None = Field(None, min_length=1)
     contact_ids: tuple[int, ...] | None = None
     schedule_time: datetime | None = None
+    verify_mismatch: VerifyMismatch | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,8 @@ def create_job_in(unit: Step, deps: Deps, account_id: int, draft: JobDraft) -> J
     matched = _match(deps, account_id, certs, resources, draft.schedule_time)
     ops.workers.create(account_id, job.id, _worker_specs(matched))
     _tell(unit, job_event(account_id, job.id, E.CREATED, f"created: {_matched_text(matched)}"))
+    if draft.verify_mismatch is not None:
+        ops.verifications.set_mismatch_policy(account_id, job.id, draft.verify_mismatch)
     return job
 
 
@@ -211,6 +216,8 @@ def update_job(deps: Deps, account_id: int, job_id: int, changes: JobChanges) ->
         matched = _match(deps, account_id, certs, resources, schedule_time)
         _replace_workers(ops, job, _worker_specs(matched))
         _tell(unit, job_event(account_id, job.id, E.EDITED, f"edited: {_matched_text(matched)}"))
+        if changes.verify_mismatch is not None:
+            ops.verifications.set_mismatch_policy(account_id, job.id, changes.verify_mismatch)
         return job
 
     return run_step(deps, step)

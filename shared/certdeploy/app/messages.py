@@ -93,12 +93,32 @@ class NotifyContacts(_Message):
         return f"{self.job_id}:{self.worker_id or 0}:{self.event}:{self.sequence}"
 
 
-Command = Annotated[DeployWorker | DeployJob | RollbackWorker | NotifyContacts, Field(discriminator="kind")]
+class VerifyWorker(_Message):
+    """Check what the worker's resource serves (`check` counts from 1), or with `roll_back`, roll the worker back
+    once its job has finished (its verification failed it). Carried by the deploy queue: the checks leave from the
+    `execute` function, where the cloud's outbound rules for deployments already apply."""
+
+    kind: Literal["verify"] = "verify"
+    job_id: int
+    worker_id: int
+    check: int = Field(1, ge=1)
+    roll_back: bool = False
+
+    @property
+    def key(self) -> str:
+        step = "verify-rollback" if self.roll_back else "verify"
+        return f"{self.job_id}:{self.worker_id}:{step}:{self.check}"
+
+
+Command = Annotated[
+    DeployWorker | DeployJob | RollbackWorker | NotifyContacts | VerifyWorker, Field(discriminator="kind")
+]
 _command_adapter: TypeAdapter[Command] = TypeAdapter(Command)
 
 QUEUE_OF: dict[str, QueueRole] = {
     "deploy": QueueRole.DEPLOY,
     "deploy_job": QueueRole.DEPLOY,
+    "verify": QueueRole.DEPLOY,
     "rollback": QueueRole.ROLLBACK,
     "notify": QueueRole.NOTIFY,
 }

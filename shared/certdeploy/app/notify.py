@@ -44,7 +44,8 @@ def notify_contacts(deps: Deps, notifier: Notifier, command: NotifyContacts) -> 
     if command.event is NotificationEvent.ROLLBACK_FINISHED and command.worker_id is not None:
         workers = [w for w in workers if w.id == command.worker_id]
     resources = {r.id: r for r in store.resources.get_many(job.account_id, {w.resource_id for w in workers})}
-    report = build_job_report(job, workers, resources, command.event, job.end_time or deps.clock.now())
+    verifications = store.verifications.of_workers(job.account_id, [w.id for w in workers])
+    report = build_job_report(job, workers, resources, command.event, job.end_time or deps.clock.now(), verifications)
     already = store.notifications.sent(job.account_id, command.key)
     budget = _Budget(store.notifications, deps.notify_limits, job.account_id, deps.clock.now() - _HOUR)
     delivered = 0

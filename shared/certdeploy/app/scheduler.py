@@ -16,6 +16,7 @@ from certdeploy.app.messages import (
     InvalidMessage,
     QueueRole,
     RollbackWorker,
+    VerifyWorker,
     outbox_message,
     parse_command,
 )
@@ -24,6 +25,7 @@ from certdeploy.app.resources import sync_resources
 from certdeploy.app.rollback import give_up_rollback
 from certdeploy.app.sources import source_accounts, sync_certificates
 from certdeploy.app.unit_of_work import Step, run_step
+from certdeploy.app.verify import give_up_verification
 from certdeploy.domain.deployment import PermanentDeployFailure
 from certdeploy.domain.models import Worker
 from certdeploy.domain.states import WorkerStatus, move_worker
@@ -113,6 +115,8 @@ def drain_dead_letters(deps: Deps, limit: int = 64) -> int:
                     give_up_dead_lettered(deps, command, message.receive_count)
                 elif isinstance(command, RollbackWorker):
                     give_up_rollback(deps, command, message.receive_count)
+                elif isinstance(command, VerifyWorker):
+                    give_up_verification(deps, command, message.receive_count)
                 else:
                     log.error(
                         "gave up %s message %s after %s receives",

@@ -23,10 +23,12 @@ from certdeploy.ports.clock import Clock, SystemClock
 from certdeploy.ports.cloud import CertificateSource, Deployers, Inventory
 from certdeploy.ports.notifier import Admit, Channel, DeliveryResult, Notifier
 from certdeploy.ports.queue import Queue, QueueAttributes
+from certdeploy.ports.verify import ServedChains
 
 if TYPE_CHECKING:
     from certdeploy.adapters.cloud.common import ApiTarget
     from certdeploy.adapters.local_cloud import LocalCloud
+    from certdeploy.adapters.local_tls import LocalTlsRouter
     from certdeploy.adapters.notify import Sender
     from certdeploy.adapters.sql.store import SqlStore
     from certdeploy.api.actions_common import ApiDeps
@@ -45,6 +47,8 @@ class Container:
     _closers: list[Callable[[], None]] = field(default_factory=list)
     _api: ApiDeps | None = None
     _api_lock: threading.Lock = field(default_factory=threading.Lock)
+    # The local cloud's TLS (SNI router), when `local_tls_port` is set.
+    local_tls: LocalTlsRouter | None = None
 
     @property
     def store(self) -> SqlStore:
@@ -195,9 +199,10 @@ class _Cloud:
     inventory: Inventory | None
     certificate_source: CertificateSource | None = None
     local: LocalCloud | None = None
+    local_tls: LocalTlsRouter | None = None
 
 
-def _cloud(settings: Settings, context: Any | None, closers: list, targets: CloudTargets) -> _Cloud:
+def _cloud(settings: Settings, context: Any | None, closers: list, targets: CloudTargets, clock: Clock) -> _Cloud:
     if settings.cloud is CloudBackend.ALIYUN:
         from certdeploy.adapters.cloud import CloudDeployers
         from certdeploy.adapters.cloud.cas_source import CasSource
@@ -211,9 +216,33 @@ def _cloud(settings: Settings, context: Any | None, closers: list, targets: Clou
         return _Cloud(CloudDeployers(credentials, products, options=options), source, source)
     from certdeploy.adapters.local_cloud import LocalCloud
 
-    local = LocalCloud(settings.data / "cloud.sqlite")
+    local = LocalCloud(settings.data / "cloud.sqlite", now=lambda: clock.now().timestamp())
     closers.append(local.close)
-    return _Cloud(local, local, local=local)
+    router = None
+    if settings.local_tls_port is not None:
+        from certdeploy.adapters.local_tls import LocalTlsRouter
+
+        router = LocalTlsRouter(local.served_certificate, port=settings.local_tls_port)
+        router.start()
+        closers.append(router.close)
+    return _Cloud(local, local, local=local, local_tls=router)
+
+
+def _served_chains(settings: Settings, cloud: _Cloud) -> ServedChains | None:
+    """What verification reads served chains with: the local cloud's router, or each resource's domain; None when
+    verification is off (docs/verification.md)."""
+    on = settings.verify_served if settings.verify_served is not None else cloud.local_tls is not None
+    if not on:
+        return None
+    from certdeploy.adapters.tls_probe import AddressGuard, TlsProbe, parse_ranges
+
+    guard = AddressGuard(
+        allow=parse_ranges(settings.verify_allow_ranges),
+        deny=parse_ranges(settings.verify_deny_ranges),
+        public_only=settings.verify_guard,
+    )
+    connect_to = cloud.local_tls.address if cloud.local_tls is not None else None
+    return TlsProbe(guard=guard, connect_to=connect_to, timeout_seconds=settings.verify_timeout_seconds)
 
 
 def build_container(
@@ -241,7 +270,7 @@ def build_container(
     store = SqlStore.from_url(url, key_encryption_key=key_encryption_key, clock=clock)
     closers.append(store.close)
     queues = _queues(settings, clock, context, closers)
-    cloud = _cloud(settings, context, closers, cloud_targets or CloudTargets())
+    cloud = _cloud(settings, context, closers, cloud_targets or CloudTargets(), clock)
     deps = Deps(
         store=store,
         clock=clock,
@@ -256,10 +285,12 @@ def build_container(
         stuck_after_seconds=settings.stuck_after_seconds,
         certificate_event=CertificateEventKind(settings.certificate_event_source, settings.certificate_event_type),
         notify_limits=NotifyLimits(settings.notify_per_account_per_hour, settings.notify_per_address_per_hour),
+        served_chains=_served_chains(settings, cloud),
+        verify_recheck_seconds=settings.verify_recheck_seconds,
     )
     _check_sms(settings)
     notifier = NotifierOnFirstUse(lambda: _notifier(settings, context))
-    return Container(settings, deps, notifier, cloud.local, closers)
+    return Container(settings, deps, notifier, cloud.local, closers, local_tls=cloud.local_tls)
 
 
 def _api(settings: Settings, deps: Deps) -> ApiDeps:

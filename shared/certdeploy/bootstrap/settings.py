@@ -7,6 +7,7 @@ from the environment, filled from KMS-encrypted values — never written in s.ya
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,6 +19,8 @@ from certdeploy.adapters.private_files import private_directory, read_or_create
 from certdeploy.adapters.sql.crypto import generate_key_encryption_key
 from certdeploy.app.accounts import DEFAULT_ACCOUNT
 from certdeploy.domain.text_enum import TextEnum
+from certdeploy.domain.verification import DEFAULT_RECHECK_SECONDS
+from certdeploy.ports.queue import MAX_DELAY_SECONDS
 
 
 class QueueBackend(TextEnum):
@@ -74,6 +77,33 @@ class Settings(BaseSettings):
         False, description="bind API Gateway domains that have mutual TLS anyway, turning it off (it cannot be kept)"
     )
 
+    local_tls_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="local cloud: serve each HTTPS resource's certificate on 127.0.0.1:<port> through an SNI router "
+        "(0: a free port); unset: the local cloud serves no TLS",
+    )
+    verify_served: bool | None = Field(
+        None,
+        description="check what each resource serves after a deployment (docs/verification.md); unset: on when the "
+        "local cloud serves TLS, off on the aliyun cloud",
+    )
+    verify_recheck_seconds: Annotated[tuple[int, ...], NoDecode] = Field(
+        DEFAULT_RECHECK_SECONDS,
+        description="delays between the checks of a slowly propagating product (comma-separated seconds)",
+    )
+    verify_timeout_seconds: float = Field(5, gt=0, le=60)
+    verify_guard: bool = Field(
+        False, description="checks connect only to public addresses, or to those in verify_allow_ranges"
+    )
+    verify_allow_ranges: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="address ranges (CIDR) checks may reach despite verify_guard (comma-separated)"
+    )
+    verify_deny_ranges: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="address ranges (CIDR) checks never connect to (comma-separated)"
+    )
+
     deploy_max_attempts: int = Field(5, ge=1)
     deploy_retry_base_seconds: int = Field(5, ge=1)
     stuck_after_seconds: int = Field(900, ge=30)
@@ -117,11 +147,27 @@ class Settings(BaseSettings):
     access_key_id: str | None = Field(None, description="AccessKey of the first account on first start")
     access_key_secret: SecretStr | None = None
 
-    @field_validator("webhook_allow_hosts", mode="before")
+    @field_validator(
+        "webhook_allow_hosts", "verify_recheck_seconds", "verify_allow_ranges", "verify_deny_ranges", mode="before"
+    )
     @classmethod
-    def _split_hosts(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
-            return tuple(host.strip() for host in value.split(",") if host.strip())
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("verify_allow_ranges", "verify_deny_ranges")
+    @classmethod
+    def _ranges(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)
+        return value
+
+    @field_validator("verify_recheck_seconds")
+    @classmethod
+    def _delays(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(delay < 1 or delay > MAX_DELAY_SECONDS for delay in value):
+            raise ValueError(f"each re-check delay is 1–{MAX_DELAY_SECONDS} seconds")
         return value
 
     @property

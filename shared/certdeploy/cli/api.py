@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,9 @@ from certdeploy.cli.output import console, paging_progress, print_json
 API_VERSION = "2020-04-07"
 DEFAULT_ENDPOINT = "http://127.0.0.1:8787"
 PAGE_SIZE = 50
+# A URL's query in the SDK's connection errors ("Max retries exceeded with url: /?Cert=…&Key=…"): the request's
+# parameters, UploadUserCertificate's private key among them, are never printed.
+_URL_QUERY = re.compile(r"\?[^\s'\"]*")
 
 
 class ApiCallError(Exception):
@@ -73,7 +77,8 @@ class CasApi:
             )
         )
 
-    def call(self, action: str, request: DaraModel) -> dict[str, Any]:
+    def call(self, action: str, request: DaraModel, extra: dict[str, str] | None = None) -> dict[str, Any]:
+        """Call `action`; `extra` adds parameters of ours that the SDK's request model has not."""
         params = Params(
             action=action,
             version=API_VERSION,
@@ -87,7 +92,7 @@ class CasApi:
         )
         try:
             response = self._client.call_api(
-                params, OpenApiRequest(query=Utils.query(request.to_map())), RuntimeOptions()
+                params, OpenApiRequest(query={**Utils.query(request.to_map()), **(extra or {})}), RuntimeOptions()
             )
         except AlibabaCloudException as exc:
             # The SDK's own message adds the HTTP status and the request id to the API's; the body has them apart.
@@ -98,7 +103,8 @@ class CasApi:
                 request_id=data.get("RequestId") or exc.request_id,
             ) from exc
         except TeaException as exc:
-            raise ApiCallError(f"{action}: cannot reach {self.endpoint}: {exc}") from exc
+            reason = _URL_QUERY.sub("?…", str(exc))
+            raise ApiCallError(f"{action}: cannot reach {self.endpoint}: {reason}") from exc
         body = response.get("body")
         if not isinstance(body, dict):
             raise ApiCallError(f"{action}: {self.endpoint} answered something that is not a JSON object")

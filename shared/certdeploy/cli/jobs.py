@@ -39,6 +39,7 @@ def add_commands(commands: Any, command: CommandMaker) -> None:
     create = api_command("create", jobs_run.create, "preview, confirm, submit a job and follow it")
     create.add_argument("--name", required=True)
     _job_fields(create, required=True)
+    _verify_mismatch_option(create)
     create.add_argument("--yes", action="store_true", help="submit without asking")
     create.add_argument("--no-wait", action="store_true", help="return once the job is submitted")
 
@@ -46,6 +47,7 @@ def add_commands(commands: Any, command: CommandMaker) -> None:
     edit.add_argument("job_id", type=int, metavar="ID")
     edit.add_argument("--name", help="a new name")
     _job_fields(edit, required=False)
+    _verify_mismatch_option(edit)
 
     submit = api_command("submit", jobs_run.submit, "submit an editing job: it runs at its schedule time, or now")
     submit.add_argument("job_id", type=int, metavar="ID")
@@ -75,6 +77,14 @@ def _job_fields(parser: argparse.ArgumentParser, *, required: bool) -> None:
         "--contacts", type=id_list, default=() if required else None, help="contact ids to notify, e.g. 5,6"
     )
     parser.add_argument("--at", type=_schedule_time, help="run at this time (ISO 8601, or Unix seconds/ms)")
+
+
+def _verify_mismatch_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--verify-mismatch",
+        choices=("report", "fail", "rollback"),
+        help="what a worker whose resource serves another certificate after the bind comes to (docs/verification.md)",
+    )
 
 
 def _schedule_time(text: str) -> int:
@@ -165,9 +175,10 @@ def _show(args: argparse.Namespace) -> int:
     for worker in workers:
         by_product.setdefault(str(worker.get("CloudProduct", "?")), []).append(worker)
     for product in sorted(by_product):
-        shown = table(
-            f"{product} ({len(by_product[product])})", ("Worker", "Resource", "Domain", "Instance", "Status", "Cause")
-        )
+        # The Verify column only where verification is on (docs/verification.md).
+        verified = any(worker.get("VerifyStatus") for worker in by_product[product])
+        columns = ("Worker", "Resource", "Domain", "Instance", "Status", "Cause") + (("Verify",) if verified else ())
+        shown = table(f"{product} ({len(by_product[product])})", columns)
         for worker in by_product[product]:
             port = f":{worker['Port']}" if worker.get("Port") else ""
             row(
@@ -178,6 +189,7 @@ def _show(args: argparse.Namespace) -> int:
                 worker.get("InstanceId") or "",
                 worker.get("Status", ""),
                 _cause(worker),
+                *((_verification(worker),) if verified else ()),
             )
         out.print(shown)
     jobs_run.print_exclusions(out, status)
@@ -221,6 +233,21 @@ def _cause(worker: dict[str, Any]) -> str:
         return ""
     code, message = worker.get("ErrorCode"), worker.get("ErrorMessage")
     return ": ".join(str(part) for part in (code, message) if part)
+
+
+def _verification(worker: dict[str, Any]) -> str:
+    """The worker's verification (docs/verification.md): its status, and what was served or why."""
+    status = worker.get("VerifyStatus")
+    if not status:
+        return ""
+    if status == "pending":
+        return f"pending (check {worker.get('VerifyChecks', 0)})"
+    if worker.get("ServedFingerprint"):
+        served = f"served {worker.get('ServedSubject')}, sha256 {str(worker['ServedFingerprint'])[:16]}…"
+        expires = time_text(worker.get("ServedNotAfter"))
+        return f"{status}: {served}" + (f", expires {expires}" if expires else "")
+    detail = worker.get("VerifyDetail")
+    return f"{status}: {detail}" if detail else str(status)
 
 
 # --------------------------------------------------------------------------------------------- rollback / delete

@@ -45,6 +45,11 @@ def _preview(api: CasApi, job_id: int) -> dict[str, Any]:
     return api.call("DescribeDeploymentJobStatus", cas.DescribeDeploymentJobStatusRequest(job_id=job_id))
 
 
+def _verify_mismatch(args: argparse.Namespace) -> dict[str, str] | None:
+    """`--verify-mismatch` as the API's `VerifyMismatch`, a parameter of ours the SDK's request models have not."""
+    return {"VerifyMismatch": args.verify_mismatch} if args.verify_mismatch else None
+
+
 def _describe(api: CasApi, job_id: int) -> dict[str, Any]:
     return api.call("DescribeDeploymentJob", cas.DescribeDeploymentJobRequest(job_id=job_id))
 
@@ -64,6 +69,7 @@ def create(args: argparse.Namespace) -> int:
             contact_ids=_ids(args.contacts),
             schedule_time=args.at,
         ),
+        _verify_mismatch(args),
     )
     job_id = int(created["JobId"])
     preview = _preview(api, job_id)
@@ -197,15 +203,16 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
     return {key: value for key, value in given.items() if value is not None}
 
 
-def _to_editing(args: argparse.Namespace, changes: dict[str, Any] | None) -> int:
-    """pending → editing (its quota given back), then the `changes` if any; shows the new preview. Without changes
-    (`cancel`) the move is always asked for, so that the API says why a job that is not pending cannot be taken back."""
+def _to_editing(args: argparse.Namespace, changes: dict[str, Any] | None, extra: dict[str, str] | None = None) -> int:
+    """pending → editing (its quota given back), then the `changes` (and `extra`, our parameters the SDK's request
+    has not) if any; shows the new preview. Without changes (`cancel`) the move is always asked for, so that the API
+    says why a job that is not pending cannot be taken back."""
     api = api_from(args)
     job_id = args.job_id
     if changes is None or _describe(api, job_id).get("Status") != "editing":
         _set_status(api, job_id, "editing")
-    if changes:
-        api.call("UpdateDeploymentJob", cas.UpdateDeploymentJobRequest(job_id=job_id, **changes))
+    if changes or extra:
+        api.call("UpdateDeploymentJob", cas.UpdateDeploymentJobRequest(job_id=job_id, **(changes or {})), extra)
     preview = _preview(api, job_id)
     if args.json:
         print_json({"JobId": job_id, "Status": "editing", "Preview": preview})
@@ -217,7 +224,7 @@ def _to_editing(args: argparse.Namespace, changes: dict[str, Any] | None) -> int
 
 
 def edit(args: argparse.Namespace) -> int:
-    return _to_editing(args, _changes(args))
+    return _to_editing(args, _changes(args), _verify_mismatch(args))
 
 
 def cancel(args: argparse.Namespace) -> int:

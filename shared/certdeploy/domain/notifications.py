@@ -1,5 +1,8 @@
 """What a job's contacts are told when it finishes or a rollback completes: the `JobReport`.
 
+When the job's resources were verified (docs/verification.md), the report of its end says per resource what the
+verification found; without verifications it is as before.
+
 Pure: workers and resources go in, a report comes out (`certdeploy.adapters.notify.render` writes it out for each
 channel). A private key can never get in: the report has no field for one, and PEM private-key blocks in error
 messages are cut out on the way in; every text field is one line.
@@ -10,12 +13,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from certdeploy.domain.models import Job, Product, Resource, UtcDatetime, Worker
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.domain.text_enum import TextEnum
+from certdeploy.domain.verification import Verification, VerifyStatus
 
 # A failure cause longer than this is cut; the full cause stays in the job details.
 MAX_ERROR_MESSAGE_CHARS = 300
@@ -73,27 +78,44 @@ class ProductCount(_Model):
         return self
 
 
-class FailedResource(_Model):
-    """One resource that failed, with its cause as recorded on the worker."""
+def _safe_line(value: str) -> str:
+    return _one_line(_remove_private_keys(value))
+
+
+def _safe_cause(value: str) -> str:
+    return shorten(_safe_line(value), MAX_ERROR_MESSAGE_CHARS)
+
+
+# A text field of a report: one line, no private key; a cause is also cut to MAX_ERROR_MESSAGE_CHARS.
+_Line = Annotated[str, AfterValidator(_safe_line)]
+_Cause = Annotated[str, AfterValidator(_safe_cause)]
+
+
+class _ResourceModel(_Model):
+    """Names the resource a line of the report is about."""
 
     product: Product
-    region: str
-    instance_id: str
-    domain: str
-    error_code: str | None = None
-    error_message: str | None = None
+    region: _Line
+    instance_id: _Line
+    domain: _Line
 
-    @field_validator("region", "instance_id", "domain", "error_code")
-    @classmethod
-    def _single_line(cls, value: str | None) -> str | None:
-        return None if value is None else _one_line(_remove_private_keys(value))
 
-    @field_validator("error_message")
-    @classmethod
-    def _safe_cause(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        return shorten(_one_line(_remove_private_keys(value)), MAX_ERROR_MESSAGE_CHARS)
+class FailedResource(_ResourceModel):
+    """One resource that failed, with its cause as recorded on the worker."""
+
+    error_code: _Line | None = None
+    error_message: _Cause | None = None
+
+
+class VerifiedResource(_ResourceModel):
+    """What the verification of one resource found: its status, why (the error when unreachable, the reason when
+    skipped, what did not match), and on a mismatch the certificate served instead."""
+
+    status: VerifyStatus
+    detail: _Cause | None = None
+    served_subject: _Line | None = None
+    served_fingerprint: _Line | None = None
+    served_not_after: UtcDatetime | None = None
 
 
 class JobReport(_Model):
@@ -107,6 +129,7 @@ class JobReport(_Model):
     finished_at: UtcDatetime | None = None
     products: tuple[ProductCount, ...] = ()
     failures: tuple[FailedResource, ...] = ()
+    verifications: tuple[VerifiedResource, ...] = ()
 
     @field_validator("job_name")
     @classmethod
@@ -141,11 +164,13 @@ def build_job_report(
     resources: Mapping[int, Resource],
     event: NotificationEvent,
     finished_at: datetime | None,
+    verifications: Mapping[int, Verification] | None = None,
 ) -> JobReport:
     """Summarise a finished job (or its completed rollback) from its workers and their resources.
 
-    For `job_finished` every worker counts, succeeded = `success`, failed = `error`. For `rollback_finished` only
-    workers a rollback was run for count, succeeded = `rollback_success`, failed = `rollback_error`.
+    For `job_finished` every worker counts, succeeded = `success`, failed = `error`, and each worker's verification
+    in `verifications` (by worker id) is listed. For `rollback_finished` only workers a rollback was run for count,
+    succeeded = `rollback_success`, failed = `rollback_error`; what a rollback restores was not verified.
     """
     if event is NotificationEvent.JOB_FINISHED:
         succeeded_status, failed_status = WorkerStatus.SUCCESS, WorkerStatus.ERROR
@@ -171,6 +196,12 @@ def build_job_report(
         for product, (total, succeeded, failed) in sorted(tallies.items(), key=lambda item: _PRODUCT_ORDER[item[0]])
     )
     failures.sort(key=lambda failure: (_PRODUCT_ORDER[failure.product], failure.region, failure.instance_id))
+    verified = [
+        _verified_resource(worker, resources.get(worker.resource_id), verifications[worker.id])
+        for worker in counted
+        if event is NotificationEvent.JOB_FINISHED and verifications and worker.id in verifications
+    ]
+    verified.sort(key=lambda item: (_PRODUCT_ORDER[item.product], item.region, item.instance_id, item.domain))
     return JobReport(
         job_id=job.id,
         job_name=job.name,
@@ -180,16 +211,32 @@ def build_job_report(
         finished_at=finished_at,
         products=products,
         failures=tuple(failures),
+        verifications=tuple(verified),
     )
 
 
-def _failed_resource(worker: Worker, resource: Resource | None) -> FailedResource:
+def _where(worker: Worker, resource: Resource | None) -> dict[str, object]:
+    """The product, region, instance and domain naming a worker's resource, even one deleted since."""
     unknown = "(unknown)"
-    return FailedResource(
-        product=worker.product,
-        region=resource.region if resource else unknown,
-        instance_id=resource.instance_id if resource else f"resource {worker.resource_id}",
-        domain=resource.domain if resource else worker.resource_domain or unknown,
-        error_code=worker.error_code,
-        error_message=worker.error_message,
+    return {
+        "product": worker.product,
+        "region": resource.region if resource else unknown,
+        "instance_id": resource.instance_id if resource else f"resource {worker.resource_id}",
+        "domain": resource.domain if resource else worker.resource_domain or unknown,
+    }
+
+
+def _failed_resource(worker: Worker, resource: Resource | None) -> FailedResource:
+    return FailedResource(**_where(worker, resource), error_code=worker.error_code, error_message=worker.error_message)
+
+
+def _verified_resource(worker: Worker, resource: Resource | None, verification: Verification) -> VerifiedResource:
+    served = verification.served
+    return VerifiedResource(
+        **_where(worker, resource),
+        status=verification.status,
+        detail=verification.detail,
+        served_subject=served.subject if served else None,
+        served_fingerprint=served.fingerprint_sha256 if served else None,
+        served_not_after=served.not_after if served else None,
     )

@@ -36,6 +36,7 @@ class JobEventType(TextEnum):
     ROLLBACK_FAILED = "rollback_failed"
     NOTIFICATION_SENT = "notification_sent"
     NOTIFICATION_FAILED = "notification_failed"
+    VERIFY_CHECKED = "verify_checked"
 
 
 def _cut(text: str, limit: int) -> str:

@@ -59,7 +59,8 @@ def is_console_request(method: str, path: str, query: object, headers: Mapping[s
 def console_reply(method: str, path: str, headers: Mapping[str, Any]) -> dict[str, Any]:
     """The HTTP-trigger reply `{isBase64Encoded, statusCode, headers, body}` to a console request."""
     if method != "GET":
-        return _error(ApiError(405, "MethodNotAllowed", f"{method} is not allowed on the console; use GET."))
+        error = ApiError(405, "MethodNotAllowed", f"{method} is not allowed on the console; use GET.")
+        return _error(error, {"Allow": "GET"})
     if path in ("/", CONSOLE_PREFIX):
         return _reply(302 if path == "/" else 301, {"Location": CONSOLE_PREFIX + "/"}, b"")
     relative = path[len(CONSOLE_PREFIX) + 1 :] or "index.html"
@@ -82,11 +83,14 @@ def console_file(relative: str, directory: Path = CONSOLE_DIR) -> tuple[bytes, s
         if not segment or segment.startswith(".") or any(c in segment for c in _REFUSED_CHARACTERS):
             return None
     root = directory.resolve()
-    candidate = root.joinpath(*segments).resolve()
-    content_type = CONTENT_TYPES.get(candidate.suffix)
-    if content_type is None or not candidate.is_relative_to(root) or not candidate.is_file():
+    try:  # a name the file system refuses (too long, say) is a file the console does not have
+        candidate = root.joinpath(*segments).resolve()
+        content_type = CONTENT_TYPES.get(candidate.suffix)
+        if content_type is None or not candidate.is_relative_to(root) or not candidate.is_file():
+            return None
+        return candidate.read_bytes(), content_type
+    except OSError:
         return None
-    return candidate.read_bytes(), content_type
 
 
 def _header(headers: Mapping[str, Any], name: str) -> str:
@@ -105,6 +109,7 @@ def _reply(status: int, headers: Mapping[str, str], body: bytes) -> dict[str, An
     }
 
 
-def _error(error: ApiError) -> dict[str, Any]:
+def _error(error: ApiError, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
     body = error_body(error, request_id=new_request_id(), host_id="cas.aliyuncs.com")
-    return _reply(error.status, {"Content-Type": "application/json;charset=utf-8"}, json.dumps(body).encode())
+    error_headers = {"Content-Type": "application/json;charset=utf-8", **(headers or {})}
+    return _reply(error.status, error_headers, json.dumps(body).encode())

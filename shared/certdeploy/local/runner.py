@@ -346,6 +346,13 @@ def serve(
                 )
         runner.start()
         print(f"certdeploy is serving the CAS API on {endpoint} (data: {settings.data.resolve()})", file=out)
+        if container.local_tls is not None:
+            tls_host, tls_port = container.local_tls.address
+            print(
+                f"The local cloud serves TLS on {tls_host}:{tls_port} (SNI picks the resource): "
+                f"openssl s_client -connect {tls_host}:{tls_port} -servername <domain>",
+                file=out,
+            )
         print(f"the web console is at {endpoint}/console/", file=out)
         print(f"Health: {endpoint}/health  ·  stop with Ctrl-C", file=out, flush=True)
         try:

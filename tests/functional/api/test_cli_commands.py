@@ -18,6 +18,7 @@ from certdeploy.app.certificates import add_certificate
 from certdeploy.bootstrap.container import Container
 from certdeploy.cli.main import main
 from certdeploy.domain.models import CertOrigin
+from certdeploy.domain.verification import VerifyMismatch
 from certdeploy.local.http_server import ApiHttpServer
 from tests.certgen import make_cert
 
@@ -256,6 +257,25 @@ def test_jobs_cancel_edit_and_submit_move_a_job_as_the_api_does(user: Run, tmp_p
     submitted = _json(user("jobs", "submit", str(job_id), "--now", "--json"))  # pending, started before its time
     assert (submitted["Submitted"], submitted["Preview"]["CostCount"]) == (True, 1)
     assert _job(user, job_id)["Status"] in ("scheduling", "processing")
+
+
+@pytest.mark.usefixtures("inventory")
+def test_jobs_edit_changes_what_a_verification_mismatch_does(
+    user: Run, tmp_path: Path, container: Container, account: Credentials
+) -> None:
+    cert_id = _upload(user, tmp_path, "wildcard", ["*.example.com"])
+    create = ("jobs", "create", "--name", "later", "--certs", str(cert_id), "--resources", "1", "--at", "2099-01-01")
+    job_id = _json(user(*create, "--verify-mismatch", "fail", "--yes", "--json"))["JobId"]
+
+    def policy() -> VerifyMismatch:
+        return container.store.verifications.mismatch_policy(account.account.id, job_id)
+
+    assert policy() is VerifyMismatch.FAIL
+    edited = _json(user("jobs", "edit", str(job_id), "--verify-mismatch", "rollback", "--json"))
+    assert edited["Status"] == "editing" and policy() is VerifyMismatch.ROLLBACK
+    with pytest.raises(SystemExit) as refused:
+        user("jobs", "edit", str(job_id), "--verify-mismatch", "ignore")
+    assert refused.value.code == 2 and policy() is VerifyMismatch.ROLLBACK
 
 
 def _job(user, job_id: int) -> dict[str, object]:

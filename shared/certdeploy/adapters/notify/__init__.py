@@ -11,6 +11,7 @@ gives a redacted form. Mobile numbers are personal data: their label shows only 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from certdeploy.domain.failures import NotificationFailed, PermanentNotificationFailure
 from certdeploy.domain.models import Contact
 from certdeploy.domain.notifications import JobReport
+from certdeploy.domain.timeline import mask_address
 from certdeploy.ports.notifier import RATE_LIMITED, Admit, Channel, DeliveryResult
 
 
@@ -146,5 +148,13 @@ class ContactNotifier:
         try:
             sender.send(delivery.address, message)
         except NotificationFailed as failure:
-            return result.model_copy(update={"failure": failure})
+            return result.model_copy(update={"failure": _without_address(failure, delivery)})
         return result
+
+
+def _without_address(failure: NotificationFailed, delivery: Delivery) -> NotificationFailed:
+    """The failure with the address it quotes (a mail server's refusal names its recipient) masked as the job's
+    timeline shows addresses, its kind (transient or permanent) kept."""
+    masked = mask_address(str(delivery.channel), delivery.label)
+    message = re.sub(re.escape(delivery.address), lambda _: masked, failure.message, flags=re.IGNORECASE)
+    return failure if message == failure.message else type(failure)(message)

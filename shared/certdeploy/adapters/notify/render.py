@@ -1,4 +1,6 @@
 """A `JobReport` written out for every channel: email subject, text and HTML bodies, bot markdown and lines, SMS.
+Where the job's resources were verified, the email lists each resource's verification and the bots count them by
+status and list those not verified; the SMS says nothing of it.
 
 The wording and layout are the Jinja2 templates beside this module (`templates/`). Everything a user controls is
 escaped for the format it lands in, by the environment rendering it rather than by each template:
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -23,8 +26,16 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from markupsafe import Markup
 
 from certdeploy.adapters.notify import RenderedNotification
-from certdeploy.domain.notifications import FailedResource, JobReport, NotificationEvent, ProductCount, shorten
+from certdeploy.domain.notifications import (
+    FailedResource,
+    JobReport,
+    NotificationEvent,
+    ProductCount,
+    VerifiedResource,
+    shorten,
+)
 from certdeploy.domain.states import JobStatus
+from certdeploy.domain.verification import VerifyStatus
 
 # Bots render a short message: the first few failures, then a count of the rest.
 BOT_MAX_FAILURES = 10
@@ -62,8 +73,20 @@ def _cause(failure: FailedResource) -> str:
     return ": ".join(parts) if parts else "no cause recorded"
 
 
-def _where(failure: FailedResource) -> str:
-    return f"{failure.product} {failure.region} {failure.instance_id} {failure.domain}"
+def _where(resource: FailedResource | VerifiedResource) -> str:
+    return f"{resource.product} {resource.region} {resource.instance_id} {resource.domain}"
+
+
+def _verify_note(verified: VerifiedResource) -> str:
+    """The status, then why, then on a mismatch the certificate served, e.g. `mismatch: another certificate is
+    served: CN=old.example.com, SHA-256 AB:…, expires 2025-01-01 00:00:00 UTC`."""
+    served = (
+        f"{verified.served_subject}, SHA-256 {verified.served_fingerprint}, expires {_when(verified.served_not_after)}"
+        if verified.served_subject
+        else None
+    )
+    why = ": ".join(part for part in (verified.detail, served) if part)
+    return f"{verified.status}: {why}" if why else str(verified.status)
 
 
 def _environment(escape: Callable[[str], str] | None) -> Environment:
@@ -77,7 +100,7 @@ def _environment(escape: Callable[[str], str] | None) -> Environment:
         autoescape=escape is not None,
         finalize=_escaping(escape) if escape else None,
     )
-    environment.filters.update(when=_when, counts=_counts, cause=_cause, where=_where)
+    environment.filters.update(when=_when, counts=_counts, cause=_cause, where=_where, verify_note=_verify_note)
     environment.globals.update(NotificationEvent=NotificationEvent, JobStatus=JobStatus)
     return environment
 
@@ -116,15 +139,26 @@ def render_sms_parameters(report: JobReport) -> dict[str, str]:
     }
 
 
+def _verify_counts(report: JobReport) -> str:
+    """How many resources ended in each verification status, e.g. `2 verified, 1 mismatch`; empty without any."""
+    counts = Counter(item.status for item in report.verifications)
+    return ", ".join(f"{counts[status]} {status}" for status in VerifyStatus if counts[status])
+
+
 def render_notification(report: JobReport) -> RenderedNotification:
     (headline,) = _lines("headline.txt.j2", report=report)
     shown = report.failures[:BOT_MAX_FAILURES]
+    # Bots list the verifications that did not verify (the count of each status says the rest).
+    unverified = [item for item in report.verifications if item.status is not VerifyStatus.VERIFIED]
     context = {
         "report": report,
         "headline": headline,
         "subject": "[certdeploy] " + headline.rstrip("."),
         "bot_failures": shown,
         "bot_more": len(report.failures) - len(shown),
+        "verify_counts": _verify_counts(report),
+        "bot_unverified": unverified[:BOT_MAX_FAILURES],
+        "bot_unverified_more": max(len(unverified) - BOT_MAX_FAILURES, 0),
     }
     return RenderedNotification(
         subject=context["subject"],

@@ -368,3 +368,32 @@ notifications_sent = Table(
     Index("ix_notifications_sent_address_sent_at", "address_digest", "sent_at"),
     **table_options(),
 )
+
+# Verification (docs/verification.md). No foreign keys, as for the ledger: the rows are keyed by ids that are never
+# reused, and a deleted job's rows are never read again.
+job_verify_policies = Table(
+    "job_verify_policies",
+    metadata,
+    Column("job_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_id", Id, nullable=False),
+    Column("mismatch", String(16), nullable=False),
+    **table_options(autoincrement=False),
+)
+
+worker_verifications = Table(
+    "worker_verifications",
+    metadata,
+    Column("worker_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("job_id", BigInteger, nullable=False),
+    Column("account_id", Id, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("checks", Integer, nullable=False),
+    Column("server_name", String(255), nullable=True),
+    Column("detail", Text, nullable=True),
+    Column("served_fingerprint", String(64), nullable=True),
+    Column("served_subject", Text, nullable=True),
+    Column("served_not_after", UtcDateTime, nullable=True),
+    Column("checked_at", UtcDateTime, nullable=True),
+    Index("ix_worker_verifications_account_job", "account_id", "job_id"),
+    **table_options(autoincrement=False),
+)

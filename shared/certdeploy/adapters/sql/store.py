@@ -25,6 +25,7 @@ from certdeploy.adapters.sql.messages import SqlNonces, SqlOutbox, SqlProcessedM
 from certdeploy.adapters.sql.quota import SqlQuota
 from certdeploy.adapters.sql.repository import Connect
 from certdeploy.adapters.sql.resources import SqlResources
+from certdeploy.adapters.sql.verifications import SqlVerifications
 from certdeploy.adapters.sql.workers import SqlWorkers
 from certdeploy.ports.clock import Clock
 from certdeploy.ports.store.errors import StoreUnavailable
@@ -46,6 +47,7 @@ class SqlTransaction:
         self.processed = SqlProcessedMessages(connect, cipher, clock)
         self.nonces = SqlNonces(connect, cipher, clock)
         self.notifications = SqlSentNotifications(connect, cipher, clock)
+        self.verifications = SqlVerifications(connect, cipher, clock)
 
 
 class SqlStore(SqlTransaction):

@@ -8,7 +8,8 @@ from certdeploy.api.replies import WireModel
 class Worker(WireModel):
     """`Port` is an int and `DefaultResource` a bool here (a CloudResource has them as string and int); times are
     Unix milliseconds as strings. `NamespaceId` is an SAE worker's (the Ingress's namespace, when the inventory has
-    it). `ErrorCode` and `ErrorMessage` are ours: the SDK model has no such fields."""
+    it). `ErrorCode` and `ErrorMessage` are ours: the SDK model has no such fields; so are the `Verify*` and `Served*`
+    fields, the worker's verification (absent when there is none)."""
 
     id: int
     job_id: int
@@ -33,3 +34,12 @@ class Worker(WireModel):
     gmt_modified: str
     error_code: str | None = None
     error_message: str | None = None
+    # Ours (docs/verification.md): what the resource was found to serve after the bind.
+    verify_status: str | None = None
+    verify_detail: str | None = None
+    verify_server_name: str | None = None
+    verify_checks: int | None = None
+    verify_checked_at: str | None = None
+    served_fingerprint: str | None = None
+    served_subject: str | None = None
+    served_not_after: str | None = None

@@ -7,7 +7,7 @@ import { el, field, attempt, confirmDialog, table, pager, heading, notice } from
 const SHOW_SIZE = 20;
 
 function pemInput(label, name) {
-  const [wrapper, area] = field(label, el("textarea", { name, rows: 6, spellcheck: "false", required: true }));
+  const [wrapper, area] = field(label, el("textarea", { name, rows: 6, spellcheck: "false", autocomplete: "off", required: true }));
   const file = el("input", { type: "file", accept: ".pem,.crt,.cer,.key,text/plain", "aria-label": `${label}: ${t("orFile")}` });
   file.addEventListener("change", async () => {
     if (file.files.length) area.value = await file.files[0].text();

@@ -16,7 +16,7 @@ export function render(main) {
   const [nameField, nameInput] = field(t("name"), el("input", { name: "contactName", required: true, maxlength: 64 }));
   const [emailField, emailInput] = field(t("email"), el("input", { name: "email", type: "email", autocomplete: "off" }));
   const [mobileField, mobileInput] = field(t("mobile"), el("input", { name: "mobile", type: "tel", required: true, autocomplete: "off" }));
-  const [hooksField, hooksArea] = field(t("webhooks"), el("textarea", { name: "webhooks", rows: 3, spellcheck: "false" }));
+  const [hooksField, hooksArea] = field(t("webhooks"), el("textarea", { name: "webhooks", rows: 3, spellcheck: "false", autocomplete: "off" }));
   const cancel = el("button", { type: "button", hidden: true, onclick: () => startEdit(null) }, t("cancel"));
   const form = el("form", { class: "card", "aria-labelledby": title.id }, title, nameField, emailField, mobileField, hooksField,
     el("div", { class: "buttons" }, cancel, el("button", { type: "submit", class: "primary" }, t("save"))));

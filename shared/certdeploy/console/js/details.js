@@ -1,6 +1,7 @@
 // Task details: a summary, a tab of all resources and one per cloud service with each resource's status (polled every 2 s while anything
 // is still moving), the failure cause beside a failed resource and Roll Back per resource (CreateRollbackTask), and
-// a Timeline tab paged from ListDeploymentJobEvents.
+// a Timeline tab paged from ListDeploymentJobEvents. Where the job's resources are verified (docs/verification.md), a
+// Verification column shows ListWorkerResource's VerifyStatus with its detail, and what was served on a mismatch.
 import { call, callAll } from "./api.js";
 import { t, formatTime } from "./i18n.js";
 import { el, attempt, confirmDialog, statusBadge, table, pager, heading, notice } from "./ui.js";
@@ -23,7 +24,21 @@ function summary(job) {
     el("dt", {}, t("ended")), el("dd", {}, formatTime(job.EndTime)));
 }
 
+// What the check of a worker's resource found: a badge, then why (text nodes only: the detail and the served
+// subject come from the resource).
+function verification(w) {
+  const served = w.ServedSubject
+    ? t("verifyServed", { subject: w.ServedSubject, fingerprint: w.ServedFingerprint || "", expires: formatTime(w.ServedNotAfter) })
+    : null;
+  const progress = w.VerifyStatus === "pending" && w.VerifyChecks ? t("verifyCheck", { n: w.VerifyChecks }) : null;
+  const why = [progress, w.VerifyDetail, served].filter(Boolean).join("; ");
+  return el("span", { class: "verify" },
+    el("span", { class: `badge verify-${w.VerifyStatus}` }, t(`verify.${w.VerifyStatus}`)),
+    why ? el("span", { class: "verify-detail" }, " ", why) : null);
+}
+
 function workersTable(product, workers, job, domains, rollBack) {
+  const verified = workers.some((w) => w.VerifyStatus);
   return table(product, [
     [t("product"), (w) => w.CloudProduct],
     [t("domain"), (w) => domains.get(w.ResourceId) || w.ResourceDomain || "—"],
@@ -33,6 +48,7 @@ function workersTable(product, workers, job, domains, rollBack) {
     [t("status"), (w) => statusBadge(w.Status)],
     [t("failureCause"), (w) => (w.ErrorCode || w.ErrorMessage
       ? el("span", { class: "cause" }, el("code", {}, w.ErrorCode || ""), " ", w.ErrorMessage || "") : "—")],
+    ...(verified ? [[t("verify"), (w) => (w.VerifyStatus ? verification(w) : "—")]] : []),
     [t("actions"), (w) => (ROLLABLE.has(w.Status) && !MOVING_JOB.has(job.Status)
       ? el("button", { type: "button", class: "link", "aria-label": `${t("rollBack")}: ${domains.get(w.ResourceId) || w.ResourceId}`,
         onclick: () => rollBack(w) }, t("rollBack"))
@@ -119,7 +135,9 @@ export function render(main, [jobId]) {
       .find((node) => node.dataset.key === focused || node.getAttribute("aria-label") === focused);
     if (again) again.focus();
     if (selected === TIMELINE) timeline.reload();
-    const moving = MOVING_JOB.has(job.Status) || workers.some((w) => MOVING_WORKER.has(w.Status));
+    // A verification still checking (a slow product's re-checks) keeps the page polling after its worker ended.
+    const moving = MOVING_JOB.has(job.Status)
+      || workers.some((w) => MOVING_WORKER.has(w.Status) || w.VerifyStatus === "pending");
     live.hidden = !moving;
     if (moving) timer = setTimeout(refresh, POLL_MS);
   }

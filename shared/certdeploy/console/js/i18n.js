@@ -60,6 +60,9 @@ const MESSAGES = {
     "event.rollback_failed": "Rollback failed", "event.notification_sent": "Notification sent",
     "event.notification_failed": "Notification failed", bindingChanges: "What each resource serves now and will get",
     nowBound: "Now", nothingBound: "nothing",
+    verify: "Verification", "verify.pending": "Checking", "verify.verified": "Verified",
+    "verify.mismatch": "Mismatch", "verify.unreachable": "Unreachable", "verify.skipped": "Skipped",
+    verifyCheck: "check {n}", verifyServed: "served {subject} (SHA-256 {fingerprint}, expires {expires})",
   },
   zh: {
     appName: "certdeploy 控制台", language: "English", languageLabel: "切换语言",
@@ -107,6 +110,9 @@ const MESSAGES = {
     "event.rolled_back": "已回滚", "event.rollback_failed": "回滚失败", "event.notification_sent": "已发送通知",
     "event.notification_failed": "通知发送失败", bindingChanges: "各资源当前证书与将部署的证书", nowBound: "当前",
     nothingBound: "无",
+    verify: "部署验证", "verify.pending": "验证中", "verify.verified": "已验证", "verify.mismatch": "不一致",
+    "verify.unreachable": "无法连接", "verify.skipped": "已跳过", verifyCheck: "第 {n} 次检查",
+    verifyServed: "实际返回 {subject}（SHA-256 {fingerprint}，到期 {expires}）",
   },
 };
 

@@ -12,6 +12,7 @@ from certdeploy.ports.store.job_events import JobEvents
 from certdeploy.ports.store.jobs import Jobs, Workers
 from certdeploy.ports.store.messages import Nonces, Outbox, ProcessedMessages, SentNotifications
 from certdeploy.ports.store.resources import Resources
+from certdeploy.ports.store.verifications import Verifications
 
 
 class UnitOfWork(Protocol):
@@ -29,6 +30,7 @@ class UnitOfWork(Protocol):
     processed: ProcessedMessages
     nonces: Nonces
     notifications: SentNotifications
+    verifications: Verifications
 
 
 class Store(UnitOfWork, Protocol):
