@@ -166,6 +166,25 @@ def test_concurrent_charges_never_oversell(store: SqlStore) -> None:
     assert store.quota.balance(account.id).use_count == 4 == ledger_net(store, account.id)
 
 
+def test_concurrent_charges_of_jobs_workers_never_oversell(store: SqlStore) -> None:
+    account = store.accounts.create("acme", buy_count=5)
+    jobs = [new_job(store, account.id) for _ in range(4)]
+    for job in jobs:
+        specs = [WorkerSpec(cert_id=1, resource_id=r, product=Product.CDN) for r in (1, 2)]
+        store.workers.create(account.id, job.id, specs)
+
+    def attempt(i: int) -> int:
+        with store.transaction() as tx:
+            charged = tx.quota.charge_workers(account.id, jobs[i].id, W.EDITING)
+            time.sleep(0.1)
+            return charged
+
+    results = race(4, attempt)
+
+    assert sum(r == 2 for r in results) == 2 and sum(isinstance(r, QuotaExceeded) for r in results) == 2
+    assert store.quota.balance(account.id).use_count == 4 == ledger_net(store, account.id)
+
+
 def test_ledger_rows_outlive_a_deleted_job(store: SqlStore, database: Engine) -> None:
     account = store.accounts.create("acme", buy_count=5)
     job = new_job(store, account.id)
