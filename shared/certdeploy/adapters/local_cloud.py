@@ -303,27 +303,7 @@ class LocalCloud:
 
     def _rebind(self, resource: Resource, binding: Binding) -> None:
         key_clause = _key_clause(_resource_key(resource))
-        columns = _cloud_resource.c
         with self._engine.begin() as connection:
-            # The usual case in one statement: a deployable resource that serves another certificate.
-            changed = connection.execute(
-                sa.update(_cloud_resource)
-                .where(
-                    *key_clause,
-                    columns.flaky_remaining == 0,
-                    sa.or_(columns.fail.is_(None), columns.fail == ""),
-                    columns.https_enabled.is_(True),
-                    sa.not_(
-                        sa.and_(
-                            columns.cert_id.is_not_distinct_from(binding.cert_id),
-                            columns.cert_name.is_not_distinct_from(binding.cert_name),
-                        )
-                    ),
-                )
-                .values(cert_id=binding.cert_id, cert_name=binding.cert_name, deploy_count=columns.deploy_count + 1)
-            )
-            if changed.rowcount == 1:
-                return
             row = connection.execute(sa.select(_cloud_resource).where(*key_clause)).mappings().first()
             if row is None:
                 raise _gone(resource)
