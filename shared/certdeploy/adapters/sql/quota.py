@@ -84,9 +84,7 @@ class SqlQuota(SqlRepository):
                     ["account_id", "job_id", "worker_id", "kind", "direction", "units", "created_at"], rows
                 )
             )
-            conn.execute(
-                update(accounts).where(accounts.c.id == account_id).values(use_count=account.use_count + cost)
-            )
+            conn.execute(update(accounts).where(accounts.c.id == account_id).values(use_count=account.use_count + cost))
             return cost
 
     def credit(self, account_id: int, entries: Sequence[LedgerEntry]) -> int:
