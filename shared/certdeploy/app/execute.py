@@ -30,6 +30,7 @@ from certdeploy.domain.errors import NotFound
 from certdeploy.domain.failures import Failure
 from certdeploy.domain.models import Product, Resource, Worker
 from certdeploy.domain.states import WorkerStatus, move_worker
+from certdeploy.ports.store.jobs import Workers
 
 log = logging.getLogger(__name__)
 W = WorkerStatus
@@ -41,11 +42,8 @@ def _claim(deps: Deps, command: DeployWorker, previous: dict[str, Any]) -> Worke
     already did; None if it is not this message's turn any more. One transaction: it is durable before the bind."""
 
     def step(unit: Step) -> Worker | None:
-        try:
-            worker = unit.ops.workers.get(command.account_id, command.worker_id)
-        except NotFound:
-            return None  # its job was deleted
-        if worker.status not in _RUNNING or command.attempt < worker.attempt:
+        worker = _its_turn(unit.ops.workers, command)
+        if worker is None:
             return None
         # An attempt records before it binds, so while nothing is recorded no attempt reached the cloud and what was
         # read before this transaction is still the previous binding; once recorded, a retry must not record again.
@@ -64,10 +62,10 @@ def _claim(deps: Deps, command: DeployWorker, previous: dict[str, Any]) -> Worke
     return run_step(deps, step)
 
 
-def _its_turn(deps: Deps, command: DeployWorker) -> Worker | None:
-    """The worker as it is now, if this message may still deploy it."""
+def _its_turn(workers: Workers, command: DeployWorker) -> Worker | None:
+    """The worker as `workers` sees it now, if this message may still deploy it (None once its job was deleted)."""
     try:
-        worker = deps.store.workers.get(command.account_id, command.worker_id)
+        worker = workers.get(command.account_id, command.worker_id)
     except NotFound:
         return None
     if worker.status not in _RUNNING or command.attempt < worker.attempt:
@@ -178,7 +176,7 @@ def deploy_worker(deps: Deps, command: DeployWorker) -> None:
     A failure follows the retry policy (docs/failures.md): retried by re-sending the message, or the worker ends in
     `error` with the cause. Other exceptions propagate to the queue's own retry and dead-letter queue.
     """
-    seen = _its_turn(deps, command)
+    seen = _its_turn(deps.store.workers, command)
     if seen is None:
         return
     # Read before the claim so that the claim records it in the same transaction; a failure to read is the attempt's
