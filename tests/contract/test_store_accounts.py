@@ -12,8 +12,8 @@ from sqlalchemy import Engine, select
 from certdeploy.adapters.sql import SqlStore
 from certdeploy.adapters.sql.schema import access_keys, quota_ledger
 from certdeploy.domain.errors import NotFound, QuotaExceeded
-from certdeploy.domain.models import CertOrigin, Product
-from certdeploy.domain.quota import charge_entries, refund_entry, release_entries
+from certdeploy.domain.models import Product
+from certdeploy.domain.quota import LedgerEntry, LedgerEntryKind, refund_entry, release_entries
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.ports.store.errors import AlreadyExists
 from certdeploy.ports.store.jobs import WorkerSpec
@@ -61,20 +61,6 @@ def test_accounts_are_listed_by_id(store: SqlStore) -> None:
     assert [a.name for a in store.accounts.all()] == [first.name, second.name]
 
 
-def test_charge_is_all_or_nothing_and_applies_each_worker_once(store: SqlStore) -> None:
-    account = store.accounts.create("acme", buy_count=3)
-    first = charge_entries(account.id, 1, CertOrigin.UPLOAD, [11, 12])
-
-    assert store.quota.charge(account.id, first) == 2
-    assert store.quota.charge(account.id, first) == 0
-    with pytest.raises(QuotaExceeded):
-        store.quota.charge(account.id, charge_entries(account.id, 2, CertOrigin.UPLOAD, [21, 22]))
-
-    assert store.quota.balance(account.id).use_count == 2 == ledger_net(store, account.id)
-    assert {e.worker_id for e in store.quota.entries(account.id)} == {11, 12}
-    assert store.quota.entries(account.id, job_id=2) == []
-
-
 def test_charging_a_jobs_workers_writes_one_debit_each_once_and_all_or_nothing(store: SqlStore) -> None:
     account = store.accounts.create("acme", buy_count=3)
     job, other = new_job(store, account.id), new_job(store, account.id)
@@ -97,16 +83,17 @@ def test_charging_a_jobs_workers_writes_one_debit_each_once_and_all_or_nothing(s
 
 def test_refund_and_release_give_a_unit_back_at_most_once(store: SqlStore) -> None:
     account = store.accounts.create("acme", buy_count=5)
-    store.quota.charge(account.id, charge_entries(account.id, 1, CertOrigin.UPLOAD, [11, 12, 13]))
+    job, first, second, third = _charged_job(store, account.id, 3)
 
-    refunded = store.quota.credit(account.id, [refund_entry(account.id, 1, 11)])
-    refunded_again = store.quota.credit(account.id, [refund_entry(account.id, 1, 11)])
-    released = store.quota.credit(account.id, release_entries(account.id, 1, [11, 12, 13, 99]))
+    refunded = store.quota.credit(account.id, [refund_entry(account.id, job, first)])
+    refunded_again = store.quota.credit(account.id, [refund_entry(account.id, job, first)])
+    released = store.quota.credit(account.id, release_entries(account.id, job, [first, second, third, 99]))
 
     assert (refunded, refunded_again, released) == (1, 0, 2)
     assert store.quota.balance(account.id).use_count == 0 == ledger_net(store, account.id)
     with pytest.raises(ValueError):
-        store.quota.credit(account.id, charge_entries(account.id, 1, CertOrigin.UPLOAD, [14]))
+        debit = LedgerEntry(account_id=account.id, job_id=job, worker_id=first, kind=LedgerEntryKind.CHARGE)
+        store.quota.credit(account.id, [debit])
 
 
 def test_buy_count_grows_and_never_goes_below_zero(store: SqlStore) -> None:
@@ -118,13 +105,14 @@ def test_buy_count_grows_and_never_goes_below_zero(store: SqlStore) -> None:
     assert store.quota.balance(account.id).available == 12
 
 
-def test_the_same_ledger_entry_written_twice_at_once_applies_once(store: SqlStore) -> None:
+def test_the_same_worker_charged_twice_at_once_is_charged_once(store: SqlStore) -> None:
     account = store.accounts.create("acme", buy_count=10)
-    entries = charge_entries(account.id, 1, CertOrigin.UPLOAD, [501])
+    job = new_job(store, account.id)
+    store.workers.create(account.id, job.id, [WorkerSpec(cert_id=1, resource_id=1, product=Product.CDN)])
 
     def attempt(_: int) -> int:
         with store.transaction() as tx:
-            charged = tx.quota.charge(account.id, entries)
+            charged = tx.quota.charge_workers(account.id, job.id, W.EDITING)
             time.sleep(0.2)
             return charged
 
@@ -136,11 +124,11 @@ def test_the_same_ledger_entry_written_twice_at_once_applies_once(store: SqlStor
 
 def test_concurrent_refunds_of_one_worker_give_back_one_unit(store: SqlStore) -> None:
     account = store.accounts.create("acme", buy_count=10)
-    store.quota.charge(account.id, charge_entries(account.id, 1, CertOrigin.UPLOAD, [601, 602]))
+    job, first, _ = _charged_job(store, account.id, 2)
 
     def attempt(_: int) -> int:
         with store.transaction() as tx:
-            given_back = tx.quota.credit(account.id, [refund_entry(account.id, 1, 601)])
+            given_back = tx.quota.credit(account.id, [refund_entry(account.id, job, first)])
             time.sleep(0.1)
             return given_back
 
@@ -148,22 +136,6 @@ def test_concurrent_refunds_of_one_worker_give_back_one_unit(store: SqlStore) ->
 
     assert sorted(results) == [0, 0, 1]
     assert store.quota.balance(account.id).use_count == 1 == ledger_net(store, account.id)
-
-
-def test_concurrent_charges_never_oversell(store: SqlStore) -> None:
-    account = store.accounts.create("acme", buy_count=5)
-
-    def attempt(i: int) -> int:
-        entries = charge_entries(account.id, 100 + i, CertOrigin.UPLOAD, [1000 + 2 * i, 1001 + 2 * i])
-        with store.transaction() as tx:
-            charged = tx.quota.charge(account.id, entries)
-            time.sleep(0.1)
-            return charged
-
-    results = race(4, attempt)
-
-    assert sum(r == 2 for r in results) == 2 and sum(isinstance(r, QuotaExceeded) for r in results) == 2
-    assert store.quota.balance(account.id).use_count == 4 == ledger_net(store, account.id)
 
 
 def test_concurrent_charges_of_jobs_workers_never_oversell(store: SqlStore) -> None:
@@ -189,7 +161,7 @@ def test_ledger_rows_outlive_a_deleted_job(store: SqlStore, database: Engine) ->
     account = store.accounts.create("acme", buy_count=5)
     job = new_job(store, account.id)
     [worker] = store.workers.create(account.id, job.id, [WorkerSpec(cert_id=1, resource_id=1, product=Product.CDN)])
-    store.quota.charge(account.id, charge_entries(account.id, job.id, CertOrigin.UPLOAD, [worker.id]))
+    store.quota.charge_workers(account.id, job.id, W.EDITING)
 
     with store.transaction() as tx:
         tx.quota.credit(account.id, release_entries(account.id, job.id, [worker.id]))
@@ -202,3 +174,12 @@ def test_ledger_rows_outlive_a_deleted_job(store: SqlStore, database: Engine) ->
         assert conn.execute(select(quota_ledger.c.worker_id)).scalars().all() == [worker.id, worker.id]
     assert replacement.id > worker.id  # ids are never reused, so the ledger keys of deleted workers stay theirs
     assert store.quota.balance(account.id).use_count == 0
+
+
+def _charged_job(store: SqlStore, account_id: int, workers: int) -> tuple[int, ...]:
+    """A job of `workers` CDN workers, each charged one unit: the job's id, then the workers' ids."""
+    job = new_job(store, account_id)
+    specs = [WorkerSpec(cert_id=1, resource_id=r, product=Product.CDN) for r in range(1, workers + 1)]
+    created = store.workers.create(account_id, job.id, specs)
+    assert store.quota.charge_workers(account_id, job.id, W.EDITING) == workers
+    return (job.id, *(w.id for w in created))

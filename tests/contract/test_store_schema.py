@@ -21,8 +21,7 @@ from certdeploy.adapters.sql import SqlStore, create_store_engine, generate_key_
 from certdeploy.adapters.sql.migrate import current_revision, head_revision
 from certdeploy.adapters.sql.schema import api_nonces, contacts, metadata, processed_messages
 from certdeploy.domain.errors import NotFound
-from certdeploy.domain.models import CertOrigin, Product
-from certdeploy.domain.quota import charge_entries
+from certdeploy.domain.models import Product
 from certdeploy.domain.states import JobStatus, WorkerStatus, move_job, move_worker
 from certdeploy.ports.store.jobs import WorkerSpec
 from certdeploy.ports.store.messages import OutboxMessage
@@ -216,15 +215,15 @@ def test_two_processes_share_one_sqlite_file(tmp_path: Any) -> None:
     def writer(i: int) -> int:
         target = (api, cli)[i]
         for n in range(40):
-            target.quota.charge(account.id, charge_entries(account.id, i, CertOrigin.UPLOAD, [i * 1000 + n]))
+            target.quota.add(account.id, 1)
             target.processed.mark(f"{i}:{n}")
-        return target.quota.balance(account.id).use_count
+        return target.quota.balance(account.id).buy_count
 
     results = race(2, writer)
 
-    # THEN no write failed on the file lock and every charge landed
+    # THEN no write failed on the file lock and every purchase landed
     assert all(isinstance(r, int) for r in results), results
-    assert cli.quota.balance(account.id).use_count == 80
+    assert cli.quota.balance(account.id).buy_count == 1080
     api.close()
     cli.close()
 
@@ -292,7 +291,7 @@ def test_ten_thousand_resources_and_a_thousand_workers_take_seconds(store: SqlSt
         account.id, job.id, [WorkerSpec(cert_id=1, resource_id=r, product=Product.CDN) for r in ids[:1000]]
     )
     with store.transaction() as tx:
-        tx.quota.charge(account.id, charge_entries(account.id, job.id, CertOrigin.UPLOAD, [w.id for w in workers]))
+        tx.quota.charge_workers(account.id, job.id, WorkerStatus.EDITING)
         tx.outbox.add([OutboxMessage(queue="deploy", body=str(w.id), key=f"w{w.id}") for w in workers])
     elapsed = time.monotonic() - started
 

@@ -48,11 +48,6 @@ class SqlQuota(SqlRepository):
             raise NotFound.of(Thing.ACCOUNT, account_id)
         return QuotaBalance(buy_count=account.buy_count, use_count=account.use_count)
 
-    def charge(self, account_id: int, entries: Sequence[LedgerEntry]) -> int:
-        check_entries(account_id, entries, LedgerDirection.DEBIT)
-        with self._connection(write=True) as conn:
-            return self._write_ledger(conn, account_id, entries, charge=True)
-
     def charge_workers(self, account_id: int, job_id: int, status: WorkerStatus) -> int:
         uncharged = [
             workers.c.account_id == account_id,
@@ -68,8 +63,8 @@ class SqlQuota(SqlRepository):
             Ledger(account_id, account.buy_count, use_count=account.use_count).check_fits(cost)
             if cost == 0:
                 return 0
-            # One debit per worker, as `charge_entries` would make them; the unique (worker, direction) key and the
-            # NOT EXISTS keep a worker from being charged twice.
+            # One debit per worker, as the domain's `charge_entries` would make them; the unique (worker, direction)
+            # key and the NOT EXISTS keep a worker from being charged twice.
             rows = select(
                 workers.c.account_id,
                 workers.c.job_id,
@@ -90,7 +85,7 @@ class SqlQuota(SqlRepository):
     def credit(self, account_id: int, entries: Sequence[LedgerEntry]) -> int:
         check_entries(account_id, entries, LedgerDirection.CREDIT)
         with self._connection(write=True) as conn:
-            return self._write_ledger(conn, account_id, entries, charge=False)
+            return self._write_ledger(conn, account_id, entries)
 
     def entries(self, account_id: int, *, job_id: int | None = None) -> list[LedgerEntry]:
         query = select(quota_ledger).where(quota_ledger.c.account_id == account_id)
@@ -108,12 +103,12 @@ class SqlQuota(SqlRepository):
             known.update((entry.key, entry) for entry in map(_ledger_entry, rows))
         return Ledger(account.id, account.buy_count, known, use_count=account.use_count)
 
-    def _write_ledger(self, conn: Connection, account_id: int, entries: Sequence[LedgerEntry], charge: bool) -> int:
-        """Let the domain's `Ledger` decide on `entries` with the account row locked, then write what it added;
-        returns the units that changed hands."""
+    def _write_ledger(self, conn: Connection, account_id: int, entries: Sequence[LedgerEntry]) -> int:
+        """Let the domain's `Ledger` decide on credit `entries` with the account row locked, then write what it
+        added; returns the units given back."""
         account = self._lock_account(conn, account_id)
         before = self._ledger(conn, account, [entry.worker_id for entry in entries])
-        after = before.charge(entries) if charge else before.apply_all(entries)
+        after = before.apply_all(entries)
         added = after.added_since(before)
         if added:
             now = self._now()

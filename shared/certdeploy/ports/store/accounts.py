@@ -74,15 +74,11 @@ class Quota(Protocol):
 
     def balance(self, account_id: int) -> QuotaBalance: ...
 
-    def charge(self, account_id: int, entries: Sequence[LedgerEntry]) -> int:
-        """Apply a job's debit entries all or nothing, as the domain's `Ledger.charge` decides; returns the units
-        charged now. Raises `QuotaExceeded` (nothing applied) when they do not fit; concurrent charges of one account
-        are serialised (its row is locked), so quota is never oversold."""
-        ...
-
     def charge_workers(self, account_id: int, job_id: int, status: WorkerStatus) -> int:
-        """`charge` with one unit per worker of the job in `status` not charged yet, written by the database in one
-        statement whatever the job's size; returns the units charged now. Same guarantees as `charge`."""
+        """Charge one unit per worker of the job in `status` not charged yet, all or nothing, as the domain's
+        `Ledger.charge` would decide, written by the database in one statement whatever the job's size; returns the
+        units charged now. Raises `QuotaExceeded` (nothing applied) when they do not fit; concurrent charges of one
+        account are serialised (its row is locked), so quota is never oversold."""
         ...
 
     def credit(self, account_id: int, entries: Sequence[LedgerEntry]) -> int:
