@@ -174,7 +174,7 @@ def new_job(store: SqlStore, account_id: int, **fields: Any) -> Job:
 def pending_job_with_workers(store: SqlStore, account_id: int, count: int) -> tuple[Job, list[int]]:
     job = new_job(store, account_id)
     specs = [WorkerSpec(cert_id=1, resource_id=100 + i, product=Product.CDN) for i in range(count)]
-    worker_ids = [w.id for w in store.workers.create(account_id, job.id, specs)]
+    worker_ids = store.workers.create(account_id, job.id, specs)
     store.workers.transition_all(account_id, job.id, move_worker(W.EDITING, W.PENDING))
     return store.jobs.transition(account_id, job.id, move_job(J.EDITING, J.PENDING)), worker_ids
 

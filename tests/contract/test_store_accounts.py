@@ -65,7 +65,7 @@ def test_charging_a_jobs_workers_writes_one_debit_each_once_and_all_or_nothing(s
     account = store.accounts.create("acme", buy_count=3)
     job, other = new_job(store, account.id), new_job(store, account.id)
     specs = [WorkerSpec(cert_id=1, resource_id=r, product=Product.CDN) for r in (1, 2)]
-    workers = store.workers.create(account.id, job.id, specs)
+    worker_ids = store.workers.create(account.id, job.id, specs)
     store.workers.create(account.id, other.id, [*specs, WorkerSpec(cert_id=1, resource_id=3, product=Product.CDN)])
 
     assert store.quota.charge_workers(account.id, job.id, W.EDITING) == 2
@@ -75,10 +75,10 @@ def test_charging_a_jobs_workers_writes_one_debit_each_once_and_all_or_nothing(s
 
     assert store.quota.balance(account.id).use_count == 2 == ledger_net(store, account.id)
     charged = store.quota.entries(account.id, job_id=job.id)
-    assert sorted(e.worker_id for e in charged) == sorted(w.id for w in workers)
+    assert sorted(e.worker_id for e in charged) == sorted(worker_ids)
     assert {(e.kind, e.units) for e in charged} == {("charge", 1)}
     assert store.quota.entries(account.id, job_id=other.id) == []
-    assert store.quota.credit(account.id, [refund_entry(account.id, job.id, workers[0].id)]) == 1
+    assert store.quota.credit(account.id, [refund_entry(account.id, job.id, worker_ids[0])]) == 1
 
 
 def test_refund_and_release_give_a_unit_back_at_most_once(store: SqlStore) -> None:
@@ -160,19 +160,19 @@ def test_concurrent_charges_of_jobs_workers_never_oversell(store: SqlStore) -> N
 def test_ledger_rows_outlive_a_deleted_job(store: SqlStore, database: Engine) -> None:
     account = store.accounts.create("acme", buy_count=5)
     job = new_job(store, account.id)
-    [worker] = store.workers.create(account.id, job.id, [WorkerSpec(cert_id=1, resource_id=1, product=Product.CDN)])
+    [worker_id] = store.workers.create(account.id, job.id, [WorkerSpec(cert_id=1, resource_id=1, product=Product.CDN)])
     store.quota.charge_workers(account.id, job.id, W.EDITING)
 
     with store.transaction() as tx:
-        tx.quota.credit(account.id, release_entries(account.id, job.id, [worker.id]))
+        tx.quota.credit(account.id, release_entries(account.id, job.id, [worker_id]))
         tx.jobs.delete(account.id, job.id)
-    [replacement] = store.workers.create(
+    [replacement_id] = store.workers.create(
         account.id, new_job(store, account.id).id, [WorkerSpec(cert_id=1, resource_id=1, product=Product.CDN)]
     )
 
     with database.connect() as conn:
-        assert conn.execute(select(quota_ledger.c.worker_id)).scalars().all() == [worker.id, worker.id]
-    assert replacement.id > worker.id  # ids are never reused, so the ledger keys of deleted workers stay theirs
+        assert conn.execute(select(quota_ledger.c.worker_id)).scalars().all() == [worker_id, worker_id]
+    assert replacement_id > worker_id  # ids are never reused, so the ledger keys of deleted workers stay theirs
     assert store.quota.balance(account.id).use_count == 0
 
 
@@ -182,4 +182,4 @@ def _charged_job(store: SqlStore, account_id: int, workers: int) -> tuple[int, .
     specs = [WorkerSpec(cert_id=1, resource_id=r, product=Product.CDN) for r in range(1, workers + 1)]
     created = store.workers.create(account_id, job.id, specs)
     assert store.quota.charge_workers(account_id, job.id, W.EDITING) == workers
-    return (job.id, *(w.id for w in created))
+    return (job.id, *created)

@@ -19,6 +19,7 @@ from certdeploy.domain.states import JobStatus, WorkerStatus, move_job, move_wor
 from certdeploy.ports.store.errors import AlreadyExists, StaleState
 from certdeploy.ports.store.jobs import WorkerSpec
 from certdeploy.ports.store.messages import OutboxMessage
+from certdeploy.ports.store.resources import ResourceSpec
 from tests.contract.store_fixtures import (
     T0,
     SettableClock,
@@ -148,7 +149,9 @@ def test_workers_are_created_in_bulk_once_per_resource(store: SqlStore) -> None:
     job = new_job(store, account.id)
     specs = [WorkerSpec(cert_id=1, resource_id=r, product=Product.CDN) for r in (30, 10, 20)]
 
-    created = store.workers.create(account.id, job.id, specs)
+    created = [
+        store.workers.get(account.id, worker_id) for worker_id in store.workers.create(account.id, job.id, specs)
+    ]
 
     assert [w.resource_id for w in created] == [30, 10, 20]
     assert all(w.status is W.EDITING and w.job_id == job.id and w.created_at == T0 for w in created)
@@ -156,6 +159,32 @@ def test_workers_are_created_in_bulk_once_per_resource(store: SqlStore) -> None:
     with pytest.raises(AlreadyExists):
         store.workers.create(account.id, job.id, specs[:1])
     assert len(store.workers.of_job(account.id, job.id)) == 3
+
+
+def test_a_jobs_worker_targets_carry_their_resources_binding_and_are_the_accounts_only(store: SqlStore) -> None:
+    account, other = store.accounts.create("acme"), store.accounts.create("other")
+    specs = [
+        ResourceSpec(product=p, region="cn-hangzhou", instance_id=f"i-{i}", domain=f"h{i}.example.com", port=443)
+        for i, p in enumerate([Product.CDN, Product.ALB])
+    ]
+    cdn, alb = store.resources.upsert(account.id, specs)
+    store.resources.set_binding(account.id, alb, 7, "old-cert")
+    job = new_job(store, account.id)
+    worker_ids = store.workers.create(
+        account.id,
+        job.id,
+        [WorkerSpec(cert_id=2, resource_id=alb, product=Product.ALB), WorkerSpec(1, cdn, Product.CDN)],
+    )
+
+    targets = store.workers.targets(account.id, job.id)
+
+    assert [(t.worker_id, t.cert_id, t.resource_id, t.product, t.domain) for t in targets] == [
+        (worker_ids[0], 2, alb, Product.ALB, "h1.example.com"),
+        (worker_ids[1], 1, cdn, Product.CDN, "h0.example.com"),
+    ]
+    assert [(t.bound_cert_id, t.bound_cert_name) for t in targets] == [(7, "old-cert"), (None, None)]
+    with pytest.raises(NotFound):
+        store.workers.targets(other.id, job.id)
 
 
 def test_replacing_workers_of_an_editing_job(store: SqlStore) -> None:
@@ -168,7 +197,7 @@ def test_replacing_workers_of_an_editing_job(store: SqlStore) -> None:
     assert (
         [(w.cert_id, w.resource_id) for w in store.workers.of_job(account.id, job.id)]
         == [(2, 2)]
-        == [(w.cert_id, w.resource_id) for w in replaced]
+        == [(w.cert_id, w.resource_id) for w in (store.workers.get(account.id, i) for i in replaced)]
     )
     with pytest.raises(NotFound):
         store.workers.replace(account.id, 999_999, [])
@@ -213,7 +242,7 @@ def test_worker_counts_group_the_job_s_workers_by_product_and_status(store: SqlS
     ]
     [first, *_] = store.workers.create(account.id, job.id, specs)
     store.workers.transition_all(account.id, job.id, move_worker(W.EDITING, W.PENDING))
-    store.workers.transition(account.id, first.id, move_worker(W.PENDING, W.ERROR))
+    store.workers.transition(account.id, first, move_worker(W.PENDING, W.ERROR))
 
     assert store.workers.counts(account.id, job.id) == {
         (Product.CDN, W.ERROR): 1,
@@ -233,12 +262,12 @@ def test_the_counters_follow_every_worker_write_and_tell_what_an_aggregate_would
     first, second, *_ = store.workers.create(account.id, job.id, specs)
     store.workers.transition_all(account.id, job.id, move_worker(W.EDITING, W.PENDING))
     store.workers.transition_all(account.id, job.id, move_worker(W.PENDING, W.SCHEDULING), cert_ids=[1])
-    store.workers.transition(account.id, first.id, move_worker(W.SCHEDULING, W.PROCESSING))
-    store.workers.transition(account.id, first.id, move_worker(W.PROCESSING, W.PROCESSING), resource_domain="x")
-    store.workers.transition(account.id, first.id, move_worker(W.PROCESSING, W.SUCCESS))
-    store.workers.transition(account.id, second.id, move_worker(W.PENDING, W.ERROR))
+    store.workers.transition(account.id, first, move_worker(W.SCHEDULING, W.PROCESSING))
+    store.workers.transition(account.id, first, move_worker(W.PROCESSING, W.PROCESSING), resource_domain="x")
+    store.workers.transition(account.id, first, move_worker(W.PROCESSING, W.SUCCESS))
+    store.workers.transition(account.id, second, move_worker(W.PENDING, W.ERROR))
     with pytest.raises(StaleState):  # a move that loses its race counts nothing
-        store.workers.transition(account.id, second.id, move_worker(W.PENDING, W.ERROR))
+        store.workers.transition(account.id, second, move_worker(W.PENDING, W.ERROR))
 
     aggregate = Counter((w.product, w.status) for w in store.workers.of_job(account.id, job.id))
     assert store.workers.counts(account.id, job.id) == dict(aggregate)
@@ -259,13 +288,13 @@ def test_worker_list_filters_and_paging(store: SqlStore) -> None:
     created = store.workers.create(
         account.id, job.id, [WorkerSpec(cert_id=1, resource_id=i, product=p) for i, p in enumerate(products)]
     )
-    store.workers.transition(account.id, created[2].id, move_worker(W.EDITING, W.PENDING))
+    store.workers.transition(account.id, created[2], move_worker(W.EDITING, W.PENDING))
 
     cdn = store.workers.search(account.id, job.id, product=Product.CDN, page=2, page_size=2)
     pending = store.workers.search(account.id, job.id, status=W.PENDING)
 
-    assert (cdn.total, [w.id for w in cdn.items]) == (3, [created[3].id])
-    assert [w.id for w in pending.items] == [created[2].id]
+    assert (cdn.total, [w.id for w in cdn.items]) == (3, [created[3]])
+    assert [w.id for w in pending.items] == [created[2]]
 
 
 def test_worker_transition_records_fields_and_loses_races_loudly(store: SqlStore, clock: SettableClock) -> None:

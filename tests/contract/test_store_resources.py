@@ -118,9 +118,14 @@ def test_thousands_of_resources_read_by_id_are_the_accounts_only(store: SqlStore
     wanted = ours[::step]
     found = store.resources.get_many(acme.id, [*reversed(wanted), *theirs])
 
-    # THEN it gets exactly its own, in id order
+    # THEN it gets exactly its own, in id order; matching's read of them also leaves out those gone
     assert [r.id for r in found] == sorted(wanted)
     assert {r.account_id for r in found} == {acme.id}
+    store.resources.set_gone(acme.id, wanted[:2])
+    targets = store.resources.targets(acme.id, [*reversed(wanted), *theirs])
+    assert [(t.id, t.account_id, t.product, t.domain) for t in targets] == [
+        (r.id, acme.id, Product.CDN, "a.example") for r in found[2:]
+    ]
 
 
 def test_an_sae_resource_keeps_its_namespace_and_a_sync_refreshes_it(store: SqlStore) -> None:

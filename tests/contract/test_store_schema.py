@@ -287,12 +287,12 @@ def test_ten_thousand_resources_and_a_thousand_workers_take_seconds(store: SqlSt
     ids = store.resources.upsert(account.id, specs)
     again = store.resources.upsert(account.id, specs)
     job = new_job(store, account.id)
-    workers = store.workers.create(
+    worker_ids = store.workers.create(
         account.id, job.id, [WorkerSpec(cert_id=1, resource_id=r, product=Product.CDN) for r in ids[:1000]]
     )
     with store.transaction() as tx:
         tx.quota.charge_workers(account.id, job.id, WorkerStatus.EDITING)
-        tx.outbox.add([OutboxMessage(queue="deploy", body=str(w.id), key=f"w{w.id}") for w in workers])
+        tx.outbox.add([OutboxMessage(queue="deploy", body=str(i), key=f"w{i}") for i in worker_ids])
     elapsed = time.monotonic() - started
 
     assert again == ids and len(set(ids)) == 10_000

@@ -191,9 +191,9 @@ def _binding_changes(ctx: ActionContext, job: models.Job) -> list[BindingChange]
     return [
         BindingChange(
             worker_id=change.worker_id,
-            resource_id=change.resource.id,
-            cloud_product=str(change.resource.product),
-            domain=change.resource.domain,
+            resource_id=change.resource_id,
+            cloud_product=str(change.product),
+            domain=change.domain,
             current_cert_id=None if change.current is None else change.current.id,
             current_cert_name=None if change.current is None else change.current.name,
             current_cert_end_time=None if change.current is None else millis_text(change.current.not_after),

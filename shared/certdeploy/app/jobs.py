@@ -20,7 +20,7 @@ from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.domain.completion import WorkerEnd, end_worker, finish_job
 from certdeploy.domain.errors import InvalidParameter, InvalidStatus, NotFound, Thing
 from certdeploy.domain.failures import Permanent
-from certdeploy.domain.matching import Exclusion, MatchResult, match
+from certdeploy.domain.matching import Exclusion, Matchable, MatchResult, match
 from certdeploy.domain.models import (
     MAX_CONTACTS_PER_JOB,
     Certificate,
@@ -28,7 +28,6 @@ from certdeploy.domain.models import (
     Job,
     JobType,
     Product,
-    Resource,
     Worker,
 )
 from certdeploy.domain.notifications import NotificationEvent
@@ -45,6 +44,7 @@ from certdeploy.domain.timeline import JobEventType, NewJobEvent, job_event, wor
 from certdeploy.domain.verification import VerifyMismatch
 from certdeploy.ports.store.accounts import QuotaBalance
 from certdeploy.ports.store.jobs import JobState, WorkerSpec
+from certdeploy.ports.store.resources import ResourceTarget
 from certdeploy.ports.store.unit_of_work import UnitOfWork
 
 J, W, E = JobStatus, WorkerStatus, JobEventType
@@ -112,8 +112,8 @@ def _certificates(ops: UnitOfWork, account_id: int, cert_ids: Sequence[int]) -> 
     return found
 
 
-def _resources(ops: UnitOfWork, account_id: int, resource_ids: Sequence[int]) -> list[Resource]:
-    found = [r for r in ops.resources.get_many(account_id, resource_ids) if not r.gone]
+def _resources(ops: UnitOfWork, account_id: int, resource_ids: Sequence[int]) -> list[ResourceTarget]:
+    found = ops.resources.targets(account_id, resource_ids)
     missing = sorted(set(resource_ids) - {r.id for r in found})
     if missing:
         raise NotFound(Thing.RESOURCE, f"Resource(s) {missing} do not exist.")
@@ -141,7 +141,7 @@ def _job_origin(certificates: Sequence[Certificate]) -> CertOrigin:
 
 
 def _match(
-    deps: Deps, account_id: int, certs: Sequence[Certificate], resources: Sequence[Resource], at: datetime | None
+    deps: Deps, account_id: int, certs: Sequence[Certificate], resources: Sequence[Matchable], at: datetime | None
 ) -> MatchResult:
     return match(certs, resources, at or deps.clock.now(), account_id)
 
@@ -272,12 +272,12 @@ def job_progress(deps: Deps, account_id: int, job_id: int) -> JobProgress:
         per_product[product] += count
     worker_count = sum(statuses.values())
     exclusions: tuple[Exclusion, ...] = ()
-    if job.status is J.EDITING:
+    if job.status is J.EDITING and worker_count < len(job.resource_ids):
         # Each resource matches on its own, so only those left without a worker are matched again to say why: a
-        # preview of 10,000 resources does not read and match them all.
-        matched = {w.resource_id for w in store.workers.of_job(account_id, job_id)}
+        # preview of 10,000 resources does not read and match them all (nor its workers, when each has one).
+        matched = {target.resource_id for target in store.workers.targets(account_id, job_id)}
         left_out = set(job.resource_ids) - matched
-        resources = [r for r in store.resources.get_many(account_id, left_out) if not r.gone] if left_out else []
+        resources = store.resources.targets(account_id, left_out)
         if resources:
             certs = store.certificates.get_many(account_id, job.cert_ids)
             exclusions = _match(deps, account_id, certs, resources, job.schedule_time).exclusions
@@ -373,7 +373,7 @@ def _back_to_editing(deps: Deps, unit: Step, job: Job) -> Job:
     job = ops.jobs.transition(job.account_id, job.id, move_job(J.PENDING, J.EDITING), expected_version=job.version)
     # New worker ids: the released units belong to the old workers, so submitting again charges again.
     certs = ops.certificates.get_many(job.account_id, job.cert_ids)
-    resources = [r for r in ops.resources.get_many(job.account_id, job.resource_ids) if not r.gone]
+    resources = ops.resources.targets(job.account_id, job.resource_ids)
     _replace_workers(ops, job, _worker_specs(_match(deps, job.account_id, certs, resources, job.schedule_time)))
     return job
 

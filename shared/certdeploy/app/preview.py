@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from certdeploy.app.deps import Deps
-from certdeploy.domain.models import Certificate, Job, Resource
+from certdeploy.domain.models import Certificate, Job, Product
+from certdeploy.ports.store.jobs import WorkerTarget
 
 
 @dataclass(frozen=True)
@@ -30,29 +31,29 @@ class BindingChange:
     """One worker's resource: what it serves now (None: nothing) → what the job binds."""
 
     worker_id: int
-    resource: Resource
+    resource_id: int
+    product: Product
+    domain: str
     current: CertificateFacts | None
     planned: Certificate
 
 
-def _current(resource: Resource, ours: dict[int, Certificate]) -> CertificateFacts | None:
-    bound = ours.get(resource.bound_cert_id) if resource.bound_cert_id is not None else None
+def _current(target: WorkerTarget, ours: dict[int, Certificate]) -> CertificateFacts | None:
+    bound = ours.get(target.bound_cert_id) if target.bound_cert_id is not None else None
     if bound is not None:
-        return CertificateFacts(bound.id, resource.bound_cert_name or bound.name, bound.not_after)
-    return CertificateFacts(None, resource.bound_cert_name, None) if resource.bound_cert_name else None
+        return CertificateFacts(bound.id, target.bound_cert_name or bound.name, bound.not_after)
+    return CertificateFacts(None, target.bound_cert_name, None) if target.bound_cert_name else None
 
 
 def binding_changes(deps: Deps, job: Job) -> list[BindingChange]:
-    """Per worker of `job`, by worker id: the resource's certificate now and the one the job will bind."""
+    """Per worker of `job`, by worker id: the resource's certificate now and the one the job will bind. One read of
+    the workers with their resources' columns, then the few certificates they name."""
     store = deps.store
-    workers = store.workers.of_job(job.account_id, job.id)
-    resources = {r.id: r for r in store.resources.get_many(job.account_id, {w.resource_id for w in workers})}
-    cert_ids = {w.cert_id for w in workers} | {
-        r.bound_cert_id for r in resources.values() if r.bound_cert_id is not None
-    }
+    targets = store.workers.targets(job.account_id, job.id)
+    cert_ids = {t.cert_id for t in targets} | {t.bound_cert_id for t in targets if t.bound_cert_id is not None}
     ours = {c.id: c for c in store.certificates.get_many(job.account_id, cert_ids)}
     return [
-        BindingChange(w.id, resources[w.resource_id], _current(resources[w.resource_id], ours), ours[w.cert_id])
-        for w in workers
-        if w.resource_id in resources and w.cert_id in ours
+        BindingChange(t.worker_id, t.resource_id, t.product, t.domain, _current(t, ours), ours[t.cert_id])
+        for t in targets
+        if t.cert_id in ours
     ]

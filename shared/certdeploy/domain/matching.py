@@ -25,9 +25,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
-from certdeploy.domain.models import SM_PRODUCTS, CertAlgorithm, Certificate, Product, Resource
+from certdeploy.domain.models import SM_PRODUCTS, CertAlgorithm, Certificate, Product
 from certdeploy.domain.names import is_wildcard, parent_domain, try_normalise_name
 from certdeploy.domain.text_enum import TextEnum
 
@@ -168,6 +168,25 @@ class _Index:
         return found
 
 
+class Matchable(Protocol):
+    """What matching reads of a resource: a `Resource`, or the few columns a store reads for matching alone."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def account_id(self) -> int: ...
+
+    @property
+    def product(self) -> Product: ...
+
+    @property
+    def domain(self) -> str: ...
+
+    @property
+    def https_enabled(self) -> bool: ...
+
+
 def _require_unique_ids(kind: str, ids: Iterable[int]) -> None:
     duplicated = sorted(identifier for identifier, count in Counter(ids).items() if count > 1)
     if duplicated:
@@ -176,7 +195,7 @@ def _require_unique_ids(kind: str, ids: Iterable[int]) -> None:
 
 def match(
     certificates: Sequence[Certificate],
-    resources: Sequence[Resource],
+    resources: Sequence[Matchable],
     at: datetime,
     account_id: int | None = None,
 ) -> MatchResult:

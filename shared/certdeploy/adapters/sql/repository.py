@@ -58,22 +58,34 @@ class SqlRepository:
         return self._clock.now()
 
     def _owned_rows(
-        self, table: Table, column: ColumnElement[int], account_id: int, values: Collection[int]
+        self,
+        table: Table,
+        column: ColumnElement[int],
+        account_id: int,
+        values: Collection[int],
+        *,
+        columns: Sequence[ColumnElement[Any]] = (),
+        where: Sequence[ColumnElement[bool]] = (),
     ) -> list[Row[Any]]:
-        """The account's rows of `table` whose `column` is one of `values`, by id; other accounts' rows are absent."""
+        """The account's rows of `table` whose `column` is one of `values` and which meet `where`, by id; other
+        accounts' rows are absent. Only `columns` are read when given (they include `id` and `column`)."""
         wanted = sorted(set(values))
+        selected = list(columns) or list(table.c)
+        names = [c.key for c in selected]
+        at, id_at = names.index(column.key), names.index("id")
+        owned = select(*selected).where(table.c.account_id == account_id, *where)
         rows: list[Row[Any]] = []
         with self._connection(write=False) as conn:
             if len(wanted) > _CHUNK and wanted[-1] - wanted[0] < _DENSE_SPAN * len(wanted):
                 # Many values close together (a job over most of an account's resources): one range read, filtered
                 # here, costs a third of the lists of values it replaces.
                 keep = set(wanted)
-                in_range = select(table).where(table.c.account_id == account_id, column.between(wanted[0], wanted[-1]))
-                rows = [row for row in conn.execute(in_range) if row._mapping[column] in keep]
+                in_range = owned.where(column.between(wanted[0], wanted[-1]))
+                rows = [row for row in conn.execute(in_range) if row[at] in keep]
             else:
                 for chunk in chunks(wanted):
-                    rows += conn.execute(select(table).where(table.c.account_id == account_id, column.in_(chunk))).all()
-        return sorted(rows, key=lambda row: row.id)
+                    rows += conn.execute(owned.where(column.in_(chunk))).all()
+        return sorted(rows, key=lambda row: row[id_at])
 
     @staticmethod
     def _insert_unique(conn: Connection, statement: Executable, conflict: str, params: Any = None) -> CursorResult[Any]:

@@ -12,7 +12,7 @@ from certdeploy.adapters.sql.schema import resources
 from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.domain.models import Product, Resource
 from certdeploy.ports.store.paging import Page
-from certdeploy.ports.store.resources import ResourceSpec
+from certdeploy.ports.store.resources import ResourceSpec, ResourceTarget
 
 _ResourceKey = tuple[str, str, str, str, int]
 # Wildcard names matched in SQL, one LIKE each, in one query; far below SQLite's expression depth of 1000.
@@ -100,6 +100,16 @@ class SqlResources(SqlRepository):
 
     def get_many(self, account_id: int, resource_ids: Collection[int]) -> list[Resource]:
         return [_resource(row) for row in self._owned_rows(resources, resources.c.id, account_id, resource_ids)]
+
+    def targets(self, account_id: int, resource_ids: Collection[int]) -> list[ResourceTarget]:
+        columns = (resources.c.id, resources.c.product, resources.c.domain, resources.c.https_enabled)
+        rows = self._owned_rows(
+            resources, resources.c.id, account_id, resource_ids, columns=columns, where=[resources.c.gone == false()]
+        )
+        return [
+            ResourceTarget(resource_id, account_id, Product(product), domain, bool(https))
+            for resource_id, product, domain, https in rows
+        ]
 
     def search(
         self,

@@ -11,11 +11,11 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from certdeploy.adapters.sql import job_counters
 from certdeploy.adapters.sql.repository import SqlRepository
-from certdeploy.adapters.sql.schema import jobs, workers
+from certdeploy.adapters.sql.schema import jobs, resources, workers
 from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.domain.models import Product, Worker
 from certdeploy.domain.states import WorkerMove, WorkerStatus
-from certdeploy.ports.store.jobs import WorkerSpec
+from certdeploy.ports.store.jobs import WorkerSpec, WorkerTarget
 from certdeploy.ports.store.paging import Page
 
 
@@ -44,12 +44,12 @@ def _worker(row: Row[Any]) -> Worker:
 class SqlWorkers(SqlRepository):
     """The `Workers` port."""
 
-    def create(self, account_id: int, job_id: int, specs: Sequence[WorkerSpec]) -> list[Worker]:
+    def create(self, account_id: int, job_id: int, specs: Sequence[WorkerSpec]) -> list[int]:
         with self._connection(write=True) as conn:
             self._require_job(conn, account_id, job_id)
             return self._insert_workers(conn, account_id, job_id, specs)
 
-    def replace(self, account_id: int, job_id: int, specs: Sequence[WorkerSpec]) -> list[Worker]:
+    def replace(self, account_id: int, job_id: int, specs: Sequence[WorkerSpec]) -> list[int]:
         with self._connection(write=True) as conn:
             self._require_job(conn, account_id, job_id)
             conn.execute(delete(workers).where(workers.c.job_id == job_id))
@@ -95,6 +95,29 @@ class SqlWorkers(SqlRepository):
                 .order_by(workers.c.id)
             )
             return [_worker(row) for row in rows]
+
+    def targets(self, account_id: int, job_id: int) -> list[WorkerTarget]:
+        query = (
+            select(
+                workers.c.id,
+                workers.c.cert_id,
+                workers.c.resource_id,
+                workers.c.product,
+                resources.c.domain,
+                resources.c.bound_cert_id,
+                resources.c.bound_cert_name,
+            )
+            .join(resources, resources.c.id == workers.c.resource_id)
+            .where(workers.c.job_id == job_id, resources.c.account_id == account_id)
+            .order_by(workers.c.id)
+        )
+        with self._connection(write=False) as conn:
+            self._require_job(conn, account_id, job_id)
+            rows = conn.execute(query).all()
+        return [
+            WorkerTarget(worker_id, cert_id, resource_id, Product(product), domain, bound_id, bound_name)
+            for worker_id, cert_id, resource_id, product, domain, bound_id, bound_name in rows
+        ]
 
     def counts(self, account_id: int, job_id: int) -> dict[tuple[Product, WorkerStatus], int]:
         with self._connection(write=False) as conn:
@@ -214,9 +237,7 @@ class SqlWorkers(SqlRepository):
         with self._connection(write=False) as conn:
             return [_worker(row) for row in conn.execute(query)]
 
-    def _insert_workers(
-        self, conn: Connection, account_id: int, job_id: int, specs: Sequence[WorkerSpec]
-    ) -> list[Worker]:
+    def _insert_workers(self, conn: Connection, account_id: int, job_id: int, specs: Sequence[WorkerSpec]) -> list[int]:
         if not specs:
             return []
         now = self._now()
@@ -238,4 +259,4 @@ class SqlWorkers(SqlRepository):
         # Only the new ids are read back: the rest of each worker is what was just written.
         query = select(workers.c.resource_id, workers.c.id).where(workers.c.job_id == job_id)
         ids = {resource_id: worker_id for resource_id, worker_id in conn.execute(query)}
-        return [Worker(id=ids[row["resource_id"]], **row) for row in rows]
+        return [ids[spec.resource_id] for spec in specs]

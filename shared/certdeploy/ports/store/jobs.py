@@ -20,6 +20,20 @@ class WorkerSpec:
     product: Product
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerTarget:
+    """A worker and the resource it deploys to, as the preview shows it: a few columns of each, no models (a job's
+    preview reads one per worker)."""
+
+    worker_id: int
+    cert_id: int
+    resource_id: int
+    product: Product
+    domain: str
+    bound_cert_id: int | None
+    bound_cert_name: str | None
+
+
 @dataclass(frozen=True)
 class JobState:
     """Where a job is, without its lists (which are as long as the job): what a finishing worker needs."""
@@ -101,14 +115,14 @@ class Jobs(Protocol):
 
 
 class Workers(Protocol):
-    def create(self, account_id: int, job_id: int, specs: Sequence[WorkerSpec]) -> list[Worker]:
-        """New workers in `editing`, in input order. Raises `AlreadyExists` if a resource already has a worker in
-        the job, `NotFound` if the job is not the account's."""
+    def create(self, account_id: int, job_id: int, specs: Sequence[WorkerSpec]) -> list[int]:
+        """New workers in `editing`; returns their ids in input order. Raises `AlreadyExists` if a resource already
+        has a worker in the job, `NotFound` if the job is not the account's."""
         ...
 
-    def replace(self, account_id: int, job_id: int, specs: Sequence[WorkerSpec]) -> list[Worker]:
+    def replace(self, account_id: int, job_id: int, specs: Sequence[WorkerSpec]) -> list[int]:
         """Drop the job's workers and create `specs` instead (re-matching an `editing` job, once the domain's
-        `check_workers_replaceable` allowed it)."""
+        `check_workers_replaceable` allowed it); returns the new ids in input order."""
         ...
 
     def get(self, account_id: int, worker_id: int) -> Worker: ...
@@ -128,6 +142,11 @@ class Workers(Protocol):
 
     def of_job(self, account_id: int, job_id: int) -> list[Worker]:
         """All the job's workers, by id."""
+        ...
+
+    def targets(self, account_id: int, job_id: int) -> list[WorkerTarget]:
+        """Each of the job's workers whose resource is the account's, with that resource's domain and binding, by
+        worker id: one read for the whole job."""
         ...
 
     def counts(self, account_id: int, job_id: int) -> dict[tuple[Product, WorkerStatus], int]:

@@ -28,6 +28,18 @@ class ResourceSpec:
     bound_cas_cert_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ResourceTarget:
+    """A resource as matching reads it (`certdeploy.domain.matching.Matchable`): a job over 10,000 resources reads
+    these, not 10,000 `Resource` models."""
+
+    id: int
+    account_id: int
+    product: Product
+    domain: str
+    https_enabled: bool
+
+
 class Resources(Protocol):
     def upsert(self, account_id: int, specs: Sequence[ResourceSpec]) -> list[int]:
         """Insert or refresh resources by natural key; returns their stable ids in input order. Marks them not gone."""
@@ -35,6 +47,10 @@ class Resources(Protocol):
 
     def get_many(self, account_id: int, resource_ids: Collection[int]) -> list[Resource]:
         """By id; ids the account does not own are absent (the caller states why they were excluded)."""
+        ...
+
+    def targets(self, account_id: int, resource_ids: Collection[int]) -> list[ResourceTarget]:
+        """`get_many` for matching: the account's resources among `resource_ids` that are not gone, by id."""
         ...
 
     def search(
