@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, exists, func, insert, literal, select, update
+from sqlalchemy import Connection, Row, exists, insert, literal, select, update
 
 from certdeploy.adapters.sql.repository import SqlRepository, chunks
 from certdeploy.adapters.sql.schema import accounts, quota_ledger, workers
-from certdeploy.domain.errors import NotFound, Thing
+from certdeploy.domain.errors import NotFound, QuotaExceeded, Thing
 from certdeploy.domain.quota import Ledger, LedgerDirection, LedgerEntry, LedgerEntryKind, check_entries
 from certdeploy.domain.states import WorkerStatus
 from certdeploy.ports.store.accounts import QuotaBalance
@@ -57,29 +57,36 @@ class SqlQuota(SqlRepository):
                 quota_ledger.c.worker_id == workers.c.id, quota_ledger.c.direction == str(LedgerDirection.DEBIT)
             ),
         ]
+        # One debit per worker, as the domain's `charge_entries` would make them; the unique (worker, direction) key
+        # and the NOT EXISTS keep a worker from being charged twice.
+        rows = select(
+            workers.c.account_id,
+            workers.c.job_id,
+            workers.c.id,
+            literal(str(LedgerEntryKind.CHARGE)),
+            literal(str(LedgerDirection.DEBIT)),
+            literal(1),
+            literal(self._now(), quota_ledger.c.created_at.type),
+        ).where(*uncharged)
+        columns = ["account_id", "job_id", "worker_id", "kind", "direction", "units", "created_at"]
         with self._connection(write=True) as conn:
             account = self._lock_account(conn, account_id)
-            cost = conn.execute(select(func.count()).select_from(workers).where(*uncharged)).scalar_one()
-            Ledger(account_id, account.buy_count, use_count=account.use_count).check_fits(cost)
-            if cost == 0:
-                return 0
-            # One debit per worker, as the domain's `charge_entries` would make them; the unique (worker, direction)
-            # key and the NOT EXISTS keep a worker from being charged twice.
-            rows = select(
-                workers.c.account_id,
-                workers.c.job_id,
-                workers.c.id,
-                literal(str(LedgerEntryKind.CHARGE)),
-                literal(str(LedgerDirection.DEBIT)),
-                literal(1),
-                literal(self._now(), quota_ledger.c.created_at.type),
-            ).where(*uncharged)
-            conn.execute(
-                insert(quota_ledger).from_select(
-                    ["account_id", "job_id", "worker_id", "kind", "direction", "units", "created_at"], rows
+            ledger = Ledger(account_id, account.buy_count, use_count=account.use_count)
+            # Written first and counted by the database as it writes, in a savepoint undone when they do not fit: one
+            # pass over the job's workers, not a count and then the same scan again.
+            savepoint = conn.begin_nested()
+            write = insert(quota_ledger).from_select(columns, rows).execution_options(preserve_rowcount=True)
+            cost = conn.execute(write).rowcount
+            try:
+                ledger.check_fits(cost)
+            except QuotaExceeded:
+                savepoint.rollback()
+                raise
+            savepoint.commit()
+            if cost:
+                conn.execute(
+                    update(accounts).where(accounts.c.id == account_id).values(use_count=account.use_count + cost)
                 )
-            )
-            conn.execute(update(accounts).where(accounts.c.id == account_id).values(use_count=account.use_count + cost))
             return cost
 
     def credit(self, account_id: int, entries: Sequence[LedgerEntry]) -> int:

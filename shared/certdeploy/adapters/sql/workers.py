@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, update
 
 from certdeploy.adapters.sql import job_counters
 from certdeploy.adapters.sql.repository import SqlRepository
@@ -212,9 +212,7 @@ class SqlWorkers(SqlRepository):
             counts = job_counters.locked_counts(conn, account_id, job_id)
             if counts is None:
                 return 0
-            per_product = conn.execute(
-                select(workers.c.product, func.count()).where(*conditions).group_by(workers.c.product)
-            ).all()
+            per_product = self._moving_per_product(conn, counts, conditions, move.expected, cert_ids)
             result = conn.execute(
                 update(workers)
                 .where(*conditions)
@@ -226,6 +224,21 @@ class SqlWorkers(SqlRepository):
                 moved[(product, str(move.to))] += count
             job_counters.adjust(conn, job_id, counts, moved)
         return result.rowcount
+
+    @staticmethod
+    def _moving_per_product(
+        conn: Connection,
+        counts: Counter[job_counters.CountKey],
+        conditions: Sequence[ColumnElement[bool]],
+        status: WorkerStatus,
+        cert_ids: Collection[int] | None,
+    ) -> list[tuple[str, int]]:
+        """How many of the workers `conditions` select are of each product: all the job's workers in `status`, as its
+        locked counters say, unless only some certificates' move (then counted, one more pass over them)."""
+        if cert_ids is None:
+            return [(product, count) for (product, of_status), count in counts.items() if of_status == str(status)]
+        grouped = select(workers.c.product, func.count()).where(*conditions).group_by(workers.c.product)
+        return [(product, count) for product, count in conn.execute(grouped)]
 
     def stuck(self, statuses: Collection[WorkerStatus], modified_before: datetime, limit: int = 100) -> list[Worker]:
         query = (
