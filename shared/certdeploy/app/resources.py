@@ -91,15 +91,7 @@ def sync_resources(deps: Deps, account_id: int) -> int:
         return 0
     specs = _with_our_certificate_ids(deps, account_id, deps.inventory.discover(account_id))
     seen = set(deps.store.resources.upsert(account_id, specs))
-    known: set[int] = set()
-    page = 1
-    while True:
-        listed = deps.store.resources.search(account_id, page=page, page_size=500)
-        known.update(r.id for r in listed.items)
-        if page * 500 >= listed.total:
-            break
-        page += 1
-    gone = known - seen
+    gone = deps.store.resources.live_ids(account_id) - seen
     if gone:
         deps.store.resources.set_gone(account_id, gone)
     return len(seen)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, false, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, bindparam, false, insert, or_, select, update
 
 from certdeploy.adapters.sql.repository import SqlRepository, chunks
 from certdeploy.adapters.sql.schema import resources
@@ -15,6 +15,7 @@ from certdeploy.ports.store.paging import Page
 from certdeploy.ports.store.resources import ResourceSpec, ResourceTarget
 
 _ResourceKey = tuple[str, str, str, str, int]
+_KEY_COLUMNS = (resources.c.product, resources.c.region, resources.c.instance_id, resources.c.domain, resources.c.port)
 # Wildcard names matched in SQL, one LIKE each, in one query; far below SQLite's expression depth of 1000.
 _WILDCARD_BASES_PER_QUERY = 100
 
@@ -23,8 +24,24 @@ def _resource_key(spec: ResourceSpec) -> _ResourceKey:
     return (str(spec.product), spec.region, spec.instance_id, spec.domain, spec.port or 0)
 
 
-def _row_resource_key(row: Row[Any]) -> _ResourceKey:
-    return (row.product, row.region, row.instance_id, row.domain, row.port)
+# What a sync refreshes, in the order of `_refreshed_state`.
+_REFRESHED_COLUMNS = (
+    resources.c.listener_id,
+    resources.c.namespace_id,
+    resources.c.https_enabled,
+    resources.c.bound_cert_id,
+    resources.c.bound_cert_name,
+    resources.c.gone,
+)
+
+
+def _refreshed_state(spec: ResourceSpec) -> tuple[Any, ...]:
+    return (spec.listener_id, spec.namespace_id, spec.https_enabled, spec.bound_cert_id, spec.bound_cert_name, False)
+
+
+def _stored_state(row: Sequence[Any]) -> tuple[Any, ...]:
+    listener_id, namespace_id, https_enabled, bound_cert_id, bound_cert_name, gone = row
+    return (listener_id, namespace_id, bool(https_enabled), bound_cert_id, bound_cert_name, bool(gone))
 
 
 def _wildcard_base(domain: str) -> str | None:
@@ -58,45 +75,64 @@ class SqlResources(SqlRepository):
 
     def upsert(self, account_id: int, specs: Sequence[ResourceSpec]) -> list[int]:
         latest = {_resource_key(spec): spec for spec in specs}
-        products = sorted({str(spec.product) for spec in specs})
+        if specs:
+            # A sync that changes nothing (the common case, every tick) reads without taking the write lock.
+            with self._connection(write=False) as conn:
+                known, inserts, updates = self._changes(conn, account_id, latest)
+            if not inserts and not updates:
+                return [known[_resource_key(spec)] for spec in specs]
         now = self._now()
         with self._connection(write=True) as conn:
             # The account row lock serialises upserts of one account, so two syncs never insert the same key.
             self._lock_account(conn, account_id)
             if not specs:
                 return []
-            key_columns = (resources.c.product, resources.c.region, resources.c.instance_id, resources.c.domain)
-            known_query = select(resources.c.id, *key_columns, resources.c.port, *self._refreshed_columns()).where(
-                resources.c.account_id == account_id, resources.c.product.in_(products)
-            )
-            known = {_row_resource_key(row): row for row in conn.execute(known_query)}
-            inserts = [
-                {**self._refreshed_values(spec), **self._key_values(account_id, key), "created_at": now}
-                for key, spec in latest.items()
-                if key not in known
-            ]
-            updates = [
-                {"b_id": known[key].id, **{f"b_{k}": v for k, v in self._refreshed_values(spec).items()}}
-                for key, spec in latest.items()
-                if key in known and self._refreshed_values(spec) != self._refreshed_values_of(known[key])
-            ]
+            known, inserts, updates = self._changes(conn, account_id, latest)
             if inserts:
-                conn.execute(insert(resources), [{**row, "modified_at": now} for row in inserts])
+                conn.execute(insert(resources), [{**row, "created_at": now, "modified_at": now} for row in inserts])
             if updates:
                 refreshed = {name: bindparam(f"b_{name}") for name in self._refreshed_values(specs[0])}
                 conn.execute(
                     update(resources).where(resources.c.id == bindparam("b_id")).values(**refreshed, modified_at=now),
                     updates,
                 )
+            stored = select(resources.c.id, *_KEY_COLUMNS).where(*self._of_products(account_id, latest))
             ids = {
-                _row_resource_key(row): row.id
-                for row in conn.execute(
-                    select(resources.c.id, *key_columns, resources.c.port).where(
-                        resources.c.account_id == account_id, resources.c.product.in_(products)
-                    )
-                )
+                (product, region, instance, domain, port): id_
+                for id_, product, region, instance, domain, port in conn.execute(stored)
             }
         return [ids[_resource_key(spec)] for spec in specs]
+
+    @staticmethod
+    def _of_products(account_id: int, latest: dict[_ResourceKey, ResourceSpec]) -> list[ColumnElement[bool]]:
+        products = sorted({key[0] for key in latest})
+        return [resources.c.account_id == account_id, resources.c.product.in_(products)]
+
+    def _changes(
+        self, conn: Connection, account_id: int, latest: dict[_ResourceKey, ResourceSpec]
+    ) -> tuple[dict[_ResourceKey, int], list[dict[str, Any]], list[dict[str, Any]]]:
+        """The ids of the account's stored resources of the products `latest` names, by key; then the rows to insert
+        and the updates to make for `latest` to be stored. Rows are read as tuples: a sync compares 10,000 of them."""
+        query = select(resources.c.id, *_KEY_COLUMNS, *_REFRESHED_COLUMNS).where(*self._of_products(account_id, latest))
+        known: dict[_ResourceKey, int] = {}
+        stale: list[dict[str, Any]] = []
+        for resource_id, product, region, instance_id, domain, port, *state in conn.execute(query):
+            key = (product, region, instance_id, domain, port)
+            known[key] = resource_id
+            spec = latest.get(key)
+            if spec is not None and _refreshed_state(spec) != _stored_state(state):
+                stale.append({"b_id": resource_id, **{f"b_{k}": v for k, v in self._refreshed_values(spec).items()}})
+        inserts = [
+            {**self._refreshed_values(spec), **self._key_values(account_id, key)}
+            for key, spec in latest.items()
+            if key not in known
+        ]
+        return known, inserts, stale
+
+    def live_ids(self, account_id: int) -> set[int]:
+        query = select(resources.c.id).where(resources.c.account_id == account_id, resources.c.gone == false())
+        with self._connection(write=False) as conn:
+            return set(conn.execute(query).scalars())
 
     def get_many(self, account_id: int, resource_ids: Collection[int]) -> list[Resource]:
         return [_resource(row) for row in self._owned_rows(resources, resources.c.id, account_id, resource_ids)]
@@ -200,17 +236,6 @@ class SqlResources(SqlRepository):
         }
 
     @staticmethod
-    def _refreshed_columns() -> list[Any]:
-        return [
-            resources.c.listener_id,
-            resources.c.namespace_id,
-            resources.c.https_enabled,
-            resources.c.bound_cert_id,
-            resources.c.bound_cert_name,
-            resources.c.gone,
-        ]
-
-    @staticmethod
     def _refreshed_values(spec: ResourceSpec) -> dict[str, Any]:
         return {
             "listener_id": spec.listener_id,
@@ -219,15 +244,4 @@ class SqlResources(SqlRepository):
             "bound_cert_id": spec.bound_cert_id,
             "bound_cert_name": spec.bound_cert_name,
             "gone": False,
-        }
-
-    @staticmethod
-    def _refreshed_values_of(row: Row[Any]) -> dict[str, Any]:
-        return {
-            "listener_id": row.listener_id,
-            "namespace_id": row.namespace_id,
-            "https_enabled": bool(row.https_enabled),
-            "bound_cert_id": row.bound_cert_id,
-            "bound_cert_name": row.bound_cert_name,
-            "gone": bool(row.gone),
         }
