@@ -23,7 +23,7 @@ from certdeploy.api.rpc import RpcParameters
 from certdeploy.api.throttle import RateLimiter
 from certdeploy.app.contacts import WebhookCheck
 from certdeploy.app.deps import Deps
-from certdeploy.domain.models import LISTENER_PRODUCTS, Certificate, Job, Product, Resource
+from certdeploy.domain.models import LISTENER_PRODUCTS, Certificate, JobSummary, Product, Resource
 from certdeploy.domain.text_enum import TextEnum
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -152,7 +152,7 @@ def cert_instance_id(cert: Certificate) -> str:
     return f"cas-{cert.origin}-{cert.id}"
 
 
-def job_instance_id(job: Job) -> str:
+def job_instance_id(job: JobSummary) -> str:
     """A job's `InstanceId`, shaped like CAS's `cas-job-user-0gvntn`."""
     return f"cas-job-{job.job_type}-{job.id}"
 

@@ -98,7 +98,7 @@ def _api_job_type(params: RpcParameters) -> JobType:
 
 
 def job_reply(
-    job: models.Job, certs: Mapping[int, Certificate], worker_counts: Mapping[tuple[Product, WorkerStatus], int]
+    job: models.JobSummary, certs: Mapping[int, Certificate], worker_counts: Mapping[tuple[Product, WorkerStatus], int]
 ) -> Job:
     """The Job object of DescribeDeploymentJob and ListDeploymentJob, without what each adds."""
     job_certs = [certs[cert_id] for cert_id in job.cert_ids if cert_id in certs]
@@ -238,8 +238,8 @@ def describe_deployment_job_status(ctx: ActionContext, params: RpcParameters) ->
     )
 
 
-def _all_jobs(ctx: ActionContext, status: JobStatus | None, job_type: JobType | None) -> list[models.Job]:
-    jobs: list[models.Job] = []
+def _all_jobs(ctx: ActionContext, status: JobStatus | None, job_type: JobType | None) -> list[models.JobSummary]:
+    jobs: list[models.JobSummary] = []
     page = 1
     while True:
         listed = ctx.deps.store.jobs.search(

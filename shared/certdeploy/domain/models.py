@@ -153,7 +153,9 @@ class Contact(_Model):
     webhooks: tuple[str, ...] = ()
 
 
-class Job(_Model):
+class JobSummary(_Model):
+    """A job without its resource list, which is as long as the job: what a job listing reads."""
+
     id: int
     account_id: int
     name: str = Field(min_length=1, max_length=63)
@@ -161,7 +163,6 @@ class Job(_Model):
     status: JobStatus = JobStatus.EDITING
     cert_origin: CertOrigin
     cert_ids: tuple[int, ...] = Field(min_length=1)
-    resource_ids: tuple[int, ...] = ()
     contact_ids: tuple[int, ...] = Field((), max_length=MAX_CONTACTS_PER_JOB)
     schedule_time: UtcDatetime | None = None
     start_time: UtcDatetime | None = None
@@ -170,6 +171,10 @@ class Job(_Model):
     modified_at: UtcDatetime
     rolled_back: bool = False
     version: int = 0
+
+
+class Job(JobSummary):
+    resource_ids: tuple[int, ...] = ()
 
 
 class Worker(_Model):

@@ -11,32 +11,39 @@ from sqlalchemy import Row, delete, func, insert, or_, select, update
 from certdeploy.adapters.sql.repository import SqlRepository
 from certdeploy.adapters.sql.schema import job_events, jobs, workers
 from certdeploy.domain.errors import NotFound, Thing
-from certdeploy.domain.models import CertOrigin, Job, JobType
+from certdeploy.domain.models import CertOrigin, Job, JobSummary, JobType
 from certdeploy.domain.states import JobMove, JobStatus
 from certdeploy.ports.store.errors import StaleState
 from certdeploy.ports.store.jobs import JobState
 from certdeploy.ports.store.paging import Page
 
 
+def _job_fields(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "account_id": row.account_id,
+        "name": row.name,
+        "job_type": JobType(row.job_type),
+        "status": JobStatus(row.status),
+        "cert_origin": CertOrigin(row.cert_origin),
+        "cert_ids": tuple(row.cert_ids),
+        "contact_ids": tuple(row.contact_ids),
+        "schedule_time": row.schedule_time,
+        "start_time": row.start_time,
+        "end_time": row.end_time,
+        "created_at": row.created_at,
+        "modified_at": row.modified_at,
+        "rolled_back": row.rolled_back,
+        "version": row.version,
+    }
+
+
 def _job(row: Row[Any]) -> Job:
-    return Job(
-        id=row.id,
-        account_id=row.account_id,
-        name=row.name,
-        job_type=JobType(row.job_type),
-        status=JobStatus(row.status),
-        cert_origin=CertOrigin(row.cert_origin),
-        cert_ids=tuple(row.cert_ids),
-        resource_ids=tuple(row.resource_ids),
-        contact_ids=tuple(row.contact_ids),
-        schedule_time=row.schedule_time,
-        start_time=row.start_time,
-        end_time=row.end_time,
-        created_at=row.created_at,
-        modified_at=row.modified_at,
-        rolled_back=row.rolled_back,
-        version=row.version,
-    )
+    return Job(**_job_fields(row), resource_ids=tuple(row.resource_ids))
+
+
+# Every column but the resource list, which is as long as the job: what a listing reads.
+_SUMMARY_COLUMNS = [column for column in jobs.c if column.key != "resource_ids"]
 
 
 class SqlJobs(SqlRepository):
@@ -88,15 +95,15 @@ class SqlJobs(SqlRepository):
         job_type: JobType | None = None,
         page: int = 1,
         page_size: int = 50,
-    ) -> Page[Job]:
-        query = select(jobs).where(jobs.c.account_id == account_id)
+    ) -> Page[JobSummary]:
+        query = select(*_SUMMARY_COLUMNS).where(jobs.c.account_id == account_id)
         if status is not None:
             query = query.where(jobs.c.status == str(status))
         if job_type is not None:
             query = query.where(jobs.c.job_type == str(job_type))
         with self._connection(write=False) as conn:
             total, rows = self._page(conn, query, [jobs.c.id.desc()], page, page_size)
-        return Page(items=[_job(row) for row in rows], total=total)
+        return Page(items=[JobSummary(**_job_fields(row)) for row in rows], total=total)
 
     def update(self, job: Job) -> Job:
         with self._connection(write=True) as conn:

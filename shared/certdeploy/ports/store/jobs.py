@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from certdeploy.domain.models import CertOrigin, Job, JobType, Product, Worker
+from certdeploy.domain.models import CertOrigin, Job, JobSummary, JobType, Product, Worker
 from certdeploy.domain.states import JobMove, JobStatus, WorkerMove, WorkerStatus
 from certdeploy.ports.store.paging import Page
 
@@ -70,8 +70,8 @@ class Jobs(Protocol):
         job_type: JobType | None = None,
         page: int = 1,
         page_size: int = 50,
-    ) -> Page[Job]:
-        """Newest first."""
+    ) -> Page[JobSummary]:
+        """Newest first, without their resource lists."""
         ...
 
     def update(self, job: Job) -> Job:
