@@ -59,6 +59,7 @@ def test_jobs_list_newest_first_with_status_and_type_filters(store: SqlStore) ->
     store.jobs.transition(account.id, user_job.id, move_job(J.EDITING, J.PENDING))
 
     assert [j.id for j in store.jobs.search(account.id).items] == [cloud_job.id, user_job.id]
+    assert not any(hasattr(j, "resource_ids") for j in store.jobs.search(account.id).items)  # a summary, no list
     assert [j.id for j in store.jobs.search(account.id, status=J.PENDING).items] == [user_job.id]
     assert [j.id for j in store.jobs.search(account.id, job_type=JobType.CLOUD).items] == [cloud_job.id]
     assert store.jobs.search(account.id, page=2, page_size=1).items[0].id == user_job.id
