@@ -12,7 +12,9 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, CursorResult, Executable, Row, Select, Table, func, select
+from sqlalchemy import ColumnElement, Connection, CursorResult, Executable, Row, Select, Table, func, insert, select
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
 from sqlalchemy.exc import IntegrityError
 
 from certdeploy.adapters.sql.crypto import KeyCipher
@@ -95,6 +97,20 @@ class SqlRepository:
                 return conn.execute(statement, params)
         except IntegrityError as exc:
             raise AlreadyExists(conflict) from exc
+
+    @staticmethod
+    def _insert_many(
+        conn: Connection, table: Table, shared: dict[str, Any], rows: Sequence[dict[str, Any]]
+    ) -> tuple[Executable, list[dict[str, Any]]]:
+        """An INSERT of many `rows` of plain integer and text values that all have `shared` besides, and its
+        parameters: `shared` is converted for the database once, not per row, and the statement names its columns
+        without their types, so nothing is converted per row (10,000 workers' two timestamps were half the insert)."""
+        converted = {}
+        for name, value in shared.items():
+            process = table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+            converted[name] = value if process is None else process(value)
+        params = [{**converted, **row} for row in rows]
+        return insert(sql_table(table.name, *(sql_column(name) for name in params[0]))), params
 
     @staticmethod
     def _insert_if_absent(conn: Connection, statement: Executable) -> bool:

@@ -24,6 +24,8 @@ def _resource_key(spec: ResourceSpec) -> _ResourceKey:
     return (str(spec.product), spec.region, spec.instance_id, spec.domain, spec.port or 0)
 
 
+# A product by its stored name: a dictionary look-up, where `Product(name)` costs a call per resource read.
+_PRODUCTS = {str(product): product for product in Product}
 # What a sync refreshes, in the order of `_refreshed_state`.
 _REFRESHED_COLUMNS = (
     resources.c.listener_id,
@@ -143,7 +145,7 @@ class SqlResources(SqlRepository):
             resources, resources.c.id, account_id, resource_ids, columns=columns, where=[resources.c.gone == false()]
         )
         return [
-            ResourceTarget(resource_id, account_id, Product(product), domain, bool(https))
+            ResourceTarget(resource_id, account_id, _PRODUCTS[product], domain, bool(https))
             for resource_id, product, domain, https in rows
         ]
 

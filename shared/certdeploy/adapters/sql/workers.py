@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, delete, func, select, update
 
 from certdeploy.adapters.sql import job_counters
 from certdeploy.adapters.sql.repository import SqlRepository
@@ -254,20 +254,13 @@ class SqlWorkers(SqlRepository):
         if not specs:
             return []
         now = self._now()
-        written = {
-            "job_id": job_id,
-            "account_id": account_id,
-            "status": WorkerStatus.EDITING,
-            "attempt": 0,
-            "version": 0,
-            "created_at": now,
-            "modified_at": now,
-        }
+        shared = {"job_id": job_id, "account_id": account_id, "status": str(WorkerStatus.EDITING), "attempt": 0}
+        shared |= {"version": 0, "created_at": now, "modified_at": now}
         rows = [
-            {**written, "cert_id": spec.cert_id, "resource_id": spec.resource_id, "product": spec.product}
-            for spec in specs
+            {"cert_id": spec.cert_id, "resource_id": spec.resource_id, "product": str(spec.product)} for spec in specs
         ]
-        self._insert_unique(conn, insert(workers), f"A resource has two workers in job {job_id}.", rows)
+        statement, params = self._insert_many(conn, workers, shared, rows)
+        self._insert_unique(conn, statement, f"A resource has two workers in job {job_id}.", params)
         job_counters.recount(conn, job_id)
         # Only the new ids are read back: the rest of each worker is what was just written.
         query = select(workers.c.resource_id, workers.c.id).where(workers.c.job_id == job_id)
