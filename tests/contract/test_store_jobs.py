@@ -188,6 +188,21 @@ def test_a_jobs_worker_targets_carry_their_resources_binding_and_are_the_account
         store.workers.targets(other.id, job.id)
 
 
+def test_a_large_worker_insert_that_conflicts_late_leaves_no_worker_of_it(store: SqlStore) -> None:
+    account = store.accounts.create("acme")
+    job = new_job(store, account.id)
+    store.workers.create(account.id, job.id, [WorkerSpec(cert_id=1, resource_id=1, product=Product.CDN)])
+    specs = [WorkerSpec(cert_id=1, resource_id=r, product=Product.CDN) for r in range(2, 5000)]
+
+    with pytest.raises(AlreadyExists):
+        store.workers.create(account.id, job.id, [*specs, WorkerSpec(cert_id=1, resource_id=1, product=Product.OSS)])
+    with store.transaction() as tx, pytest.raises(AlreadyExists):
+        tx.workers.create(account.id, job.id, [*specs, WorkerSpec(cert_id=1, resource_id=1, product=Product.OSS)])
+
+    assert [w.resource_id for w in store.workers.of_job(account.id, job.id)] == [1]
+    assert store.workers.counts(account.id, job.id) == {(Product.CDN, W.EDITING): 1}
+
+
 def test_replacing_workers_of_an_editing_job(store: SqlStore) -> None:
     account = store.accounts.create("acme")
     job = new_job(store, account.id)

@@ -10,13 +10,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Row, delete, func, select, update
 
 from certdeploy.adapters.sql import job_counters
-from certdeploy.adapters.sql.repository import SqlRepository
+from certdeploy.adapters.sql.repository import SqlRepository, chunks
 from certdeploy.adapters.sql.schema import jobs, resources, workers
 from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.domain.models import Product, Worker
 from certdeploy.domain.states import WorkerMove, WorkerStatus
 from certdeploy.ports.store.jobs import WorkerSpec, WorkerTarget
 from certdeploy.ports.store.paging import Page
+
+# Workers inserted per statement.
+_INSERT_BATCH = 2000
 
 
 def _worker(row: Row[Any]) -> Worker:
@@ -256,11 +259,12 @@ class SqlWorkers(SqlRepository):
         now = self._now()
         shared = {"job_id": job_id, "account_id": account_id, "status": str(WorkerStatus.EDITING), "attempt": 0}
         shared |= {"version": 0, "created_at": now, "modified_at": now}
-        rows = [
-            {"cert_id": spec.cert_id, "resource_id": spec.resource_id, "product": str(spec.product)} for spec in specs
-        ]
-        statement, params = self._insert_many(conn, workers, shared, rows)
-        self._insert_unique(conn, statement, f"A resource has two workers in job {job_id}.", params)
+        # A batch of rows at a time, so a job's every worker is never in memory as parameters; all of them or none.
+        with conn.begin_nested():
+            for batch in chunks(specs, _INSERT_BATCH):
+                rows = [{"cert_id": s.cert_id, "resource_id": s.resource_id, "product": str(s.product)} for s in batch]
+                statement, params = self._insert_many(conn, workers, shared, rows)
+                self._insert_unique(conn, statement, f"A resource has two workers in job {job_id}.", params)
         job_counters.recount(conn, job_id)
         # Only the new ids are read back: the rest of each worker is what was just written.
         query = select(workers.c.resource_id, workers.c.id).where(workers.c.job_id == job_id)
