@@ -260,11 +260,10 @@ class SqlWorkers(SqlRepository):
         shared = {"job_id": job_id, "account_id": account_id, "status": str(WorkerStatus.EDITING), "attempt": 0}
         shared |= {"version": 0, "created_at": now, "modified_at": now}
         # A batch of rows at a time, so a job's every worker is never in memory as parameters; all of them or none.
-        with conn.begin_nested():
+        with self._unique(conn, f"A resource has two workers in job {job_id}."):
             for batch in chunks(specs, _INSERT_BATCH):
-                rows = [{"cert_id": s.cert_id, "resource_id": s.resource_id, "product": str(s.product)} for s in batch]
-                statement, params = self._insert_many(conn, workers, shared, rows)
-                self._insert_unique(conn, statement, f"A resource has two workers in job {job_id}.", params)
+                rows = [(spec.cert_id, spec.resource_id, str(spec.product)) for spec in batch]
+                self._insert_many(conn, workers, shared, ("cert_id", "resource_id", "product"), rows)
         job_counters.recount(conn, job_id)
         # Only the new ids are read back: the rest of each worker is what was just written.
         query = select(workers.c.resource_id, workers.c.id).where(workers.c.job_id == job_id)
