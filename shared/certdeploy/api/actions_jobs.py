@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 
 from certdeploy.api.actions_certificates import CertState, cert_state, certificate_domains
 from certdeploy.api.actions_common import (
@@ -29,7 +30,6 @@ from certdeploy.api.actions_common import (
     certificates_by_id,
     cloud_resources,
     job_instance_id,
-    millis,
     millis_text,
     page_slice,
     paging,
@@ -188,6 +188,16 @@ def describe_deployment_job(ctx: ActionContext, params: RpcParameters) -> JobDet
 def _binding_changes(ctx: ActionContext, job: models.Job) -> list[BindingChange]:
     if job.status is not JobStatus.EDITING:
         return []
+    # A job's changes name a few certificates many times over: each one's end time is written once.
+    end_times: dict[datetime, str | None] = {}
+
+    def end_time(moment: datetime | None) -> str | None:
+        if moment is None:
+            return None
+        if moment not in end_times:
+            end_times[moment] = millis_text(moment)
+        return end_times[moment]
+
     return [
         BindingChange(
             worker_id=change.worker_id,
@@ -196,10 +206,10 @@ def _binding_changes(ctx: ActionContext, job: models.Job) -> list[BindingChange]
             domain=change.domain,
             current_cert_id=None if change.current is None else change.current.id,
             current_cert_name=None if change.current is None else change.current.name,
-            current_cert_end_time=None if change.current is None else millis_text(change.current.not_after),
+            current_cert_end_time=None if change.current is None else end_time(change.current.not_after),
             cert_id=change.planned.id,
             cert_name=change.planned.name,
-            cert_end_time=str(millis(change.planned.not_after)),
+            cert_end_time=str(end_time(change.planned.not_after)),
         )
         for change in binding_changes(ctx.deps, job)
     ]
