@@ -63,7 +63,7 @@ from certdeploy.app.jobs import (
     job_progress,
     update_job,
 )
-from certdeploy.app.preview import binding_changes
+from certdeploy.app.preview import binding_changes, planned_start
 from certdeploy.domain import models
 from certdeploy.domain.models import Certificate, CertOrigin, JobType, Product, Resource
 from certdeploy.domain.states import JobStatus, WorkerStatus
@@ -120,6 +120,7 @@ def job_reply(
         end_time=millis_text(job.end_time),
         gmt_create=millis_text(job.created_at),
         gmt_modified=millis_text(job.modified_at),
+        window_wait_until=millis_text(job.window_wait_until),
     )
 
 
@@ -200,6 +201,7 @@ def _binding_changes(ctx: ActionContext, job: models.Job) -> list[BindingChange]
             cert_id=change.planned.id,
             cert_name=change.planned.name,
             cert_end_time=str(millis(change.planned.not_after)),
+            planned_start_time=str(millis(change.planned_start)),
         )
         for change in binding_changes(ctx.deps, job)
     ]
@@ -235,6 +237,7 @@ def describe_deployment_job_status(ctx: ActionContext, params: RpcParameters) ->
             for exclusion in progress.exclusions
         ],
         binding_changes=_binding_changes(ctx, progress.job),
+        planned_start_time=millis_text(planned_start(ctx.deps, progress.job)),
     )
 
 

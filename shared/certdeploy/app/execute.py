@@ -17,6 +17,7 @@ from certdeploy.app.retry import retry_worker
 from certdeploy.app.sources import cas_identifier, certificate_with_content
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.app.verification import start_verification
+from certdeploy.app.windows import wait_for_window
 from certdeploy.domain.completion import end_worker as domain_end_worker
 from certdeploy.domain.deployment import (
     CAS_ID_PRODUCTS,
@@ -170,14 +171,15 @@ def give_up_worker(deps: Deps, worker: Worker, failure: Failure, expected: tuple
 
 
 def deploy_worker(deps: Deps, command: DeployWorker) -> None:
-    """Deploy one worker: claim it recording the current binding, bind the certificate, start its verification, end
-    the worker (and maybe the job) — or leave that to its verification when the job's `VerifyMismatch` option says so.
+    """Deploy one worker (once its maintenance window is open): claim it recording the current binding, bind the
+    certificate, start its verification, end the worker (and maybe the job) — or leave that to its verification when
+    the job's `VerifyMismatch` option says so.
 
     A failure follows the retry policy (docs/failures.md): retried by re-sending the message, or the worker ends in
     `error` with the cause. Other exceptions propagate to the queue's own retry and dead-letter queue.
     """
     seen = _its_turn(deps.store.workers, command)
-    if seen is None:
+    if seen is None or wait_for_window(deps, seen, command):
         return
     # Read before the claim so that the claim records it in the same transaction; a failure to read is the attempt's
     # failure once the worker is claimed.

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from certdeploy.app.deps import Deps
 from certdeploy.app.messages import DeployJob, NotifyContacts, outbox_message
 from certdeploy.app.unit_of_work import Step, run_step
+from certdeploy.app.windows import held_until, hold_job
 from certdeploy.domain.completion import WorkerEnd, end_worker, finish_job
 from certdeploy.domain.errors import InvalidParameter, InvalidStatus, NotFound, Thing
 from certdeploy.domain.failures import Permanent
@@ -314,7 +315,9 @@ def change_job_status_in(unit: Step, deps: Deps, account_id: int, job_id: int, t
     if target is J.EDITING:
         return _back_to_editing(deps, unit, job)
     if job.status is J.EDITING:
-        job = _leave_editing(unit, job, target, now)
+        # A job its maintenance windows hold waits `pending`, whatever it was submitted as (app/windows.py).
+        held = target is J.SCHEDULING and held_until(unit.ops, account_id, job.resource_ids, now) is not None
+        job = _leave_editing(unit, job, J.PENDING if held else target, now)
     elif not (job.status is J.PENDING and target is J.SCHEDULING):
         raise InvalidStatus(f"Job {job_id} is '{job.status}': it cannot move to '{target}'.")
     # `scheduling` starts a pending job now, before its ScheduleTime (docs/protocol.md#deployment-jobs).
@@ -379,11 +382,14 @@ def _back_to_editing(deps: Deps, unit: Step, job: Job) -> Job:
 
 
 def start_job(unit: Step, job: Job, now: datetime) -> Job:
-    """pending|scheduling → processing: the workers whose certificate is valid now move to `scheduling` in one
-    statement and one `DeployJob` message fans them out behind this call (app/fanout.py); the others fail at once with
-    the reason (and get their quota unit back)."""
+    """pending|scheduling → processing, unless a pending job's maintenance windows hold it: the workers whose
+    certificate is valid now move to `scheduling` in one statement and one `DeployJob` message fans them out behind
+    this call (app/fanout.py); the others fail at once with the reason (and get their quota unit back)."""
     ops = unit.ops
     if job.status is J.PENDING:
+        held = hold_job(unit, job, now)
+        if held is not None:
+            return held
         job = ops.jobs.transition(
             job.account_id, job.id, move_job(J.PENDING, J.SCHEDULING), expected_version=job.version
         )
@@ -483,10 +489,7 @@ def start_due_jobs(deps: Deps, limit: int = 100) -> int:
 
         def step(unit: Step, due: Job = due) -> bool:
             job = unit.ops.jobs.get(due.account_id, due.id)
-            if job.status is not J.PENDING:
-                return False
-            start_job(unit, job, deps.clock.now())
-            return True
+            return job.status is J.PENDING and start_job(unit, job, deps.clock.now()).status is not J.PENDING
 
         started += run_step(deps, step)
     return started

@@ -37,6 +37,7 @@ class JobEventType(TextEnum):
     NOTIFICATION_SENT = "notification_sent"
     NOTIFICATION_FAILED = "notification_failed"
     VERIFY_CHECKED = "verify_checked"
+    WAITING_FOR_WINDOW = "waiting_for_window"
 
 
 def _cut(text: str, limit: int) -> str:

@@ -26,6 +26,7 @@ from certdeploy.adapters.sql.quota import SqlQuota
 from certdeploy.adapters.sql.repository import Connect
 from certdeploy.adapters.sql.resources import SqlResources
 from certdeploy.adapters.sql.verifications import SqlVerifications
+from certdeploy.adapters.sql.windows import SqlMaintenanceWindows
 from certdeploy.adapters.sql.workers import SqlWorkers
 from certdeploy.ports.clock import Clock
 from certdeploy.ports.store.errors import StoreUnavailable
@@ -48,6 +49,7 @@ class SqlTransaction:
         self.nonces = SqlNonces(connect, cipher, clock)
         self.notifications = SqlSentNotifications(connect, cipher, clock)
         self.verifications = SqlVerifications(connect, cipher, clock)
+        self.windows = SqlMaintenanceWindows(connect, cipher, clock)
 
 
 class SqlStore(SqlTransaction):

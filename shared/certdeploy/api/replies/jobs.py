@@ -31,6 +31,8 @@ class Job(WireModel):
     end_time: str | None = None
     gmt_create: str
     gmt_modified: str
+    # Ours: while a due job waits for its maintenance window, the window's opening (docs/decisions.md).
+    window_wait_until: str | None = None
 
 
 class CasContact(WireModel):
@@ -90,6 +92,7 @@ class BindingChange(WireModel):
     cert_id: int
     cert_name: str
     cert_end_time: str
+    planned_start_time: str
 
 
 class JobStatusCounts(WireModel):
@@ -110,6 +113,8 @@ class JobStatusCounts(WireModel):
     product_worker_count: list[ProductWorkerCount]
     excluded_resources: list[ExcludedResource]
     binding_changes: list[BindingChange]
+    # Ours: when an `editing` or `pending` job will start, given its ScheduleTime and maintenance windows.
+    planned_start_time: str | None = None
 
 
 class JobCertificate(WireModel):

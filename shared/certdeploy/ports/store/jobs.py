@@ -95,8 +95,14 @@ class Jobs(Protocol):
         """`lock`, reading only the job's state: constant in the job's size."""
         ...
 
+    def wait_for_window(self, account_id: int, job_id: int, until: datetime, *, expected_version: int) -> Job:
+        """Record that the due job waits for a maintenance window until `until`: `due` skips it until then, and any
+        status move clears it. Raises `StaleState` if the job is not at `expected_version`."""
+        ...
+
     def due(self, now: datetime, limit: int = 100) -> list[Job]:
-        """Pending jobs of every account whose schedule time is unset or not after `now`, oldest schedule first."""
+        """Pending jobs of every account whose schedule time is unset or not after `now`, and that wait for no
+        maintenance window past `now`, oldest schedule first."""
         ...
 
 

@@ -13,6 +13,7 @@ from certdeploy.ports.store.jobs import Jobs, Workers
 from certdeploy.ports.store.messages import Nonces, Outbox, ProcessedMessages, SentNotifications
 from certdeploy.ports.store.resources import Resources
 from certdeploy.ports.store.verifications import Verifications
+from certdeploy.ports.store.windows import MaintenanceWindows
 
 
 class UnitOfWork(Protocol):
@@ -31,6 +32,7 @@ class UnitOfWork(Protocol):
     nonces: Nonces
     notifications: SentNotifications
     verifications: Verifications
+    windows: MaintenanceWindows
 
 
 class Store(UnitOfWork, Protocol):
