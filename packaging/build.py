@@ -79,6 +79,8 @@ CORE = frozenset(
         "asn1crypto",
         "idna",
         "pyyaml",
+        # Maintenance windows read IANA zones (zoneinfo) in the api, scheduler, execute and rollback functions.
+        "tzdata",
         "aliyun-mns-sdk",
         "psycopg",
         "pymysql",

@@ -171,6 +171,9 @@ def _show(args: argparse.Namespace) -> int:
     for line in ("ScheduleTime", "StartTime", "EndTime"):
         if time_text(job.get(line)):
             out.print(f"{line}: {time_text(job.get(line))}")
+    if time_text(status.get("PlannedStartTime")):
+        waiting = " (waiting for its maintenance window)" if job.get("WindowWaitUntil") else ""
+        out.print(f"PlannedStartTime: {time_text(status.get('PlannedStartTime'))}{waiting}")
     by_product: dict[str, list[dict[str, Any]]] = {}
     for worker in workers:
         by_product.setdefault(str(worker.get("CloudProduct", "?")), []).append(worker)

@@ -1,5 +1,5 @@
-"""The user commands (`certdeploy certs|resources|contacts|jobs …`) against the API on the local HTTP front, as a user
-runs them: what the tables show, the shape of `--json`, exit statuses and error lines."""
+"""The user commands (`certdeploy certs|resources|contacts|jobs|windows …`) against the API on the local HTTP front, as
+a user runs them: what the tables show, the shape of `--json`, exit statuses and error lines."""
 
 from __future__ import annotations
 
@@ -219,6 +219,26 @@ def test_contacts_add_with_a_webhook_the_server_refuses(user: Run) -> None:
     assert re.match(
         rf"certdeploy: error: IncorrectFormat\.Webhooks: .+neither a known bot host.+ {REQUEST_ID}$", err
     ), err
+
+
+def test_windows_add_list_and_delete(user: Run) -> None:
+    code, out, _ = user(
+        "windows", "add", "--days", "Sat,Sun", "--start", "02:00", "--minutes", "240", "--time-zone", "Asia/Shanghai",
+        "--tag", "env=prod",
+    )  # fmt: skip
+    window_id = int(re.fullmatch(r"Maintenance window (\d+) added\.\n", out).group(1))
+
+    code, out, _ = user("windows", "list")
+    assert code == 0 and "Maintenance windows (1)" in out
+    assert re.search(rf"{window_id} .*Sat,Sun .*02:00 .*240 .*Asia/Shanghai .*env=prod", _line(out, str(window_id)))
+    [listed] = _json(user("windows", "list", "--json"))
+    assert (listed["WindowId"], listed["Days"], listed["Tag"]) == (window_id, "Sat,Sun", "env=prod")
+
+    code, _, err = user("windows", "add", "--days", "Sat", "--start", "2am", "--minutes", "60", "--time-zone", "UTC")
+    assert code == 1 and re.match(rf"certdeploy: error: InvalidParameter\.StartTime: .+ {REQUEST_ID}$", err), err
+
+    assert _json(user("windows", "delete", str(window_id), "--json")) == [{"WindowId": window_id, "Ok": True}]
+    assert _json(user("windows", "list", "--json")) == []
 
 
 # --------------------------------------------------------------------------------------------- jobs
