@@ -119,6 +119,9 @@ def print_preview(console: Console, job_id: int, preview: dict[str, Any]) -> Non
     summary.add_row("Certificates that match", str(preview.get("CertCount", 0)))
     summary.add_row("Quota this job uses", str(preview.get("CostCount", 0)))
     summary.add_row("Quota used / purchased", f"{preview.get('UseCount', 0)} / {preview.get('BuyCount', 0)}")
+    if time_text(preview.get("PlannedStartTime")):
+        # When it starts, given its ScheduleTime and the account's maintenance windows.
+        summary.add_row("Planned start", time_text(preview.get("PlannedStartTime")))
     for product in preview.get("ProductWorkerCount") or []:
         row(summary, f"  {product.get('ProductName')}", product.get("Count"))
     console.print(summary)
@@ -133,7 +136,8 @@ def _print_binding_changes(console: Console, preview: dict[str, Any]) -> None:
     if not changes:
         return
     shown = table(
-        "Certificates now → after the job", ("Resource", "Product", "Domain", "Now", "Expires", "After", "Expires")
+        "Certificates now → after the job",
+        ("Resource", "Product", "Domain", "Now", "Expires", "After", "Expires", "Runs from"),
     )
     for change in changes:
         row(
@@ -145,6 +149,7 @@ def _print_binding_changes(console: Console, preview: dict[str, Any]) -> None:
             time_text(change.get("CurrentCertEndTime")),
             change.get("CertName"),
             time_text(change.get("CertEndTime")),
+            time_text(change.get("PlannedStartTime")),
         )
     console.print(shown)
 
@@ -182,7 +187,10 @@ def _follow(api: CasApi, job_id: int, worker_count: int, console: Console, *, sh
             job = _describe(api, job_id)
             status = _preview(api, job_id)
             done = int(status.get("SuccessCount") or 0) + int(status.get("FailedCount") or 0)
-            progress.update(task, completed=done, status=job.get("Status"), failed=int(status.get("FailedCount") or 0))
+            # A job its maintenance window holds says until when (DescribeDeploymentJob `WindowWaitUntil`).
+            until = time_text(job.get("WindowWaitUntil"))
+            shown = f"{job.get('Status')} (waits for its window until {until})" if until else job.get("Status")
+            progress.update(task, completed=done, status=shown, failed=int(status.get("FailedCount") or 0))
             if job.get("Status") in FINISHED:
                 return {"Job": job, "Status": status}
             time.sleep(0.5)
