@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from certdeploy.app.accounts import Credentials
 from certdeploy.app.certificates import CertificateUpload, upload_certificate
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job
@@ -28,15 +30,19 @@ resources:
 """
 
 
-def test_a_worker_waiting_days_for_its_window_is_not_taken_for_stuck_and_runs_at_the_opening(
-    container: Container, account: Credentials, clock: ManualClock, tmp_path: Path
-) -> None:
-    aid = account.account.id
-    load_inventory(container, aid, INVENTORY, tmp_path)
+@pytest.fixture
+def world(container: Container, account: Credentials, tmp_path: Path) -> int:
+    """The inventory loaded for the account, and the id of a certificate that covers it."""
+    load_inventory(container, account.account.id, INVENTORY, tmp_path)
     generated = make_cert(["*.example.com"], common_name="*.example.com")
-    cert = upload_certificate(
-        container.deps, aid, CertificateUpload(name="wild", cert=generated.cert_pem, key=generated.key_pem)
-    )
+    upload = CertificateUpload(name="wild", cert=generated.cert_pem, key=generated.key_pem)
+    return upload_certificate(container.deps, account.account.id, upload).id
+
+
+def test_a_worker_waiting_days_for_its_window_is_not_taken_for_stuck_and_runs_at_the_opening(
+    container: Container, account: Credentials, clock: ManualClock, world: int
+) -> None:
+    aid, cert_id = account.account.id, world
     resources = {r.product: r.id for r in container.store.resources.search(aid, page_size=10).items}
     opening = (clock.now() + timedelta(days=3)).replace(second=0, microsecond=0)
     prod = WindowSpec(
@@ -48,7 +54,7 @@ def test_a_worker_waiting_days_for_its_window_is_not_taken_for_stuck_and_runs_at
         tag_value="prod",
     )
     add_window(container.deps, aid, prod)
-    draft = JobDraft(name="rollout", cert_ids=(cert.id,), resource_ids=(resources[Product.CDN], resources[Product.ALB]))
+    draft = JobDraft(name="rollout", cert_ids=(cert_id,), resource_ids=(resources[Product.CDN], resources[Product.ALB]))
     job_id = create_job(container.deps, aid, draft).id
 
     change_job_status(container.deps, aid, job_id, JobStatus.SCHEDULING)
@@ -70,3 +76,33 @@ def test_a_worker_waiting_days_for_its_window_is_not_taken_for_stuck_and_runs_at
     events = container.store.job_events.page(aid, job_id, page=1, page_size=100).items
     waits = [e for e in events if e.type is JobEventType.WAITING_FOR_WINDOW]
     assert [e.worker_id for e in waits] == [alb.id]
+
+
+def test_workers_not_started_when_the_window_closes_wait_for_its_next_opening(
+    container: Container, account: Credentials, clock: ManualClock, world: int
+) -> None:
+    aid, cert_id = account.account.id, world
+    resources = [r.id for r in container.store.resources.search(aid, page_size=10).items]
+    opening = clock.now().replace(second=0, microsecond=0) + timedelta(minutes=5)
+    one_minute = WindowSpec(
+        days=(opening.weekday(),), start=opening.strftime("%H:%M"), duration_minutes=1, time_zone="UTC"
+    )
+    add_window(container.deps, aid, one_minute)
+    job_id = create_job(
+        container.deps, aid, JobDraft(name="rollout", cert_ids=(cert_id,), resource_ids=tuple(resources))
+    ).id
+    change_job_status(container.deps, aid, job_id, JobStatus.PENDING)
+
+    clock.current = opening
+    assert tick(container.deps).started_jobs == 1
+    clock.advance(60)  # the window closed before the job's workers were taken from the queue
+    drain(container)
+
+    workers = container.store.workers.of_job(aid, job_id)
+    assert {w.status for w in workers} == {WorkerStatus.SCHEDULING}
+    assert container.store.jobs.get(aid, job_id).status is JobStatus.PROCESSING
+
+    clock.current = opening + timedelta(days=7, seconds=1)
+    drain(container)
+
+    assert container.store.jobs.get(aid, job_id).status is JobStatus.SUCCESS
