@@ -70,7 +70,7 @@ class InventoryError(ValueError):
 
 
 class InventoryEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     product: Product
     region: str = Field(min_length=1)
@@ -107,7 +107,7 @@ class InventoryEntry(BaseModel):
 
 
 class Inventory(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     resources: list[InventoryEntry]
 
