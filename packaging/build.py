@@ -72,7 +72,6 @@ PLATFORMS = (
 CORE = frozenset(
     {
         "pydantic",
-        "pydantic-settings",
         "sqlalchemy",
         "alembic",
         "cryptography",

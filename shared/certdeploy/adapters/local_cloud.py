@@ -71,7 +71,7 @@ class InventoryError(ValueError):
 
 
 class InventoryEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     product: Product
     region: str = Field(min_length=1)
@@ -111,7 +111,7 @@ class InventoryEntry(BaseModel):
 
 
 class Inventory(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     resources: list[InventoryEntry]
 

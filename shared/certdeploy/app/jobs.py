@@ -56,7 +56,7 @@ _ID_PAGE = 1000
 class JobDraft(BaseModel):
     """What CreateDeploymentJob / UpdateDeploymentJob say about a job."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str = Field(min_length=1, max_length=63)
     job_type: JobType = JobType.USER
@@ -70,7 +70,7 @@ class JobDraft(BaseModel):
 class JobChanges(BaseModel):
     """UpdateDeploymentJob: only what is given changes."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str | None = Field(None, min_length=1, max_length=63)
     cert_ids: tuple[int, ...] | None = Field(None, min_length=1)

@@ -47,7 +47,7 @@ def _cut(text: str, limit: int) -> str:
 class NewJobEvent(BaseModel):
     """An event to append; the store gives it its id and time."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     account_id: int
     job_id: int
