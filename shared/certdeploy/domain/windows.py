@@ -25,7 +25,7 @@ _START = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 class WindowSpec(BaseModel):
     """What a user says about a window. `days` are 0 (Monday) to 6 (Sunday); `start` is `HH:MM`, local time."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     days: tuple[int, ...] = Field(min_length=1, max_length=7)
     start: str
