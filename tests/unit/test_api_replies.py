@@ -20,7 +20,9 @@ from certdeploy.api.replies import WireModel
 
 # Wire names we answer that the SDK model has not: the SDK ignores them, scripts read them from the raw body.
 EXTENSIONS = {
-    "DescribeDeploymentJobStatus": {"ExcludedResources", "BindingChanges"},
+    "DescribeDeploymentJobStatus": {"ExcludedResources", "BindingChanges", "StageWorkerCounts"},
+    # A job's staged rollout (docs/decisions.md#staged-rollout).
+    "DescribeDeploymentJob": {"Stages", "MaxFailures", "StageCount", "CurrentStage", "HaltReason"},
     "ListWorkerResource.Data": {
         "ErrorCode",
         "ErrorMessage",
@@ -44,6 +46,7 @@ UNTYPED_IN_SDK: dict[str, type | None] = {
     "ListDeploymentJob.Data.Certificates": None,
     "DescribeDeploymentJobStatus.ExcludedResources": None,
     "DescribeDeploymentJobStatus.BindingChanges": None,
+    "DescribeDeploymentJobStatus.StageWorkerCounts": None,
     "ListDeploymentJobEvents.Data": None,
 }
 # Actions of ours beyond CAS (docs/protocol.md#job-timeline): the SDK has no model for them, only the generic call.

@@ -37,6 +37,10 @@ class JobEventType(TextEnum):
     NOTIFICATION_SENT = "notification_sent"
     NOTIFICATION_FAILED = "notification_failed"
     VERIFY_CHECKED = "verify_checked"
+    STAGE_STARTED = "stage_started"
+    STAGE_PASSED = "stage_passed"
+    HALTED = "halted"
+    RESUMED = "resumed"
 
 
 def _cut(text: str, limit: int) -> str:
