@@ -182,7 +182,7 @@ def test_sql_store_and_transaction_offer_every_repository_of_the_port(tmp_path: 
     repositories = typing.get_type_hints(UnitOfWork)
     assert set(repositories) == {"accounts", "quota", "certificates", "contacts", "resources", "jobs", "workers",
                                  "outbox", "processed", "nonces", "notifications", "job_events",
-                                 "verifications"}  # fmt: skip
+                                 "verifications", "job_stages"}  # fmt: skip
     with store.transaction() as unit:
         for attr, port in repositories.items():
             for name, member in inspect.getmembers(port, inspect.isfunction):
