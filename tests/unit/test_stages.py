@@ -15,7 +15,6 @@ from certdeploy.domain.stages import (
     parse_max_failures,
     parse_stages,
     stage_bounds,
-    stage_of,
     stage_sizes,
     stages_text,
 )
@@ -40,13 +39,6 @@ def test_stage_sizes_are_cumulative_and_skip_empty_stages(text: str, total: int,
     assert stage_sizes(parsed, total) == sizes
     bounds = stage_bounds(parsed, total)
     assert bounds[-1] == total and list(bounds) == sorted(set(bounds))
-
-
-def test_workers_go_to_stages_in_id_order() -> None:
-    bounds = stage_bounds(parse_stages("1,50%,100%"), 10)
-    assert [stage_of(position, bounds) for position in range(10)] == [1, 2, 2, 2, 2, 3, 3, 3, 3, 3]
-    with pytest.raises(ValueError, match="past"):
-        stage_of(10, bounds)
 
 
 def test_the_options_are_stored_as_given() -> None:

@@ -209,8 +209,9 @@ def describe_deployment_job(ctx: ActionContext, params: RpcParameters) -> JobDet
         ],
         stages=None if staged is None else staged.stages,
         max_failures=None if staged is None else staged.max_failures,
-        stage_count=None if staged is None or not staged.stage_count else staged.stage_count,
-        current_stage=None if staged is None or not staged.stage_count else staged.stage,
+        # Stages are assigned at submission: an editing job (even one taken back) has none yet.
+        stage_count=None if staged is None or job.status is JobStatus.EDITING else staged.stage_count,
+        current_stage=None if staged is None or job.status is JobStatus.EDITING else staged.stage,
         halt_reason=None if staged is None else staged.halt_reason,
     )
 

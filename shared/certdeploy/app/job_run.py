@@ -93,13 +93,14 @@ def finish_if_done(unit: Step, job: Job | JobState, now: datetime, *, sequence: 
     return finished
 
 
-def notify_finished(unit: Step, job: Job, sequence: int) -> None:
-    """Tell the job's contacts how it ended, after this transaction commits."""
+def notify_finished(unit: Step, job: Job, sequence: int, halt_reason: str | None = None) -> None:
+    """Tell the job's contacts how it ended (and why it halted), after this transaction commits."""
     message = NotifyContacts(
         account_id=job.account_id,
         job_id=job.id,
         event=NotificationEvent.JOB_FINISHED,
         outcome=job.status,
         sequence=sequence,
+        halt_reason=halt_reason,
     )
     unit.send(outbox_message(message))

@@ -45,10 +45,8 @@ def notify_contacts(deps: Deps, notifier: Notifier, command: NotifyContacts) -> 
         workers = [w for w in workers if w.id == command.worker_id]
     resources = {r.id: r for r in store.resources.get_many(job.account_id, {w.resource_id for w in workers})}
     verifications = store.verifications.of_workers(job.account_id, [w.id for w in workers])
-    staged = store.job_stages.get(job.account_id, job.id)
-    halt_reason = None if staged is None else staged.halt_reason
     finished_at = job.end_time or deps.clock.now()
-    report = build_job_report(job, workers, resources, command.event, finished_at, verifications, halt_reason)
+    report = build_job_report(job, workers, resources, command.event, finished_at, verifications, command.halt_reason)
     already = store.notifications.sent(job.account_id, command.key)
     budget = _Budget(store.notifications, deps.notify_limits, job.account_id, deps.clock.now() - _HOUR)
     delivered = 0

@@ -172,7 +172,7 @@ def _halt(
         job.account_id, job.id, move_job(J.PROCESSING, J.ERROR), expected_version=job.version, end_time=now
     )
     tell(unit, job_event(job.account_id, job.id, E.HALTED, f"halted: {reason}"))
-    notify_finished(unit, halted, staged.resumes)
+    notify_finished(unit, halted, staged.resumes, reason)
     return halted
 
 

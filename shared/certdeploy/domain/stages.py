@@ -102,14 +102,6 @@ def stage_sizes(sizes: Sequence[Size], total: int) -> tuple[int, ...]:
     return tuple(end - start for start, end in pairwise((0, *bounds)))
 
 
-def stage_of(position: int, bounds: Sequence[int]) -> int:
-    """The stage (from 1) of the worker at `position` (from 0) in id order."""
-    for stage, end in enumerate(bounds, start=1):
-        if position < end:
-            return stage
-    raise ValueError(f"Position {position} is past the job's {bounds[-1] if bounds else 0} workers.")
-
-
 class Verdict(Enum):
     RUNNING = "running"  # a worker of the stage has not ended (or is held for its verification)
     NEXT = "next"  # within budget: the next stage starts

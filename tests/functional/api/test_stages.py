@@ -245,3 +245,21 @@ def test_invalid_options_are_refused_and_change_nothing(world: World, options: d
     staged = world.create(Stages="1,100%")
     raw_call(world.client, "UpdateDeploymentJob", {"JobId": staged, "MaxFailures": "10%"})
     assert (world.job(staged)["Stages"], world.job(staged)["MaxFailures"]) == ("1,100%", "10%")
+
+
+def test_a_resume_that_does_not_fit_the_quota_changes_nothing(
+    world: World, container: Container, account: Credentials
+) -> None:
+    job_id = world.create(Stages="1,50%,100%")
+    world.submit(job_id)
+    halted = world.workers(job_id)
+    world.reload(set())
+    container.store.quota.add(account.account.id, -1)  # 9 units left for 10 workers
+
+    error = refused(lambda: world.submit(job_id))
+
+    assert (error.status_code, error.code) == (400, "QuotaExceeded")
+    job = world.job(job_id)
+    assert job["Status"] == "error" and job["HaltReason"].startswith("Halted after stage 1 of 3")
+    assert world.workers(job_id) == halted and world.status(job_id)["UseCount"] == 0
+    assert "resumed" not in _types(world.events(job_id))
