@@ -33,6 +33,7 @@ from certdeploy.domain.models import (
 from certdeploy.domain.quota import job_cost
 from certdeploy.domain.stages import Size, parse_max_failures, parse_stages
 from certdeploy.domain.states import (
+    JOB_FINISHED,
     JobStatus,
     WorkerStatus,
     check_job_deletable,
@@ -295,8 +296,10 @@ def job_progress(deps: Deps, account_id: int, job_id: int) -> JobProgress:
             certs = store.certificates.get_many(account_id, job.cert_ids)
             exclusions = _match(deps, account_id, certs, resources, job.schedule_time).exclusions
     # Submitting charged one unit per worker (uploaded certificates); each worker that ended in `error` got its unit
-    # back, and nothing else refunds: so the job costs its workers less its errors.
-    charged = worker_count if job.status is J.EDITING else worker_count - statuses[W.ERROR]
+    # back, and so did the workers a halt left `pending` (only a halt leaves a finished job any): so the job costs
+    # its workers less those.
+    released = statuses[W.ERROR] + (statuses[W.PENDING] if job.status in JOB_FINISHED else 0)
+    charged = worker_count if job.status is J.EDITING else worker_count - released
     rollback_states = (W.ROLLBACK, W.ROLLBACK_SUCCESS, W.ROLLBACK_ERROR)
     return JobProgress(
         job=job,

@@ -132,7 +132,7 @@ def test_a_staged_job_halts_after_its_first_stage_fails_and_gives_the_rest_back(
     assert workers[0]["ResourceId"] == world.resources[0]
     assert world.serving() == ["legacy"] * 10  # the other nine were never bound
     status = world.status(job_id)
-    assert (status["UseCount"], status["FailedCount"], status["SuccessCount"]) == (0, 1, 0)
+    assert (status["UseCount"], status["CostCount"], status["FailedCount"], status["SuccessCount"]) == (0, 0, 1, 0)
     events = world.events(job_id)
     assert _types(events)[:4] == ["created", "submitted", "started", "stage_started"]
     assert events[3]["Detail"] == "stage 1 of 3 started: 1 worker(s)"
