@@ -16,6 +16,9 @@ from alibabacloud_cas20200407.client import Client as CasClient
 
 from certdeploy.adapters.notify import ContactNotifier, RenderedNotification
 from certdeploy.app.accounts import Credentials
+from certdeploy.app.execute import deploy_worker
+from certdeploy.app.fanout import fan_out_job
+from certdeploy.app.messages import DeployJob, DeployWorker
 from certdeploy.bootstrap.container import Container
 from certdeploy.ports.notifier import Channel
 from tests.fakes.queue_drain import drain
@@ -263,3 +266,20 @@ def test_a_resume_that_does_not_fit_the_quota_changes_nothing(
     assert job["Status"] == "error" and job["HaltReason"].startswith("Halted after stage 1 of 3")
     assert world.workers(job_id) == halted and world.status(job_id)["UseCount"] == 0
     assert "resumed" not in _types(world.events(job_id))
+
+
+def test_redelivered_messages_after_a_halt_change_nothing(
+    world: World, container: Container, account: Credentials
+) -> None:
+    job_id = world.create(Stages="1,50%,100%")
+    world.submit(job_id)
+    [failed, *_] = world.workers(job_id)
+    before = (world.workers(job_id), world.events(job_id), world.status(job_id)["UseCount"])
+    aid = account.account.id
+
+    # the failed worker's deploy message and the job's fan-out, delivered again
+    deploy_worker(container.deps, DeployWorker(account_id=aid, job_id=job_id, worker_id=failed["Id"]))
+    fan_out_job(container.deps, DeployJob(account_id=aid, job_id=job_id))
+    drain(container)
+
+    assert (world.workers(job_id), world.events(job_id), world.status(job_id)["UseCount"]) == before
