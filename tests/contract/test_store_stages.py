@@ -7,6 +7,7 @@ from certdeploy.adapters.sql import SqlStore
 from certdeploy.domain.quota import release_entries
 from certdeploy.domain.stages import parse_stages, stage_bounds
 from certdeploy.domain.states import JobStatus, WorkerStatus, move_job, move_worker
+from certdeploy.domain.verification import Verification, VerifyStatus
 from certdeploy.ports.store.job_stages import StagedJob
 from tests.contract.store_fixtures import pending_job_with_workers
 
@@ -62,6 +63,10 @@ def test_renewing_gives_failed_and_waiting_workers_new_ids_in_their_stage_charge
             store.workers.transition(account.id, worker_id, move_worker(before, after))
     store.quota.credit(account.id, release_entries(account.id, job.id, worker_ids[1:]))
     assert store.quota.balance(account.id).use_count == 1
+    checked = Verification(
+        worker_id=second, job_id=job.id, account_id=account.id, status=VerifyStatus.MISMATCH, checks=3
+    )
+    store.verifications.record(checked)
 
     assert store.workers.renew(account.id, job.id, (W.PENDING, W.ERROR)) == 3
     assert store.workers.renew(account.id, job.id, ()) == 0
@@ -71,6 +76,7 @@ def test_renewing_gives_failed_and_waiting_workers_new_ids_in_their_stage_charge
     renewed = workers[1:]
     assert [w.resource_id for w in renewed] == [101, 102, 103]
     assert all(w.status is W.PENDING and w.id > worker_ids[-1] and w.error_code is None for w in renewed)
+    assert store.verifications.of_workers(account.id, worker_ids) == {}  # the failed one's went with it
     assert store.workers.transition_all(account.id, job.id, move_worker(W.PENDING, W.SCHEDULING), stage=2) == 1
     assert store.workers.counts(account.id, job.id) == {
         (workers[0].product, W.SUCCESS): 1,

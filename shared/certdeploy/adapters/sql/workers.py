@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from certdeploy.adapters.sql import job_counters
 from certdeploy.adapters.sql.repository import SqlRepository
-from certdeploy.adapters.sql.schema import jobs, workers
+from certdeploy.adapters.sql.schema import jobs, worker_verifications, workers
 from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.domain.models import Product, Worker
 from certdeploy.domain.states import WorkerMove, WorkerStatus
@@ -251,7 +251,10 @@ class SqlWorkers(SqlRepository):
                 ).all()
                 if not page:
                     break
-                conn.execute(delete(workers).where(workers.c.id.in_([row.id for row in page])))
+                replaced = [row.id for row in page]
+                conn.execute(delete(workers).where(workers.c.id.in_(replaced)))
+                # Their verifications go with them: the new workers are verified afresh.
+                conn.execute(delete(worker_verifications).where(worker_verifications.c.worker_id.in_(replaced)))
                 now = self._now()
                 conn.execute(
                     insert(workers),

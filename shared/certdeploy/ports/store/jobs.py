@@ -184,8 +184,8 @@ class Workers(Protocol):
 
     def renew(self, account_id: int, job_id: int, statuses: Collection[WorkerStatus]) -> int:
         """Replace the job's workers in `statuses` with new ones in `pending` (new ids, same certificate, resource and
-        stage, no error, attempt 0): a resumed job runs them again, and a new id is charged afresh since the ledger
-        debits a worker once. Returns how many were renewed."""
+        stage, no error, attempt 0, no verification): a resumed job runs them again, and a new id is charged afresh
+        since the ledger debits a worker once. Returns how many were renewed."""
         ...
 
     def stuck(self, statuses: Collection[WorkerStatus], modified_before: datetime, limit: int = 100) -> list[Worker]:
