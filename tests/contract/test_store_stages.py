@@ -9,7 +9,7 @@ from certdeploy.domain.stages import parse_stages, stage_bounds
 from certdeploy.domain.states import JobStatus, WorkerStatus, move_job, move_worker
 from certdeploy.domain.verification import Verification, VerifyStatus
 from certdeploy.ports.store.job_stages import StagedJob
-from tests.contract.store_fixtures import pending_job_with_workers
+from tests.contract.store_fixtures import T0, pending_job_with_workers
 
 J, W = JobStatus, WorkerStatus
 
@@ -47,6 +47,19 @@ def test_workers_are_put_in_stages_by_id_and_started_one_stage_at_a_time(store: 
         (product, W.SCHEDULING): 5,
         (product, W.PENDING): 5,
     }
+
+
+def test_a_job_that_runs_again_has_no_end_time(store: SqlStore) -> None:
+    account = store.accounts.create("acme")
+    job, _ = pending_job_with_workers(store, account.id, 1)
+    store.jobs.transition(account.id, job.id, move_job(J.PENDING, J.SCHEDULING))
+    store.jobs.transition(account.id, job.id, move_job(J.SCHEDULING, J.PROCESSING), start_time=T0)
+    halted = store.jobs.transition(account.id, job.id, move_job(J.PROCESSING, J.ERROR), end_time=T0)
+    assert halted.end_time == T0
+
+    resumed = store.jobs.transition(account.id, job.id, move_job(J.ERROR, J.SCHEDULING))
+
+    assert (resumed.status, resumed.start_time, resumed.end_time) == (J.SCHEDULING, T0, None)
 
 
 def test_renewing_gives_failed_and_waiting_workers_new_ids_in_their_stage_charged_afresh(store: SqlStore) -> None:

@@ -138,6 +138,8 @@ class SqlJobs(SqlRepository):
         changes: dict[str, Any] = {"status": str(move.to), "version": jobs.c.version + 1, "modified_at": self._now()}
         optional = {"start_time": start_time, "end_time": end_time, "rolled_back": rolled_back}
         changes.update({column: value for column, value in optional.items() if value is not None})
+        if move.to is JobStatus.SCHEDULING:
+            changes["end_time"] = None
         conditions = [jobs.c.id == job_id, jobs.c.account_id == account_id, jobs.c.status == str(move.expected)]
         if expected_version is not None:
             conditions.append(jobs.c.version == expected_version)

@@ -76,8 +76,9 @@ class Jobs(Protocol):
         end_time: datetime | None = None,
         rolled_back: bool | None = None,
     ) -> Job:
-        """Apply `move` (the domain's `move_job` decided it is allowed) and set the fields not left None. Raises
-        `StaleState` if the job is not in `move.expected` (or not at `expected_version`)."""
+        """Apply `move` (the domain's `move_job` decided it is allowed) and set the fields not left None; a move to
+        `scheduling` clears the end time (a halted job resumed runs again). Raises `StaleState` if the job is not in
+        `move.expected` (or not at `expected_version`)."""
         ...
 
     def delete(self, account_id: int, job_id: int, *, expected_version: int | None = None) -> Job:
