@@ -270,6 +270,40 @@ def main() -> None:
     except ClientException as gone:
         print(f"Job {later_id}: {gone.code}")
 
+    step("A staged job: its first stage fails, so it halts and the rest never runs")
+    failed = next(w for w in workers if w["Status"] == "error")
+    # Workers go to stages in resource id order: the failing resource first, those that deployed fine after it.
+    after = [w["ResourceId"] for w in workers if w["Status"] == "success" and w["ResourceId"] > failed["ResourceId"]]
+    expect(bool(after), "no resource that deploys comes after the failing one")
+    staged_resources = [failed["ResourceId"], *after]
+    before_staged = {r.id: (r.cert_id, r.cert_name) for r in all_resources(client)}
+    staged_id = int(
+        call(
+            client,
+            "CreateDeploymentJob",
+            Name="walkthrough-staged",
+            JobType="user",
+            CertIds=cert_id,
+            ResourceIds=",".join(map(str, staged_resources)),
+            ContactIds=contact_id,
+            Stages="1,100%",
+        )["JobId"]
+    )
+    stages = call(client, "DescribeDeploymentJobStatus", JobId=staged_id)["StageWorkerCounts"]
+    print(f"Job {staged_id} stages: " + ", ".join(f"stage {s['Stage']}: {s['WorkerCount']} worker(s)" for s in stages))
+    used_staged = quota(client, staged_id)[1]
+    submit(client, staged_id, "scheduling")
+    deadline = time.monotonic() + args.timeout
+    # A halted job has ended with workers never run: wait for its status, not for every worker.
+    while (halted := call(client, "DescribeDeploymentJob", JobId=staged_id))["Status"] not in FINISHED:
+        expect(time.monotonic() < deadline, "the staged job did not end")
+        time.sleep(0.5)
+    print(f"Job {staged_id} {halted['Status']}: {halted.get('HaltReason')}")
+    untouched = {r.id: (r.cert_id, r.cert_name) for r in all_resources(client)}
+    expect(all(untouched[r] == before_staged[r] for r in after), "a resource of a later stage was changed")
+    expect(quota(client, staged_id)[1] == used_staged, "the halted job kept quota")
+    print(f"Quota: UseCount {used_staged} -> {quota(client, staged_id)[1]}; the later stage's resources unchanged")
+
     step("A maintenance window holds a job until it opens")
     hold_in_a_window(client, cert_id, target["ResourceId"], args.timeout)
 

@@ -20,9 +20,10 @@ from certdeploy.api.replies import WireModel
 
 # Wire names we answer that the SDK model has not: the SDK ignores them, scripts read them from the raw body.
 EXTENSIONS = {
-    "DescribeDeploymentJobStatus": {"ExcludedResources", "BindingChanges", "PlannedStartTime"},
-    # While a due job waits for its maintenance window (docs/decisions.md#maintenance-windows).
-    "DescribeDeploymentJob": {"WindowWaitUntil"},
+    "DescribeDeploymentJobStatus": {"ExcludedResources", "BindingChanges", "PlannedStartTime", "StageWorkerCounts"},
+    # While a due job waits for its maintenance window (docs/decisions.md#maintenance-windows), and a job's staged
+    # rollout (docs/decisions.md#staged-rollout).
+    "DescribeDeploymentJob": {"WindowWaitUntil", "Stages", "MaxFailures", "StageCount", "CurrentStage", "HaltReason"},
     "ListDeploymentJob.Data": {"WindowWaitUntil"},
     "ListWorkerResource.Data": {
         "ErrorCode",
@@ -48,6 +49,7 @@ UNTYPED_IN_SDK: dict[str, type | None] = {
     "ListDeploymentJob.Data.Certificates": None,
     "DescribeDeploymentJobStatus.ExcludedResources": None,
     "DescribeDeploymentJobStatus.BindingChanges": None,
+    "DescribeDeploymentJobStatus.StageWorkerCounts": None,
     "ListDeploymentJobEvents.Data": None,
     "ListCloudResources.Data.Tags": None,
     "GetMatchedResources.Data.Tags": None,

@@ -11,10 +11,11 @@ import logging
 from typing import Any
 
 from certdeploy.app.deps import Deps
-from certdeploy.app.jobs import apply_worker_end, finish_if_done
+from certdeploy.app.job_run import apply_worker_end
 from certdeploy.app.messages import DeployWorker
 from certdeploy.app.retry import retry_worker
 from certdeploy.app.sources import cas_identifier, certificate_with_content
+from certdeploy.app.stages import continue_job
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.app.verification import start_verification
 from certdeploy.app.windows import wait_for_window
@@ -135,7 +136,7 @@ def _previous_binding(deps: Deps, worker: Worker, resource: Resource) -> dict[st
 
 def end_worker(deps: Deps, worker: Worker, *, failure: Failure | None, expected: tuple[WorkerStatus, ...]) -> None:
     """The worker ends in `success`, or in `error` with the cause and its quota unit given back; the job finishes
-    when it was the last one."""
+    when it was the last one (or its next stage starts, or it halts: app/stages.py)."""
 
     def step(unit: Step) -> None:
         current = unit.ops.workers.get(worker.account_id, worker.id)
@@ -145,7 +146,7 @@ def end_worker(deps: Deps, worker: Worker, *, failure: Failure | None, expected:
         # reads the others' outcomes only after they committed, so the last one always finishes the job.
         job = unit.ops.jobs.lock_state(current.account_id, current.job_id)
         apply_worker_end(unit, current, domain_end_worker(current, failure))
-        finish_if_done(unit, job, deps.clock.now())
+        continue_job(unit, job, deps.clock.now())
 
     run_step(deps, step)
 

@@ -83,8 +83,12 @@ class NotifyContacts(_Message):
         None, description="how the job ended, for job_finished: by the time it is told the job may be rolled back"
     )
     sequence: int = Field(
-        0, ge=0, description="tells one worker's rollbacks apart (a failed one may be asked for again): its version"
+        0,
+        ge=0,
+        description="tells one worker's rollbacks apart (a failed one may be asked for again): its version; a resumed "
+        "job's finish from its halt: how many times it was resumed",
     )
+    halt_reason: str | None = Field(None, description="why the job halted, for job_finished of a job its stages halted")
     attempt: int = Field(0, ge=0)
 
     @property

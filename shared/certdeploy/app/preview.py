@@ -15,6 +15,7 @@ from datetime import datetime
 from certdeploy.app.deps import Deps
 from certdeploy.app.windows import held_until
 from certdeploy.domain.models import Certificate, Job, Resource
+from certdeploy.domain.stages import parse_stages, stage_sizes
 from certdeploy.domain.states import JobStatus
 from certdeploy.domain.windows import governing, next_opening
 
@@ -82,3 +83,10 @@ def binding_changes(deps: Deps, job: Job) -> list[BindingChange]:
         for w in workers
         if (resource := resources.get(w.resource_id)) is not None and w.cert_id in ours
     ]
+
+
+def stage_worker_counts(deps: Deps, job: Job, worker_count: int) -> tuple[int, ...]:
+    """How many of the job's `worker_count` workers each of its stages runs, in order
+    (docs/decisions.md#staged-rollout); empty for a job without stages."""
+    staged = deps.store.job_stages.get(job.account_id, job.id)
+    return () if staged is None else stage_sizes(parse_stages(staged.stages), worker_count)

@@ -45,9 +45,11 @@ def _preview(api: CasApi, job_id: int) -> dict[str, Any]:
     return api.call("DescribeDeploymentJobStatus", cas.DescribeDeploymentJobStatusRequest(job_id=job_id))
 
 
-def _verify_mismatch(args: argparse.Namespace) -> dict[str, str] | None:
-    """`--verify-mismatch` as the API's `VerifyMismatch`, a parameter of ours the SDK's request models have not."""
-    return {"VerifyMismatch": args.verify_mismatch} if args.verify_mismatch else None
+def _options_of_ours(args: argparse.Namespace) -> dict[str, str] | None:
+    """`--verify-mismatch`, `--stages` and `--max-failures` as the API's `VerifyMismatch`, `Stages` and `MaxFailures`:
+    parameters of ours the SDK's request models have not."""
+    given = {"VerifyMismatch": args.verify_mismatch, "Stages": args.stages, "MaxFailures": args.max_failures}
+    return {name: value for name, value in given.items() if value} or None
 
 
 def _describe(api: CasApi, job_id: int) -> dict[str, Any]:
@@ -69,7 +71,7 @@ def create(args: argparse.Namespace) -> int:
             contact_ids=_ids(args.contacts),
             schedule_time=args.at,
         ),
-        _verify_mismatch(args),
+        _options_of_ours(args),
     )
     job_id = int(created["JobId"])
     preview = _preview(api, job_id)
@@ -124,6 +126,8 @@ def print_preview(console: Console, job_id: int, preview: dict[str, Any]) -> Non
         summary.add_row("Planned start", time_text(preview.get("PlannedStartTime")))
     for product in preview.get("ProductWorkerCount") or []:
         row(summary, f"  {product.get('ProductName')}", product.get("Count"))
+    for stage in preview.get("StageWorkerCounts") or []:
+        row(summary, f"  Stage {stage.get('Stage')}", stage.get("WorkerCount"))
     console.print(summary)
     _print_binding_changes(console, preview)
     print_exclusions(console, preview)
@@ -232,7 +236,7 @@ def _to_editing(args: argparse.Namespace, changes: dict[str, Any] | None, extra:
 
 
 def edit(args: argparse.Namespace) -> int:
-    return _to_editing(args, _changes(args), _verify_mismatch(args))
+    return _to_editing(args, _changes(args), _options_of_ours(args))
 
 
 def cancel(args: argparse.Namespace) -> int:
@@ -249,3 +253,12 @@ def submit(args: argparse.Namespace) -> int:
     _set_status(api, job_id, "pending" if scheduled else "scheduling")
     preview = _preview(api, job_id)
     return _after_submit(api, args, job_id, preview, runs_at, wait=args.wait and not scheduled)
+
+
+def resume(args: argparse.Namespace) -> int:
+    """A job its stages halted runs again (`scheduling`): its failed and waiting workers, from the first stage that
+    has one; their quota is charged again."""
+    api = api_from(args)
+    _set_status(api, args.job_id, "scheduling")
+    preview = _preview(api, args.job_id)
+    return _after_submit(api, args, args.job_id, preview, None, wait=args.wait)

@@ -38,6 +38,10 @@ class JobEventType(TextEnum):
     NOTIFICATION_FAILED = "notification_failed"
     VERIFY_CHECKED = "verify_checked"
     WAITING_FOR_WINDOW = "waiting_for_window"
+    STAGE_STARTED = "stage_started"
+    STAGE_PASSED = "stage_passed"
+    HALTED = "halted"
+    RESUMED = "resumed"
 
 
 def _cut(text: str, limit: int) -> str:

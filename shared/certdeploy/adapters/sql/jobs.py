@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, delete, func, insert, or_, select, update
 
 from certdeploy.adapters.sql.repository import SqlRepository
-from certdeploy.adapters.sql.schema import job_events, jobs, workers
+from certdeploy.adapters.sql.schema import job_events, job_stages, jobs, workers
 from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.domain.models import CertOrigin, Job, JobType
 from certdeploy.domain.states import JobMove, JobStatus
@@ -144,6 +144,8 @@ class SqlJobs(SqlRepository):
         }
         optional = {"start_time": start_time, "end_time": end_time, "rolled_back": rolled_back}
         changes.update({column: value for column, value in optional.items() if value is not None})
+        if move.to is JobStatus.SCHEDULING:
+            changes["end_time"] = None
         conditions = [jobs.c.id == job_id, jobs.c.account_id == account_id, jobs.c.status == str(move.expected)]
         if expected_version is not None:
             conditions.append(jobs.c.version == expected_version)
@@ -160,6 +162,7 @@ class SqlJobs(SqlRepository):
                 raise StaleState("job", job_id, row.status, row.version)
             conn.execute(delete(job_events).where(job_events.c.job_id == job_id))
             conn.execute(delete(workers).where(workers.c.job_id == job_id))
+            conn.execute(delete(job_stages).where(job_stages.c.job_id == job_id))
             conn.execute(delete(jobs).where(jobs.c.id == job_id))
         return _job(row)
 

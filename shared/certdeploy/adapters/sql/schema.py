@@ -277,6 +277,8 @@ workers = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("modified_at", UtcDateTime, nullable=False),
+    # The stage (from 1) the worker runs in, when its job has stages (docs/decisions.md#staged-rollout).
+    Column("stage", Integer, nullable=False, server_default="1"),
     UniqueConstraint("job_id", "resource_id", name="uq_workers_job_resource"),
     Index("ix_workers_status_modified_at", "status", "modified_at"),
     # Pages of ListWorkerResource, all statuses or one (docs/decisions.md#indexed-reads).
@@ -417,4 +419,19 @@ maintenance_windows = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_maintenance_windows_account", "account_id"),
     **table_options(),
+)
+
+# A job's staged rollout: its options and where it stands (docs/decisions.md#staged-rollout); no row, no stages.
+job_stages = Table(
+    "job_stages",
+    metadata,
+    Column("job_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_id", Id, nullable=False),
+    Column("stages", String(100), nullable=False),
+    Column("max_failures", String(16), nullable=False),
+    Column("stage_count", Integer, nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("resumes", Integer, nullable=False),
+    Column("halt_reason", Text, nullable=True),
+    **table_options(autoincrement=False),
 )

@@ -9,6 +9,7 @@ from certdeploy.ports.store.accounts import Accounts, Quota
 from certdeploy.ports.store.certificates import Certificates
 from certdeploy.ports.store.contacts import Contacts
 from certdeploy.ports.store.job_events import JobEvents
+from certdeploy.ports.store.job_stages import JobStages
 from certdeploy.ports.store.jobs import Jobs, Workers
 from certdeploy.ports.store.messages import Nonces, Outbox, ProcessedMessages, SentNotifications
 from certdeploy.ports.store.resources import Resources
@@ -27,6 +28,7 @@ class UnitOfWork(Protocol):
     jobs: Jobs
     workers: Workers
     job_events: JobEvents
+    job_stages: JobStages
     outbox: Outbox
     processed: ProcessedMessages
     nonces: Nonces
