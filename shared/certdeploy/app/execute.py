@@ -11,12 +11,14 @@ import logging
 from typing import Any
 
 from certdeploy.app.deps import Deps
-from certdeploy.app.jobs import apply_worker_end, finish_if_done
+from certdeploy.app.job_run import apply_worker_end
 from certdeploy.app.messages import DeployWorker
 from certdeploy.app.retry import retry_worker
 from certdeploy.app.sources import cas_identifier, certificate_with_content
+from certdeploy.app.stages import continue_job
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.app.verification import start_verification
+from certdeploy.app.windows import wait_for_window
 from certdeploy.domain.completion import end_worker as domain_end_worker
 from certdeploy.domain.deployment import (
     CAS_ID_PRODUCTS,
@@ -134,7 +136,7 @@ def _previous_binding(deps: Deps, worker: Worker, resource: Resource) -> dict[st
 
 def end_worker(deps: Deps, worker: Worker, *, failure: Failure | None, expected: tuple[WorkerStatus, ...]) -> None:
     """The worker ends in `success`, or in `error` with the cause and its quota unit given back; the job finishes
-    when it was the last one."""
+    when it was the last one (or its next stage starts, or it halts: app/stages.py)."""
 
     def step(unit: Step) -> None:
         current = unit.ops.workers.get(worker.account_id, worker.id)
@@ -144,7 +146,7 @@ def end_worker(deps: Deps, worker: Worker, *, failure: Failure | None, expected:
         # reads the others' outcomes only after they committed, so the last one always finishes the job.
         job = unit.ops.jobs.lock_state(current.account_id, current.job_id)
         apply_worker_end(unit, current, domain_end_worker(current, failure))
-        finish_if_done(unit, job, deps.clock.now())
+        continue_job(unit, job, deps.clock.now())
 
     run_step(deps, step)
 
@@ -170,14 +172,15 @@ def give_up_worker(deps: Deps, worker: Worker, failure: Failure, expected: tuple
 
 
 def deploy_worker(deps: Deps, command: DeployWorker) -> None:
-    """Deploy one worker: claim it recording the current binding, bind the certificate, start its verification, end
-    the worker (and maybe the job) — or leave that to its verification when the job's `VerifyMismatch` option says so.
+    """Deploy one worker (once its maintenance window is open): claim it recording the current binding, bind the
+    certificate, start its verification, end the worker (and maybe the job) — or leave that to its verification when
+    the job's `VerifyMismatch` option says so.
 
     A failure follows the retry policy (docs/failures.md): retried by re-sending the message, or the worker ends in
     `error` with the cause. Other exceptions propagate to the queue's own retry and dead-letter queue.
     """
     seen = _its_turn(deps.store.workers, command)
-    if seen is None:
+    if seen is None or wait_for_window(deps, seen, command):
         return
     # Read before the claim so that the claim records it in the same transaction; a failure to read is the attempt's
     # failure once the worker is claimed.

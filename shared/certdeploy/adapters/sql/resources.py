@@ -30,6 +30,7 @@ _PRODUCTS = {str(product): product for product in Product}
 _REFRESHED_COLUMNS = (
     resources.c.listener_id,
     resources.c.namespace_id,
+    resources.c.tags,
     resources.c.https_enabled,
     resources.c.bound_cert_id,
     resources.c.bound_cert_name,
@@ -38,18 +39,32 @@ _REFRESHED_COLUMNS = (
 
 
 def _refreshed_state(spec: ResourceSpec) -> tuple[Any, ...]:
-    return (spec.listener_id, spec.namespace_id, spec.https_enabled, spec.bound_cert_id, spec.bound_cert_name, False)
+    tags = [list(pair) for pair in sorted(spec.tags)]
+    return (
+        spec.listener_id,
+        spec.namespace_id,
+        tags,
+        spec.https_enabled,
+        spec.bound_cert_id,
+        spec.bound_cert_name,
+        False,
+    )
 
 
 def _stored_state(row: Sequence[Any]) -> tuple[Any, ...]:
-    listener_id, namespace_id, https_enabled, bound_cert_id, bound_cert_name, gone = row
-    return (listener_id, namespace_id, bool(https_enabled), bound_cert_id, bound_cert_name, bool(gone))
+    listener_id, namespace_id, tags, https_enabled, bound_cert_id, bound_cert_name, gone = row
+    return (listener_id, namespace_id, tags or [], bool(https_enabled), bound_cert_id, bound_cert_name, bool(gone))
 
 
 def _wildcard_base(domain: str) -> str | None:
     """What a wildcard covering `domain` is under: `a.example.com` → `example.com` (a wildcard covers one label)."""
     label, _, base = domain.partition(".")
     return base if label and base else None
+
+
+def stored_tags(tags: list[list[str]] | None) -> tuple[tuple[str, str], ...]:
+    """A resource's tags as stored (sorted [key, value] pairs, or NULL) as (key, value) pairs."""
+    return tuple((key, value) for key, value in tags or ())
 
 
 def _resource(row: Row[Any]) -> Resource:
@@ -64,6 +79,7 @@ def _resource(row: Row[Any]) -> Resource:
         port=row.port or None,
         listener_id=row.listener_id,
         namespace_id=row.namespace_id,
+        tags=stored_tags(row.tags),
         bound_cert_id=row.bound_cert_id,
         bound_cert_name=row.bound_cert_name,
         gone=row.gone,
@@ -242,6 +258,7 @@ class SqlResources(SqlRepository):
         return {
             "listener_id": spec.listener_id,
             "namespace_id": spec.namespace_id,
+            "tags": [list(pair) for pair in sorted(spec.tags)],
             "https_enabled": spec.https_enabled,
             "bound_cert_id": spec.bound_cert_id,
             "bound_cert_name": spec.bound_cert_name,

@@ -7,11 +7,12 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, update
 
 from certdeploy.adapters.sql import job_counters
 from certdeploy.adapters.sql.repository import SqlRepository, chunks
-from certdeploy.adapters.sql.schema import jobs, resources, workers
+from certdeploy.adapters.sql.resources import stored_tags
+from certdeploy.adapters.sql.schema import jobs, resources, worker_verifications, workers
 from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.domain.models import Product, Worker
 from certdeploy.domain.states import WorkerMove, WorkerStatus
@@ -20,6 +21,8 @@ from certdeploy.ports.store.paging import Page
 
 # Workers inserted per statement.
 _INSERT_BATCH = 2000
+# Workers renewed per statement when a halted job resumes: a bound on memory, not a limit.
+_RENEW_PAGE = 1000
 
 
 def _worker(row: Row[Any]) -> Worker:
@@ -109,6 +112,7 @@ class SqlWorkers(SqlRepository):
                 resources.c.domain,
                 resources.c.bound_cert_id,
                 resources.c.bound_cert_name,
+                resources.c.tags,
             )
             .join(resources, resources.c.id == workers.c.resource_id)
             .where(workers.c.job_id == job_id, resources.c.account_id == account_id)
@@ -118,8 +122,10 @@ class SqlWorkers(SqlRepository):
             self._require_job(conn, account_id, job_id)
             rows = conn.execute(query).all()
         return [
-            WorkerTarget(worker_id, cert_id, resource_id, Product(product), domain, bound_id, bound_name)
-            for worker_id, cert_id, resource_id, product, domain, bound_id, bound_name in rows
+            WorkerTarget(
+                worker_id, cert_id, resource_id, Product(product), domain, bound_id, bound_name, stored_tags(tags)
+            )
+            for worker_id, cert_id, resource_id, product, domain, bound_id, bound_name, tags in rows
         ]
 
     def counts(self, account_id: int, job_id: int) -> dict[tuple[Product, WorkerStatus], int]:
@@ -202,7 +208,13 @@ class SqlWorkers(SqlRepository):
         return _worker(row)
 
     def transition_all(
-        self, account_id: int, job_id: int, move: WorkerMove, *, cert_ids: Collection[int] | None = None
+        self,
+        account_id: int,
+        job_id: int,
+        move: WorkerMove,
+        *,
+        cert_ids: Collection[int] | None = None,
+        stage: int | None = None,
     ) -> int:
         conditions = [
             workers.c.account_id == account_id,
@@ -211,11 +223,14 @@ class SqlWorkers(SqlRepository):
         ]
         if cert_ids is not None:
             conditions.append(workers.c.cert_id.in_(sorted(cert_ids)))
+        if stage is not None:
+            conditions.append(workers.c.stage == stage)
         with self._connection(write=True) as conn:
             counts = job_counters.locked_counts(conn, account_id, job_id)
             if counts is None:
                 return 0
-            per_product = self._moving_per_product(conn, counts, conditions, move.expected, cert_ids)
+            narrowed = cert_ids is not None or stage is not None
+            per_product = self._moving_per_product(conn, counts, conditions, move.expected, narrowed=narrowed)
             result = conn.execute(
                 update(workers)
                 .where(*conditions)
@@ -234,14 +249,81 @@ class SqlWorkers(SqlRepository):
         counts: Counter[job_counters.CountKey],
         conditions: Sequence[ColumnElement[bool]],
         status: WorkerStatus,
-        cert_ids: Collection[int] | None,
+        *,
+        narrowed: bool,
     ) -> list[tuple[str, int]]:
         """How many of the workers `conditions` select are of each product: all the job's workers in `status`, as its
-        locked counters say, unless only some certificates' move (then counted, one more pass over them)."""
-        if cert_ids is None:
+        locked counters say, unless they are `narrowed` to some certificates or a stage (then counted, one more pass
+        over them)."""
+        if not narrowed:
             return [(product, count) for (product, of_status), count in counts.items() if of_status == str(status)]
         grouped = select(workers.c.product, func.count()).where(*conditions).group_by(workers.c.product)
         return [(product, count) for product, count in conn.execute(grouped)]
+
+    def assign_stages(self, account_id: int, job_id: int, bounds: Sequence[int]) -> None:
+        of_job = [workers.c.account_id == account_id, workers.c.job_id == job_id]
+        with self._connection(write=True) as conn:
+            first = 0
+            for stage, end in enumerate(bounds, start=1):
+                # The id of the stage's last worker: one indexed read per stage, whatever the job's size.
+                last = conn.execute(
+                    select(workers.c.id).where(*of_job).order_by(workers.c.id).offset(end - 1).limit(1)
+                ).scalar_one()
+                conn.execute(
+                    update(workers).where(*of_job, workers.c.id > first, workers.c.id <= last).values(stage=stage)
+                )
+                first = last
+
+    def renew(self, account_id: int, job_id: int, statuses: Collection[WorkerStatus]) -> int:
+        chosen = [
+            workers.c.account_id == account_id,
+            workers.c.job_id == job_id,
+            workers.c.status.in_([str(status) for status in statuses]),
+        ]
+        renewed = 0
+        with self._connection(write=True) as conn:
+            self._require_job(conn, account_id, job_id)
+            # The copies are `pending` too: only the rows there before are renewed.
+            newest = conn.execute(select(func.max(workers.c.id)).where(workers.c.job_id == job_id)).scalar_one()
+            chosen.append(workers.c.id <= (newest or 0))
+            while True:
+                # The rows are deleted before their copies go in (one worker per resource), a page at a time.
+                page = conn.execute(
+                    select(workers.c.id, workers.c.cert_id, workers.c.resource_id, workers.c.product, workers.c.stage)
+                    .where(*chosen)
+                    .order_by(workers.c.id)
+                    .limit(_RENEW_PAGE)
+                ).all()
+                if not page:
+                    break
+                replaced = [row.id for row in page]
+                conn.execute(delete(workers).where(workers.c.id.in_(replaced)))
+                # Their verifications go with them: the new workers are verified afresh.
+                conn.execute(delete(worker_verifications).where(worker_verifications.c.worker_id.in_(replaced)))
+                now = self._now()
+                conn.execute(
+                    insert(workers),
+                    [
+                        {
+                            "job_id": job_id,
+                            "account_id": account_id,
+                            "cert_id": row.cert_id,
+                            "resource_id": row.resource_id,
+                            "product": row.product,
+                            "stage": row.stage,
+                            "status": str(WorkerStatus.PENDING),
+                            "attempt": 0,
+                            "version": 0,
+                            "created_at": now,
+                            "modified_at": now,
+                        }
+                        for row in page
+                    ],
+                )
+                renewed += len(page)
+            if renewed:
+                job_counters.recount(conn, job_id)
+        return renewed
 
     def stuck(self, statuses: Collection[WorkerStatus], modified_before: datetime, limit: int = 100) -> list[Worker]:
         query = (
