@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -131,6 +131,12 @@ class LocalCloud:
     def __init__(self, path: Path, now: Callable[[], float] = time.time) -> None:
         self._now = now
         self._engine = sa.create_engine(f"sqlite:///{private_database_file(path)}", connect_args={"timeout": 30})
+
+        # As the store's: in WAL mode a commit survives the process being killed without waiting for the disk.
+        @sa.event.listens_for(self._engine, "connect")
+        def _configure(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
         with self._engine.begin() as connection:
             connection.exec_driver_sql("PRAGMA journal_mode=WAL")
             _metadata.create_all(connection)
@@ -226,14 +232,22 @@ class LocalCloud:
     def bind(self, resource: Resource, certificate: DeployableCertificate) -> None:
         """Bind `certificate`; binding what is already bound succeeds without counting as a deploy."""
         key_pem = certificate.key_pem.get_secret_value()
-        if certificate.cert_pem and key_pem:
-            # The local cloud keeps what a product keeps, the key too, in its owner-only file: its TLS serves them.
-            self._keep_content(resource.account_id, certificate.name, certificate.cert_pem, key_pem)
-        self._rebind(resource, Binding(cert_id=certificate.cert_id, cert_name=certificate.name))
+        with self._engine.begin() as connection:
+            if certificate.cert_pem and key_pem:
+                # The local cloud keeps what a product keeps, the key too, in its owner-only file: its TLS serves them.
+                _keep_content(connection, resource.account_id, certificate.name, certificate.cert_pem, key_pem)
+            throttled = self._rebind(
+                connection, resource, Binding(cert_id=certificate.cert_id, cert_name=certificate.name)
+            )
+        if throttled:
+            raise _throttled()
 
     def restore(self, resource: Resource, binding: Binding) -> None:
         """Put a previous binding back (rollback)."""
-        self._rebind(resource, binding)
+        with self._engine.begin() as connection:
+            throttled = self._rebind(connection, resource, binding)
+        if throttled:
+            raise _throttled()
 
     def deploy_count(self, resource: Resource) -> int:
         """How many times the resource's certificate was actually changed; tests use it to prove no double deploy."""
@@ -242,16 +256,6 @@ class LocalCloud:
                 sa.select(_cloud_resource.c.deploy_count).where(*_key_clause(_resource_key(resource)))
             ).scalar_one_or_none()
         return count or 0
-
-    def _keep_content(self, account_id: int, name: str, cert_pem: str, key_pem: str) -> None:
-        with self._engine.begin() as connection:
-            where = (_cloud_certificate.c.account_id == account_id, _cloud_certificate.c.name == name)
-            connection.execute(sa.delete(_cloud_certificate).where(*where))
-            connection.execute(
-                sa.insert(_cloud_certificate).values(
-                    account_id=account_id, name=name, cert_pem=cert_pem, key_pem=key_pem
-                )
-            )
 
     def served_certificate(self, server_name: str) -> tuple[str, str] | None:
         """The certificate (PEM chain, PEM key) the HTTPS resource of `server_name` serves now: the one bound, or
@@ -298,41 +302,58 @@ class LocalCloud:
         from certdeploy.adapters.local_ca import stand_in_certificate
 
         cert_pem, key_pem = stand_in_certificate(cert_name, domain)
-        self._keep_content(account_id, cert_name, cert_pem, key_pem)
+        with self._engine.begin() as connection:
+            _keep_content(connection, account_id, cert_name, cert_pem, key_pem)
         return cert_pem, key_pem
 
-    def _rebind(self, resource: Resource, binding: Binding) -> None:
+    def _rebind(self, connection: sa.Connection, resource: Resource, binding: Binding) -> bool:
+        """Bind in `connection`'s transaction; True when the call was throttled (its attempt spent, nothing bound)."""
         key_clause = _key_clause(_resource_key(resource))
-        with self._engine.begin() as connection:
-            row = connection.execute(sa.select(_cloud_resource).where(*key_clause)).mappings().first()
-            if row is None:
-                raise _gone(resource)
-            if row["cert_id"] == binding.cert_id and row["cert_name"] == binding.cert_name:
-                return
-            if row["flaky_remaining"] > 0:
-                # The throttled attempt is spent even though the call fails, as with a real rate limit.
-                connection.execute(
-                    sa.update(_cloud_resource).where(*key_clause).values(flaky_remaining=row["flaky_remaining"] - 1)
-                )
-                throttled = True
-            else:
-                throttled = False
-                if row["fail"]:
-                    raise PermanentDeployFailure("OperationDenied", row["fail"])
-                if not row["https_enabled"]:
-                    raise PermanentDeployFailure("HttpsDisabled", f"HTTPS is disabled on {_describe(resource)}.")
-                connection.execute(
-                    sa.update(_cloud_resource)
-                    .where(*key_clause)
-                    .values(cert_id=binding.cert_id, cert_name=binding.cert_name, deploy_count=row["deploy_count"] + 1)
-                )
-                connection.execute(
-                    sa.update(_cloud_serving)
-                    .where(*_key_clause(_resource_key(resource), _cloud_serving))
-                    .values(previous_cert_name=row["cert_name"], changed_at=self._now())
-                )
-        if throttled:
-            raise TransientDeployFailure("Throttling.User", "Request was denied due to user flow control.")
+        row = connection.execute(sa.select(_cloud_resource).where(*key_clause)).mappings().first()
+        if row is None:
+            raise _gone(resource)
+        if row["cert_id"] == binding.cert_id and row["cert_name"] == binding.cert_name:
+            return False
+        if row["flaky_remaining"] > 0:
+            # The throttled attempt is spent even though the call fails, as with a real rate limit.
+            connection.execute(
+                sa.update(_cloud_resource).where(*key_clause).values(flaky_remaining=row["flaky_remaining"] - 1)
+            )
+            return True
+        if row["fail"]:
+            raise PermanentDeployFailure("OperationDenied", row["fail"])
+        if not row["https_enabled"]:
+            raise PermanentDeployFailure("HttpsDisabled", f"HTTPS is disabled on {_describe(resource)}.")
+        connection.execute(
+            sa.update(_cloud_resource)
+            .where(*key_clause)
+            .values(cert_id=binding.cert_id, cert_name=binding.cert_name, deploy_count=row["deploy_count"] + 1)
+        )
+        connection.execute(
+            sa.update(_cloud_serving)
+            .where(*_key_clause(_resource_key(resource), _cloud_serving))
+            .values(previous_cert_name=row["cert_name"], changed_at=self._now())
+        )
+        return False
+
+
+def _keep_content(connection: sa.Connection, account_id: int, name: str, cert_pem: str, key_pem: str) -> None:
+    """Store the content of the certificate named `name`, unless it is stored already (a job binds one certificate on
+    many resources: one read each, not a rewrite)."""
+    where = (_cloud_certificate.c.account_id == account_id, _cloud_certificate.c.name == name)
+    kept = connection.execute(
+        sa.select(_cloud_certificate.c.cert_pem, _cloud_certificate.c.key_pem).where(*where)
+    ).first()
+    if kept is not None and tuple(kept) == (cert_pem, key_pem):
+        return
+    connection.execute(sa.delete(_cloud_certificate).where(*where))
+    connection.execute(
+        sa.insert(_cloud_certificate).values(account_id=account_id, name=name, cert_pem=cert_pem, key_pem=key_pem)
+    )
+
+
+def _throttled() -> TransientDeployFailure:
+    return TransientDeployFailure("Throttling.User", "Request was denied due to user flow control.")
 
 
 _KEY_COLUMNS = ("account_id", "product", "region", "instance_id", "domain", "port")

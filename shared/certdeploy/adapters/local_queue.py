@@ -27,6 +27,7 @@ from certdeploy.ports.queue import (
     QueueUnavailable,
     ReceiptHandleInvalid,
     ReceivedMessage,
+    check_batch_delete_arguments,
     check_batch_send_arguments,
     check_receive_arguments,
     check_send_arguments,
@@ -162,6 +163,21 @@ class LocalQueue:
             ).rowcount
         if deleted == 0:
             raise ReceiptHandleInvalid(f"receipt handle {receipt_handle!r} is stale, expired or unknown")
+
+    def delete_batch(self, receipt_handles: Sequence[str]) -> list[str]:
+        """All of `receipt_handles` in one transaction: one durable commit for the batch."""
+        check_batch_delete_arguments(receipt_handles)
+        now = self._now_ms()
+        with self._transaction() as db:
+            stale = [
+                handle
+                for handle in receipt_handles
+                if not db.execute(
+                    "DELETE FROM queue_messages WHERE queue = ? AND receipt_handle = ? AND visible_at_ms > ?",
+                    (self.name, handle, now),
+                ).rowcount
+            ]
+        return stale
 
     def change_visibility(self, receipt_handle: str, visibility_timeout: int) -> str:
         check_visibility_timeout(visibility_timeout)

@@ -8,6 +8,9 @@ binding is recorded on the worker, so rollback always knows what to put back. Fa
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from certdeploy.app.deps import Deps
@@ -37,29 +40,40 @@ W = WorkerStatus
 _RUNNING = (W.SCHEDULING, W.PROCESSING)
 
 
-def _claim(deps: Deps, command: DeployWorker, previous: dict[str, Any]) -> Worker | None:
-    """Mark the worker `processing` at this attempt, recording `previous` (what its resource served) unless an attempt
-    already did; None if it is not this message's turn any more. One transaction: it is durable before the bind."""
+def _claim(deps: Deps, attempts: Sequence[_Attempt]) -> list[tuple[_Attempt, Worker]]:
+    """Mark each attempt's worker `processing` at its attempt, recording `previous` (what its resource served) unless
+    an attempt already did; an attempt whose message's turn has passed drops out. One transaction for the batch: it is
+    durable before any bind."""
 
-    def step(unit: Step) -> Worker | None:
-        worker = _its_turn(unit.ops.workers, command)
-        if worker is None:
-            return None
-        # An attempt records before it binds, so while nothing is recorded no attempt reached the cloud and what was
-        # read before this transaction is still the previous binding; once recorded, a retry must not record again.
-        record = previous if worker.resource_domain is None else {}
-        if worker.status is W.PROCESSING and command.attempt == worker.attempt and not record:
-            return worker  # a redelivery of the message being worked on: carry on, every step is idempotent
-        return unit.ops.workers.transition(
-            command.account_id,
-            worker.id,
-            move_worker(worker.status, W.PROCESSING),
-            expected_version=worker.version,
-            attempt=command.attempt,
-            **record,
-        )
+    def step(unit: Step) -> list[tuple[_Attempt, Worker]]:
+        claimed = []
+        for attempt in attempts:
+            worker = _claim_one(unit, attempt)
+            if worker is not None:
+                claimed.append((attempt, worker))
+        return claimed
 
-    return run_step(deps, step)
+    return run_step(deps, step) if attempts else []
+
+
+def _claim_one(unit: Step, attempt: _Attempt) -> Worker | None:
+    command = attempt.command
+    worker = _its_turn(unit.ops.workers, command)
+    if worker is None:
+        return None
+    # An attempt records before it binds, so while nothing is recorded no attempt reached the cloud and what was
+    # read before this transaction is still the previous binding; once recorded, a retry must not record again.
+    record = attempt.previous if worker.resource_domain is None else {}
+    if worker.status is W.PROCESSING and command.attempt == worker.attempt and not record:
+        return worker  # a redelivery of the message being worked on: carry on, every step is idempotent
+    return unit.ops.workers.transition(
+        command.account_id,
+        worker.id,
+        move_worker(worker.status, W.PROCESSING),
+        expected_version=worker.version,
+        attempt=command.attempt,
+        **record,
+    )
 
 
 def _its_turn(workers: Workers, command: DeployWorker) -> Worker | None:
@@ -135,18 +149,34 @@ def _previous_binding(deps: Deps, worker: Worker, resource: Resource) -> dict[st
 def end_worker(deps: Deps, worker: Worker, *, failure: Failure | None, expected: tuple[WorkerStatus, ...]) -> None:
     """The worker ends in `success`, or in `error` with the cause and its quota unit given back; the job finishes
     when it was the last one."""
+    end_workers(deps, [(worker, failure)], expected=expected)
+
+
+def end_workers(
+    deps: Deps, ends: Sequence[tuple[Worker, Failure | None]], *, expected: tuple[WorkerStatus, ...]
+) -> None:
+    """`end_worker` for several workers, in one transaction; each job finishes when its last worker ended."""
 
     def step(unit: Step) -> None:
-        current = unit.ops.workers.get(worker.account_id, worker.id)
-        if current.status not in expected:
-            return
-        # Locked first: concurrent completions of one job queue on its row (rather than fail and retry), and each
-        # reads the others' outcomes only after they committed, so the last one always finishes the job.
-        job = unit.ops.jobs.lock_state(current.account_id, current.job_id)
-        apply_worker_end(unit, current, domain_end_worker(current, failure))
-        finish_if_done(unit, job, deps.clock.now())
+        by_job: dict[tuple[int, int], list[tuple[Worker, Failure | None]]] = defaultdict(list)
+        for worker, failure in ends:
+            by_job[(worker.account_id, worker.job_id)].append((worker, failure))
+        # Jobs locked in one order, so two batches that share jobs never wait on each other's locks.
+        for (account_id, job_id), of_job in sorted(by_job.items(), key=lambda item: item[0][1]):
+            # Locked first: concurrent completions of one job queue on its row (rather than fail and retry), and each
+            # reads the others' outcomes only after they committed, so the last one always finishes the job.
+            job = unit.ops.jobs.lock_state(account_id, job_id)
+            ended = False
+            for worker, failure in of_job:
+                current = unit.ops.workers.get(worker.account_id, worker.id)
+                if current.status in expected:
+                    apply_worker_end(unit, current, domain_end_worker(current, failure))
+                    ended = True
+            if ended:
+                finish_if_done(unit, job, deps.clock.now())
 
-    run_step(deps, step)
+    if ends:
+        run_step(deps, step)
 
 
 def _already_served(deps: Deps, worker: Worker) -> bool:
@@ -170,41 +200,86 @@ def give_up_worker(deps: Deps, worker: Worker, failure: Failure, expected: tuple
 
 
 def deploy_worker(deps: Deps, command: DeployWorker) -> None:
-    """Deploy one worker: claim it recording the current binding, bind the certificate, start its verification, end
-    the worker (and maybe the job) — or leave that to its verification when the job's `VerifyMismatch` option says so.
+    """Deploy one worker: `deploy_workers` of one."""
+    deploy_workers(deps, [command])
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """A message whose worker was seen in its turn, with what its resource serves (or why that could not be read)."""
+
+    command: DeployWorker
+    seen: Worker
+    resource: Resource | None = None
+    previous: dict[str, Any] = field(default_factory=dict)
+    read_failure: Failure | None = None
+
+
+def deploy_workers(deps: Deps, commands: Sequence[DeployWorker]) -> None:
+    """Deploy the workers of a batch of messages (one receive): claim them recording each current binding (one
+    transaction), bind each certificate, start each verification, end them (one transaction, finishing their jobs
+    when they were the last) — or leave a worker's end to its verification when its job's `VerifyMismatch` says so.
 
     A failure follows the retry policy (docs/failures.md): retried by re-sending the message, or the worker ends in
-    `error` with the cause. Other exceptions propagate to the queue's own retry and dead-letter queue.
+    `error` with the cause. Any other exception propagates to the queue's own retry and dead-letter queue, after the
+    batch's other workers ended: their messages are done, a redelivery finds it is not their turn any more.
     """
+    attempts = [attempt for attempt in (_read(deps, command) for command in commands) if attempt is not None]
+    # Claimed in job order, the order in which `end_workers` locks the jobs.
+    claimed = _claim(deps, sorted(attempts, key=lambda attempt: (attempt.seen.job_id, attempt.seen.id)))
+    ends: list[tuple[Worker, Failure | None]] = []
+    certificates: dict[tuple[int, int, bool, bool], DeployableCertificate] = {}
+    unexpected: Exception | None = None
+    for attempt, worker in claimed:
+        try:
+            ended, failure = _bind(deps, attempt, worker, certificates)
+        except Exception as exc:
+            unexpected = unexpected or exc
+            continue
+        if ended:
+            ends.append((worker, failure))
+    end_workers(deps, ends, expected=(W.PROCESSING,))
+    if unexpected is not None:
+        raise unexpected
+
+
+def _read(deps: Deps, command: DeployWorker) -> _Attempt | None:
+    """The message's attempt if it is its worker's turn, with its resource's binding read before the claim so that the
+    claim records it in the same transaction; a failure to read is the attempt's failure once the worker is claimed."""
     seen = _its_turn(deps.store.workers, command)
     if seen is None:
-        return
-    # Read before the claim so that the claim records it in the same transaction; a failure to read is the attempt's
-    # failure once the worker is claimed.
-    read_failure: Failure | None = None
-    previous: dict[str, Any] = {}
+        return None
     try:
         resource = _resource(deps, seen)
-        previous = _previous_binding(deps, seen, resource)
+        return _Attempt(command, seen, resource, _previous_binding(deps, seen, resource))
     except Failure as failure:
-        read_failure = failure
-    worker = _claim(deps, command, previous)
-    if worker is None:
-        return
+        return _Attempt(command, seen, read_failure=failure)
+
+
+def _bind(
+    deps: Deps,
+    attempt: _Attempt,
+    worker: Worker,
+    certificates: dict[tuple[int, int, bool, bool], DeployableCertificate],
+) -> tuple[bool, Failure | None]:
+    """Bind the claimed worker's certificate and start its verification: (whether the worker ends now, the failure
+    it ends with). A retried failure leaves the worker to its next message."""
+    command = attempt.command
     try:
-        if read_failure is not None:
-            raise read_failure
-        deps.deployers.for_product(resource.product).bind(
-            resource, load_deployable(deps, worker.account_id, worker.cert_id, resource.product)
-        )
+        if attempt.read_failure is not None:
+            raise attempt.read_failure
+        assert attempt.resource is not None
+        product = attempt.resource.product
+        # The batch's workers mostly share a certificate: loaded once per way the products take it.
+        key = (worker.account_id, worker.cert_id, product in CAS_ID_PRODUCTS, product in CAS_IDENTIFIER_PRODUCTS)
+        if key not in certificates:
+            certificates[key] = load_deployable(deps, worker.account_id, worker.cert_id, product)
+        deps.deployers.for_product(product).bind(attempt.resource, certificates[key])
     except Failure as failure:
         log.info("worker %s attempt %s failed: %s", worker.id, command.attempt, failure)
         given_up = retry_worker(deps, command, W.PROCESSING, failure)
-        if given_up is not None:
-            end_worker(deps, worker, failure=given_up, expected=(W.PROCESSING,))
-        return
-    if not start_verification(deps, worker):
-        end_worker(deps, worker, failure=None, expected=(W.PROCESSING,))
+        return given_up is not None, given_up
+    return not start_verification(deps, worker), None
 
 
 def give_up_dead_lettered(deps: Deps, command: DeployWorker, receive_count: int) -> None:
