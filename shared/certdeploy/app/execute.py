@@ -45,10 +45,14 @@ def _claim(deps: Deps, attempts: Sequence[_Attempt]) -> list[tuple[_Attempt, Wor
     an attempt already did; an attempt whose message's turn has passed drops out. One transaction for the batch: it is
     durable before any bind."""
 
+    tries = 0
+
     def step(unit: Step) -> list[tuple[_Attempt, Worker]]:
+        nonlocal tries
+        tries += 1
         claimed = []
         for attempt in attempts:
-            worker = _claim_one(unit, attempt)
+            worker = _claim_one(unit, attempt, attempt.seen if tries == 1 else None)
             if worker is not None:
                 claimed.append((attempt, worker))
         return claimed
@@ -56,24 +60,30 @@ def _claim(deps: Deps, attempts: Sequence[_Attempt]) -> list[tuple[_Attempt, Wor
     return run_step(deps, step) if attempts else []
 
 
-def _claim_one(unit: Step, attempt: _Attempt) -> Worker | None:
+def _claim_one(unit: Step, attempt: _Attempt, seen: Worker | None) -> Worker | None:
+    """Claim the attempt's worker as `seen` before the transaction, which the claim's condition on its version checks
+    (a lost race runs the step again, reading); with nothing seen, as read now."""
     command = attempt.command
-    worker = _its_turn(unit.ops.workers, command)
+    worker = seen or _its_turn(unit.ops.workers, command)
     if worker is None:
         return None
     # An attempt records before it binds, so while nothing is recorded no attempt reached the cloud and what was
     # read before this transaction is still the previous binding; once recorded, a retry must not record again.
     record = attempt.previous if worker.resource_domain is None else {}
     if worker.status is W.PROCESSING and command.attempt == worker.attempt and not record:
-        return worker  # a redelivery of the message being worked on: carry on, every step is idempotent
-    return unit.ops.workers.transition(
-        command.account_id,
-        worker.id,
-        move_worker(worker.status, W.PROCESSING),
-        expected_version=worker.version,
-        attempt=command.attempt,
-        **record,
-    )
+        # A redelivery of the message being worked on: carry on (every step is idempotent) if it still is.
+        return worker if seen is None else _claim_one(unit, attempt, None)
+    try:
+        return unit.ops.workers.transition(
+            command.account_id,
+            worker.id,
+            move_worker(worker.status, W.PROCESSING),
+            expected_version=worker.version,
+            attempt=command.attempt,
+            **record,
+        )
+    except NotFound:
+        return None  # its job was deleted since it was seen
 
 
 def _its_turn(workers: Workers, command: DeployWorker) -> Worker | None:

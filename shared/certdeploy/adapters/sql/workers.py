@@ -171,7 +171,7 @@ class SqlWorkers(SqlRepository):
                 raise self._stale(conn, workers, Thing.WORKER, worker_id, account_id)
             if counts is not None:
                 moved = {(owner.product, str(move.expected)): -1, (owner.product, str(move.to)): 1}
-                job_counters.adjust(conn, owner.job_id, counts, moved)
+                job_counters.adjust(counts, moved)
             row = conn.execute(select(workers).where(workers.c.id == worker_id)).one()
         return _worker(row)
 
@@ -201,7 +201,7 @@ class SqlWorkers(SqlRepository):
             for product, count in per_product:
                 moved[(product, str(move.expected))] -= count
                 moved[(product, str(move.to))] += count
-            job_counters.adjust(conn, job_id, counts, moved)
+            job_counters.adjust(counts, moved)
         return result.rowcount
 
     def stuck(self, statuses: Collection[WorkerStatus], modified_before: datetime, limit: int = 100) -> list[Worker]:
