@@ -92,16 +92,22 @@ def _its_turn(workers: Workers, command: DeployWorker) -> Worker | None:
         worker = workers.get(command.account_id, command.worker_id)
     except NotFound:
         return None
-    if worker.status not in _RUNNING or command.attempt < worker.attempt:
-        return None
-    return worker
+    return worker if _in_turn(worker, command) else None
+
+
+def _in_turn(worker: Worker, command: DeployWorker) -> bool:
+    return worker.status in _RUNNING and command.attempt >= worker.attempt
 
 
 def _resource(deps: Deps, worker: Worker) -> Resource:
     found = [r for r in deps.store.resources.get_many(worker.account_id, [worker.resource_id]) if not r.gone]
     if not found:
-        raise PermanentDeployFailure("ResourceNotFound", f"Resource {worker.resource_id} no longer exists.")
+        raise _resource_gone(worker)
     return found[0]
+
+
+def _resource_gone(worker: Worker) -> PermanentDeployFailure:
+    return PermanentDeployFailure("ResourceNotFound", f"Resource {worker.resource_id} no longer exists.")
 
 
 def load_deployable(deps: Deps, account_id: int, cert_id: int, product: Product) -> DeployableCertificate:
@@ -176,10 +182,13 @@ def end_workers(
             # Locked first: concurrent completions of one job queue on its row (rather than fail and retry), and each
             # reads the others' outcomes only after they committed, so the last one always finishes the job.
             job = unit.ops.jobs.lock_state(account_id, job_id)
+            currents = {
+                current.id: current for current in unit.ops.workers.get_many(account_id, [w.id for w, _ in of_job])
+            }
             ended = False
             for worker, failure in of_job:
-                current = unit.ops.workers.get(worker.account_id, worker.id)
-                if current.status in expected:
+                current = currents.get(worker.id)
+                if current is not None and current.status in expected:
                     apply_worker_end(unit, current, domain_end_worker(current, failure))
                     ended = True
             if ended:
@@ -234,7 +243,7 @@ def deploy_workers(deps: Deps, commands: Sequence[DeployWorker]) -> None:
     `error` with the cause. Any other exception propagates to the queue's own retry and dead-letter queue, after the
     batch's other workers ended: their messages are done, a redelivery finds it is not their turn any more.
     """
-    attempts = [attempt for attempt in (_read(deps, command) for command in commands) if attempt is not None]
+    attempts = _read(deps, commands)
     # Claimed in job order, the order in which `end_workers` locks the jobs.
     claimed = _claim(deps, sorted(attempts, key=lambda attempt: (attempt.seen.job_id, attempt.seen.id)))
     ends: list[tuple[Worker, Failure | None]] = []
@@ -253,17 +262,39 @@ def deploy_workers(deps: Deps, commands: Sequence[DeployWorker]) -> None:
         raise unexpected
 
 
-def _read(deps: Deps, command: DeployWorker) -> _Attempt | None:
-    """The message's attempt if it is its worker's turn, with its resource's binding read before the claim so that the
-    claim records it in the same transaction; a failure to read is the attempt's failure once the worker is claimed."""
-    seen = _its_turn(deps.store.workers, command)
-    if seen is None:
-        return None
-    try:
-        resource = _resource(deps, seen)
-        return _Attempt(command, seen, resource, _previous_binding(deps, seen, resource))
-    except Failure as failure:
-        return _Attempt(command, seen, read_failure=failure)
+def _read(deps: Deps, commands: Sequence[DeployWorker]) -> list[_Attempt]:
+    """The attempts of the messages whose turn it is (of several for one worker, the latest attempt's), with their
+    resources' bindings read before the claim so that the claim records them in the same transaction; a failure to
+    read is the attempt's failure once the worker is claimed. Workers and resources are read for the batch at once."""
+    latest: dict[tuple[int, int], DeployWorker] = {}
+    for command in commands:
+        key = (command.account_id, command.worker_id)
+        if key not in latest or command.attempt > latest[key].attempt:
+            latest[key] = command
+    by_account: dict[int, list[DeployWorker]] = defaultdict(list)
+    for command in latest.values():
+        by_account[command.account_id].append(command)
+    attempts: list[_Attempt] = []
+    for account_id, of_account in by_account.items():
+        workers = {
+            worker.id: worker for worker in deps.store.workers.get_many(account_id, [c.worker_id for c in of_account])
+        }
+        in_turn = [
+            (command, workers[command.worker_id])
+            for command in of_account
+            if command.worker_id in workers and _in_turn(workers[command.worker_id], command)
+        ]
+        found = deps.store.resources.get_many(account_id, {worker.resource_id for _, worker in in_turn})
+        resources = {resource.id: resource for resource in found if not resource.gone}
+        for command, seen in in_turn:
+            try:
+                resource = resources.get(seen.resource_id)
+                if resource is None:
+                    raise _resource_gone(seen)
+                attempts.append(_Attempt(command, seen, resource, _previous_binding(deps, seen, resource)))
+            except Failure as failure:
+                attempts.append(_Attempt(command, seen, read_failure=failure))
+    return attempts
 
 
 def _bind(

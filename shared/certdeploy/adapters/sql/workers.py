@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, Update, delete, func, insert, select, update
 
 from certdeploy.adapters.sql import job_counters
 from certdeploy.adapters.sql.repository import SqlRepository
@@ -64,6 +64,9 @@ class SqlWorkers(SqlRepository):
         if row is None:
             raise NotFound.of(Thing.WORKER, worker_id)
         return _worker(row)
+
+    def get_many(self, account_id: int, worker_ids: Collection[int]) -> list[Worker]:
+        return [_worker(row) for row in self._owned_rows(workers, workers.c.id, account_id, worker_ids)]
 
     def search(
         self,
@@ -166,14 +169,23 @@ class SqlWorkers(SqlRepository):
                 raise NotFound.of(Thing.WORKER, worker_id)
             counted = move.expected is not move.to
             counts = job_counters.locked_counts(conn, account_id, owner.job_id) if counted else None
-            result = conn.execute(update(workers).where(*conditions).values(changes))
-            if result.rowcount == 0:
+            row = self._update_one(conn, update(workers).where(*conditions).values(changes), worker_id)
+            if row is None:
                 raise self._stale(conn, workers, Thing.WORKER, worker_id, account_id)
             if counts is not None:
                 moved = {(owner.product, str(move.expected)): -1, (owner.product, str(move.to)): 1}
                 job_counters.adjust(counts, moved)
-            row = conn.execute(select(workers).where(workers.c.id == worker_id)).one()
         return _worker(row)
+
+    @staticmethod
+    def _update_one(conn: Connection, statement: Update, worker_id: int) -> Row[Any] | None:
+        """Run the update of one worker; the row as written, None when it matched nothing. Read in the same statement
+        where the database can (SQLite, PostgreSQL), else after it (MySQL)."""
+        if conn.dialect.update_returning:
+            return conn.execute(statement.returning(*workers.c)).one_or_none()
+        if conn.execute(statement).rowcount == 0:
+            return None
+        return conn.execute(select(workers).where(workers.c.id == worker_id)).one()
 
     def transition_all(
         self, account_id: int, job_id: int, move: WorkerMove, *, cert_ids: Collection[int] | None = None
