@@ -177,11 +177,8 @@ def end_workers(
         by_job: dict[tuple[int, int], list[tuple[Worker, Failure | None]]] = defaultdict(list)
         for worker, failure in ends:
             by_job[(worker.account_id, worker.job_id)].append((worker, failure))
-        # Jobs locked in one order, so two batches that share jobs never wait on each other's locks.
-        for (account_id, job_id), of_job in sorted(by_job.items(), key=lambda item: item[0][1]):
-            # Locked first: concurrent completions of one job queue on its row (rather than fail and retry), and each
-            # reads the others' outcomes only after they committed, so the last one always finishes the job.
-            job = unit.ops.jobs.lock_state(account_id, job_id)
+        ended_jobs = []
+        for (account_id, job_id), of_job in by_job.items():
             currents = {
                 current.id: current for current in unit.ops.workers.get_many(account_id, [w.id for w, _ in of_job])
             }
@@ -192,7 +189,12 @@ def end_workers(
                     apply_worker_end(unit, current, domain_end_worker(current, failure))
                     ended = True
             if ended:
-                finish_if_done(unit, job, deps.clock.now())
+                ended_jobs.append((account_id, job_id))
+        # The jobs' rows last, in id order, as every writer of workers locks them (adapters/sql/job_counters.py): held
+        # only to the commit, and once locked they show every end committed before, so of two transactions ending a
+        # job's last workers the later one sees the other's ends and finishes the job.
+        for account_id, job_id in sorted(ended_jobs, key=lambda key: key[1]):
+            finish_if_done(unit, unit.ops.jobs.lock_state(account_id, job_id), deps.clock.now())
 
     if ends:
         run_step(deps, step)
@@ -244,8 +246,7 @@ def deploy_workers(deps: Deps, commands: Sequence[DeployWorker]) -> None:
     batch's other workers ended: their messages are done, a redelivery finds it is not their turn any more.
     """
     attempts = _read(deps, commands)
-    # Claimed in job order, the order in which `end_workers` locks the jobs.
-    claimed = _claim(deps, sorted(attempts, key=lambda attempt: (attempt.seen.job_id, attempt.seen.id)))
+    claimed = _claim(deps, attempts)
     ends: list[tuple[Worker, Failure | None]] = []
     certificates: dict[tuple[int, int, bool, bool], DeployableCertificate] = {}
     unexpected: Exception | None = None

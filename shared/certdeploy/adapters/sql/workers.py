@@ -167,14 +167,12 @@ class SqlWorkers(SqlRepository):
             ).one_or_none()
             if owner is None:
                 raise NotFound.of(Thing.WORKER, worker_id)
-            counted = move.expected is not move.to
-            counts = job_counters.locked_counts(conn, account_id, owner.job_id) if counted else None
             row = self._update_one(conn, update(workers).where(*conditions).values(changes), worker_id)
             if row is None:
                 raise self._stale(conn, workers, Thing.WORKER, worker_id, account_id)
-            if counts is not None:
+            if move.expected is not move.to:
                 moved = {(owner.product, str(move.expected)): -1, (owner.product, str(move.to)): 1}
-                job_counters.adjust(counts, moved)
+                job_counters.adjust(job_counters.changes(conn, account_id, owner.job_id), moved)
         return _worker(row)
 
     @staticmethod
@@ -198,8 +196,8 @@ class SqlWorkers(SqlRepository):
         if cert_ids is not None:
             conditions.append(workers.c.cert_id.in_(sorted(cert_ids)))
         with self._connection(write=True) as conn:
-            counts = job_counters.locked_counts(conn, account_id, job_id)
-            if counts is None:
+            # The job's row locked first: its workers are counted and moved with no other writer of the job between.
+            if not job_counters.lock_job(conn, account_id, job_id):
                 return 0
             per_product = conn.execute(
                 select(workers.c.product, func.count()).where(*conditions).group_by(workers.c.product)
@@ -213,7 +211,7 @@ class SqlWorkers(SqlRepository):
             for product, count in per_product:
                 moved[(product, str(move.expected))] -= count
                 moved[(product, str(move.to))] += count
-            job_counters.adjust(counts, moved)
+            job_counters.adjust(job_counters.changes(conn, account_id, job_id), moved)
         return result.rowcount
 
     def stuck(self, statuses: Collection[WorkerStatus], modified_before: datetime, limit: int = 100) -> list[Worker]:
