@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Update, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from certdeploy.adapters.sql import job_counters
 from certdeploy.adapters.sql.repository import SqlRepository
@@ -167,23 +167,13 @@ class SqlWorkers(SqlRepository):
             ).one_or_none()
             if owner is None:
                 raise NotFound.of(Thing.WORKER, worker_id)
-            row = self._update_one(conn, update(workers).where(*conditions).values(changes), worker_id)
+            row = self._update_one(conn, update(workers).where(*conditions).values(changes), workers, worker_id)
             if row is None:
                 raise self._stale(conn, workers, Thing.WORKER, worker_id, account_id)
             if move.expected is not move.to:
                 moved = {(owner.product, str(move.expected)): -1, (owner.product, str(move.to)): 1}
                 job_counters.adjust(job_counters.changes(conn, account_id, owner.job_id), moved)
         return _worker(row)
-
-    @staticmethod
-    def _update_one(conn: Connection, statement: Update, worker_id: int) -> Row[Any] | None:
-        """Run the update of one worker; the row as written, None when it matched nothing. Read in the same statement
-        where the database can (SQLite, PostgreSQL), else after it (MySQL)."""
-        if conn.dialect.update_returning:
-            return conn.execute(statement.returning(*workers.c)).one_or_none()
-        if conn.execute(statement).rowcount == 0:
-            return None
-        return conn.execute(select(workers).where(workers.c.id == worker_id)).one()
 
     def transition_all(
         self, account_id: int, job_id: int, move: WorkerMove, *, cert_ids: Collection[int] | None = None
