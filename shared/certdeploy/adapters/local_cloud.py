@@ -218,11 +218,7 @@ class LocalCloud:
 
     def current_binding(self, resource: Resource) -> Binding:
         with self._engine.connect() as connection:
-            row = connection.execute(
-                sa.select(_cloud_resource.c.cert_id, _cloud_resource.c.cert_name).where(
-                    *_key_clause(_resource_key(resource))
-                )
-            ).first()
+            row = connection.execute(_SELECT_BINDING, _key_parameters(resource)).first()
         if row is None:
             raise PermanentDeployFailure(
                 "ResourceNotFound", f"{resource.product} resource {_describe(resource)} is gone."
@@ -308,32 +304,22 @@ class LocalCloud:
 
     def _rebind(self, connection: sa.Connection, resource: Resource, binding: Binding) -> bool:
         """Bind in `connection`'s transaction; True when the call was throttled (its attempt spent, nothing bound)."""
-        key_clause = _key_clause(_resource_key(resource))
-        row = connection.execute(sa.select(_cloud_resource).where(*key_clause)).mappings().first()
+        key = _key_parameters(resource)
+        row = connection.execute(_SELECT_RESOURCE, key).mappings().first()
         if row is None:
             raise _gone(resource)
         if row["cert_id"] == binding.cert_id and row["cert_name"] == binding.cert_name:
             return False
         if row["flaky_remaining"] > 0:
             # The throttled attempt is spent even though the call fails, as with a real rate limit.
-            connection.execute(
-                sa.update(_cloud_resource).where(*key_clause).values(flaky_remaining=row["flaky_remaining"] - 1)
-            )
+            connection.execute(_SPEND_FLAKY, key)
             return True
         if row["fail"]:
             raise PermanentDeployFailure("OperationDenied", row["fail"])
         if not row["https_enabled"]:
             raise PermanentDeployFailure("HttpsDisabled", f"HTTPS is disabled on {_describe(resource)}.")
-        connection.execute(
-            sa.update(_cloud_resource)
-            .where(*key_clause)
-            .values(cert_id=binding.cert_id, cert_name=binding.cert_name, deploy_count=row["deploy_count"] + 1)
-        )
-        connection.execute(
-            sa.update(_cloud_serving)
-            .where(*_key_clause(_resource_key(resource), _cloud_serving))
-            .values(previous_cert_name=row["cert_name"], changed_at=self._now())
-        )
+        connection.execute(_REBIND, {**key, "new_cert_id": binding.cert_id, "new_cert_name": binding.cert_name})
+        connection.execute(_RECORD_CHANGE, {**key, "previous": row["cert_name"], "changed": self._now()})
         return False
 
 
@@ -387,6 +373,39 @@ def _resource_key(resource: Resource) -> tuple[int, str, str, str, str, int]:
 
 def _key_clause(key: tuple, table: sa.Table = _cloud_resource) -> list[sa.ColumnElement[bool]]:
     return [table.c[name] == value for name, value in zip(_KEY_COLUMNS, key, strict=True)]
+
+
+def _key_parameters(resource: Resource) -> dict[str, object]:
+    """The values of the `_by_key` parameters for `resource`."""
+    return {f"key_{name}": value for name, value in zip(_KEY_COLUMNS, _resource_key(resource), strict=True)}
+
+
+def _by_key(table: sa.Table) -> list[sa.ColumnElement[bool]]:
+    return [table.c[name] == sa.bindparam(f"key_{name}") for name in _KEY_COLUMNS]
+
+
+# A deployment's statements, built once: each bind runs them with its resource's key (`_key_parameters`).
+_SELECT_BINDING = sa.select(_cloud_resource.c.cert_id, _cloud_resource.c.cert_name).where(*_by_key(_cloud_resource))
+_SELECT_RESOURCE = sa.select(_cloud_resource).where(*_by_key(_cloud_resource))
+_SPEND_FLAKY = (
+    sa.update(_cloud_resource)
+    .where(*_by_key(_cloud_resource))
+    .values(flaky_remaining=_cloud_resource.c.flaky_remaining - 1)
+)
+_REBIND = (
+    sa.update(_cloud_resource)
+    .where(*_by_key(_cloud_resource))
+    .values(
+        cert_id=sa.bindparam("new_cert_id"),
+        cert_name=sa.bindparam("new_cert_name"),
+        deploy_count=_cloud_resource.c.deploy_count + 1,
+    )
+)
+_RECORD_CHANGE = (
+    sa.update(_cloud_serving)
+    .where(*_by_key(_cloud_serving))
+    .values(previous_cert_name=sa.bindparam("previous"), changed_at=sa.bindparam("changed"))
+)
 
 
 def _describe(resource: Resource) -> str:

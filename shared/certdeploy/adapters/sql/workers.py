@@ -160,19 +160,13 @@ class SqlWorkers(SqlRepository):
         if expected_version is not None:
             conditions.append(workers.c.version == expected_version)
         with self._connection(write=True) as conn:
-            owner = conn.execute(
-                select(workers.c.job_id, workers.c.product).where(
-                    workers.c.id == worker_id, workers.c.account_id == account_id
-                )
-            ).one_or_none()
-            if owner is None:
-                raise NotFound.of(Thing.WORKER, worker_id)
             row = self._update_one(conn, update(workers).where(*conditions).values(changes), workers, worker_id)
             if row is None:
                 raise self._stale(conn, workers, Thing.WORKER, worker_id, account_id)
             if move.expected is not move.to:
-                moved = {(owner.product, str(move.expected)): -1, (owner.product, str(move.to)): 1}
-                job_counters.adjust(job_counters.changes(conn, account_id, owner.job_id), moved)
+                # A worker's job and product never change: the row as written tells which counts moved.
+                moved = {(row.product, str(move.expected)): -1, (row.product, str(move.to)): 1}
+                job_counters.adjust(job_counters.changes(conn, account_id, row.job_id), moved)
         return _worker(row)
 
     def transition_all(
