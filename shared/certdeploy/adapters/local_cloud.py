@@ -130,6 +130,7 @@ class LocalCloud:
 
     def __init__(self, path: Path, now: Callable[[], float] = time.time) -> None:
         self._now = now
+        self._kept: dict[tuple[int, str], tuple[str, str]] = {}
         self._engine = sa.create_engine(f"sqlite:///{private_database_file(path)}", connect_args={"timeout": 30})
 
         # As the store's: in WAL mode a commit survives the process being killed without waiting for the disk.
@@ -227,14 +228,20 @@ class LocalCloud:
 
     def bind(self, resource: Resource, certificate: DeployableCertificate) -> None:
         """Bind `certificate`; binding what is already bound succeeds without counting as a deploy."""
-        key_pem = certificate.key_pem.get_secret_value()
+        name = (resource.account_id, certificate.name)
+        content = (certificate.cert_pem, certificate.key_pem.get_secret_value())
+        # The local cloud keeps what a product keeps, the key too, in its owner-only file: its TLS serves them. A job
+        # binds one certificate on many resources, so what this process stored last is not stored again (whichever
+        # process stored a name's content last, that is the content the name serves).
+        keep = all(content) and self._kept.get(name) != content
         with self._engine.begin() as connection:
-            if certificate.cert_pem and key_pem:
-                # The local cloud keeps what a product keeps, the key too, in its owner-only file: its TLS serves them.
-                _keep_content(connection, resource.account_id, certificate.name, certificate.cert_pem, key_pem)
+            if keep:
+                _keep_content(connection, *name, *content)
             throttled = self._rebind(
                 connection, resource, Binding(cert_id=certificate.cert_id, cert_name=certificate.name)
             )
+        if keep:
+            self._kept[name] = content
         if throttled:
             raise _throttled()
 
