@@ -42,7 +42,7 @@ from certdeploy.fc.function import trigger_decodes_base64, use_container
 from certdeploy.local.context import LOCAL_ACCOUNT_ID, LOCAL_REGION, FcContext, FunctionMeta
 from certdeploy.local.http_front import load_function
 from certdeploy.local.http_server import ApiHttpServer
-from certdeploy.ports.queue import MAX_BATCH_MESSAGES, Queue, QueueError, ReceiptHandleInvalid, ReceivedMessage
+from certdeploy.ports.queue import MAX_BATCH_MESSAGES, Queue, QueueError, ReceivedMessage
 
 log = logging.getLogger(__name__)
 
@@ -263,24 +263,12 @@ class LocalRunner:
                 for message in messages:
                     self._deliver(queue, queue_name, spec, [message])
             return
-        try:
-            stale = queue.delete_batch([message.receipt_handle for message in messages])
-        except QueueError:
-            log.warning("cannot delete %d message(s); they will be delivered again", len(messages), exc_info=True)
-            return
-        if stale:
-            log.warning("%d message(s) outlived their visibility timeout; they will be delivered again", len(stale))
+        _delete(queue, messages)
 
     def _deliver_body(self, queue: Queue, spec: FunctionSpec, message: ReceivedMessage) -> None:
         """A message whose body is the event (the certificate-issued queue), deleted once the function returned."""
-        if not self._invoke(spec, message.body.encode(), [message]):
-            return
-        try:
-            queue.delete(message.receipt_handle)
-        except ReceiptHandleInvalid:
-            log.warning("message %s outlived its visibility timeout; it will be delivered again", message.message_id)
-        except QueueError:
-            log.warning("cannot delete message %s; it will be delivered again", message.message_id, exc_info=True)
+        if self._invoke(spec, message.body.encode(), [message]):
+            _delete(queue, [message])
 
     def _invoke(self, spec: FunctionSpec, event: bytes, messages: list[ReceivedMessage]) -> bool:
         """One invocation; False (logged) when the function raised."""
@@ -295,6 +283,18 @@ class LocalRunner:
             )
             return False
         return True
+
+
+def _delete(queue: Queue, messages: list[ReceivedMessage]) -> None:
+    """Acknowledge handled messages in one request; one that cannot be deleted is delivered again."""
+    try:
+        stale = queue.delete_batch([message.receipt_handle for message in messages])
+    except QueueError:
+        log.warning("cannot delete %d message(s); they will be delivered again", len(messages), exc_info=True)
+        return
+    for message in messages:
+        if message.receipt_handle in stale:
+            log.warning("message %s outlived its visibility timeout; it will be delivered again", message.message_id)
 
 
 # --------------------------------------------------------------------------------------------- serve
