@@ -197,6 +197,8 @@ class LocalQueue:
         now = self._now_ms()
         visible_until = now + self.attributes.visibility_timeout_seconds * 1000
         taken: list[ReceivedMessage] = []
+        if not self._any_visible(now):
+            return taken
         with self._transaction() as db:
             # Dead-lettered rows leave the queue, so look again until the batch is full or nothing is visible.
             while len(taken) < max_messages:
@@ -235,6 +237,18 @@ class LocalQueue:
                         )
                     )
         return taken
+
+    def _any_visible(self, now: int) -> bool:
+        """Whether a message may be visible, read without the write lock (WAL readers take none): a poll of an empty
+        queue then does not queue for the lock the other queues and processes sharing the file write under."""
+        with self._lock:
+            try:
+                row = self._db.execute(
+                    "SELECT 1 FROM queue_messages WHERE queue = ? AND visible_at_ms <= ? LIMIT 1", (self.name, now)
+                ).fetchone()
+            except sqlite3.Error as exc:
+                raise QueueUnavailable(f"queue {self.name}: database failure: {exc}") from exc
+        return row is not None
 
     def _dead_letter_due(self, receive_count: int) -> bool:
         limit = self.attributes.max_receive_count
