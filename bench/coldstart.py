@@ -13,7 +13,9 @@ compiles every module again on every cold start, as it would in FC.
 Measured per function, median of `CERTDEPLOY_BENCH_COLDSTART_RUNS` (default 5) runs: wall time of the process, its
 CPU time (user + system: what a busy machine does not inflate) and its peak RSS, each beside a bare `python -c pass`
 of the same interpreter (the baseline). Goal: at most 300 ms and
-40 MiB over bare. One more run under `-X importtime` names the top-level packages whose imports cost the most.
+40 MiB over bare. One more run under `-X importtime` names the top-level packages whose imports cost the most. The
+floor beside it: the same interpreter importing only the libraries every function needs, SQLAlchemy Core with its
+SQLite dialect and pydantic's `BaseModel`, from a built code directory.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.measure import verdict
+from bench.measure import Row, row, verdict
 
 REPO = Path(__file__).resolve().parent.parent
 EVENTS = REPO / "events"
@@ -40,8 +42,7 @@ SAMPLES = {
 GOAL_SECONDS = 0.300
 GOAL_RSS_MIB = 40.0
 TOP_IMPORTS = 5
-
-Row = dict[str, str]
+FLOOR = "import sys; sys.path[0] = sys.argv[1]; import sqlalchemy.dialects.sqlite; from pydantic import BaseModel"
 
 
 @dataclass(frozen=True)
@@ -123,17 +124,21 @@ def _environment(workdir: Path) -> dict[str, str]:
     return environment
 
 
-def measure(built: Path, workdir: Path, runs: int) -> dict[str, object]:
+def measure(built: Path, workdir: Path, runs: int) -> list[Row]:
     venv = workdir / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = str(venv / "bin" / "python")
     environment = _environment(workdir)
     bare = _median([_run(python, ["-s", "-B", "-c", "pass"], environment)[0] for _ in range(runs)])
+    floor_command = ["-s", "-B", "-c", FLOOR, str(built / "api")]
+    floor = _median([_run(python, floor_command, environment)[0] for _ in range(runs)])
     baseline = (
         f"bare python -c pass: {bare.seconds * 1000:.0f} ms (CPU {bare.cpu_seconds * 1000:.0f} ms), "
-        f"{bare.rss_mib:.1f} MiB"
+        f"{bare.rss_mib:.1f} MiB; SQLAlchemy Core + SQLite dialect + pydantic alone: "
+        f"{floor.seconds * 1000:.0f} ms (CPU {floor.cpu_seconds * 1000:.0f} ms), "
+        f"{floor.rss_mib - bare.rss_mib:+.1f} MiB over bare"
     )
-    results: dict[str, object] = {}
+    results: list[Row] = []
     for function, (event, base64_decoded) in SAMPLES.items():
         invoke = [str(REPO / "packaging" / "invoke.py"), str(built / function), str(EVENTS / event)]
         env = {**environment, "CERTDEPLOY_MNS_TRIGGER_BASE64_DECODE": str(base64_decoded).lower()}
@@ -142,19 +147,19 @@ def measure(built: Path, workdir: Path, runs: int) -> dict[str, object]:
         over_seconds, over_mib = cold.seconds - bare.seconds, cold.rss_mib - bare.rss_mib
         passed = cold.seconds <= GOAL_SECONDS and over_mib <= GOAL_RSS_MIB
         top = ", ".join(f"{name} {spent:.0f} ms" for name, spent in top_imports(importtime))
-        results[f"cold start {function}"] = {
-            "goal": f"≤ {GOAL_SECONDS * 1000:.0f} ms and ≤ {GOAL_RSS_MIB:.0f} MiB over bare",
-            "result": (
+        results.append(
+            row(
+                f"cold start {function} ≤ {GOAL_SECONDS * 1000:.0f} ms and ≤ {GOAL_RSS_MIB:.0f} MiB over bare",
                 f"{cold.seconds * 1000:.0f} ms ({over_seconds * 1000:+.0f} over bare; "
                 f"CPU {cold.cpu_seconds * 1000:.0f} ms), {cold.rss_mib:.1f} MiB "
-                f"({over_mib:+.1f} over bare): {verdict(passed)}; top imports: {top}"
-            ),
-            "baseline": baseline,
-        }
+                f"({over_mib:+.1f} over bare): {verdict(passed)}; top imports: {top}",
+                baseline,
+            )
+        )
     return results
 
 
-def run() -> dict[str, object]:
+def run() -> list[Row]:
     runs = int(os.environ.get("CERTDEPLOY_BENCH_COLDSTART_RUNS", "5"))
     with tempfile.TemporaryDirectory(prefix="certdeploy-bench-coldstart-") as directory:
         workdir = Path(directory)

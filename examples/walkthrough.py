@@ -3,7 +3,8 @@
 Against a running `make run` (or `certdeploy serve --inventory demo/inventory.yaml`) it uploads a certificate and a
 contact, previews a job over every resource, runs it, shows each resource's outcome (and the cause of a failure),
 the quota charged and given back, rolls one resource back to the certificate it had, runs a scheduled job, deletes
-it, looks from another account (optional) and sends a request with a bad signature.
+it, holds a job in a maintenance window, looks from another account (optional) and sends a request with a bad
+signature.
 
     export CERTDEPLOY_ENDPOINT=http://127.0.0.1:8787
     export CERTDEPLOY_ACCESS_KEY_ID=LTAI...  CERTDEPLOY_ACCESS_KEY_SECRET=...
@@ -19,6 +20,7 @@ import json
 import os
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -117,6 +119,41 @@ def quota(client: Client, job_id: int) -> tuple[int, int]:
 
 def submit(client: Client, job_id: int, status: str) -> None:
     client.update_deployment_job_status(cas.UpdateDeploymentJobStatusRequest(job_id=job_id, status=status))
+
+
+def hold_in_a_window(client: Client, cert_id: int, resource_id: int, timeout: float) -> None:
+    """A window that opens in 12 hours holds a job asked to run now; once the window is deleted, the job runs."""
+    opening = datetime.now(timezone.utc).replace(second=0, microsecond=0) + timedelta(hours=12)
+    window_id = call(
+        client,
+        "CreateMaintenanceWindow",
+        Days=("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[opening.weekday()],
+        StartTime=opening.strftime("%H:%M"),
+        DurationMinutes=60,
+        TimeZone="UTC",
+    )["WindowId"]
+    print(f"Window {window_id}: {call(client, 'ListMaintenanceWindows')['Data'][0]['Description']}")
+    job_id = client.create_deployment_job(
+        cas.CreateDeploymentJobRequest(
+            name="walkthrough-window", job_type="user", cert_ids=str(cert_id), resource_ids=str(resource_id)
+        )
+    ).body.job_id
+    planned = call(client, "DescribeDeploymentJobStatus", JobId=job_id)["PlannedStartTime"]
+    submit(client, job_id, "scheduling")
+    held = call(client, "DescribeDeploymentJob", JobId=job_id)
+    events = call(client, "ListDeploymentJobEvents", JobId=job_id)["Data"]
+    told = next(e["Detail"] for e in events if e["Type"] == "waiting_for_window")
+    print(f"Job {job_id} (planned start {planned}) asked to run now is {held['Status']}: {told}")
+    expect(
+        held["Status"] == "pending" and held["WindowWaitUntil"] == planned == str(int(opening.timestamp() * 1000)),
+        "the window did not hold the job",
+    )
+    call(client, "DeleteMaintenanceWindow", WindowId=window_id)
+    submit(client, job_id, "scheduling")
+    wait_until_finished(client, job_id, timeout)
+    ran = client.describe_deployment_job(cas.DescribeDeploymentJobRequest(job_id=job_id)).body
+    print(f"Window {window_id} deleted; job {job_id} asked again runs now: {ran.status}")
+    expect(ran.status == "success", "the job did not run once its window was gone")
 
 
 def main() -> None:
@@ -232,6 +269,43 @@ def main() -> None:
         expect(False, "a deleted job is still there")
     except ClientException as gone:
         print(f"Job {later_id}: {gone.code}")
+
+    step("A staged job: its first stage fails, so it halts and the rest never runs")
+    failed = next(w for w in workers if w["Status"] == "error")
+    # Workers go to stages in resource id order: the failing resource first, those that deployed fine after it.
+    after = [w["ResourceId"] for w in workers if w["Status"] == "success" and w["ResourceId"] > failed["ResourceId"]]
+    expect(bool(after), "no resource that deploys comes after the failing one")
+    staged_resources = [failed["ResourceId"], *after]
+    before_staged = {r.id: (r.cert_id, r.cert_name) for r in all_resources(client)}
+    staged_id = int(
+        call(
+            client,
+            "CreateDeploymentJob",
+            Name="walkthrough-staged",
+            JobType="user",
+            CertIds=cert_id,
+            ResourceIds=",".join(map(str, staged_resources)),
+            ContactIds=contact_id,
+            Stages="1,100%",
+        )["JobId"]
+    )
+    stages = call(client, "DescribeDeploymentJobStatus", JobId=staged_id)["StageWorkerCounts"]
+    print(f"Job {staged_id} stages: " + ", ".join(f"stage {s['Stage']}: {s['WorkerCount']} worker(s)" for s in stages))
+    used_staged = quota(client, staged_id)[1]
+    submit(client, staged_id, "scheduling")
+    deadline = time.monotonic() + args.timeout
+    # A halted job has ended with workers never run: wait for its status, not for every worker.
+    while (halted := call(client, "DescribeDeploymentJob", JobId=staged_id))["Status"] not in FINISHED:
+        expect(time.monotonic() < deadline, "the staged job did not end")
+        time.sleep(0.5)
+    print(f"Job {staged_id} {halted['Status']}: {halted.get('HaltReason')}")
+    untouched = {r.id: (r.cert_id, r.cert_name) for r in all_resources(client)}
+    expect(all(untouched[r] == before_staged[r] for r in after), "a resource of a later stage was changed")
+    expect(quota(client, staged_id)[1] == used_staged, "the halted job kept quota")
+    print(f"Quota: UseCount {used_staged} -> {quota(client, staged_id)[1]}; the later stage's resources unchanged")
+
+    step("A maintenance window holds a job until it opens")
+    hold_in_a_window(client, cert_id, target["ResourceId"], args.timeout)
 
     if args.other_key_id and args.other_key_secret:
         step("Another account sees nothing of it")

@@ -72,13 +72,14 @@ PLATFORMS = (
 CORE = frozenset(
     {
         "pydantic",
-        "pydantic-settings",
         "sqlalchemy",
         "alembic",
         "cryptography",
         "asn1crypto",
         "idna",
         "pyyaml",
+        # Maintenance windows read IANA zones (zoneinfo) in the api, scheduler, execute and rollback functions.
+        "tzdata",
         "aliyun-mns-sdk",
         "psycopg",
         "pymysql",

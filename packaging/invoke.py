@@ -9,7 +9,8 @@ It builds a context shaped like FC's python3.10 one (docs/runtime.md#credentials
 calls `handler.initialize(context)` once and then `handler.handler(event_bytes, context)`, and prints one JSON object:
 `result` (the handler's return value), `loaded_from` (where `handler` and its packages were imported from), for
 each `--check-import`, whether the module imports, and with `--list-modules`, every module the cold start loaded
-(`modules`, taken before any `--check-import`).
+(`modules`, taken before any `--check-import`) and every pydantic model whose validator it built (`built_models`:
+a model that defers its build pays for it on first use).
 
 Standard library only: it must run where nothing but the build is importable.
 """
@@ -86,13 +87,28 @@ def _origin(module: str) -> str | None:
     return getattr(loaded, "__file__", None)
 
 
+def _built_models() -> list[str]:
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is None:
+        return []
+    built, pending = set(), list(pydantic.BaseModel.__subclasses__())
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        if getattr(model, "__pydantic_complete__", False):
+            built.add(f"{model.__module__}.{model.__qualname__}")
+    return sorted(built)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Invoke a built FC function with an event file, as FC would.")
     parser.add_argument("code_dir", type=Path, help="a built function directory, e.g. build/fc/python3.12/api")
     parser.add_argument("event", type=Path, help="the event file, e.g. events/http_trigger_request.json")
     parser.add_argument("--timeout", type=int, default=60, help="the function's timeout in seconds (context)")
     parser.add_argument("--check-import", action="append", default=[], help="report whether MODULE imports")
-    parser.add_argument("--list-modules", action="store_true", help="report the modules the cold start loaded")
+    parser.add_argument(
+        "--list-modules", action="store_true", help="report the modules the cold start loaded and the models it built"
+    )
     args = parser.parse_args(argv)
 
     code_dir = args.code_dir.resolve()
@@ -102,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     handler.initialize(context)
     result: Any = handler.handler(args.event.read_bytes(), context)
     loaded = sorted(sys.modules) if args.list_modules else None
+    built_models = _built_models() if args.list_modules else None
     output = {
         "result": result,
         "loaded_from": {name: _origin(name) for name in ("handler", "certdeploy", "pydantic", "sqlalchemy")},
@@ -109,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if loaded is not None:
         output["modules"] = loaded
+        output["built_models"] = built_models
     print(json.dumps(output))
     return 0
 

@@ -57,6 +57,13 @@ def test_the_walkthrough_script_runs_against_the_demo_inventory(
     assert "Quota: UseCount 0 -> 8: 9 charged at submit, 1 given back for the failures" in walk
     assert "rollback_success" in walk and "job rolled_back" in walk
     assert re.search(r"Job \d+: NotFound", walk)
+    assert re.search(
+        r"Job \d+ \(planned start \d{13}\) asked to run now is pending: waits for its maintenance window", walk
+    )
+    assert re.search(r"Window \d+ deleted; job \d+ asked again runs now: success", walk)
+    assert re.search(r"Job \d+ stages: stage 1: 1 worker\(s\), stage 2: 1 worker\(s\)", walk)
+    assert re.search(r"Job \d+ error: Halted after stage 1 of 2: 1 of 1 worker\(s\) run so far failed", walk)
+    assert "Quota: UseCount 9 -> 9; the later stage's resources unchanged" in walk
     assert re.search(r"Other account: 0 job\(s\); job \d+: NotFound", walk)
     assert "Refused: SignatureDoesNotMatch (HTTP 400)" in walk
     job_id = int(re.search(r"^Job (\d+): 9 of 13 resources match", walk, re.MULTILINE).group(1))

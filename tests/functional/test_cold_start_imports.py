@@ -4,7 +4,8 @@ A fresh interpreter runs each function as FC does (`packaging/invoke.py`: import
 function's `events/` sample once) and reports every module it loaded. This interpreter has every dependency
 installed, so a module a function must not load would be imported here if its code reached for it: the API without
 templates, cloud SDKs or migrations; the queue consumers without the API; only the notifier with the senders. What a
-function loads is what its every cold start pays, in time and memory.
+function loads is what its every cold start pays, in time and memory; so is every pydantic model it builds, which is
+why certdeploy's models defer their build to first use and a cold start builds only those its event goes through.
 """
 
 from __future__ import annotations
@@ -29,10 +30,15 @@ SAMPLES = {
 # the samples does: the cryptography library's ~16 MiB are not every cold start's.
 X509 = {"cryptography", "asn1crypto", "certdeploy.domain.certificates"}
 # No function loads these: schema migrations run once per deploy (`certdeploy migrate`), YAML is the local inventory's,
-# the rest is the CLI's and `certdeploy serve`'s.
+# the rest is the CLI's and `certdeploy serve`'s; the store is SQLAlchemy Core on the SQLite dialect here (no ORM, no
+# other database's dialect), and the settings are read without pydantic-settings.
 NEVER = {
     "alembic",
     "certdeploy.adapters.sql.migrate",
+    "sqlalchemy.orm",
+    "sqlalchemy.dialects.postgresql",
+    "pydantic_settings",
+    "dotenv",
     "yaml",
     "rich",
     "uvicorn",
@@ -54,6 +60,19 @@ MUST_NOT_LOAD = {
     "certificate_issued": NEVER | API | TEMPLATES | SENDERS,
 }
 
+# The only models each sample builds: the settings, the event's envelope and what the sample validates (the API's
+# request; the certificate-issued CloudEvent).
+SETTINGS = "certdeploy.bootstrap.settings.Settings"
+MNS_MESSAGE = "certdeploy.fc.events.MnsQueueMessage"
+BUILDS = {
+    "api": {SETTINGS, "certdeploy.api.rpc.RpcRequest", "certdeploy.adapters.notify.webhook.WebhookSettings"},
+    "scheduler": {SETTINGS},
+    "execute": {SETTINGS, MNS_MESSAGE},
+    "notify": {SETTINGS, MNS_MESSAGE},
+    "rollback": {SETTINGS, MNS_MESSAGE},
+    "certificate_issued": {SETTINGS, "certdeploy.app.messages.CertificateIssued"},
+}
+
 
 @pytest.fixture(scope="module")
 def environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
@@ -71,7 +90,8 @@ def environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     }
 
 
-def loaded_modules(function: str, environment: dict[str, str]) -> set[str]:
+def cold_start(function: str, environment: dict[str, str]) -> tuple[set[str], set[str]]:
+    """The modules a cold start of `function` loaded and the pydantic models it built."""
     event, base64_decoded = SAMPLES[function]
     invoke = [str(REPO / "packaging" / "invoke.py"), str(REPO / "functions" / function), str(REPO / "events" / event)]
     result = subprocess.run(
@@ -83,13 +103,21 @@ def loaded_modules(function: str, environment: dict[str, str]) -> set[str]:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    return set(json.loads(result.stdout)["modules"])
+    output = json.loads(result.stdout)
+    return set(output["modules"]), set(output["built_models"])
 
 
 @pytest.mark.parametrize("function", SAMPLES)
 def test_a_cold_start_loads_only_what_the_function_uses(function: str, environment: dict[str, str]) -> None:
-    loaded = loaded_modules(function, environment)
+    loaded, _ = cold_start(function, environment)
 
     assert "certdeploy.adapters.sql.store" in loaded  # it did serve its sample from the store
     assert sorted(loaded & MUST_NOT_LOAD[function]) == []
     assert sorted(module for module in loaded if module.startswith(CLOUD_SDK_PREFIXES)) == []
+
+
+@pytest.mark.parametrize("function", SAMPLES)
+def test_a_cold_start_builds_only_the_models_its_event_uses(function: str, environment: dict[str, str]) -> None:
+    _, built = cold_start(function, environment)
+
+    assert sorted(model for model in built if model.startswith("certdeploy.")) == sorted(BUILDS[function])

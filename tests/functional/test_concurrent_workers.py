@@ -16,7 +16,9 @@ from certdeploy.app.messages import DeployWorker, NotifyContacts, QueueRole, par
 from certdeploy.bootstrap.container import Container, build_container
 from certdeploy.bootstrap.settings import Settings
 from certdeploy.domain.notifications import NotificationEvent
+from certdeploy.domain.stages import parse_stages
 from certdeploy.domain.states import JobStatus, WorkerStatus
+from certdeploy.domain.timeline import JobEventType
 from tests.certgen import make_cert
 from tests.contract.store_fixtures import BACKENDS, fresh_database
 from tests.fakes.queue_drain import deploy_messages
@@ -66,5 +68,41 @@ def test_the_last_worker_to_end_finishes_the_job_even_when_all_end_together(
         [told] = [parse_command(message.body) for message in notifications]  # the job finished once: told once
         assert isinstance(told, NotifyContacts)
         assert (told.job_id, told.event, told.outcome) == (job.id, NotificationEvent.JOB_FINISHED, JobStatus.SUCCESS)
+        for message in notifications:
+            container.deps.queues[QueueRole.NOTIFY].delete(message.receipt_handle)
+
+
+def test_the_last_worker_of_a_stage_starts_the_next_one_exactly_once(container: Container, tmp_path: Path) -> None:
+    aid = create_account(container.store, "acme", quota=WORKERS * ROUNDS).account.id
+    load_inventory(container, aid, INVENTORY, tmp_path)
+    generated = make_cert(["*.example.com"])
+    cert = upload_certificate(
+        container.deps, aid, CertificateUpload(name="wild", cert=generated.cert_pem, key=generated.key_pem)
+    )
+    resource_ids = tuple(r.id for r in container.store.resources.search(aid).items)
+    for round_number in range(ROUNDS):
+        draft = JobDraft(
+            name=f"staged {round_number}",
+            cert_ids=(cert.id,),
+            resource_ids=resource_ids,
+            stages=parse_stages("50%,100%"),
+        )
+        job = create_job(container.deps, aid, draft)
+        change_job_status(container.deps, aid, job.id, JobStatus.SCHEDULING)
+        for _stage in (1, 2):
+            commands = [parse_command(m.body) for m in deploy_messages(container)]
+            assert len(commands) == WORKERS // 2  # one stage's workers, fanned out once
+            with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+                list(pool.map(lambda command: deploy_worker(container.deps, command), commands))
+
+        assert deploy_messages(container) == []
+        assert container.store.jobs.get(aid, job.id).status is JobStatus.SUCCESS
+        events = container.store.job_events.page(aid, job.id, page_size=100).items
+        assert [e.detail for e in events if e.type is JobEventType.STAGE_STARTED] == [
+            "stage 1 of 2 started: 4 worker(s)",
+            "stage 2 of 2 started: 4 worker(s)",
+        ]
+        notifications = container.deps.queues[QueueRole.NOTIFY].receive_batch(16)
+        assert len(notifications) == 1  # finished once
         for message in notifications:
             container.deps.queues[QueueRole.NOTIFY].delete(message.receipt_handle)

@@ -20,6 +20,7 @@ from certdeploy.app.scheduler import drain_dead_letters
 from certdeploy.bootstrap.container import Container, build_container
 from certdeploy.bootstrap.settings import Settings
 from certdeploy.domain.models import Product, Worker
+from certdeploy.domain.stages import parse_stages
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.domain.timeline import JobEventType
 from certdeploy.domain.verification import Verification, VerifyMismatch, VerifyStatus
@@ -233,3 +234,42 @@ def test_a_dead_lettered_check_ends_a_held_worker_as_its_api_said(tls_container,
     clock.advance(30)
     drain(tls_container)  # the delayed check that was still queued finds the verification final and does nothing
     assert _verification(tls_container, worker) == verification
+
+
+def test_a_stage_waits_for_its_verification_and_a_mismatch_halts_the_job(
+    tls_container, tls_account, issued, clock
+) -> None:
+    aid = tls_account.account.id
+    cert = upload_certificate(
+        tls_container.deps, aid, CertificateUpload(name="wild", cert=issued.chain_pem, key=issued.key_pem)
+    )
+    by_product = {r.product: r.id for r in tls_container.store.resources.search(aid, page_size=100).items}
+    # the DCDN (stage 1, the lower resource id) keeps serving its old certificate for ever; the NLB comes after
+    draft = JobDraft(
+        name="staged",
+        cert_ids=(cert.id,),
+        resource_ids=(by_product[Product.DCDN], by_product[Product.NLB]),
+        verify_mismatch=VerifyMismatch.FAIL,
+        stages=parse_stages("1,100%"),
+    )
+    job = create_job(tls_container.deps, aid, draft)
+    change_job_status(tls_container.deps, aid, job.id, JobStatus.SCHEDULING)
+    drain(tls_container)
+
+    def statuses() -> list[WorkerStatus]:
+        return [w.status for w in tls_container.store.workers.of_job(aid, job.id)]
+
+    assert statuses() == [WorkerStatus.PROCESSING, WorkerStatus.PENDING]  # bound, held for its verification
+    for delay in (30, 120):
+        assert tls_container.store.jobs.get(aid, job.id).status is JobStatus.PROCESSING
+        clock.advance(delay)
+        drain(tls_container)
+
+    assert statuses() == [WorkerStatus.ERROR, WorkerStatus.PENDING]
+    assert tls_container.store.jobs.get(aid, job.id).status is JobStatus.ERROR
+    assert tls_container.store.quota.balance(aid).use_count == 0  # refunded and released
+    events = tls_container.store.job_events.page(aid, job.id, page_size=100).items
+    types = [event.type for event in events]
+    assert types.count(JobEventType.STAGE_STARTED) == 1
+    assert types.index(JobEventType.VERIFY_CHECKED) < types.index(JobEventType.WORKER_FAILED)
+    assert types.index(JobEventType.WORKER_FAILED) < types.index(JobEventType.HALTED)

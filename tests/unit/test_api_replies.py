@@ -20,7 +20,11 @@ from certdeploy.api.replies import WireModel
 
 # Wire names we answer that the SDK model has not: the SDK ignores them, scripts read them from the raw body.
 EXTENSIONS = {
-    "DescribeDeploymentJobStatus": {"ExcludedResources", "BindingChanges"},
+    "DescribeDeploymentJobStatus": {"ExcludedResources", "BindingChanges", "PlannedStartTime", "StageWorkerCounts"},
+    # While a due job waits for its maintenance window (docs/decisions.md#maintenance-windows), and a job's staged
+    # rollout (docs/decisions.md#staged-rollout).
+    "DescribeDeploymentJob": {"WindowWaitUntil", "Stages", "MaxFailures", "StageCount", "CurrentStage", "HaltReason"},
+    "ListDeploymentJob.Data": {"WindowWaitUntil"},
     "ListWorkerResource.Data": {
         "ErrorCode",
         "ErrorMessage",
@@ -35,8 +39,9 @@ EXTENSIONS = {
         "ServedNotAfter",
     },
     # A CloudResource's `Remark` is set only by ListDeploymentJobResource, whose SDK model has it.
-    "ListCloudResources.Data": {"Remark"},
-    "GetMatchedResources.Data": {"Remark"},
+    "ListCloudResources.Data": {"Remark", "Tags"},
+    "GetMatchedResources.Data": {"Remark", "Tags"},
+    "ListDeploymentJobResource.Data": {"Tags"},
 }
 # Objects the SDK types as `Any`: the SDK class documenting the same object, or None when only we define it.
 UNTYPED_IN_SDK: dict[str, type | None] = {
@@ -44,10 +49,21 @@ UNTYPED_IN_SDK: dict[str, type | None] = {
     "ListDeploymentJob.Data.Certificates": None,
     "DescribeDeploymentJobStatus.ExcludedResources": None,
     "DescribeDeploymentJobStatus.BindingChanges": None,
+    "DescribeDeploymentJobStatus.StageWorkerCounts": None,
     "ListDeploymentJobEvents.Data": None,
+    "ListCloudResources.Data.Tags": None,
+    "GetMatchedResources.Data.Tags": None,
+    "ListDeploymentJobResource.Data.Tags": None,
+    "ListMaintenanceWindows.Data": None,
 }
-# Actions of ours beyond CAS (docs/protocol.md#job-timeline): the SDK has no model for them, only the generic call.
-BEYOND_CAS = {"ListDeploymentJobEvents"}
+# Actions of ours beyond CAS (docs/protocol.md#job-timeline, #maintenance-windows): the SDK has no model for them, only
+# the generic call.
+BEYOND_CAS = {
+    "ListDeploymentJobEvents",
+    "CreateMaintenanceWindow",
+    "ListMaintenanceWindows",
+    "DeleteMaintenanceWindow",
+}
 
 
 class _Filled(list):

@@ -5,6 +5,7 @@ from itertools import product
 import pytest
 
 from certdeploy.domain.errors import InvalidStatus
+from certdeploy.domain.stages import check_resumable
 from certdeploy.domain.states import (
     JOB_DELETABLE,
     JobMove,
@@ -35,6 +36,7 @@ ALLOWED_JOB_MOVES = {
     (J.PROCESSING, J.ERROR),
     (J.SUCCESS, J.ROLLED_BACK),
     (J.ERROR, J.ROLLED_BACK),
+    (J.ERROR, J.SCHEDULING),  # a job halted by its stages resumes
 }
 
 ALLOWED_WORKER_MOVES = {
@@ -79,6 +81,8 @@ def test_a_finished_job_cannot_be_resubmitted_or_edited(finished: JobStatus) -> 
     for target in (J.EDITING, J.PENDING, J.SCHEDULING, J.PROCESSING):
         with pytest.raises(InvalidStatus):
             check_job_transition(finished, target)
+            # `error` → `scheduling` is a resume, and only a job its stages halted may (tests/unit/test_stages.py).
+            check_resumable(finished, halted=False)
 
 
 def test_jobs_cannot_be_deleted_while_running() -> None:

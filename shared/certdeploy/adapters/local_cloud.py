@@ -22,7 +22,7 @@ from certdeploy.domain.deployment import (
     PermanentDeployFailure,
     TransientDeployFailure,
 )
-from certdeploy.domain.models import Product, Resource
+from certdeploy.domain.models import MAX_CERTIFICATE_TAGS, Product, Resource
 from certdeploy.ports.store.resources import ResourceSpec
 
 _metadata = sa.MetaData()
@@ -36,6 +36,7 @@ _cloud_resource = sa.Table(
     sa.Column("domain", sa.String(255), primary_key=True),
     sa.Column("port", sa.Integer, primary_key=True),  # 0 when the product has no listener port
     sa.Column("namespace", sa.String(128), nullable=True),
+    sa.Column("tags", sa.JSON, nullable=True),
     sa.Column("https_enabled", sa.Boolean, nullable=False),
     sa.Column("cert_id", sa.Integer, nullable=True),
     sa.Column("cert_name", sa.String(255), nullable=True),
@@ -70,7 +71,7 @@ class InventoryError(ValueError):
 
 
 class InventoryEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     product: Product
     region: str = Field(min_length=1)
@@ -79,6 +80,9 @@ class InventoryEntry(BaseModel):
     https: bool = True
     port: int | None = Field(None, ge=1, le=65535)
     namespace: str | None = Field(None, min_length=1, max_length=128, description="SAE namespace, `<region>:<name>`")
+    tags: dict[str, str] = Field(
+        default_factory=dict, max_length=MAX_CERTIFICATE_TAGS, description="the resource's tags (`{env: prod}`)"
+    )
     cert: str | None = Field(None, description="name of the certificate bound now")
     fail: str | None = Field(None, description="every deploy here fails permanently with this message")
     flaky: int = Field(0, ge=0, description="the first N deploys here fail with a transient throttling error")
@@ -107,7 +111,7 @@ class InventoryEntry(BaseModel):
 
 
 class Inventory(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     resources: list[InventoryEntry]
 
@@ -141,10 +145,12 @@ class LocalCloud:
         with self._engine.begin() as connection:
             connection.exec_driver_sql("PRAGMA journal_mode=WAL")
             _metadata.create_all(connection)
-            # A local cloud file written before resources had a namespace gets the column (create_all adds none).
+            # A local cloud file written before resources had a namespace or tags gets the columns (create_all adds
+            # none).
             columns = {column["name"] for column in sa.inspect(connection).get_columns(_cloud_resource.name)}
-            if "namespace" not in columns:
-                connection.exec_driver_sql("ALTER TABLE cloud_resource ADD COLUMN namespace VARCHAR(128)")
+            for name, sql_type in (("namespace", "VARCHAR(128)"), ("tags", "JSON")):
+                if name not in columns:
+                    connection.exec_driver_sql(f"ALTER TABLE cloud_resource ADD COLUMN {name} {sql_type}")
 
     def close(self) -> None:
         self._engine.dispose()
@@ -179,6 +185,7 @@ class LocalCloud:
                     )
                 settings = {
                     "namespace": entry.namespace,
+                    "tags": entry.tags or None,
                     "https_enabled": entry.https,
                     "fail": entry.fail,
                     "flaky_remaining": entry.flaky,
@@ -211,6 +218,7 @@ class LocalCloud:
                     port=row["port"] or None,
                     listener_id=f"lsn-{row['instance_id']}@{row['port']}" if row["port"] else None,
                     namespace_id=row["namespace"],
+                    tags=tuple(sorted((row["tags"] or {}).items())),
                     bound_cert_id=row["cert_id"],
                     bound_cert_name=row["cert_name"],
                 )

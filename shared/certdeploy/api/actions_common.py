@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from certdeploy.api.errors import invalid_parameter
 from certdeploy.api.replies import WireModel
-from certdeploy.api.replies.resources import CloudResource
+from certdeploy.api.replies.resources import CloudResource, ResourceTag
 from certdeploy.api.rpc import RpcParameters
 from certdeploy.api.throttle import RateLimiter
 from certdeploy.app.contacts import WebhookCheck
@@ -200,6 +200,7 @@ def cloud_resource(resource: Resource, ours: Mapping[int, Certificate], remark: 
         cert_start_time=millis_text(bound.not_before) if bound is not None else None,
         cert_end_time=millis_text(bound.not_after) if bound is not None else None,
         status="offline" if resource.gone else "online",
+        tags=[ResourceTag(key=key, value=value) for key, value in resource.tags] or None,
         gmt_create=millis_text(resource.created_at),
         gmt_modified=millis_text(resource.modified_at),
         remark=remark,

@@ -13,6 +13,10 @@ Decisions:
   diff, `app/preview.py`); empty once the job is submitted.
 - CreateDeploymentJob and UpdateDeploymentJob also take `VerifyMismatch` (ours, docs/verification.md): `report`
   (default), `fail` or `rollback`, what a worker whose resource does not serve its certificate after the bind comes to.
+- CreateDeploymentJob and UpdateDeploymentJob also take `Stages` and `MaxFailures` (ours,
+  docs/decisions.md#staged-rollout); DescribeDeploymentJob then answers them with `StageCount`, `CurrentStage` and
+  `HaltReason`, and DescribeDeploymentJobStatus `StageWorkerCounts` (the preview's stages).
+  UpdateDeploymentJobStatus `scheduling` on a job halted by its stages resumes it.
 - Job `Config` is JSON text with the job's `certIds` (as CAS shows) and its `resourceIds` and `contactIds`.
 """
 
@@ -51,6 +55,7 @@ from certdeploy.api.replies.jobs import (
     JobStatusCounts,
     ListedJob,
     ProductWorkerCount,
+    StageWorkerCount,
 )
 from certdeploy.api.replies.resources import CloudResourceList
 from certdeploy.api.rpc import RpcParameters
@@ -63,9 +68,10 @@ from certdeploy.app.jobs import (
     job_progress,
     update_job,
 )
-from certdeploy.app.preview import binding_changes
+from certdeploy.app.preview import binding_changes, planned_start
 from certdeploy.domain import models
 from certdeploy.domain.models import Certificate, CertOrigin, JobType, Product, Resource
+from certdeploy.domain.stages import Size, parse_max_failures, parse_stages
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.domain.verification import VerifyMismatch
 
@@ -81,6 +87,8 @@ _DRAFT_PARAMETERS = {
     "contact_ids": "ContactIds",
     "schedule_time": "ScheduleTime",
     "verify_mismatch": "VerifyMismatch",
+    "stages": "Stages",
+    "max_failures": "MaxFailures",
 }
 
 
@@ -88,6 +96,18 @@ def _verify_mismatch(params: RpcParameters) -> VerifyMismatch | None:
     """Ours (docs/verification.md): what a verification mismatch does to a worker, `report` by default."""
     text = params.optional_text("VerifyMismatch")
     return None if text is None else parse_choice(VerifyMismatch, "VerifyMismatch", text)
+
+
+def _stages(params: RpcParameters) -> tuple[Size, ...] | None:
+    """Ours (docs/decisions.md#staged-rollout): cumulative stage sizes such as `1,10%,100%`."""
+    text = params.optional_text("Stages")
+    return None if text is None else parse_stages(text)
+
+
+def _max_failures(params: RpcParameters) -> Size | None:
+    """Ours: the failure budget of a job with stages, a count or a percentage."""
+    text = params.optional_text("MaxFailures")
+    return None if text is None else parse_max_failures(text)
 
 
 def _api_job_type(params: RpcParameters) -> JobType:
@@ -120,6 +140,7 @@ def job_reply(
         end_time=millis_text(job.end_time),
         gmt_create=millis_text(job.created_at),
         gmt_modified=millis_text(job.modified_at),
+        window_wait_until=millis_text(job.window_wait_until),
     )
 
 
@@ -134,6 +155,8 @@ def create_deployment_job(ctx: ActionContext, params: RpcParameters) -> JobCreat
         contact_ids=tuple(params.optional_integer_list("ContactIds") or ()),
         schedule_time=schedule_time(params),
         verify_mismatch=_verify_mismatch(params),
+        stages=_stages(params),
+        max_failures=_max_failures(params),
     )
     return JobCreated(job_id=create_job(ctx.deps, ctx.account_id, draft).id)
 
@@ -152,6 +175,8 @@ def update_deployment_job(ctx: ActionContext, params: RpcParameters) -> Empty:
         contact_ids=None if contact_ids is None else tuple(contact_ids),
         schedule_time=schedule_time(params),
         verify_mismatch=_verify_mismatch(params),
+        stages=_stages(params),
+        max_failures=_max_failures(params),
     )
     update_job(ctx.deps, ctx.account_id, job_id, changes)
     return Empty()
@@ -174,6 +199,7 @@ def describe_deployment_job(ctx: ActionContext, params: RpcParameters) -> JobDet
         "resourceIds": list(job.resource_ids),
         "contactIds": list(job.contact_ids),
     }
+    staged = store.job_stages.get(ctx.account_id, job.id)
     return JobDetail(
         **job_reply(
             job, certificates_by_id(ctx, job.cert_ids), store.workers.counts(ctx.account_id, job.id)
@@ -182,6 +208,12 @@ def describe_deployment_job(ctx: ActionContext, params: RpcParameters) -> JobDet
         cas_contacts=[
             CasContact(id=str(c.id), name=c.name, email=c.email or "", mobile=c.mobile or "") for c in contacts
         ],
+        stages=None if staged is None else staged.stages,
+        max_failures=None if staged is None else staged.max_failures,
+        # Stages are assigned at submission: an editing job (even one taken back) has none yet.
+        stage_count=None if staged is None or job.status is JobStatus.EDITING else staged.stage_count,
+        current_stage=None if staged is None or job.status is JobStatus.EDITING else staged.stage,
+        halt_reason=None if staged is None else staged.halt_reason,
     )
 
 
@@ -200,6 +232,7 @@ def _binding_changes(ctx: ActionContext, job: models.Job) -> list[BindingChange]
             cert_id=change.planned.id,
             cert_name=change.planned.name,
             cert_end_time=str(millis(change.planned.not_after)),
+            planned_start_time=str(millis(change.planned_start)),
         )
         for change in binding_changes(ctx.deps, job)
     ]
@@ -235,6 +268,11 @@ def describe_deployment_job_status(ctx: ActionContext, params: RpcParameters) ->
             for exclusion in progress.exclusions
         ],
         binding_changes=_binding_changes(ctx, progress.job),
+        planned_start_time=millis_text(planned_start(ctx.deps, progress.job)),
+        stage_worker_counts=[
+            StageWorkerCount(stage=stage, worker_count=count)
+            for stage, count in enumerate(progress.stage_worker_counts, start=1)
+        ],
     )
 
 

@@ -70,7 +70,7 @@ class RpcRequest(BaseModel):
     """An HTTP request: method, path, form-decoded query pairs, lower-cased headers with all their values, raw body,
     and the caller's address."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     method: str
     path: str

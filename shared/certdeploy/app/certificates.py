@@ -32,7 +32,7 @@ class CertificateUpload(BaseModel):
     """UploadUserCertificate. `cert`/`key` for RSA/ECC; the SM pairs otherwise (ignored when cert and key are given):
     the signing pair, and optionally the encryption pair SM2 TLS uses beside it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str = Field(min_length=1, max_length=63)
     cert: str | None = None

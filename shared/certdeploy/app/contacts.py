@@ -37,7 +37,7 @@ WebhookCheck = Callable[[str], str | None]
 class ContactDraft(BaseModel):
     """CreateContact."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str
     mobile: str
@@ -48,7 +48,7 @@ class ContactDraft(BaseModel):
 class ContactChanges(BaseModel):
     """UpdateContact: only what is given changes; an empty email or webhook list clears it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str | None = None
     mobile: str | None = None

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from certdeploy.app.deps import Deps
-from certdeploy.app.jobs import apply_worker_end, finish_if_done
+from certdeploy.app.job_run import apply_worker_end
 from certdeploy.app.messages import DeployWorker
 from certdeploy.app.retry import retry_worker
 from certdeploy.app.sources import cas_identifier, certificate_with_content
+from certdeploy.app.stages import continue_job
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.app.verification import start_verification
+from certdeploy.app.windows import wait_for_window
 from certdeploy.domain.completion import end_worker as domain_end_worker
 from certdeploy.domain.deployment import (
     CAS_ID_PRODUCTS,
@@ -164,14 +166,15 @@ def _previous_binding(deps: Deps, worker: Worker, resource: Resource) -> dict[st
 
 def end_worker(deps: Deps, worker: Worker, *, failure: Failure | None, expected: tuple[WorkerStatus, ...]) -> None:
     """The worker ends in `success`, or in `error` with the cause and its quota unit given back; the job finishes
-    when it was the last one."""
+    when it was the last one (or its next stage starts, or it halts: app/stages.py)."""
     end_workers(deps, [(worker, failure)], expected=expected)
 
 
 def end_workers(
     deps: Deps, ends: Sequence[tuple[Worker, Failure | None]], *, expected: tuple[WorkerStatus, ...]
 ) -> None:
-    """`end_worker` for several workers, in one transaction; each job finishes when its last worker ended."""
+    """`end_worker` for several workers, in one transaction; each job goes on (`continue_job`) once, after its
+    workers of the batch ended."""
 
     def step(unit: Step) -> None:
         by_job: dict[tuple[int, int], list[tuple[Worker, Failure | None]]] = defaultdict(list)
@@ -194,7 +197,7 @@ def end_workers(
         # only to the commit, and once locked they show every end committed before, so of two transactions ending a
         # job's last workers the later one sees the other's ends and finishes the job.
         for account_id, job_id in sorted(ended_jobs, key=lambda key: key[1]):
-            finish_if_done(unit, unit.ops.jobs.lock_state(account_id, job_id), deps.clock.now())
+            continue_job(unit, unit.ops.jobs.lock_state(account_id, job_id), deps.clock.now())
 
     if ends:
         run_step(deps, step)
@@ -237,9 +240,10 @@ class _Attempt:
 
 
 def deploy_workers(deps: Deps, commands: Sequence[DeployWorker]) -> None:
-    """Deploy the workers of a batch of messages (one receive): claim them recording each current binding (one
-    transaction), bind each certificate, start each verification, end them (one transaction, finishing their jobs
-    when they were the last) — or leave a worker's end to its verification when its job's `VerifyMismatch` says so.
+    """Deploy the workers of a batch of messages (one receive), each once its maintenance window is open (one whose
+    window is closed waits for it, `app/windows.py`): claim them recording each current binding (one
+    transaction), bind each certificate, start each verification, end them (one transaction, their jobs going on
+    to the next stage or the end) — or leave a worker's end to its verification when its job's `VerifyMismatch` says so.
 
     A failure follows the retry policy (docs/failures.md): retried by re-sending the message, or the worker ends in
     `error` with the cause. Any other exception propagates to the queue's own retry and dead-letter queue, after the
@@ -288,6 +292,8 @@ def _read(deps: Deps, commands: Sequence[DeployWorker]) -> list[_Attempt]:
         found = deps.store.resources.get_many(account_id, {worker.resource_id for _, worker in in_turn})
         resources = {resource.id: resource for resource in found if not resource.gone}
         for command, seen in in_turn:
+            if wait_for_window(deps, seen, command):
+                continue
             try:
                 resource = resources.get(seen.resource_id)
                 if resource is None:

@@ -8,18 +8,19 @@ only) in the same transaction as the status change; starting re-checks each cert
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from certdeploy.app.deps import Deps
-from certdeploy.app.messages import DeployJob, NotifyContacts, outbox_message
+from certdeploy.app.job_run import release_pending, tell
+from certdeploy.app.preview import stage_worker_counts
+from certdeploy.app.stages import assign_stages, resume_job, stage_options, start_job
 from certdeploy.app.unit_of_work import Step, run_step
-from certdeploy.domain.completion import WorkerEnd, end_worker, finish_job
+from certdeploy.app.windows import held_until
 from certdeploy.domain.errors import InvalidParameter, InvalidStatus, NotFound, Thing
-from certdeploy.domain.failures import Permanent
 from certdeploy.domain.matching import Exclusion, MatchResult, match
 from certdeploy.domain.models import (
     MAX_CONTACTS_PER_JOB,
@@ -29,11 +30,11 @@ from certdeploy.domain.models import (
     JobType,
     Product,
     Resource,
-    Worker,
 )
-from certdeploy.domain.notifications import NotificationEvent
-from certdeploy.domain.quota import job_cost, release_entries
+from certdeploy.domain.quota import job_cost
+from certdeploy.domain.stages import Size, parse_max_failures, parse_stages
 from certdeploy.domain.states import (
+    JOB_FINISHED,
     JobStatus,
     WorkerStatus,
     check_job_deletable,
@@ -41,21 +42,19 @@ from certdeploy.domain.states import (
     move_job,
     move_worker,
 )
-from certdeploy.domain.timeline import JobEventType, NewJobEvent, job_event, worker_event
+from certdeploy.domain.timeline import JobEventType, job_event
 from certdeploy.domain.verification import VerifyMismatch
 from certdeploy.ports.store.accounts import QuotaBalance
-from certdeploy.ports.store.jobs import JobState, WorkerSpec
+from certdeploy.ports.store.jobs import WorkerSpec
 from certdeploy.ports.store.unit_of_work import UnitOfWork
 
 J, W, E = JobStatus, WorkerStatus, JobEventType
-# Worker ids read at once when a job's workers are charged, released or failed: a bound on memory, not a limit.
-_ID_PAGE = 1000
 
 
 class JobDraft(BaseModel):
     """What CreateDeploymentJob / UpdateDeploymentJob say about a job."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str = Field(min_length=1, max_length=63)
     job_type: JobType = JobType.USER
@@ -64,12 +63,14 @@ class JobDraft(BaseModel):
     contact_ids: tuple[int, ...] = ()
     schedule_time: datetime | None = None
     verify_mismatch: VerifyMismatch | None = Field(None, description="what a verification mismatch does; ours")
+    stages: tuple[Size, ...] | None = Field(None, description="cumulative stage sizes (domain/stages.py); ours")
+    max_failures: Size | None = Field(None, description="the failure budget of a job with stages; ours")
 
 
 class JobChanges(BaseModel):
     """UpdateDeploymentJob: only what is given changes."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str | None = Field(None, min_length=1, max_length=63)
     cert_ids: tuple[int, ...] | None = Field(None, min_length=1)
@@ -77,6 +78,8 @@ class JobChanges(BaseModel):
     contact_ids: tuple[int, ...] | None = None
     schedule_time: datetime | None = None
     verify_mismatch: VerifyMismatch | None = None
+    stages: tuple[Size, ...] | None = None
+    max_failures: Size | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class JobProgress:
     rollback_failed_count: int
     workers_per_product: dict[Product, int]
     exclusions: tuple[Exclusion, ...] = field(default=())
+    stage_worker_counts: tuple[int, ...] = field(default=())
 
 
 # ----------------------------------------------------------------------------------------------------- validation
@@ -176,9 +180,10 @@ def create_job_in(unit: Step, deps: Deps, account_id: int, draft: JobDraft) -> J
     )
     matched = _match(deps, account_id, certs, resources, draft.schedule_time)
     ops.workers.create(account_id, job.id, _worker_specs(matched))
-    _tell(unit, job_event(account_id, job.id, E.CREATED, f"created: {_matched_text(matched)}"))
+    tell(unit, job_event(account_id, job.id, E.CREATED, f"created: {_matched_text(matched)}"))
     if draft.verify_mismatch is not None:
         ops.verifications.set_mismatch_policy(account_id, job.id, draft.verify_mismatch)
+    _set_stages(ops, job, draft.stages, draft.max_failures)
     return job
 
 
@@ -215,17 +220,27 @@ def update_job(deps: Deps, account_id: int, job_id: int, changes: JobChanges) ->
         )
         matched = _match(deps, account_id, certs, resources, schedule_time)
         _replace_workers(ops, job, _worker_specs(matched))
-        _tell(unit, job_event(account_id, job.id, E.EDITED, f"edited: {_matched_text(matched)}"))
+        tell(unit, job_event(account_id, job.id, E.EDITED, f"edited: {_matched_text(matched)}"))
         if changes.verify_mismatch is not None:
             ops.verifications.set_mismatch_policy(account_id, job.id, changes.verify_mismatch)
+        _set_stages(ops, job, changes.stages, changes.max_failures)
         return job
 
     return run_step(deps, step)
 
 
-def _tell(unit: Step, *events: NewJobEvent) -> None:
-    """Append to the job's timeline in the transaction of the change the events tell of."""
-    unit.ops.job_events.append(events)
+def _set_stages(ops: UnitOfWork, job: Job, stages: tuple[Size, ...] | None, max_failures: Size | None) -> None:
+    """Record the job's `Stages` and `MaxFailures` (either one alone keeps the other as it was)."""
+    if stages is None and max_failures is None:
+        return
+    current = ops.job_stages.get(job.account_id, job.id)
+    if stages is None:
+        if current is None:
+            raise InvalidParameter("MaxFailures", "MaxFailures is the failure budget of a job with Stages; give both.")
+        stages = parse_stages(current.stages)
+    if max_failures is None and current is not None:
+        max_failures = parse_max_failures(current.max_failures)
+    ops.job_stages.save(stage_options(job.account_id, job.id, stages, max_failures))
 
 
 def _matched_text(matched: MatchResult) -> str:
@@ -252,7 +267,7 @@ def delete_worker(deps: Deps, account_id: int, job_id: int, worker_id: int) -> N
             raise NotFound(Thing.WORKER, f"Worker {worker_id} does not exist in job {job_id}.")
         keep = [WorkerSpec(w.cert_id, w.resource_id, w.product) for w in workers if w.id != worker_id]
         _replace_workers(ops, job, keep)
-        _tell(unit, job_event(account_id, job_id, E.EDITED, f"edited: worker {worker_id} removed, {len(keep)} left"))
+        tell(unit, job_event(account_id, job_id, E.EDITED, f"edited: worker {worker_id} removed, {len(keep)} left"))
 
     run_step(deps, step)
 
@@ -282,8 +297,10 @@ def job_progress(deps: Deps, account_id: int, job_id: int) -> JobProgress:
             certs = store.certificates.get_many(account_id, job.cert_ids)
             exclusions = _match(deps, account_id, certs, resources, job.schedule_time).exclusions
     # Submitting charged one unit per worker (uploaded certificates); each worker that ended in `error` got its unit
-    # back, and nothing else refunds: so the job costs its workers less its errors.
-    charged = worker_count if job.status is J.EDITING else worker_count - statuses[W.ERROR]
+    # back, and so did the workers a halt left `pending` (only a halt leaves a finished job any): so the job costs
+    # its workers less those.
+    released = statuses[W.ERROR] + (statuses[W.PENDING] if job.status in JOB_FINISHED else 0)
+    charged = worker_count if job.status is J.EDITING else worker_count - released
     rollback_states = (W.ROLLBACK, W.ROLLBACK_SUCCESS, W.ROLLBACK_ERROR)
     return JobProgress(
         job=job,
@@ -298,6 +315,7 @@ def job_progress(deps: Deps, account_id: int, job_id: int) -> JobProgress:
         rollback_failed_count=statuses[W.ROLLBACK_ERROR],
         workers_per_product=dict(per_product),
         exclusions=exclusions,
+        stage_worker_counts=stage_worker_counts(deps, job, worker_count),
     )
 
 
@@ -313,8 +331,12 @@ def change_job_status_in(unit: Step, deps: Deps, account_id: int, job_id: int, t
     now = deps.clock.now()
     if target is J.EDITING:
         return _back_to_editing(deps, unit, job)
+    if job.status is J.ERROR and target is J.SCHEDULING:
+        return resume_job(unit, job, now)
     if job.status is J.EDITING:
-        job = _leave_editing(unit, job, target, now)
+        # A job its maintenance windows hold waits `pending`, whatever it was submitted as (app/windows.py).
+        held = target is J.SCHEDULING and held_until(unit.ops, account_id, job.resource_ids, now) is not None
+        job = _leave_editing(unit, job, J.PENDING if held else target, now)
     elif not (job.status is J.PENDING and target is J.SCHEDULING):
         raise InvalidStatus(f"Job {job_id} is '{job.status}': it cannot move to '{target}'.")
     # `scheduling` starts a pending job now, before its ScheduleTime (docs/protocol.md#deployment-jobs).
@@ -328,38 +350,21 @@ def change_job_status(deps: Deps, account_id: int, job_id: int, target: JobStatu
     return run_step(deps, lambda unit: change_job_status_in(unit, deps, account_id, job_id, target))
 
 
-def _worker_id_pages(ops: UnitOfWork, job: Job, status: WorkerStatus) -> Iterator[list[int]]:
-    """The ids of the job's workers in `status`, a page at a time: never the whole job in memory."""
-    after = 0
-    while page := ops.workers.ids_after(job.account_id, job.id, status, after, _ID_PAGE):
-        yield page
-        after = page[-1]
-
-
 def _leave_editing(unit: Step, job: Job, target: JobStatus, now: datetime) -> Job:
     """Charge the quota and submit the workers; a job with nothing to deploy ends in `error` at once."""
     ops = unit.ops
     if not ops.workers.counts(job.account_id, job.id):
-        _tell(unit, job_event(job.account_id, job.id, E.FINISHED, "finished: error, no resource to deploy to"))
+        tell(unit, job_event(job.account_id, job.id, E.FINISHED, "finished: error, no resource to deploy to"))
         return ops.jobs.transition(
             job.account_id, job.id, move_job(J.EDITING, J.ERROR), expected_version=job.version, end_time=now
         )
+    assign_stages(unit, job, sum(ops.workers.counts(job.account_id, job.id).values()))
     units = 0 if job.cert_origin.is_official else ops.quota.charge_workers(job.account_id, job.id, W.EDITING)
     ops.workers.transition_all(job.account_id, job.id, move_worker(W.EDITING, W.PENDING))
-    _tell(
+    tell(
         unit, job_event(job.account_id, job.id, E.SUBMITTED, f"submitted as '{target}': {units} quota unit(s) charged")
     )
     return ops.jobs.transition(job.account_id, job.id, move_job(J.EDITING, target), expected_version=job.version)
-
-
-def _release(ops: UnitOfWork, job: Job) -> int:
-    """Give back what a pending job's workers were charged; returns the ledger entries written."""
-    released = 0
-    for worker_ids in _worker_id_pages(ops, job, W.PENDING):
-        entries = release_entries(job.account_id, job.id, worker_ids)
-        ops.quota.credit(job.account_id, entries)
-        released += len(entries)
-    return released
 
 
 def _back_to_editing(deps: Deps, unit: Step, job: Job) -> Job:
@@ -367,112 +372,15 @@ def _back_to_editing(deps: Deps, unit: Step, job: Job) -> Job:
     ops = unit.ops
     if job.status is not J.PENDING:
         raise InvalidStatus(f"Job {job.id} is '{job.status}': only a pending job can go back to 'editing'.")
-    released = _release(ops, job)
+    released = release_pending(ops, job)
     ops.workers.transition_all(job.account_id, job.id, move_worker(W.PENDING, W.EDITING))
-    _tell(unit, job_event(job.account_id, job.id, E.BACK_TO_EDITING, f"back to editing: {released} unit(s) released"))
+    tell(unit, job_event(job.account_id, job.id, E.BACK_TO_EDITING, f"back to editing: {released} unit(s) released"))
     job = ops.jobs.transition(job.account_id, job.id, move_job(J.PENDING, J.EDITING), expected_version=job.version)
     # New worker ids: the released units belong to the old workers, so submitting again charges again.
     certs = ops.certificates.get_many(job.account_id, job.cert_ids)
     resources = [r for r in ops.resources.get_many(job.account_id, job.resource_ids) if not r.gone]
     _replace_workers(ops, job, _worker_specs(_match(deps, job.account_id, certs, resources, job.schedule_time)))
     return job
-
-
-def start_job(unit: Step, job: Job, now: datetime) -> Job:
-    """pending|scheduling → processing: the workers whose certificate is valid now move to `scheduling` in one
-    statement and one `DeployJob` message fans them out behind this call (app/fanout.py); the others fail at once with
-    the reason (and get their quota unit back)."""
-    ops = unit.ops
-    if job.status is J.PENDING:
-        job = ops.jobs.transition(
-            job.account_id, job.id, move_job(J.PENDING, J.SCHEDULING), expected_version=job.version
-        )
-    job = ops.jobs.transition(
-        job.account_id, job.id, move_job(J.SCHEDULING, J.PROCESSING), expected_version=job.version, start_time=now
-    )
-    certs = {c.id: c for c in ops.certificates.get_many(job.account_id, job.cert_ids)}
-    started = sum(ops.workers.counts(job.account_id, job.id).values())
-    _tell(unit, job_event(job.account_id, job.id, E.STARTED, f"started: {started} worker(s)"))
-    valid = {cert_id for cert_id, cert in certs.items() if cert.is_valid_at(now)}
-    if set(job.cert_ids) - valid:
-        _fail_invalid_certificates(unit, job, certs, valid)
-    if valid and ops.workers.transition_all(
-        job.account_id, job.id, move_worker(W.PENDING, W.SCHEDULING), cert_ids=valid
-    ):
-        unit.send(outbox_message(DeployJob(account_id=job.account_id, job_id=job.id)))
-    return finish_if_done(unit, job, now) or job
-
-
-def _fail_invalid_certificates(unit: Step, job: Job, certs: dict[int, Certificate], valid: set[int]) -> None:
-    page = 1
-    while workers := unit.ops.workers.search(job.account_id, job.id, status=W.PENDING, page=page, page_size=_ID_PAGE):
-        for worker in workers.items:
-            if worker.cert_id in valid:
-                continue
-            cert = certs.get(worker.cert_id)
-            reason = "was deleted" if cert is None else "is expired or not yet valid at deployment time"
-            failure = Permanent("CertificateNotValid", f"Certificate {worker.cert_id} {reason}.")
-            apply_worker_end(unit, worker, end_worker(worker, failure))
-        if len(workers.items) < _ID_PAGE:
-            return
-        page += 1
-
-
-def apply_worker_end(unit: Step, worker: Worker, end: WorkerEnd) -> None:
-    """Write a worker's end as the domain decided it (see `certdeploy.domain.completion.end_worker`)."""
-    ops = unit.ops
-    failure = end.failure
-    ops.workers.transition(
-        worker.account_id,
-        worker.id,
-        end.move,
-        error_code=None if failure is None else failure.code,
-        error_message=None if failure is None else failure.message,
-        clear_error=failure is None,
-    )
-    if end.refund is not None:
-        ops.quota.credit(worker.account_id, [end.refund])
-    if end.binds_certificate:
-        cert = ops.certificates.get(worker.account_id, worker.cert_id)
-        ops.resources.set_binding(worker.account_id, worker.resource_id, cert.id, cert.name)
-        detail = f"certificate {cert.id} '{cert.name}' bound on attempt {worker.attempt + 1}"
-        _tell(unit, worker_event(worker, E.WORKER_SUCCEEDED, detail))
-    else:
-        ran = f"on attempt {worker.attempt + 1}" if worker.status is W.PROCESSING else "before it ran"
-        refund = "" if end.refund is None else ", its quota unit given back"
-        _tell(unit, worker_event(worker, E.WORKER_FAILED, f"deployment failed {ran}{refund}", failure))
-
-
-def finish_if_done(unit: Step, job: Job | JobState, now: datetime) -> Job | None:
-    """A processing job whose workers have all ended becomes `success` or `error` (decided from its counters), and
-    its contacts are told; returns the finished job, or None while it runs."""
-    ops = unit.ops
-    counts = ops.workers.counts(job.account_id, job.id)
-    move = finish_job(job.status, [status for _, status in counts])
-    if move is None:
-        return None
-    finished = ops.jobs.transition(job.account_id, job.id, move, expected_version=job.version, end_time=now)
-    outcome = move.to
-    ended: Counter[WorkerStatus] = Counter()
-    for (_, status), count in counts.items():
-        ended[status] += count
-    _tell(
-        unit,
-        job_event(
-            job.account_id,
-            job.id,
-            E.FINISHED,
-            f"finished: {outcome}, {ended[W.SUCCESS]} worker(s) succeeded, {ended[W.ERROR]} failed",
-        ),
-    )
-    unit.send(
-        outbox_message(
-            NotifyContacts(
-                account_id=job.account_id, job_id=job.id, event=NotificationEvent.JOB_FINISHED, outcome=move.to
-            )
-        )
-    )
-    return finished
 
 
 def start_due_jobs(deps: Deps, limit: int = 100) -> int:
@@ -483,10 +391,7 @@ def start_due_jobs(deps: Deps, limit: int = 100) -> int:
 
         def step(unit: Step, due: Job = due) -> bool:
             job = unit.ops.jobs.get(due.account_id, due.id)
-            if job.status is not J.PENDING:
-                return False
-            start_job(unit, job, deps.clock.now())
-            return True
+            return job.status is J.PENDING and start_job(unit, job, deps.clock.now()).status is not J.PENDING
 
         started += run_step(deps, step)
     return started
@@ -503,7 +408,7 @@ def delete_job(deps: Deps, account_id: int, job_id: int) -> None:
         job = ops.jobs.lock(account_id, job_id)
         check_job_deletable(job.status, [status for _, status in ops.workers.counts(account_id, job_id)])
         if job.status is J.PENDING:
-            _release(ops, job)
+            release_pending(ops, job)
         ops.jobs.delete(account_id, job_id, expected_version=job.version)
 
     run_step(deps, step)

@@ -33,7 +33,7 @@ class QueueRole(TextEnum):
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     schema_version: Literal[1] = SCHEMA_VERSION
     account_id: int
@@ -83,8 +83,12 @@ class NotifyContacts(_Message):
         None, description="how the job ended, for job_finished: by the time it is told the job may be rolled back"
     )
     sequence: int = Field(
-        0, ge=0, description="tells one worker's rollbacks apart (a failed one may be asked for again): its version"
+        0,
+        ge=0,
+        description="tells one worker's rollbacks apart (a failed one may be asked for again): its version; a resumed "
+        "job's finish from its halt: how many times it was resumed",
     )
+    halt_reason: str | None = Field(None, description="why the job halted, for job_finished of a job its stages halted")
     attempt: int = Field(0, ge=0)
 
     @property
@@ -113,7 +117,7 @@ class VerifyWorker(_Message):
 Command = Annotated[
     DeployWorker | DeployJob | RollbackWorker | NotifyContacts | VerifyWorker, Field(discriminator="kind")
 ]
-_command_adapter: TypeAdapter[Command] = TypeAdapter(Command)
+_command_adapter: TypeAdapter[Command] = TypeAdapter(Command, config=ConfigDict(defer_build=True))
 
 QUEUE_OF: dict[str, QueueRole] = {
     "deploy": QueueRole.DEPLOY,
@@ -133,7 +137,7 @@ def parse_command(body: str) -> Command:
 
 
 class CertificateIssuedData(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
 
     account_id: int = Field(alias="accountId")
     cert_id: int = Field(alias="certId")
@@ -143,7 +147,7 @@ class CertificateIssued(BaseModel):
     """ "A certificate was issued": a CloudEvents 1.0 event, as an EventBridge rule delivers it and as our uploads send
     it through the certificate-issued queue. `(source, id)` identifies one event; other envelope fields are kept."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     id: str = Field(min_length=1)
     source: str = Field(min_length=1)

@@ -45,7 +45,8 @@ def notify_contacts(deps: Deps, notifier: Notifier, command: NotifyContacts) -> 
         workers = [w for w in workers if w.id == command.worker_id]
     resources = {r.id: r for r in store.resources.get_many(job.account_id, {w.resource_id for w in workers})}
     verifications = store.verifications.of_workers(job.account_id, [w.id for w in workers])
-    report = build_job_report(job, workers, resources, command.event, job.end_time or deps.clock.now(), verifications)
+    finished_at = job.end_time or deps.clock.now()
+    report = build_job_report(job, workers, resources, command.event, finished_at, verifications, command.halt_reason)
     already = store.notifications.sent(job.account_id, command.key)
     budget = _Budget(store.notifications, deps.notify_limits, job.account_id, deps.clock.now() - _HOUR)
     delivered = 0

@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from certdeploy.app.deps import Deps
+from certdeploy.app.windows import held_until
 from certdeploy.domain.models import Certificate, Job, Resource
+from certdeploy.domain.stages import parse_stages, stage_sizes
+from certdeploy.domain.states import JobStatus
+from certdeploy.domain.windows import governing, next_opening
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,22 @@ class BindingChange:
     resource: Resource
     current: CertificateFacts | None
     planned: Certificate
+    # When the worker will run: the job's start, or later if its resource's own maintenance windows open later.
+    planned_start: datetime
+
+
+def _due(deps: Deps, job: Job) -> datetime:
+    now = deps.clock.now()
+    return max(now, job.schedule_time) if job.schedule_time is not None else now
+
+
+def planned_start(deps: Deps, job: Job) -> datetime | None:
+    """When a job not yet started will start: at its ScheduleTime (or now), or when its resources' maintenance windows
+    next open (docs/decisions.md#maintenance-windows); None once it has started."""
+    if job.status not in (JobStatus.EDITING, JobStatus.PENDING):
+        return None
+    due = _due(deps, job)
+    return held_until(deps.store, job.account_id, job.resource_ids, due) or due
 
 
 def _current(resource: Resource, ours: dict[int, Certificate]) -> CertificateFacts | None:
@@ -51,8 +71,22 @@ def binding_changes(deps: Deps, job: Job) -> list[BindingChange]:
         r.bound_cert_id for r in resources.values() if r.bound_cert_id is not None
     }
     ours = {c.id: c for c in store.certificates.get_many(job.account_id, cert_ids)}
+    windows, due = store.windows.of_account(job.account_id), _due(deps, job)
     return [
-        BindingChange(w.id, resources[w.resource_id], _current(resources[w.resource_id], ours), ours[w.cert_id])
+        BindingChange(
+            w.id,
+            resource,
+            _current(resource, ours),
+            ours[w.cert_id],
+            next_opening(governing(windows, dict(resource.tags)), due) or due,
+        )
         for w in workers
-        if w.resource_id in resources and w.cert_id in ours
+        if (resource := resources.get(w.resource_id)) is not None and w.cert_id in ours
     ]
+
+
+def stage_worker_counts(deps: Deps, job: Job, worker_count: int) -> tuple[int, ...]:
+    """How many of the job's `worker_count` workers each of its stages runs, in order
+    (docs/decisions.md#staged-rollout); empty for a job without stages."""
+    staged = deps.store.job_stages.get(job.account_id, job.id)
+    return () if staged is None else stage_sizes(parse_stages(staged.stages), worker_count)

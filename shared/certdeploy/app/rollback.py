@@ -15,6 +15,7 @@ from certdeploy.app.execute import load_deployable
 from certdeploy.app.messages import NotifyContacts, RollbackWorker, outbox_message
 from certdeploy.app.retry import retry_worker
 from certdeploy.app.unit_of_work import Step, run_step
+from certdeploy.app.windows import wait_for_window
 from certdeploy.domain.deployment import Binding, DeployableCertificate, PermanentDeployFailure
 from certdeploy.domain.errors import InvalidStatus, NotFound, Thing
 from certdeploy.domain.failures import Failure, Permanent
@@ -116,13 +117,15 @@ def _our_previous_certificate(deps: Deps, worker: Worker) -> DeployableCertifica
 
 
 def rollback_worker(deps: Deps, command: RollbackWorker) -> None:
-    """Put the recorded binding back on the resource (the `rollback` function)."""
+    """Put the recorded binding back on the resource (the `rollback` function), once its maintenance window is open."""
     try:
         worker = deps.store.workers.get(command.account_id, command.worker_id)
     except NotFound:
         return
     if worker.status is not W.ROLLBACK or command.attempt < worker.attempt:
         return  # not in rollback any more, or a late redelivery of an attempt that was retried
+    if wait_for_window(deps, worker, command):
+        return
     previous = (
         Binding.model_validate_json(worker.resource_binding)
         if worker.resource_binding

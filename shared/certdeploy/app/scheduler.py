@@ -26,6 +26,7 @@ from certdeploy.app.rollback import give_up_rollback
 from certdeploy.app.sources import source_accounts, sync_certificates
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.app.verify import give_up_verification
+from certdeploy.app.windows import keep_waiting
 from certdeploy.domain.deployment import PermanentDeployFailure
 from certdeploy.domain.models import Worker
 from certdeploy.domain.states import WorkerStatus, move_worker
@@ -52,7 +53,10 @@ class TickReport:
 
 def _resend(deps: Deps, worker: Worker) -> bool:
     """A worker that stayed in flight past the deadline lost its message: send it again at the next attempt, or
-    end it once the attempts are spent."""
+    end it once the attempts are spent. One waiting for its maintenance window is not stuck: its message is on the
+    way to the window's opening."""
+    if keep_waiting(deps, worker):
+        return False
     next_attempt = worker.attempt + 1
     if worker.status is not W.ROLLBACK and next_attempt >= deps.retry.max_attempts:
         give_up_worker(

@@ -1,5 +1,9 @@
 """All configuration, from the environment (prefix `CERTDEPLOY_`), validated once per process.
 
+A plain pydantic model reads the environment itself rather than through pydantic-settings: every FC function's cold
+start builds it, and that library (with python-dotenv and its own models) cost each one ~30 ms and ~3 MiB for the
+few lines below (docs/runtime.md#cold-starts).
+
 The embedded default needs none of it: everything lives under the data directory. In the cloud, `s.yaml` sets the
 database URL and queue settings; secrets (database password inside the URL, key-encryption key, SMTP password) come
 from the environment, filled from KMS-encrypted values — never written in s.yaml in clear.
@@ -8,11 +12,11 @@ from the environment, filled from KMS-encrypted values — never written in s.ya
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from certdeploy.adapters.cloud.common import CHINA_CAS_REGION, INTERNATIONAL_CAS_REGION
 from certdeploy.adapters.private_files import private_directory, read_or_create
@@ -44,8 +48,14 @@ class Site(TextEnum):
         return CHINA_CAS_REGION if self is Site.CHINA else INTERNATIONAL_CAS_REGION
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CERTDEPLOY_", extra="ignore", frozen=True)
+ENV_PREFIX = "CERTDEPLOY_"
+
+
+class Settings(BaseModel):
+    """`Settings()` reads each field from `CERTDEPLOY_<FIELD>` (the name in any case); keyword arguments win over the
+    environment. Lists are comma-separated."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
 
     data: Path = Field(Path(".certdeploy"), description="directory holding all embedded state")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file in the data directory")
@@ -89,7 +99,7 @@ class Settings(BaseSettings):
         description="check what each resource serves after a deployment (docs/verification.md); unset: on when the "
         "local cloud serves TLS, off on the aliyun cloud",
     )
-    verify_recheck_seconds: Annotated[tuple[int, ...], NoDecode] = Field(
+    verify_recheck_seconds: tuple[int, ...] = Field(
         DEFAULT_RECHECK_SECONDS,
         description="delays between the checks of a slowly propagating product (comma-separated seconds)",
     )
@@ -97,10 +107,10 @@ class Settings(BaseSettings):
     verify_guard: bool = Field(
         False, description="checks connect only to public addresses, or to those in verify_allow_ranges"
     )
-    verify_allow_ranges: Annotated[tuple[str, ...], NoDecode] = Field(
+    verify_allow_ranges: tuple[str, ...] = Field(
         (), description="address ranges (CIDR) checks may reach despite verify_guard (comma-separated)"
     )
-    verify_deny_ranges: Annotated[tuple[str, ...], NoDecode] = Field(
+    verify_deny_ranges: tuple[str, ...] = Field(
         (), description="address ranges (CIDR) checks never connect to (comma-separated)"
     )
 
@@ -130,7 +140,7 @@ class Settings(BaseSettings):
 
     smtp_url: SecretStr | None = Field(None, description="smtp://, smtp+starttls:// or smtps:// URL; unset: log mails")
     mail_from: str = "certdeploy@localhost"
-    webhook_allow_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+    webhook_allow_hosts: tuple[str, ...] = Field(
         (), description="hosts allowed besides the DingTalk/WeCom/Lark bot hosts (comma-separated)"
     )
     sms_sign_name: str | None = Field(
@@ -146,6 +156,9 @@ class Settings(BaseSettings):
 
     access_key_id: str | None = Field(None, description="AccessKey of the first account on first start")
     access_key_secret: SecretStr | None = None
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**_from_environment(), **values})
 
     @field_validator(
         "webhook_allow_hosts", "verify_recheck_seconds", "verify_allow_ranges", "verify_deny_ranges", mode="before"
@@ -196,3 +209,8 @@ class Settings(BaseSettings):
         if self.access_key_id and self.access_key_secret:
             return self.access_key_id, self.access_key_secret.get_secret_value()
         return None
+
+
+def _from_environment() -> dict[str, str]:
+    names = {ENV_PREFIX + name.upper(): name for name in Settings.model_fields}
+    return {names[key.upper()]: value for key, value in os.environ.items() if key.upper() in names}

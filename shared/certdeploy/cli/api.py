@@ -77,8 +77,9 @@ class CasApi:
             )
         )
 
-    def call(self, action: str, request: DaraModel, extra: dict[str, str] | None = None) -> dict[str, Any]:
-        """Call `action`; `extra` adds parameters of ours that the SDK's request model has not."""
+    def call(self, action: str, request: DaraModel | None, extra: dict[str, str] | None = None) -> dict[str, Any]:
+        """Call `action`; `extra` adds parameters of ours that the SDK's request model has not (an action of ours has
+        no request model: None)."""
         params = Params(
             action=action,
             version=API_VERSION,
@@ -92,7 +93,9 @@ class CasApi:
         )
         try:
             response = self._client.call_api(
-                params, OpenApiRequest(query={**Utils.query(request.to_map()), **(extra or {})}), RuntimeOptions()
+                params,
+                OpenApiRequest(query={**(Utils.query(request.to_map()) if request else {}), **(extra or {})}),
+                RuntimeOptions(),
             )
         except AlibabaCloudException as exc:
             # The SDK's own message adds the HTTP status and the request id to the API's; the body has them apart.

@@ -39,7 +39,7 @@ def add_commands(commands: Any, command: CommandMaker) -> None:
     create = api_command("create", jobs_run.create, "preview, confirm, submit a job and follow it")
     create.add_argument("--name", required=True)
     _job_fields(create, required=True)
-    _verify_mismatch_option(create)
+    _options_of_ours(create)
     create.add_argument("--yes", action="store_true", help="submit without asking")
     create.add_argument("--no-wait", action="store_true", help="return once the job is submitted")
 
@@ -47,12 +47,18 @@ def add_commands(commands: Any, command: CommandMaker) -> None:
     edit.add_argument("job_id", type=int, metavar="ID")
     edit.add_argument("--name", help="a new name")
     _job_fields(edit, required=False)
-    _verify_mismatch_option(edit)
+    _options_of_ours(edit)
 
     submit = api_command("submit", jobs_run.submit, "submit an editing job: it runs at its schedule time, or now")
     submit.add_argument("job_id", type=int, metavar="ID")
     submit.add_argument("--now", action="store_true", help="run now, even a job with a schedule time or pending")
     submit.add_argument("--wait", action="store_true", help="follow the job to its end (exit 0 if it succeeded)")
+
+    resume = api_command(
+        "resume", jobs_run.resume, "run a job its stages halted again, after a fix: failed and waiting workers rerun"
+    )
+    resume.add_argument("job_id", type=int, metavar="ID")
+    resume.add_argument("--wait", action="store_true", help="follow the job to its end (exit 0 if it succeeded)")
 
     cancel = api_command(
         "cancel", jobs_run.cancel, "take a submitted job back before it starts: editing again, its quota given back"
@@ -79,11 +85,22 @@ def _job_fields(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument("--at", type=_schedule_time, help="run at this time (ISO 8601, or Unix seconds/ms)")
 
 
-def _verify_mismatch_option(parser: argparse.ArgumentParser) -> None:
+def _options_of_ours(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--verify-mismatch",
         choices=("report", "fail", "rollback"),
         help="what a worker whose resource serves another certificate after the bind comes to (docs/verification.md)",
+    )
+    parser.add_argument(
+        "--stages",
+        metavar="SIZES",
+        help="run in stages of these cumulative sizes, counts or percentages, e.g. 1,10%%,100%% "
+        "(docs/decisions.md#staged-rollout)",
+    )
+    parser.add_argument(
+        "--max-failures",
+        metavar="N|P%",
+        help="failed workers a job with stages tolerates before it halts: a count, or a percentage of those run (0)",
     )
 
 
@@ -168,9 +185,19 @@ def _show(args: argparse.Namespace) -> int:
         f" · quota cost {status.get('CostCount', 0)} (used {status.get('UseCount', 0)}"
         f" of {status.get('BuyCount', 0)})"
     )
+    if job.get("Stages"):
+        out.print(
+            f"Stages {job['Stages']} (max failures {job.get('MaxFailures')})"
+            + (f" · stage {job.get('CurrentStage')} of {job['StageCount']}" if job.get("StageCount") else "")
+        )
+    if job.get("HaltReason"):
+        out.print(f"[red]{escape(str(job['HaltReason']))}[/red] Resume: certdeploy jobs resume {job.get('Id')}")
     for line in ("ScheduleTime", "StartTime", "EndTime"):
         if time_text(job.get(line)):
             out.print(f"{line}: {time_text(job.get(line))}")
+    if time_text(status.get("PlannedStartTime")):
+        waiting = " (waiting for its maintenance window)" if job.get("WindowWaitUntil") else ""
+        out.print(f"PlannedStartTime: {time_text(status.get('PlannedStartTime'))}{waiting}")
     by_product: dict[str, list[dict[str, Any]]] = {}
     for worker in workers:
         by_product.setdefault(str(worker.get("CloudProduct", "?")), []).append(worker)

@@ -45,9 +45,11 @@ def _preview(api: CasApi, job_id: int) -> dict[str, Any]:
     return api.call("DescribeDeploymentJobStatus", cas.DescribeDeploymentJobStatusRequest(job_id=job_id))
 
 
-def _verify_mismatch(args: argparse.Namespace) -> dict[str, str] | None:
-    """`--verify-mismatch` as the API's `VerifyMismatch`, a parameter of ours the SDK's request models have not."""
-    return {"VerifyMismatch": args.verify_mismatch} if args.verify_mismatch else None
+def _options_of_ours(args: argparse.Namespace) -> dict[str, str] | None:
+    """`--verify-mismatch`, `--stages` and `--max-failures` as the API's `VerifyMismatch`, `Stages` and `MaxFailures`:
+    parameters of ours the SDK's request models have not."""
+    given = {"VerifyMismatch": args.verify_mismatch, "Stages": args.stages, "MaxFailures": args.max_failures}
+    return {name: value for name, value in given.items() if value} or None
 
 
 def _describe(api: CasApi, job_id: int) -> dict[str, Any]:
@@ -69,7 +71,7 @@ def create(args: argparse.Namespace) -> int:
             contact_ids=_ids(args.contacts),
             schedule_time=args.at,
         ),
-        _verify_mismatch(args),
+        _options_of_ours(args),
     )
     job_id = int(created["JobId"])
     preview = _preview(api, job_id)
@@ -119,8 +121,13 @@ def print_preview(console: Console, job_id: int, preview: dict[str, Any]) -> Non
     summary.add_row("Certificates that match", str(preview.get("CertCount", 0)))
     summary.add_row("Quota this job uses", str(preview.get("CostCount", 0)))
     summary.add_row("Quota used / purchased", f"{preview.get('UseCount', 0)} / {preview.get('BuyCount', 0)}")
+    if time_text(preview.get("PlannedStartTime")):
+        # When it starts, given its ScheduleTime and the account's maintenance windows.
+        summary.add_row("Planned start", time_text(preview.get("PlannedStartTime")))
     for product in preview.get("ProductWorkerCount") or []:
         row(summary, f"  {product.get('ProductName')}", product.get("Count"))
+    for stage in preview.get("StageWorkerCounts") or []:
+        row(summary, f"  Stage {stage.get('Stage')}", stage.get("WorkerCount"))
     console.print(summary)
     _print_binding_changes(console, preview)
     print_exclusions(console, preview)
@@ -133,7 +140,8 @@ def _print_binding_changes(console: Console, preview: dict[str, Any]) -> None:
     if not changes:
         return
     shown = table(
-        "Certificates now → after the job", ("Resource", "Product", "Domain", "Now", "Expires", "After", "Expires")
+        "Certificates now → after the job",
+        ("Resource", "Product", "Domain", "Now", "Expires", "After", "Expires", "Runs from"),
     )
     for change in changes:
         row(
@@ -145,6 +153,7 @@ def _print_binding_changes(console: Console, preview: dict[str, Any]) -> None:
             time_text(change.get("CurrentCertEndTime")),
             change.get("CertName"),
             time_text(change.get("CertEndTime")),
+            time_text(change.get("PlannedStartTime")),
         )
     console.print(shown)
 
@@ -182,7 +191,10 @@ def _follow(api: CasApi, job_id: int, worker_count: int, console: Console, *, sh
             job = _describe(api, job_id)
             status = _preview(api, job_id)
             done = int(status.get("SuccessCount") or 0) + int(status.get("FailedCount") or 0)
-            progress.update(task, completed=done, status=job.get("Status"), failed=int(status.get("FailedCount") or 0))
+            # A job its maintenance window holds says until when (DescribeDeploymentJob `WindowWaitUntil`).
+            until = time_text(job.get("WindowWaitUntil"))
+            shown = f"{job.get('Status')} (waits for its window until {until})" if until else job.get("Status")
+            progress.update(task, completed=done, status=shown, failed=int(status.get("FailedCount") or 0))
             if job.get("Status") in FINISHED:
                 return {"Job": job, "Status": status}
             time.sleep(0.5)
@@ -224,7 +236,7 @@ def _to_editing(args: argparse.Namespace, changes: dict[str, Any] | None, extra:
 
 
 def edit(args: argparse.Namespace) -> int:
-    return _to_editing(args, _changes(args), _verify_mismatch(args))
+    return _to_editing(args, _changes(args), _options_of_ours(args))
 
 
 def cancel(args: argparse.Namespace) -> int:
@@ -241,3 +253,12 @@ def submit(args: argparse.Namespace) -> int:
     _set_status(api, job_id, "pending" if scheduled else "scheduling")
     preview = _preview(api, job_id)
     return _after_submit(api, args, job_id, preview, runs_at, wait=args.wait and not scheduled)
+
+
+def resume(args: argparse.Namespace) -> int:
+    """A job its stages halted runs again (`scheduling`): its failed and waiting workers, from the first stage that
+    has one; their quota is charged again."""
+    api = api_from(args)
+    _set_status(api, args.job_id, "scheduling")
+    preview = _preview(api, args.job_id)
+    return _after_submit(api, args, args.job_id, preview, None, wait=args.wait)

@@ -1,5 +1,5 @@
 """The `certdeploy` command: `serve` (the local runner), admin commands on the data directory, user commands over
-the API (`certs`, `resources`, `contacts`, `jobs`, one module each), and `completion` for the shells.
+the API (`certs`, `resources`, `contacts`, `jobs`, `windows`, one module each), and `completion` for the shells.
 
 Admin commands open the same store, queues and local cloud as a running `serve` with the same `--data` (SQLite in
 WAL mode lets several processes share them). Every failure is one line on stderr and a non-zero exit status: an
@@ -37,6 +37,7 @@ from certdeploy.cli import certs as cli_certs
 from certdeploy.cli import contacts as cli_contacts
 from certdeploy.cli import jobs as cli_jobs
 from certdeploy.cli import resources as cli_resources
+from certdeploy.cli import windows as cli_windows
 from certdeploy.cli.api import ApiCallError, positive_int
 from certdeploy.domain.errors import DomainError
 from certdeploy.domain.models import CertAlgorithm, CertOrigin
@@ -150,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     key_type.add_argument("--sm2", action="store_true", help="an SM2 certificate (needs the openssl command)")
     key_type.add_argument("--ecc", action="store_true", help="an ECDSA P-256 certificate (default RSA 2048)")
 
-    for noun in (cli_certs, cli_resources, cli_contacts, cli_jobs):
+    for noun in (cli_certs, cli_resources, cli_contacts, cli_jobs, cli_windows):
         noun.add_commands(commands, command)
 
     completion = command(

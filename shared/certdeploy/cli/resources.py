@@ -54,7 +54,9 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(resources)
         return 0
-    columns = ["Id", "Product", "Domain", "Instance", "Region", "HTTPS", "Certificate"]
+    # The Tags column only where the inventory gives tags (they choose maintenance windows).
+    tagged = any(resource.get("Tags") for resource in resources)
+    columns = ["Id", "Product", "Domain", "Instance", "Region", "HTTPS", "Certificate", *(["Tags"] if tagged else [])]
     cert_ids = list(dict.fromkeys(args.cert_ids or ()))
     shown = table(f"Resources ({len(resources)})", [*columns, *(f"Cert {cert_id}" for cert_id in cert_ids)])
     for resource in resources:
@@ -68,6 +70,7 @@ def _list(args: argparse.Namespace) -> int:
             resource.get("RegionId", ""),
             "on" if resource.get("EnableHttps") else "off",
             _bound(resource),
+            *([",".join(f"{tag['Key']}={tag['Value']}" for tag in resource.get("Tags") or ())] if tagged else []),
             *("matches" if cert_id in matched else "-" for cert_id in cert_ids),
         )
     console().print(shown)

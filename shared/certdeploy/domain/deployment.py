@@ -21,7 +21,7 @@ CAS_IDENTIFIER_PRODUCTS: frozenset[Product] = frozenset({Product.WAF})
 class DeployableCertificate(BaseModel):
     """A certificate as a deployer receives it. The key is a SecretStr so it never shows in a repr or a log."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     cert_id: int
     name: str
@@ -36,7 +36,7 @@ class DeployableCertificate(BaseModel):
 class Binding(BaseModel):
     """The certificate a resource serves now: ours (cert_id) or anything else (name only), or nothing."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     cert_id: int | None = None
     cert_name: str | None = None

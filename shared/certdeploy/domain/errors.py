@@ -49,6 +49,7 @@ class Thing(TextEnum):
     ORDER = "Certificate order"
     RESOURCE = "Resource"
     WORKER = "Worker"
+    WINDOW = "Maintenance window"
 
 
 # The one table of not-found codes (docs/protocol.md#error-codes), whichever action meets the missing thing: CAS's
@@ -64,6 +65,7 @@ NOT_FOUND_CODES: dict[Thing, str] = {
     Thing.ORDER: "NotFound",
     Thing.RESOURCE: "InvalidResourceId.NotFound",
     Thing.WORKER: "InvalidWorkerId.NotFound",
+    Thing.WINDOW: "InvalidWindowId.NotFound",
 }
 
 

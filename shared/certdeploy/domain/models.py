@@ -76,7 +76,7 @@ UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class CertificateInfo(_Model):
@@ -137,6 +137,8 @@ class Resource(_Model):
     listener_id: str | None = None
     # The SAE namespace of an Ingress (`<region>:<name>`), which CAS shows on SAE workers; None for other products.
     namespace_id: str | None = Field(None, max_length=128)
+    # The resource's tags as (key, value) pairs sorted by key: they choose the maintenance windows that govern it.
+    tags: tuple[tuple[str, str], ...] = Field((), max_length=MAX_CERTIFICATE_TAGS)
     bound_cert_id: int | None = None
     bound_cert_name: str | None = None
     gone: bool = False
@@ -170,6 +172,8 @@ class Job(_Model):
     modified_at: UtcDatetime
     rolled_back: bool = False
     version: int = 0
+    # When a due job waits for a maintenance window: the window's next opening (docs/decisions.md#maintenance-windows).
+    window_wait_until: UtcDatetime | None = None
 
 
 class Worker(_Model):

@@ -60,7 +60,7 @@ def shorten(text: str, limit: int) -> str:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class ProductCount(_Model):
@@ -130,6 +130,9 @@ class JobReport(_Model):
     products: tuple[ProductCount, ...] = ()
     failures: tuple[FailedResource, ...] = ()
     verifications: tuple[VerifiedResource, ...] = ()
+    halt_reason: _Cause | None = Field(
+        None, description="why a job with stages halted (its workers not run are in `total` but neither count)"
+    )
 
     @field_validator("job_name")
     @classmethod
@@ -165,12 +168,14 @@ def build_job_report(
     event: NotificationEvent,
     finished_at: datetime | None,
     verifications: Mapping[int, Verification] | None = None,
+    halt_reason: str | None = None,
 ) -> JobReport:
     """Summarise a finished job (or its completed rollback) from its workers and their resources.
 
     For `job_finished` every worker counts, succeeded = `success`, failed = `error`, and each worker's verification
     in `verifications` (by worker id) is listed. For `rollback_finished` only workers a rollback was run for count,
-    succeeded = `rollback_success`, failed = `rollback_error`; what a rollback restores was not verified.
+    succeeded = `rollback_success`, failed = `rollback_error`; what a rollback restores was not verified. A job
+    its stages halted states `halt_reason` (docs/decisions.md#staged-rollout).
     """
     if event is NotificationEvent.JOB_FINISHED:
         succeeded_status, failed_status = WorkerStatus.SUCCESS, WorkerStatus.ERROR
@@ -212,6 +217,7 @@ def build_job_report(
         products=products,
         failures=tuple(failures),
         verifications=tuple(verified),
+        halt_reason=halt_reason if event is NotificationEvent.JOB_FINISHED else None,
     )
 
 

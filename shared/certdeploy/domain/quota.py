@@ -40,7 +40,7 @@ _DIRECTION = {
 
 
 class LedgerEntry(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     account_id: int
     job_id: int

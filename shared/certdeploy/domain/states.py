@@ -44,7 +44,8 @@ JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     J.SCHEDULING: frozenset({J.PROCESSING, J.ERROR}),
     J.PROCESSING: frozenset({J.SUCCESS, J.ERROR}),
     J.SUCCESS: frozenset({J.ROLLED_BACK}),
-    J.ERROR: frozenset({J.ROLLED_BACK}),
+    # A job halted by its stages resumes (docs/decisions.md#staged-rollout); `domain/stages.py` says which may.
+    J.ERROR: frozenset({J.ROLLED_BACK, J.SCHEDULING}),
     J.ROLLED_BACK: frozenset(),
 }
 

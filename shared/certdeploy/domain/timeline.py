@@ -37,6 +37,11 @@ class JobEventType(TextEnum):
     NOTIFICATION_SENT = "notification_sent"
     NOTIFICATION_FAILED = "notification_failed"
     VERIFY_CHECKED = "verify_checked"
+    WAITING_FOR_WINDOW = "waiting_for_window"
+    STAGE_STARTED = "stage_started"
+    STAGE_PASSED = "stage_passed"
+    HALTED = "halted"
+    RESUMED = "resumed"
 
 
 def _cut(text: str, limit: int) -> str:
@@ -46,7 +51,7 @@ def _cut(text: str, limit: int) -> str:
 class NewJobEvent(BaseModel):
     """An event to append; the store gives it its id and time."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     account_id: int
     job_id: int

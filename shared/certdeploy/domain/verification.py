@@ -47,7 +47,7 @@ DEFAULT_RECHECK_SECONDS: tuple[int, ...] = (30, 120, 600)
 class ServedCertificate(BaseModel):
     """What a resource served instead of the job's certificate."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     fingerprint_sha256: str
     subject: str
@@ -57,7 +57,7 @@ class ServedCertificate(BaseModel):
 class Verification(BaseModel):
     """One worker's verification, as it stands after its last check."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     worker_id: int
     job_id: int
@@ -75,7 +75,7 @@ class Verification(BaseModel):
 
 
 class Judgement(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     status: VerifyStatus
     detail: str | None = None

@@ -41,7 +41,7 @@ class CloudEvent(BaseModel):
     """The EventBridge CloudEvents 1.0 envelope (docs/runtime.md#cloudevents-envelope). `(source, id)` identifies an
     event."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     id: str = Field(min_length=1)
     source: str = Field(min_length=1)
@@ -64,7 +64,7 @@ class MnsQueueMessageData(BaseModel):
     """`data` of an `mns:Queue:SendMessage` event: exactly these three fields are documented
     (docs/runtime.md#mns-queue-event)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     request_id: str | None = Field(default=None, alias="requestId")
     message_id: str = Field(alias="messageId", min_length=1)
@@ -82,7 +82,7 @@ class MnsQueueEvent(CloudEvent):
 class MnsQueueMessage(BaseModel):
     """One queue message as a handler sees it, body decoded to text."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     event_id: str
     event_source: str
@@ -93,7 +93,9 @@ class MnsQueueMessage(BaseModel):
 
 
 # Event mode delivers one CloudEvent; event-streaming mode pushes an array of them (docs/runtime.md#mns-queue-event).
-_MNS_QUEUE_DELIVERY: TypeAdapter[MnsQueueEvent | list[MnsQueueEvent]] = TypeAdapter(MnsQueueEvent | list[MnsQueueEvent])
+_MNS_QUEUE_DELIVERY: TypeAdapter[MnsQueueEvent | list[MnsQueueEvent]] = TypeAdapter(
+    MnsQueueEvent | list[MnsQueueEvent], config=ConfigDict(defer_build=True)
+)
 
 
 def parse_mns_queue_event(event: bytes | str, *, trigger_base64_decode: bool) -> list[MnsQueueMessage]:
@@ -141,7 +143,7 @@ def _decode_base64_body(body: str, message_id: str) -> str:
 class TimerEvent(BaseModel):
     """The timer trigger's event (docs/runtime.md#timer-event); `payload` is the trigger message, a string."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     trigger_time: str = Field(alias="triggerTime")
     trigger_name: str = Field(alias="triggerName")

@@ -31,7 +31,7 @@ Values = dict[str, str | list[str]]
 
 
 class ApiGatewayEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     path: str
     http_method: str = Field(alias="httpMethod", min_length=1)
@@ -42,7 +42,7 @@ class ApiGatewayEvent(BaseModel):
 
 
 class HttpRequestContextHttp(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     method: str = Field(min_length=1)
     path: str
@@ -50,13 +50,13 @@ class HttpRequestContextHttp(BaseModel):
 
 
 class HttpRequestContext(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     http: HttpRequestContextHttp
 
 
 class HttpTriggerEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     version: str
     raw_path: str = Field(alias="rawPath")

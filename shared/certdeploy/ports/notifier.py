@@ -28,7 +28,7 @@ RATE_LIMITED = "over the notification rate limit"
 class DeliveryResult(BaseModel):
     """One delivery attempted: made, or failed with a `Transient` or `Permanent` `NotificationFailed`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True, defer_build=True)
 
     key: str
     contact_id: int

@@ -1,5 +1,5 @@
-"""The user commands (`certdeploy certs|resources|contacts|jobs …`) against the API on the local HTTP front, as a user
-runs them: what the tables show, the shape of `--json`, exit statuses and error lines."""
+"""The user commands (`certdeploy certs|resources|contacts|jobs|windows …`) against the API on the local HTTP front, as
+a user runs them: what the tables show, the shape of `--json`, exit statuses and error lines."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from certdeploy.domain.models import CertOrigin
 from certdeploy.domain.verification import VerifyMismatch
 from certdeploy.local.http_server import ApiHttpServer
 from tests.certgen import make_cert
+from tests.fakes.queue_drain import drain
+from tests.functional.conftest import load_inventory
 
 DINGTALK = "https://oapi.dingtalk.com/robot/send?access_token=abc"
 LARK = "https://open.feishu.cn/open-apis/bot/v2/hook/0123abcd"
@@ -221,6 +223,26 @@ def test_contacts_add_with_a_webhook_the_server_refuses(user: Run) -> None:
     ), err
 
 
+def test_windows_add_list_and_delete(user: Run) -> None:
+    code, out, _ = user(
+        "windows", "add", "--days", "Sat,Sun", "--start", "02:00", "--minutes", "240", "--time-zone", "Asia/Shanghai",
+        "--tag", "env=prod",
+    )  # fmt: skip
+    window_id = int(re.fullmatch(r"Maintenance window (\d+) added\.\n", out).group(1))
+
+    code, out, _ = user("windows", "list")
+    assert code == 0 and "Maintenance windows (1)" in out
+    assert re.search(rf"{window_id} .*Sat,Sun .*02:00 .*240 .*Asia/Shanghai .*env=prod", _line(out, str(window_id)))
+    [listed] = _json(user("windows", "list", "--json"))
+    assert (listed["WindowId"], listed["Days"], listed["Tag"]) == (window_id, "Sat,Sun", "env=prod")
+
+    code, _, err = user("windows", "add", "--days", "Sat", "--start", "2am", "--minutes", "60", "--time-zone", "UTC")
+    assert code == 1 and re.match(rf"certdeploy: error: InvalidParameter\.StartTime: .+ {REQUEST_ID}$", err), err
+
+    assert _json(user("windows", "delete", str(window_id), "--json")) == [{"WindowId": window_id, "Ok": True}]
+    assert _json(user("windows", "list", "--json")) == []
+
+
 # --------------------------------------------------------------------------------------------- jobs
 
 
@@ -276,6 +298,39 @@ def test_jobs_edit_changes_what_a_verification_mismatch_does(
     with pytest.raises(SystemExit) as refused:
         user("jobs", "edit", str(job_id), "--verify-mismatch", "ignore")
     assert refused.value.code == 2 and policy() is VerifyMismatch.ROLLBACK
+
+
+STAGED_INVENTORY = """
+resources:
+  - {product: CDN, region: cn-hangzhou, instance: cdn-a, domain: a.example.com, fail: the CDN refuses it}
+  - {product: CDN, region: cn-hangzhou, instance: cdn-b, domain: b.example.com}
+  - {product: CDN, region: cn-hangzhou, instance: cdn-c, domain: c.example.com}
+"""
+
+
+def test_jobs_run_in_stages_halt_and_resume(
+    user: Run, tmp_path: Path, container: Container, account: Credentials
+) -> None:
+    load_inventory(container, account.account.id, STAGED_INVENTORY, tmp_path)
+    cert_id = _upload(user, tmp_path, "wildcard", ["*.example.com"])
+    resources = ",".join(str(item["Id"]) for item in _json(user("resources", "list", "--json")))
+    create = ("jobs", "create", "--name", "staged", "--certs", str(cert_id), "--resources", resources)
+    code, out, _ = user(*create, "--stages", "1,100%", "--max-failures", "0", "--yes", "--no-wait")
+    assert code == 0 and re.search(r"Stage 1 +│ +1", out) and re.search(r"Stage 2 +│ +2", out), out
+    job_id = int(re.findall(r"Job (\d+) submitted", out)[0])
+    drain(container)
+
+    code, out, _ = user("jobs", "show", str(job_id))
+    assert code == 0 and "Stages 1,100% (max failures 0) · stage 1 of 2" in out
+    assert "Halted after stage 1 of 2" in out and f"certdeploy jobs resume {job_id}" in out
+    load_inventory(container, account.account.id, STAGED_INVENTORY.replace(", fail: the CDN refuses it", ""), tmp_path)
+    resumed = _json(user("jobs", "resume", str(job_id), "--json"))
+    assert resumed["Submitted"] is True and resumed["Preview"]["UseCount"] == 3
+    drain(container)
+    assert _job(user, job_id)["Status"] == "success"
+    code, _, err = user("jobs", "create", "--name", "bad", "--certs", str(cert_id), "--resources", resources,
+                        "--stages", "50%", "--yes")  # fmt: skip
+    assert code == 1 and re.match(rf"certdeploy: error: InvalidParameter.Stages: .*100%.* {REQUEST_ID}$", err), err
 
 
 def _job(user, job_id: int) -> dict[str, object]:

@@ -73,7 +73,7 @@ TRANSIENT_CODES = frozenset(
 class CloudCredentials(BaseModel):
     """An AccessKey, optionally with an STS token (a function role's credentials are always STS)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     access_key_id: str = Field(min_length=1)
     access_key_secret: SecretStr
@@ -118,7 +118,7 @@ class CloudCredentials(BaseModel):
 class ApiTarget(BaseModel):
     """How to reach one product's API. No endpoint: the SDK's own endpoint for the resource's region."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     endpoint: str | None = None
     protocol: Literal["https", "http"] = "https"

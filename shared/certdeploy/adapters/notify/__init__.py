@@ -88,7 +88,7 @@ def delivery_key(report: JobReport, delivery: Delivery) -> str:
 class RenderedNotification(BaseModel):
     """One report, written out for every channel (by `certdeploy.adapters.notify.render`)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     subject: str = Field(description="email subject: one line")
     text: str = Field(description="plain-text email body")

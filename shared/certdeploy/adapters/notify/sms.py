@@ -45,7 +45,7 @@ _MOBILE = re.compile(r"\+?[0-9]{5,15}")
 
 
 class SmsSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     sign_name: str = Field(min_length=1, description="an approved SMS signature (SignName)")
     template_code: str = Field(min_length=1, description="an approved notification template (TemplateCode, SMS_…)")

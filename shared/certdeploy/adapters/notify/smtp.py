@@ -45,7 +45,7 @@ def _kind_of_reply(*codes: int) -> type[NotificationFailed]:
 
 
 class SmtpSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     url: str = Field(repr=False, description="smtp://, smtp+starttls:// or smtps:// URL (see the module doc)")
     from_address: str = Field(description="From header and envelope sender, e.g. 'certdeploy <noreply@example.com>'")

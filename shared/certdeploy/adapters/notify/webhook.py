@@ -73,7 +73,7 @@ _RATE_LIMITED_CODES: dict[BotKind, frozenset[int]] = {
 
 
 class WebhookSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     allowed_hosts: tuple[str, ...] = Field(
         (), description="extra hosts that may be called (e.g. a relay): 'host' or 'host:port'"

@@ -10,7 +10,7 @@ from sqlalchemy import Row, delete, func, insert, or_, select, update
 
 from certdeploy.adapters.sql import job_counters
 from certdeploy.adapters.sql.repository import SqlRepository
-from certdeploy.adapters.sql.schema import job_events, jobs, workers
+from certdeploy.adapters.sql.schema import job_events, job_stages, jobs, workers
 from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.domain.models import CertOrigin, Job, JobType
 from certdeploy.domain.states import JobMove, JobStatus
@@ -37,6 +37,7 @@ def _job(row: Row[Any]) -> Job:
         modified_at=row.modified_at,
         rolled_back=row.rolled_back,
         version=row.version,
+        window_wait_until=row.window_wait_until,
     )
 
 
@@ -136,9 +137,16 @@ class SqlJobs(SqlRepository):
         end_time: datetime | None = None,
         rolled_back: bool | None = None,
     ) -> Job:
-        changes: dict[str, Any] = {"status": str(move.to), "version": jobs.c.version + 1, "modified_at": self._now()}
+        changes: dict[str, Any] = {
+            "status": str(move.to),
+            "version": jobs.c.version + 1,
+            "modified_at": self._now(),
+            "window_wait_until": None,
+        }
         optional = {"start_time": start_time, "end_time": end_time, "rolled_back": rolled_back}
         changes.update({column: value for column, value in optional.items() if value is not None})
+        if move.to is JobStatus.SCHEDULING:
+            changes["end_time"] = None
         conditions = [jobs.c.id == job_id, jobs.c.account_id == account_id, jobs.c.status == str(move.expected)]
         if expected_version is not None:
             conditions.append(jobs.c.version == expected_version)
@@ -155,6 +163,7 @@ class SqlJobs(SqlRepository):
                 raise StaleState("job", job_id, row.status, row.version)
             conn.execute(delete(job_events).where(job_events.c.job_id == job_id))
             conn.execute(delete(workers).where(workers.c.job_id == job_id))
+            conn.execute(delete(job_stages).where(job_stages.c.job_id == job_id))
             conn.execute(delete(jobs).where(jobs.c.id == job_id))
         return _job(row)
 
@@ -172,12 +181,21 @@ class SqlJobs(SqlRepository):
             raise NotFound.of(Thing.JOB, job_id)
         return JobState(id=row.id, account_id=row.account_id, status=JobStatus(row.status), version=row.version)
 
+    def wait_for_window(self, account_id: int, job_id: int, until: datetime, *, expected_version: int) -> Job:
+        conditions = [jobs.c.id == job_id, jobs.c.account_id == account_id, jobs.c.version == expected_version]
+        changes = {"window_wait_until": until, "version": jobs.c.version + 1, "modified_at": self._now()}
+        with self._connection(write=True) as conn:
+            if conn.execute(update(jobs).where(*conditions).values(changes)).rowcount == 0:
+                raise self._stale(conn, jobs, Thing.JOB, job_id, account_id)
+            return _job(self._job_row(conn, account_id, job_id))
+
     def due(self, now: datetime, limit: int = 100) -> list[Job]:
         query = (
             select(jobs)
             .where(
                 jobs.c.status == str(JobStatus.PENDING),
                 or_(jobs.c.schedule_time.is_(None), jobs.c.schedule_time <= now),
+                or_(jobs.c.window_wait_until.is_(None), jobs.c.window_wait_until <= now),
             )
             .order_by(func.coalesce(jobs.c.schedule_time, jobs.c.created_at), jobs.c.id)
             .limit(limit)

@@ -45,6 +45,7 @@ def _resource(row: Row[Any]) -> Resource:
         port=row.port or None,
         listener_id=row.listener_id,
         namespace_id=row.namespace_id,
+        tags=tuple((key, value) for key, value in row.tags or ()),
         bound_cert_id=row.bound_cert_id,
         bound_cert_name=row.bound_cert_name,
         gone=row.gone,
@@ -192,6 +193,7 @@ class SqlResources(SqlRepository):
         return [
             resources.c.listener_id,
             resources.c.namespace_id,
+            resources.c.tags,
             resources.c.https_enabled,
             resources.c.bound_cert_id,
             resources.c.bound_cert_name,
@@ -203,6 +205,7 @@ class SqlResources(SqlRepository):
         return {
             "listener_id": spec.listener_id,
             "namespace_id": spec.namespace_id,
+            "tags": [list(pair) for pair in sorted(spec.tags)],
             "https_enabled": spec.https_enabled,
             "bound_cert_id": spec.bound_cert_id,
             "bound_cert_name": spec.bound_cert_name,
@@ -214,6 +217,7 @@ class SqlResources(SqlRepository):
         return {
             "listener_id": row.listener_id,
             "namespace_id": row.namespace_id,
+            "tags": row.tags or [],
             "https_enabled": bool(row.https_enabled),
             "bound_cert_id": row.bound_cert_id,
             "bound_cert_name": row.bound_cert_name,

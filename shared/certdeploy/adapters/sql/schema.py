@@ -209,6 +209,8 @@ resources = Table(
     Column("port", Integer, nullable=False),
     Column("listener_id", String(128), nullable=True),
     Column("namespace_id", String(128), nullable=True),
+    # The resource's tags as sorted [key, value] pairs; NULL for rows written before tags were kept (no tags).
+    Column("tags", JsonList, nullable=True),
     Column("https_enabled", Boolean, nullable=False),
     Column("bound_cert_id", BigInteger, nullable=True),
     Column("bound_cert_name", String(255), nullable=True),
@@ -248,6 +250,8 @@ jobs = Table(
     # so completion and status reads never aggregate the workers; and how many certificates they deploy.
     Column("worker_counts", WorkerCounts, nullable=True),
     Column("worker_cert_count", Integer, nullable=False, server_default="0"),
+    # Set while a due job waits for a maintenance window to open (docs/decisions.md#maintenance-windows).
+    Column("window_wait_until", UtcDateTime, nullable=True),
     Index("ix_jobs_account_status", "account_id", "status"),
     Index("ix_jobs_status_schedule_time", "status", "schedule_time"),
     **table_options(),
@@ -273,6 +277,8 @@ workers = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("modified_at", UtcDateTime, nullable=False),
+    # The stage (from 1) the worker runs in, when its job has stages (docs/decisions.md#staged-rollout).
+    Column("stage", Integer, nullable=False, server_default="1"),
     UniqueConstraint("job_id", "resource_id", name="uq_workers_job_resource"),
     Index("ix_workers_status_modified_at", "status", "modified_at"),
     # Pages of ListWorkerResource, all statuses or one (docs/decisions.md#indexed-reads).
@@ -395,5 +401,37 @@ worker_verifications = Table(
     Column("served_not_after", UtcDateTime, nullable=True),
     Column("checked_at", UtcDateTime, nullable=True),
     Index("ix_worker_verifications_account_job", "account_id", "job_id"),
+    **table_options(autoincrement=False),
+)
+
+# Maintenance windows (docs/decisions.md#maintenance-windows): a handful per account, read whole.
+maintenance_windows = Table(
+    "maintenance_windows",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", name="fk_maintenance_windows_account"), nullable=False),
+    Column("days", JsonList, nullable=False),
+    Column("start_time", String(5), nullable=False),
+    Column("duration_minutes", Integer, nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("tag_key", String(128), nullable=True),
+    Column("tag_value", String(128), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_maintenance_windows_account", "account_id"),
+    **table_options(),
+)
+
+# A job's staged rollout: its options and where it stands (docs/decisions.md#staged-rollout); no row, no stages.
+job_stages = Table(
+    "job_stages",
+    metadata,
+    Column("job_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_id", Id, nullable=False),
+    Column("stages", String(100), nullable=False),
+    Column("max_failures", String(16), nullable=False),
+    Column("stage_count", Integer, nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("resumes", Integer, nullable=False),
+    Column("halt_reason", Text, nullable=True),
     **table_options(autoincrement=False),
 )

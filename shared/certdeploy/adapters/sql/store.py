@@ -21,12 +21,14 @@ from certdeploy.adapters.sql.contacts import SqlContacts
 from certdeploy.adapters.sql.crypto import KeyCipher
 from certdeploy.adapters.sql.engine import WRITE_OPTION, create_store_engine
 from certdeploy.adapters.sql.job_events import SqlJobEvents
+from certdeploy.adapters.sql.job_stages import SqlJobStages
 from certdeploy.adapters.sql.jobs import SqlJobs
 from certdeploy.adapters.sql.messages import SqlNonces, SqlOutbox, SqlProcessedMessages, SqlSentNotifications
 from certdeploy.adapters.sql.quota import SqlQuota
 from certdeploy.adapters.sql.repository import Connect
 from certdeploy.adapters.sql.resources import SqlResources
 from certdeploy.adapters.sql.verifications import SqlVerifications
+from certdeploy.adapters.sql.windows import SqlMaintenanceWindows
 from certdeploy.adapters.sql.workers import SqlWorkers
 from certdeploy.ports.clock import Clock
 from certdeploy.ports.store.errors import StoreUnavailable
@@ -44,11 +46,13 @@ class SqlTransaction:
         self.jobs = SqlJobs(connect, cipher, clock)
         self.workers = SqlWorkers(connect, cipher, clock)
         self.job_events = SqlJobEvents(connect, cipher, clock)
+        self.job_stages = SqlJobStages(connect, cipher, clock)
         self.outbox = SqlOutbox(connect, cipher, clock)
         self.processed = SqlProcessedMessages(connect, cipher, clock)
         self.nonces = SqlNonces(connect, cipher, clock)
         self.notifications = SqlSentNotifications(connect, cipher, clock)
         self.verifications = SqlVerifications(connect, cipher, clock)
+        self.windows = SqlMaintenanceWindows(connect, cipher, clock)
 
 
 class SqlStore(SqlTransaction):

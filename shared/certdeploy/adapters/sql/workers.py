@@ -11,12 +11,15 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from certdeploy.adapters.sql import job_counters
 from certdeploy.adapters.sql.repository import SqlRepository
-from certdeploy.adapters.sql.schema import jobs, workers
+from certdeploy.adapters.sql.schema import jobs, worker_verifications, workers
 from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.domain.models import Product, Worker
 from certdeploy.domain.states import WorkerMove, WorkerStatus
 from certdeploy.ports.store.jobs import WorkerSpec
 from certdeploy.ports.store.paging import Page
+
+# Workers renewed per statement when a halted job resumes: a bound on memory, not a limit.
+_RENEW_PAGE = 1000
 
 
 def _worker(row: Row[Any]) -> Worker:
@@ -170,7 +173,13 @@ class SqlWorkers(SqlRepository):
         return _worker(row)
 
     def transition_all(
-        self, account_id: int, job_id: int, move: WorkerMove, *, cert_ids: Collection[int] | None = None
+        self,
+        account_id: int,
+        job_id: int,
+        move: WorkerMove,
+        *,
+        cert_ids: Collection[int] | None = None,
+        stage: int | None = None,
     ) -> int:
         conditions = [
             workers.c.account_id == account_id,
@@ -179,6 +188,8 @@ class SqlWorkers(SqlRepository):
         ]
         if cert_ids is not None:
             conditions.append(workers.c.cert_id.in_(sorted(cert_ids)))
+        if stage is not None:
+            conditions.append(workers.c.stage == stage)
         with self._connection(write=True) as conn:
             # The job's row locked first: its workers are counted and moved with no other writer of the job between.
             if not job_counters.lock_job(conn, account_id, job_id):
@@ -197,6 +208,71 @@ class SqlWorkers(SqlRepository):
                 moved[(product, str(move.to))] += count
             job_counters.adjust(job_counters.changes(conn, account_id, job_id), moved)
         return result.rowcount
+
+    def assign_stages(self, account_id: int, job_id: int, bounds: Sequence[int]) -> None:
+        of_job = [workers.c.account_id == account_id, workers.c.job_id == job_id]
+        with self._connection(write=True) as conn:
+            first = 0
+            for stage, end in enumerate(bounds, start=1):
+                # The id of the stage's last worker: one indexed read per stage, whatever the job's size.
+                last = conn.execute(
+                    select(workers.c.id).where(*of_job).order_by(workers.c.id).offset(end - 1).limit(1)
+                ).scalar_one()
+                conn.execute(
+                    update(workers).where(*of_job, workers.c.id > first, workers.c.id <= last).values(stage=stage)
+                )
+                first = last
+
+    def renew(self, account_id: int, job_id: int, statuses: Collection[WorkerStatus]) -> int:
+        chosen = [
+            workers.c.account_id == account_id,
+            workers.c.job_id == job_id,
+            workers.c.status.in_([str(status) for status in statuses]),
+        ]
+        renewed = 0
+        with self._connection(write=True) as conn:
+            self._require_job(conn, account_id, job_id)
+            # The copies are `pending` too: only the rows there before are renewed.
+            newest = conn.execute(select(func.max(workers.c.id)).where(workers.c.job_id == job_id)).scalar_one()
+            chosen.append(workers.c.id <= (newest or 0))
+            while True:
+                # The rows are deleted before their copies go in (one worker per resource), a page at a time.
+                page = conn.execute(
+                    select(workers.c.id, workers.c.cert_id, workers.c.resource_id, workers.c.product, workers.c.stage)
+                    .where(*chosen)
+                    .order_by(workers.c.id)
+                    .limit(_RENEW_PAGE)
+                ).all()
+                if not page:
+                    break
+                replaced = [row.id for row in page]
+                conn.execute(delete(workers).where(workers.c.id.in_(replaced)))
+                # Their verifications go with them: the new workers are verified afresh.
+                conn.execute(delete(worker_verifications).where(worker_verifications.c.worker_id.in_(replaced)))
+                now = self._now()
+                conn.execute(
+                    insert(workers),
+                    [
+                        {
+                            "job_id": job_id,
+                            "account_id": account_id,
+                            "cert_id": row.cert_id,
+                            "resource_id": row.resource_id,
+                            "product": row.product,
+                            "stage": row.stage,
+                            "status": str(WorkerStatus.PENDING),
+                            "attempt": 0,
+                            "version": 0,
+                            "created_at": now,
+                            "modified_at": now,
+                        }
+                        for row in page
+                    ],
+                )
+                renewed += len(page)
+            if renewed:
+                job_counters.recount(conn, job_id)
+        return renewed
 
     def stuck(self, statuses: Collection[WorkerStatus], modified_before: datetime, limit: int = 100) -> list[Worker]:
         query = (

@@ -23,6 +23,7 @@ class WireModel(BaseModel):
         frozen=True,
         extra="forbid",
         strict=True,
+        defer_build=True,
     )
 
     def wire(self) -> dict[str, Any]:

@@ -31,6 +31,8 @@ class Job(WireModel):
     end_time: str | None = None
     gmt_create: str
     gmt_modified: str
+    # Ours: while a due job waits for its maintenance window, the window's opening (docs/decisions.md).
+    window_wait_until: str | None = None
 
 
 class CasContact(WireModel):
@@ -43,10 +45,17 @@ class CasContact(WireModel):
 
 
 class JobDetail(Job):
-    """DescribeDeploymentJob: `Config` is JSON text."""
+    """DescribeDeploymentJob: `Config` is JSON text. Ours, for a job with stages (docs/protocol.md#staged-rollout):
+    its `Stages` and `MaxFailures`, `StageCount` and the `CurrentStage` once submitted, and `HaltReason` while it stands
+    halted; left out for a job without stages."""
 
     config: str
     cas_contacts: list[CasContact]
+    stages: str | None = None
+    max_failures: str | None = None
+    stage_count: int | None = None
+    current_stage: int | None = None
+    halt_reason: str | None = None
 
 
 class JobCertificateName(WireModel):
@@ -90,6 +99,14 @@ class BindingChange(WireModel):
     cert_id: int
     cert_name: str
     cert_end_time: str
+    planned_start_time: str
+
+
+class StageWorkerCount(WireModel):
+    """Ours: how many workers one stage of a job with stages runs (docs/protocol.md#staged-rollout)."""
+
+    stage: int
+    worker_count: int
 
 
 class JobStatusCounts(WireModel):
@@ -110,6 +127,9 @@ class JobStatusCounts(WireModel):
     product_worker_count: list[ProductWorkerCount]
     excluded_resources: list[ExcludedResource]
     binding_changes: list[BindingChange]
+    # Ours: when an `editing` or `pending` job will start, given its ScheduleTime and maintenance windows.
+    planned_start_time: str | None = None
+    stage_worker_counts: list[StageWorkerCount]
 
 
 class JobCertificate(WireModel):

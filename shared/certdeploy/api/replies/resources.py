@@ -9,6 +9,13 @@ from pydantic import Field
 from certdeploy.api.replies import WireModel
 
 
+class ResourceTag(WireModel):
+    """Ours: one tag of a resource, as the inventory reports it."""
+
+    key: str
+    value: str
+
+
 class CloudResource(WireModel):
     """`ListenerPort` is a string and `DefaultResource` an int here (a Worker has them as int and bool); times are
     Unix milliseconds as strings; listener fields only for listener products."""
@@ -33,6 +40,8 @@ class CloudResource(WireModel):
     gmt_create: str | None = None
     gmt_modified: str | None = None
     remark: str | None = None
+    # Ours: the resource's tags, which choose its maintenance windows (left out when it has none).
+    tags: list[ResourceTag] | None = None
 
 
 class CloudResourceList(WireModel):

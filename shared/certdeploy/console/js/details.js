@@ -1,7 +1,8 @@
 // Task details: a summary, a tab of all resources and one per cloud service with each resource's status (polled every 2 s while anything
 // is still moving), the failure cause beside a failed resource and Roll Back per resource (CreateRollbackTask), and
 // a Timeline tab paged from ListDeploymentJobEvents. Where the job's resources are verified (docs/verification.md), a
-// Verification column shows ListWorkerResource's VerifyStatus with its detail, and what was served on a mismatch.
+// Verification column shows ListWorkerResource's VerifyStatus with its detail, and what was served on a mismatch. A
+// job with stages shows its plan and stage, and why it halted (docs/decisions.md#staged-rollout).
 import { call, callAll } from "./api.js";
 import { t, formatTime } from "./i18n.js";
 import { el, attempt, confirmDialog, statusBadge, table, pager, heading, notice } from "./ui.js";
@@ -21,7 +22,15 @@ function summary(job) {
     el("dt", {}, t("certificates")), el("dd", {}, job.CertDomain || "—"),
     el("dt", {}, t("scheduled")), el("dd", {}, formatTime(job.ScheduleTime)),
     el("dt", {}, t("started")), el("dd", {}, formatTime(job.StartTime)),
-    el("dt", {}, t("ended")), el("dd", {}, formatTime(job.EndTime)));
+    el("dt", {}, t("ended")), el("dd", {}, formatTime(job.EndTime)),
+    ...(job.Stages ? [el("dt", {}, t("stages")), el("dd", {}, stagesText(job))] : []),
+    ...(job.HaltReason ? [el("dt", {}, t("halted")), el("dd", { class: "cause" }, job.HaltReason)] : []));
+}
+
+// A job with stages (docs/decisions.md#staged-rollout): its plan, and once submitted the stage it is at.
+function stagesText(job) {
+  const vars = { stages: job.Stages, max: job.MaxFailures, stage: job.CurrentStage, count: job.StageCount };
+  return t(job.StageCount ? "stageProgress" : "stagePlan", vars);
 }
 
 // What the check of a worker's resource found: a badge, then why (text nodes only: the detail and the served

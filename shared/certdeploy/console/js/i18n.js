@@ -63,6 +63,10 @@ const MESSAGES = {
     verify: "Verification", "verify.pending": "Checking", "verify.verified": "Verified",
     "verify.mismatch": "Mismatch", "verify.unreachable": "Unreachable", "verify.skipped": "Skipped",
     verifyCheck: "check {n}", verifyServed: "served {subject} (SHA-256 {fingerprint}, expires {expires})",
+    "event.verify_checked": "Verification check", "event.stage_started": "Stage started",
+    "event.stage_passed": "Stage passed", "event.halted": "Halted", "event.resumed": "Resumed",
+    stages: "Stages", stageProgress: "{stages} (max failures {max}); stage {stage} of {count}",
+    stagePlan: "{stages} (max failures {max})", halted: "Halted",
   },
   zh: {
     appName: "certdeploy 控制台", language: "English", languageLabel: "切换语言",
@@ -113,6 +117,10 @@ const MESSAGES = {
     verify: "部署验证", "verify.pending": "验证中", "verify.verified": "已验证", "verify.mismatch": "不一致",
     "verify.unreachable": "无法连接", "verify.skipped": "已跳过", verifyCheck: "第 {n} 次检查",
     verifyServed: "实际返回 {subject}（SHA-256 {fingerprint}，到期 {expires}）",
+    "event.verify_checked": "验证检查", "event.stage_started": "阶段开始", "event.stage_passed": "阶段通过",
+    "event.halted": "已暂停", "event.resumed": "已恢复",
+    stages: "分阶段", stageProgress: "{stages}（最多失败 {max}）；第 {stage} / {count} 阶段",
+    stagePlan: "{stages}（最多失败 {max}）", halted: "暂停原因",
   },
 };
 

@@ -76,14 +76,15 @@ class Jobs(Protocol):
         end_time: datetime | None = None,
         rolled_back: bool | None = None,
     ) -> Job:
-        """Apply `move` (the domain's `move_job` decided it is allowed) and set the fields not left None. Raises
-        `StaleState` if the job is not in `move.expected` (or not at `expected_version`)."""
+        """Apply `move` (the domain's `move_job` decided it is allowed) and set the fields not left None; a move to
+        `scheduling` clears the end time (a halted job resumed runs again). Raises `StaleState` if the job is not in
+        `move.expected` (or not at `expected_version`)."""
         ...
 
     def delete(self, account_id: int, job_id: int, *, expected_version: int | None = None) -> Job:
-        """Delete the job, its workers and its timeline; returns what was deleted. Raises `StaleState` if it is not at
-        `expected_version`. Whether it may be deleted is the domain's `check_job_deletable`; ledger entries stay
-        (release them in the same transaction)."""
+        """Delete the job, its workers, its stages and its timeline; returns what was deleted. Raises `StaleState` if
+        it is not at `expected_version`. Whether it may be deleted is the domain's `check_job_deletable`; ledger
+        entries stay (release them in the same transaction)."""
         ...
 
     def lock(self, account_id: int, job_id: int) -> Job:
@@ -95,8 +96,14 @@ class Jobs(Protocol):
         """`lock`, reading only the job's state: constant in the job's size."""
         ...
 
+    def wait_for_window(self, account_id: int, job_id: int, until: datetime, *, expected_version: int) -> Job:
+        """Record that the due job waits for a maintenance window until `until`: `due` skips it until then, and any
+        status move clears it. Raises `StaleState` if the job is not at `expected_version`."""
+        ...
+
     def due(self, now: datetime, limit: int = 100) -> list[Job]:
-        """Pending jobs of every account whose schedule time is unset or not after `now`, oldest schedule first."""
+        """Pending jobs of every account whose schedule time is unset or not after `now`, and that wait for no
+        maintenance window past `now`, oldest schedule first."""
         ...
 
 
@@ -169,10 +176,27 @@ class Workers(Protocol):
         ...
 
     def transition_all(
-        self, account_id: int, job_id: int, move: WorkerMove, *, cert_ids: Collection[int] | None = None
+        self,
+        account_id: int,
+        job_id: int,
+        move: WorkerMove,
+        *,
+        cert_ids: Collection[int] | None = None,
+        stage: int | None = None,
     ) -> int:
-        """Apply `move` to every worker of the job in `move.expected` (deploying one of `cert_ids`, when given) in
-        one statement; returns how many moved."""
+        """Apply `move` to every worker of the job in `move.expected` (deploying one of `cert_ids`, in `stage`, when
+        given) in one statement; returns how many moved."""
+        ...
+
+    def assign_stages(self, account_id: int, job_id: int, bounds: Sequence[int]) -> None:
+        """Put the job's workers in stages by id order: stage k (from 1) holds the workers at positions
+        `bounds[k-2]` to `bounds[k-1]` (the domain's `stage_bounds`)."""
+        ...
+
+    def renew(self, account_id: int, job_id: int, statuses: Collection[WorkerStatus]) -> int:
+        """Replace the job's workers in `statuses` with new ones in `pending` (new ids, same certificate, resource and
+        stage, no error, attempt 0, no verification): a resumed job runs them again, and a new id is charged afresh
+        since the ledger debits a worker once. Returns how many were renewed."""
         ...
 
     def stuck(self, statuses: Collection[WorkerStatus], modified_before: datetime, limit: int = 100) -> list[Worker]:

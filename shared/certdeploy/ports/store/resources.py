@@ -21,6 +21,7 @@ class ResourceSpec:
     port: int | None = None
     listener_id: str | None = None
     namespace_id: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
     https_enabled: bool = True
     bound_cert_id: int | None = None
     bound_cert_name: str | None = None

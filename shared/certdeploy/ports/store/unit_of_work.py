@@ -9,10 +9,12 @@ from certdeploy.ports.store.accounts import Accounts, Quota
 from certdeploy.ports.store.certificates import Certificates
 from certdeploy.ports.store.contacts import Contacts
 from certdeploy.ports.store.job_events import JobEvents
+from certdeploy.ports.store.job_stages import JobStages
 from certdeploy.ports.store.jobs import Jobs, Workers
 from certdeploy.ports.store.messages import Nonces, Outbox, ProcessedMessages, SentNotifications
 from certdeploy.ports.store.resources import Resources
 from certdeploy.ports.store.verifications import Verifications
+from certdeploy.ports.store.windows import MaintenanceWindows
 
 
 class UnitOfWork(Protocol):
@@ -26,11 +28,13 @@ class UnitOfWork(Protocol):
     jobs: Jobs
     workers: Workers
     job_events: JobEvents
+    job_stages: JobStages
     outbox: Outbox
     processed: ProcessedMessages
     nonces: Nonces
     notifications: SentNotifications
     verifications: Verifications
+    windows: MaintenanceWindows
 
 
 class Store(UnitOfWork, Protocol):

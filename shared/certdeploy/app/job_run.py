@@ -1,0 +1,106 @@
+"""What the running of a job shares: its timeline, its workers a page at a time, a worker's end, the job's finish.
+
+The use cases that start, stage, halt and resume jobs (app/stages.py) and those that edit and submit them
+(app/jobs.py) write through these, in the transaction of the change they make.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+
+from certdeploy.app.messages import NotifyContacts, outbox_message
+from certdeploy.app.unit_of_work import Step
+from certdeploy.domain.completion import WorkerEnd, finish_job
+from certdeploy.domain.models import Job, Worker
+from certdeploy.domain.notifications import NotificationEvent
+from certdeploy.domain.quota import release_entries
+from certdeploy.domain.states import WorkerStatus
+from certdeploy.domain.timeline import JobEventType, NewJobEvent, job_event, worker_event
+from certdeploy.ports.store.jobs import JobState
+from certdeploy.ports.store.unit_of_work import UnitOfWork
+
+W, E = WorkerStatus, JobEventType
+# Worker ids read at once when a job's workers are charged, released or failed: a bound on memory, not a limit.
+ID_PAGE = 1000
+
+
+def tell(unit: Step, *events: NewJobEvent) -> None:
+    """Append to the job's timeline in the transaction of the change the events tell of."""
+    unit.ops.job_events.append(events)
+
+
+def worker_id_pages(ops: UnitOfWork, job: Job | JobState, status: WorkerStatus) -> Iterator[list[int]]:
+    """The ids of the job's workers in `status`, a page at a time: never the whole job in memory."""
+    after = 0
+    while page := ops.workers.ids_after(job.account_id, job.id, status, after, ID_PAGE):
+        yield page
+        after = page[-1]
+
+
+def release_pending(ops: UnitOfWork, job: Job | JobState) -> int:
+    """Give back what the job's `pending` workers were charged; returns the ledger entries written."""
+    released = 0
+    for worker_ids in worker_id_pages(ops, job, W.PENDING):
+        entries = release_entries(job.account_id, job.id, worker_ids)
+        ops.quota.credit(job.account_id, entries)
+        released += len(entries)
+    return released
+
+
+def apply_worker_end(unit: Step, worker: Worker, end: WorkerEnd) -> None:
+    """Write a worker's end as the domain decided it (see `certdeploy.domain.completion.end_worker`)."""
+    ops = unit.ops
+    failure = end.failure
+    ops.workers.transition(
+        worker.account_id,
+        worker.id,
+        end.move,
+        error_code=None if failure is None else failure.code,
+        error_message=None if failure is None else failure.message,
+        clear_error=failure is None,
+    )
+    if end.refund is not None:
+        ops.quota.credit(worker.account_id, [end.refund])
+    if end.binds_certificate:
+        cert = ops.certificates.get(worker.account_id, worker.cert_id)
+        ops.resources.set_binding(worker.account_id, worker.resource_id, cert.id, cert.name)
+        detail = f"certificate {cert.id} '{cert.name}' bound on attempt {worker.attempt + 1}"
+        tell(unit, worker_event(worker, E.WORKER_SUCCEEDED, detail))
+    else:
+        ran = f"on attempt {worker.attempt + 1}" if worker.status is W.PROCESSING else "before it ran"
+        refund = "" if end.refund is None else ", its quota unit given back"
+        tell(unit, worker_event(worker, E.WORKER_FAILED, f"deployment failed {ran}{refund}", failure))
+
+
+def finish_if_done(unit: Step, job: Job | JobState, now: datetime, *, sequence: int = 0) -> Job | None:
+    """A processing job whose workers have all ended becomes `success` or `error` (decided from its counters), and
+    its contacts are told; returns the finished job, or None while it runs. `sequence` tells a resumed job's finish
+    from its halt (the notification of each is its own)."""
+    ops = unit.ops
+    counts = ops.workers.counts(job.account_id, job.id)
+    move = finish_job(job.status, [status for _, status in counts])
+    if move is None:
+        return None
+    finished = ops.jobs.transition(job.account_id, job.id, move, expected_version=job.version, end_time=now)
+    ended: Counter[WorkerStatus] = Counter()
+    for (_, status), count in counts.items():
+        ended[status] += count
+    detail = f"finished: {move.to}, {ended[W.SUCCESS]} worker(s) succeeded, {ended[W.ERROR]} failed"
+    tell(unit, job_event(job.account_id, job.id, E.FINISHED, detail))
+    notify_finished(unit, finished, sequence)
+    return finished
+
+
+def notify_finished(unit: Step, job: Job, sequence: int, halt_reason: str | None = None) -> None:
+    """Tell the job's contacts how it ended (and why it halted), after this transaction commits."""
+    message = NotifyContacts(
+        account_id=job.account_id,
+        job_id=job.id,
+        event=NotificationEvent.JOB_FINISHED,
+        outcome=job.status,
+        sequence=sequence,
+        halt_reason=halt_reason,
+    )
+    unit.send(outbox_message(message))
