@@ -119,6 +119,43 @@ def test_a_batch_outside_what_mns_allows_is_refused(backend: QueueBackend, count
         queue.send_batch(["x"] * count)
 
 
+def test_a_batch_delete_acknowledges_every_message_in_one_call(backend: QueueBackend, clock: ManualClock) -> None:
+    queue = backend.open(VISIBILITY)
+    queue.send_batch([f"m{index}" for index in range(MAX_BATCH_MESSAGES)])
+    received = queue.receive_batch(MAX_BATCH_MESSAGES)
+
+    stale = queue.delete_batch([message.receipt_handle for message in received])
+
+    assert stale == []
+    clock.advance(60)
+    assert queue.receive_batch(MAX_BATCH_MESSAGES) == []
+
+
+def test_a_batch_delete_names_the_stale_handles_and_deletes_the_others(
+    backend: QueueBackend, clock: ManualClock
+) -> None:
+    queue = backend.open(VISIBILITY)
+    queue.send_batch(["early", "late"])
+    early_first = receive_one(queue)
+    clock.advance(30)
+    redelivered = {message.body: message for message in queue.receive_batch(2)}
+    assert sorted(redelivered) == ["early", "late"]
+
+    stale = queue.delete_batch([early_first.receipt_handle, redelivered["late"].receipt_handle])
+
+    assert stale == [early_first.receipt_handle]
+    clock.advance(60)
+    assert [message.body for message in queue.receive_batch(2)] == ["early"]
+
+
+@pytest.mark.parametrize("count", [0, MAX_BATCH_MESSAGES + 1])
+def test_a_batch_delete_outside_what_mns_allows_is_refused(backend: QueueBackend, count: int) -> None:
+    queue = backend.open()
+
+    with pytest.raises(InvalidArgument):
+        queue.delete_batch(["0" * 32] * count)
+
+
 def test_a_batch_with_one_body_too_large_sends_nothing(backend: QueueBackend) -> None:
     queue = backend.open()
 

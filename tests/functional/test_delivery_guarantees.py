@@ -3,18 +3,22 @@ every failure explained."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from certdeploy.adapters.local_cloud import LocalCloud
 from certdeploy.app.accounts import Credentials
 from certdeploy.app.certificates import CertificateUpload, upload_certificate
+from certdeploy.app.consumers import consume_many
 from certdeploy.app.execute import deploy_worker
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job
 from certdeploy.app.messages import DeployWorker, QueueRole, parse_command
 from certdeploy.app.scheduler import tick
 from certdeploy.bootstrap.container import Container
-from certdeploy.domain.models import Product
+from certdeploy.domain.deployment import Binding, DeployableCertificate
+from certdeploy.domain.models import Product, Resource
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from tests.certgen import make_cert
 from tests.fakes.queue_drain import deploy_messages, drain
@@ -108,3 +112,65 @@ def test_a_dead_lettered_message_ends_its_worker_with_the_cause(
     assert workers[Product.CDN].error_code == "DeployMessageDeadLettered"
     assert container.store.jobs.get(aid, job_id).status is JobStatus.ERROR
     assert container.store.quota.balance(aid).use_count == 0  # every unit given back, once
+
+
+class _BrokenOn:
+    """The local cloud, except that binding on one resource raises an error no retry policy knows (a bug, an outage
+    of the process): the message must come back to the queue, as any unexpected failure does."""
+
+    def __init__(self, cloud: LocalCloud, resource_id: int) -> None:
+        self.cloud = cloud
+        self.resource_id = resource_id
+
+    def for_product(self, product: Product) -> _BrokenOn:
+        return self
+
+    def current_binding(self, resource: Resource) -> Binding:
+        return self.cloud.current_binding(resource)
+
+    def bind(self, resource: Resource, certificate: DeployableCertificate) -> None:
+        if resource.id == self.resource_id:
+            raise RuntimeError("the deployer broke")
+        self.cloud.bind(resource, certificate)
+
+
+def test_a_batch_of_deploy_messages_each_delivered_twice_deploys_each_worker_once_and_finishes_the_job_once(
+    container: Container, account: Credentials, job_id: int
+) -> None:
+    aid = account.account.id
+    change_job_status(container.deps, aid, job_id, JobStatus.SCHEDULING)
+    commands = [parse_command(m.body) for m in deploy_messages(container)]
+    assert all(isinstance(command, DeployWorker) for command in commands)
+
+    consume_many(container.deps, container.notifier, QueueRole.DEPLOY, [c.model_dump_json() for c in commands * 2])
+
+    cdn = next(r for r in container.store.resources.search(aid).items if r.product is Product.CDN)
+    assert container.local_cloud is not None
+    assert container.local_cloud.deploy_count(cdn) == 1
+    workers = _workers(container, account, job_id)
+    assert workers[Product.CDN].status is WorkerStatus.SUCCESS
+    assert (workers[Product.WAF].attempt, workers[Product.DCDN].attempt) == (1, 1)  # each throttle retried once
+
+
+def test_an_unexpected_failure_in_a_batch_ends_the_others_and_leaves_its_message_to_come_back(
+    container: Container, account: Credentials, job_id: int
+) -> None:
+    aid = account.account.id
+    change_job_status(container.deps, aid, job_id, JobStatus.SCHEDULING)
+    bodies = [m.body for m in deploy_messages(container)]
+    cdn = next(r for r in container.store.resources.search(aid).items if r.product is Product.CDN)
+    assert container.local_cloud is not None
+    working = container.deps
+    container.deps = replace(working, deployers=_BrokenOn(container.local_cloud, cdn.id))
+
+    with pytest.raises(RuntimeError, match="the deployer broke"):
+        consume_many(container.deps, container.notifier, QueueRole.DEPLOY, bodies)
+
+    workers = _workers(container, account, job_id)
+    assert (workers[Product.CDN].status, workers[Product.CDN].attempt) == (WorkerStatus.PROCESSING, 0)
+    # The others of the batch went on: both throttled, and re-sent at their next attempt.
+    assert (workers[Product.WAF].attempt, workers[Product.DCDN].attempt) == (1, 1)
+    container.deps = working
+    consume_many(container.deps, container.notifier, QueueRole.DEPLOY, bodies)  # the batch delivered again
+    assert _workers(container, account, job_id)[Product.CDN].status is WorkerStatus.SUCCESS
+    assert container.local_cloud.deploy_count(cdn) == 1

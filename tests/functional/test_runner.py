@@ -43,7 +43,7 @@ def test_a_queue_message_becomes_an_eventbridge_mns_delivery(base64_body: bool) 
     body = '{"kind":"deploy","job_id":7,"note":"ünïcode"}'
     message = ReceivedMessage("ABC123", body, "f" * 32, 2, 1_796_000_000_000, 1_796_000_001_000, 1_796_000_121_000)
 
-    event = mns_queue_event(message, "certdeploy-deploy", EXECUTE, NOW, base64_body=base64_body)
+    event = mns_queue_event([message], "certdeploy-deploy", EXECUTE, NOW, base64_body=base64_body)
 
     delivered = json.loads(event)
     sample = json.loads((REPO / "events" / "mns_execute.json").read_text())

@@ -204,6 +204,8 @@ class MnsTestServer(LoopbackHttpServer):
             return self._receive(queue, query)
         if method == "DELETE" and "ReceiptHandle" in query:
             return self._delete(queue, query["ReceiptHandle"])
+        if method == "DELETE" and not query:
+            return self._batch_delete(queue, body)
         if method == "PUT" and "ReceiptHandle" in query:
             return self._change_visibility(queue, query)
         raise MnsErrorResponse(400, "InvalidRequestURL", f"{method} {target} is not supported by this test server.")
@@ -321,6 +323,21 @@ class MnsTestServer(LoopbackHttpServer):
         except ReceiptHandleInvalid as exc:
             raise _receipt_handle_error(receipt_handle) from exc
         return 204, "", {}
+
+    def _batch_delete(self, queue: _ServedQueue, body: bytes) -> tuple[int, str, dict[str, str]]:
+        """BatchDeleteMessage: deletes each valid handle; a stale one is an `Errors` entry (404 when any is)."""
+        handles = [element.text or "" for element in _parse(body, "ReceiptHandles")]
+        if not 1 <= len(handles) <= MAX_BATCH_MESSAGES:
+            raise MnsErrorResponse(400, "InvalidArgument", f"A batch holds 1 to {MAX_BATCH_MESSAGES} receipt handles.")
+        errors = []
+        for handle in handles:
+            try:
+                self._delete(queue, handle)
+            except MnsErrorResponse as failure:
+                errors.append({"ErrorCode": failure.code, "ErrorMessage": failure.message, "ReceiptHandle": handle})
+        if not errors:
+            return 204, "", {}
+        return 404, _xml_list("Errors", "Error", errors), {}
 
     def _change_visibility(self, queue: _ServedQueue, query: dict[str, str]) -> tuple[int, str, dict[str, str]]:
         if "VisibilityTimeout" not in query:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -134,7 +134,14 @@ class LocalCloud:
 
     def __init__(self, path: Path, now: Callable[[], float] = time.time) -> None:
         self._now = now
+        self._kept: dict[tuple[int, str], tuple[str, str]] = {}
         self._engine = sa.create_engine(f"sqlite:///{private_database_file(path)}", connect_args={"timeout": 30})
+
+        # As the store's: in WAL mode a commit survives the process being killed without waiting for the disk.
+        @sa.event.listens_for(self._engine, "connect")
+        def _configure(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
         with self._engine.begin() as connection:
             connection.exec_driver_sql("PRAGMA journal_mode=WAL")
             _metadata.create_all(connection)
@@ -220,11 +227,7 @@ class LocalCloud:
 
     def current_binding(self, resource: Resource) -> Binding:
         with self._engine.connect() as connection:
-            row = connection.execute(
-                sa.select(_cloud_resource.c.cert_id, _cloud_resource.c.cert_name).where(
-                    *_key_clause(_resource_key(resource))
-                )
-            ).first()
+            row = connection.execute(_SELECT_BINDING, _key_parameters(resource)).first()
         if row is None:
             raise PermanentDeployFailure(
                 "ResourceNotFound", f"{resource.product} resource {_describe(resource)} is gone."
@@ -233,15 +236,29 @@ class LocalCloud:
 
     def bind(self, resource: Resource, certificate: DeployableCertificate) -> None:
         """Bind `certificate`; binding what is already bound succeeds without counting as a deploy."""
-        key_pem = certificate.key_pem.get_secret_value()
-        if certificate.cert_pem and key_pem:
-            # The local cloud keeps what a product keeps, the key too, in its owner-only file: its TLS serves them.
-            self._keep_content(resource.account_id, certificate.name, certificate.cert_pem, key_pem)
-        self._rebind(resource, Binding(cert_id=certificate.cert_id, cert_name=certificate.name))
+        name = (resource.account_id, certificate.name)
+        content = (certificate.cert_pem, certificate.key_pem.get_secret_value())
+        # The local cloud keeps what a product keeps, the key too, in its owner-only file: its TLS serves them. A job
+        # binds one certificate on many resources, so what this process stored last is not stored again (whichever
+        # process stored a name's content last, that is the content the name serves).
+        keep = all(content) and self._kept.get(name) != content
+        with self._engine.begin() as connection:
+            if keep:
+                _keep_content(connection, *name, *content)
+            throttled = self._rebind(
+                connection, resource, Binding(cert_id=certificate.cert_id, cert_name=certificate.name)
+            )
+        if keep:
+            self._kept[name] = content
+        if throttled:
+            raise _throttled()
 
     def restore(self, resource: Resource, binding: Binding) -> None:
         """Put a previous binding back (rollback)."""
-        self._rebind(resource, binding)
+        with self._engine.begin() as connection:
+            throttled = self._rebind(connection, resource, binding)
+        if throttled:
+            raise _throttled()
 
     def deploy_count(self, resource: Resource) -> int:
         """How many times the resource's certificate was actually changed; tests use it to prove no double deploy."""
@@ -250,16 +267,6 @@ class LocalCloud:
                 sa.select(_cloud_resource.c.deploy_count).where(*_key_clause(_resource_key(resource)))
             ).scalar_one_or_none()
         return count or 0
-
-    def _keep_content(self, account_id: int, name: str, cert_pem: str, key_pem: str) -> None:
-        with self._engine.begin() as connection:
-            where = (_cloud_certificate.c.account_id == account_id, _cloud_certificate.c.name == name)
-            connection.execute(sa.delete(_cloud_certificate).where(*where))
-            connection.execute(
-                sa.insert(_cloud_certificate).values(
-                    account_id=account_id, name=name, cert_pem=cert_pem, key_pem=key_pem
-                )
-            )
 
     def served_certificate(self, server_name: str) -> tuple[str, str] | None:
         """The certificate (PEM chain, PEM key) the HTTPS resource of `server_name` serves now: the one bound, or
@@ -306,41 +313,48 @@ class LocalCloud:
         from certdeploy.adapters.local_ca import stand_in_certificate
 
         cert_pem, key_pem = stand_in_certificate(cert_name, domain)
-        self._keep_content(account_id, cert_name, cert_pem, key_pem)
+        with self._engine.begin() as connection:
+            _keep_content(connection, account_id, cert_name, cert_pem, key_pem)
         return cert_pem, key_pem
 
-    def _rebind(self, resource: Resource, binding: Binding) -> None:
-        key_clause = _key_clause(_resource_key(resource))
-        with self._engine.begin() as connection:
-            row = connection.execute(sa.select(_cloud_resource).where(*key_clause)).mappings().first()
-            if row is None:
-                raise _gone(resource)
-            if row["cert_id"] == binding.cert_id and row["cert_name"] == binding.cert_name:
-                return
-            if row["flaky_remaining"] > 0:
-                # The throttled attempt is spent even though the call fails, as with a real rate limit.
-                connection.execute(
-                    sa.update(_cloud_resource).where(*key_clause).values(flaky_remaining=row["flaky_remaining"] - 1)
-                )
-                throttled = True
-            else:
-                throttled = False
-                if row["fail"]:
-                    raise PermanentDeployFailure("OperationDenied", row["fail"])
-                if not row["https_enabled"]:
-                    raise PermanentDeployFailure("HttpsDisabled", f"HTTPS is disabled on {_describe(resource)}.")
-                connection.execute(
-                    sa.update(_cloud_resource)
-                    .where(*key_clause)
-                    .values(cert_id=binding.cert_id, cert_name=binding.cert_name, deploy_count=row["deploy_count"] + 1)
-                )
-                connection.execute(
-                    sa.update(_cloud_serving)
-                    .where(*_key_clause(_resource_key(resource), _cloud_serving))
-                    .values(previous_cert_name=row["cert_name"], changed_at=self._now())
-                )
-        if throttled:
-            raise TransientDeployFailure("Throttling.User", "Request was denied due to user flow control.")
+    def _rebind(self, connection: sa.Connection, resource: Resource, binding: Binding) -> bool:
+        """Bind in `connection`'s transaction; True when the call was throttled (its attempt spent, nothing bound)."""
+        key = _key_parameters(resource)
+        row = connection.execute(_SELECT_RESOURCE, key).mappings().first()
+        if row is None:
+            raise _gone(resource)
+        if row["cert_id"] == binding.cert_id and row["cert_name"] == binding.cert_name:
+            return False
+        if row["flaky_remaining"] > 0:
+            # The throttled attempt is spent even though the call fails, as with a real rate limit.
+            connection.execute(_SPEND_FLAKY, key)
+            return True
+        if row["fail"]:
+            raise PermanentDeployFailure("OperationDenied", row["fail"])
+        if not row["https_enabled"]:
+            raise PermanentDeployFailure("HttpsDisabled", f"HTTPS is disabled on {_describe(resource)}.")
+        connection.execute(_REBIND, {**key, "new_cert_id": binding.cert_id, "new_cert_name": binding.cert_name})
+        connection.execute(_RECORD_CHANGE, {**key, "previous": row["cert_name"], "changed": self._now()})
+        return False
+
+
+def _keep_content(connection: sa.Connection, account_id: int, name: str, cert_pem: str, key_pem: str) -> None:
+    """Store the content of the certificate named `name`, unless it is stored already (a job binds one certificate on
+    many resources: one read each, not a rewrite)."""
+    where = (_cloud_certificate.c.account_id == account_id, _cloud_certificate.c.name == name)
+    kept = connection.execute(
+        sa.select(_cloud_certificate.c.cert_pem, _cloud_certificate.c.key_pem).where(*where)
+    ).first()
+    if kept is not None and tuple(kept) == (cert_pem, key_pem):
+        return
+    connection.execute(sa.delete(_cloud_certificate).where(*where))
+    connection.execute(
+        sa.insert(_cloud_certificate).values(account_id=account_id, name=name, cert_pem=cert_pem, key_pem=key_pem)
+    )
+
+
+def _throttled() -> TransientDeployFailure:
+    return TransientDeployFailure("Throttling.User", "Request was denied due to user flow control.")
 
 
 _KEY_COLUMNS = ("account_id", "product", "region", "instance_id", "domain", "port")
@@ -374,6 +388,39 @@ def _resource_key(resource: Resource) -> tuple[int, str, str, str, str, int]:
 
 def _key_clause(key: tuple, table: sa.Table = _cloud_resource) -> list[sa.ColumnElement[bool]]:
     return [table.c[name] == value for name, value in zip(_KEY_COLUMNS, key, strict=True)]
+
+
+def _key_parameters(resource: Resource) -> dict[str, object]:
+    """The values of the `_by_key` parameters for `resource`."""
+    return {f"key_{name}": value for name, value in zip(_KEY_COLUMNS, _resource_key(resource), strict=True)}
+
+
+def _by_key(table: sa.Table) -> list[sa.ColumnElement[bool]]:
+    return [table.c[name] == sa.bindparam(f"key_{name}") for name in _KEY_COLUMNS]
+
+
+# A deployment's statements, built once: each bind runs them with its resource's key (`_key_parameters`).
+_SELECT_BINDING = sa.select(_cloud_resource.c.cert_id, _cloud_resource.c.cert_name).where(*_by_key(_cloud_resource))
+_SELECT_RESOURCE = sa.select(_cloud_resource).where(*_by_key(_cloud_resource))
+_SPEND_FLAKY = (
+    sa.update(_cloud_resource)
+    .where(*_by_key(_cloud_resource))
+    .values(flaky_remaining=_cloud_resource.c.flaky_remaining - 1)
+)
+_REBIND = (
+    sa.update(_cloud_resource)
+    .where(*_by_key(_cloud_resource))
+    .values(
+        cert_id=sa.bindparam("new_cert_id"),
+        cert_name=sa.bindparam("new_cert_name"),
+        deploy_count=_cloud_resource.c.deploy_count + 1,
+    )
+)
+_RECORD_CHANGE = (
+    sa.update(_cloud_serving)
+    .where(*_by_key(_cloud_serving))
+    .values(previous_cert_name=sa.bindparam("previous"), changed_at=sa.bindparam("changed"))
+)
 
 
 def _describe(resource: Resource) -> str:

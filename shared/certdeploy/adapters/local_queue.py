@@ -27,6 +27,7 @@ from certdeploy.ports.queue import (
     QueueUnavailable,
     ReceiptHandleInvalid,
     ReceivedMessage,
+    check_batch_delete_arguments,
     check_batch_send_arguments,
     check_receive_arguments,
     check_send_arguments,
@@ -163,6 +164,21 @@ class LocalQueue:
         if deleted == 0:
             raise ReceiptHandleInvalid(f"receipt handle {receipt_handle!r} is stale, expired or unknown")
 
+    def delete_batch(self, receipt_handles: Sequence[str]) -> list[str]:
+        """All of `receipt_handles` in one transaction: one durable commit for the batch."""
+        check_batch_delete_arguments(receipt_handles)
+        now = self._now_ms()
+        with self._transaction() as db:
+            stale = [
+                handle
+                for handle in receipt_handles
+                if not db.execute(
+                    "DELETE FROM queue_messages WHERE queue = ? AND receipt_handle = ? AND visible_at_ms > ?",
+                    (self.name, handle, now),
+                ).rowcount
+            ]
+        return stale
+
     def change_visibility(self, receipt_handle: str, visibility_timeout: int) -> str:
         check_visibility_timeout(visibility_timeout)
         new_handle = _new_receipt_handle()
@@ -181,6 +197,8 @@ class LocalQueue:
         now = self._now_ms()
         visible_until = now + self.attributes.visibility_timeout_seconds * 1000
         taken: list[ReceivedMessage] = []
+        if not self._any_visible(now):
+            return taken
         with self._transaction() as db:
             # Dead-lettered rows leave the queue, so look again until the batch is full or nothing is visible.
             while len(taken) < max_messages:
@@ -219,6 +237,18 @@ class LocalQueue:
                         )
                     )
         return taken
+
+    def _any_visible(self, now: int) -> bool:
+        """Whether a message may be visible, read without the write lock (WAL readers take none): a poll of an empty
+        queue then does not queue for the lock the other queues and processes sharing the file write under."""
+        with self._lock:
+            try:
+                row = self._db.execute(
+                    "SELECT 1 FROM queue_messages WHERE queue = ? AND visible_at_ms <= ? LIMIT 1", (self.name, now)
+                ).fetchone()
+            except sqlite3.Error as exc:
+                raise QueueUnavailable(f"queue {self.name}: database failure: {exc}") from exc
+        return row is not None
 
     def _dead_letter_due(self, receive_count: int) -> bool:
         limit = self.attributes.max_receive_count

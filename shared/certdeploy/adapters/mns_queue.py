@@ -32,6 +32,7 @@ from certdeploy.ports.queue import (
     QueueUnavailable,
     ReceiptHandleInvalid,
     ReceivedMessage,
+    check_batch_delete_arguments,
     check_batch_send_arguments,
     check_receive_arguments,
     check_send_arguments,
@@ -124,6 +125,22 @@ class MnsQueue:
             self._sdk_queue().delete_message(receipt_handle)
         except MNSExceptionBase as exc:
             raise _queue_error(exc) from exc
+
+    def delete_batch(self, receipt_handles: Sequence[str]) -> list[str]:
+        check_batch_delete_arguments(receipt_handles)
+        for receipt_handle in receipt_handles:
+            _check_receipt_handle(receipt_handle)
+        try:
+            self._sdk_queue().batch_delete_message(list(receipt_handles))
+        except MNSServerException as exc:
+            # Some handles were stale: MNS deleted the others and lists one error per stale handle.
+            errors = exc.sub_errors or []
+            if errors and all(error["ErrorCode"] in _STALE_HANDLE_CODES for error in errors):
+                return [error["ReceiptHandle"] for error in errors]
+            raise _queue_error(exc) from exc
+        except MNSExceptionBase as exc:
+            raise _queue_error(exc) from exc
+        return []
 
     def change_visibility(self, receipt_handle: str, visibility_timeout: int) -> str:
         _check_receipt_handle(receipt_handle)

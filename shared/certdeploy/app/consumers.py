@@ -10,7 +10,7 @@ use case alone (the deployers' certificate handling is not the notifier's, nor t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from certdeploy.app.deps import Deps
@@ -40,7 +40,10 @@ def _certificate_issued(deps: Deps, notifier: Notifier, body: str) -> None:
 
 
 def _deploy(deps: Deps, notifier: Notifier, body: str) -> None:
-    command = parse_command(body)
+    _deploy_command(deps, parse_command(body))
+
+
+def _deploy_command(deps: Deps, command: Command) -> None:
     if isinstance(command, DeployJob):
         from certdeploy.app.fanout import fan_out_job
 
@@ -88,3 +91,28 @@ def _checked(command: Command, expected: type[_Command]) -> _Command:
 def consume(deps: Deps, notifier: Notifier, role: QueueRole, body: str) -> None:
     """Handle one message of the queue of `role`."""
     _CONSUMERS[role](deps, notifier, body)
+
+
+def consume_many(deps: Deps, notifier: Notifier, role: QueueRole, bodies: Sequence[str]) -> dict[int, InvalidMessage]:
+    """Handle the messages of one delivery of the queue of `role` (what one receive took); returns the poison ones by
+    their index. The deploy queue's worker messages are deployed together (`app/execute.py` `deploy_workers`): a few
+    transactions for the batch instead of a few per worker."""
+    poison: dict[int, InvalidMessage] = {}
+    workers: list[DeployWorker] = []
+    for index, body in enumerate(bodies):
+        try:
+            if role is not QueueRole.DEPLOY:
+                consume(deps, notifier, role, body)
+                continue
+            command = parse_command(body)
+            if isinstance(command, DeployWorker):
+                workers.append(command)
+            else:
+                _deploy_command(deps, command)
+        except InvalidMessage as invalid:
+            poison[index] = invalid
+    if workers:
+        from certdeploy.app.execute import deploy_workers
+
+        deploy_workers(deps, workers)
+    return poison

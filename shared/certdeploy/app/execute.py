@@ -8,6 +8,9 @@ binding is recorded on the worker, so rollback always knows what to put back. Fa
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from certdeploy.app.deps import Deps
@@ -39,19 +42,40 @@ W = WorkerStatus
 _RUNNING = (W.SCHEDULING, W.PROCESSING)
 
 
-def _claim(deps: Deps, command: DeployWorker, previous: dict[str, Any]) -> Worker | None:
-    """Mark the worker `processing` at this attempt, recording `previous` (what its resource served) unless an attempt
-    already did; None if it is not this message's turn any more. One transaction: it is durable before the bind."""
+def _claim(deps: Deps, attempts: Sequence[_Attempt]) -> list[tuple[_Attempt, Worker]]:
+    """Mark each attempt's worker `processing` at its attempt, recording `previous` (what its resource served) unless
+    an attempt already did; an attempt whose message's turn has passed drops out. One transaction for the batch: it is
+    durable before any bind."""
 
-    def step(unit: Step) -> Worker | None:
-        worker = _its_turn(unit.ops.workers, command)
-        if worker is None:
-            return None
-        # An attempt records before it binds, so while nothing is recorded no attempt reached the cloud and what was
-        # read before this transaction is still the previous binding; once recorded, a retry must not record again.
-        record = previous if worker.resource_domain is None else {}
-        if worker.status is W.PROCESSING and command.attempt == worker.attempt and not record:
-            return worker  # a redelivery of the message being worked on: carry on, every step is idempotent
+    tries = 0
+
+    def step(unit: Step) -> list[tuple[_Attempt, Worker]]:
+        nonlocal tries
+        tries += 1
+        claimed = []
+        for attempt in attempts:
+            worker = _claim_one(unit, attempt, attempt.seen if tries == 1 else None)
+            if worker is not None:
+                claimed.append((attempt, worker))
+        return claimed
+
+    return run_step(deps, step) if attempts else []
+
+
+def _claim_one(unit: Step, attempt: _Attempt, seen: Worker | None) -> Worker | None:
+    """Claim the attempt's worker as `seen` before the transaction, which the claim's condition on its version checks
+    (a lost race runs the step again, reading); with nothing seen, as read now."""
+    command = attempt.command
+    worker = seen or _its_turn(unit.ops.workers, command)
+    if worker is None:
+        return None
+    # An attempt records before it binds, so while nothing is recorded no attempt reached the cloud and what was
+    # read before this transaction is still the previous binding; once recorded, a retry must not record again.
+    record = attempt.previous if worker.resource_domain is None else {}
+    if worker.status is W.PROCESSING and command.attempt == worker.attempt and not record:
+        # A redelivery of the message being worked on: carry on (every step is idempotent) if it still is.
+        return worker if seen is None else _claim_one(unit, attempt, None)
+    try:
         return unit.ops.workers.transition(
             command.account_id,
             worker.id,
@@ -60,8 +84,8 @@ def _claim(deps: Deps, command: DeployWorker, previous: dict[str, Any]) -> Worke
             attempt=command.attempt,
             **record,
         )
-
-    return run_step(deps, step)
+    except NotFound:
+        return None  # its job was deleted since it was seen
 
 
 def _its_turn(workers: Workers, command: DeployWorker) -> Worker | None:
@@ -70,16 +94,22 @@ def _its_turn(workers: Workers, command: DeployWorker) -> Worker | None:
         worker = workers.get(command.account_id, command.worker_id)
     except NotFound:
         return None
-    if worker.status not in _RUNNING or command.attempt < worker.attempt:
-        return None
-    return worker
+    return worker if _in_turn(worker, command) else None
+
+
+def _in_turn(worker: Worker, command: DeployWorker) -> bool:
+    return worker.status in _RUNNING and command.attempt >= worker.attempt
 
 
 def _resource(deps: Deps, worker: Worker) -> Resource:
     found = [r for r in deps.store.resources.get_many(worker.account_id, [worker.resource_id]) if not r.gone]
     if not found:
-        raise PermanentDeployFailure("ResourceNotFound", f"Resource {worker.resource_id} no longer exists.")
+        raise _resource_gone(worker)
     return found[0]
+
+
+def _resource_gone(worker: Worker) -> PermanentDeployFailure:
+    return PermanentDeployFailure("ResourceNotFound", f"Resource {worker.resource_id} no longer exists.")
 
 
 def load_deployable(deps: Deps, account_id: int, cert_id: int, product: Product) -> DeployableCertificate:
@@ -137,18 +167,40 @@ def _previous_binding(deps: Deps, worker: Worker, resource: Resource) -> dict[st
 def end_worker(deps: Deps, worker: Worker, *, failure: Failure | None, expected: tuple[WorkerStatus, ...]) -> None:
     """The worker ends in `success`, or in `error` with the cause and its quota unit given back; the job finishes
     when it was the last one (or its next stage starts, or it halts: app/stages.py)."""
+    end_workers(deps, [(worker, failure)], expected=expected)
+
+
+def end_workers(
+    deps: Deps, ends: Sequence[tuple[Worker, Failure | None]], *, expected: tuple[WorkerStatus, ...]
+) -> None:
+    """`end_worker` for several workers, in one transaction; each job goes on (`continue_job`) once, after its
+    workers of the batch ended."""
 
     def step(unit: Step) -> None:
-        current = unit.ops.workers.get(worker.account_id, worker.id)
-        if current.status not in expected:
-            return
-        # Locked first: concurrent completions of one job queue on its row (rather than fail and retry), and each
-        # reads the others' outcomes only after they committed, so the last one always finishes the job.
-        job = unit.ops.jobs.lock_state(current.account_id, current.job_id)
-        apply_worker_end(unit, current, domain_end_worker(current, failure))
-        continue_job(unit, job, deps.clock.now())
+        by_job: dict[tuple[int, int], list[tuple[Worker, Failure | None]]] = defaultdict(list)
+        for worker, failure in ends:
+            by_job[(worker.account_id, worker.job_id)].append((worker, failure))
+        ended_jobs = []
+        for (account_id, job_id), of_job in by_job.items():
+            currents = {
+                current.id: current for current in unit.ops.workers.get_many(account_id, [w.id for w, _ in of_job])
+            }
+            ended = False
+            for worker, failure in of_job:
+                current = currents.get(worker.id)
+                if current is not None and current.status in expected:
+                    apply_worker_end(unit, current, domain_end_worker(current, failure))
+                    ended = True
+            if ended:
+                ended_jobs.append((account_id, job_id))
+        # The jobs' rows last, in id order, as every writer of workers locks them (adapters/sql/job_counters.py): held
+        # only to the commit, and once locked they show every end committed before, so of two transactions ending a
+        # job's last workers the later one sees the other's ends and finishes the job.
+        for account_id, job_id in sorted(ended_jobs, key=lambda key: key[1]):
+            continue_job(unit, unit.ops.jobs.lock_state(account_id, job_id), deps.clock.now())
 
-    run_step(deps, step)
+    if ends:
+        run_step(deps, step)
 
 
 def _already_served(deps: Deps, worker: Worker) -> bool:
@@ -172,42 +224,110 @@ def give_up_worker(deps: Deps, worker: Worker, failure: Failure, expected: tuple
 
 
 def deploy_worker(deps: Deps, command: DeployWorker) -> None:
-    """Deploy one worker (once its maintenance window is open): claim it recording the current binding, bind the
-    certificate, start its verification, end the worker (and maybe the job) — or leave that to its verification when
-    the job's `VerifyMismatch` option says so.
+    """Deploy one worker: `deploy_workers` of one."""
+    deploy_workers(deps, [command])
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """A message whose worker was seen in its turn, with what its resource serves (or why that could not be read)."""
+
+    command: DeployWorker
+    seen: Worker
+    resource: Resource | None = None
+    previous: dict[str, Any] = field(default_factory=dict)
+    read_failure: Failure | None = None
+
+
+def deploy_workers(deps: Deps, commands: Sequence[DeployWorker]) -> None:
+    """Deploy the workers of a batch of messages (one receive), each once its maintenance window is open (one whose
+    window is closed waits for it, `app/windows.py`): claim them recording each current binding (one
+    transaction), bind each certificate, start each verification, end them (one transaction, their jobs going on
+    to the next stage or the end) — or leave a worker's end to its verification when its job's `VerifyMismatch` says so.
 
     A failure follows the retry policy (docs/failures.md): retried by re-sending the message, or the worker ends in
-    `error` with the cause. Other exceptions propagate to the queue's own retry and dead-letter queue.
+    `error` with the cause. Any other exception propagates to the queue's own retry and dead-letter queue, after the
+    batch's other workers ended: their messages are done, a redelivery finds it is not their turn any more.
     """
-    seen = _its_turn(deps.store.workers, command)
-    if seen is None or wait_for_window(deps, seen, command):
-        return
-    # Read before the claim so that the claim records it in the same transaction; a failure to read is the attempt's
-    # failure once the worker is claimed.
-    read_failure: Failure | None = None
-    previous: dict[str, Any] = {}
+    attempts = _read(deps, commands)
+    claimed = _claim(deps, attempts)
+    ends: list[tuple[Worker, Failure | None]] = []
+    certificates: dict[tuple[int, int, bool, bool], DeployableCertificate] = {}
+    unexpected: Exception | None = None
+    for attempt, worker in claimed:
+        try:
+            ended, failure = _bind(deps, attempt, worker, certificates)
+        except Exception as exc:
+            unexpected = unexpected or exc
+            continue
+        if ended:
+            ends.append((worker, failure))
+    end_workers(deps, ends, expected=(W.PROCESSING,))
+    if unexpected is not None:
+        raise unexpected
+
+
+def _read(deps: Deps, commands: Sequence[DeployWorker]) -> list[_Attempt]:
+    """The attempts of the messages whose turn it is (of several for one worker, the latest attempt's), with their
+    resources' bindings read before the claim so that the claim records them in the same transaction; a failure to
+    read is the attempt's failure once the worker is claimed. Workers and resources are read for the batch at once."""
+    latest: dict[tuple[int, int], DeployWorker] = {}
+    for command in commands:
+        key = (command.account_id, command.worker_id)
+        if key not in latest or command.attempt > latest[key].attempt:
+            latest[key] = command
+    by_account: dict[int, list[DeployWorker]] = defaultdict(list)
+    for command in latest.values():
+        by_account[command.account_id].append(command)
+    attempts: list[_Attempt] = []
+    for account_id, of_account in by_account.items():
+        workers = {
+            worker.id: worker for worker in deps.store.workers.get_many(account_id, [c.worker_id for c in of_account])
+        }
+        in_turn = [
+            (command, workers[command.worker_id])
+            for command in of_account
+            if command.worker_id in workers and _in_turn(workers[command.worker_id], command)
+        ]
+        found = deps.store.resources.get_many(account_id, {worker.resource_id for _, worker in in_turn})
+        resources = {resource.id: resource for resource in found if not resource.gone}
+        for command, seen in in_turn:
+            if wait_for_window(deps, seen, command):
+                continue
+            try:
+                resource = resources.get(seen.resource_id)
+                if resource is None:
+                    raise _resource_gone(seen)
+                attempts.append(_Attempt(command, seen, resource, _previous_binding(deps, seen, resource)))
+            except Failure as failure:
+                attempts.append(_Attempt(command, seen, read_failure=failure))
+    return attempts
+
+
+def _bind(
+    deps: Deps,
+    attempt: _Attempt,
+    worker: Worker,
+    certificates: dict[tuple[int, int, bool, bool], DeployableCertificate],
+) -> tuple[bool, Failure | None]:
+    """Bind the claimed worker's certificate and start its verification: (whether the worker ends now, the failure
+    it ends with). A retried failure leaves the worker to its next message."""
+    command = attempt.command
     try:
-        resource = _resource(deps, seen)
-        previous = _previous_binding(deps, seen, resource)
-    except Failure as failure:
-        read_failure = failure
-    worker = _claim(deps, command, previous)
-    if worker is None:
-        return
-    try:
-        if read_failure is not None:
-            raise read_failure
-        deps.deployers.for_product(resource.product).bind(
-            resource, load_deployable(deps, worker.account_id, worker.cert_id, resource.product)
-        )
+        if attempt.read_failure is not None:
+            raise attempt.read_failure
+        assert attempt.resource is not None
+        product = attempt.resource.product
+        # The batch's workers mostly share a certificate: loaded once per way the products take it.
+        key = (worker.account_id, worker.cert_id, product in CAS_ID_PRODUCTS, product in CAS_IDENTIFIER_PRODUCTS)
+        if key not in certificates:
+            certificates[key] = load_deployable(deps, worker.account_id, worker.cert_id, product)
+        deps.deployers.for_product(product).bind(attempt.resource, certificates[key])
     except Failure as failure:
         log.info("worker %s attempt %s failed: %s", worker.id, command.attempt, failure)
         given_up = retry_worker(deps, command, W.PROCESSING, failure)
-        if given_up is not None:
-            end_worker(deps, worker, failure=given_up, expected=(W.PROCESSING,))
-        return
-    if not start_verification(deps, worker):
-        end_worker(deps, worker, failure=None, expected=(W.PROCESSING,))
+        return given_up is not None, given_up
+    return not start_verification(deps, worker), None
 
 
 def give_up_dead_lettered(deps: Deps, command: DeployWorker, receive_count: int) -> None:

@@ -13,8 +13,8 @@ import logging
 import os
 from typing import Any
 
-from certdeploy.app.consumers import consume
-from certdeploy.app.messages import InvalidMessage, QueueRole
+from certdeploy.app.consumers import consume, consume_many
+from certdeploy.app.messages import QueueRole
 from certdeploy.bootstrap.container import Container, build_container
 from certdeploy.fc.events import MNS_QUEUE_EVENT_TYPE, parse_mns_queue_event
 
@@ -49,16 +49,14 @@ def trigger_decodes_base64() -> bool:
 
 
 def consume_mns_event(container: Container, role: QueueRole, event: bytes) -> int:
-    """Run each message of the event through its consumer; returns how many were handled."""
-    handled = 0
-    for message in parse_mns_queue_event(event, trigger_base64_decode=trigger_decodes_base64()):
-        try:
-            consume(container.deps, container.notifier, role, message.body)
-        except InvalidMessage as poison:
-            log.error("poison message %s on %s dead-lettered: %s", message.message_id, role, poison)
-            container.deps.queues[QueueRole.DEAD_LETTER].send(message.body)
-        handled += 1
-    return handled
+    """Run the messages of the event through their consumer, together (`consume_many`); returns how many were
+    handled."""
+    messages = parse_mns_queue_event(event, trigger_base64_decode=trigger_decodes_base64())
+    poisoned = consume_many(container.deps, container.notifier, role, [message.body for message in messages])
+    for index, poison in poisoned.items():
+        log.error("poison message %s on %s dead-lettered: %s", messages[index].message_id, role, poison)
+        container.deps.queues[QueueRole.DEAD_LETTER].send(messages[index].body)
+    return len(messages)
 
 
 def _is_mns_queue_event(event: bytes) -> bool:

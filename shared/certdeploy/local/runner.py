@@ -4,14 +4,15 @@
   which also answers `GET /health`;
 - `functions/scheduler` on a timer, with a timer-trigger event every `tick` seconds;
 - `functions/execute`, `notify` and `rollback` on the local deploy/notify/rollback queues (the deploy queue by
-  `deploy_consumers` threads taking batches of 16), each message wrapped into
-  the EventBridge MNS CloudEvent array a queue trigger delivers; `functions/certificate_issued` on its queue, whose
+  `deploy_consumers` threads taking batches of 16), the messages of each receive wrapped into one EventBridge MNS
+  CloudEvent array, as a batching queue trigger delivers them; `functions/certificate_issued` on its queue, whose
   body already is the CloudEvent.
 
 Functions are loaded by file path (code dir `functions/<name>`, handler `handler.handler`), as FC loads them, and all
 run on one container installed with `certdeploy.fc.function.use_container` (the initializers would build the
-same thing from the environment). A message is deleted once its function returns; when the function raises, it stays
-and comes back after the visibility timeout, until its receive count sends it to the dead-letter queue. Queues and
+same thing from the environment). The messages of an invocation are deleted together (one BatchDeleteMessage) once
+its function returns; when it raises, each of them is invoked alone, and one that still fails stays and comes back
+after the visibility timeout, until its receive count sends it to the dead-letter queue. Queues and
 store are durable files, so a process killed at any point resumes on restart.
 """
 
@@ -24,7 +25,7 @@ import os
 import sys
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,7 +42,7 @@ from certdeploy.fc.function import trigger_decodes_base64, use_container
 from certdeploy.local.context import LOCAL_ACCOUNT_ID, LOCAL_REGION, FcContext, FunctionMeta
 from certdeploy.local.http_front import load_function
 from certdeploy.local.http_server import ApiHttpServer
-from certdeploy.ports.queue import MAX_BATCH_MESSAGES, Queue, QueueError, ReceiptHandleInvalid, ReceivedMessage
+from certdeploy.ports.queue import MAX_BATCH_MESSAGES, Queue, QueueError, ReceivedMessage
 
 log = logging.getLogger(__name__)
 
@@ -100,15 +101,21 @@ def timer_event(now: datetime, trigger_name: str = TIMER_TRIGGER_NAME, payload: 
 
 
 def mns_queue_event(
-    message: ReceivedMessage, queue_name: str, spec: FunctionSpec, now: datetime, *, base64_body: bool
+    messages: Sequence[ReceivedMessage], queue_name: str, spec: FunctionSpec, now: datetime, *, base64_body: bool
 ) -> bytes:
-    """The event-streaming delivery of one queue message: an array of one `mns:Queue:SendMessage` CloudEvent
-    (docs/runtime.md#mns-queue-event). With `base64_body` (a trigger with `IsBase64Decode: false`) the body stays in the
-    Base64 form MNS producers send."""
+    """The event-streaming delivery of queue messages: an array of `mns:Queue:SendMessage` CloudEvents, one per
+    message (docs/runtime.md#mns-queue-event). With `base64_body` (a trigger with `IsBase64Decode: false`) the bodies
+    stay in the Base64 form MNS producers send."""
+    return json.dumps([_cloud_event(message, queue_name, spec, now, base64_body) for message in messages]).encode()
+
+
+def _cloud_event(
+    message: ReceivedMessage, queue_name: str, spec: FunctionSpec, now: datetime, base64_body: bool
+) -> dict[str, Any]:
     source = f"MNS-certdeploy-{spec.name}-trigger"
     body = base64.b64encode(message.body.encode()).decode("ascii") if base64_body else message.body
     enqueued = datetime.fromtimestamp(message.enqueue_time_ms / 1000, tz=timezone.utc)
-    event = {
+    return {
         "id": message.message_id,
         "source": source,
         "specversion": "1.0",
@@ -124,7 +131,6 @@ def mns_queue_event(
         "aliyunpublishaddr": "127.0.0.1",
         "data": {"requestId": uuid.uuid4().hex.upper(), "messageId": message.message_id, "messageBody": body},
     }
-    return json.dumps([event]).encode()
 
 
 # --------------------------------------------------------------------------------------------- functions
@@ -240,40 +246,55 @@ class LocalRunner:
                 log.warning("cannot receive from the %s queue; retrying", role, exc_info=True)
                 self._stopping.wait(1.0)
                 continue
-            for message in messages:
-                self._deliver(queue, queue_name, spec, mns_trigger, message)
+            if messages and mns_trigger:
+                self._deliver(queue, queue_name, spec, messages)
+            elif messages:
+                for message in messages:
+                    self._deliver_body(queue, spec, message)
 
-    def _deliver(
-        self, queue: Queue, queue_name: str, spec: FunctionSpec, mns_trigger: bool, message: ReceivedMessage
-    ) -> None:
-        """One invocation per message, as an MNS trigger makes; the message is deleted once the function returned."""
-        event = (
-            mns_queue_event(
-                message,
-                queue_name,
-                spec,
-                self._container.deps.clock.now(),
-                base64_body=not trigger_decodes_base64(),
-            )
-            if mns_trigger
-            else message.body.encode()
-        )
+    def _deliver(self, queue: Queue, queue_name: str, spec: FunctionSpec, messages: list[ReceivedMessage]) -> None:
+        """The messages of one receive in one invocation, as an MNS trigger batches them, deleted together once the
+        function returned. When it raised, each message is invoked alone, so that one failing message does not keep
+        the others coming back with it (towards the dead-letter queue)."""
+        now = self._container.deps.clock.now()
+        event = mns_queue_event(messages, queue_name, spec, now, base64_body=not trigger_decodes_base64())
+        if not self._invoke(spec, event, messages):
+            if len(messages) > 1:
+                for message in messages:
+                    self._deliver(queue, queue_name, spec, [message])
+            return
+        _delete(queue, messages)
+
+    def _deliver_body(self, queue: Queue, spec: FunctionSpec, message: ReceivedMessage) -> None:
+        """A message whose body is the event (the certificate-issued queue), deleted once the function returned."""
+        if self._invoke(spec, message.body.encode(), [message]):
+            _delete(queue, [message])
+
+    def _invoke(self, spec: FunctionSpec, event: bytes, messages: list[ReceivedMessage]) -> bool:
+        """One invocation; False (logged) when the function raised."""
         try:
             self._functions.invoke(spec, event)
         except Exception:
             log.exception(
-                "function %s failed on message %s (receive %d); it will be delivered again",
+                "function %s failed on message(s) %s (receive %s); delivered again unless deleted",
                 spec.name,
-                message.message_id,
-                message.receive_count,
+                ", ".join(message.message_id for message in messages),
+                ", ".join(str(message.receive_count) for message in messages),
             )
-            return
-        try:
-            queue.delete(message.receipt_handle)
-        except ReceiptHandleInvalid:
+            return False
+        return True
+
+
+def _delete(queue: Queue, messages: list[ReceivedMessage]) -> None:
+    """Acknowledge handled messages in one request; one that cannot be deleted is delivered again."""
+    try:
+        stale = queue.delete_batch([message.receipt_handle for message in messages])
+    except QueueError:
+        log.warning("cannot delete %d message(s); they will be delivered again", len(messages), exc_info=True)
+        return
+    for message in messages:
+        if message.receipt_handle in stale:
             log.warning("message %s outlived its visibility timeout; it will be delivered again", message.message_id)
-        except QueueError:
-            log.warning("cannot delete message %s; it will be delivered again", message.message_id, exc_info=True)
 
 
 # --------------------------------------------------------------------------------------------- serve

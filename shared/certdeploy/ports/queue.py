@@ -78,10 +78,19 @@ def check_batch_send_arguments(
     bodies: Sequence[str], delay_seconds: int, *, max_body_bytes: int = MAX_BODY_BYTES
 ) -> None:
     """A batch holds 1–16 bodies, each within the single-message limits."""
-    if not 1 <= len(bodies) <= MAX_BATCH_MESSAGES:
-        raise InvalidArgument(f"a batch holds 1–{MAX_BATCH_MESSAGES} messages, not {len(bodies)}")
+    _check_batch_size(len(bodies))
     for body in bodies:
         check_send_arguments(body, delay_seconds, max_body_bytes=max_body_bytes)
+
+
+def check_batch_delete_arguments(receipt_handles: Sequence[str]) -> None:
+    """A batch delete names 1–16 receipt handles."""
+    _check_batch_size(len(receipt_handles))
+
+
+def _check_batch_size(count: int) -> None:
+    if not 1 <= count <= MAX_BATCH_MESSAGES:
+        raise InvalidArgument(f"a batch holds 1–{MAX_BATCH_MESSAGES} messages, not {count}")
 
 
 def check_receive_arguments(max_messages: int, wait_seconds: int) -> None:
@@ -134,6 +143,11 @@ class Queue(Protocol):
 
     def delete(self, receipt_handle: str) -> None:
         """Acknowledge a message; raises `ReceiptHandleInvalid` for a stale handle."""
+        ...
+
+    def delete_batch(self, receipt_handles: Sequence[str]) -> list[str]:
+        """Acknowledge 1–16 messages in one request (MNS BatchDeleteMessage); returns the handles that were stale,
+        the others deleted."""
         ...
 
     def change_visibility(self, receipt_handle: str, visibility_timeout: int) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, or_, select, update
 
+from certdeploy.adapters.sql import job_counters
 from certdeploy.adapters.sql.repository import SqlRepository
 from certdeploy.adapters.sql.schema import job_events, job_stages, jobs, workers
 from certdeploy.domain.errors import NotFound, Thing
@@ -182,7 +183,7 @@ class SqlJobs(SqlRepository):
             jobs.c.id == job_id, jobs.c.account_id == account_id
         )
         with self._connection(write=True) as conn:
-            row = conn.execute(query.with_for_update()).one_or_none()
+            row = conn.execute(job_counters.for_job_update(query)).one_or_none()
         if row is None:
             raise NotFound.of(Thing.JOB, job_id)
         return JobState(id=row.id, account_id=row.account_id, status=JobStatus(row.status), version=row.version)

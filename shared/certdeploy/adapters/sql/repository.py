@@ -12,7 +12,19 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, CursorResult, Executable, Row, Select, Table, func, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    CursorResult,
+    Executable,
+    Row,
+    Select,
+    Table,
+    Update,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
 from sqlalchemy.exc import IntegrityError
@@ -58,6 +70,16 @@ class SqlRepository:
 
     def _now(self) -> datetime:
         return self._clock.now()
+
+    @staticmethod
+    def _update_one(conn: Connection, statement: Update, table: Table, row_id: int) -> Row[Any] | None:
+        """Run an update of the row of `table` whose id is `row_id`; the row as written, None when it matched nothing.
+        Read in the same statement where the database can (SQLite, PostgreSQL), else after it (MySQL)."""
+        if conn.dialect.update_returning:
+            return conn.execute(statement.returning(*table.c)).one_or_none()
+        if conn.execute(statement).rowcount == 0:
+            return None
+        return conn.execute(select(table).where(table.c.id == row_id)).one()
 
     def _owned_rows(
         self,

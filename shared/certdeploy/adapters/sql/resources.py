@@ -216,15 +216,13 @@ class SqlResources(SqlRepository):
         return [_resource(found[resource_id]) for resource_id in sorted(found)]
 
     def set_binding(self, account_id: int, resource_id: int, cert_id: int | None, cert_name: str | None) -> Resource:
+        statement = (
+            update(resources)
+            .where(resources.c.id == resource_id, resources.c.account_id == account_id)
+            .values(bound_cert_id=cert_id, bound_cert_name=cert_name, modified_at=self._now())
+        )
         with self._connection(write=True) as conn:
-            conn.execute(
-                update(resources)
-                .where(resources.c.id == resource_id, resources.c.account_id == account_id)
-                .values(bound_cert_id=cert_id, bound_cert_name=cert_name, modified_at=self._now())
-            )
-            row = conn.execute(
-                select(resources).where(resources.c.id == resource_id, resources.c.account_id == account_id)
-            ).one_or_none()
+            row = self._update_one(conn, statement, resources, resource_id)
         if row is None:
             raise NotFound.of(Thing.RESOURCE, resource_id)
         return _resource(row)

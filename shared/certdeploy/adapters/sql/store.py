@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
+from certdeploy.adapters.sql import job_counters
 from certdeploy.adapters.sql.accounts import SqlAccounts
 from certdeploy.adapters.sql.certificates import SqlCertificates
 from certdeploy.adapters.sql.contacts import SqlContacts
@@ -76,8 +77,12 @@ class SqlStore(SqlTransaction):
         try:
             with self.engine.connect() as conn:
                 conn.execution_options(**{WRITE_OPTION: write})
-                with conn.begin():
-                    yield conn
+                try:
+                    with conn.begin():
+                        yield conn
+                        job_counters.write_held(conn)
+                finally:
+                    job_counters.forget_held(conn)
         except OperationalError as exc:
             raise StoreUnavailable(f"The database failed: {exc.orig}") from exc
 

@@ -71,6 +71,9 @@ class SqlWorkers(SqlRepository):
             raise NotFound.of(Thing.WORKER, worker_id)
         return _worker(row)
 
+    def get_many(self, account_id: int, worker_ids: Collection[int]) -> list[Worker]:
+        return [_worker(row) for row in self._owned_rows(workers, workers.c.id, account_id, worker_ids)]
+
     def search(
         self,
         account_id: int,
@@ -189,22 +192,13 @@ class SqlWorkers(SqlRepository):
         if expected_version is not None:
             conditions.append(workers.c.version == expected_version)
         with self._connection(write=True) as conn:
-            owner = conn.execute(
-                select(workers.c.job_id, workers.c.product).where(
-                    workers.c.id == worker_id, workers.c.account_id == account_id
-                )
-            ).one_or_none()
-            if owner is None:
-                raise NotFound.of(Thing.WORKER, worker_id)
-            counted = move.expected is not move.to
-            counts = job_counters.locked_counts(conn, account_id, owner.job_id) if counted else None
-            result = conn.execute(update(workers).where(*conditions).values(changes))
-            if result.rowcount == 0:
+            row = self._update_one(conn, update(workers).where(*conditions).values(changes), workers, worker_id)
+            if row is None:
                 raise self._stale(conn, workers, Thing.WORKER, worker_id, account_id)
-            if counts is not None:
-                moved = {(owner.product, str(move.expected)): -1, (owner.product, str(move.to)): 1}
-                job_counters.adjust(conn, owner.job_id, counts, moved)
-            row = conn.execute(select(workers).where(workers.c.id == worker_id)).one()
+            if move.expected is not move.to:
+                # A worker's job and product never change: the row as written tells which counts moved.
+                moved = {(row.product, str(move.expected)): -1, (row.product, str(move.to)): 1}
+                job_counters.adjust(job_counters.changes(conn, account_id, row.job_id), moved)
         return _worker(row)
 
     def transition_all(
@@ -226,11 +220,11 @@ class SqlWorkers(SqlRepository):
         if stage is not None:
             conditions.append(workers.c.stage == stage)
         with self._connection(write=True) as conn:
-            counts = job_counters.locked_counts(conn, account_id, job_id)
-            if counts is None:
+            # The job's row locked first: its workers are counted and moved with no other writer of the job between.
+            if not job_counters.lock_job(conn, account_id, job_id):
                 return 0
             narrowed = cert_ids is not None or stage is not None
-            per_product = self._moving_per_product(conn, counts, conditions, move.expected, narrowed=narrowed)
+            per_product = self._moving_per_product(conn, (account_id, job_id), conditions, move.expected, narrowed)
             result = conn.execute(
                 update(workers)
                 .where(*conditions)
@@ -240,22 +234,22 @@ class SqlWorkers(SqlRepository):
             for product, count in per_product:
                 moved[(product, str(move.expected))] -= count
                 moved[(product, str(move.to))] += count
-            job_counters.adjust(conn, job_id, counts, moved)
+            job_counters.adjust(job_counters.changes(conn, account_id, job_id), moved)
         return result.rowcount
 
     @staticmethod
     def _moving_per_product(
         conn: Connection,
-        counts: Counter[job_counters.CountKey],
+        job: tuple[int, int],
         conditions: Sequence[ColumnElement[bool]],
         status: WorkerStatus,
-        *,
         narrowed: bool,
     ) -> list[tuple[str, int]]:
-        """How many of the workers `conditions` select are of each product: all the job's workers in `status`, as its
-        locked counters say, unless they are `narrowed` to some certificates or a stage (then counted, one more pass
-        over them)."""
+        """How many of the workers `conditions` select are of each product: all the (account id, job id) job's workers
+        in `status`, as its counters say once its row is locked, unless they are `narrowed` to some certificates or a
+        stage (then counted, one more pass over them)."""
         if not narrowed:
+            counts = job_counters.read_counts(conn, *job)
             return [(product, count) for (product, of_status), count in counts.items() if of_status == str(status)]
         grouped = select(workers.c.product, func.count()).where(*conditions).group_by(workers.c.product)
         return [(product, count) for product, count in conn.execute(grouped)]

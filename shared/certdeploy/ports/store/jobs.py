@@ -136,6 +136,10 @@ class Workers(Protocol):
 
     def get(self, account_id: int, worker_id: int) -> Worker: ...
 
+    def get_many(self, account_id: int, worker_ids: Collection[int]) -> list[Worker]:
+        """The account's workers among `worker_ids`, by id; unknown ids are absent."""
+        ...
+
     def search(
         self,
         account_id: int,
