@@ -23,7 +23,7 @@ Decisions:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from certdeploy.api.actions_certificates import CertState, cert_state, certificate_domains
@@ -68,7 +68,8 @@ from certdeploy.app.jobs import (
     job_progress,
     update_job,
 )
-from certdeploy.app.preview import binding_changes, planned_start
+from certdeploy.app.preview import BindingChange as PlannedBinding
+from certdeploy.app.preview import binding_changes, planned_start, stage_starts
 from certdeploy.domain import models
 from certdeploy.domain.models import Certificate, CertOrigin, JobType, Product, Resource
 from certdeploy.domain.stages import Size, parse_max_failures, parse_stages
@@ -217,9 +218,7 @@ def describe_deployment_job(ctx: ActionContext, params: RpcParameters) -> JobDet
     )
 
 
-def _binding_changes(ctx: ActionContext, job: models.Job) -> list[BindingChange]:
-    if job.status is not JobStatus.EDITING:
-        return []
+def _binding_changes(changes: Sequence[PlannedBinding]) -> list[BindingChange]:
     # A job's changes name a few certificates and start times many times over: each is written once.
     end_times: dict[datetime, str | None] = {}
 
@@ -244,12 +243,15 @@ def _binding_changes(ctx: ActionContext, job: models.Job) -> list[BindingChange]
             cert_end_time=str(end_time(change.planned.not_after)),
             planned_start_time=str(end_time(change.planned_start)),
         )
-        for change in binding_changes(ctx.deps, job)
+        for change in changes
     ]
 
 
 def describe_deployment_job_status(ctx: ActionContext, params: RpcParameters) -> JobStatusCounts:
     progress = job_progress(ctx.deps, ctx.account_id, params.integer("JobId"))
+    # What the job will change, and when each stage can start, are shown only before it is submitted.
+    changes = binding_changes(ctx.deps, progress.job) if progress.job.status is JobStatus.EDITING else []
+    starts = stage_starts(changes, progress.stage_worker_counts)
     return JobStatusCounts(
         resource_count=len(progress.job.resource_ids),
         buy_count=progress.quota.buy_count,
@@ -277,11 +279,11 @@ def describe_deployment_job_status(ctx: ActionContext, params: RpcParameters) ->
             )
             for exclusion in progress.exclusions
         ],
-        binding_changes=_binding_changes(ctx, progress.job),
+        binding_changes=_binding_changes(changes),
         planned_start_time=millis_text(planned_start(ctx.deps, progress.job)),
         stage_worker_counts=[
-            StageWorkerCount(stage=stage, worker_count=count)
-            for stage, count in enumerate(progress.stage_worker_counts, start=1)
+            StageWorkerCount(stage=stage, worker_count=count, planned_start_time=millis_text(start))
+            for stage, (count, start) in enumerate(zip(progress.stage_worker_counts, starts, strict=True), 1)
         ],
     )
 

@@ -9,6 +9,7 @@ what it serves, not its dates).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -86,6 +87,22 @@ def binding_changes(deps: Deps, job: Job) -> list[BindingChange]:
         for t in targets
         if t.cert_id in ours
     ]
+
+
+def stage_starts(changes: Sequence[BindingChange], sizes: Sequence[int]) -> list[datetime | None]:
+    """The earliest moment each stage of a job can start, given its workers' `planned_start` (when their windows let
+    them run): stages take the workers in worker id order, as submission assigns them, and a stage never starts
+    before the one ahead of it (it waits for that one to end, a moment no preview knows)."""
+    ordered = sorted(changes, key=lambda change: change.worker_id)
+    starts: list[datetime | None] = []
+    first = 0
+    for size in sizes:
+        start = min((change.planned_start for change in ordered[first : first + size]), default=None)
+        if start is not None and starts and starts[-1] is not None:
+            start = max(start, starts[-1])
+        starts.append(start)
+        first += size
+    return starts
 
 
 def stage_worker_counts(deps: Deps, job: Job, worker_count: int) -> tuple[int, ...]:

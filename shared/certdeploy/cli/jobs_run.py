@@ -127,7 +127,12 @@ def print_preview(console: Console, job_id: int, preview: dict[str, Any]) -> Non
     for product in preview.get("ProductWorkerCount") or []:
         row(summary, f"  {product.get('ProductName')}", product.get("Count"))
     for stage in preview.get("StageWorkerCounts") or []:
-        row(summary, f"  Stage {stage.get('Stage')}", stage.get("WorkerCount"))
+        starts = time_text(stage.get("PlannedStartTime"))
+        row(
+            summary,
+            f"  Stage {stage.get('Stage')}",
+            f"{stage.get('WorkerCount')}{f', from {starts}' if starts else ''}",
+        )
     console.print(summary)
     _print_binding_changes(console, preview)
     print_exclusions(console, preview)

@@ -316,7 +316,8 @@ def test_jobs_run_in_stages_halt_and_resume(
     resources = ",".join(str(item["Id"]) for item in _json(user("resources", "list", "--json")))
     create = ("jobs", "create", "--name", "staged", "--certs", str(cert_id), "--resources", resources)
     code, out, _ = user(*create, "--stages", "1,100%", "--max-failures", "0", "--yes", "--no-wait")
-    assert code == 0 and re.search(r"Stage 1 +│ +1", out) and re.search(r"Stage 2 +│ +2", out), out
+    assert code == 0, out
+    assert re.search(r"Stage 1 +│ +1, from \d{4}-\d\d-\d\d", out) and re.search(r"Stage 2 +│ +2", out), out
     job_id = int(re.findall(r"Job (\d+) submitted", out)[0])
     drain(container)
 

@@ -156,6 +156,34 @@ def test_a_tagged_window_holds_only_the_workers_of_resources_carrying_its_tag(
     assert job_status(client, job_id) == "success"
 
 
+def test_the_preview_says_when_each_stage_can_start_given_its_resources_windows(
+    client: CasClient, clock: ManualClock, world: dict[str, int]
+) -> None:
+    opening = _add_window_opening_soon(client, clock, tag="env=prod")
+    assert world["ALB"] < world["CDN"], "the inventory lists the ALB first: it is the first worker"
+    created = raw_call(
+        client,
+        "CreateDeploymentJob",
+        {
+            "Name": "staged",
+            "JobType": "user",
+            "CertIds": world["cert"],
+            "ResourceIds": f"{world['ALB']},{world['CDN']}",
+            "Stages": "1,100%",
+        },
+    )
+
+    preview = raw_call(client, "DescribeDeploymentJobStatus", {"JobId": created["JobId"]})
+
+    runs_from = {change["CloudProduct"]: change["PlannedStartTime"] for change in preview["BindingChanges"]}
+    assert runs_from == {"ALB": _millis(opening), "CDN": _millis(clock.now())}
+    # Stage 1 is the tagged ALB, waiting for its window; stage 2, the CDN, could run now but waits for stage 1.
+    assert preview["StageWorkerCounts"] == [
+        {"Stage": 1, "WorkerCount": 1, "PlannedStartTime": _millis(opening)},
+        {"Stage": 2, "WorkerCount": 1, "PlannedStartTime": _millis(opening)},
+    ]
+
+
 def test_windows_are_listed_and_deleted_per_account(
     client: CasClient, clock: ManualClock, server: ApiHttpServer, container: Container
 ) -> None:

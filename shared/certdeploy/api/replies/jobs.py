@@ -107,6 +107,9 @@ class StageWorkerCount(WireModel):
 
     stage: int
     worker_count: int
+    # Before submission: the earliest the stage can start (its workers' maintenance windows; never before the stage
+    # ahead of it, which it waits for).
+    planned_start_time: str | None = None
 
 
 class JobStatusCounts(WireModel):
