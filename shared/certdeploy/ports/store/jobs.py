@@ -101,6 +101,11 @@ class Jobs(Protocol):
         status move clears it. Raises `StaleState` if the job is not at `expected_version`."""
         ...
 
+    def end_window_waits(self, account_id: int) -> int:
+        """Clear the maintenance window wait of the account's pending jobs (its windows changed), so `due` finds them
+        again and their wait is judged afresh; the number of jobs."""
+        ...
+
     def due(self, now: datetime, limit: int = 100) -> list[Job]:
         """Pending jobs of every account whose schedule time is unset or not after `now`, and that wait for no
         maintenance window past `now`, oldest schedule first."""
