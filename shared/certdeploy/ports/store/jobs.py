@@ -200,8 +200,9 @@ class Workers(Protocol):
 
     def renew(self, account_id: int, job_id: int, statuses: Collection[WorkerStatus]) -> int:
         """Replace the job's workers in `statuses` with new ones in `pending` (new ids, same certificate, resource and
-        stage, no error, attempt 0, no verification): a resumed job runs them again, and a new id is charged afresh
-        since the ledger debits a worker once. Returns how many were renewed."""
+        stage, no error, attempt 0, no verification, and what the resource served before the job if the old worker
+        recorded it, for a rollback): a resumed job runs them again, and a new id is charged afresh since the ledger
+        debits a worker once. Returns how many were renewed."""
         ...
 
     def stuck(self, statuses: Collection[WorkerStatus], modified_before: datetime, limit: int = 100) -> list[Worker]:
