@@ -74,6 +74,11 @@ def test_renewing_gives_failed_and_waiting_workers_new_ids_in_their_stage_charge
     for worker_id, end in ((first, W.SUCCESS), (second, W.ERROR)):
         for before, after in ((W.PENDING, W.SCHEDULING), (W.SCHEDULING, W.PROCESSING), (W.PROCESSING, end)):
             store.workers.transition(account.id, worker_id, move_worker(before, after))
+    # the failed one had claimed its resource (it then failed its verification): it recorded what was served before
+    before_job = {"resource_cert_id": 7, "resource_cert_name": "legacy", "resource_domain": "s.example.com"}
+    store.workers.transition(
+        account.id, second, move_worker(W.ERROR, W.ERROR), resource_binding='{"cert_name": "legacy"}', **before_job
+    )
     store.quota.credit(account.id, release_entries(account.id, job.id, worker_ids[1:]))
     assert store.quota.balance(account.id).use_count == 1
     checked = Verification(
@@ -89,6 +94,15 @@ def test_renewing_gives_failed_and_waiting_workers_new_ids_in_their_stage_charge
     renewed = workers[1:]
     assert [w.resource_id for w in renewed] == [101, 102, 103]
     assert all(w.status is W.PENDING and w.id > worker_ids[-1] and w.error_code is None for w in renewed)
+    # a rollback of the renewed worker gives back what the resource served before the job, not the failed bind's
+    recorded = renewed[0]
+    assert (recorded.resource_cert_id, recorded.resource_cert_name, recorded.resource_domain) == (
+        7,
+        "legacy",
+        "s.example.com",
+    )
+    assert recorded.resource_binding == '{"cert_name": "legacy"}'
+    assert renewed[1].resource_domain is None
     assert store.verifications.of_workers(account.id, worker_ids) == {}  # the failed one's went with it
     assert store.workers.transition_all(account.id, job.id, move_worker(W.PENDING, W.SCHEDULING), stage=2) == 1
     assert store.workers.counts(account.id, job.id) == {

@@ -71,3 +71,19 @@ def test_a_job_waiting_for_its_window_is_due_only_from_the_opening_until_it_move
         store.jobs.wait_for_window(account.id, job.id, opening, expected_version=job.version)
     moved = store.jobs.transition(account.id, job.id, move_job(J.PENDING, J.SCHEDULING))
     assert moved.window_wait_until is None
+
+
+def test_ending_an_account_s_window_waits_makes_its_waiting_jobs_due_again(store: SqlStore) -> None:
+    account, other = store.accounts.create("acme"), store.accounts.create("other")
+    waiting = {}
+    for owner in (account, other):
+        job = store.jobs.transition(owner.id, new_job(store, owner.id).id, move_job(J.EDITING, J.PENDING))
+        opening = T0 + timedelta(hours=3)
+        waiting[owner.id] = store.jobs.wait_for_window(owner.id, job.id, opening, expected_version=job.version)
+
+    assert store.jobs.end_window_waits(account.id) == 1
+    assert store.jobs.end_window_waits(account.id) == 0
+
+    due = {j.id: j for j in store.jobs.due(T0)}
+    assert waiting[account.id].id in due and due[waiting[account.id].id].window_wait_until is None
+    assert waiting[other.id].id not in due  # another account's wait stands

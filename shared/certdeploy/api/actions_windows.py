@@ -13,7 +13,7 @@ from certdeploy.api.errors import invalid_parameter
 from certdeploy.api.replies import Empty
 from certdeploy.api.replies.windows import MaintenanceWindow, MaintenanceWindowList, WindowId
 from certdeploy.api.rpc import RpcParameters
-from certdeploy.app.windows import add_window
+from certdeploy.app.windows import add_window, remove_window
 from certdeploy.domain.windows import DAY_NAMES, WindowSpec, is_open, parse_days, parse_tag, window_text
 
 _PARAMETER_OF = {
@@ -72,7 +72,7 @@ def list_maintenance_windows(ctx: ActionContext, params: RpcParameters) -> Maint
 
 
 def delete_maintenance_window(ctx: ActionContext, params: RpcParameters) -> Empty:
-    ctx.deps.store.windows.delete(ctx.account_id, params.integer("WindowId"))
+    remove_window(ctx.deps, ctx.account_id, params.integer("WindowId"))
     return Empty()
 
 

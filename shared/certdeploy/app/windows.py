@@ -30,9 +30,22 @@ def add_window(deps: Deps, account_id: int, spec: WindowSpec) -> Window:
             raise InvalidParameter(
                 "WindowCount", f"An account has at most {MAX_WINDOWS_PER_ACCOUNT} maintenance windows."
             )
+        # Windows are a union: the new one may open before the opening a waiting job was told; judge it afresh.
+        unit.ops.jobs.end_window_waits(account_id)
         return unit.ops.windows.add(account_id, spec)
 
     return run_step(deps, step)
+
+
+def remove_window(deps: Deps, account_id: int, window_id: int) -> None:
+    """Delete a window; the account's jobs waiting for a window are judged afresh at the next tick, so a job that
+    waited for this one starts then instead of at the opening it was told."""
+
+    def step(unit: Step) -> None:
+        unit.ops.windows.delete(account_id, window_id)
+        unit.ops.jobs.end_window_waits(account_id)
+
+    run_step(deps, step)
 
 
 def held_until(ops: UnitOfWork, account_id: int, resource_ids: Collection[int], now: datetime) -> datetime | None:

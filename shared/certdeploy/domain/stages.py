@@ -48,7 +48,8 @@ class Size(BaseModel):
 def _size(text: str, name: str) -> Size:
     value = text.strip()
     digits = value[:-1] if value.endswith("%") else value
-    if not digits.isdigit() or len(digits) > 9:
+    # ASCII only: `str.isdigit` also takes digits `int` refuses (superscripts) or other scripts' digits.
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
         raise InvalidParameter(name, f"{value!r} is neither a whole number nor a percentage such as '10%'.")
     if value.endswith("%"):
         if int(digits) > 100:

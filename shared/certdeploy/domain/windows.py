@@ -53,8 +53,12 @@ class WindowSpec(BaseModel):
     def _zone(cls, name: str) -> str:
         try:
             ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{name!r} is not an IANA time zone (e.g. Asia/Shanghai, UTC)") from exc
+            # `localtime` is the host's zone, not a place: a window in it would move with the server.
+            known = name != "localtime"
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of zones, such as 'America'
+            known = False
+        if not known:
+            raise ValueError(f"{name!r} is not an IANA time zone (e.g. Asia/Shanghai, UTC)")
         return name
 
     @property

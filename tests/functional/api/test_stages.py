@@ -233,6 +233,18 @@ def test_a_halted_job_resumes_after_the_fix_and_is_charged_once(world: World) ->
         ({"Stages": "1,2,3,4,5,6,7,8,9,10,100%"}, "InvalidParameter.Stages"),
         ({"Stages": "1,50%,100%", "MaxFailures": "lots"}, "InvalidParameter.MaxFailures"),
         ({"MaxFailures": "1"}, "InvalidParameter.MaxFailures"),
+        ({"Stages": "0"}, "InvalidParameter.Stages"),
+        ({"Stages": "100%,100%"}, "InvalidParameter.Stages"),
+        ({"Stages": "1.5,100%"}, "InvalidParameter.Stages"),
+        ({"Stages": "10%%,100%"}, "InvalidParameter.Stages"),
+        ({"Stages": "99999999999999999999,100%"}, "InvalidParameter.Stages"),
+        ({"Stages": "1,²,100%"}, "InvalidParameter.Stages"),
+        ({"Stages": "1,,100%"}, "InvalidParameter.Stages"),
+        ({"Stages": " "}, "InvalidParameter.Stages"),
+        ({"Stages": "1," * 60 + "100%"}, "InvalidParameter.Stages"),
+        ({"Stages": "100%", "MaxFailures": "-1"}, "InvalidParameter.MaxFailures"),
+        ({"Stages": "100%", "MaxFailures": "101%"}, "InvalidParameter.MaxFailures"),
+        ({"Stages": "100%", "MaxFailures": "³"}, "InvalidParameter.MaxFailures"),
     ],
 )
 def test_invalid_options_are_refused_and_change_nothing(world: World, options: dict[str, str], code: str) -> None:

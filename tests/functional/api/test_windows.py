@@ -102,6 +102,36 @@ def test_a_window_closed_now_holds_a_job_pending_until_it_opens(
     assert types[:4] == ["created", "submitted", "waiting_for_window", "started"] and "worker_succeeded" in types
 
 
+def _job_waiting_for_a_window(client: CasClient, container: Container, world: dict[str, int]) -> tuple[int, int]:
+    """A window open one minute a week (closed now but for one minute in 10,080) and a due job waiting for it."""
+    query = {"Days": "Mon", "StartTime": "00:00", "DurationMinutes": 1, "TimeZone": "Pacific/Kiritimati"}
+    window_id = raw_call(client, "CreateMaintenanceWindow", query)["WindowId"]
+    job_id = create_job(client, [world["cert"]], [world["CDN"]])
+    _submit(client, job_id)
+    tick(container.deps)
+    assert "WindowWaitUntil" in raw_call(client, "DescribeDeploymentJob", {"JobId": job_id})
+    return window_id, job_id
+
+
+@pytest.mark.parametrize("change", ["delete its window", "add a window open now"])
+def test_a_change_of_windows_frees_a_waiting_job_at_the_next_tick(
+    client: CasClient, container: Container, clock: ManualClock, world: dict[str, int], change: str
+) -> None:
+    """Not at the opening the job was told: deleting its window, or adding one open now (windows are a union)."""
+    window_id, job_id = _job_waiting_for_a_window(client, container, world)
+
+    if change == "delete its window":
+        raw_call(client, "DeleteMaintenanceWindow", {"WindowId": window_id})
+    else:
+        now = clock.now()
+        open_now = {"Days": DAY_NAMES[now.weekday()], "StartTime": now.strftime("%H:00"), "DurationMinutes": 120}
+        raw_call(client, "CreateMaintenanceWindow", {**open_now, "TimeZone": "UTC"})
+    assert tick(container.deps).started_jobs == 1
+    drain(container)
+
+    assert job_status(client, job_id) == "success"
+
+
 def test_a_rollback_asked_for_outside_the_window_runs_when_it_opens(
     client: CasClient, container: Container, clock: ManualClock, world: dict[str, int]
 ) -> None:
@@ -224,6 +254,21 @@ def test_windows_are_listed_and_deleted_per_account(
         ({"TimeZone": "Mars/Olympus"}, "InvalidParameter.TimeZone"),
         ({"Tag": "prod"}, "InvalidParameter.Tag"),
         ({"TimeZone": ""}, "MissingParameter"),
+        ({"TimeZone": "../../etc/passwd"}, "InvalidParameter.TimeZone"),
+        ({"TimeZone": "America"}, "InvalidParameter.TimeZone"),
+        ({"TimeZone": "localtime"}, "InvalidParameter.TimeZone"),
+        ({"TimeZone": "zone.tab"}, "InvalidParameter.TimeZone"),
+        ({"TimeZone": "Asia/" + "x" * 5000}, "InvalidParameter.TimeZone"),
+        ({"Days": "Mon,²"}, "InvalidParameter.Days"),
+        ({"Days": " , "}, "InvalidParameter.Days"),
+        ({"Days": "99999999999999999999"}, "InvalidParameter.Days"),
+        ({"StartTime": "2:00"}, "InvalidParameter.StartTime"),
+        ({"StartTime": "０２:００"}, "InvalidParameter.StartTime"),
+        ({"DurationMinutes": 0}, "InvalidParameter.DurationMinutes"),
+        ({"DurationMinutes": -5}, "InvalidParameter.DurationMinutes"),
+        ({"DurationMinutes": "99999999999999999999999"}, "InvalidParameter.DurationMinutes"),
+        ({"Tag": "=prod"}, "InvalidParameter.Tag"),
+        ({"Tag": "env=" + "p" * 5000}, "InvalidParameter.Tag"),
     ],
 )
 def test_a_bad_window_is_refused_in_cas_format_and_nothing_is_written(

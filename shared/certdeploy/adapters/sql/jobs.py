@@ -196,6 +196,16 @@ class SqlJobs(SqlRepository):
                 raise self._stale(conn, jobs, Thing.JOB, job_id, account_id)
             return _job(self._job_row(conn, account_id, job_id))
 
+    def end_window_waits(self, account_id: int) -> int:
+        conditions = [
+            jobs.c.account_id == account_id,
+            jobs.c.status == str(JobStatus.PENDING),
+            jobs.c.window_wait_until.is_not(None),
+        ]
+        changes = {"window_wait_until": None, "version": jobs.c.version + 1, "modified_at": self._now()}
+        with self._connection(write=True) as conn:
+            return conn.execute(update(jobs).where(*conditions).values(changes)).rowcount
+
     def due(self, now: datetime, limit: int = 100) -> list[Job]:
         query = (
             select(jobs)

@@ -23,6 +23,18 @@ from certdeploy.ports.store.paging import Page
 _INSERT_BATCH = 2000
 # Workers renewed per statement when a halted job resumes: a bound on memory, not a limit.
 _RENEW_PAGE = 1000
+# What a renewed worker keeps of the one it replaces: what it deploys where, and what the resource served before the
+# job (recorded by a failed worker that had claimed it), so a rollback gives that back, not the failed bind's.
+_RENEWED_COLUMNS = (
+    "cert_id",
+    "resource_id",
+    "product",
+    "stage",
+    "resource_cert_id",
+    "resource_cert_name",
+    "resource_domain",
+    "resource_binding",
+)
 
 
 def _worker(row: Row[Any]) -> Worker:
@@ -283,7 +295,7 @@ class SqlWorkers(SqlRepository):
             while True:
                 # The rows are deleted before their copies go in (one worker per resource), a page at a time.
                 page = conn.execute(
-                    select(workers.c.id, workers.c.cert_id, workers.c.resource_id, workers.c.product, workers.c.stage)
+                    select(workers.c.id, *(workers.c[column] for column in _RENEWED_COLUMNS))
                     .where(*chosen)
                     .order_by(workers.c.id)
                     .limit(_RENEW_PAGE)
@@ -301,10 +313,7 @@ class SqlWorkers(SqlRepository):
                         {
                             "job_id": job_id,
                             "account_id": account_id,
-                            "cert_id": row.cert_id,
-                            "resource_id": row.resource_id,
-                            "product": row.product,
-                            "stage": row.stage,
+                            **{column: row._mapping[column] for column in _RENEWED_COLUMNS},
                             "status": str(WorkerStatus.PENDING),
                             "attempt": 0,
                             "version": 0,

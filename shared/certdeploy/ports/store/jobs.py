@@ -117,6 +117,11 @@ class Jobs(Protocol):
         status move clears it. Raises `StaleState` if the job is not at `expected_version`."""
         ...
 
+    def end_window_waits(self, account_id: int) -> int:
+        """Clear the maintenance window wait of the account's pending jobs (its windows changed), so `due` finds them
+        again and their wait is judged afresh; the number of jobs."""
+        ...
+
     def due(self, now: datetime, limit: int = 100) -> list[Job]:
         """Pending jobs of every account whose schedule time is unset or not after `now`, and that wait for no
         maintenance window past `now`, oldest schedule first."""
@@ -216,8 +221,9 @@ class Workers(Protocol):
 
     def renew(self, account_id: int, job_id: int, statuses: Collection[WorkerStatus]) -> int:
         """Replace the job's workers in `statuses` with new ones in `pending` (new ids, same certificate, resource and
-        stage, no error, attempt 0, no verification): a resumed job runs them again, and a new id is charged afresh
-        since the ledger debits a worker once. Returns how many were renewed."""
+        stage, no error, attempt 0, no verification, and what the resource served before the job if the old worker
+        recorded it, for a rollback): a resumed job runs them again, and a new id is charged afresh since the ledger
+        debits a worker once. Returns how many were renewed."""
         ...
 
     def stuck(self, statuses: Collection[WorkerStatus], modified_before: datetime, limit: int = 100) -> list[Worker]:
