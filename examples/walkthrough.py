@@ -99,6 +99,19 @@ def contact_for(client: Client, name: str, email: str | None, webhook: str | Non
     return client.create_contact(request).body.contact_id
 
 
+def checked_workers(client: Client, job_id: int, timeout: float) -> list[dict[str, Any]]:
+    """The job's workers once each has had its first check of what its resource serves (a slow product stays
+    `pending` after it, to be checked again later); at once when the service does not verify."""
+    deadline = time.monotonic() + timeout
+    while True:
+        workers: list[dict[str, Any]] = call(client, "ListWorkerResource", JobId=job_id, ShowSize=100)["Data"]
+        unchecked = [w for w in workers if w.get("VerifyStatus") == "pending" and not w.get("VerifyChecks")]
+        if not unchecked:
+            return workers
+        expect(time.monotonic() < deadline, "a resource was never checked")
+        time.sleep(0.5)
+
+
 def wait_until_finished(client: Client, job_id: int, timeout: float) -> cas.DescribeDeploymentJobStatusResponseBody:
     """Poll as deployment tools do: finished when every worker succeeded or failed and the job says so."""
     deadline = time.monotonic() + timeout
@@ -219,6 +232,14 @@ def main() -> None:
         f"{done.failed_count} given back for the failures"
     )
     expect(used_after == used_before + done.success_count, "the failed deployments were not given back")
+
+    step("What each resource serves now: its certificate checked over TLS")
+    workers = checked_workers(client, job_id, args.timeout)
+    for worker in workers:
+        unchecked = "deployment failed" if worker["Status"] == "error" else "the service does not verify"
+        verdict = worker.get("VerifyStatus") or f"not checked: {unchecked}"
+        detail = f": {worker['VerifyDetail']}" if worker.get("VerifyDetail") else ""
+        print(f"  {worker['CloudProduct']:<10} {worker['ResourceDomain'] or '':<22} {verdict}{detail}")
 
     step("Roll one resource back to the certificate it had")
     had_one = [w for w in workers if w["Status"] == "success" and any(bound_before[w["ResourceId"]])]

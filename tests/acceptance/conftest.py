@@ -205,6 +205,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         CERTDEPLOY_WEBHOOK_ALLOW_HOSTS=f"127.0.0.1:{bots.port}",
         CERTDEPLOY_DEPLOY_RETRY_BASE_SECONDS="1",
         CERTDEPLOY_QUEUE_VISIBILITY_SECONDS=str(VISIBILITY_SECONDS),
+        # The local cloud serves TLS, so each deployment is verified over a real handshake (README "Verification").
+        CERTDEPLOY_LOCAL_TLS_PORT="0",
     )
     data = tmp_path_factory.mktemp("acceptance") / "data"
     try:

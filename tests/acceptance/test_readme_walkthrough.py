@@ -55,6 +55,10 @@ def test_the_walkthrough_script_runs_against_the_demo_inventory(
     assert re.search(r"OSS resource \d+: HTTPS is disabled", walk)
     assert re.search(r"NLB +tcp\.example\.com +error +<- OperationDenied: the listener is locked", walk)
     assert "Quota: UseCount 0 -> 8: 9 charged at submit, 1 given back for the failures" in walk
+    # Checked over TLS: the DCDN (serve_old: 20) still serves its old state at the first check, to be checked again.
+    assert re.search(r"ALB +www\.example\.com +verified", walk) and re.search(r"SAE +app\.example\.com +verified", walk)
+    assert re.search(r"DCDN +media\.example\.com +pending: ", walk)
+    assert re.search(r"NLB +tcp\.example\.com +not checked: deployment failed", walk)
     assert "rollback_success" in walk and "job rolled_back" in walk
     assert re.search(r"Job \d+: NotFound", walk)
     assert re.search(
