@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from certdeploy.adapters.sql import SqlStore
+from certdeploy.domain.errors import NotFound
 from certdeploy.domain.models import Product
 from certdeploy.domain.states import JobStatus, WorkerStatus
 from certdeploy.ports.store.resources import ResourceSpec
@@ -101,6 +102,23 @@ def test_binding_a_certificate_to_a_resource(store: SqlStore) -> None:
 
     assert (bound.bound_cert_id, bound.bound_cert_name) == (42, "web")
     assert store.resources.set_binding(account.id, resource_id, None, None).bound_cert_id is None
+
+
+def test_one_certificate_bound_to_many_resources_at_once_binds_only_those(store: SqlStore) -> None:
+    account, other = store.accounts.create("acme"), store.accounts.create("other")
+    specs = [ResourceSpec(product=Product.CDN, region="r", instance_id=f"cdn{i}", domain=f"{i}.com") for i in range(4)]
+    ids = store.resources.upsert(account.id, specs)
+    [theirs] = store.resources.upsert(other.id, specs[:1])
+
+    store.resources.bind_certificate(account.id, ids[:3], 42, "web")
+
+    bound = {r.id: (r.bound_cert_id, r.bound_cert_name) for r in store.resources.get_many(account.id, ids)}
+    assert bound == {ids[0]: (42, "web"), ids[1]: (42, "web"), ids[2]: (42, "web"), ids[3]: (None, None)}
+    with pytest.raises(NotFound):
+        store.resources.bind_certificate(account.id, [ids[3], theirs], 7, "other")
+    # Nothing changed: the account's resource keeps what it served, the other account's is untouched.
+    assert store.resources.get_many(account.id, [ids[3]])[0].bound_cert_id is None
+    assert store.resources.get_many(other.id, [theirs])[0].bound_cert_id is None
 
 
 @pytest.mark.parametrize("step", [1, 3], ids=["close-together", "spread-out"])

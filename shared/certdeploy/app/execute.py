@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from certdeploy.app.deps import Deps
-from certdeploy.app.job_run import apply_worker_end
+from certdeploy.app.job_run import apply_worker_ends
 from certdeploy.app.messages import DeployWorker
 from certdeploy.app.retry import retry_worker
 from certdeploy.app.sources import cas_identifier, certificate_with_content
@@ -185,13 +185,13 @@ def end_workers(
             currents = {
                 current.id: current for current in unit.ops.workers.get_many(account_id, [w.id for w, _ in of_job])
             }
-            ended = False
-            for worker, failure in of_job:
-                current = currents.get(worker.id)
-                if current is not None and current.status in expected:
-                    apply_worker_end(unit, current, domain_end_worker(current, failure))
-                    ended = True
-            if ended:
+            to_end = [
+                (current, domain_end_worker(current, failure))
+                for worker, failure in of_job
+                if (current := currents.get(worker.id)) is not None and current.status in expected
+            ]
+            if to_end:
+                apply_worker_ends(unit, account_id, to_end)
                 ended_jobs.append((account_id, job_id))
         # The jobs' rows last, in id order, as every writer of workers locks them (adapters/sql/job_counters.py): held
         # only to the commit, and once locked they show every end committed before, so of two transactions ending a

@@ -6,14 +6,15 @@ The use cases that start, stage, halt and resume jobs (app/stages.py) and those 
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from certdeploy.app.messages import NotifyContacts, outbox_message
 from certdeploy.app.unit_of_work import Step
 from certdeploy.domain.completion import WorkerEnd, finish_job
-from certdeploy.domain.models import Job, Worker
+from certdeploy.domain.errors import NotFound, Thing
+from certdeploy.domain.models import Certificate, Job, Worker
 from certdeploy.domain.notifications import NotificationEvent
 from certdeploy.domain.quota import release_entries
 from certdeploy.domain.states import WorkerStatus
@@ -49,29 +50,45 @@ def release_pending(ops: UnitOfWork, job: Job | JobState) -> int:
     return released
 
 
-def apply_worker_end(unit: Step, worker: Worker, end: WorkerEnd) -> None:
-    """Write a worker's end as the domain decided it (see `certdeploy.domain.completion.end_worker`)."""
+def apply_worker_ends(unit: Step, account_id: int, ends: Sequence[tuple[Worker, WorkerEnd]]) -> None:
+    """Write the ends of some of an account's workers as the domain decided them (see
+    `certdeploy.domain.completion.end_worker`): a statement per worker for its status, and for all of them one for
+    the refunds, one read of their certificates, one binding per certificate and one append to the timeline."""
     ops = unit.ops
-    failure = end.failure
-    ops.workers.transition(
-        worker.account_id,
-        worker.id,
-        end.move,
-        error_code=None if failure is None else failure.code,
-        error_message=None if failure is None else failure.message,
-        clear_error=failure is None,
-    )
-    if end.refund is not None:
-        ops.quota.credit(worker.account_id, [end.refund])
+    for worker, end in ends:
+        failure = end.failure
+        ops.workers.transition(
+            account_id,
+            worker.id,
+            end.move,
+            error_code=None if failure is None else failure.code,
+            error_message=None if failure is None else failure.message,
+            clear_error=failure is None,
+        )
+    refunds = [end.refund for _, end in ends if end.refund is not None]
+    if refunds:
+        ops.quota.credit(account_id, refunds)
+    bound = [worker for worker, end in ends if end.binds_certificate]
+    cert_ids = {worker.cert_id for worker in bound}
+    certs = {cert.id: cert for cert in ops.certificates.get_many(account_id, cert_ids)} if cert_ids else {}
+    resources_of: dict[int, list[int]] = defaultdict(list)
+    for worker in bound:
+        if worker.cert_id not in certs:
+            raise NotFound.of(Thing.CERTIFICATE, worker.cert_id)
+        resources_of[worker.cert_id].append(worker.resource_id)
+    for cert_id, resource_ids in resources_of.items():
+        ops.resources.bind_certificate(account_id, resource_ids, cert_id, certs[cert_id].name)
+    tell(unit, *(_end_event(worker, end, certs) for worker, end in ends))
+
+
+def _end_event(worker: Worker, end: WorkerEnd, certs: dict[int, Certificate]) -> NewJobEvent:
     if end.binds_certificate:
-        cert = ops.certificates.get(worker.account_id, worker.cert_id)
-        ops.resources.set_binding(worker.account_id, worker.resource_id, cert.id, cert.name)
+        cert = certs[worker.cert_id]
         detail = f"certificate {cert.id} '{cert.name}' bound on attempt {worker.attempt + 1}"
-        tell(unit, worker_event(worker, E.WORKER_SUCCEEDED, detail))
-    else:
-        ran = f"on attempt {worker.attempt + 1}" if worker.status is W.PROCESSING else "before it ran"
-        refund = "" if end.refund is None else ", its quota unit given back"
-        tell(unit, worker_event(worker, E.WORKER_FAILED, f"deployment failed {ran}{refund}", failure))
+        return worker_event(worker, E.WORKER_SUCCEEDED, detail)
+    ran = f"on attempt {worker.attempt + 1}" if worker.status is W.PROCESSING else "before it ran"
+    refund = "" if end.refund is None else ", its quota unit given back"
+    return worker_event(worker, E.WORKER_FAILED, f"deployment failed {ran}{refund}", end.failure)
 
 
 def finish_if_done(unit: Step, job: Job | JobState, now: datetime, *, sequence: int = 0) -> Job | None:

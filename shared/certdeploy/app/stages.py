@@ -15,7 +15,7 @@ from datetime import datetime
 
 from certdeploy.app.job_run import (
     ID_PAGE,
-    apply_worker_end,
+    apply_worker_ends,
     finish_if_done,
     notify_finished,
     release_pending,
@@ -91,13 +91,15 @@ def start_job(unit: Step, job: Job, now: datetime) -> Job:
 def _fail_invalid_certificates(unit: Step, job: Job, certs: dict[int, Certificate], valid: set[int]) -> None:
     page = 1
     while workers := unit.ops.workers.search(job.account_id, job.id, status=W.PENDING, page=page, page_size=ID_PAGE):
+        ends = []
         for worker in workers.items:
             if worker.cert_id in valid:
                 continue
             cert = certs.get(worker.cert_id)
             reason = "was deleted" if cert is None else "is expired or not yet valid at deployment time"
             failure = Permanent("CertificateNotValid", f"Certificate {worker.cert_id} {reason}.")
-            apply_worker_end(unit, worker, end_worker(worker, failure))
+            ends.append((worker, end_worker(worker, failure)))
+        apply_worker_ends(unit, job.account_id, ends)
         if len(workers.items) < ID_PAGE:
             return
         page += 1

@@ -227,6 +227,19 @@ class SqlResources(SqlRepository):
             raise NotFound.of(Thing.RESOURCE, resource_id)
         return _resource(row)
 
+    def bind_certificate(self, account_id: int, resource_ids: Collection[int], cert_id: int, cert_name: str) -> None:
+        wanted = sorted(set(resource_ids))
+        found = 0
+        with self._connection(write=True) as conn:
+            for chunk in chunks(wanted):
+                found += conn.execute(
+                    update(resources)
+                    .where(resources.c.account_id == account_id, resources.c.id.in_(chunk))
+                    .values(bound_cert_id=cert_id, bound_cert_name=cert_name, modified_at=self._now())
+                ).rowcount
+            if found != len(wanted):
+                raise NotFound(Thing.RESOURCE, f"{len(wanted) - found} of the resources to bind do not exist.")
+
     def set_gone(self, account_id: int, resource_ids: Collection[int], gone: bool = True) -> int:
         changed = 0
         with self._connection(write=True) as conn:

@@ -77,6 +77,11 @@ class Resources(Protocol):
         self, account_id: int, resource_id: int, cert_id: int | None, cert_name: str | None
     ) -> Resource: ...
 
+    def bind_certificate(self, account_id: int, resource_ids: Collection[int], cert_id: int, cert_name: str) -> None:
+        """`set_binding` of one certificate on several resources, in one statement; `NotFound` if one is not the
+        account's."""
+        ...
+
     def live_ids(self, account_id: int) -> set[int]:
         """The ids of the account's resources that are not gone: what a sync compares the inventory with."""
         ...
