@@ -401,7 +401,10 @@ def _by_key(table: sa.Table) -> list[sa.ColumnElement[bool]]:
 
 # A deployment's statements, built once: each bind runs them with its resource's key (`_key_parameters`).
 _SELECT_BINDING = sa.select(_cloud_resource.c.cert_id, _cloud_resource.c.cert_name).where(*_by_key(_cloud_resource))
-_SELECT_RESOURCE = sa.select(_cloud_resource).where(*_by_key(_cloud_resource))
+# Only what a bind decides on: not the tags, whose JSON would be decoded on every bind.
+_SELECT_RESOURCE = sa.select(
+    *(_cloud_resource.c[name] for name in ("cert_id", "cert_name", "flaky_remaining", "fail", "https_enabled"))
+).where(*_by_key(_cloud_resource))
 _SPEND_FLAKY = (
     sa.update(_cloud_resource)
     .where(*_by_key(_cloud_resource))
