@@ -203,3 +203,24 @@ def test_a_local_cloud_file_from_before_namespaces_still_opens(tmp_path: Path) -
 def test_the_key_never_shows_in_a_repr() -> None:
     assert "PRIVATE" not in repr(CERT)
     assert "PRIVATE" not in str(CERT.model_dump())
+
+
+def test_after_a_bind_a_slow_resource_serves_the_previous_certificate_until_its_delay_passed(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.yaml"
+    path.write_text(INVENTORY.replace("    cert: legacy-www\n", "    cert: legacy-www\n    serve_old: 20\n", 1))
+    clock = [1000.0]
+    cloud = LocalCloud(tmp_path / "cloud.sqlite", now=lambda: clock[0])
+    cloud.load(ACCOUNT, Inventory.from_file(path))
+    cdn = _resource(cloud, Product.CDN)
+    waf = _resource(cloud, Product.WAF)
+
+    cloud.bind(cdn, CERT)
+    with pytest.raises(TransientDeployFailure):
+        cloud.bind(waf, CERT)  # throttled: nothing bound, nothing recorded as changed
+
+    legacy = cloud.served_certificate("www.example.com")
+    assert legacy is not None and legacy != (CERT.cert_pem, CERT.key_pem.get_secret_value())
+    clock[0] += 21
+    assert cloud.served_certificate("www.example.com") == (CERT.cert_pem, CERT.key_pem.get_secret_value())
+    assert cloud.served_certificate("shop.example.com") is None
+    cloud.close()
