@@ -320,12 +320,6 @@ class LocalCloud:
     def _rebind(self, connection: sa.Connection, resource: Resource, binding: Binding) -> bool:
         """Bind in `connection`'s transaction; True when the call was throttled (its attempt spent, nothing bound)."""
         key = _key_parameters(resource)
-        change = {**key, "new_cert_id": binding.cert_id, "new_cert_name": binding.cert_name}
-        # The usual bind, in two statements: the previous certificate recorded (verification reads it), then the
-        # binding changed, each only where a bind may change it; anything else is decided from the row below.
-        connection.execute(_RECORD_CHANGE_IF_BINDABLE, {**change, "changed": self._now()})
-        if connection.execute(_REBIND_IF_BINDABLE, change).rowcount:
-            return False
         row = connection.execute(_SELECT_RESOURCE, key).mappings().first()
         if row is None:
             raise _gone(resource)
@@ -337,7 +331,11 @@ class LocalCloud:
             return True
         if row["fail"]:
             raise PermanentDeployFailure("OperationDenied", row["fail"])
-        raise PermanentDeployFailure("HttpsDisabled", f"HTTPS is disabled on {_describe(resource)}.")
+        if not row["https_enabled"]:
+            raise PermanentDeployFailure("HttpsDisabled", f"HTTPS is disabled on {_describe(resource)}.")
+        connection.execute(_REBIND, {**key, "new_cert_id": binding.cert_id, "new_cert_name": binding.cert_name})
+        connection.execute(_RECORD_CHANGE, {**key, "previous": row["cert_name"], "changed": self._now()})
+        return False
 
 
 def _keep_content(connection: sa.Connection, account_id: int, name: str, cert_pem: str, key_pem: str) -> None:
@@ -412,32 +410,19 @@ _SPEND_FLAKY = (
     .where(*_by_key(_cloud_resource))
     .values(flaky_remaining=_cloud_resource.c.flaky_remaining - 1)
 )
-# A bind changes a resource that is not throttled, not failing, serves HTTPS and serves another certificate.
-_BINDABLE = (
-    _cloud_resource.c.flaky_remaining <= 0,
-    sa.func.coalesce(_cloud_resource.c.fail, "") == "",
-    _cloud_resource.c.https_enabled.is_(True),
-    sa.not_(
-        sa.and_(
-            _cloud_resource.c.cert_id.is_not_distinct_from(sa.bindparam("new_cert_id")),
-            _cloud_resource.c.cert_name.is_not_distinct_from(sa.bindparam("new_cert_name")),
-        )
-    ),
-)
-_REBIND_IF_BINDABLE = (
+_REBIND = (
     sa.update(_cloud_resource)
-    .where(*_by_key(_cloud_resource), *_BINDABLE)
+    .where(*_by_key(_cloud_resource))
     .values(
         cert_id=sa.bindparam("new_cert_id"),
         cert_name=sa.bindparam("new_cert_name"),
         deploy_count=_cloud_resource.c.deploy_count + 1,
     )
 )
-_BINDABLE_RESOURCE = sa.select(_cloud_resource.c.cert_name).where(*_by_key(_cloud_resource), *_BINDABLE)
-_RECORD_CHANGE_IF_BINDABLE = (
+_RECORD_CHANGE = (
     sa.update(_cloud_serving)
-    .where(*_by_key(_cloud_serving), sa.exists(_BINDABLE_RESOURCE))
-    .values(previous_cert_name=_BINDABLE_RESOURCE.scalar_subquery(), changed_at=sa.bindparam("changed"))
+    .where(*_by_key(_cloud_serving))
+    .values(previous_cert_name=sa.bindparam("previous"), changed_at=sa.bindparam("changed"))
 )
 
 
