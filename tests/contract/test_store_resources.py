@@ -36,6 +36,21 @@ def test_upsert_by_natural_key_keeps_ids_stable_and_refreshes_the_rest(store: Sq
     assert store.resources.get_many(account.id, [first[0]])[0].port is None
 
 
+def test_a_sync_rebinding_more_resources_than_one_write_transaction_takes_refreshes_them_all(store: SqlStore) -> None:
+    account = store.accounts.create("acme")
+    specs = [
+        ResourceSpec(product=Product.CDN, region="r", instance_id=f"cdn-{n}", domain=f"{n}.example.com")
+        for n in range(1_201)
+    ]
+    ids = store.resources.upsert(account.id, specs)
+
+    rebound = [ResourceSpec(**{**spec.__dict__, "bound_cert_id": 7, "bound_cert_name": "web"}) for spec in specs]
+
+    assert store.resources.upsert(account.id, rebound) == ids
+    stored = store.resources.get_many(account.id, ids)
+    assert len(stored) == len(ids) and {(r.bound_cert_id, r.bound_cert_name) for r in stored} == {(7, "web")}
+
+
 def test_resources_list_filters_and_gone_resources(store: SqlStore) -> None:
     account = store.accounts.create("acme")
     specs = [

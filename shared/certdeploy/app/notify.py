@@ -40,6 +40,10 @@ def notify_contacts(deps: Deps, notifier: Notifier, command: NotifyContacts) -> 
     if command.event is NotificationEvent.JOB_FINISHED and command.outcome is not None:
         # Told after a rollback already ran, the report still says how the job ended.
         job = job.model_copy(update={"status": command.outcome})
+    contacts = store.contacts.get_many(job.account_id, job.contact_ids)
+    if not contacts:
+        # Nobody to tell: the report, a read of every worker of the job, is not built.
+        return 0
     workers = store.workers.of_job(job.account_id, job.id)
     if command.event is NotificationEvent.ROLLBACK_FINISHED and command.worker_id is not None:
         workers = [w for w in workers if w.id == command.worker_id]
@@ -51,7 +55,7 @@ def notify_contacts(deps: Deps, notifier: Notifier, command: NotifyContacts) -> 
     budget = _Budget(store.notifications, deps.notify_limits, job.account_id, deps.clock.now() - _HOUR)
     delivered = 0
     failed: list[tuple[DeliveryResult, NotificationFailed]] = []
-    for contact in store.contacts.get_many(job.account_id, job.contact_ids):
+    for contact in contacts:
         for result in notifier.notify(contact, report, skip_keys=already, admit=budget.admit):
             if result.failure is None:
                 _record_delivery(deps, command, job, result)

@@ -16,6 +16,8 @@ from certdeploy.ports.store.resources import ResourceSpec, ResourceTarget
 
 _ResourceKey = tuple[str, str, str, str, int]
 _KEY_COLUMNS = (resources.c.product, resources.c.region, resources.c.instance_id, resources.c.domain, resources.c.port)
+# A sync's updates of stored rows per write transaction: each holds the store's write lock a few milliseconds.
+_UPDATES_PER_TRANSACTION = 500
 # Wildcard names matched in SQL, one LIKE each, in one query; far below SQLite's expression depth of 1000.
 _WILDCARD_BASES_PER_QUERY = 100
 
@@ -36,6 +38,7 @@ _REFRESHED_COLUMNS = (
     resources.c.bound_cert_name,
     resources.c.gone,
 )
+_REFRESHED_NAMES = tuple(column.name for column in _REFRESHED_COLUMNS)
 
 
 def _refreshed_state(spec: ResourceSpec) -> tuple[Any, ...]:
@@ -97,7 +100,13 @@ class SqlResources(SqlRepository):
             # A sync that changes nothing (the common case, every tick) reads without taking the write lock.
             with self._connection(write=False) as conn:
                 known, inserts, updates = self._changes(conn, account_id, latest)
-            if not inserts and not updates:
+            if not inserts:
+                # Only stored rows change (a job rebound them, say): no key is inserted, so no account lock, and
+                # the rows are written in short transactions rather than one spanning a second comparison of them
+                # all, which on SQLite kept every other writer (an API call's nonce among them) waiting.
+                for chunk in chunks(updates, _UPDATES_PER_TRANSACTION):
+                    with self._connection(write=True) as conn:
+                        self._refresh(conn, chunk)
                 return [known[_resource_key(spec)] for spec in specs]
         now = self._now()
         with self._connection(write=True) as conn:
@@ -108,18 +117,23 @@ class SqlResources(SqlRepository):
             known, inserts, updates = self._changes(conn, account_id, latest)
             if inserts:
                 conn.execute(insert(resources), [{**row, "created_at": now, "modified_at": now} for row in inserts])
-            if updates:
-                refreshed = {name: bindparam(f"b_{name}") for name in self._refreshed_values(specs[0])}
-                conn.execute(
-                    update(resources).where(resources.c.id == bindparam("b_id")).values(**refreshed, modified_at=now),
-                    updates,
-                )
+            self._refresh(conn, updates)
             stored = select(resources.c.id, *_KEY_COLUMNS).where(*self._of_products(account_id, latest))
             ids = {
                 (product, region, instance, domain, port): id_
                 for id_, product, region, instance, domain, port in conn.execute(stored)
             }
         return [ids[_resource_key(spec)] for spec in specs]
+
+    def _refresh(self, conn: Connection, updates: Sequence[dict[str, Any]]) -> None:
+        """Write the refreshed values `_changes` found stale."""
+        if not updates:
+            return
+        refreshed = {name: bindparam(f"b_{name}") for name in _REFRESHED_NAMES}
+        conn.execute(
+            update(resources).where(resources.c.id == bindparam("b_id")).values(**refreshed, modified_at=self._now()),
+            updates,
+        )
 
     @staticmethod
     def _of_products(account_id: int, latest: dict[_ResourceKey, ResourceSpec]) -> list[ColumnElement[bool]]:
