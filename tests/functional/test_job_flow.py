@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
+from certdeploy.app import stages
 from certdeploy.app.accounts import Credentials, create_account
 from certdeploy.app.certificates import CertificateUpload, upload_certificate
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job, delete_job, job_progress
@@ -206,5 +207,52 @@ def test_a_certificate_that_expires_before_a_late_start_fails_its_worker_and_giv
             assert (worker.status, worker.error_code) == (WorkerStatus.ERROR, "CertificateNotValid")
             assert container.store.jobs.get(aid, job_id).status is JobStatus.ERROR
             assert container.store.quota.balance(aid).use_count == 0
+        finally:
+            container.close()
+
+
+ALTERNATING_INVENTORY = "resources:\n" + "".join(
+    f"  - {{product: CDN, region: cn-hangzhou, instance: cdn-{n}{tld}, domain: s{n}.example.{tld}}}\n"
+    for n in range(3)
+    for tld in ("com", "org")
+)
+
+
+def test_every_worker_of_an_expired_certificate_fails_at_start_however_many_pages_they_fill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pages of two workers over six that alternate between a valid and an expired certificate: ending a page's
+    # workers takes them out of `pending`, so paging by offset would skip some and leave the job running for ever.
+    monkeypatch.setattr(stages, "ID_PAGE", 2)
+    scheduled = START + timedelta(hours=2)
+    lasting = make_cert(["*.example.com"])
+    short = make_cert(["*.example.org"], not_after=scheduled + timedelta(seconds=1))
+    with freeze_time(START) as frozen:
+        container = build_container(Settings(data=tmp_path / "data"))
+        try:
+            aid = create_account(container.store, "acme", quota=10).account.id
+            load_inventory(container, aid, ALTERNATING_INVENTORY, tmp_path)
+            cert_ids = tuple(
+                upload_certificate(
+                    container.deps, aid, CertificateUpload(name=name, cert=made.cert_pem, key=made.key_pem)
+                ).id
+                for name, made in (("lasting", lasting), ("short", short))
+            )
+            resource_ids = tuple(r.id for r in container.store.resources.search(aid, page_size=10).items)
+            draft = JobDraft(name="mixed", cert_ids=cert_ids, resource_ids=resource_ids, schedule_time=scheduled)
+            job_id = create_job(container.deps, aid, draft).id
+            change_job_status(container.deps, aid, job_id, JobStatus.PENDING)
+
+            frozen.move_to(scheduled + timedelta(seconds=2))
+            assert tick(container.deps).started_jobs == 1
+            drain(container)
+
+            ended = {w.resource_id: (w.status, w.error_code) for w in container.store.workers.of_job(aid, job_id)}
+            assert (
+                sorted(ended.values())
+                == [(WorkerStatus.ERROR, "CertificateNotValid")] * 3 + [(WorkerStatus.SUCCESS, None)] * 3
+            )
+            assert container.store.jobs.get(aid, job_id).status is JobStatus.ERROR
+            assert container.store.quota.balance(aid).use_count == 3
         finally:
             container.close()

@@ -89,10 +89,11 @@ def start_job(unit: Step, job: Job, now: datetime) -> Job:
 
 
 def _fail_invalid_certificates(unit: Step, job: Job, certs: dict[int, Certificate], valid: set[int]) -> None:
-    page = 1
-    while workers := unit.ops.workers.search(job.account_id, job.id, status=W.PENDING, page=page, page_size=ID_PAGE):
+    # Paged by worker id, not by offset: the workers ended here leave `pending`, so an offset would skip some.
+    after = 0
+    while ids := unit.ops.workers.ids_after(job.account_id, job.id, W.PENDING, after, ID_PAGE):
         ends = []
-        for worker in workers.items:
+        for worker in unit.ops.workers.get_many(job.account_id, ids):
             if worker.cert_id in valid:
                 continue
             cert = certs.get(worker.cert_id)
@@ -100,9 +101,7 @@ def _fail_invalid_certificates(unit: Step, job: Job, certs: dict[int, Certificat
             failure = Permanent("CertificateNotValid", f"Certificate {worker.cert_id} {reason}.")
             ends.append((worker, end_worker(worker, failure)))
         apply_worker_ends(unit, job.account_id, ends)
-        if len(workers.items) < ID_PAGE:
-            return
-        page += 1
+        after = ids[-1]
 
 
 def continue_job(unit: Step, job: Job | JobState, now: datetime) -> Job | None:
