@@ -35,6 +35,7 @@ from alibabacloud_tea_openapi.utils_models import Config
 from tests.certgen import make_cert
 
 from bench.http_client import ACCESS_KEY, ServeProcess, serve_process
+from bench.jobs import create_job, resource_ids
 from bench.measure import ms, percentile, verdict
 from certdeploy.domain.models import LISTENER_PRODUCTS, Product
 
@@ -119,24 +120,6 @@ def _summary(round_trips: list[float], handler: list[float]) -> dict[str, float]
     }
 
 
-def _all_resource_ids(client: CasClient) -> list[int]:
-    ids: list[int] = []
-    page = 1
-    while True:
-        body = client.list_cloud_resources(cas.ListCloudResourcesRequest(current_page=page, show_size=1000)).body
-        ids += [item.id for item in body.data]
-        if len(ids) >= body.total or not body.data:
-            return ids
-        page += 1
-
-
-def _create_job(client: CasClient, cert_id: int, resource_ids: list[int], name: str) -> int:
-    request = cas.CreateDeploymentJobRequest(
-        name=name, job_type="user", cert_ids=str(cert_id), resource_ids=",".join(map(str, resource_ids))
-    )
-    return client.create_deployment_job(request).body.job_id
-
-
 def _measure(service: ServeProcess) -> dict[str, dict[str, float]]:
     client = _client(service)
     handlers = HandlerLog(service.log)
@@ -144,8 +127,8 @@ def _measure(service: ServeProcess) -> dict[str, dict[str, float]]:
     cert_id = client.upload_user_certificate(
         cas.UploadUserCertificateRequest(name="bench-wildcard", cert=wildcard.cert_pem, key=wildcard.key_pem)
     ).body.cert_id
-    resource_ids = _all_resource_ids(client)
-    last_page = (len(resource_ids) + PAGE - 1) // PAGE
+    all_ids = resource_ids(client)
+    last_page = (len(all_ids) + PAGE - 1) // PAGE
     results: dict[str, dict[str, float]] = {"memory_loaded_mib": _memory_mib(service)}
 
     def measured(name: str, action: str, call: Callable[[], object], rounds: int = CALLS) -> None:
@@ -162,7 +145,7 @@ def _measure(service: ServeProcess) -> dict[str, dict[str, float]]:
     measured("list_matched_resources_page", "ListCloudResources", lambda: list_page(1, cert_ids=[cert_id]), WHOLE_CALLS)
 
     def create_and_delete() -> None:
-        job_id = _create_job(client, cert_id, resource_ids, "bench-create")
+        job_id = create_job(client, cert_id, all_ids, "bench-create")
         started = time.perf_counter()
         client.delete_deployment_job(cas.DeleteDeploymentJobRequest(job_id=job_id))
         untimed.append(time.perf_counter() - started)
@@ -173,8 +156,8 @@ def _measure(service: ServeProcess) -> dict[str, dict[str, float]]:
     created = [seconds - deleted for seconds, deleted in zip(timed, untimed, strict=True)]
     results["create_job"] = _summary(created, handlers.take("CreateDeploymentJob"))
 
-    big_job = _create_job(client, cert_id, resource_ids, "bench-big")
-    small_job = _create_job(client, cert_id, resource_ids[:SMALL_JOB], "bench-small")
+    big_job = create_job(client, cert_id, all_ids, "bench-big")
+    small_job = create_job(client, cert_id, all_ids[:SMALL_JOB], "bench-small")
     status = cas.DescribeDeploymentJobStatusRequest(job_id=big_job)
     measured(
         "preview", "DescribeDeploymentJobStatus", lambda: client.describe_deployment_job_status(status), WHOLE_CALLS
