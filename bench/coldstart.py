@@ -20,7 +20,6 @@ SQLite dialect and pydantic's `BaseModel`, from a built code directory.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -30,15 +29,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.function_samples import SAMPLES
+
 from bench.measure import Row, row, verdict
 
 REPO = Path(__file__).resolve().parent.parent
 EVENTS = REPO / "events"
-# Each function's sample event and the `IsBase64Decode` of the trigger that delivers it (events/samples.json).
-SAMPLES = {
-    function: (sample["event"], sample["base64_decoded"])
-    for function, sample in json.loads((REPO / "events" / "samples.json").read_text()).items()
-}
 GOAL_SECONDS = 0.300
 GOAL_RSS_MIB = 40.0
 TOP_IMPORTS = 5

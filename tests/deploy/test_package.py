@@ -26,10 +26,10 @@ import pytest
 from certdeploy.adapters.cloud import DEPLOYER_FACTORIES
 from certdeploy.adapters.sql.crypto import generate_key_encryption_key
 from certdeploy.app.scheduler import TickReport
+from tests.function_samples import invoke_sample
 
 REPO = Path(__file__).resolve().parent.parent.parent
 PACKAGE = REPO / "shared" / "certdeploy"
-EVENTS = REPO / "events"
 WHEELHOUSE = REPO / "build" / "wheelhouse"
 FC_PYTHONS_VARIABLE = "CERTDEPLOY_TEST_FC_PYTHONS"
 
@@ -46,11 +46,6 @@ def _runtimes() -> list[tuple[str, str]]:
 
 
 FUNCTIONS = ("api", "scheduler", "execute", "notify", "rollback", "certificate_issued")
-# Each function's sample event and the `IsBase64Decode` of the trigger that delivers it (events/samples.json).
-SAMPLES = {
-    function: (sample["event"], sample["base64_decoded"])
-    for function, sample in json.loads((REPO / "events" / "samples.json").read_text()).items()
-}
 # What the test environment and `certdeploy serve` alone use: no function carries it (FC serves HTTP itself).
 LOCAL_ONLY_MODULES = ("pytest", "uvicorn", "h11", "rich", "shtab")
 _SDK_IMPORT = re.compile(r"^\s*(?:from|import) ((?:alibabacloud_\w+|oss2|fc2)(?:\.\w+)*)", re.MULTILINE)
@@ -160,21 +155,10 @@ def function_environment(workdir: Path) -> dict[str, str]:
 def _invoke(
     clean_python: Path, code_dir: Path, environment: dict[str, str], function: str
 ) -> tuple[dict[str, Any], str]:
-    event, base64_decoded = SAMPLES[function]
-    command = [str(clean_python), "-s", str(REPO / "packaging" / "invoke.py"), str(code_dir), str(EVENTS / event)]
-    for module in [*sorted(ALL_SDKS), "jinja2", *LOCAL_ONLY_MODULES]:
-        command += ["--check-import", module]
-    result = subprocess.run(
-        command,
-        env={**environment, "CERTDEPLOY_MNS_TRIGGER_BASE64_DECODE": str(base64_decoded).lower()},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    output: dict[str, Any] = json.loads(result.stdout)
-    return output, result.stderr
+    checks = [
+        flag for module in [*sorted(ALL_SDKS), "jinja2", *LOCAL_ONLY_MODULES] for flag in ("--check-import", module)
+    ]
+    return invoke_sample([str(clean_python), "-s"], code_dir, function, environment, *checks)
 
 
 @pytest.fixture(scope="module")

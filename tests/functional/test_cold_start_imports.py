@@ -10,9 +10,7 @@ why certdeploy's models defer their build to first use and a cold start builds o
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,12 +18,9 @@ import pytest
 
 from certdeploy.adapters.sql.crypto import generate_key_encryption_key
 from certdeploy.adapters.sql.migrate import upgrade
+from tests.function_samples import SAMPLES, invoke_sample
 
 REPO = Path(__file__).resolve().parent.parent.parent
-SAMPLES = {
-    function: (sample["event"], sample["base64_decoded"])
-    for function, sample in json.loads((REPO / "events" / "samples.json").read_text()).items()
-}
 # X.509 parsing and the key-encryption cipher load when a certificate is read or a sealed secret opened, which none of
 # the samples does: the cryptography library's ~16 MiB are not every cold start's.
 X509 = {"cryptography", "asn1crypto", "certdeploy.domain.certificates"}
@@ -92,32 +87,17 @@ def environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 def cold_start(function: str, environment: dict[str, str]) -> tuple[set[str], set[str]]:
     """The modules a cold start of `function` loaded and the pydantic models it built."""
-    event, base64_decoded = SAMPLES[function]
-    invoke = [str(REPO / "packaging" / "invoke.py"), str(REPO / "functions" / function), str(REPO / "events" / event)]
-    result = subprocess.run(
-        [sys.executable, *invoke, "--list-modules"],
-        env={**environment, "CERTDEPLOY_MNS_TRIGGER_BASE64_DECODE": str(base64_decoded).lower()},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    output = json.loads(result.stdout)
-    return set(output["modules"]), set(output["built_models"])
+    report, _ = invoke_sample([sys.executable], REPO / "functions" / function, function, environment, "--list-modules")
+    return set(report["modules"]), set(report["built_models"])
 
 
 @pytest.mark.parametrize("function", SAMPLES)
-def test_a_cold_start_loads_only_what_the_function_uses(function: str, environment: dict[str, str]) -> None:
-    loaded, _ = cold_start(function, environment)
+def test_a_cold_start_loads_only_the_modules_and_builds_only_the_models_its_function_uses(
+    function: str, environment: dict[str, str]
+) -> None:
+    loaded, built = cold_start(function, environment)
 
     assert "certdeploy.adapters.sql.store" in loaded  # it did serve its sample from the store
     assert sorted(loaded & MUST_NOT_LOAD[function]) == []
     assert sorted(module for module in loaded if module.startswith(CLOUD_SDK_PREFIXES)) == []
-
-
-@pytest.mark.parametrize("function", SAMPLES)
-def test_a_cold_start_builds_only_the_models_its_event_uses(function: str, environment: dict[str, str]) -> None:
-    _, built = cold_start(function, environment)
-
     assert sorted(model for model in built if model.startswith("certdeploy.")) == sorted(BUILDS[function])
