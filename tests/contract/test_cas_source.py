@@ -158,7 +158,10 @@ def test_discovers_the_twelve_products_resources_across_every_page(cas: CasCloud
         ),
     ]
 
-    specs = _source(cas).discover(account_id=1)
+    discovered = _source(cas).discover(account_id=1)
+    first = next(discovered)
+    assert len(cas.api.calls_of("ListCloudResources")) == 1  # a page at a time, as the sync consumes them
+    specs = [first, *discovered]
 
     assert [spec.product for spec in specs] == [*(Product(code) for code in products[:-1]), Product.DDOS, Product.ALB]
     assert specs[-1] == ResourceSpec(
@@ -181,5 +184,5 @@ def test_discovers_the_twelve_products_resources_across_every_page(cas: CasCloud
 
 
 def test_an_account_without_resources_discovers_nothing_in_one_call(cas: CasCloud) -> None:
-    assert _source(cas).discover(account_id=1) == []
+    assert list(_source(cas).discover(account_id=1)) == []
     assert len(cas.api.calls_of("ListCloudResources")) == 1

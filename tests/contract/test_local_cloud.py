@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from certdeploy.adapters import local_cloud
 from certdeploy.adapters.local_cloud import Inventory, InventoryError, LocalCloud
 from certdeploy.domain.deployment import (
     Binding,
@@ -79,7 +80,20 @@ def test_the_inventory_lists_what_the_file_describes(cloud: LocalCloud) -> None:
     assert resources[Product.CDN].bound_cert_id is None
     assert resources[Product.ALB].port == 443 and resources[Product.ALB].listener_id == "lsn-alb-1@443"
     assert resources[Product.OSS].https_enabled is False
-    assert cloud.discover(ACCOUNT + 1) == []
+    assert list(cloud.discover(ACCOUNT + 1)) == []
+
+
+def test_the_inventory_is_read_in_key_order_a_page_at_a_time(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    every = list(cloud.discover(ACCOUNT))
+    monkeypatch.setattr(local_cloud, "DISCOVER_PAGE", 2)
+
+    paged = list(cloud.discover(ACCOUNT))
+
+    assert paged == every and len(paged) == 5
+    keys = [(str(r.product), r.region, r.instance_id, r.domain, r.port or 0) for r in paged]
+    assert keys == sorted(keys)
 
 
 def test_deploying_really_rebinds_the_resource(cloud: LocalCloud) -> None:

@@ -53,7 +53,7 @@ def test_migrations_build_exactly_the_declared_schema_and_rerun_as_a_no_op(datab
     upgrade(database)
 
     # THEN the database is at head and matches schema.py column for column
-    assert current_revision(database) == head_revision() == "0011"
+    assert current_revision(database) == head_revision() == "0012"
     with database.connect() as conn:
         context = MigrationContext.configure(
             conn, opts={"compare_type": True, "include_object": declared_or_not_implicit}

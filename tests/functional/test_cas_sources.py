@@ -323,17 +323,20 @@ def test_a_pem_product_fetches_the_content_once_and_the_store_keeps_it(
 
 
 def test_what_vanishes_from_cas_is_marked_gone_or_kept_never_deleted(
-    container: Container, account_id: int, cas: CasCloud
+    container: Container, account_id: int, cas: CasCloud, clock: ManualClock
 ) -> None:
     tick(container.deps)
     cdn = _resource(container, account_id, Product.CDN)
     cas.resources = [row for row in cas.resources if row["CloudProduct"] != "CDN"]
     cas.certificates = [row for row in cas.certificates if row["CertificateId"] != OLD_CAS_ID]
+    clock.advance(container.deps.resource_sync_seconds)  # the next resource sync is due
 
     report = tick(container.deps)
 
     assert report.synced_resources == 2
-    assert _resource(container, account_id, Product.CDN) == cdn.model_copy(update={"gone": True})
+    assert _resource(container, account_id, Product.CDN) == cdn.model_copy(
+        update={"gone": True, "modified_at": clock.now()}
+    )
     listed = container.store.resources.search(account_id).items  # the gone one is no longer offered
     assert {(r.product, r.domain) for r in listed} == {
         (Product.ALB, "www.example.com"),
@@ -351,3 +354,17 @@ def test_a_cas_certificate_whose_name_is_taken_gets_its_cas_id_appended(containe
 
     assert _mirrored(container, account_id, SITE_CAS_ID).name == f"site-2026-{SITE_CAS_ID}"
     assert container.store.certificates.get(account_id, uploaded.id).cas_cert_id is None
+
+
+def test_the_scheduler_pages_cas_resources_once_per_sync_interval(
+    container: Container, account_id: int, cas: CasCloud, clock: ManualClock
+) -> None:
+    first = tick(container.deps)
+    clock.advance(container.deps.resource_sync_seconds - 1)
+    second = tick(container.deps)
+    assert (first.synced_resources, second.synced_resources) == (3, 0)
+    assert len(cas.api.calls_of("ListCloudResources")) == 1
+
+    clock.advance(1)
+    assert tick(container.deps).synced_resources == 3
+    assert len(cas.api.calls_of("ListCloudResources")) == 2

@@ -252,11 +252,13 @@ def test_a_notification_failing_transiently_is_sent_again_later_and_only_that_on
     assert outbox.sent[1:] == [(Channel.SMS, "13800001234", JOB_FINISHED_SUBJECT)]
 
 
-def test_the_scheduler_ticks_on_its_timer_event(running: Container, tmp_path: Path) -> None:
-    # A resource appears in the cloud after the last sync: the tick offers it, beside the one already known.
+def test_the_scheduler_ticks_on_its_timer_event(running: Container, tmp_path: Path, clock: ManualClock) -> None:
+    # A resource appears in the cloud after the last sync: the first tick once the sync interval passed offers it,
+    # beside the one already known.
     (tmp_path / "grown.yaml").write_text(INVENTORY + GROWN)
     assert running.local_cloud is not None
     running.local_cloud.load(1, Inventory.from_file(tmp_path / "grown.yaml"))
+    clock.advance(running.deps.resource_sync_seconds)
 
     report = json.loads(handler("scheduler")(event("timer.json"), CONTEXT))
 

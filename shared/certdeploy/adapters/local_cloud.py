@@ -8,7 +8,7 @@ file so `certdeploy cloud load` and a running `serve` can share it. A resource i
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -201,29 +201,25 @@ class LocalCloud:
                     )
         return len(wanted)
 
-    def discover(self, account_id: int) -> list[ResourceSpec]:
-        with self._engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(_cloud_resource)
-                .where(_cloud_resource.c.account_id == account_id)
-                .order_by(*(_cloud_resource.c[name] for name in _KEY_COLUMNS))
-            ).mappings()
-            return [
-                ResourceSpec(
-                    product=Product(row["product"]),
-                    region=row["region"],
-                    instance_id=row["instance_id"],
-                    domain=row["domain"],
-                    https_enabled=row["https_enabled"],
-                    port=row["port"] or None,
-                    listener_id=f"lsn-{row['instance_id']}@{row['port']}" if row["port"] else None,
-                    namespace_id=row["namespace"],
-                    tags=tuple(sorted((row["tags"] or {}).items())),
-                    bound_cert_id=row["cert_id"],
-                    bound_cert_name=row["cert_name"],
-                )
-                for row in rows
-            ]
+    def discover(self, account_id: int) -> Iterator[ResourceSpec]:
+        """The account's resources in key order, a page at a time: each page is a short read after the last key of
+        the one before (keyset paging on the primary key), so no read spans the whole sync."""
+        key_columns = [_cloud_resource.c[name] for name in _KEY_COLUMNS[1:]]
+        query = (
+            sa.select(*key_columns, *(_cloud_resource.c[name] for name in _SPEC_COLUMNS))
+            .where(_cloud_resource.c.account_id == account_id)
+            .order_by(*key_columns)
+            .limit(DISCOVER_PAGE)
+        )
+        after: tuple[Any, ...] | None = None
+        while True:
+            page = query if after is None else query.where(sa.tuple_(*key_columns) > sa.tuple_(*after))
+            with self._engine.connect() as connection:
+                rows = connection.execute(page).all()
+            yield from (_spec(*row) for row in rows)
+            if len(rows) < DISCOVER_PAGE:
+                return
+            after = tuple(rows[-1][: len(key_columns)])
 
     def current_binding(self, resource: Resource) -> Binding:
         with self._engine.connect() as connection:
@@ -369,6 +365,39 @@ def _served_name(
     if serve_old == SERVE_OLD_FOREVER or now < changed_at + serve_old:
         return previous
     return current
+
+
+# Resources `discover` reads at a time, and what it reads of each beside the key.
+DISCOVER_PAGE = 1000
+_SPEC_COLUMNS = ("https_enabled", "namespace", "tags", "cert_id", "cert_name")
+_PRODUCTS = {str(product): product for product in Product}
+
+
+def _spec(
+    product: str,
+    region: str,
+    instance_id: str,
+    domain: str,
+    port: int,
+    https_enabled: bool,
+    namespace: str | None,
+    tags: dict[str, str] | None,
+    cert_id: int | None,
+    cert_name: str | None,
+) -> ResourceSpec:
+    return ResourceSpec(
+        product=_PRODUCTS[product],
+        region=region,
+        instance_id=instance_id,
+        domain=domain,
+        https_enabled=https_enabled,
+        port=port or None,
+        listener_id=f"lsn-{instance_id}@{port}" if port else None,
+        namespace_id=namespace,
+        tags=tuple(sorted((tags or {}).items())),
+        bound_cert_id=cert_id,
+        bound_cert_name=cert_name,
+    )
 
 
 def _entry_key(account_id: int, entry: InventoryEntry) -> tuple[int, str, str, str, str, int]:

@@ -49,6 +49,8 @@ class Deps:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # Seconds a worker may stay in `scheduling`/`processing` before the scheduler sends its message again.
     stuck_after_seconds: int = 900
+    # Seconds between the scheduler's syncs of an account's resources (docs/runtime.md#resource-sync).
+    resource_sync_seconds: int = 300
     certificate_event: CertificateEventKind = field(default_factory=CertificateEventKind)
     notify_limits: NotifyLimits = field(default_factory=NotifyLimits)
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)

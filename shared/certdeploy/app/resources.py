@@ -3,12 +3,15 @@ that keeps the store's copy of the cloud inventory fresh (the scheduler runs it)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
+from itertools import islice
 
 from certdeploy.app.deps import Deps
 from certdeploy.domain.matching import MatchResult, match
 from certdeploy.domain.models import CertOrigin, Product, Resource
+from certdeploy.ports.cloud import Inventory
 from certdeploy.ports.store.paging import Page
 from certdeploy.ports.store.resources import ResourceSpec
 
@@ -84,14 +87,43 @@ def _with_our_certificate_ids(deps: Deps, account_id: int, specs: Sequence[Resou
     ]
 
 
-def sync_resources(deps: Deps, account_id: int) -> int:
-    """Refresh the account's resources from the inventory; resources no longer reported are marked gone (never
-    deleted: jobs may refer to them). Returns how many resources the inventory reported."""
-    if deps.inventory is None:
-        return 0
-    specs = _with_our_certificate_ids(deps, account_id, deps.inventory.discover(account_id))
-    seen = set(deps.store.resources.upsert(account_id, specs))
+# Resources a sync reads, compares and writes at a time: its memory is a page's, whatever the inventory's size.
+SYNC_PAGE = 1000
+
+
+def _pages(specs: Iterable[ResourceSpec], size: int = SYNC_PAGE) -> Iterator[list[ResourceSpec]]:
+    iterator = iter(specs)
+    while page := list(islice(iterator, size)):
+        yield page
+
+
+def _sync(deps: Deps, inventory: Inventory, account_id: int) -> int:
+    """Page by page: new resources inserted, changed ones refreshed; then those the inventory no longer reported
+    marked gone (never deleted: jobs may refer to them). Only the ids seen are held across pages."""
+    seen: set[int] = set()
+    for page in _pages(inventory.discover(account_id)):
+        seen.update(deps.store.resources.upsert(account_id, _with_our_certificate_ids(deps, account_id, page)))
     gone = deps.store.resources.live_ids(account_id) - seen
     if gone:
         deps.store.resources.set_gone(account_id, gone)
     return len(seen)
+
+
+def sync_resources(deps: Deps, account_id: int, *, due_only: bool = False) -> int:
+    """Refresh the account's resources from the inventory now, or with `due_only` (the scheduler) only when
+    `deps.resource_sync_seconds` passed since the last sync started. Returns how many resources the inventory
+    reported (0 when it did not sync). A sync now happens even if another process's clock claimed one later. A failed
+    sync is forgotten, so that the next tick tries again."""
+    if deps.inventory is None:
+        return 0
+    now = deps.clock.now()
+    due_before = now - timedelta(seconds=deps.resource_sync_seconds) if due_only else now
+    claimed = deps.store.resources.claim_sync(account_id, now, due_before)
+    if due_only and not claimed:
+        return 0
+    try:
+        return _sync(deps, deps.inventory, account_id)
+    except BaseException:
+        if claimed:
+            deps.store.resources.release_sync(account_id, now)
+        raise

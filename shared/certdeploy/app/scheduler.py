@@ -134,9 +134,9 @@ def drain_dead_letters(deps: Deps, limit: int = 64) -> int:
 
 
 def refresh_sources(deps: Deps) -> tuple[int, int]:
-    """Mirror the certificate source's certificates, then sync the resources (so a resource bound to a certificate
-    new in CAS maps to ours at once), for each account the sources describe; one failure does not stop the rest.
-    Returns (new certificates, resources reported)."""
+    """Mirror the certificate source's certificates, then sync the resources of the accounts whose sync is due (so a
+    resource bound to a certificate new in CAS maps to ours at once), for each account the sources describe; one
+    failure does not stop the rest. Returns (new certificates, resources reported)."""
     certificates = resources = 0
     for account in source_accounts(deps):
         try:
@@ -144,7 +144,7 @@ def refresh_sources(deps: Deps) -> tuple[int, int]:
         except Exception:
             log.exception("certificate sync failed for account %s; the next tick tries again", account.id)
         try:
-            resources += sync_resources(deps, account.id)
+            resources += sync_resources(deps, account.id, due_only=True)
         except Exception:
             log.exception("resource sync failed for account %s; the next tick tries again", account.id)
     return certificates, resources

@@ -245,6 +245,18 @@ def _served_chains(settings: Settings, cloud: _Cloud) -> ServedChains | None:
     return TlsProbe(guard=guard, connect_to=connect_to, timeout_seconds=settings.verify_timeout_seconds)
 
 
+# The scheduler's resource sync interval unless set: in the cloud each sync pages ListCloudResources; the local cloud
+# changes only by `certdeploy cloud load` (which syncs at once) or a hand edit, and a sync of it is cheap.
+CLOUD_RESOURCE_SYNC_SECONDS = 300
+LOCAL_RESOURCE_SYNC_SECONDS = 60
+
+
+def _resource_sync_seconds(settings: Settings, cloud: _Cloud) -> int:
+    if settings.resource_sync_seconds is not None:
+        return settings.resource_sync_seconds
+    return LOCAL_RESOURCE_SYNC_SECONDS if cloud.local is not None else CLOUD_RESOURCE_SYNC_SECONDS
+
+
 def build_container(
     settings: Settings | None = None,
     *,
@@ -283,6 +295,7 @@ def build_container(
             max_attempts=settings.deploy_max_attempts, base_delay_seconds=settings.deploy_retry_base_seconds
         ),
         stuck_after_seconds=settings.stuck_after_seconds,
+        resource_sync_seconds=_resource_sync_seconds(settings, cloud),
         certificate_event=CertificateEventKind(settings.certificate_event_source, settings.certificate_event_type),
         notify_limits=NotifyLimits(settings.notify_per_account_per_hour, settings.notify_per_address_per_hour),
         served_chains=_served_chains(settings, cloud),

@@ -117,6 +117,12 @@ class Settings(BaseModel):
     deploy_max_attempts: int = Field(5, ge=1)
     deploy_retry_base_seconds: int = Field(5, ge=1)
     stuck_after_seconds: int = Field(900, ge=30)
+    resource_sync_seconds: int | None = Field(
+        None,
+        ge=0,
+        description="seconds between the scheduler's syncs of an account's resources from the cloud's inventory (0: "
+        "every tick); unset: 300 on the aliyun cloud, 60 on the local cloud",
+    )
     local_consumers: int | None = Field(
         None, ge=1, le=64, description="threads of `certdeploy serve` consuming the deploy queue; default: CPU count"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -16,8 +17,9 @@ from certdeploy.ports.store.resources import ResourceSpec
 
 
 class Inventory(Protocol):
-    def discover(self, account_id: int) -> list[ResourceSpec]:
-        """Every HTTPS-capable resource of the account, as the cloud reports it now."""
+    def discover(self, account_id: int) -> Iterator[ResourceSpec]:
+        """Every HTTPS-capable resource of the account, as the cloud reports it now, a page at a time as the cloud
+        gives them: the sync holds a page, not the inventory (100,000 resources in a large account)."""
         ...
 
 

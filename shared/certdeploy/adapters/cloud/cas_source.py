@@ -20,6 +20,7 @@ Fields and paging: docs/protocol.md#actions and the SDK models.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, timezone
 from threading import Lock
 from typing import Any
@@ -99,10 +100,10 @@ class CasSource:
             self._contents[cas_cert_id] = content
         return content
 
-    def discover(self, account_id: int) -> list[ResourceSpec]:
+    def discover(self, account_id: int) -> Iterator[ResourceSpec]:
+        """A page of `ListCloudResources` at a time, as the sync consumes them."""
         from alibabacloud_cas20200407 import models
 
-        found: list[ResourceSpec] = []
         page = 1
         while True:
             request = models.ListCloudResourcesRequest(
@@ -111,9 +112,9 @@ class CasSource:
             with sdk_errors(f"listing the cloud resources of account {account_id}"):
                 body = self._sdk().list_cloud_resources(request).body
             rows = body.data or []
-            found.extend(spec for spec in (_resource(row) for row in rows) if spec is not None)
+            yield from (spec for spec in (_resource(row) for row in rows) if spec is not None)
             if not rows or page * self._resource_page_size >= (body.total or 0):
-                return found
+                return
             page += 1
 
     def _sdk(self) -> Any:

@@ -132,6 +132,8 @@ accounts = Table(
     Column("use_count", BigInteger, nullable=False),
     Column("hosting", Boolean, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # When the scheduler last started syncing the account's resources from the inventory; NULL: never (due now).
+    Column("resources_synced_at", UtcDateTime, nullable=True),
     UniqueConstraint("name", name="uq_accounts_name"),
     **table_options(),
 )

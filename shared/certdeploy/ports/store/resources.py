@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from certdeploy.domain.models import Product, Resource
@@ -87,3 +88,12 @@ class Resources(Protocol):
         ...
 
     def set_gone(self, account_id: int, resource_ids: Collection[int], gone: bool = True) -> int: ...
+
+    def claim_sync(self, account_id: int, now: datetime, due_before: datetime) -> bool:
+        """Record a sync of the account's resources starting `now`, unless one started after `due_before`: True when
+        this caller is to sync. Two overlapping ticks never both sync an account."""
+        ...
+
+    def release_sync(self, account_id: int, claimed_at: datetime) -> None:
+        """Forget the sync claimed at `claimed_at` (it failed), so that the next tick tries again."""
+        ...
