@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import availability, coldstart, hostile, http_front, jobs, matching, reads
+from bench import availability, coldstart, hostile, http_front, jobs, matching, reads, rss
 from bench.measure import Row
 
 Result = dict[str, object] | list[Row]
@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, Callable[[], Result]] = {
     "coldstart": coldstart.run,
     "reads": reads.run,
     "jobs": jobs.run,
+    "rss": rss.run,
 }
 RESULTS_FILE = Path(__file__).resolve().parent / "results.md"
 

@@ -45,6 +45,7 @@ READ_ROUNDS = int(os.environ.get("CERTDEPLOY_BENCH_READ_ROUNDS", "50"))
 SCALE_OUT_PROCESSES = 4
 BARE_COMMITS = 300
 JOB_TIMEOUT_SECONDS = float(os.environ.get("CERTDEPLOY_BENCH_JOB_TIMEOUT", "1800"))
+LOAD_TIMEOUT_SECONDS = 900  # `certdeploy cloud load` of 100,000 resources (bench/rss.py) on a loaded machine
 
 SUBMIT_GOAL_SECONDS = 0.2
 FINISH_GOAL_SECONDS_10K = 20.0
@@ -109,7 +110,8 @@ def create_account(data: Path, env: dict[str, str], name: str, quota: int, inven
     created = run_cli(["--data", str(data), "account", "create", name, "--quota", str(quota)], env=env)
     assert created.returncode == 0, created.stderr
     keys = json.loads(created.stdout)
-    loaded = run_cli(["--data", str(data), "cloud", "load", str(inventory), "--account", name], env=env)
+    load = ["--data", str(data), "cloud", "load", str(inventory), "--account", name]
+    loaded = run_cli(load, env=env, timeout=LOAD_TIMEOUT_SECONDS)
     assert loaded.returncode == 0, loaded.stderr
     return Account(name, keys["AccessKeyId"], keys["AccessKeySecret"])
 

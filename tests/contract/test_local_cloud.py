@@ -8,7 +8,7 @@ import pytest
 from pydantic import SecretStr
 
 from certdeploy.adapters import local_cloud
-from certdeploy.adapters.local_cloud import Inventory, InventoryError, LocalCloud
+from certdeploy.adapters.local_cloud import InventoryError, LocalCloud, read_inventory
 from certdeploy.domain.deployment import (
     Binding,
     DeployableCertificate,
@@ -62,7 +62,7 @@ def cloud(tmp_path: Path) -> LocalCloud:
     path = tmp_path / "inventory.yaml"
     path.write_text(INVENTORY)
     cloud = LocalCloud(tmp_path / "cloud.sqlite")
-    cloud.load(ACCOUNT, Inventory.from_file(path))
+    cloud.load(ACCOUNT, read_inventory(path))
     yield cloud
     cloud.close()
 
@@ -148,9 +148,24 @@ def test_reloading_keeps_deployed_bindings_and_drops_removed_resources(cloud: Lo
     cloud.bind(_resource(cloud, Product.CDN), CERT)
     smaller = tmp_path / "smaller.yaml"
     smaller.write_text(INVENTORY.split("  - product: ALB")[0])
-    assert cloud.load(ACCOUNT, Inventory.from_file(smaller)) == 1
+    assert cloud.load(ACCOUNT, read_inventory(smaller)) == 1
     (cdn,) = cloud.discover(ACCOUNT)
     assert cdn.bound_cert_id == 41
+
+
+def test_a_file_refused_part_way_through_changes_nothing(cloud: LocalCloud, tmp_path: Path) -> None:
+    before = list(cloud.discover(ACCOUNT))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        "resources:\n"
+        "  - {product: CDN, region: r, instance: new, domain: new.example.com}\n"
+        "  - {product: SLB, region: r, instance: i, domain: d.example.com}\n"
+    )
+
+    with pytest.raises(InventoryError, match=r"resources\[1\]"):
+        cloud.load(ACCOUNT, read_inventory(broken))
+
+    assert list(cloud.discover(ACCOUNT)) == before
 
 
 def test_a_deploy_to_a_resource_that_is_gone_fails_permanently(cloud: LocalCloud) -> None:
@@ -168,6 +183,12 @@ def test_a_deploy_to_a_resource_that_is_gone_fails_permanently(cloud: LocalCloud
         ("resources:\n  - product: SLB\n    region: r\n    instance: i\n    domain: d\n", "product"),
         ("resources:\n  - product: CDN\n    region: r\n    instance: i\n    domain: d\n    colour: red\n", "colour"),
         ("resources: [\n", "while parsing"),
+        ("", "empty"),
+        ("- product: CDN\n", "not a mapping"),
+        ("resources: {product: CDN}\n", "not a list"),
+        ("resources: []\nextra: 1\n", "unexpected key 'extra'"),
+        ("other: []\n", "unexpected key 'other'"),
+        ("resources:\n  - &a {product: CDN, region: r, instance: i, domain: d}\n  - *a\n", "aliases"),
         ("resources:\n  - product: ALB\n    region: r\n    instance: i\n    domain: d\n    port: 70000\n", "port"),
         (
             "resources:\n  - product: CDN\n    region: r\n    instance: i\n    domain: d\n    namespace: r:n\n",
@@ -179,7 +200,7 @@ def test_a_bad_inventory_file_is_refused_with_the_reason(tmp_path: Path, text: s
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     with pytest.raises(InventoryError, match=complaint):
-        Inventory.from_file(path)
+        list(read_inventory(path))
 
 
 def test_an_sae_ingress_has_the_namespace_the_inventory_gives(tmp_path: Path) -> None:
@@ -189,7 +210,7 @@ def test_an_sae_ingress_has_the_namespace_the_inventory_gives(tmp_path: Path) ->
         "  - {product: SAE, region: r, instance: '1', domain: a.example.com, namespace: 'cn-hangzhou:prod'}\n"
     )
     cloud = LocalCloud(tmp_path / "cloud.sqlite")
-    cloud.load(ACCOUNT, Inventory.from_file(path))
+    cloud.load(ACCOUNT, read_inventory(path))
     [sae] = cloud.discover(ACCOUNT)
     cloud.close()
     assert sae.namespace_id == "cn-hangzhou:prod"
@@ -224,7 +245,7 @@ def test_after_a_bind_a_slow_resource_serves_the_previous_certificate_until_its_
     path.write_text(INVENTORY.replace("    cert: legacy-www\n", "    cert: legacy-www\n    serve_old: 20\n", 1))
     clock = [1000.0]
     cloud = LocalCloud(tmp_path / "cloud.sqlite", now=lambda: clock[0])
-    cloud.load(ACCOUNT, Inventory.from_file(path))
+    cloud.load(ACCOUNT, read_inventory(path))
     cdn = _resource(cloud, Product.CDN)
     waf = _resource(cloud, Product.WAF)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from certdeploy.adapters.local_cloud import Inventory
+from certdeploy.adapters.local_cloud import read_inventory
 from certdeploy.app.accounts import Credentials, create_account
 from certdeploy.app.messages import QueueRole
 from certdeploy.bootstrap.container import Container, build_container
@@ -53,7 +53,7 @@ def load_inventory(container: Container, account_id: int, text: str, tmp_path: P
     path = tmp_path / "inventory.yaml"
     path.write_text(text)
     assert container.local_cloud is not None
-    container.local_cloud.load(account_id, Inventory.from_file(path))
+    container.local_cloud.load(account_id, read_inventory(path))
     sync_resources(container.deps, account_id)
 
 

@@ -104,14 +104,16 @@ def serve(
             process.wait(10)
 
 
-def run_cli(arguments: Sequence[str], *, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    arguments: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(CERTDEPLOY), *arguments],
         capture_output=True,
         text=True,
         env=env or child_environment(),
         cwd=REPO,
-        timeout=60,
+        timeout=timeout,
     )
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from certdeploy.adapters.local_cloud import Inventory
+from certdeploy.adapters.local_cloud import read_inventory
 from certdeploy.adapters.notify import deliveries_for
 from certdeploy.app.accounts import create_account
 from certdeploy.app.certificates import CertificateUpload, add_certificate, upload_certificate
@@ -186,7 +186,7 @@ def _build_world(container: Container, clock: ManualClock, seed: int, data: Path
         account_id = create_account(store, name, quota=buy_count).account.id
         path = data / f"{name}.yaml"
         path.write_text(inventory)
-        container.local_cloud.load(account_id, Inventory.from_file(path))
+        container.local_cloud.load(account_id, read_inventory(path))
         sync_resources(deps, account_id)
         resources = store.resources.search(account_id, page_size=100).items
         initial_bindings |= {r.id: r.bound_cert_name for r in resources}

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from certdeploy.adapters.local_cloud import Inventory
+from certdeploy.adapters.local_cloud import read_inventory
 from certdeploy.adapters.notify import ContactNotifier, RenderedNotification
 from certdeploy.app.accounts import Credentials
 from certdeploy.app.certificates import CertificateUpload, upload_certificate
@@ -257,7 +257,7 @@ def test_the_scheduler_ticks_on_its_timer_event(running: Container, tmp_path: Pa
     # beside the one already known.
     (tmp_path / "grown.yaml").write_text(INVENTORY + GROWN)
     assert running.local_cloud is not None
-    running.local_cloud.load(1, Inventory.from_file(tmp_path / "grown.yaml"))
+    running.local_cloud.load(1, read_inventory(tmp_path / "grown.yaml"))
     clock.advance(running.deps.resource_sync_seconds)
 
     report = json.loads(handler("scheduler")(event("timer.json"), CONTEXT))

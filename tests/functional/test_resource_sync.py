@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from certdeploy.adapters.local_cloud import Inventory
+from certdeploy.adapters.local_cloud import read_inventory
 from certdeploy.app import resources as resource_sync
 from certdeploy.app.accounts import create_account
 from certdeploy.app.resources import sync_resources
@@ -33,7 +33,7 @@ def _reload(container: Container, account_id: int, text: str, tmp_path: Path) ->
     path = tmp_path / "changed.yaml"
     path.write_text(text)
     assert container.local_cloud is not None
-    container.local_cloud.load(account_id, Inventory.from_file(path))
+    container.local_cloud.load(account_id, read_inventory(path))
 
 
 def _by_domain(container: Container, account_id: int) -> dict[str, Resource]:

@@ -8,12 +8,14 @@ file so `certdeploy cloud load` and a running `serve` can share it. A resource i
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from certdeploy.adapters.private_files import private_database_file
 from certdeploy.domain.deployment import (
@@ -110,23 +112,76 @@ class InventoryEntry(BaseModel):
         return self
 
 
-class Inventory(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+def read_inventory(path: Path) -> Iterator[InventoryEntry]:
+    """The entries of an inventory file (`resources:`, a list of `InventoryEntry`), validated one at a time as the
+    file is parsed: loading 100,000 resources never holds the whole document (docs/runtime.md#resource-sync).
+    Raises `InventoryError` at the first entry or construct it cannot take."""
+    import yaml  # only `certdeploy serve --inventory` and `cloud load` read a file: the functions do not load it
 
-    resources: list[InventoryEntry]
+    try:
+        with path.open(encoding="utf-8") as stream:
+            yield from _entries(getattr(yaml, "CSafeLoader", yaml.SafeLoader)(stream), path)
+    except (OSError, yaml.YAMLError) as exc:
+        raise InventoryError(f"{path}: {exc}") from exc
 
-    @classmethod
-    def from_file(cls, path: Path) -> Inventory:
-        import yaml  # only `certdeploy serve --inventory` reads a file: the functions do not load the YAML parser
 
-        try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise InventoryError(f"{path}: {exc}") from exc
-        try:
-            return cls.model_validate(document)
-        except ValidationError as exc:
-            raise InventoryError(f"{path}: {exc}") from exc
+def _entries(loader: Any, path: Path) -> Iterator[InventoryEntry]:
+    """Walk the parser's events: the top mapping, its `resources` list, each entry composed and validated alone."""
+    import yaml
+
+    loader.get_event()  # the stream's start
+    if not loader.check_event(yaml.DocumentStartEvent):
+        raise InventoryError(f"{path}: the file is empty; it needs a `resources:` list")
+    loader.get_event()
+    if not loader.check_event(yaml.MappingStartEvent):
+        raise InventoryError(f"{path}: the file is not a mapping with a `resources:` list")
+    loader.get_event()
+    listed = False
+    while not loader.check_event(yaml.MappingEndEvent):
+        key = _value(loader, path)
+        if key != "resources" or listed:
+            raise InventoryError(f"{path}: unexpected key {key!r}: the file holds one `resources:` list")
+        if not loader.check_event(yaml.SequenceStartEvent):
+            raise InventoryError(f"{path}: `resources` is not a list")
+        loader.get_event()
+        index = 0
+        while not loader.check_event(yaml.SequenceEndEvent):
+            try:
+                yield InventoryEntry.model_validate(_value(loader, path))
+            except ValidationError as exc:
+                raise InventoryError(f"{path}: resources[{index}]: {exc}") from exc
+            index += 1
+        loader.get_event()
+        listed = True
+    if not listed:
+        raise InventoryError(f"{path}: the file has no `resources:` list")
+
+
+def _value(loader: Any, path: Path) -> Any:
+    """The next node's value, built from its events as `yaml.safe_load` would build it."""
+    import yaml
+
+    event = loader.get_event()
+    if isinstance(event, yaml.ScalarEvent):
+        tag = (
+            event.tag if event.tag not in (None, "!") else loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        )
+        # construct_document, not construct_object: it forgets the node, so nothing accumulates over the file.
+        return loader.construct_document(yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark))
+    if isinstance(event, yaml.MappingStartEvent):
+        mapping = {}
+        while not loader.check_event(yaml.MappingEndEvent):
+            key = _value(loader, path)
+            mapping[key] = _value(loader, path)
+        loader.get_event()
+        return mapping
+    if isinstance(event, yaml.SequenceStartEvent):
+        items = []
+        while not loader.check_event(yaml.SequenceEndEvent):
+            items.append(_value(loader, path))
+        loader.get_event()
+        return items
+    raise InventoryError(f"{path}: {event.start_mark}: anchors and aliases are not supported in an inventory")
 
 
 class LocalCloud:
@@ -159,47 +214,32 @@ class LocalCloud:
         """The local cloud deploys every product itself (the `Deployers` port)."""
         return self
 
-    def load(self, account_id: int, inventory: Inventory) -> int:
-        """Make the account's resources exactly those of the inventory; resources already known keep their binding."""
-        wanted = {_entry_key(account_id, entry): entry for entry in inventory.resources}
+    def load(self, account_id: int, entries: Iterable[InventoryEntry]) -> int:
+        """Make the account's resources exactly those of the inventory; resources already known keep their binding.
+        Returns how many the account has now. One transaction (an entry `read_inventory` refuses changes nothing),
+        written a batch at a time; the keys the inventory named wait in a temporary table, not in memory."""
         with self._engine.begin() as connection:
-            existing = {
-                tuple(row)
-                for row in connection.execute(
-                    sa.select(*(_cloud_resource.c[name] for name in _KEY_COLUMNS)).where(
-                        _cloud_resource.c.account_id == account_id
-                    )
+            # Keyed as the resources are: the sweep below looks each resource up in it, and a key named twice is one.
+            columns = ", ".join(_KEY_COLUMNS)
+            connection.exec_driver_sql(
+                f"CREATE TEMP TABLE IF NOT EXISTS {_LOADED.name} ({columns}, PRIMARY KEY ({columns}))"
+            )
+            connection.execute(sa.delete(_LOADED))
+            iterator = iter(entries)
+            while batch := list(islice(iterator, LOAD_BATCH)):
+                keys = [dict(zip(_KEY_COLUMNS, _entry_key(account_id, entry), strict=True)) for entry in batch]
+                pairs = list(zip(keys, batch, strict=True))
+                connection.execute(_LOAD_RESOURCE, [_loaded_row(key, entry) for key, entry in pairs])
+                connection.execute(
+                    _LOAD_SERVING, [{**key, "serve_old": entry.serve_old_seconds} for key, entry in pairs]
                 )
-            }
-            for key in existing - wanted.keys():
-                connection.execute(sa.delete(_cloud_resource).where(*_key_clause(key)))
-                connection.execute(sa.delete(_cloud_serving).where(*_key_clause(key, _cloud_serving)))
-            for key, entry in wanted.items():
-                serving = {"serve_old": entry.serve_old_seconds}
-                kept = connection.execute(
-                    sa.update(_cloud_serving).where(*_key_clause(key, _cloud_serving)).values(serving)
-                ).rowcount
-                if not kept:
-                    connection.execute(
-                        sa.insert(_cloud_serving).values({**dict(zip(_KEY_COLUMNS, key, strict=True)), **serving})
-                    )
-                settings = {
-                    "namespace": entry.namespace,
-                    "tags": entry.tags or None,
-                    "https_enabled": entry.https,
-                    "fail": entry.fail,
-                    "flaky_remaining": entry.flaky,
-                }
-                if key in existing:
-                    # What a deployment bound is the cloud's truth now; a reload describes, it does not revert.
-                    connection.execute(sa.update(_cloud_resource).where(*_key_clause(key)).values(**settings))
-                else:
-                    connection.execute(
-                        sa.insert(_cloud_resource).values(
-                            {**dict(zip(_KEY_COLUMNS, key, strict=True)), "cert_name": entry.cert, **settings}
-                        )
-                    )
-        return len(wanted)
+                connection.execute(sa.insert(_LOADED).prefix_with("OR IGNORE"), keys)
+            for table in (_cloud_serving, _cloud_resource):
+                named = sa.exists().where(*(_LOADED.c[name] == table.c[name] for name in _KEY_COLUMNS))
+                connection.execute(sa.delete(table).where(table.c.account_id == account_id, ~named))
+            connection.exec_driver_sql(f"DROP TABLE temp.{_LOADED.name}")
+            count = sa.select(sa.func.count()).where(_cloud_resource.c.account_id == account_id)
+            return int(connection.execute(count).scalar_one())
 
     def discover(self, account_id: int) -> Iterator[ResourceSpec]:
         """The account's resources in key order, a page at a time: each page is a short read after the last key of
@@ -367,6 +407,28 @@ def _served_name(
     return current
 
 
+# Entries `load` writes per statement.
+LOAD_BATCH = 1000
+_LOADED = sa.table("loaded_key", *(sa.column(name) for name in _KEY_COLUMNS))
+# What a load sets, beside the key: a resource already known keeps its binding (what a deployment bound is the
+# cloud's truth; a reload describes, it does not revert), its deploy count and its serving history.
+_LOADED_SETTINGS = ("namespace", "tags", "https_enabled", "fail", "flaky_remaining")
+_insert_resource = sqlite_insert(_cloud_resource)
+_LOAD_RESOURCE = _insert_resource.on_conflict_do_update(
+    index_elements=list(_cloud_resource.primary_key.columns),
+    set_={name: _insert_resource.excluded[name] for name in _LOADED_SETTINGS},
+)
+_insert_serving = sqlite_insert(_cloud_serving)
+_LOAD_SERVING = _insert_serving.on_conflict_do_update(
+    index_elements=list(_cloud_serving.primary_key.columns), set_={"serve_old": _insert_serving.excluded.serve_old}
+)
+
+
+def _loaded_row(key: dict[str, object], entry: InventoryEntry) -> dict[str, object]:
+    settings = (entry.namespace, entry.tags or None, entry.https, entry.fail, entry.flaky)
+    return {**key, **dict(zip(_LOADED_SETTINGS, settings, strict=True)), "cert_name": entry.cert, "deploy_count": 0}
+
+
 # Resources `discover` reads at a time, and what it reads of each beside the key.
 DISCOVER_PAGE = 1000
 _SPEC_COLUMNS = ("https_enabled", "namespace", "tags", "cert_id", "cert_name")
@@ -415,8 +477,8 @@ def _resource_key(resource: Resource) -> tuple[int, str, str, str, str, int]:
     )
 
 
-def _key_clause(key: tuple, table: sa.Table = _cloud_resource) -> list[sa.ColumnElement[bool]]:
-    return [table.c[name] == value for name, value in zip(_KEY_COLUMNS, key, strict=True)]
+def _key_clause(key: tuple) -> list[sa.ColumnElement[bool]]:
+    return [_cloud_resource.c[name] == value for name, value in zip(_KEY_COLUMNS, key, strict=True)]
 
 
 def _key_parameters(resource: Resource) -> dict[str, object]:

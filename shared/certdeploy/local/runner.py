@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import certdeploy
-from certdeploy.adapters.local_cloud import Inventory
+from certdeploy.adapters.local_cloud import read_inventory
 from certdeploy.app.accounts import DEFAULT_ACCOUNT, Credentials, ensure_default_account
 from certdeploy.app.messages import QueueRole
 from certdeploy.app.resources import sync_resources
@@ -305,7 +305,7 @@ def load_inventory(container: Container, account_id: int, path: Path) -> int:
     returns how many resources the account has now."""
     if container.local_cloud is None:
         raise InventoryNotLocal("An inventory file only feeds the local cloud; CERTDEPLOY_CLOUD is not 'local'.")
-    container.local_cloud.load(account_id, Inventory.from_file(path))
+    container.local_cloud.load(account_id, read_inventory(path))
     return sync_resources(container.deps, account_id)
 
 
