@@ -219,11 +219,7 @@ class LocalCloud:
         Returns how many the account has now. One transaction (an entry `read_inventory` refuses changes nothing),
         written a batch at a time; the keys the inventory named wait in a temporary table, not in memory."""
         with self._engine.begin() as connection:
-            # Keyed as the resources are: the sweep below looks each resource up in it, and a key named twice is one.
-            columns = ", ".join(_KEY_COLUMNS)
-            connection.exec_driver_sql(
-                f"CREATE TEMP TABLE IF NOT EXISTS {_LOADED.name} ({columns}, PRIMARY KEY ({columns}))"
-            )
+            connection.execute(sa.schema.CreateTable(_LOADED, if_not_exists=True))
             connection.execute(sa.delete(_LOADED))
             iterator = iter(entries)
             while batch := list(islice(iterator, LOAD_BATCH)):
@@ -237,7 +233,7 @@ class LocalCloud:
             for table in (_cloud_serving, _cloud_resource):
                 named = sa.exists().where(*(_LOADED.c[name] == table.c[name] for name in _KEY_COLUMNS))
                 connection.execute(sa.delete(table).where(table.c.account_id == account_id, ~named))
-            connection.exec_driver_sql(f"DROP TABLE temp.{_LOADED.name}")
+            connection.execute(sa.schema.DropTable(_LOADED))
             count = sa.select(sa.func.count()).where(_cloud_resource.c.account_id == account_id)
             return int(connection.execute(count).scalar_one())
 
@@ -409,7 +405,14 @@ def _served_name(
 
 # Entries `load` writes per statement.
 LOAD_BATCH = 1000
-_LOADED = sa.table("loaded_key", *(sa.column(name) for name in _KEY_COLUMNS))
+# The keys a load named, keyed and typed as the resources' (the sweep looks each resource up in it: untyped columns
+# would keep SQLite from using the key, and the sweep of 100,000 would scan it 100,000 times); a key named twice is one.
+_LOADED = sa.Table(
+    "loaded_key",
+    sa.MetaData(),
+    *(sa.Column(column.name, column.type, primary_key=True) for column in _cloud_resource.primary_key.columns),
+    prefixes=["TEMPORARY"],
+)
 # What a load sets, beside the key: a resource already known keeps its binding (what a deployment bound is the
 # cloud's truth; a reload describes, it does not revert), its deploy count and its serving history.
 _LOADED_SETTINGS = ("namespace", "tags", "https_enabled", "fail", "flaky_remaining")
