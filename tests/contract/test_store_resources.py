@@ -4,6 +4,8 @@ Cloud resources, upserted by natural key.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from certdeploy.adapters.sql import SqlStore
@@ -179,3 +181,21 @@ def test_an_sae_resource_keeps_its_namespace_and_a_sync_refreshes_it(store: SqlS
     store.resources.upsert(account.id, [ResourceSpec(**{**sae.__dict__, "namespace_id": "cn-hangzhou:staging"})])
 
     assert store.resources.get_many(account.id, [resource_id])[0].namespace_id == "cn-hangzhou:staging"
+
+
+def test_a_resource_sync_is_claimed_once_per_interval_and_a_released_claim_is_due_again(store: SqlStore) -> None:
+    account = store.accounts.create("acme").id
+    other = store.accounts.create("other").id
+    start = datetime(2026, 12, 4, 12, 0, 0, 123456, tzinfo=timezone.utc)
+    later = start + timedelta(seconds=300)
+
+    assert store.resources.claim_sync(account, start, due_before=start - timedelta(seconds=300))  # never synced
+    assert not store.resources.claim_sync(
+        account, start + timedelta(seconds=1), due_before=start - timedelta(seconds=1)
+    )
+    assert store.resources.claim_sync(other, start, due_before=start)  # each account has its own
+    assert store.resources.claim_sync(account, later, due_before=start)
+
+    store.resources.release_sync(account, later)  # that sync failed
+
+    assert store.resources.claim_sync(account, later, due_before=later - timedelta(seconds=300))
