@@ -386,14 +386,16 @@ class _Changes:
 def _rows_by_key(
     connection: sa.Connection, columns: Sequence[str], resources: Sequence[Resource]
 ) -> dict[_Key, dict[str, Any]]:
-    """The `columns` of the resources' rows, by key (absent: gone), in one query per 100 resources."""
+    """The `columns` of the resources' rows, by key (absent: gone), in one query per 100 resources. Each key is its
+    own term of an OR, which SQLite looks up in the primary key one by one; it scans the table for a row-value IN."""
     keys = sorted({_resource_key(resource) for resource in resources})
-    key_columns = [_cloud_resource.c[name] for name in _KEY_COLUMNS]
-    query = sa.select(*key_columns, *(_cloud_resource.c[name] for name in columns))
+    term = "(" + " AND ".join(f"{name} = ?" for name in _KEY_COLUMNS) + ")"
+    selected = ", ".join((*_KEY_COLUMNS, *columns))
     rows: dict[_Key, dict[str, Any]] = {}
     for start in range(0, len(keys), _KEYS_PER_QUERY):
         chunk = keys[start : start + _KEYS_PER_QUERY]
-        for row in connection.execute(query.where(sa.tuple_(*key_columns).in_(chunk))):
+        query = f"SELECT {selected} FROM {_cloud_resource.name} WHERE " + " OR ".join([term] * len(chunk))
+        for row in connection.exec_driver_sql(query, tuple(value for key in chunk for value in key)):
             rows[tuple(row[: len(_KEY_COLUMNS)])] = dict(zip(columns, row[len(_KEY_COLUMNS) :], strict=True))
     return rows
 

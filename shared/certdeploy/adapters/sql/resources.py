@@ -246,9 +246,8 @@ class SqlResources(SqlRepository):
         found = 0
         with self._connection(write=True) as conn:
             for chunk in chunks(wanted):
-                # The account's condition is written so that no index serves it: SQLite would otherwise find the rows
-                # by `ix_resources_account_gone_id`, reading every resource of the account (a job's batch of
-                # completions binds a few of them), instead of the few by primary key.
+                # The account's condition is written so that no index serves it (as in `_owned_rows`): SQLite would
+                # otherwise read every resource of the account (a job's batch of completions binds a few of them).
                 found += conn.execute(
                     update(resources)
                     .where(resources.c.account_id + 0 == account_id, resources.c.id.in_(chunk))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -227,6 +228,7 @@ class SqlWorkers(SqlRepository):
             by_shape[tuple(sorted(change.fields))].append(
                 {
                     "w_id": worker.id,
+                    "w_account": account_id,
                     "w_expected": str(move.expected),
                     "w_version": worker.version,
                     "w_to": str(move.to),
@@ -239,9 +241,7 @@ class SqlWorkers(SqlRepository):
                 moved[worker.job_id].update({(str(worker.product), str(move.to)): 1})
         with self._connection(write=True) as conn:
             # One executemany per shape of change (which columns it sets): the statement is compiled once for all.
-            matched = sum(
-                conn.execute(_conditional_update(account_id, shape), rows).rowcount for shape, rows in by_shape.items()
-            )
+            matched = sum(conn.execute(_conditional_update(shape), rows).rowcount for shape, rows in by_shape.items())
             if matched != len(ordered):
                 raise self._first_stale(conn, account_id, ordered)
             for job_id in sorted(moved):
@@ -419,14 +419,16 @@ class SqlWorkers(SqlRepository):
         return [ids[spec.resource_id] for spec in specs]
 
 
-def _conditional_update(account_id: int, shape: Sequence[str]) -> Update:
-    """The `transition_each` update of one worker setting the columns of `shape` too, for executemany: each row of
-    parameters names a worker (`w_id`), its expected status and version, its new status and the columns' values."""
+@functools.cache
+def _conditional_update(shape: tuple[str, ...]) -> Update:
+    """The `transition_each` update of one worker setting the columns of `shape` too, for executemany (built once per
+    shape): each row of parameters names a worker (`w_id`) and its account, its expected status and version, its new
+    status and the columns' values."""
     return (
         update(workers)
         .where(
             workers.c.id == bindparam("w_id"),
-            workers.c.account_id == account_id,
+            workers.c.account_id == bindparam("w_account"),
             workers.c.status == bindparam("w_expected"),
             workers.c.version == bindparam("w_version"),
         )
