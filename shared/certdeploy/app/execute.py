@@ -205,16 +205,22 @@ def end_workers(
     deps: Deps, ends: Sequence[tuple[Worker, Failure | None]], *, expected: tuple[WorkerStatus, ...]
 ) -> None:
     """`end_worker` for several workers, in one transaction; each job goes on (`continue_job`) once, after its
-    workers of the batch ended."""
+    workers of the batch ended. The workers are ended as given (each end is conditional on the worker's version), and
+    read again only if one of them changed since (a lost race runs the step again)."""
+    tries = 0
 
     def step(unit: Step) -> None:
+        nonlocal tries
+        tries += 1
         by_job: dict[tuple[int, int], list[tuple[Worker, Failure | None]]] = defaultdict(list)
         for worker, failure in ends:
             by_job[(worker.account_id, worker.job_id)].append((worker, failure))
         ended_jobs = []
         for (account_id, job_id), of_job in by_job.items():
+            given = [worker for worker, _ in of_job]
             currents = {
-                current.id: current for current in unit.ops.workers.get_many(account_id, [w.id for w, _ in of_job])
+                current.id: current
+                for current in (given if tries == 1 else unit.ops.workers.get_many(account_id, [w.id for w in given]))
             }
             to_end = [
                 (current, domain_end_worker(current, failure))
