@@ -8,7 +8,8 @@ import pytest
 from pydantic import SecretStr
 
 from certdeploy.adapters import local_cloud
-from certdeploy.adapters.local_cloud import InventoryError, LocalCloud, read_inventory
+from certdeploy.adapters.local_cloud import LocalCloud
+from certdeploy.adapters.local_inventory import InventoryError, read_inventory
 from certdeploy.domain.deployment import (
     Binding,
     DeployableCertificate,

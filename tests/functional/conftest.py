@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from certdeploy.adapters.local_cloud import read_inventory
+from certdeploy.adapters.local_inventory import read_inventory
 from certdeploy.app.accounts import Credentials, create_account
 from certdeploy.app.messages import QueueRole
 from certdeploy.bootstrap.container import Container, build_container

@@ -28,7 +28,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from certdeploy.adapters.local_cloud import read_inventory
+from certdeploy.adapters.local_inventory import read_inventory
 from certdeploy.adapters.notify import deliveries_for
 from certdeploy.app.accounts import create_account
 from certdeploy.app.certificates import CertificateUpload, add_certificate, upload_certificate

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from certdeploy.adapters.local_cloud import read_inventory
+from certdeploy.adapters.local_inventory import read_inventory
 from certdeploy.adapters.notify import ContactNotifier, RenderedNotification
 from certdeploy.app.accounts import Credentials
 from certdeploy.app.certificates import CertificateUpload, upload_certificate

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from certdeploy.adapters.local_cloud import read_inventory
+from certdeploy.adapters.local_inventory import read_inventory
 from certdeploy.app import resources as resource_sync
 from certdeploy.app.accounts import create_account
 from certdeploy.app.resources import sync_resources

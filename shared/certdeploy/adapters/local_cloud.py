@@ -8,23 +8,25 @@ file so `certdeploy cloud load` and a running `serve` can share it. A resource i
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from certdeploy.adapters.local_inventory import SERVE_OLD_FOREVER, InventoryEntry
 from certdeploy.adapters.private_files import private_database_file
 from certdeploy.domain.deployment import (
     Binding,
     DeployableCertificate,
+    DeployFailed,
     PermanentDeployFailure,
     TransientDeployFailure,
 )
-from certdeploy.domain.models import MAX_CERTIFICATE_TAGS, Product, Resource
+from certdeploy.domain.models import Product, Resource
 from certdeploy.ports.store.resources import ResourceSpec
 
 _metadata = sa.MetaData()
@@ -65,123 +67,6 @@ _cloud_serving = sa.Table(
     sa.Column("previous_cert_name", sa.String(255), nullable=True),
     sa.Column("changed_at", sa.Float, nullable=True),
 )
-SERVE_OLD_FOREVER = -1
-
-
-class InventoryError(ValueError):
-    """The inventory file cannot be read; the message says where and why."""
-
-
-class InventoryEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-    product: Product
-    region: str = Field(min_length=1)
-    instance: str = Field(min_length=1)
-    domain: str = Field(min_length=1)
-    https: bool = True
-    port: int | None = Field(None, ge=1, le=65535)
-    namespace: str | None = Field(None, min_length=1, max_length=128, description="SAE namespace, `<region>:<name>`")
-    tags: dict[str, str] = Field(
-        default_factory=dict, max_length=MAX_CERTIFICATE_TAGS, description="the resource's tags (`{env: prod}`)"
-    )
-    cert: str | None = Field(None, description="name of the certificate bound now")
-    fail: str | None = Field(None, description="every deploy here fails permanently with this message")
-    flaky: int = Field(0, ge=0, description="the first N deploys here fail with a transient throttling error")
-    serve_old: int | Literal["forever"] | None = Field(
-        None,
-        description="after a change, keep serving the previous certificate for this many seconds (propagation), or "
-        "for ever (a broken product)",
-    )
-
-    @field_validator("serve_old")
-    @classmethod
-    def _non_negative(cls, value: int | str | None) -> int | str | None:
-        if isinstance(value, int) and value < 0:
-            raise ValueError("serve_old is a number of seconds (0 or more) or 'forever'")
-        return value
-
-    @property
-    def serve_old_seconds(self) -> int | None:
-        return SERVE_OLD_FOREVER if self.serve_old == "forever" else self.serve_old
-
-    @model_validator(mode="after")
-    def _namespace_only_for_sae(self) -> InventoryEntry:
-        if self.namespace is not None and self.product is not Product.SAE:
-            raise ValueError(f"namespace is an SAE Ingress's; {self.product} has none")
-        return self
-
-
-def read_inventory(path: Path) -> Iterator[InventoryEntry]:
-    """The entries of an inventory file (`resources:`, a list of `InventoryEntry`), validated one at a time as the
-    file is parsed: loading 100,000 resources never holds the whole document (docs/runtime.md#resource-sync).
-    Raises `InventoryError` at the first entry or construct it cannot take."""
-    import yaml  # only `certdeploy serve --inventory` and `cloud load` read a file: the functions do not load it
-
-    try:
-        with path.open(encoding="utf-8") as stream:
-            yield from _entries(getattr(yaml, "CSafeLoader", yaml.SafeLoader)(stream), path)
-    except (OSError, yaml.YAMLError) as exc:
-        raise InventoryError(f"{path}: {exc}") from exc
-
-
-def _entries(loader: Any, path: Path) -> Iterator[InventoryEntry]:
-    """Walk the parser's events: the top mapping, its `resources` list, each entry composed and validated alone."""
-    import yaml
-
-    loader.get_event()  # the stream's start
-    if not loader.check_event(yaml.DocumentStartEvent):
-        raise InventoryError(f"{path}: the file is empty; it needs a `resources:` list")
-    loader.get_event()
-    if not loader.check_event(yaml.MappingStartEvent):
-        raise InventoryError(f"{path}: the file is not a mapping with a `resources:` list")
-    loader.get_event()
-    listed = False
-    while not loader.check_event(yaml.MappingEndEvent):
-        key = _value(loader, path)
-        if key != "resources" or listed:
-            raise InventoryError(f"{path}: unexpected key {key!r}: the file holds one `resources:` list")
-        if not loader.check_event(yaml.SequenceStartEvent):
-            raise InventoryError(f"{path}: `resources` is not a list")
-        loader.get_event()
-        index = 0
-        while not loader.check_event(yaml.SequenceEndEvent):
-            try:
-                yield InventoryEntry.model_validate(_value(loader, path))
-            except ValidationError as exc:
-                raise InventoryError(f"{path}: resources[{index}]: {exc}") from exc
-            index += 1
-        loader.get_event()
-        listed = True
-    if not listed:
-        raise InventoryError(f"{path}: the file has no `resources:` list")
-
-
-def _value(loader: Any, path: Path) -> Any:
-    """The next node's value, built from its events as `yaml.safe_load` would build it."""
-    import yaml
-
-    event = loader.get_event()
-    if isinstance(event, yaml.ScalarEvent):
-        tag = (
-            event.tag if event.tag not in (None, "!") else loader.resolve(yaml.ScalarNode, event.value, event.implicit)
-        )
-        # construct_document, not construct_object: it forgets the node, so nothing accumulates over the file.
-        return loader.construct_document(yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark))
-    if isinstance(event, yaml.MappingStartEvent):
-        mapping = {}
-        while not loader.check_event(yaml.MappingEndEvent):
-            key = _value(loader, path)
-            mapping[key] = _value(loader, path)
-        loader.get_event()
-        return mapping
-    if isinstance(event, yaml.SequenceStartEvent):
-        items = []
-        while not loader.check_event(yaml.SequenceEndEvent):
-            items.append(_value(loader, path))
-        loader.get_event()
-        return items
-    raise InventoryError(f"{path}: {event.start_mark}: anchors and aliases are not supported in an inventory")
 
 
 class LocalCloud:
@@ -258,39 +143,61 @@ class LocalCloud:
             after = tuple(rows[-1][: len(key_columns)])
 
     def current_binding(self, resource: Resource) -> Binding:
+        found = self.current_bindings([resource])[0]
+        if isinstance(found, DeployFailed):
+            raise found
+        return found
+
+    def current_bindings(self, resources: Sequence[Resource]) -> list[Binding | DeployFailed]:
+        """What each resource serves, read in one query per 100 resources."""
         with self._engine.connect() as connection:
-            row = connection.execute(_SELECT_BINDING, _key_parameters(resource)).first()
-        if row is None:
-            raise PermanentDeployFailure(
-                "ResourceNotFound", f"{resource.product} resource {_describe(resource)} is gone."
-            )
-        return Binding(cert_id=row.cert_id, cert_name=row.cert_name, domain=resource.domain)
+            rows = _rows_by_key(connection, _BINDING_COLUMNS, resources)
+        return [
+            _gone(resource)
+            if (row := rows.get(_resource_key(resource))) is None
+            else Binding(cert_id=row["cert_id"], cert_name=row["cert_name"], domain=resource.domain)
+            for resource in resources
+        ]
 
     def bind(self, resource: Resource, certificate: DeployableCertificate) -> None:
         """Bind `certificate`; binding what is already bound succeeds without counting as a deploy."""
-        name = (resource.account_id, certificate.name)
-        content = (certificate.cert_pem, certificate.key_pem.get_secret_value())
+        failure = self.bind_each([(resource, certificate)])[0]
+        if failure is not None:
+            raise failure
+
+    def bind_each(self, binds: Sequence[tuple[Resource, DeployableCertificate]]) -> list[DeployFailed | None]:
+        """Bind each certificate on its resource, all in one transaction: the resources read in one query, the
+        changes written in one statement each; a throttled bind's spent attempt is written too."""
+        contents = {
+            (resource.account_id, certificate.name): (certificate.cert_pem, certificate.key_pem.get_secret_value())
+            for resource, certificate in binds
+        }
         # The local cloud keeps what a product keeps, the key too, in its owner-only file: its TLS serves them. A job
         # binds one certificate on many resources, so what this process stored last is not stored again (whichever
         # process stored a name's content last, that is the content the name serves).
-        keep = all(content) and self._kept.get(name) != content
+        keep = {name: content for name, content in contents.items() if all(content) and self._kept.get(name) != content}
         with self._engine.begin() as connection:
-            if keep:
-                _keep_content(connection, *name, *content)
-            throttled = self._rebind(
-                connection, resource, Binding(cert_id=certificate.cert_id, cert_name=certificate.name)
-            )
-        if keep:
-            self._kept[name] = content
-        if throttled:
-            raise _throttled()
+            for (account_id, name), content in keep.items():
+                _keep_content(connection, account_id, name, *content)
+            rows = _rows_by_key(connection, _DECIDING_COLUMNS, [resource for resource, _ in binds])
+            changes = _Changes()
+            failures = [
+                self._rebind(rows, changes, resource, Binding(cert_id=certificate.cert_id, cert_name=certificate.name))
+                for resource, certificate in binds
+            ]
+            changes.write(connection)
+        self._kept.update(keep)
+        return failures
 
     def restore(self, resource: Resource, binding: Binding) -> None:
         """Put a previous binding back (rollback)."""
         with self._engine.begin() as connection:
-            throttled = self._rebind(connection, resource, binding)
-        if throttled:
-            raise _throttled()
+            rows = _rows_by_key(connection, _DECIDING_COLUMNS, [resource])
+            changes = _Changes()
+            failure = self._rebind(rows, changes, resource, binding)
+            changes.write(connection)
+        if failure is not None:
+            raise failure
 
     def deploy_count(self, resource: Resource) -> int:
         """How many times the resource's certificate was actually changed; tests use it to prove no double deploy."""
@@ -349,25 +256,63 @@ class LocalCloud:
             _keep_content(connection, account_id, cert_name, cert_pem, key_pem)
         return cert_pem, key_pem
 
-    def _rebind(self, connection: sa.Connection, resource: Resource, binding: Binding) -> bool:
-        """Bind in `connection`'s transaction; True when the call was throttled (its attempt spent, nothing bound)."""
-        key = _key_parameters(resource)
-        row = connection.execute(_SELECT_RESOURCE, key).mappings().first()
+    def _rebind(
+        self, rows: dict[_Key, dict[str, Any]], changes: _Changes, resource: Resource, binding: Binding
+    ) -> DeployFailed | None:
+        """Decide a bind on the resource's row as read (and as the batch's earlier binds changed it), adding its
+        writes to `changes`: None when it is bound, else why not (a throttled call's attempt is spent all the
+        same)."""
+        key = _resource_key(resource)
+        row = rows.get(key)
         if row is None:
-            raise _gone(resource)
+            return _gone(resource)
         if row["cert_id"] == binding.cert_id and row["cert_name"] == binding.cert_name:
-            return False
+            return None
+        parameters = _key_parameters(resource)
         if row["flaky_remaining"] > 0:
             # The throttled attempt is spent even though the call fails, as with a real rate limit.
-            connection.execute(_SPEND_FLAKY, key)
-            return True
+            row["flaky_remaining"] -= 1
+            changes.spent.append(parameters)
+            return _throttled()
         if row["fail"]:
-            raise PermanentDeployFailure("OperationDenied", row["fail"])
+            return PermanentDeployFailure("OperationDenied", row["fail"])
         if not row["https_enabled"]:
-            raise PermanentDeployFailure("HttpsDisabled", f"HTTPS is disabled on {_describe(resource)}.")
-        connection.execute(_REBIND, {**key, "new_cert_id": binding.cert_id, "new_cert_name": binding.cert_name})
-        connection.execute(_RECORD_CHANGE, {**key, "previous": row["cert_name"], "changed": self._now()})
-        return False
+            return PermanentDeployFailure("HttpsDisabled", f"HTTPS is disabled on {_describe(resource)}.")
+        changes.rebound.append({**parameters, "new_cert_id": binding.cert_id, "new_cert_name": binding.cert_name})
+        changes.recorded.append({**parameters, "previous": row["cert_name"], "changed": self._now()})
+        row.update(cert_id=binding.cert_id, cert_name=binding.cert_name)
+        return None
+
+
+@dataclass
+class _Changes:
+    """The writes of a transaction's binds, each kind in one executemany."""
+
+    spent: list[dict[str, Any]] = field(default_factory=list)
+    rebound: list[dict[str, Any]] = field(default_factory=list)
+    recorded: list[dict[str, Any]] = field(default_factory=list)
+
+    def write(self, connection: sa.Connection) -> None:
+        for statement, rows in ((_SPEND_FLAKY, self.spent), (_REBIND, self.rebound), (_RECORD_CHANGE, self.recorded)):
+            if rows:
+                connection.execute(statement, rows)
+
+
+def _rows_by_key(
+    connection: sa.Connection, columns: Sequence[str], resources: Sequence[Resource]
+) -> dict[_Key, dict[str, Any]]:
+    """The `columns` of the resources' rows, by key (absent: gone), in one query per 100 resources. Each key is its
+    own term of an OR, which SQLite looks up in the primary key one by one; it scans the table for a row-value IN."""
+    keys = sorted({_resource_key(resource) for resource in resources})
+    term = "(" + " AND ".join(f"{name} = ?" for name in _KEY_COLUMNS) + ")"
+    selected = ", ".join((*_KEY_COLUMNS, *columns))
+    rows: dict[_Key, dict[str, Any]] = {}
+    for start in range(0, len(keys), _KEYS_PER_QUERY):
+        chunk = keys[start : start + _KEYS_PER_QUERY]
+        query = f"SELECT {selected} FROM {_cloud_resource.name} WHERE " + " OR ".join([term] * len(chunk))
+        for row in connection.exec_driver_sql(query, tuple(value for key in chunk for value in key)):
+            rows[tuple(row[: len(_KEY_COLUMNS)])] = dict(zip(columns, row[len(_KEY_COLUMNS) :], strict=True))
+    return rows
 
 
 def _keep_content(connection: sa.Connection, account_id: int, name: str, cert_pem: str, key_pem: str) -> None:
@@ -465,11 +410,14 @@ def _spec(
     )
 
 
-def _entry_key(account_id: int, entry: InventoryEntry) -> tuple[int, str, str, str, str, int]:
+_Key = tuple[int, str, str, str, str, int]
+
+
+def _entry_key(account_id: int, entry: InventoryEntry) -> _Key:
     return (account_id, str(entry.product), entry.region, entry.instance, entry.domain, entry.port or 0)
 
 
-def _resource_key(resource: Resource) -> tuple[int, str, str, str, str, int]:
+def _resource_key(resource: Resource) -> _Key:
     return (
         resource.account_id,
         str(resource.product),
@@ -493,12 +441,12 @@ def _by_key(table: sa.Table) -> list[sa.ColumnElement[bool]]:
     return [table.c[name] == sa.bindparam(f"key_{name}") for name in _KEY_COLUMNS]
 
 
-# A deployment's statements, built once: each bind runs them with its resource's key (`_key_parameters`).
-_SELECT_BINDING = sa.select(_cloud_resource.c.cert_id, _cloud_resource.c.cert_name).where(*_by_key(_cloud_resource))
-# Only what a bind decides on: not the tags, whose JSON would be decoded on every bind.
-_SELECT_RESOURCE = sa.select(
-    *(_cloud_resource.c[name] for name in ("cert_id", "cert_name", "flaky_remaining", "fail", "https_enabled"))
-).where(*_by_key(_cloud_resource))
+# What a read of bindings takes of a resource's row, and what a bind decides on (not the tags, whose JSON would be
+# decoded on every bind); resources read per query.
+_BINDING_COLUMNS = ("cert_id", "cert_name")
+_DECIDING_COLUMNS = ("cert_id", "cert_name", "flaky_remaining", "fail", "https_enabled")
+_KEYS_PER_QUERY = 100
+# A deployment's writes, built once: each runs with its resource's key (`_key_parameters`).
 _SPEND_FLAKY = (
     sa.update(_cloud_resource)
     .where(*_by_key(_cloud_resource))

@@ -27,7 +27,7 @@ import shtab
 from pydantic import ValidationError
 
 from certdeploy.adapters.local_ca import LocalCa, LocalCaError
-from certdeploy.adapters.local_cloud import InventoryError
+from certdeploy.adapters.local_inventory import InventoryError
 from certdeploy.adapters.sql.migrate import upgrade
 from certdeploy.app.accounts import DEFAULT_ACCOUNT, create_account
 from certdeploy.app.certificates import add_certificate

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import certdeploy
-from certdeploy.adapters.local_cloud import read_inventory
+from certdeploy.adapters.local_inventory import read_inventory
 from certdeploy.app.accounts import DEFAULT_ACCOUNT, Credentials, ensure_default_account
 from certdeploy.app.messages import QueueRole
 from certdeploy.app.resources import sync_resources
