@@ -91,7 +91,7 @@ def _with_our_certificate_ids(deps: Deps, account_id: int, specs: Sequence[Resou
 SYNC_PAGE = 1000
 
 
-def _pages(specs: Iterable[ResourceSpec], size: int = SYNC_PAGE) -> Iterator[list[ResourceSpec]]:
+def _pages(specs: Iterable[ResourceSpec], size: int) -> Iterator[list[ResourceSpec]]:
     iterator = iter(specs)
     while page := list(islice(iterator, size)):
         yield page
@@ -101,7 +101,7 @@ def _sync(deps: Deps, inventory: Inventory, account_id: int) -> int:
     """Page by page: new resources inserted, changed ones refreshed; then those the inventory no longer reported
     marked gone (never deleted: jobs may refer to them). Only the ids seen are held across pages."""
     seen: set[int] = set()
-    for page in _pages(inventory.discover(account_id)):
+    for page in _pages(inventory.discover(account_id), SYNC_PAGE):
         seen.update(deps.store.resources.upsert(account_id, _with_our_certificate_ids(deps, account_id, page)))
     gone = deps.store.resources.live_ids(account_id) - seen
     if gone:
