@@ -3,10 +3,12 @@ that keeps the store's copy of the cloud inventory fresh (the scheduler runs it)
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from itertools import islice
+from itertools import groupby, islice
 
 from certdeploy.app.deps import Deps
 from certdeploy.domain.matching import MatchResult, match
@@ -99,14 +101,24 @@ def _pages(specs: Iterable[ResourceSpec], size: int) -> Iterator[list[ResourceSp
 
 def _sync(deps: Deps, inventory: Inventory, account_id: int) -> int:
     """Page by page: new resources inserted, changed ones refreshed; then those the inventory no longer reported
-    marked gone (never deleted: jobs may refer to them). Only the ids seen are held across pages."""
-    seen: set[int] = set()
+    marked gone (never deleted: jobs may refer to them). Only the ids seen are held across pages, as a sorted array
+    of machine integers (0.8 MB at 100,000, where a set of them took 7), and the live ids stream past it."""
+    seen = array("q")
     for page in _pages(inventory.discover(account_id), SYNC_PAGE):
-        seen.update(deps.store.resources.upsert(account_id, _with_our_certificate_ids(deps, account_id, page)))
-    gone = deps.store.resources.live_ids(account_id) - seen
+        seen.extend(deps.store.resources.upsert(account_id, _with_our_certificate_ids(deps, account_id, page)))
+    ordered = array("q", (resource_id for resource_id, _ in groupby(sorted(seen))))
+    del seen
+    gone = [
+        resource_id for resource_id in deps.store.resources.live_ids(account_id) if not _holds(ordered, resource_id)
+    ]
     if gone:
         deps.store.resources.set_gone(account_id, gone)
-    return len(seen)
+    return len(ordered)
+
+
+def _holds(ordered: array[int], value: int) -> bool:
+    position = bisect_left(ordered, value)
+    return position < len(ordered) and ordered[position] == value
 
 
 def sync_resources(deps: Deps, account_id: int, *, due_only: bool = False) -> int:

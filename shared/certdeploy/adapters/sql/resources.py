@@ -19,6 +19,8 @@ _ResourceKey = tuple[str, str, str, str, int]
 _KEY_COLUMNS = (resources.c.product, resources.c.region, resources.c.instance_id, resources.c.domain, resources.c.port)
 # A sync's updates of stored rows per write transaction: each holds the store's write lock a few milliseconds.
 _UPDATES_PER_TRANSACTION = 500
+# Ids `live_ids` fetches at a time (a server-side cursor on PostgreSQL and MySQL): 100,000 never sit in memory at once.
+_LIVE_IDS_PER_FETCH = 5000
 # Wildcard names matched in SQL, one LIKE each, in one query; far below SQLite's expression depth of 1000.
 _WILDCARD_BASES_PER_QUERY = 100
 
@@ -167,10 +169,10 @@ class SqlResources(SqlRepository):
         ]
         return known, inserts, stale
 
-    def live_ids(self, account_id: int) -> set[int]:
+    def live_ids(self, account_id: int) -> Iterator[int]:
         query = select(resources.c.id).where(resources.c.account_id == account_id, resources.c.gone == false())
         with self._connection(write=False) as conn:
-            return set(conn.execute(query).scalars())
+            yield from conn.execute(query.execution_options(yield_per=_LIVE_IDS_PER_FETCH)).scalars()
 
     def get_many(self, account_id: int, resource_ids: Collection[int]) -> list[Resource]:
         return [_resource(row) for row in self._owned_rows(resources, resources.c.id, account_id, resource_ids)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -83,8 +83,8 @@ class Resources(Protocol):
         account's."""
         ...
 
-    def live_ids(self, account_id: int) -> set[int]:
-        """The ids of the account's resources that are not gone: what a sync compares the inventory with."""
+    def live_ids(self, account_id: int) -> Iterator[int]:
+        """The ids of the account's resources that are not gone, streamed: what a sync compares the inventory with."""
         ...
 
     def set_gone(self, account_id: int, resource_ids: Collection[int], gone: bool = True) -> int: ...
