@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from certdeploy.app.deps import Deps
 from certdeploy.app.job_run import release_pending, tell
-from certdeploy.app.preview import stage_worker_counts
+from certdeploy.app.preview import planned_start, stage_worker_counts
 from certdeploy.app.stages import assign_stages, resume_job, stage_options, start_job
 from certdeploy.app.unit_of_work import Step, run_step
 from certdeploy.app.windows import held_until
@@ -27,6 +27,7 @@ from certdeploy.domain.models import (
     Certificate,
     CertOrigin,
     Job,
+    JobSummary,
     JobType,
     Product,
 )
@@ -86,7 +87,10 @@ class JobChanges(BaseModel):
 class JobProgress:
     """DescribeDeploymentJobStatus; on an `editing` job it is the preview."""
 
-    job: Job
+    job: JobSummary
+    resource_count: int
+    # When a job not yet started will start (app/preview.py); None once it has.
+    planned_start: datetime | None
     worker_count: int
     cert_count: int
     cost_count: int
@@ -279,7 +283,11 @@ def job_progress(deps: Deps, account_id: int, job_id: int) -> JobProgress:
     """DescribeDeploymentJobStatus, from the job's counters: constant in its size. For an `editing` job: the preview,
     with the resources left out and why."""
     store = deps.store
-    job = store.jobs.get(account_id, job_id)
+    described = store.jobs.describe(account_id, job_id)
+    # Only a job not yet started needs its resource list decoded: to say what its preview leaves out, and when its
+    # resources' maintenance windows let it start; a started one is counted from the list's text.
+    full = store.jobs.get(account_id, job_id) if described.job.status in (J.EDITING, J.PENDING) else None
+    job = full or described.job
     statuses: Counter[WorkerStatus] = Counter()
     per_product: Counter[Product] = Counter()
     for (product, status), count in store.workers.counts(account_id, job_id).items():
@@ -287,11 +295,11 @@ def job_progress(deps: Deps, account_id: int, job_id: int) -> JobProgress:
         per_product[product] += count
     worker_count = sum(statuses.values())
     exclusions: tuple[Exclusion, ...] = ()
-    if job.status is J.EDITING and worker_count < len(job.resource_ids):
+    if full is not None and full.status is J.EDITING and worker_count < len(full.resource_ids):
         # Each resource matches on its own, so only those left without a worker are matched again to say why: a
         # preview of 10,000 resources does not read and match them all (nor its workers, when each has one).
         matched = {target.resource_id for target in store.workers.targets(account_id, job_id)}
-        left_out = set(job.resource_ids) - matched
+        left_out = set(full.resource_ids) - matched
         resources = store.resources.targets(account_id, left_out)
         if resources:
             certs = store.certificates.get_many(account_id, job.cert_ids)
@@ -304,6 +312,8 @@ def job_progress(deps: Deps, account_id: int, job_id: int) -> JobProgress:
     rollback_states = (W.ROLLBACK, W.ROLLBACK_SUCCESS, W.ROLLBACK_ERROR)
     return JobProgress(
         job=job,
+        resource_count=len(full.resource_ids) if full is not None else described.resource_count,
+        planned_start=None if full is None else planned_start(deps, full),
         worker_count=worker_count,
         cert_count=store.workers.cert_count(account_id, job_id),
         cost_count=job_cost(job.cert_origin, charged),
