@@ -19,7 +19,7 @@ from certdeploy.app.job_run import release_pending, tell
 from certdeploy.app.preview import planned_start, stage_worker_counts
 from certdeploy.app.stages import assign_stages, resume_job, stage_options, start_job
 from certdeploy.app.unit_of_work import Step, run_step
-from certdeploy.app.windows import held_until
+from certdeploy.app.windows import held_until, hold_job_until
 from certdeploy.domain.errors import InvalidParameter, InvalidStatus, NotFound, Thing
 from certdeploy.domain.matching import Exclusion, Matchable, MatchResult, match
 from certdeploy.domain.models import (
@@ -344,9 +344,12 @@ def change_job_status_in(unit: Step, deps: Deps, account_id: int, job_id: int, t
     if job.status is J.ERROR and target is J.SCHEDULING:
         return resume_job(unit, job, now)
     if job.status is J.EDITING:
-        # A job its maintenance windows hold waits `pending`, whatever it was submitted as (app/windows.py).
-        held = target is J.SCHEDULING and held_until(unit.ops, account_id, job.resource_ids, now) is not None
-        job = _leave_editing(unit, job, J.PENDING if held else target, now)
+        # A job its maintenance windows hold waits `pending`, whatever it was submitted as (app/windows.py): asked once
+        # (its resources' tags are read for it), and a held job is told to wait here, not asked again by `start_job`.
+        until = held_until(unit.ops, account_id, job.resource_ids, now) if target is J.SCHEDULING else None
+        job = _leave_editing(unit, job, J.PENDING if until is not None else target, now)
+        if until is not None and job.status is J.PENDING:
+            return hold_job_until(unit, job, until)
     elif not (job.status is J.PENDING and target is J.SCHEDULING):
         raise InvalidStatus(f"Job {job_id} is '{job.status}': it cannot move to '{target}'.")
     # `scheduling` starts a pending job now, before its ScheduleTime (docs/protocol.md#deployment-jobs).
