@@ -395,16 +395,3 @@ def list_deployment_job_resource(ctx: ActionContext, params: RpcParameters) -> C
 def delete_deployment_job(ctx: ActionContext, params: RpcParameters) -> Empty:
     delete_job(ctx.deps, ctx.account_id, params.integer("JobId"))
     return Empty()
-
-
-HANDLERS = {
-    "CreateDeploymentJob": create_deployment_job,
-    "UpdateDeploymentJob": update_deployment_job,
-    "UpdateDeploymentJobStatus": update_deployment_job_status,
-    "DescribeDeploymentJob": describe_deployment_job,
-    "DescribeDeploymentJobStatus": describe_deployment_job_status,
-    "ListDeploymentJob": list_deployment_job,
-    "ListDeploymentJobCert": list_deployment_job_cert,
-    "ListDeploymentJobResource": list_deployment_job_resource,
-    "DeleteDeploymentJob": delete_deployment_job,
-}
