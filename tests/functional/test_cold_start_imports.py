@@ -25,6 +25,8 @@ REPO = Path(__file__).resolve().parent.parent.parent
 # X.509 parsing and the key-encryption cipher load when a certificate is read or a sealed secret opened, which none of
 # the samples does: the cryptography library's ~16 MiB are not every cold start's.
 X509 = {"cryptography", "asn1crypto", "certdeploy.domain.certificates"}
+# Loaded by the first name that is not ASCII (IDNA) and the first reply asked for in XML, which no sample has.
+ON_FIRST_NEED = {"idna", "xml.etree.ElementTree"}
 # No function loads these: schema migrations run once per deploy (`certdeploy migrate`), YAML is the local inventory's,
 # the rest is the CLI's and `certdeploy serve`'s; the store is SQLAlchemy Core on the SQLite dialect here (no ORM, no
 # other database's dialect, not even for MySQL's column types), and the settings are read without pydantic-settings.
@@ -43,6 +45,7 @@ NEVER = {
     "certdeploy.cli",
     "certdeploy.local",
     *X509,
+    *ON_FIRST_NEED,
 }
 CLOUD_SDK_PREFIXES = ("alibabacloud_", "Tea", "darabonba", "oss2", "fc2", "aliyunsdkcore")
 API = {"certdeploy.api", "certdeploy.api.replies", "certdeploy.api.service"}
