@@ -287,7 +287,7 @@ def job_progress(deps: Deps, account_id: int, job_id: int) -> JobProgress:
     # Only a job not yet started needs its resource list decoded: to say what its preview leaves out, and when its
     # resources' maintenance windows let it start; a started one is counted from the list's text.
     full = store.jobs.get(account_id, job_id) if described.job.status in (J.EDITING, J.PENDING) else None
-    job = full or described.job
+    job = described.job if full is None else full
     statuses: Counter[WorkerStatus] = Counter()
     per_product: Counter[Product] = Counter()
     for (product, status), count in store.workers.counts(account_id, job_id).items():
