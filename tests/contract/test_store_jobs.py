@@ -17,7 +17,7 @@ from certdeploy.domain.errors import InvalidStatus, NotFound
 from certdeploy.domain.models import Job, JobSummary, JobType, Product
 from certdeploy.domain.states import JobStatus, WorkerStatus, move_job, move_worker
 from certdeploy.ports.store.errors import AlreadyExists, StaleState
-from certdeploy.ports.store.jobs import WorkerSpec
+from certdeploy.ports.store.jobs import WorkerChange, WorkerFields, WorkerSpec
 from certdeploy.ports.store.messages import OutboxMessage
 from certdeploy.ports.store.resources import ResourceSpec
 from tests.contract.store_fixtures import (
@@ -357,6 +357,50 @@ def test_worker_transition_records_fields_and_loses_races_loudly(store: SqlStore
     assert lost.value.actual_status == "error"
     with pytest.raises(InvalidStatus):
         store.workers.transition(account.id, worker_id, move_worker(W.ERROR, W.SUCCESS))
+
+
+def test_workers_moved_together_are_written_as_returned_all_or_none(store: SqlStore, clock: SettableClock) -> None:
+    account = store.accounts.create("acme")
+    job, ids = pending_job_with_workers(store, account.id, 4)
+    store.workers.transition_all(account.id, job.id, move_worker(W.PENDING, W.SCHEDULING))
+    seen = store.workers.get_many(account.id, ids)
+    clock.advance(seconds=1)
+
+    recorded: WorkerFields = {"attempt": 1, "resource_cert_id": None, "resource_cert_name": "old"}
+    recorded |= {"resource_domain": "a.com", "resource_binding": "{}"}
+    claim = move_worker(W.SCHEDULING, W.PROCESSING)
+    claimed = store.workers.transition_each(
+        account.id,
+        [WorkerChange(seen[0], claim, recorded)] + [WorkerChange(w, claim, {"attempt": 2}) for w in seen[1:]],
+    )
+
+    assert claimed == store.workers.get_many(account.id, ids)
+    assert (claimed[0].resource_cert_name, claimed[0].attempt, claimed[1].resource_domain, claimed[1].attempt) == (
+        "old",
+        1,
+        None,
+        2,
+    )
+    assert {w.modified_at for w in claimed} == {clock.now()}
+    # One of them changed since it was read: none of the batch moves, and the counters stay.
+    store.workers.transition(account.id, ids[3], move_worker(W.PROCESSING, W.ERROR), error_code="Gone")
+    end = {"error_code": None, "error_message": None}
+    with pytest.raises(StaleState) as lost:
+        store.workers.transition_each(
+            account.id, [WorkerChange(w, move_worker(W.PROCESSING, W.SUCCESS), end) for w in claimed]
+        )
+    assert (lost.value.entity_id, lost.value.actual_status) == (ids[3], "error")
+    assert [w.status for w in store.workers.get_many(account.id, ids)] == [W.PROCESSING] * 3 + [W.ERROR]
+    assert store.workers.counts(account.id, job.id) == {(Product.CDN, W.PROCESSING): 3, (Product.CDN, W.ERROR): 1}
+
+    ended = store.workers.transition_each(
+        account.id, [WorkerChange(w, move_worker(W.PROCESSING, W.SUCCESS), end) for w in claimed[:3]]
+    )
+    assert ended == store.workers.get_many(account.id, ids[:3])
+    assert store.workers.counts(account.id, job.id) == {(Product.CDN, W.SUCCESS): 3, (Product.CDN, W.ERROR): 1}
+    other = store.accounts.create("other")
+    with pytest.raises(StaleState):  # none of that account's workers
+        store.workers.transition_each(other.id, [WorkerChange(ended[0], move_worker(W.SUCCESS, W.SUCCESS), {})])
 
 
 def test_stuck_workers_are_those_left_in_a_status_past_a_deadline(store: SqlStore, clock: SettableClock) -> None:

@@ -29,12 +29,12 @@ PRODUCTS = list(Product)
 
 
 @contextmanager
-def statements_run(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
-    """The SELECT statements (text and parameters) the engine runs inside the block."""
+def statements_run(engine: Engine, kinds: tuple[str, ...] = ("SELECT",)) -> Iterator[list[tuple[str, Any]]]:
+    """The statements of `kinds` (text and parameters) the engine runs inside the block."""
     caught: list[tuple[str, Any]] = []
 
     def catch(conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
+        if statement.lstrip().upper().startswith(kinds):
             caught.append((statement, parameters))
 
     event.listen(engine, "before_cursor_execute", catch)
@@ -150,3 +150,32 @@ def test_pages_of_a_jobs_workers_are_read_by_index(
         "workers",
         lambda: store.workers.search(account_id, job.id, status=WorkerStatus.EDITING, page=1, page_size=50),
     )
+
+
+def _by_primary_key(dialect: str, line: str) -> bool:
+    """Whether a line of a plan finds rows by the table's primary key."""
+    if dialect == "sqlite":
+        return "PRIMARY KEY" in line
+    if dialect == "postgresql":
+        return "_pkey" in line
+    return line.split("|")[1] == "PRIMARY"
+
+
+def test_a_few_resources_of_an_account_are_read_and_bound_by_their_ids(
+    store: SqlStore, database: Engine, account_with_resources: tuple[int, list[int]]
+) -> None:
+    # GIVEN an account's resources, in a database never analyzed (as `certdeploy serve`'s)
+    account_id, ids = account_with_resources
+
+    # WHEN a batch of deployments reads a few of them and records the certificate bound on them
+    few = ids[100:116]
+    with statements_run(database, ("SELECT", "UPDATE")) as caught:
+        store.resources.get_many(account_id, few)
+        store.resources.bind_certificate(account_id, few, 1, "bound")
+
+    # THEN each statement finds them by their ids, not by reading every resource of the account (a job deploys to
+    # thousands of them a batch at a time)
+    assert len(caught) == 2
+    for statement, parameters in caught:
+        plan = _plan_lines(database, statement, parameters)
+        assert any(_by_primary_key(database.dialect.name, line) for line in plan), f"{statement}\n→ {plan}"

@@ -8,7 +8,8 @@ file so `certdeploy cloud load` and a running `serve` can share it. A resource i
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from certdeploy.adapters.private_files import private_database_file
 from certdeploy.domain.deployment import (
     Binding,
     DeployableCertificate,
+    DeployFailed,
     PermanentDeployFailure,
     TransientDeployFailure,
 )
@@ -226,39 +228,61 @@ class LocalCloud:
             ]
 
     def current_binding(self, resource: Resource) -> Binding:
+        found = self.current_bindings([resource])[0]
+        if isinstance(found, DeployFailed):
+            raise found
+        return found
+
+    def current_bindings(self, resources: Sequence[Resource]) -> list[Binding | DeployFailed]:
+        """What each resource serves, read in one query per 100 resources."""
         with self._engine.connect() as connection:
-            row = connection.execute(_SELECT_BINDING, _key_parameters(resource)).first()
-        if row is None:
-            raise PermanentDeployFailure(
-                "ResourceNotFound", f"{resource.product} resource {_describe(resource)} is gone."
-            )
-        return Binding(cert_id=row.cert_id, cert_name=row.cert_name, domain=resource.domain)
+            rows = _rows_by_key(connection, _BINDING_COLUMNS, resources)
+        return [
+            _gone(resource)
+            if (row := rows.get(_resource_key(resource))) is None
+            else Binding(cert_id=row["cert_id"], cert_name=row["cert_name"], domain=resource.domain)
+            for resource in resources
+        ]
 
     def bind(self, resource: Resource, certificate: DeployableCertificate) -> None:
         """Bind `certificate`; binding what is already bound succeeds without counting as a deploy."""
-        name = (resource.account_id, certificate.name)
-        content = (certificate.cert_pem, certificate.key_pem.get_secret_value())
+        failure = self.bind_each([(resource, certificate)])[0]
+        if failure is not None:
+            raise failure
+
+    def bind_each(self, binds: Sequence[tuple[Resource, DeployableCertificate]]) -> list[DeployFailed | None]:
+        """Bind each certificate on its resource, all in one transaction: the resources read in one query, the
+        changes written in one statement each; a throttled bind's spent attempt is written too."""
+        contents = {
+            (resource.account_id, certificate.name): (certificate.cert_pem, certificate.key_pem.get_secret_value())
+            for resource, certificate in binds
+        }
         # The local cloud keeps what a product keeps, the key too, in its owner-only file: its TLS serves them. A job
         # binds one certificate on many resources, so what this process stored last is not stored again (whichever
         # process stored a name's content last, that is the content the name serves).
-        keep = all(content) and self._kept.get(name) != content
+        keep = {name: content for name, content in contents.items() if all(content) and self._kept.get(name) != content}
         with self._engine.begin() as connection:
-            if keep:
-                _keep_content(connection, *name, *content)
-            throttled = self._rebind(
-                connection, resource, Binding(cert_id=certificate.cert_id, cert_name=certificate.name)
-            )
-        if keep:
-            self._kept[name] = content
-        if throttled:
-            raise _throttled()
+            for (account_id, name), content in keep.items():
+                _keep_content(connection, account_id, name, *content)
+            rows = _rows_by_key(connection, _DECIDING_COLUMNS, [resource for resource, _ in binds])
+            changes = _Changes()
+            failures = [
+                self._rebind(rows, changes, resource, Binding(cert_id=certificate.cert_id, cert_name=certificate.name))
+                for resource, certificate in binds
+            ]
+            changes.write(connection)
+        self._kept.update(keep)
+        return failures
 
     def restore(self, resource: Resource, binding: Binding) -> None:
         """Put a previous binding back (rollback)."""
         with self._engine.begin() as connection:
-            throttled = self._rebind(connection, resource, binding)
-        if throttled:
-            raise _throttled()
+            rows = _rows_by_key(connection, _DECIDING_COLUMNS, [resource])
+            changes = _Changes()
+            failure = self._rebind(rows, changes, resource, binding)
+            changes.write(connection)
+        if failure is not None:
+            raise failure
 
     def deploy_count(self, resource: Resource) -> int:
         """How many times the resource's certificate was actually changed; tests use it to prove no double deploy."""
@@ -317,25 +341,63 @@ class LocalCloud:
             _keep_content(connection, account_id, cert_name, cert_pem, key_pem)
         return cert_pem, key_pem
 
-    def _rebind(self, connection: sa.Connection, resource: Resource, binding: Binding) -> bool:
-        """Bind in `connection`'s transaction; True when the call was throttled (its attempt spent, nothing bound)."""
-        key = _key_parameters(resource)
-        row = connection.execute(_SELECT_RESOURCE, key).mappings().first()
+    def _rebind(
+        self, rows: dict[_Key, dict[str, Any]], changes: _Changes, resource: Resource, binding: Binding
+    ) -> DeployFailed | None:
+        """Decide a bind on the resource's row as read (and as the batch's earlier binds changed it), adding its
+        writes to `changes`: None when it is bound, else why not (a throttled call's attempt is spent all the
+        same)."""
+        key = _resource_key(resource)
+        row = rows.get(key)
         if row is None:
-            raise _gone(resource)
+            return _gone(resource)
         if row["cert_id"] == binding.cert_id and row["cert_name"] == binding.cert_name:
-            return False
+            return None
+        parameters = _key_parameters(resource)
         if row["flaky_remaining"] > 0:
             # The throttled attempt is spent even though the call fails, as with a real rate limit.
-            connection.execute(_SPEND_FLAKY, key)
-            return True
+            row["flaky_remaining"] -= 1
+            changes.spent.append(parameters)
+            return _throttled()
         if row["fail"]:
-            raise PermanentDeployFailure("OperationDenied", row["fail"])
+            return PermanentDeployFailure("OperationDenied", row["fail"])
         if not row["https_enabled"]:
-            raise PermanentDeployFailure("HttpsDisabled", f"HTTPS is disabled on {_describe(resource)}.")
-        connection.execute(_REBIND, {**key, "new_cert_id": binding.cert_id, "new_cert_name": binding.cert_name})
-        connection.execute(_RECORD_CHANGE, {**key, "previous": row["cert_name"], "changed": self._now()})
-        return False
+            return PermanentDeployFailure("HttpsDisabled", f"HTTPS is disabled on {_describe(resource)}.")
+        changes.rebound.append({**parameters, "new_cert_id": binding.cert_id, "new_cert_name": binding.cert_name})
+        changes.recorded.append({**parameters, "previous": row["cert_name"], "changed": self._now()})
+        row.update(cert_id=binding.cert_id, cert_name=binding.cert_name)
+        return None
+
+
+@dataclass
+class _Changes:
+    """The writes of a transaction's binds, each kind in one executemany."""
+
+    spent: list[dict[str, Any]] = field(default_factory=list)
+    rebound: list[dict[str, Any]] = field(default_factory=list)
+    recorded: list[dict[str, Any]] = field(default_factory=list)
+
+    def write(self, connection: sa.Connection) -> None:
+        for statement, rows in ((_SPEND_FLAKY, self.spent), (_REBIND, self.rebound), (_RECORD_CHANGE, self.recorded)):
+            if rows:
+                connection.execute(statement, rows)
+
+
+def _rows_by_key(
+    connection: sa.Connection, columns: Sequence[str], resources: Sequence[Resource]
+) -> dict[_Key, dict[str, Any]]:
+    """The `columns` of the resources' rows, by key (absent: gone), in one query per 100 resources. Each key is its
+    own term of an OR, which SQLite looks up in the primary key one by one; it scans the table for a row-value IN."""
+    keys = sorted({_resource_key(resource) for resource in resources})
+    term = "(" + " AND ".join(f"{name} = ?" for name in _KEY_COLUMNS) + ")"
+    selected = ", ".join((*_KEY_COLUMNS, *columns))
+    rows: dict[_Key, dict[str, Any]] = {}
+    for start in range(0, len(keys), _KEYS_PER_QUERY):
+        chunk = keys[start : start + _KEYS_PER_QUERY]
+        query = f"SELECT {selected} FROM {_cloud_resource.name} WHERE " + " OR ".join([term] * len(chunk))
+        for row in connection.exec_driver_sql(query, tuple(value for key in chunk for value in key)):
+            rows[tuple(row[: len(_KEY_COLUMNS)])] = dict(zip(columns, row[len(_KEY_COLUMNS) :], strict=True))
+    return rows
 
 
 def _keep_content(connection: sa.Connection, account_id: int, name: str, cert_pem: str, key_pem: str) -> None:
@@ -371,11 +433,14 @@ def _served_name(
     return current
 
 
-def _entry_key(account_id: int, entry: InventoryEntry) -> tuple[int, str, str, str, str, int]:
+_Key = tuple[int, str, str, str, str, int]
+
+
+def _entry_key(account_id: int, entry: InventoryEntry) -> _Key:
     return (account_id, str(entry.product), entry.region, entry.instance, entry.domain, entry.port or 0)
 
 
-def _resource_key(resource: Resource) -> tuple[int, str, str, str, str, int]:
+def _resource_key(resource: Resource) -> _Key:
     return (
         resource.account_id,
         str(resource.product),
@@ -399,12 +464,12 @@ def _by_key(table: sa.Table) -> list[sa.ColumnElement[bool]]:
     return [table.c[name] == sa.bindparam(f"key_{name}") for name in _KEY_COLUMNS]
 
 
-# A deployment's statements, built once: each bind runs them with its resource's key (`_key_parameters`).
-_SELECT_BINDING = sa.select(_cloud_resource.c.cert_id, _cloud_resource.c.cert_name).where(*_by_key(_cloud_resource))
-# Only what a bind decides on: not the tags, whose JSON would be decoded on every bind.
-_SELECT_RESOURCE = sa.select(
-    *(_cloud_resource.c[name] for name in ("cert_id", "cert_name", "flaky_remaining", "fail", "https_enabled"))
-).where(*_by_key(_cloud_resource))
+# What a read of bindings takes of a resource's row, and what a bind decides on (not the tags, whose JSON would be
+# decoded on every bind); resources read per query.
+_BINDING_COLUMNS = ("cert_id", "cert_name")
+_DECIDING_COLUMNS = ("cert_id", "cert_name", "flaky_remaining", "fail", "https_enabled")
+_KEYS_PER_QUERY = 100
+# A deployment's writes, built once: each runs with its resource's key (`_key_parameters`).
 _SPEND_FLAKY = (
     sa.update(_cloud_resource)
     .where(*_by_key(_cloud_resource))

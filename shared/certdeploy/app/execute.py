@@ -11,7 +11,6 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from certdeploy.app.deps import Deps
 from certdeploy.app.job_run import apply_worker_ends
@@ -35,7 +34,8 @@ from certdeploy.domain.errors import NotFound
 from certdeploy.domain.failures import Failure
 from certdeploy.domain.models import Product, Resource, Worker
 from certdeploy.domain.states import WorkerStatus, move_worker
-from certdeploy.ports.store.jobs import Workers
+from certdeploy.ports.cloud import Deployer, bind_each, current_bindings
+from certdeploy.ports.store.jobs import WorkerChange, WorkerFields
 
 log = logging.getLogger(__name__)
 W = WorkerStatus
@@ -44,57 +44,71 @@ _RUNNING = (W.SCHEDULING, W.PROCESSING)
 
 def _claim(deps: Deps, attempts: Sequence[_Attempt]) -> list[tuple[_Attempt, Worker]]:
     """Mark each attempt's worker `processing` at its attempt, recording `previous` (what its resource served) unless
-    an attempt already did; an attempt whose message's turn has passed drops out. One transaction for the batch: it is
-    durable before any bind."""
+    an attempt already did; an attempt whose message's turn has passed drops out. One transaction for the batch, one
+    conditional update per shape of change for all its workers: it is durable before any bind."""
 
     tries = 0
 
     def step(unit: Step) -> list[tuple[_Attempt, Worker]]:
         nonlocal tries
         tries += 1
-        claimed = []
-        for attempt in attempts:
-            worker = _claim_one(unit, attempt, attempt.seen if tries == 1 else None)
-            if worker is not None:
-                claimed.append((attempt, worker))
-        return claimed
+        seen = _seen(unit, attempts) if tries == 1 else _now_in_turn(unit, attempts)
+        claimed: dict[_Attempt, Worker] = {}
+        changes: dict[int, list[tuple[_Attempt, WorkerChange]]] = defaultdict(list)
+        for attempt, worker in seen:
+            if _carries_on(attempt, worker):
+                claimed[attempt] = worker
+                continue
+            fields: WorkerFields = {"attempt": attempt.command.attempt, **_to_record(attempt, worker)}
+            change = WorkerChange(worker, move_worker(worker.status, W.PROCESSING), fields)
+            changes[worker.account_id].append((attempt, change))
+        for account_id, of_account in changes.items():
+            written = unit.ops.workers.transition_each(account_id, [change for _, change in of_account])
+            claimed.update(zip((attempt for attempt, _ in of_account), written, strict=True))
+        return [(attempt, claimed[attempt]) for attempt in attempts if attempt in claimed]
 
     return run_step(deps, step) if attempts else []
 
 
-def _claim_one(unit: Step, attempt: _Attempt, seen: Worker | None) -> Worker | None:
-    """Claim the attempt's worker as `seen` before the transaction, which the claim's condition on its version checks
-    (a lost race runs the step again, reading); with nothing seen, as read now."""
-    command = attempt.command
-    worker = seen or _its_turn(unit.ops.workers, command)
-    if worker is None:
-        return None
-    # An attempt records before it binds, so while nothing is recorded no attempt reached the cloud and what was
-    # read before this transaction is still the previous binding; once recorded, a retry must not record again.
-    record = attempt.previous if worker.resource_domain is None else {}
-    if worker.status is W.PROCESSING and command.attempt == worker.attempt and not record:
-        # A redelivery of the message being worked on: carry on (every step is idempotent) if it still is.
-        return worker if seen is None else _claim_one(unit, attempt, None)
-    try:
-        return unit.ops.workers.transition(
-            command.account_id,
-            worker.id,
-            move_worker(worker.status, W.PROCESSING),
-            expected_version=worker.version,
-            attempt=command.attempt,
-            **record,
-        )
-    except NotFound:
-        return None  # its job was deleted since it was seen
+def _seen(unit: Step, attempts: Sequence[_Attempt]) -> list[tuple[_Attempt, Worker]]:
+    """The workers as seen before the transaction, which the claim's condition on their version checks (a lost race
+    runs the step again, reading); a redelivery carrying on is confirmed on a read in the transaction."""
+    carrying = {attempt for attempt in attempts if _carries_on(attempt, attempt.seen)}
+    confirmed = dict(_now_in_turn(unit, [attempt for attempt in attempts if attempt in carrying])) if carrying else {}
+    return [
+        (attempt, confirmed[attempt] if attempt in carrying else attempt.seen)
+        for attempt in attempts
+        if attempt in confirmed or attempt not in carrying
+    ]
 
 
-def _its_turn(workers: Workers, command: DeployWorker) -> Worker | None:
-    """The worker as `workers` sees it now, if this message may still deploy it (None once its job was deleted)."""
-    try:
-        worker = workers.get(command.account_id, command.worker_id)
-    except NotFound:
-        return None
-    return worker if _in_turn(worker, command) else None
+def _to_record(attempt: _Attempt, worker: Worker) -> WorkerFields:
+    """An attempt records before it binds, so while nothing is recorded no attempt reached the cloud and what was
+    read before the claim is still the previous binding; once recorded, a retry must not record again."""
+    return attempt.previous if worker.resource_domain is None else {}
+
+
+def _carries_on(attempt: _Attempt, worker: Worker) -> bool:
+    """A redelivery of the message being worked on: it carries on (every step is idempotent) without a claim."""
+    return (
+        worker.status is W.PROCESSING and attempt.command.attempt == worker.attempt and not _to_record(attempt, worker)
+    )
+
+
+def _now_in_turn(unit: Step, attempts: Sequence[_Attempt]) -> list[tuple[_Attempt, Worker]]:
+    """The attempts whose message may still deploy its worker as read now, with the worker (none once its job was
+    deleted)."""
+    by_account: dict[int, list[_Attempt]] = defaultdict(list)
+    for attempt in attempts:
+        by_account[attempt.command.account_id].append(attempt)
+    found: dict[_Attempt, Worker] = {}
+    for account_id, of_account in by_account.items():
+        current = {w.id: w for w in unit.ops.workers.get_many(account_id, [a.command.worker_id for a in of_account])}
+        for attempt in of_account:
+            worker = current.get(attempt.command.worker_id)
+            if worker is not None and _in_turn(worker, attempt.command):
+                found[attempt] = worker
+    return [(attempt, found[attempt]) for attempt in attempts if attempt in found]
 
 
 def _in_turn(worker: Worker, command: DeployWorker) -> bool:
@@ -149,11 +163,28 @@ def _our_certificate_id(deps: Deps, worker: Worker, resource: Resource, binding:
     return None
 
 
-def _previous_binding(deps: Deps, worker: Worker, resource: Resource) -> dict[str, Any]:
-    """What the resource serves now, as the claim records it; nothing when an attempt recorded it already."""
-    if worker.resource_domain is not None:
-        return {}
-    binding = deps.deployers.for_product(resource.product).current_binding(resource)
+def _previous_bindings(deps: Deps, reads: Sequence[tuple[Worker, Resource]]) -> list[WorkerFields | Failure]:
+    """What each worker's resource serves now, as the claim records it, or why it cannot be read; nothing when an
+    attempt recorded it already. The resources of one deployer are read at once (`ports/cloud.py`)."""
+    previous: list[WorkerFields | Failure] = [WorkerFields() for _ in reads]
+    by_deployer: dict[int, tuple[Deployer, list[int]]] = {}
+    for index, (worker, resource) in enumerate(reads):
+        if worker.resource_domain is not None:
+            continue
+        try:
+            deployer = deps.deployers.for_product(resource.product)
+        except Failure as failure:
+            previous[index] = failure
+            continue
+        by_deployer.setdefault(id(deployer), (deployer, []))[1].append(index)
+    for deployer, indexes in by_deployer.values():
+        bindings = current_bindings(deployer, [reads[index][1] for index in indexes])
+        for index, binding in zip(indexes, bindings, strict=True):
+            previous[index] = binding if isinstance(binding, Failure) else _to_be_recorded(deps, *reads[index], binding)
+    return previous
+
+
+def _to_be_recorded(deps: Deps, worker: Worker, resource: Resource, binding: Binding) -> WorkerFields:
     # Known as ours, the previous certificate is what a rollback binds again.
     cert_id = _our_certificate_id(deps, worker, resource, binding)
     return {
@@ -174,16 +205,22 @@ def end_workers(
     deps: Deps, ends: Sequence[tuple[Worker, Failure | None]], *, expected: tuple[WorkerStatus, ...]
 ) -> None:
     """`end_worker` for several workers, in one transaction; each job goes on (`continue_job`) once, after its
-    workers of the batch ended."""
+    workers of the batch ended. The workers are ended as given (each end is conditional on the worker's version), and
+    read again only if one of them changed since (a lost race runs the step again)."""
+    tries = 0
 
     def step(unit: Step) -> None:
+        nonlocal tries
+        tries += 1
         by_job: dict[tuple[int, int], list[tuple[Worker, Failure | None]]] = defaultdict(list)
         for worker, failure in ends:
             by_job[(worker.account_id, worker.job_id)].append((worker, failure))
         ended_jobs = []
         for (account_id, job_id), of_job in by_job.items():
+            given = [worker for worker, _ in of_job]
             currents = {
-                current.id: current for current in unit.ops.workers.get_many(account_id, [w.id for w, _ in of_job])
+                current.id: current
+                for current in (given if tries == 1 else unit.ops.workers.get_many(account_id, [w.id for w in given]))
             }
             to_end = [
                 (current, domain_end_worker(current, failure))
@@ -228,14 +265,14 @@ def deploy_worker(deps: Deps, command: DeployWorker) -> None:
     deploy_workers(deps, [command])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Attempt:
     """A message whose worker was seen in its turn, with what its resource serves (or why that could not be read)."""
 
     command: DeployWorker
     seen: Worker
     resource: Resource | None = None
-    previous: dict[str, Any] = field(default_factory=dict)
+    previous: WorkerFields = field(default_factory=lambda: WorkerFields())
     read_failure: Failure | None = None
 
 
@@ -249,19 +286,8 @@ def deploy_workers(deps: Deps, commands: Sequence[DeployWorker]) -> None:
     `error` with the cause. Any other exception propagates to the queue's own retry and dead-letter queue, after the
     batch's other workers ended: their messages are done, a redelivery finds it is not their turn any more.
     """
-    attempts = _read(deps, commands)
-    claimed = _claim(deps, attempts)
-    ends: list[tuple[Worker, Failure | None]] = []
-    certificates: dict[tuple[int, int, bool, bool], DeployableCertificate] = {}
-    unexpected: Exception | None = None
-    for attempt, worker in claimed:
-        try:
-            ended, failure = _bind(deps, attempt, worker, certificates)
-        except Exception as exc:
-            unexpected = unexpected or exc
-            continue
-        if ended:
-            ends.append((worker, failure))
+    claimed = _claim(deps, _read(deps, commands))
+    ends, unexpected = _bind_all(deps, claimed)
     end_workers(deps, ends, expected=(W.PROCESSING,))
     if unexpected is not None:
         raise unexpected
@@ -293,42 +319,73 @@ def _read(deps: Deps, commands: Sequence[DeployWorker]) -> list[_Attempt]:
         resources = {resource.id: resource for resource in found if not resource.gone}
         # An account without maintenance windows (most) costs the batch one read, not one per worker.
         windowed = bool(in_turn) and bool(deps.store.windows.of_account(account_id))
-        for command, seen in in_turn:
-            if windowed and wait_for_window(deps, seen, command):
-                continue
-            try:
-                resource = resources.get(seen.resource_id)
-                if resource is None:
-                    raise _resource_gone(seen)
-                attempts.append(_Attempt(command, seen, resource, _previous_binding(deps, seen, resource)))
-            except Failure as failure:
-                attempts.append(_Attempt(command, seen, read_failure=failure))
+        reads = [
+            (command, seen, resources.get(seen.resource_id))
+            for command, seen in in_turn
+            if not (windowed and wait_for_window(deps, seen, command))
+        ]
+        found_reads = [(seen, resource) for _, seen, resource in reads if resource is not None]
+        previous = iter(_previous_bindings(deps, found_reads))
+        for command, seen, resource in reads:
+            read = _resource_gone(seen) if resource is None else next(previous)
+            if isinstance(read, Failure):
+                attempts.append(_Attempt(command, seen, read_failure=read))
+            else:
+                attempts.append(_Attempt(command, seen, resource, read))
     return attempts
 
 
-def _bind(
-    deps: Deps,
-    attempt: _Attempt,
-    worker: Worker,
-    certificates: dict[tuple[int, int, bool, bool], DeployableCertificate],
+def _bind_all(
+    deps: Deps, claimed: Sequence[tuple[_Attempt, Worker]]
+) -> tuple[list[tuple[Worker, Failure | None]], Exception | None]:
+    """Bind each claimed worker's certificate (loaded once per way its products take it; the resources of one
+    deployer at once, `ports/cloud.py`) and start its verification: the workers that end now with the failure each
+    ends with, and the first unexpected error. A retried failure leaves the worker to its next message."""
+    certificates: dict[tuple[int, int, bool, bool], DeployableCertificate] = {}
+    outcomes: list[Exception | None] = [None] * len(claimed)
+    by_deployer: dict[int, tuple[Deployer, list[tuple[int, Resource, DeployableCertificate]]]] = {}
+    for index, (attempt, worker) in enumerate(claimed):
+        try:
+            if attempt.read_failure is not None:
+                raise attempt.read_failure
+            assert attempt.resource is not None
+            product = attempt.resource.product
+            # The batch's workers mostly share a certificate.
+            key = (worker.account_id, worker.cert_id, product in CAS_ID_PRODUCTS, product in CAS_IDENTIFIER_PRODUCTS)
+            if key not in certificates:
+                certificates[key] = load_deployable(deps, worker.account_id, worker.cert_id, product)
+            deployer = deps.deployers.for_product(product)
+        except Exception as exc:
+            outcomes[index] = exc
+            continue
+        by_deployer.setdefault(id(deployer), (deployer, []))[1].append((index, attempt.resource, certificates[key]))
+    for deployer, binds in by_deployer.values():
+        bound = bind_each(deployer, [(resource, certificate) for _, resource, certificate in binds])
+        for (index, _, _), outcome in zip(binds, bound, strict=True):
+            outcomes[index] = outcome
+    ends: list[tuple[Worker, Failure | None]] = []
+    unexpected: Exception | None = None
+    for (attempt, worker), outcome in zip(claimed, outcomes, strict=True):
+        try:
+            ended, failure = _after_bind(deps, attempt, worker, outcome)
+        except Exception as exc:
+            unexpected = unexpected or exc
+            continue
+        if ended:
+            ends.append((worker, failure))
+    return ends, unexpected
+
+
+def _after_bind(
+    deps: Deps, attempt: _Attempt, worker: Worker, outcome: Exception | None
 ) -> tuple[bool, Failure | None]:
-    """Bind the claimed worker's certificate and start its verification: (whether the worker ends now, the failure
-    it ends with). A retried failure leaves the worker to its next message."""
-    command = attempt.command
-    try:
-        if attempt.read_failure is not None:
-            raise attempt.read_failure
-        assert attempt.resource is not None
-        product = attempt.resource.product
-        # The batch's workers mostly share a certificate: loaded once per way the products take it.
-        key = (worker.account_id, worker.cert_id, product in CAS_ID_PRODUCTS, product in CAS_IDENTIFIER_PRODUCTS)
-        if key not in certificates:
-            certificates[key] = load_deployable(deps, worker.account_id, worker.cert_id, product)
-        deps.deployers.for_product(product).bind(attempt.resource, certificates[key])
-    except Failure as failure:
-        log.info("worker %s attempt %s failed: %s", worker.id, command.attempt, failure)
-        given_up = retry_worker(deps, command, W.PROCESSING, failure)
+    """Whether the worker ends now after its bind's `outcome`, and the failure it ends with."""
+    if isinstance(outcome, Failure):
+        log.info("worker %s attempt %s failed: %s", worker.id, attempt.command.attempt, outcome)
+        given_up = retry_worker(deps, attempt.command, W.PROCESSING, outcome)
         return given_up is not None, given_up
+    if outcome is not None:
+        raise outcome
     return not start_verification(deps, worker), None
 
 

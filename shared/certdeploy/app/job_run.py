@@ -19,7 +19,7 @@ from certdeploy.domain.notifications import NotificationEvent
 from certdeploy.domain.quota import release_entries
 from certdeploy.domain.states import WorkerStatus
 from certdeploy.domain.timeline import JobEventType, NewJobEvent, job_event, worker_event
-from certdeploy.ports.store.jobs import JobState
+from certdeploy.ports.store.jobs import JobState, WorkerChange
 from certdeploy.ports.store.unit_of_work import UnitOfWork
 
 W, E = WorkerStatus, JobEventType
@@ -52,19 +52,24 @@ def release_pending(ops: UnitOfWork, job: Job | JobState) -> int:
 
 def apply_worker_ends(unit: Step, account_id: int, ends: Sequence[tuple[Worker, WorkerEnd]]) -> None:
     """Write the ends of some of an account's workers as the domain decided them (see
-    `certdeploy.domain.completion.end_worker`): a statement per worker for its status, and for all of them one for
-    the refunds, one read of their certificates, one binding per certificate and one append to the timeline."""
+    `certdeploy.domain.completion.end_worker`), each conditional on the worker being as read: for all of them one
+    update (an executemany) for their status, one for the refunds, one read of their certificates, one binding per
+    certificate and one append to the timeline."""
     ops = unit.ops
-    for worker, end in ends:
-        failure = end.failure
-        ops.workers.transition(
-            account_id,
-            worker.id,
-            end.move,
-            error_code=None if failure is None else failure.code,
-            error_message=None if failure is None else failure.message,
-            clear_error=failure is None,
-        )
+    ops.workers.transition_each(
+        account_id,
+        [
+            WorkerChange(
+                worker,
+                end.move,
+                {
+                    "error_code": None if end.failure is None else end.failure.code,
+                    "error_message": None if end.failure is None else end.failure.message,
+                },
+            )
+            for worker, end in ends
+        ],
+    )
     refunds = [end.refund for _, end in ends if end.refund is not None]
     if refunds:
         ops.quota.credit(account_id, refunds)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
-from certdeploy.domain.deployment import Binding, DeployableCertificate
+from certdeploy.domain.deployment import Binding, DeployableCertificate, DeployFailed
 from certdeploy.domain.models import CertAlgorithm, CertificateInfo, Product, Resource
 from certdeploy.ports.store.resources import ResourceSpec
 
@@ -37,8 +38,53 @@ class Deployer(Protocol):
         ...
 
 
+@runtime_checkable
+class BatchDeployer(Deployer, Protocol):
+    """A deployer that reads and binds many resources at once (the local cloud: one query, one transaction)."""
+
+    def current_bindings(self, resources: Sequence[Resource]) -> list[Binding | DeployFailed]:
+        """`current_binding` of each resource, or why it could not be read."""
+        ...
+
+    def bind_each(self, binds: Sequence[tuple[Resource, DeployableCertificate]]) -> list[DeployFailed | None]:
+        """`bind` of each certificate on its resource: None where it is bound, else why it is not."""
+        ...
+
+
 class Deployers(Protocol):
     def for_product(self, product: Product) -> Deployer: ...
+
+
+def current_bindings(deployer: Deployer, resources: Sequence[Resource]) -> list[Binding | DeployFailed]:
+    """`BatchDeployer.current_bindings` for any deployer: one call per resource unless it reads them at once."""
+    if isinstance(deployer, BatchDeployer):
+        return deployer.current_bindings(resources)
+    bindings: list[Binding | DeployFailed] = []
+    for resource in resources:
+        try:
+            bindings.append(deployer.current_binding(resource))
+        except DeployFailed as failure:
+            bindings.append(failure)
+    return bindings
+
+
+def bind_each(deployer: Deployer, binds: Sequence[tuple[Resource, DeployableCertificate]]) -> list[Exception | None]:
+    """`BatchDeployer.bind_each` for any deployer: one call per resource unless it binds them at once. An unexpected
+    error is where its bind's failure would be: one call's does not stop the others; a batch's is every bind's."""
+    if isinstance(deployer, BatchDeployer):
+        try:
+            return list(deployer.bind_each(binds))
+        except Exception as exc:
+            return [exc] * len(binds)
+    results: list[Exception | None] = []
+    for resource, certificate in binds:
+        try:
+            deployer.bind(resource, certificate)
+        except Exception as exc:
+            results.append(exc)
+        else:
+            results.append(None)
+    return results
 
 
 # --------------------------------------------------------------------------------------------- certificate source

@@ -97,7 +97,11 @@ class SqlRepository:
         selected = list(columns) or list(table.c)
         names = [c.key for c in selected]
         at, id_at = names.index(column.key), names.index("id")
-        owned = select(*selected).where(table.c.account_id == account_id, *where)
+        # By id, the account's condition is written so that no index serves it: SQLite would otherwise read every row
+        # of the account by an index that starts with `account_id` (resources have several) rather than the few ids
+        # by primary key.
+        account = table.c.account_id + 0 if column is table.c.id else table.c.account_id
+        owned = select(*selected).where(account == account_id, *where)
         rows: list[Row[Any]] = []
         with self._connection(write=False) as conn:
             if len(wanted) > _CHUNK and wanted[-1] - wanted[0] < _DENSE_SPAN * len(wanted):

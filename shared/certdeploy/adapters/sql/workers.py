@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import functools
+from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Update, bindparam, delete, func, insert, select, update
 
 from certdeploy.adapters.sql import job_counters
 from certdeploy.adapters.sql.repository import SqlRepository, chunks
@@ -16,7 +17,8 @@ from certdeploy.adapters.sql.schema import jobs, resources, worker_verifications
 from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.domain.models import Product, Worker
 from certdeploy.domain.states import WorkerMove, WorkerStatus
-from certdeploy.ports.store.jobs import WorkerSpec, WorkerTarget
+from certdeploy.ports.store.errors import StaleState
+from certdeploy.ports.store.jobs import WorkerChange, WorkerSpec, WorkerTarget
 from certdeploy.ports.store.paging import Page
 
 # Workers inserted per statement.
@@ -213,6 +215,67 @@ class SqlWorkers(SqlRepository):
                 job_counters.adjust(job_counters.changes(conn, account_id, row.job_id), moved)
         return _worker(row)
 
+    def transition_each(self, account_id: int, changes: Sequence[WorkerChange]) -> list[Worker]:
+        if not changes:
+            return []
+        now = self._now()
+        # In worker id order, as every writer of several workers takes their rows' locks.
+        ordered = sorted(changes, key=lambda change: change.worker.id)
+        by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        moved: dict[int, Counter[job_counters.CountKey]] = defaultdict(Counter)
+        for change in ordered:
+            worker, move = change.worker, change.move
+            by_shape[tuple(sorted(change.fields))].append(
+                {
+                    "w_id": worker.id,
+                    "w_account": account_id,
+                    "w_expected": str(move.expected),
+                    "w_version": worker.version,
+                    "w_to": str(move.to),
+                    "w_now": now,
+                    **{f"w_{name}": value for name, value in change.fields.items()},
+                }
+            )
+            if move.expected is not move.to:
+                moved[worker.job_id].update({(str(worker.product), str(move.expected)): -1})
+                moved[worker.job_id].update({(str(worker.product), str(move.to)): 1})
+        with self._connection(write=True) as conn:
+            # One executemany per shape of change (which columns it sets): the statement is compiled once for all.
+            matched = sum(conn.execute(_conditional_update(shape), rows).rowcount for shape, rows in by_shape.items())
+            if matched != len(ordered):
+                raise self._first_stale(conn, account_id, ordered)
+            for job_id in sorted(moved):
+                job_counters.adjust(job_counters.changes(conn, account_id, job_id), moved[job_id])
+        return [
+            change.worker.model_copy(
+                update={
+                    "status": change.move.to,
+                    "version": change.worker.version + 1,
+                    "modified_at": now,
+                    **change.fields,
+                }
+            )
+            for change in changes
+        ]
+
+    @staticmethod
+    def _first_stale(conn: Connection, account_id: int, changes: Sequence[WorkerChange]) -> StaleState:
+        """Why the changes' updates matched fewer workers than they name, read after them in their transaction: the
+        first worker gone or not as its change leaves it (a transaction that wrote the same change first is seen as
+        the first worker, as what is written makes no difference to the retry)."""
+        ids = [change.worker.id for change in changes]
+        query = select(workers.c.id, workers.c.status, workers.c.version).where(
+            workers.c.account_id == account_id, workers.c.id.in_(ids)
+        )
+        found = {row.id: (row.status, row.version) for row in conn.execute(query)}
+        for change in changes:
+            state = found.get(change.worker.id)
+            if state is None:
+                return StaleState("worker", change.worker.id, "deleted", change.worker.version)
+            if state != (str(change.move.to), change.worker.version + 1):
+                return StaleState("worker", change.worker.id, *state)
+        return StaleState("worker", ids[0], *found[ids[0]])
+
     def transition_all(
         self,
         account_id: int,
@@ -354,3 +417,25 @@ class SqlWorkers(SqlRepository):
         query = select(workers.c.resource_id, workers.c.id).where(workers.c.job_id == job_id)
         ids = {resource_id: worker_id for resource_id, worker_id in conn.execute(query)}
         return [ids[spec.resource_id] for spec in specs]
+
+
+@functools.cache
+def _conditional_update(shape: tuple[str, ...]) -> Update:
+    """The `transition_each` update of one worker setting the columns of `shape` too, for executemany (built once per
+    shape): each row of parameters names a worker (`w_id`) and its account, its expected status and version, its new
+    status and the columns' values."""
+    return (
+        update(workers)
+        .where(
+            workers.c.id == bindparam("w_id"),
+            workers.c.account_id == bindparam("w_account"),
+            workers.c.status == bindparam("w_expected"),
+            workers.c.version == bindparam("w_version"),
+        )
+        .values(
+            status=bindparam("w_to"),
+            version=workers.c.version + 1,
+            modified_at=bindparam("w_now", type_=workers.c.modified_at.type),
+            **{name: bindparam(f"w_{name}", type_=workers.c[name].type) for name in shape},
+        )
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 from certdeploy.domain.models import CertOrigin, Job, JobSummary, JobType, Product, Worker
 from certdeploy.domain.states import JobMove, JobStatus, WorkerMove, WorkerStatus
@@ -34,6 +34,27 @@ class WorkerTarget:
     bound_cert_name: str | None
     # The resource's tags, (key, value) sorted by key: they choose the maintenance windows that govern it.
     tags: tuple[tuple[str, str], ...]
+
+
+class WorkerFields(TypedDict, total=False):
+    """Columns a worker's move sets besides its status, each to the value given (None too)."""
+
+    resource_cert_id: int | None
+    resource_cert_name: str | None
+    resource_domain: str | None
+    resource_binding: str | None
+    error_code: str | None
+    error_message: str | None
+    attempt: int
+
+
+@dataclass(frozen=True)
+class WorkerChange:
+    """A move of `worker` as it was read: applied only if the worker is still in `move.expected` at that version."""
+
+    worker: Worker
+    move: WorkerMove
+    fields: WorkerFields
 
 
 @dataclass(frozen=True)
@@ -218,6 +239,12 @@ class Workers(Protocol):
         """As `Jobs.transition`, for one worker; a move that keeps the status updates fields (and modified_at) only.
         A field given as None is left as it is; `clear_error` empties `error_code` and `error_message` (a success
         has no error fields)."""
+        ...
+
+    def transition_each(self, account_id: int, changes: Sequence[WorkerChange]) -> list[Worker]:
+        """Apply each change to its worker (the account's), all or none, in a statement per shape of change rather
+        than per worker; returns the workers as written. Raise `StaleState` if any worker is no longer in its move's
+        expected status at the version read, or is gone."""
         ...
 
     def transition_all(
