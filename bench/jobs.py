@@ -6,7 +6,7 @@ the official SDK the benchmark creates a job over every resource, submits it and
 size of `JOB_SIZES` (env `CERTDEPLOY_BENCH_JOB_SIZES`, e.g. `1000,10000`), then does the same with a 10-worker job
 (the reads' baseline). Measured: the submit call, submit → finished, per worker, a bare durable SQLite commit (WAL,
 synchronous=FULL, as the local queues use) on the same disk, the three status reads' p50/p99 on the big job against
-the 10-worker one, and serve's peak RSS.
+the 10-worker one (read in turn, `READ_ROUNDS` times each: env `CERTDEPLOY_BENCH_READ_ROUNDS`), and serve's peak RSS.
 
 With `CERTDEPLOY_BENCH_POSTGRES_URL` (or `CERTDEPLOY_TEST_POSTGRES_URL`) set, the largest size also runs with the
 store on PostgreSQL, once with one serve process and once with `SCALE_OUT_PROCESSES` of them consuming the same
@@ -22,7 +22,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +41,7 @@ PRODUCTS = ("SAE", "MSE", "APIGateway", "GA", "FC", "OSS", "WAF", "ALB", "NLB", 
 LISTENER_PRODUCTS = {"GA", "ALB", "NLB"}
 JOB_SIZES = tuple(int(size) for size in os.environ.get("CERTDEPLOY_BENCH_JOB_SIZES", "1000").split(","))
 SMALL_JOB = 10
-READ_ROUNDS = int(os.environ.get("CERTDEPLOY_BENCH_READ_ROUNDS", "50"))
+READ_ROUNDS = int(os.environ.get("CERTDEPLOY_BENCH_READ_ROUNDS", "200"))
 SCALE_OUT_PROCESSES = 4
 BARE_COMMITS = 300
 JOB_TIMEOUT_SECONDS = float(os.environ.get("CERTDEPLOY_BENCH_JOB_TIMEOUT", "1800"))
@@ -188,8 +188,8 @@ def run_job(process: ServeProcess, sdk: CasClient, cert_id: int, resources: list
     return job_id, JobRun(len(resources), submit, finished, status, max(peak, rss_mib(process.process.pid)[1]))
 
 
-def read_latencies(sdk: CasClient, job_id: int, rounds: int = READ_ROUNDS) -> dict[str, list[float]]:
-    calls: dict[str, Callable[[], object]] = {
+def _read_calls(sdk: CasClient, job_id: int) -> dict[str, Callable[[], object]]:
+    return {
         "DescribeDeploymentJobStatus": lambda: sdk.describe_deployment_job_status(
             cas.DescribeDeploymentJobStatusRequest(job_id=job_id)
         ),
@@ -198,7 +198,19 @@ def read_latencies(sdk: CasClient, job_id: int, rounds: int = READ_ROUNDS) -> di
             cas.ListDeploymentJobRequest(current_page=1, show_size=10)
         ),
     }
-    return {name: [timed(call) for _ in range(rounds)] for name, call in calls.items()}
+
+
+def read_latencies(sdk: CasClient, job_ids: Sequence[int], rounds: int = READ_ROUNDS) -> list[dict[str, list[float]]]:
+    """Each status read's latencies on each job of `job_ids`, the jobs read in turn: whatever else the machine or
+    `serve` does meanwhile (other work, the scheduler's ticks) slows each alike, so their ratio tells what grows with
+    the job."""
+    calls = [_read_calls(sdk, job_id) for job_id in job_ids]
+    latencies: list[dict[str, list[float]]] = [{name: [] for name in job_calls} for job_calls in calls]
+    for _ in range(rounds):
+        for job_calls, job_latencies in zip(calls, latencies, strict=True):
+            for name, call in job_calls.items():
+                job_latencies[name].append(timed(call))
+    return latencies
 
 
 def serve_env(*, database_url: str | None, consumers: int | None) -> dict[str, str]:
@@ -261,9 +273,8 @@ def sqlite_rows(sizes: tuple[int, ...]) -> list[Row]:
             bare = bare_commit_seconds(root)
             idle = rss_mib(process.process.pid)[0]
             job_id, run = run_job(process, sdk, cert_id, resources, f"bench-{size}")
-            big_reads = read_latencies(sdk, job_id)
             small_id, small_run = run_job(process, sdk, cert_id, resources[:SMALL_JOB], "bench-small")
-            small_reads = read_latencies(sdk, small_id)
+            big_reads, small_reads = read_latencies(sdk, (job_id, small_id))
         per_worker.append(run.per_worker_seconds)
         ratio = run.per_worker_seconds / bare
         finish_goal = FINISH_GOAL_SECONDS_10K * size / 10_000

@@ -14,7 +14,7 @@ import pytest
 
 from certdeploy.adapters.sql import SqlStore
 from certdeploy.domain.errors import InvalidStatus, NotFound
-from certdeploy.domain.models import Job, JobType, Product
+from certdeploy.domain.models import Job, JobSummary, JobType, Product
 from certdeploy.domain.states import JobStatus, WorkerStatus, move_job, move_worker
 from certdeploy.ports.store.errors import AlreadyExists, StaleState
 from certdeploy.ports.store.jobs import WorkerChange, WorkerFields, WorkerSpec
@@ -50,6 +50,19 @@ def test_job_round_trip_times_are_aware_utc(store: SqlStore) -> None:
     assert got.schedule_time == datetime(2026, 12, 1, 0, 30, 0, 500, tzinfo=timezone.utc)
     assert got.schedule_time is not None and got.schedule_time.tzinfo == timezone.utc
     assert (got.status, got.version, got.cert_ids, got.created_at) == (J.EDITING, 0, (3, 4), T0)
+
+
+def test_a_described_job_is_the_job_with_its_resource_list_as_compact_json_text(store: SqlStore) -> None:
+    account = store.accounts.create("acme")
+    other = store.accounts.create("other")
+    job = new_job(store, account.id, cert_ids=(3,), resource_ids=(12, 5, 40))
+
+    described = store.jobs.describe(account.id, job.id)
+
+    assert described.job == JobSummary(**job.model_dump(exclude={"resource_ids"}))
+    assert described.resource_ids_json == "[12,5,40]"
+    with pytest.raises(NotFound):
+        store.jobs.describe(other.id, job.id)
 
 
 def test_jobs_list_newest_first_with_status_and_type_filters(store: SqlStore) -> None:

@@ -3,9 +3,10 @@
 A fresh interpreter runs each function as FC does (`packaging/invoke.py`: import `handler`, `initialize`, serve the
 function's `events/` sample once) and reports every module it loaded. This interpreter has every dependency
 installed, so a module a function must not load would be imported here if its code reached for it: the API without
-templates, cloud SDKs or migrations; the queue consumers without the API; only the notifier with the senders. What a
-function loads is what its every cold start pays, in time and memory; so is every pydantic model it builds, which is
-why certdeploy's models defer their build to first use and a cold start builds only those its event goes through.
+templates, cloud SDKs, migrations or the actions its request does not ask for; the queue consumers without the API;
+only the notifier with the senders. What a function loads is what its every cold start pays, in time and memory; so is
+every pydantic model it builds, which is why certdeploy's models defer their build to first use and a cold start
+builds only those its event goes through.
 """
 
 from __future__ import annotations
@@ -24,14 +25,17 @@ REPO = Path(__file__).resolve().parent.parent.parent
 # X.509 parsing and the key-encryption cipher load when a certificate is read or a sealed secret opened, which none of
 # the samples does: the cryptography library's ~16 MiB are not every cold start's.
 X509 = {"cryptography", "asn1crypto", "certdeploy.domain.certificates"}
+# Loaded by the first name that is not ASCII (IDNA) and the first reply asked for in XML, which no sample has.
+ON_FIRST_NEED = {"idna", "xml.etree.ElementTree"}
 # No function loads these: schema migrations run once per deploy (`certdeploy migrate`), YAML is the local inventory's,
 # the rest is the CLI's and `certdeploy serve`'s; the store is SQLAlchemy Core on the SQLite dialect here (no ORM, no
-# other database's dialect), and the settings are read without pydantic-settings.
+# other database's dialect, not even for MySQL's column types), and the settings are read without pydantic-settings.
 NEVER = {
     "alembic",
     "certdeploy.adapters.sql.migrate",
     "sqlalchemy.orm",
     "sqlalchemy.dialects.postgresql",
+    "sqlalchemy.dialects.mysql",
     "pydantic_settings",
     "dotenv",
     "yaml",
@@ -41,13 +45,25 @@ NEVER = {
     "certdeploy.cli",
     "certdeploy.local",
     *X509,
+    *ON_FIRST_NEED,
 }
 CLOUD_SDK_PREFIXES = ("alibabacloud_", "Tea", "darabonba", "oss2", "fc2", "aliyunsdkcore")
 API = {"certdeploy.api", "certdeploy.api.replies", "certdeploy.api.service"}
 TEMPLATES = {"jinja2", "markupsafe", "certdeploy.adapters.notify.render"}
 SENDERS = {"smtplib", "certdeploy.adapters.notify.smtp", "certdeploy.app.notify"}
+# The API imports an action's module when the action is first asked for: its sample (DescribeDeploymentJob) loads the
+# jobs' (and the certificates' it uses), none of the others, nor the use cases only they call; the webhook notifier's
+# rule (with http.client) loads when a contact's webhook URL is first checked.
+OTHER_ACTIONS = {
+    *(f"certdeploy.api.actions_{name}" for name in ("contacts", "packages", "resources", "timeline", "windows")),
+    "certdeploy.api.actions_workers",
+    "certdeploy.app.execute",
+    "certdeploy.app.rollback",
+    "certdeploy.adapters.notify.webhook",
+    "http.client",
+}
 MUST_NOT_LOAD = {
-    "api": NEVER | TEMPLATES | SENDERS,
+    "api": NEVER | TEMPLATES | SENDERS | OTHER_ACTIONS,
     "scheduler": NEVER | API | TEMPLATES | SENDERS,
     "execute": NEVER | API | TEMPLATES | SENDERS,
     "notify": NEVER | API | {"certdeploy.app.execute", "certdeploy.app.rollback"},
@@ -60,7 +76,7 @@ MUST_NOT_LOAD = {
 SETTINGS = "certdeploy.bootstrap.settings.Settings"
 MNS_MESSAGE = "certdeploy.fc.events.MnsQueueMessage"
 BUILDS = {
-    "api": {SETTINGS, "certdeploy.api.rpc.RpcRequest", "certdeploy.adapters.notify.webhook.WebhookSettings"},
+    "api": {SETTINGS, "certdeploy.api.rpc.RpcRequest"},
     "scheduler": {SETTINGS},
     "execute": {SETTINGS, MNS_MESSAGE},
     "notify": {SETTINGS, MNS_MESSAGE},

@@ -322,11 +322,3 @@ def delete_user_certificate(ctx: ActionContext, params: RpcParameters) -> Empty:
     cert_id = params.integer("CertId")
     delete_certificate(ctx.deps, ctx.account_id, cert_id)
     return Empty()
-
-
-HANDLERS = {
-    "UploadUserCertificate": upload_user_certificate,
-    "ListUserCertificateOrder": list_user_certificate_order,
-    "GetUserCertificateDetail": get_user_certificate_detail,
-    "DeleteUserCertificate": delete_user_certificate,
-}

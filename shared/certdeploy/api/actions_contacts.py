@@ -89,12 +89,3 @@ def list_contact(ctx: ActionContext, params: RpcParameters) -> ContactPage:
         keyword=keyword or "",
         contact_list=[contact_reply(contact) for contact in found.items],
     )
-
-
-HANDLERS = {
-    "CreateContact": create_contact_action,
-    "GetContact": get_contact,
-    "ListContact": list_contact,
-    "UpdateContact": update_contact_action,
-    "DeleteContact": delete_contact_action,
-}

@@ -69,19 +69,3 @@ def list_asset_count(ctx: ActionContext, params: RpcParameters) -> AssetCountPag
     return AssetCountPage(
         total_count=1, current_page=page, show_size=size, asset_count_list=[today] if page == 1 else []
     )
-
-
-HANDLERS = {
-    "GetCertificatePackageCount": get_certificate_package_count,
-    "CreateCertificateForPackageRequest": apply_from_package,
-    "CreateCertificateRequest": apply_from_package,
-    "CreateCertificateWithCsrRequest": apply_from_package,
-    "DescribeCertificateState": order_not_found,
-    "CancelCertificateForPackageRequest": order_not_found,
-    "RenewCertificateOrderForPackageRequest": order_not_found,
-    "CancelOrderRequest": order_not_found,
-    "DeleteCertificateRequest": order_not_found,
-    "BatchUpdateNoticeStatus": batch_update_notice_status,
-    "GetAssetCount": get_asset_count,
-    "ListAssetCount": list_asset_count,
-}

@@ -126,15 +126,3 @@ def list_trustee_order(ctx: ActionContext, params: RpcParameters) -> TrusteeOrde
 def describe_package_state(ctx: ActionContext, params: RpcParameters) -> PackageState:
     """Certificate resource plans are not sold here: none bought, used or issued, as for an account without any."""
     return PackageState(product_code=params.text("ProductCode"))
-
-
-HANDLERS = {
-    "ListCloudResources": list_cloud_resources,
-    "GetMatchedResources": get_matched_resources,
-    "DescribeCloudResourceStatus": describe_cloud_resource_status,
-    "ListCloudAccess": list_cloud_access,
-    "AddCloudAccess": add_cloud_access,
-    "DeleteCloudAccess": delete_cloud_access,
-    "ListTrusteeOrder": list_trustee_order,
-    "DescribePackageState": describe_package_state,
-}

@@ -36,6 +36,3 @@ def list_deployment_job_events(ctx: ActionContext, params: RpcParameters) -> Pag
         for event in events.items
     ]
     return Page[JobEventItem](total=events.total, current_page=page, show_size=size, data=data)
-
-
-HANDLERS = {"ListDeploymentJobEvents": list_deployment_job_events}

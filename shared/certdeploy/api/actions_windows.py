@@ -74,10 +74,3 @@ def list_maintenance_windows(ctx: ActionContext, params: RpcParameters) -> Maint
 def delete_maintenance_window(ctx: ActionContext, params: RpcParameters) -> Empty:
     remove_window(ctx.deps, ctx.account_id, params.integer("WindowId"))
     return Empty()
-
-
-HANDLERS = {
-    "CreateMaintenanceWindow": create_maintenance_window,
-    "ListMaintenanceWindows": list_maintenance_windows,
-    "DeleteMaintenanceWindow": delete_maintenance_window,
-}

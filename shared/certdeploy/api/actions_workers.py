@@ -134,11 +134,3 @@ def create_rollback_task(ctx: ActionContext, params: RpcParameters) -> StatusDat
 def delete_worker_resource(ctx: ActionContext, params: RpcParameters) -> Empty:
     delete_worker(ctx.deps, ctx.account_id, params.integer("JobId"), params.integer("WorkerId"))
     return Empty()
-
-
-HANDLERS = {
-    "ListWorkerResource": list_worker_resource,
-    "UpdateWorkerResourceStatus": update_worker_resource_status,
-    "CreateRollbackTask": create_rollback_task,
-    "DeleteWorkerResource": delete_worker_resource,
-}

@@ -16,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from certdeploy.app.deps import Deps
 from certdeploy.app.job_run import release_pending, tell
-from certdeploy.app.preview import stage_worker_counts
+from certdeploy.app.preview import planned_start, stage_worker_counts
 from certdeploy.app.stages import assign_stages, resume_job, stage_options, start_job
 from certdeploy.app.unit_of_work import Step, run_step
-from certdeploy.app.windows import held_until
+from certdeploy.app.windows import held_until, hold_job_until
 from certdeploy.domain.errors import InvalidParameter, InvalidStatus, NotFound, Thing
 from certdeploy.domain.matching import Exclusion, Matchable, MatchResult, match
 from certdeploy.domain.models import (
@@ -27,6 +27,7 @@ from certdeploy.domain.models import (
     Certificate,
     CertOrigin,
     Job,
+    JobSummary,
     JobType,
     Product,
 )
@@ -86,7 +87,10 @@ class JobChanges(BaseModel):
 class JobProgress:
     """DescribeDeploymentJobStatus; on an `editing` job it is the preview."""
 
-    job: Job
+    job: JobSummary
+    resource_count: int
+    # When a job not yet started will start (app/preview.py); None once it has.
+    planned_start: datetime | None
     worker_count: int
     cert_count: int
     cost_count: int
@@ -279,7 +283,11 @@ def job_progress(deps: Deps, account_id: int, job_id: int) -> JobProgress:
     """DescribeDeploymentJobStatus, from the job's counters: constant in its size. For an `editing` job: the preview,
     with the resources left out and why."""
     store = deps.store
-    job = store.jobs.get(account_id, job_id)
+    described = store.jobs.describe(account_id, job_id)
+    # Only a job not yet started needs its resource list decoded: to say what its preview leaves out, and when its
+    # resources' maintenance windows let it start; a started one is counted from the list's text.
+    full = store.jobs.get(account_id, job_id) if described.job.status in (J.EDITING, J.PENDING) else None
+    job = described.job if full is None else full
     statuses: Counter[WorkerStatus] = Counter()
     per_product: Counter[Product] = Counter()
     for (product, status), count in store.workers.counts(account_id, job_id).items():
@@ -287,11 +295,11 @@ def job_progress(deps: Deps, account_id: int, job_id: int) -> JobProgress:
         per_product[product] += count
     worker_count = sum(statuses.values())
     exclusions: tuple[Exclusion, ...] = ()
-    if job.status is J.EDITING and worker_count < len(job.resource_ids):
+    if full is not None and full.status is J.EDITING and worker_count < len(full.resource_ids):
         # Each resource matches on its own, so only those left without a worker are matched again to say why: a
         # preview of 10,000 resources does not read and match them all (nor its workers, when each has one).
         matched = {target.resource_id for target in store.workers.targets(account_id, job_id)}
-        left_out = set(job.resource_ids) - matched
+        left_out = set(full.resource_ids) - matched
         resources = store.resources.targets(account_id, left_out)
         if resources:
             certs = store.certificates.get_many(account_id, job.cert_ids)
@@ -304,6 +312,8 @@ def job_progress(deps: Deps, account_id: int, job_id: int) -> JobProgress:
     rollback_states = (W.ROLLBACK, W.ROLLBACK_SUCCESS, W.ROLLBACK_ERROR)
     return JobProgress(
         job=job,
+        resource_count=len(full.resource_ids) if full is not None else described.resource_count,
+        planned_start=None if full is None else planned_start(deps, full),
         worker_count=worker_count,
         cert_count=store.workers.cert_count(account_id, job_id),
         cost_count=job_cost(job.cert_origin, charged),
@@ -334,9 +344,12 @@ def change_job_status_in(unit: Step, deps: Deps, account_id: int, job_id: int, t
     if job.status is J.ERROR and target is J.SCHEDULING:
         return resume_job(unit, job, now)
     if job.status is J.EDITING:
-        # A job its maintenance windows hold waits `pending`, whatever it was submitted as (app/windows.py).
-        held = target is J.SCHEDULING and held_until(unit.ops, account_id, job.resource_ids, now) is not None
-        job = _leave_editing(unit, job, J.PENDING if held else target, now)
+        # A job its maintenance windows hold waits `pending`, whatever it was submitted as (app/windows.py): asked once
+        # (its resources' tags are read for it), and a held job is told to wait here, not asked again by `start_job`.
+        until = held_until(unit.ops, account_id, job.resource_ids, now) if target is J.SCHEDULING else None
+        job = _leave_editing(unit, job, J.PENDING if until is not None else target, now)
+        if until is not None and job.status is J.PENDING:
+            return hold_job_until(unit, job, until)
     elif not (job.status is J.PENDING and target is J.SCHEDULING):
         raise InvalidStatus(f"Job {job_id} is '{job.status}': it cannot move to '{target}'.")
     # `scheduling` starts a pending job now, before its ScheduleTime (docs/protocol.md#deployment-jobs).

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from certdeploy.app.deps import Deps
 from certdeploy.app.windows import held_until
-from certdeploy.domain.models import Certificate, Job, Product
+from certdeploy.domain.models import Certificate, Job, JobSummary, Product
 from certdeploy.domain.stages import parse_stages, stage_sizes
 from certdeploy.domain.states import JobStatus
 from certdeploy.domain.windows import governing, next_opening
@@ -45,7 +45,7 @@ class BindingChange:
     planned_start: datetime
 
 
-def _due(deps: Deps, job: Job) -> datetime:
+def _due(deps: Deps, job: JobSummary) -> datetime:
     now = deps.clock.now()
     return max(now, job.schedule_time) if job.schedule_time is not None else now
 
@@ -66,7 +66,7 @@ def _current(target: WorkerTarget, ours: dict[int, Certificate]) -> CertificateF
     return CertificateFacts(None, target.bound_cert_name, None) if target.bound_cert_name else None
 
 
-def binding_changes(deps: Deps, job: Job) -> list[BindingChange]:
+def binding_changes(deps: Deps, job: JobSummary) -> list[BindingChange]:
     """Per worker of `job`, by worker id: the resource's certificate now and the one the job will bind. One read of
     the workers with their resources' columns, then the few certificates they name."""
     store = deps.store
@@ -105,7 +105,7 @@ def stage_starts(changes: Sequence[BindingChange], sizes: Sequence[int]) -> list
     return starts
 
 
-def stage_worker_counts(deps: Deps, job: Job, worker_count: int) -> tuple[int, ...]:
+def stage_worker_counts(deps: Deps, job: JobSummary, worker_count: int) -> tuple[int, ...]:
     """How many of the job's `worker_count` workers each of its stages runs, in order
     (docs/decisions.md#staged-rollout); empty for a job without stages."""
     staged = deps.store.job_stages.get(job.account_id, job.id)

@@ -69,8 +69,11 @@ def hold_job(unit: Step, job: Job, now: datetime) -> Job | None:
     the next opening of its resources' windows (told once on its timeline). The job starts when one of its
     resources may be worked on; its workers whose own windows are still closed then wait on their own."""
     until = held_until(unit.ops, job.account_id, job.resource_ids, now)
-    if until is None:
-        return None
+    return None if until is None else hold_job_until(unit, job, until)
+
+
+def hold_job_until(unit: Step, job: Job, until: datetime) -> Job:
+    """`hold_job` once `held_until` said when the job's windows next open: for a caller that asked already."""
     if job.window_wait_until == until:
         return job
     held = unit.ops.jobs.wait_for_window(job.account_id, job.id, until, expected_version=job.version)

@@ -8,6 +8,7 @@ the `api` function, the senders only by the consumers that notify, and Alembic o
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Collection, Mapping
@@ -306,14 +307,26 @@ def build_container(
     return Container(settings, deps, notifier, cloud.local, closers, local_tls=cloud.local_tls)
 
 
-def _api(settings: Settings, deps: Deps) -> ApiDeps:
+@functools.cache
+def _webhook_rule(allowed_hosts: tuple[str, ...]) -> Callable[[str], str | None]:
     from certdeploy.adapters.notify.webhook import WebhookSettings, webhook_refusal
+
+    return webhook_refusal(WebhookSettings(allowed_hosts=allowed_hosts))
+
+
+def _webhook_check(allowed_hosts: tuple[str, ...]) -> Callable[[str], str | None]:
+    """The webhook notifier's rule for a contact's URLs, loaded when the first URL is checked: its module brings
+    `http.client` and email's parser, which no other action of the API needs."""
+    return lambda url: _webhook_rule(allowed_hosts)(url)
+
+
+def _api(settings: Settings, deps: Deps) -> ApiDeps:
     from certdeploy.api.actions_common import ApiDeps
     from certdeploy.api.throttle import RateLimiter
 
     return ApiDeps(
         deps,
-        webhook_refusal(WebhookSettings(allowed_hosts=settings.webhook_allow_hosts)),
+        _webhook_check(settings.webhook_allow_hosts),
         RateLimiter(
             settings.api_rate_per_account, settings.api_burst_per_account, settings.api_concurrency_per_account
         ),

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-import idna
-
 from certdeploy.domain.errors import InvalidParameter
 
 WILDCARD_LABEL = "*"
@@ -22,6 +20,9 @@ def _encode_label(label: str, original: str) -> str:
     if label.isascii():
         ascii_label = label.lower()
     else:
+        # Imported for the first non-ASCII label: its tables are a cold start's cost that ASCII names never need.
+        import idna
+
         try:
             # UTS 46 mapping lower-cases and normalises Unicode before punycode, as browsers do.
             ascii_label = idna.encode(label, uts46=True).decode("ascii")

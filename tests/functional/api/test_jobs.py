@@ -3,6 +3,7 @@ roll back, delete — and the refusals a user meets on the way."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -140,7 +141,16 @@ def test_an_editing_job_is_changed_and_loses_a_worker_but_a_submitted_one_cannot
         cas.DeleteWorkerResourceRequest(job_id=job_id, worker_id=workers(client, job_id)["ALB"]["Id"])
     )
     assert set(workers(client, job_id)) == {"CDN"}
-    assert client.describe_deployment_job(cas.DescribeDeploymentJobRequest(job_id=job_id)).body.name == "renamed"
+    described = client.describe_deployment_job(cas.DescribeDeploymentJobRequest(job_id=job_id)).body
+    assert described.name == "renamed"
+    # Config is JSON text as CAS writes it, spaces and all, with the job's lists as last edited.
+    config = {
+        "shareCertIds": [],
+        "certIds": [world["cert"]],
+        "resourceIds": [world["CDN"], world["ALB"]],
+        "contactIds": [],
+    }
+    assert described.config == json.dumps(config)
 
     _submit(client, job_id)
     drain(container)

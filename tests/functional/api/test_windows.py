@@ -69,8 +69,9 @@ def _submit(client: CasClient, job_id: int, status: str = "scheduling") -> None:
     client.update_deployment_job_status(cas.UpdateDeploymentJobStatusRequest(job_id=job_id, status=status))
 
 
+@pytest.mark.parametrize("submitted_as", ["scheduling", "pending"])
 def test_a_window_closed_now_holds_a_job_pending_until_it_opens(
-    client: CasClient, container: Container, clock: ManualClock, world: dict[str, int]
+    client: CasClient, container: Container, clock: ManualClock, world: dict[str, int], submitted_as: str
 ) -> None:
     opening = _add_window_opening_soon(client, clock)
     job_id = create_job(client, [world["cert"]], [world["CDN"]])
@@ -79,7 +80,9 @@ def test_a_window_closed_now_holds_a_job_pending_until_it_opens(
     assert preview["PlannedStartTime"] == _millis(opening)
     assert [change["PlannedStartTime"] for change in preview["BindingChanges"]] == [_millis(opening)]
 
-    _submit(client, job_id, "scheduling")
+    _submit(client, job_id, submitted_as)
+    # The submission itself holds the job: no tick has looked at it yet.
+    assert raw_call(client, "DescribeDeploymentJob", {"JobId": job_id})["WindowWaitUntil"] == _millis(opening)
     tick(container.deps)
     drain(container)
 

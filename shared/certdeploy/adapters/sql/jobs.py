@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, or_, select, update
+from sqlalchemy import Row, Text, bindparam, delete, func, insert, or_, select, type_coerce, update
 
 from certdeploy.adapters.sql import job_counters
 from certdeploy.adapters.sql.repository import SqlRepository
@@ -15,7 +15,7 @@ from certdeploy.domain.errors import NotFound, Thing
 from certdeploy.domain.models import CertOrigin, Job, JobSummary, JobType
 from certdeploy.domain.states import JobMove, JobStatus
 from certdeploy.ports.store.errors import StaleState
-from certdeploy.ports.store.jobs import JobState
+from certdeploy.ports.store.jobs import DescribedJob, JobState
 from certdeploy.ports.store.paging import Page
 
 
@@ -46,6 +46,11 @@ def _job(row: Row[Any]) -> Job:
 
 # Every column but the resource list, which is as long as the job: what a listing reads.
 _SUMMARY_COLUMNS = [column for column in jobs.c if column.key != "resource_ids"]
+# A job with its resource list read as the text it is stored as (schema.JsonList writes it compact), built once: a
+# select of twenty columns costs more to build than to run.
+_DESCRIBE = select(*_SUMMARY_COLUMNS, type_coerce(jobs.c.resource_ids, Text).label("resource_ids_json")).where(
+    jobs.c.id == bindparam("job_id"), jobs.c.account_id == bindparam("account_id")
+)
 
 
 class SqlJobs(SqlRepository):
@@ -88,6 +93,13 @@ class SqlJobs(SqlRepository):
     def get(self, account_id: int, job_id: int) -> Job:
         with self._connection(write=False) as conn:
             return _job(self._job_row(conn, account_id, job_id))
+
+    def describe(self, account_id: int, job_id: int) -> DescribedJob:
+        with self._connection(write=False) as conn:
+            row = conn.execute(_DESCRIBE, {"job_id": job_id, "account_id": account_id}).one_or_none()
+        if row is None:
+            raise NotFound.of(Thing.JOB, job_id)
+        return DescribedJob(JobSummary(**_job_fields(row)), row.resource_ids_json)
 
     def search(
         self,

@@ -35,13 +35,31 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeEngine
 
 MYSQL_DIALECTS = ("mysql", "mariadb")
 
 Id = BigInteger().with_variant(Integer(), "sqlite")
-LongText = Text().with_variant(mysql.MEDIUMTEXT(), *MYSQL_DIALECTS)
+
+
+def _mysql_type(dialect: Dialect, name: str, **arguments: Any) -> TypeEngine[Any]:
+    """MySQL's own type `name`, imported only when a MySQL engine asks for it: the MySQL dialect is about a MiB and
+    several ms of every cold start on the other databases (docs/runtime.md#cold-starts)."""
+    from sqlalchemy.dialects import mysql
+
+    return dialect.type_descriptor(getattr(mysql, name)(**arguments))
+
+
+class LongText(TypeDecorator[str]):
+    """TEXT; MEDIUMTEXT on MySQL, whose TEXT stops at 64 KB."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in MYSQL_DIALECTS:
+            return _mysql_type(dialect, "MEDIUMTEXT")
+        return dialect.type_descriptor(Text())
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -52,7 +70,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name in MYSQL_DIALECTS:
-            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+            return _mysql_type(dialect, "DATETIME", fsp=6)
         return dialect.type_descriptor(DateTime())
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
@@ -76,9 +94,7 @@ class JsonList(TypeDecorator[list[Any]]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name in MYSQL_DIALECTS:
-            return dialect.type_descriptor(mysql.MEDIUMTEXT())
-        return dialect.type_descriptor(Text())
+        return LongText().load_dialect_impl(dialect)
 
     def process_bind_param(self, value: list[Any] | tuple[Any, ...] | None, dialect: Dialect) -> str | None:
         return None if value is None else json.dumps(list(value), separators=(",", ":"))
@@ -113,12 +129,10 @@ class WorkerCounts(TypeDecorator[dict[tuple[str, str], int]]):
 
 
 def table_options(*, autoincrement: bool = True) -> dict[str, Any]:
-    return {
-        "sqlite_autoincrement": autoincrement,
-        "mysql_engine": "InnoDB",
-        "mysql_charset": "utf8mb4",
-        "mysql_collate": "utf8mb4_bin",
-    }
+    """What the migrations create each table with, for SQLite; MySQL's engine, character set and binary collation are
+    the migrations' alone (`migrations/versions`): these tables only build statements, and naming a `mysql_` option
+    here would load the MySQL dialect on every engine to check it."""
+    return {"sqlite_autoincrement": autoincrement}
 
 
 metadata = MetaData()

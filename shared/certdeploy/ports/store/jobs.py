@@ -67,6 +67,21 @@ class JobState:
     version: int
 
 
+@dataclass(frozen=True)
+class DescribedJob:
+    """A job with its resource list as the JSON array text the store keeps (compact: `[1,2,3]`), not decoded: a reply
+    that shows the list whole (DescribeDeploymentJob's `Config`) copies text instead of decoding and encoding as many
+    numbers as the job has resources."""
+
+    job: JobSummary
+    resource_ids_json: str
+
+    @property
+    def resource_count(self) -> int:
+        """How many resources the list holds, counted in its text (ids hold no comma)."""
+        return 0 if self.resource_ids_json == "[]" else self.resource_ids_json.count(",") + 1
+
+
 class Jobs(Protocol):
     def create(
         self,
@@ -84,6 +99,10 @@ class Jobs(Protocol):
         ...
 
     def get(self, account_id: int, job_id: int) -> Job: ...
+
+    def describe(self, account_id: int, job_id: int) -> DescribedJob:
+        """The job, its resource list as JSON text; NotFound if it is not the account's."""
+        ...
 
     def search(
         self,
