@@ -50,13 +50,18 @@ def results_table(rows: Sequence[Row]) -> str:
 
 
 def write_results(rows: Sequence[Row], names: Sequence[str], path: Path = RESULTS_FILE) -> None:
+    """The run's table at the top of `path`; the sections after it (`## …`: the before/after records and what bounds
+    each goal, written by hand) are kept."""
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     header = (
         "# Benchmark results\n\n"
         f"Written by `python -m bench {' '.join(names)}` on {when}, {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.machine()}.\n\n"
     )
-    path.write_text(header + results_table(rows))
+    previous = path.read_text() if path.exists() else ""
+    sections = previous.find("\n## ")
+    kept = previous[sections:] if sections >= 0 else ""
+    path.write_text(header + results_table(rows) + kept)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
