@@ -199,3 +199,14 @@ def test_a_resource_sync_is_claimed_once_per_interval_and_a_released_claim_is_du
     store.resources.release_sync(account, later)  # that sync failed
 
     assert store.resources.claim_sync(account, later, due_before=later - timedelta(seconds=300))
+
+
+def test_a_resource_sync_claimed_at_a_time_still_to_come_is_due_again(store: SqlStore) -> None:
+    account = store.accounts.create("acme").id
+    start = datetime(2026, 12, 4, 12, 0, 0, 123456, tzinfo=timezone.utc)
+    store.resources.claim_sync(account, start, due_before=start)
+
+    # The clock was set an hour back: the claim's time has not come yet, so no interval can be measured from it.
+    back = start - timedelta(hours=1)
+    assert store.resources.claim_sync(account, back, due_before=back - timedelta(seconds=300))
+    assert not store.resources.claim_sync(account, back, due_before=back - timedelta(seconds=300))

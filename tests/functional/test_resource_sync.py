@@ -73,6 +73,18 @@ def test_an_account_never_synced_is_synced_at_the_next_tick(container: Container
     assert tick(container.deps).synced_resources == 0
 
 
+def test_a_clock_that_went_back_does_not_hold_the_sync_back(
+    container: Container, account_id: int, clock: ManualClock, tmp_path: Path
+) -> None:
+    # Loading synced the account at the clock's time; the clock is then set an hour back (it ran fast).
+    clock.advance(-3600)
+    _reload(container, account_id, _inventory(_entry(1), _entry(2)), tmp_path)
+
+    assert tick(container.deps).synced_resources == 2  # not an hour and an interval later
+    assert sorted(_by_domain(container, account_id)) == ["h1.example.com", "h2.example.com"]
+    assert tick(container.deps).synced_resources == 0  # and once per interval again from then on
+
+
 class _Broken:
     def discover(self, account_id: int) -> Iterator[ResourceSpec]:
         raise RuntimeError("the inventory is unreachable")

@@ -280,7 +280,8 @@ class SqlResources(SqlRepository):
         synced_at = accounts.c.resources_synced_at
         statement = (
             update(accounts)
-            .where(accounts.c.id == account_id, or_(synced_at.is_(None), synced_at <= due_before))
+            # A claim later than `now` tells of a clock that went back: no interval can be measured from it.
+            .where(accounts.c.id == account_id, or_(synced_at.is_(None), synced_at <= due_before, synced_at > now))
             .values(resources_synced_at=now)
         )
         with self._connection(write=True) as conn:

@@ -90,8 +90,9 @@ class Resources(Protocol):
     def set_gone(self, account_id: int, resource_ids: Collection[int], gone: bool = True) -> int: ...
 
     def claim_sync(self, account_id: int, now: datetime, due_before: datetime) -> bool:
-        """Record a sync of the account's resources starting `now`, unless one started after `due_before`: True when
-        this caller is to sync. Two overlapping ticks never both sync an account."""
+        """Record a sync of the account's resources starting `now`, unless one started after `due_before` and not
+        after `now` (a later one tells of a clock that went back): True when this caller is to sync. Two overlapping
+        ticks never both sync an account (on clocks that agree)."""
         ...
 
     def release_sync(self, account_id: int, claimed_at: datetime) -> None:
