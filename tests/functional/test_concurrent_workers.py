@@ -10,11 +10,12 @@ import pytest
 
 from certdeploy.app.accounts import create_account
 from certdeploy.app.certificates import CertificateUpload, upload_certificate
-from certdeploy.app.execute import deploy_worker
+from certdeploy.app.execute import deploy_worker, deploy_workers
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job
 from certdeploy.app.messages import DeployWorker, NotifyContacts, QueueRole, parse_command
 from certdeploy.bootstrap.container import Container, build_container
 from certdeploy.bootstrap.settings import Settings
+from certdeploy.domain.models import Product
 from certdeploy.domain.notifications import NotificationEvent
 from certdeploy.domain.stages import parse_stages
 from certdeploy.domain.states import JobStatus, WorkerStatus
@@ -102,6 +103,41 @@ def test_the_last_worker_of_a_stage_starts_the_next_one_exactly_once(container: 
             "stage 1 of 2 started: 4 worker(s)",
             "stage 2 of 2 started: 4 worker(s)",
         ]
+        notifications = container.deps.queues[QueueRole.NOTIFY].receive_batch(16)
+        assert len(notifications) == 1  # finished once
+        for message in notifications:
+            container.deps.queues[QueueRole.NOTIFY].delete(message.receipt_handle)
+
+
+def test_two_consumers_given_one_batch_deploy_each_worker_once_and_finish_the_job_once(
+    container: Container, tmp_path: Path
+) -> None:
+    aid = create_account(container.store, "acme", quota=WORKERS * ROUNDS).account.id
+    load_inventory(container, aid, INVENTORY, tmp_path)
+    generated = make_cert(["*.example.com"])
+    cert = upload_certificate(
+        container.deps, aid, CertificateUpload(name="wild", cert=generated.cert_pem, key=generated.key_pem)
+    )
+    resources = container.store.resources.search(aid).items
+    assert container.local_cloud is not None
+    for round_number in range(ROUNDS):
+        draft = JobDraft(name=f"twice {round_number}", cert_ids=(cert.id,), resource_ids=tuple(r.id for r in resources))
+        job = create_job(container.deps, aid, draft)
+        change_job_status(container.deps, aid, job.id, JobStatus.SCHEDULING)
+        commands = [parse_command(m.body) for m in deploy_messages(container)]
+        assert all(isinstance(c, DeployWorker) for c in commands)
+        # The batch is delivered again (its visibility ran out) to a second consumer while the first works on it, in
+        # the opposite order; the first also got three of its messages twice.
+        batches = [commands + commands[:3], commands[::-1]]
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(lambda batch: deploy_workers(container.deps, batch), batches))
+
+        workers = container.store.workers.of_job(aid, job.id)
+        assert {w.status for w in workers} == {WorkerStatus.SUCCESS}
+        assert container.store.workers.counts(aid, job.id) == {(Product.CDN, WorkerStatus.SUCCESS): WORKERS}
+        assert container.store.jobs.get(aid, job.id).status is JobStatus.SUCCESS
+        assert {container.local_cloud.deploy_count(r) for r in resources} == {1}  # bound once, kept after
         notifications = container.deps.queues[QueueRole.NOTIFY].receive_batch(16)
         assert len(notifications) == 1  # finished once
         for message in notifications:
