@@ -120,3 +120,26 @@ def test_a_sync_page_by_page_inserts_refreshes_and_marks_gone(
     assert after["h3.example.com"].tags == (("env", "prod"),)
     assert all(after[domain].id == resource.id for domain, resource in before.items())  # ids stay stable
     assert container.store.resources.search(account_id).total == 5
+
+
+def test_a_resource_another_sync_added_meanwhile_is_not_marked_gone(
+    container: Container, account_id: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(resource_sync, "SYNC_PAGE", 2)
+    _reload(container, account_id, _inventory(*(_entry(index) for index in range(1, 6))), tmp_path)
+    assert container.local_cloud is not None
+    cloud = container.local_cloud
+
+    class _LoadedMeanwhile:
+        """The local cloud, with `cloud load` adding h0 and syncing once this sync's first page was stored."""
+
+        def discover(self, account_id: int) -> Iterator[ResourceSpec]:
+            for index, spec in enumerate(cloud.discover(account_id)):
+                if index == 2:
+                    _reload(container, account_id, _inventory(*(_entry(i) for i in range(6))), tmp_path)
+                    assert sync_resources(container.deps, account_id) == 6
+                yield spec
+
+    assert sync_resources(replace(container.deps, inventory=_LoadedMeanwhile()), account_id) == 5
+
+    assert not _by_domain(container, account_id)["h0.example.com"].gone  # in the cloud all along since it was added

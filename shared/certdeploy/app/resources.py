@@ -100,17 +100,17 @@ def _pages(specs: Iterable[ResourceSpec], size: int) -> Iterator[list[ResourceSp
 
 
 def _sync(deps: Deps, inventory: Inventory, account_id: int) -> int:
-    """Page by page: new resources inserted, changed ones refreshed; then those the inventory no longer reported
-    marked gone (never deleted: jobs may refer to them). Only the ids seen are held across pages, as a sorted array
-    of machine integers (0.8 MB at 100,000, where a set of them took 7), and the live ids stream past it."""
+    """Page by page: new resources inserted, changed ones refreshed; then those live when it started that the
+    inventory no longer reported marked gone (never deleted: jobs may refer to them). A resource another sync (`cloud
+    load`) added or brought back meanwhile is left alone: this one's pages may have passed it before it was there.
+    Only ids are held across pages, as arrays of machine integers (0.8 MB each at 100,000, where a set took 7)."""
+    live = array("q", deps.store.resources.live_ids(account_id))
     seen = array("q")
     for page in _pages(inventory.discover(account_id), SYNC_PAGE):
         seen.extend(deps.store.resources.upsert(account_id, _with_our_certificate_ids(deps, account_id, page)))
     ordered = array("q", (resource_id for resource_id, _ in groupby(sorted(seen))))
     del seen
-    gone = [
-        resource_id for resource_id in deps.store.resources.live_ids(account_id) if not _holds(ordered, resource_id)
-    ]
+    gone = [resource_id for resource_id in live if not _holds(ordered, resource_id)]
     if gone:
         deps.store.resources.set_gone(account_id, gone)
     return len(ordered)
