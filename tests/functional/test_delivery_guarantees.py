@@ -12,7 +12,7 @@ from certdeploy.adapters.local_cloud import LocalCloud
 from certdeploy.app.accounts import Credentials
 from certdeploy.app.certificates import CertificateUpload, upload_certificate
 from certdeploy.app.consumers import consume_many
-from certdeploy.app.execute import deploy_worker
+from certdeploy.app.execute import deploy_worker, deploy_workers
 from certdeploy.app.jobs import JobDraft, change_job_status, create_job
 from certdeploy.app.messages import DeployWorker, QueueRole, parse_command
 from certdeploy.app.scheduler import tick
@@ -174,3 +174,31 @@ def test_an_unexpected_failure_in_a_batch_ends_the_others_and_leaves_its_message
     consume_many(container.deps, container.notifier, QueueRole.DEPLOY, bodies)  # the batch delivered again
     assert _workers(container, account, job_id)[Product.CDN].status is WorkerStatus.SUCCESS
     assert container.local_cloud.deploy_count(cdn) == 1
+
+
+def test_two_jobs_binding_one_resource_in_one_batch_record_what_each_replaced(
+    container: Container, account: Credentials, tmp_path: Path
+) -> None:
+    aid = account.account.id
+    inventory = (
+        "resources:\n  - {product: CDN, region: cn-hangzhou, instance: www-cdn, domain: www.example.com, cert: old}\n"
+    )
+    load_inventory(container, aid, inventory, tmp_path)
+    resource_ids = tuple(r.id for r in container.store.resources.search(aid).items)
+    names = ("first", "second")
+    for name in names:
+        generated = make_cert(["www.example.com"])
+        cert = upload_certificate(
+            container.deps, aid, CertificateUpload(name=name, cert=generated.cert_pem, key=generated.key_pem)
+        )
+        job = create_job(container.deps, aid, JobDraft(name=name, cert_ids=(cert.id,), resource_ids=resource_ids))
+        change_job_status(container.deps, aid, job.id, JobStatus.SCHEDULING)
+    commands = [parse_command(m.body) for m in deploy_messages(container)]
+    assert len(commands) == 2 and all(isinstance(c, DeployWorker) for c in commands)
+
+    deploy_workers(container.deps, commands)  # one receive brought both
+
+    workers = [container.store.workers.get(aid, c.worker_id) for c in commands if isinstance(c, DeployWorker)]
+    assert {w.status for w in workers} == {WorkerStatus.SUCCESS}
+    # Whichever bound second replaced the other's certificate, not the one before both: its rollback restores that.
+    assert sorted(w.resource_cert_name for w in workers) in (["first", "old"], ["old", "second"])

@@ -281,16 +281,37 @@ def deploy_workers(deps: Deps, commands: Sequence[DeployWorker]) -> None:
     window is closed waits for it, `app/windows.py`): claim them recording each current binding (one
     transaction), bind each certificate, start each verification, end them (one transaction, their jobs going on
     to the next stage or the end) — or leave a worker's end to its verification when its job's `VerifyMismatch` says so.
+    Of several workers on one resource, the first is deployed so, then the others (`_one_per_resource`).
 
     A failure follows the retry policy (docs/failures.md): retried by re-sending the message, or the worker ends in
     `error` with the cause. Any other exception propagates to the queue's own retry and dead-letter queue, after the
     batch's other workers ended: their messages are done, a redelivery finds it is not their turn any more.
     """
-    claimed = _claim(deps, _read(deps, commands))
+    now, later = _one_per_resource(_read(deps, commands))
+    claimed = _claim(deps, now)
     ends, unexpected = _bind_all(deps, claimed)
     end_workers(deps, ends, expected=(W.PROCESSING,))
+    if later:
+        try:
+            deploy_workers(deps, [attempt.command for attempt in later])
+        except Exception as exc:
+            unexpected = unexpected or exc
     if unexpected is not None:
         raise unexpected
+
+
+def _one_per_resource(attempts: Sequence[_Attempt]) -> tuple[list[_Attempt], list[_Attempt]]:
+    """The attempts to deploy now, one per resource, and those whose resource another of the batch deploys first
+    (workers of two jobs): they are read again after it, so that each records what it replaces, as one after the other
+    would have, and a rollback of the later job restores the earlier job's certificate."""
+    now: list[_Attempt] = []
+    later: list[_Attempt] = []
+    resources: set[tuple[int, int]] = set()
+    for attempt in attempts:
+        resource = (attempt.seen.account_id, attempt.seen.resource_id)
+        (later if resource in resources else now).append(attempt)
+        resources.add(resource)
+    return now, later
 
 
 def _read(deps: Deps, commands: Sequence[DeployWorker]) -> list[_Attempt]:
