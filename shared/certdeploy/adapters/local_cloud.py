@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from certdeploy.adapters.local_inventory import SERVE_OLD_FOREVER, InventoryEntry
 from certdeploy.adapters.private_files import private_database_file
+from certdeploy.adapters.sql.repository import chunks
 from certdeploy.domain.deployment import (
     Binding,
     DeployableCertificate,
@@ -307,8 +308,7 @@ def _rows_by_key(
     term = "(" + " AND ".join(f"{name} = ?" for name in _KEY_COLUMNS) + ")"
     selected = ", ".join((*_KEY_COLUMNS, *columns))
     rows: dict[_Key, dict[str, Any]] = {}
-    for start in range(0, len(keys), _KEYS_PER_QUERY):
-        chunk = keys[start : start + _KEYS_PER_QUERY]
+    for chunk in chunks(keys, _KEYS_PER_QUERY):
         query = f"SELECT {selected} FROM {_cloud_resource.name} WHERE " + " OR ".join([term] * len(chunk))
         for row in connection.exec_driver_sql(query, tuple(value for key in chunk for value in key)):
             rows[tuple(row[: len(_KEY_COLUMNS)])] = dict(zip(columns, row[len(_KEY_COLUMNS) :], strict=True))
